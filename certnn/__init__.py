@@ -1,0 +1,9 @@
+"""certnn: one precise semantics for a neural network, shared by execution,
+training and verification."""
+
+from . import ops  # noqa: F401  (registers the op table)
+from .errors import (CertnnError, CheckpointError, DataError, GraphError,  # noqa: F401
+                     MissingRuleError, ShapeError, TrainingError, UnsupportedOp)
+from .tensor import Tensor, apply, no_grad  # noqa: F401
+
+__version__ = "0.1.0"

@@ -1,0 +1,110 @@
+"""Helpers shared by op modules: shape arithmetic with a dynamic batch dimension
+(``None``), broadcasting, and factories for elementwise ops whose rules follow
+from the forward formula and its derivative."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from ..errors import ShapeError
+from .registry import OpDef, Sample, register
+from .xp import NP, SYM
+
+Shape = tuple
+
+
+def fmt(shape) -> str:
+    return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def broadcast_shapes(op: str, *shapes: Shape) -> Shape:
+    """NumPy broadcasting; ``None`` (dynamic batch) broadcasts with 1 or ``None``."""
+    nd = max(len(s) for s in shapes)
+    out = []
+    for axis in range(nd):
+        dims = {s[axis - nd + len(s)] for s in shapes if axis - nd + len(s) >= 0}
+        dims.discard(1)
+        if len(dims) > 1:
+            raise ShapeError(f"{op}: shapes {', '.join(fmt(s) for s in shapes)} do not broadcast")
+        out.append(dims.pop() if dims else 1)
+    return tuple(out)
+
+
+def norm_axis(op: str, axis: int, ndim: int) -> int:
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{op}: axis {axis} out of range for a {ndim}-D input")
+    return axis % ndim
+
+
+def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum a broadcast cotangent back to ``shape`` (the walker calls this, not the rules)."""
+    if g.shape == tuple(shape):
+        return g
+    extra = g.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(i + extra for i, d in enumerate(shape) if d == 1 and g.shape[i + extra] != 1)
+    g = g.sum(axis=axes, keepdims=True) if axes else g
+    return g.reshape(shape)
+
+
+def same_shape(in_shapes, **_):
+    return tuple(in_shapes[0])
+
+
+def rand_samples(shapes, low=-2.0, high=2.0, avoid=None, gap=0.05):
+    """Sampler for the conformance suite: float64 arrays of the given shapes,
+    keeping at least ``gap`` away from the points in ``avoid`` (kinks)."""
+
+    def samples(rng):
+        out = []
+        for shp in shapes:
+            arrs = []
+            for s in (shp if isinstance(shp[0], tuple) else (shp,)):
+                a = rng.uniform(low, high, size=s)
+                for k in avoid or ():
+                    near = np.abs(a - k) < gap
+                    a[near] = k + np.where(a[near] >= k, gap, -gap) * 2
+                arrs.append(a)
+            out.append(Sample(tuple(arrs)))
+        return out
+
+    return samples
+
+
+def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int = 1,
+                attrs: dict | None = None, samples=None, doc: str = "", **flags) -> OpDef:
+    """Register an elementwise op from its forward formula ``f(*xs, xp, **attrs)``
+    and its partial derivatives ``grads(*xs, y, xp, **attrs)`` (a tuple, one per
+    input; ``y = f(*xs)`` is passed so rules can reuse the output). Both are
+    written over the namespace ``xp`` (see :mod:`certnn.ops.xp`), so the same code
+    yields the real rule (``xp=NP``), the vjp and jvp, and the sympy form (``xp=SYM``).
+    """
+
+    def real(*xs, **a):
+        return f(*xs, xp=NP, **a)
+
+    def partials(xs, out, a):
+        # np.where with float constants yields float64: keep the op's dtype
+        return [g.astype(out.dtype) if isinstance(g, np.ndarray) and g.dtype != out.dtype else g
+                for g in grads(*xs, out, xp=NP, **a)]
+
+    def vjp(ct, out, *xs, **a):
+        return tuple(ct * g for g in partials(xs, out, a))
+
+    def jvp(tangents, out, *xs, **a):
+        parts = partials(xs, out, a)
+        acc = tangents[0] * parts[0]
+        for t, g in zip(tangents[1:], parts[1:]):
+            acc = acc + t * g
+        return acc
+
+    def sympy_form(*syms, **a):
+        return f(*syms, xp=SYM, **a)
+
+    shape = same_shape if arity == 1 else (lambda in_shapes, **_: broadcast_shapes(name, *in_shapes))
+    default_samples = rand_samples([(3, 4), (5,)] if arity == 1 else [((3, 4), (3, 4)), ((2, 3), (3,))])
+    return register(OpDef(
+        name=name, module=module, arity=(arity,), attrs=attrs or {}, shape=shape, real=real,
+        vjp=vjp, jvp=jvp, sympy_form=sympy_form, grads=grads, elementwise=True,
+        samples=samples or default_samples, doc=doc, **flags))

@@ -1,0 +1,20 @@
+"""Broadcasting arithmetic: add, sub, mul, div, neg.
+
+Real semantics are NumPy's in the inputs' dtype; broadcasting follows NumPy.
+div's domain excludes a zero divisor (IEEE gives +-inf or NaN there).
+"""
+
+from ._common import elementwise, rand_samples
+
+_M = __name__
+_bcast = rand_samples([((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 5))])
+
+elementwise("add", _M, lambda a, b, xp: a + b, lambda a, b, y, xp: (1.0, 1.0), arity=2,
+            samples=_bcast, linear=True)
+elementwise("sub", _M, lambda a, b, xp: a - b, lambda a, b, y, xp: (1.0, -1.0), arity=2,
+            samples=_bcast, linear=True)
+elementwise("mul", _M, lambda a, b, xp: a * b, lambda a, b, y, xp: (b, a), arity=2,
+            samples=_bcast)
+elementwise("div", _M, lambda a, b, xp: a / b, lambda a, b, y, xp: (1.0 / b, -y / b), arity=2,
+            samples=rand_samples([((3, 4), (3, 4)), ((2, 3), (3,))], avoid=[0.0], gap=0.3))
+elementwise("neg", _M, lambda a, xp: -a, lambda a, y, xp: (-1.0,), linear=True)

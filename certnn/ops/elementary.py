@@ -1,0 +1,33 @@
+"""Elementary functions: exp, log, sqrt, abs, and elementwise maximum/minimum.
+
+Domains: log and sqrt take x > 0 (IEEE NaN/-inf outside, as NumPy gives).
+Kinks (abs at 0, maximum/minimum at ties) take the minimal-norm Clarke
+derivative: abs'(0) = 0; max(a, a) gives 1/2 to each argument.
+"""
+
+from ._common import elementwise, rand_samples
+
+_M = __name__
+_pos = rand_samples([(3, 4), (5,)], low=0.2, high=3.0)
+_ties = rand_samples([((3, 4), (3, 4)), ((2, 3), (3,))])
+
+elementwise("exp", _M, lambda x, xp: xp.exp(x), lambda x, y, xp: (y,))
+elementwise("log", _M, lambda x, xp: xp.log(x), lambda x, y, xp: (1.0 / x,), samples=_pos)
+elementwise("sqrt", _M, lambda x, xp: xp.sqrt(x), lambda x, y, xp: (0.5 / y,), samples=_pos)
+elementwise("abs", _M, lambda x, xp: xp.abs(x),
+            lambda x, y, xp: (xp.where(x > 0, 1.0, xp.where(x < 0, -1.0, 0.0)),),
+            samples=rand_samples([(3, 4), (5,)], avoid=[0.0]))
+
+
+def _max_grads(a, b, y, xp):
+    ga = xp.where(a > b, 1.0, xp.where(a < b, 0.0, 0.5))
+    return ga, 1.0 - ga
+
+
+def _min_grads(a, b, y, xp):
+    ga = xp.where(a < b, 1.0, xp.where(a > b, 0.0, 0.5))
+    return ga, 1.0 - ga
+
+
+elementwise("maximum", _M, lambda a, b, xp: xp.maximum(a, b), _max_grads, arity=2, samples=_ties)
+elementwise("minimum", _M, lambda a, b, xp: xp.minimum(a, b), _min_grads, arity=2, samples=_ties)
