@@ -1,1 +1,215 @@
-"""(being written)"""
+"""2-D convolution: ``conv2d(x, w)`` or ``conv2d(x, w, b)``, PyTorch semantics.
+
+Layout NCHW: x is (N, C, H, W), w is (O, C/groups, kH, kW), b is (O,), the
+output is (N, O, Ho, Wo). Cross-correlation with zero padding::
+
+    y[n, o, i, j] = b[o] + sum_{c, p, q} w[o, c, p, q] *
+                    xpad[n, g*Cg + c, i*sH + p*dH, j*sW + q*dW]
+
+where g = o // (O/groups) is the group of output channel o, Cg = C/groups,
+xpad is x padded with (pH, pW) zeros on each side, and
+Ho = (H + 2 pH - dH (kH - 1) - 1) // sH + 1 (likewise Wo); both must be >= 1.
+Attributes (pairs of ints, (rows, cols)): stride >= 1, padding >= 0,
+dilation >= 1; groups >= 1 divides C and O. Only the batch dimension may be
+dynamic (``None``) in the shape rule.
+
+conv2d is bilinear in (x, w) and affine in b, so it is not ``linear`` in the
+registry's sense (jointly linear in all differentiable inputs); its jvp is
+conv(tx, w) + conv(x, tw) + tb.
+
+Implementation (the hot path of CNN training): im2col through
+``sliding_window_view`` of the padded input, laid out as (groups, Cg kH kW,
+N Ho Wo), then one batched matmul over the groups; the weight gradient is the
+same im2col matrix against the cotangent; the input gradient is col2im, a loop
+over the kH kW kernel positions adding strided slices. Everything stays in
+the inputs' dtype (float32 stays float32).
+
+The attribute checks and the window arithmetic (``pair``, ``out_size``,
+``kernel_slices``) are shared with :mod:`certnn.ops.pool`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..errors import ShapeError
+from ._common import fmt
+from .registry import OpDef, Sample, register
+
+_NAME = "conv2d"
+
+
+# ---------------------------------------------------------------- shared helpers
+
+def _is_int(v) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool | np.bool_)
+
+
+def pair(op: str, name: str, v, lo: int = 1) -> tuple[int, int]:
+    """Check that attribute ``name`` is a pair of ints >= ``lo``; return it as a tuple."""
+    if not (isinstance(v, tuple | list) and len(v) == 2 and all(_is_int(e) and e >= lo for e in v)):
+        kind = "positive ints" if lo == 1 else f"ints >= {lo}"
+        raise ShapeError(f"{op}: {name} must be a pair of {kind}, got {v!r}")
+    return int(v[0]), int(v[1])
+
+
+def out_size(op: str, x_shape, kernel, stride, padding, dilation, what: str = "kernel"):
+    """(Ho, Wo) of a sliding window over the last two axes; ShapeError if < 1."""
+    H, W = x_shape[2], x_shape[3]
+    ek = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    ho = (H + 2 * padding[0] - ek[0]) // stride[0] + 1
+    wo = (W + 2 * padding[1] - ek[1]) // stride[1] + 1
+    if ho < 1 or wo < 1:
+        dil = f"dilated {what} (dilation {dilation})" if tuple(dilation) != (1, 1) else what
+        raise ShapeError(
+            f"{op}: output size would be {ho}x{wo} (must be >= 1): input {fmt(x_shape)} padded by "
+            f"{tuple(padding)} is {H + 2 * padding[0]}x{W + 2 * padding[1]}, smaller than the "
+            f"{dil} extent {ek[0]}x{ek[1]}")
+    return ho, wo
+
+
+def check_4d(op: str, name: str, shape) -> None:
+    if len(shape) != 4:
+        raise ShapeError(f"{op}: {name} must be 4-D (N, C, H, W), got {fmt(shape)}")
+    if any(d is None for d in shape[1:]):
+        raise ShapeError(f"{op}: only the batch dimension may be dynamic, got {name} {fmt(shape)}")
+
+
+def kernel_slices(kernel, stride, dilation, out_hw):
+    """For each kernel position (p, q): the index into the padded input's last two
+    axes that picks, for every output position, the element under (p, q)."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
+    return [((p, q), (Ellipsis, slice(p * dh, p * dh + sh * (ho - 1) + 1, sh),
+                      slice(q * dw, q * dw + sw * (wo - 1) + 1, sw)))
+            for p in range(kh) for q in range(kw)]
+
+
+def pad2d(x: np.ndarray, padding, value=0) -> np.ndarray:
+    """Pad the last two axes with ``value`` on both sides, keeping x's dtype."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    out = np.full(x.shape[:-2] + (x.shape[-2] + 2 * ph, x.shape[-1] + 2 * pw), value, dtype=x.dtype)
+    out[..., ph:ph + x.shape[-2], pw:pw + x.shape[-1]] = x
+    return out
+
+
+def crop2d(xp: np.ndarray, padding, hw) -> np.ndarray:
+    ph, pw = padding
+    return xp[..., ph:ph + hw[0], pw:pw + hw[1]]
+
+
+# ---------------------------------------------------------------- rules
+
+def shape(in_shapes, stride, padding, dilation, groups):
+    x, w = in_shapes[0], in_shapes[1]
+    stride, padding = pair(_NAME, "stride", stride), pair(_NAME, "padding", padding, 0)
+    dilation = pair(_NAME, "dilation", dilation)
+    if not (_is_int(groups) and groups >= 1):
+        raise ShapeError(f"{_NAME}: groups must be a positive int, got {groups!r}")
+    check_4d(_NAME, "input", x)
+    if len(w) != 4 or any(d is None or d < 1 for d in w):
+        raise ShapeError(f"{_NAME}: weight must be 4-D (O, C/groups, kH, kW) with positive sizes, "
+                         f"got {fmt(w)}")
+    O, cg, kh, kw = w
+    if O % groups:
+        raise ShapeError(f"{_NAME}: weight has {O} output channels, not divisible by groups={groups}: "
+                         f"weight {fmt(w)}")
+    if x[1] != cg * groups:
+        raise ShapeError(f"{_NAME}: input has {x[1]} channels but weight expects {cg * groups} "
+                         f"(groups={groups}): input {fmt(x)}, weight {fmt(w)}")
+    if len(in_shapes) == 3 and tuple(in_shapes[2]) != (O,):
+        raise ShapeError(f"{_NAME}: bias must have shape ({O},) to match weight {fmt(w)}, "
+                         f"got {fmt(in_shapes[2])}")
+    ho, wo = out_size(_NAME, x, (kh, kw), stride, padding, dilation)
+    return (x[0], O, ho, wo)
+
+
+def _geometry(x, w, b, stride, padding, dilation, groups):
+    shape([x.shape, w.shape] + ([] if b is None else [b.shape]),
+          stride=stride, padding=padding, dilation=dilation, groups=groups)
+    N, C, H, W = x.shape
+    O, cg, kh, kw = w.shape
+    ho, wo = out_size(_NAME, x.shape, (kh, kw), stride, padding, dilation)
+    return N, C, H, W, O, cg, kh, kw, ho, wo
+
+
+def _im2col(x, kernel, stride, padding, dilation, groups, out_hw):
+    """The (groups, Cg*kH*kW, N*Ho*Wo) matrix of input windows (one copy of x's windows)."""
+    N, C = x.shape[:2]
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
+    xp = pad2d(x, padding)
+    win = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
+    win = win[:, :, ::sh, ::sw, ::dh, ::dw]                       # (N, C, Ho, Wo, kH, kW), a view
+    assert win.shape[2:4] == (ho, wo)
+    cg = C // groups
+    win = win.reshape(N, groups, cg, ho, wo, kh, kw).transpose(1, 2, 5, 6, 0, 3, 4)
+    return win.reshape(groups, cg * kh * kw, N * ho * wo)
+
+
+def real(x, w, b=None, *, stride, padding, dilation, groups):
+    N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x, w, b, stride, padding, dilation, groups)
+    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))
+    og = O // groups
+    out = w.reshape(groups, og, cg * kh * kw) @ cols                # (G, Og, N*Ho*Wo)
+    if b is not None:
+        bb = b.reshape(groups, og, 1)
+        if np.result_type(out, bb) == out.dtype:
+            out += bb
+        else:
+            out = out + bb
+    out = out.reshape(groups, og, N, ho, wo).transpose(2, 0, 1, 3, 4)
+    return np.ascontiguousarray(out).reshape(N, O, ho, wo)
+
+
+def vjp(ct, out, x, w, b=None, *, stride, padding, dilation, groups):
+    N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x, w, b, stride, padding, dilation, groups)
+    og = O // groups
+    ctm = np.ascontiguousarray(ct.reshape(N, groups, og, ho * wo).transpose(1, 2, 0, 3))
+    ctm = ctm.reshape(groups, og, N * ho * wo)                     # (G, Og, N*Ho*Wo)
+    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))
+    gw = (ctm @ cols.transpose(0, 2, 1)).reshape(O, cg, kh, kw)
+    del cols
+    dcols = w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1) @ ctm  # (G, Cg*kH*kW, N*Ho*Wo)
+    dcols = dcols.reshape(groups, cg, kh, kw, N, ho, wo)
+    ph, pw = padding
+    gxp = np.zeros((groups, cg, N, H + 2 * ph, W + 2 * pw), dtype=dcols.dtype)
+    for (p, q), idx in kernel_slices((kh, kw), stride, dilation, (ho, wo)):
+        gxp[idx] += dcols[:, :, p, q]
+    gx = crop2d(gxp, padding, (H, W)).transpose(2, 0, 1, 3, 4)
+    gx = np.ascontiguousarray(gx).reshape(N, C, H, W)
+    if b is None:
+        return gx, gw
+    return gx, gw, ct.sum(axis=(0, 2, 3))
+
+
+def jvp(tangents, out, x, w, b=None, *, stride, padding, dilation, groups):
+    a = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    t = real(tangents[0], w, **a) + real(x, tangents[1], **a)
+    if b is not None:
+        t = t + np.asarray(tangents[2]).reshape(1, -1, 1, 1)
+    return t
+
+
+def samples(rng):
+    def s(xs, ws, bias=True, **attrs):
+        ins = [rng.uniform(-1, 1, xs), rng.uniform(-1, 1, ws)]
+        if bias:
+            ins.append(rng.uniform(-1, 1, ws[0]))
+        return Sample(tuple(ins), attrs)
+
+    return [
+        s((2, 3, 7, 6), (4, 3, 3, 3)),
+        s((2, 2, 8, 9), (3, 2, 3, 2), bias=False, stride=(2, 1), padding=(1, 2), dilation=(1, 2)),
+        s((1, 4, 6, 7), (6, 2, 2, 3), stride=(2, 2), padding=(1, 1), groups=2),
+        s((2, 3, 9, 8), (3, 1, 3, 3), bias=False, padding=(2, 1), dilation=(2, 3), groups=3),
+        s((1, 2, 3, 3), (2, 2, 5, 4), padding=(1, 1), stride=(3, 2)),
+        s((3, 1, 5, 5), (2, 1, 1, 1), stride=(2, 3)),
+    ]
+
+
+register(OpDef(
+    name=_NAME, module=__name__, arity=(2, 3),
+    attrs={"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": 1},
+    shape=shape, real=real, vjp=vjp, jvp=jvp, samples=samples, doc=__doc__))

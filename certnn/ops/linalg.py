@@ -1,1 +1,137 @@
-"""(being written)"""
+"""Matrix products: matmul (NumPy semantics, operands at least 2-D) and linear.
+
+matmul(a, b): a (..., m, k), b (..., k, n) -> (..., m, n); the batch dims
+(everything before the last two) broadcast as in NumPy. 1-D operands are
+rejected (no implicit vector promotion: it hides shape bugs).
+
+    d/da <ct, a @ b> = ct @ b^T        d/db <ct, a @ b> = a^T @ ct
+
+and the cotangents are summed back over broadcast batch dims here, so both
+come back in the input shapes.
+
+linear(x, w[, b]): x (..., in), w (out, in), b (out,) -> (..., out),
+y = x @ w^T + b, computed as ONE 2-D BLAS product over the flattened leading
+dims plus a bias add (the MLP hot path). Cotangents: gx = ct @ w,
+gw = ct^T @ x and gb = sum of ct over the leading dims, each a single BLAS
+call or reduction over the flattened batch.
+
+Both ops are bilinear, not linear, in their inputs jointly (``linear=False``).
+Everything is computed in the inputs' dtype (float32 stays float32). A
+dynamic (``None``) size matches any size in the contraction check; batch
+dims follow :func:`broadcast_shapes`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from ._common import broadcast_shapes, fmt, rand_samples, unbroadcast
+from .registry import OpDef, Sample, register
+
+_M = __name__
+
+
+def _same(a, b) -> bool:
+    return a is None or b is None or a == b
+
+
+# ---- matmul -------------------------------------------------------------------
+
+def matmul_shape(in_shapes, **_):
+    sa, sb = (tuple(s) for s in in_shapes)
+    if len(sa) < 2 or len(sb) < 2:
+        raise ShapeError(f"matmul: both operands must be at least 2-D, got {fmt(sa)} and {fmt(sb)} "
+                         f"(use reshape to add a unit dimension)")
+    if not _same(sa[-1], sb[-2]):
+        raise ShapeError(f"matmul: contraction dims differ: {fmt(sa)} @ {fmt(sb)} "
+                         f"(last dim of the first, {sa[-1]}, must equal second-to-last of the second, {sb[-2]})")
+    batch = broadcast_shapes("matmul", sa[:-2], sb[:-2]) if (sa[:-2] or sb[:-2]) else ()
+    return tuple(batch) + (sa[-2], sb[-1])
+
+
+def matmul_real(a, b):
+    return np.matmul(a, b)
+
+
+def matmul_vjp(ct, out, a, b):
+    ga = np.matmul(ct, np.swapaxes(b, -1, -2))
+    if b.ndim == 2:
+        # sum over the batch inside one BLAS product: (k, B*m) @ (B*m, n)
+        gb = a.reshape(-1, a.shape[-1]).T @ ct.reshape(-1, ct.shape[-1]) if a.ndim > 2 \
+            else a.T @ ct
+    else:
+        gb = np.matmul(np.swapaxes(a, -1, -2), ct)
+    return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
+
+
+def matmul_jvp(tangents, out, a, b):
+    ta, tb = tangents
+    return np.matmul(ta, b) + np.matmul(a, tb)
+
+
+# ---- linear -------------------------------------------------------------------
+
+def linear_shape(in_shapes, **_):
+    sx, sw = tuple(in_shapes[0]), tuple(in_shapes[1])
+    if len(sw) != 2:
+        raise ShapeError(f"linear: weight must be 2-D (out_features, in_features), got {fmt(sw)}")
+    if len(sx) < 1:
+        raise ShapeError(f"linear: input must be at least 1-D (..., in_features), got {fmt(sx)}")
+    if not _same(sx[-1], sw[1]):
+        raise ShapeError(f"linear: input has {sx[-1]} features but weight expects {sw[1]} "
+                         f"(input {fmt(sx)}, weight {fmt(sw)})")
+    if len(in_shapes) == 3:
+        sb = tuple(in_shapes[2])
+        if len(sb) != 1 or not _same(sb[0], sw[0]):
+            raise ShapeError(f"linear: bias must have shape ({sw[0]},) to match weight {fmt(sw)}, "
+                             f"got {fmt(sb)}")
+    return sx[:-1] + (sw[0],)
+
+
+def linear_real(x, w, b=None):
+    if x.ndim == 2:
+        y = x @ w.T
+    else:
+        y = (x.reshape(-1, x.shape[-1]) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+    if b is not None:
+        y += b
+    return y
+
+
+def linear_vjp(ct, out, x, w, b=None):
+    ct2 = ct.reshape(-1, ct.shape[-1])
+    gx = (ct2 @ w).reshape(x.shape)
+    gw = ct2.T @ x.reshape(-1, x.shape[-1])
+    if b is None:
+        return gx, gw
+    return gx, gw, ct2.sum(axis=0)
+
+
+def linear_jvp(tangents, out, x, w, b=None):
+    y = linear_real(tangents[0], w) + linear_real(x, tangents[1])
+    if b is not None:
+        y += tangents[2]
+    return y
+
+
+# ---- samples ------------------------------------------------------------------
+
+def _matmul_samples(rng):
+    return rand_samples([((3, 4), (4, 5)), ((2, 3, 4), (4, 2)), ((3, 4), (2, 4, 5)),
+                         ((2, 1, 3, 4), (3, 4, 2)), ((1, 2, 3), (4, 3, 2))])(rng)
+
+
+def _linear_samples(rng):
+    u = lambda *s: rng.uniform(-2.0, 2.0, size=s)  # noqa: E731
+    return [Sample((u(5, 4), u(3, 4), u(3))), Sample((u(5, 4), u(3, 4))),
+            Sample((u(2, 3, 4), u(6, 4), u(6))), Sample((u(4,), u(2, 4), u(2)))]
+
+
+register(OpDef(
+    name="matmul", module=_M, arity=(2,), attrs={}, shape=matmul_shape, real=matmul_real,
+    vjp=matmul_vjp, jvp=matmul_jvp, samples=_matmul_samples, doc=__doc__))
+
+register(OpDef(
+    name="linear", module=_M, arity=(2, 3), attrs={}, shape=linear_shape, real=linear_real,
+    vjp=linear_vjp, jvp=linear_jvp, samples=_linear_samples, doc=__doc__))

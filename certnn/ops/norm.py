@@ -1,1 +1,178 @@
-"""(being written)"""
+"""Normalisation: ``batch_norm`` (eval mode) and ``layer_norm``, PyTorch semantics.
+
+batch_norm(x, weight, bias, running_mean, running_var; eps=1e-5):
+    Eval mode, the running statistics being inputs. x is (N, C, *spatial)
+    (usually (N, C) or (N, C, H, W); any rank >= 2 is accepted, as in
+    ``torch.nn.functional.batch_norm``); the other four inputs are (C,) and
+    broadcast along channel axis 1::
+
+        r = 1 / sqrt(running_var + eps)
+        y = (x - running_mean) * r * weight + bias
+
+    Domain: running_var + eps > 0. Affine in x for fixed parameters, but not
+    jointly linear in its five (all differentiable) inputs. Partial derivatives:
+    dy/dx = r w, dy/dweight = (x - m) r, dy/dbias = 1, dy/dmean = -r w,
+    dy/dvar = -(x - m) w r^3 / 2; the parameter cotangents are summed over
+    every axis but 1, so the vjp returns exactly (C,)-shaped arrays.
+
+layer_norm(x, weight, bias; eps=1e-5):
+    Normalises over the trailing k = weight.ndim axes of x (weight and bias
+    have the normalized shape x.shape[-k:]), with the biased variance, like
+    ``torch.nn.functional.layer_norm``::
+
+        mu = mean(x), var = mean((x - mu)^2)       over the trailing k axes
+        xhat = (x - mu) r,  r = 1 / sqrt(var + eps)
+        y = xhat * weight + bias
+
+    All three inputs differentiable. With means over the normalised axes,
+    the jvp is dxhat = r (dx - mean(dx) - xhat mean(xhat dx)), dy = dxhat w +
+    xhat dw + db; the vjp is the same (self-adjoint) projection applied to
+    g = ct w, and dweight, dbias sum ct xhat, ct over the leading axes.
+
+Only the batch dimension (axis 0) of x may be dynamic (``None``) in the
+shape rules. Computation is in the inputs' dtype (eps a Python float, so
+float32 stays float32).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from ._common import fmt
+from .registry import OpDef, Sample, register
+
+_PARAMS = ("weight", "bias", "running_mean", "running_var")
+
+
+def _check_eps(op, eps):
+    if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps >= 0:
+        raise ShapeError(f"{op}: eps must be a non-negative number, got {eps!r}")
+
+
+# ---------------------------------------------------------------- batch_norm
+
+def bn_shape(in_shapes, eps):
+    _check_eps("batch_norm", eps)
+    x = tuple(in_shapes[0])
+    if len(x) < 2:
+        raise ShapeError(f"batch_norm: input must have at least 2 dimensions (N, C, ...), got {fmt(x)}")
+    if any(d is None for d in x[1:]):
+        raise ShapeError(f"batch_norm: only the batch dimension may be dynamic, got input {fmt(x)}")
+    for name, s in zip(_PARAMS, in_shapes[1:]):
+        if tuple(s) != (x[1],):
+            raise ShapeError(f"batch_norm: {name} must have shape ({x[1]},) for input {fmt(x)} "
+                             f"with {x[1]} channels (axis 1), got {fmt(s)}")
+    return x
+
+
+def _bn_parts(x, weight, mean, var, eps):
+    bc = (1, -1) + (1,) * (x.ndim - 2)
+    r = 1.0 / np.sqrt(var + eps)
+    return bc, r, x - mean.reshape(bc)
+
+
+def bn_real(x, weight, bias, running_mean, running_var, *, eps):
+    bn_shape([x.shape, weight.shape, bias.shape, running_mean.shape, running_var.shape], eps=eps)
+    bc, r, xc = _bn_parts(x, weight, running_mean, running_var, eps)
+    return xc * (r * weight).reshape(bc) + bias.reshape(bc)
+
+
+def bn_vjp(ct, out, x, weight, bias, running_mean, running_var, *, eps):
+    bc, r, xc = _bn_parts(x, weight, running_mean, running_var, eps)
+    axes = (0,) + tuple(range(2, x.ndim))
+    s_ct = ct.sum(axis=axes)
+    s_ctxc = (ct * xc).sum(axis=axes)
+    rw = r * weight
+    gx = ct * rw.reshape(bc)
+    gw = s_ctxc * r
+    gm = -s_ct * rw
+    gv = -0.5 * s_ctxc * weight * r * r * r
+    return gx, gw, s_ct, gm, gv
+
+
+def bn_jvp(tangents, out, x, weight, bias, running_mean, running_var, *, eps):
+    tx, tw, tb, tm, tv = (np.asarray(t) for t in tangents)
+    bc, r, xc = _bn_parts(x, weight, running_mean, running_var, eps)
+    rw = r * weight
+    coef_xc = r * tw - 0.5 * tv * weight * r * r * r      # per channel, multiplies (x - m)
+    return (tx * rw.reshape(bc) + xc * coef_xc.reshape(bc)
+            + (tb - tm * rw).reshape(bc))
+
+
+def bn_samples(rng):
+    def s(xshape, **attrs):
+        c = xshape[1]
+        return Sample((rng.uniform(-2, 2, xshape), rng.uniform(0.5, 1.5, c), rng.uniform(-1, 1, c),
+                       rng.uniform(-1, 1, c), rng.uniform(0.3, 2.0, c)), attrs)
+
+    return [s((4, 3)), s((2, 3, 4, 5)), s((2, 4, 6), eps=1e-3)]
+
+
+# ---------------------------------------------------------------- layer_norm
+
+def ln_shape(in_shapes, eps):
+    _check_eps("layer_norm", eps)
+    x, w, b = (tuple(s) for s in in_shapes)
+    k = len(w)
+    if k < 1:
+        raise ShapeError(f"layer_norm: weight must have at least 1 dimension (the normalized shape), "
+                         f"got {fmt(w)}")
+    if tuple(b) != w:
+        raise ShapeError(f"layer_norm: bias shape {fmt(b)} must equal weight shape {fmt(w)}")
+    if len(x) < k or x[len(x) - k:] != w:
+        raise ShapeError(f"layer_norm: input {fmt(x)} must end with the normalized shape {fmt(w)} "
+                         f"(the weight's shape)")
+    if any(d is None for d in x[1:]):
+        raise ShapeError(f"layer_norm: only the batch dimension may be dynamic, got input {fmt(x)}")
+    return x
+
+
+def _ln_parts(x, weight, eps):
+    axes = tuple(range(x.ndim - weight.ndim, x.ndim))
+    xc = x - x.mean(axis=axes, keepdims=True)
+    r = 1.0 / np.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
+    return axes, r, xc * r
+
+
+def ln_real(x, weight, bias, *, eps):
+    ln_shape([x.shape, weight.shape, bias.shape], eps=eps)
+    _, _, xhat = _ln_parts(x, weight, eps)
+    return xhat * weight + bias
+
+
+def _ln_project(g, xhat, r, axes):
+    """r (g - mean(g) - xhat mean(xhat g)): the (symmetric) Jacobian of xhat wrt x."""
+    return r * (g - g.mean(axis=axes, keepdims=True)
+                - xhat * (xhat * g).mean(axis=axes, keepdims=True))
+
+
+def ln_vjp(ct, out, x, weight, bias, *, eps):
+    axes, r, xhat = _ln_parts(x, weight, eps)
+    lead = tuple(range(x.ndim - weight.ndim))
+    gx = _ln_project(ct * weight, xhat, r, axes)
+    return gx, (ct * xhat).sum(axis=lead), ct.sum(axis=lead)
+
+
+def ln_jvp(tangents, out, x, weight, bias, *, eps):
+    tx, tw, tb = (np.asarray(t) for t in tangents)
+    axes, r, xhat = _ln_parts(x, weight, eps)
+    return _ln_project(tx, xhat, r, axes) * weight + xhat * tw + tb
+
+
+def ln_samples(rng):
+    def s(xshape, k, **attrs):
+        ns = xshape[len(xshape) - k:]
+        return Sample((rng.uniform(-2, 2, xshape), rng.uniform(0.5, 1.5, ns), rng.uniform(-1, 1, ns)),
+                      attrs)
+
+    return [s((3, 5), 1), s((2, 3, 4), 2), s((2, 3, 6), 1, eps=1e-3), s((4, 3), 2)]
+
+
+register(OpDef(
+    name="batch_norm", module=__name__, arity=(5,), attrs={"eps": 1e-5},
+    shape=bn_shape, real=bn_real, vjp=bn_vjp, jvp=bn_jvp, samples=bn_samples, doc=__doc__))
+
+register(OpDef(
+    name="layer_norm", module=__name__, arity=(3,), attrs={"eps": 1e-5},
+    shape=ln_shape, real=ln_real, vjp=ln_vjp, jvp=ln_jvp, samples=ln_samples, doc=__doc__))

@@ -1,0 +1,107 @@
+"""Checkpoints: a folder with ``weights.npz`` (the state dict; loaded with
+``allow_pickle=False``) and ``checkpoint.json`` (format version, architecture
+config, the traced graph, the weights file's SHA-256, training metadata).
+Both are written atomically, weights first, so a crash never leaves a JSON
+pointing at a partial weights file; loading verifies the digest."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CertnnError, CheckpointError
+from .io import atomic_write
+from .ir import serialize
+from .ir.graph import Graph
+
+FORMAT = "certnn.checkpoint"
+VERSION = 1
+META, WEIGHTS = "checkpoint.json", "weights.npz"
+GRAPH_PREFIX = "graph:"
+
+
+def save_checkpoint(folder, module, config: dict, graph: Graph | None = None, info: dict | None = None) -> Path:
+    folder = Path(folder)
+    arrays = dict(module.state_dict())
+    if graph is not None:  # graph constants not in the state dict travel in the same file
+        arrays.update({GRAPH_PREFIX + k: v for k, v in graph.arrays.items() if k not in arrays})
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getvalue()
+    with atomic_write(folder / WEIGHTS) as f:
+        f.write(data)
+    meta = {"format": FORMAT, "version": VERSION, "config": config,
+            "weights": {"file": WEIGHTS, "sha256": hashlib.sha256(data).hexdigest()},
+            "graph": serialize.to_dict(graph) if graph is not None else None,
+            "graph_hash": serialize.graph_hash(graph) if graph is not None else None,
+            "info": info or {}}
+    with atomic_write(folder / META, "w") as f:
+        json.dump(meta, f, indent=1)
+    return folder
+
+
+def _meta_path(path) -> Path:
+    path = Path(path)
+    return path / META if path.is_dir() else path
+
+
+def read_meta(path) -> tuple[dict, dict[str, np.ndarray], Path]:
+    mpath = _meta_path(path)
+    if not mpath.exists():
+        raise CheckpointError(f"{mpath}: no such checkpoint")
+    try:
+        meta = json.loads(mpath.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{mpath}: not valid JSON ({e}); truncated or corrupt?") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{mpath}: not a certnn checkpoint")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"{mpath}: checkpoint version {meta.get('version')!r} is not supported "
+                              f"(this certnn reads version {VERSION})")
+    try:
+        wpath = mpath.parent / meta["weights"]["file"]
+        want = meta["weights"]["sha256"]
+        config = meta["config"]
+    except (KeyError, TypeError):
+        raise CheckpointError(f"{mpath}: missing 'weights' or 'config' entry") from None
+    if not wpath.exists():
+        raise CheckpointError(f"{mpath}: weights file {wpath} is missing")
+    data = wpath.read_bytes()
+    if hashlib.sha256(data).hexdigest() != want:
+        raise CheckpointError(f"{wpath}: SHA-256 does not match the checkpoint record "
+                              f"({len(data)} bytes; truncated or modified)")
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            state = {k: z[k] for k in z.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise CheckpointError(f"{wpath}: cannot read weights ({e})") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{mpath}: 'config' must be an object")
+    return meta, state, mpath
+
+
+def load_checkpoint(path):
+    """Rebuild the module (in eval mode) from a checkpoint folder or its JSON file.
+    Returns ``(module, meta)``."""
+    from .zoo import build
+    meta, state, _ = read_meta(path)
+    module = build(meta["config"])
+    module.load_state_dict({k: v for k, v in state.items() if not k.startswith(GRAPH_PREFIX)})
+    return module.eval(), meta
+
+
+def load_graph(path) -> Graph:
+    meta, state, mpath = read_meta(path)
+    if not meta.get("graph"):
+        raise CheckpointError(f"{mpath}: checkpoint holds no graph")
+    names = meta["graph"].get("arrays", {})
+    try:
+        return serialize.from_dict(meta["graph"], {k: state[k] if k in state else state.get(GRAPH_PREFIX + k)
+                                                 for k in names if k in state or GRAPH_PREFIX + k in state}, source=str(mpath))
+    except CertnnError as e:
+        raise CheckpointError(str(e)) from None

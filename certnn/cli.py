@@ -1,0 +1,137 @@
+"""The ``certnn`` command line. Every user error (a ``CertnnError``) prints one
+``error: ...`` line on stderr and exits with status 1; usage errors exit with 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .errors import CertnnError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="certnn")
+def cli():
+    """certnn: one precise semantics for a network, shared by execution, training and verification."""
+
+
+# ---- train -------------------------------------------------------------------------------------
+@cli.group()
+def train():
+    """Train a model."""
+
+
+@train.command("mnist")
+@click.option("--arch", type=click.Choice(["mlp", "cnn"]), default="mlp", show_default=True)
+@click.option("--hidden", default="128", show_default=True, help="MLP hidden widths, comma separated (e.g. 512,512).")
+@click.option("--width", default=8, show_default=True, help="CNN base channel count.")
+@click.option("--epochs", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--lr", default=0.1, show_default=True, type=float)
+@click.option("--optimizer", type=click.Choice(["sgd", "adam", "adamw"]), default="sgd", show_default=True,
+              help="sgd uses Nesterov momentum (--momentum).")
+@click.option("--momentum", default=0.9, show_default=True, type=float)
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="BLAS threads.")
+@click.option("--schedule", type=click.Choice(["constant", "cosine", "step"]), default="cosine", show_default=True)
+@click.option("--weight-decay", default=0.0, show_default=True, type=float)
+@click.option("--warmup-steps", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--clip", default=None, type=float, help="Clip the global gradient norm to this value.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--eager", is_flag=True, help="Run eagerly instead of compiled (same results, slower).")
+@click.option("--data", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
+@click.option("--out", default=None, help="Checkpoint folder to write.")
+@click.option("--json", "as_json", is_flag=True, help="Print a final JSON line with the results.")
+@click.option("--no-progress", is_flag=True, help="Do not draw a progress bar.")
+def train_mnist_cmd(arch, hidden, width, epochs, batch_size, lr, optimizer, schedule, weight_decay,
+                    warmup_steps, clip, seed, eager, data, out, as_json, no_progress, momentum, threads):
+    """Train on MNIST and report per-epoch loss and accuracy."""
+    from .train import TrainConfig, train_mnist
+    try:
+        widths = [int(h) for h in hidden.split(",") if h.strip()]
+    except ValueError:
+        raise click.BadParameter(f"--hidden must be comma-separated integers, got '{hidden}'") from None
+    cfg = TrainConfig(arch=arch, hidden=widths, width=width, epochs=epochs, batch_size=batch_size, lr=lr,
+                      optimizer=optimizer, momentum=momentum, threads=threads, schedule=schedule, weight_decay=weight_decay,
+                      warmup_steps=warmup_steps, clip=clip, seed=seed, compiled=not eager)
+    log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
+    res = train_mnist(cfg, data_dir=data, out=out, progress=not no_progress and sys.stderr.isatty(), log=log)
+    if as_json:
+        click.echo(json.dumps({k: v for k, v in res.items() if k != "config"}))
+    else:
+        click.echo(f"test accuracy {res['test_accuracy']:.4f}  params {res['params']}  "
+                   f"wall {res['wall_seconds']:.1f} s" + (f"  checkpoint {out}" if out else ""))
+
+
+# ---- show --------------------------------------------------------------------------------------
+@cli.group()
+def show():
+    """Show data."""
+
+
+@show.command("mnist")
+@click.option("--index", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--count", default=1, show_default=True, type=click.IntRange(min=1, max=100))
+@click.option("--split", type=click.Choice(["train", "test"]), default="test", show_default=True)
+@click.option("--data", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
+def show_mnist(index, count, split, data):
+    """Render MNIST digits as ASCII art."""
+    from .data.ascii import render_many
+    from .data.mnist import load_mnist
+    images, labels = load_mnist(data, split)
+    if index + count > len(images):
+        raise CertnnError(f"--index {index} --count {count} runs past the {len(images)} {split} images")
+    idx = list(range(index, index + count))
+    click.echo(render_many(images, labels, idx))
+
+
+# ---- graph -------------------------------------------------------------------------------------
+@cli.command("graph")
+@click.argument("checkpoint")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "dot"]), default="text", show_default=True)
+def graph_cmd(checkpoint, fmt):
+    """Print the graph of a checkpoint as text, JSON or Graphviz DOT."""
+    from .checkpoint import load_graph
+    from .ir import graph_hash, to_dot, to_text
+    from .ir.serialize import to_dict
+    g = load_graph(checkpoint)
+    if fmt == "text":
+        click.echo(to_text(g))
+        click.echo(f"# {graph_hash(g)}")
+    elif fmt == "json":
+        click.echo(json.dumps(to_dict(g), indent=1))
+    else:
+        click.echo(to_dot(g))
+
+
+# ---- main job ----------------------------------------------------------------------------------
+@cli.command("main")
+@click.option("--data", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
+@click.option("--out", default="runs/mnist-mlp", show_default=True, help="Checkpoint folder.")
+@click.option("--epochs", default=5, show_default=True, type=click.IntRange(min=1))
+def main_job(data, out, epochs):
+    """The main job (`make run`): train the MNIST MLP, save it, print a summary."""
+    from .jobs import main_job as run
+    run(data=data, out=out, epochs=epochs)
+
+
+def main(argv=None):
+    try:
+        cli.main(args=argv, prog_name="certnn", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except CertnnError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""The functional API: one thin function per op, all going through
+:func:`certnn.tensor.apply` (so eager mode, the tape and tracing see every op)."""
+
+from __future__ import annotations
+
+import builtins
+
+from .errors import ShapeError
+from .tensor import Tensor, apply
+
+
+def _pair(v, name="value"):
+    if isinstance(v, int):
+        return (v, v)
+    v = tuple(v)
+    if len(v) != 2:
+        raise ShapeError(f"{name} must be an int or a pair, got {v}")
+    return v
+
+
+def _axes(axis):
+    if axis is None:
+        return None
+    return (axis,) if isinstance(axis, int) else tuple(axis)
+
+
+def add(a, b): return apply("add", a, b)
+def sub(a, b): return apply("sub", a, b)
+def mul(a, b): return apply("mul", a, b)
+def div(a, b): return apply("div", a, b)
+def neg(x): return apply("neg", x)
+def exp(x): return apply("exp", x)
+def log(x): return apply("log", x)
+def sqrt(x): return apply("sqrt", x)
+def abs(x): return apply("abs", x)  # noqa: A001
+def maximum(a, b): return apply("maximum", a, b)
+def minimum(a, b): return apply("minimum", a, b)
+def relu(x): return apply("relu", x)
+def leaky_relu(x, negative_slope=0.01): return apply("leaky_relu", x, negative_slope=float(negative_slope))
+def tanh(x): return apply("tanh", x)
+def sigmoid(x): return apply("sigmoid", x)
+def gelu(x): return apply("gelu", x)
+def softplus(x): return apply("softplus", x)
+def matmul(a, b): return apply("matmul", a, b)
+
+
+def linear(x, weight, bias=None):
+    return apply("linear", x, weight) if bias is None else apply("linear", x, weight, bias)
+
+
+def sum(x, axis=None, keepdims=False): return apply("sum", x, axes=_axes(axis), keepdims=keepdims)  # noqa: A001
+def mean(x, axis=None, keepdims=False): return apply("mean", x, axes=_axes(axis), keepdims=keepdims)
+def max(x, axis=None, keepdims=False): return apply("max", x, axes=_axes(axis), keepdims=keepdims)  # noqa: A001
+def reshape(x, shape): return apply("reshape", x, shape=tuple(shape))
+def flatten(x, start_dim=1, end_dim=-1): return apply("flatten", x, start_dim=start_dim, end_dim=end_dim)
+def transpose(x, perm): return apply("transpose", x, perm=tuple(perm))
+def concat(xs, axis=0): return apply("concat", *xs, axis=axis)
+def softmax(x, axis=-1): return apply("softmax", x, axis=axis)
+def log_softmax(x, axis=-1): return apply("log_softmax", x, axis=axis)
+
+
+def slice(x, starts, ends, axes=None, steps=None):  # noqa: A001
+    return apply("slice", x, starts=tuple(starts), ends=tuple(ends),
+                 axes=None if axes is None else tuple(axes), steps=None if steps is None else tuple(steps))
+
+
+def getitem(x: Tensor, idx) -> Tensor:
+    """Basic indexing (ints and slices with positive steps) as slice + reshape."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    if any(i is Ellipsis or i is None for i in idx) or len(idx) > x.ndim:
+        raise ShapeError(f"indexing with {idx!r} is not supported on a {x.ndim}-D tensor "
+                         "(use ints and slices)")
+    starts, ends, axes, steps, drop = [], [], [], [], []
+    for ax, i in enumerate(idx):
+        n = x.shape[ax]
+        if isinstance(i, int):
+            j = i + n if i < 0 else i
+            if not 0 <= j < n:
+                raise ShapeError(f"index {i} out of range for axis {ax} of size {n}")
+            starts.append(j), ends.append(j + 1), axes.append(ax), steps.append(1), drop.append(ax)
+        elif isinstance(i, builtins.slice):
+            start, stop, step = i.indices(n)
+            if step <= 0:
+                raise ShapeError("negative slice steps are not supported")
+            starts.append(start), ends.append(stop), axes.append(ax), steps.append(step)
+        else:
+            raise ShapeError(f"unsupported index {i!r}")
+    y = slice(x, starts, ends, axes, steps)
+    if drop:
+        y = reshape(y, [d for ax, d in enumerate(y.shape) if ax not in drop])
+    return y
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    ins = (x, weight) if bias is None else (x, weight, bias)
+    return apply("conv2d", *ins, stride=_pair(stride, "stride"), padding=_pair(padding, "padding"),
+                 dilation=_pair(dilation, "dilation"), groups=int(groups))
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1):
+    return apply("max_pool2d", x, kernel_size=_pair(kernel_size, "kernel_size"),
+                 stride=None if stride is None else _pair(stride, "stride"),
+                 padding=_pair(padding, "padding"), dilation=_pair(dilation, "dilation"))
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad=True):
+    return apply("avg_pool2d", x, kernel_size=_pair(kernel_size, "kernel_size"),
+                 stride=None if stride is None else _pair(stride, "stride"),
+                 padding=_pair(padding, "padding"), count_include_pad=bool(count_include_pad))
+
+
+def batch_norm(x, weight, bias, running_mean, running_var, eps=1e-5):
+    return apply("batch_norm", x, weight, bias, running_mean, running_var, eps=float(eps))
+
+
+def layer_norm(x, weight, bias, eps=1e-5):
+    return apply("layer_norm", x, weight, bias, eps=float(eps))
+
+
+def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):
+    return apply("cross_entropy", logits, target, ignore_index=int(ignore_index), reduction=reduction)
+
+
+def mse(pred, target, reduction="mean"):
+    return apply("mse", pred, target, reduction=reduction)

@@ -1,0 +1,71 @@
+"""Graph passes. None of them reassociates floating-point operations, so the
+rewritten graph computes bit-identical results: dead-code elimination,
+constant folding (evaluates a node whose inputs are all constants with the same
+``real`` rule the interpreter would use), and fusion of an elementwise unary
+activation into the node producing its only input."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..ops import get_op
+from .graph import Graph, Node
+
+
+def dead_code(g: Graph) -> Graph:
+    live = set(g.outputs)
+    for n in reversed(g.nodes):
+        if n.id in live:
+            live.update(n.inputs)
+    nodes = [n for n in g.nodes if n.id in live or n.op == "input"]
+    keep = {n.id for n in nodes}
+    return Graph(nodes, list(g.outputs), {k: v for k, v in g.arrays.items() if k in keep})
+
+
+def fold_constants(g: Graph) -> Graph:
+    kinds = {n.id: n.op for n in g.nodes}
+    arrays = dict(g.arrays)
+    nodes = []
+    for n in g.nodes:
+        if not n.is_source and n.inputs and all(kinds[i] == "const" for i in n.inputs):
+            y = get_op(n.op).real(*[arrays[i] for i in n.inputs], **n.attrs)
+            for op, a in n.post:
+                y = get_op(op).real(y, **a)
+            arrays[n.id] = y
+            kinds[n.id] = "const"
+            n = Node(n.id, "const", shape=y.shape, dtype=str(y.dtype))
+        nodes.append(n)
+    return dead_code(Graph(nodes, list(g.outputs), arrays))
+
+
+def fuse_activations(g: Graph) -> Graph:
+    """``y = act(f(...))`` with ``f``'s result used only by ``act`` becomes one
+    node ``f`` with epilogue ``act``, at ``f``'s position and with ``act``'s id
+    (so the backward sweep accumulates cotangents in the same order)."""
+    consumers = g.consumers()
+    outputs = set(g.outputs)
+    at: dict[str, Node] = {n.id: n for n in g.nodes}  # position (original id) -> node there
+    where: dict[str, str] = {}                          # fused activation id -> position
+    for n in g.nodes:
+        if n.is_source:
+            continue
+        op = get_op(n.op)
+        src = n.inputs[0]
+        pos = where.get(src, src)
+        base = at[pos]
+        if (op.elementwise and op.arity == (1,) and not base.is_source
+                and consumers[src] == [n.id] and src not in outputs):
+            at[pos] = replace(base, id=n.id, post=tuple(base.post) + ((n.op, dict(n.attrs)),),
+                              shape=n.shape, dtype=n.dtype)
+            where[n.id] = pos
+    nodes = [at[n.id] for n in g.nodes if n.id not in where]
+    return Graph(nodes, list(g.outputs), dict(g.arrays)).validate()
+
+
+DEFAULT_PASSES = (dead_code, fold_constants, fuse_activations)
+
+
+def optimize(g: Graph, passes=DEFAULT_PASSES) -> Graph:
+    for p in passes:
+        g = p(g)
+    return g

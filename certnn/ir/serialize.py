@@ -1,0 +1,125 @@
+"""Graph serialisation: a JSON document (structure, format name and version,
+array manifest with SHA-256 digests) plus an ``.npz`` of the arrays, loaded
+with ``allow_pickle=False``; and a stable content hash that certificates use to
+name the graph they are about."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import GraphError
+from ..io import atomic_write
+from .graph import Graph, Node
+
+FORMAT = "certnn.graph"
+VERSION = 1
+
+
+def _jsonable(v):
+    if isinstance(v, tuple | list):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def array_digest(a: np.ndarray) -> str:
+    a = np.ascontiguousarray(a)
+    if a.dtype.byteorder == ">":
+        a = a.astype(a.dtype.newbyteorder("<"))
+    h = hashlib.sha256(f"{a.dtype.str}{list(a.shape)}".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def to_dict(g: Graph) -> dict:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "nodes": [{"id": n.id, "op": n.op, "inputs": list(n.inputs), "attrs": _jsonable(n.attrs),
+                   "shape": _jsonable(n.shape), "dtype": n.dtype,
+                   **({"post": [[op, _jsonable(a)] for op, a in n.post]} if n.post else {})}
+                  for n in g.nodes],
+        "outputs": list(g.outputs),
+        "arrays": {k: {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": array_digest(a)}
+                   for k, a in sorted(g.arrays.items())},
+    }
+
+
+def from_dict(d: dict, arrays: dict[str, np.ndarray], source: str = "graph") -> Graph:
+    if not isinstance(d, dict) or d.get("format") != FORMAT:
+        raise GraphError(f"{source}: not a certnn graph (format field is {d.get('format') if isinstance(d, dict) else type(d).__name__!r})")
+    if d.get("version") != VERSION:
+        raise GraphError(f"{source}: graph format version {d.get('version')!r} is not supported (this certnn reads {VERSION})")
+    try:
+        nodes = [Node(id=str(n["id"]), op=str(n["op"]), inputs=tuple(n.get("inputs", ())),
+                      attrs=dict(n.get("attrs", {})),
+                      shape=tuple(n.get("shape", ())), dtype=str(n.get("dtype", "float32")),
+                      post=tuple((op, dict(a)) for op, a in n.get("post", ())))
+                 for n in d["nodes"]]
+        outputs = [str(o) for o in d["outputs"]]
+        manifest = d.get("arrays", {})
+    except (KeyError, TypeError, ValueError) as e:
+        raise GraphError(f"{source}: malformed graph JSON ({type(e).__name__}: {e})") from None
+    for name, meta in manifest.items():
+        if name not in arrays:
+            raise GraphError(f"{source}: array '{name}' is missing from the array file")
+        if array_digest(arrays[name]) != meta.get("sha256"):
+            raise GraphError(f"{source}: array '{name}' does not match its recorded SHA-256 (corrupt or tampered)")
+    extra = set(arrays) - set(manifest)
+    if extra:
+        raise GraphError(f"{source}: array file holds arrays the graph does not list: {sorted(extra)}")
+    return Graph(nodes, outputs, dict(arrays)).validate()
+
+
+def graph_hash(g: Graph) -> str:
+    """SHA-256 of the canonical JSON of structure plus array digests."""
+    text = json.dumps(to_dict(g), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def save(g: Graph, path: str | Path) -> tuple[Path, Path]:
+    """Write ``path`` (JSON, suffix .json added if absent) and the sibling ``.npz``, atomically."""
+    path = Path(path)
+    if path.suffix != ".json":
+        path = path.with_suffix(path.suffix + ".json") if path.suffix else path.with_suffix(".json")
+    npz = path.with_suffix(".npz")
+    buf = io.BytesIO()
+    np.savez(buf, **g.arrays)
+    with atomic_write(npz) as f:
+        f.write(buf.getvalue())
+    doc = to_dict(g) | {"array_file": npz.name}
+    with atomic_write(path, "w") as f:
+        json.dump(doc, f, indent=1)
+    return path, npz
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise GraphError(f"{path}: cannot read array file ({e}); truncated or corrupt?") from None
+
+
+def load(path: str | Path) -> Graph:
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise GraphError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise GraphError(f"{path}: not valid JSON ({e})") from None
+    arrays = {}
+    if isinstance(d, dict) and d.get("arrays"):
+        npz = path.parent / d.get("array_file", path.with_suffix(".npz").name)
+        if not npz.exists():
+            raise GraphError(f"{path}: array file {npz} is missing")
+        arrays = load_npz(npz)
+    return from_dict(d, arrays, source=str(path))
