@@ -39,13 +39,15 @@ def train():
 @click.option("--warmup-steps", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--clip", default=None, type=float, help="Clip the global gradient norm to this value.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--limit-train", default=None, type=click.IntRange(min=1), help="Use only the first N training images.")
+@click.option("--limit-test", default=None, type=click.IntRange(min=1), help="Use only the first N test images.")
 @click.option("--eager", is_flag=True, help="Run eagerly instead of compiled (same results, slower).")
 @click.option("--data", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
 @click.option("--out", default=None, help="Checkpoint folder to write.")
 @click.option("--json", "as_json", is_flag=True, help="Print a final JSON line with the results.")
 @click.option("--no-progress", is_flag=True, help="Do not draw a progress bar.")
 def train_mnist_cmd(arch, hidden, width, epochs, batch_size, lr, optimizer, schedule, weight_decay,
-                    warmup_steps, clip, seed, eager, data, out, as_json, no_progress, momentum, threads):
+                    warmup_steps, clip, seed, eager, data, out, as_json, no_progress, momentum, threads, limit_train, limit_test):
     """Train on MNIST and report per-epoch loss and accuracy."""
     from .train import TrainConfig, train_mnist
     try:
@@ -54,7 +56,8 @@ def train_mnist_cmd(arch, hidden, width, epochs, batch_size, lr, optimizer, sche
         raise click.BadParameter(f"--hidden must be comma-separated integers, got '{hidden}'") from None
     cfg = TrainConfig(arch=arch, hidden=widths, width=width, epochs=epochs, batch_size=batch_size, lr=lr,
                       optimizer=optimizer, momentum=momentum, threads=threads, schedule=schedule, weight_decay=weight_decay,
-                      warmup_steps=warmup_steps, clip=clip, seed=seed, compiled=not eager)
+                      warmup_steps=warmup_steps, clip=clip, seed=seed, compiled=not eager,
+                      limit_train=limit_train, limit_test=limit_test)
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     res = train_mnist(cfg, data_dir=data, out=out, progress=not no_progress and sys.stderr.isatty(), log=log)
     if as_json:

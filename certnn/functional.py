@@ -80,6 +80,8 @@ def getitem(x: Tensor, idx) -> Tensor:
                 raise ShapeError(f"index {i} out of range for axis {ax} of size {n}")
             starts.append(j), ends.append(j + 1), axes.append(ax), steps.append(1), drop.append(ax)
         elif isinstance(i, builtins.slice):
+            if i == builtins.slice(None):
+                continue  # the whole axis: recording no bounds keeps a traced graph batch-size free
             start, stop, step = i.indices(n)
             if step <= 0:
                 raise ShapeError("negative slice steps are not supported")

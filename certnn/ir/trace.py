@@ -35,12 +35,31 @@ def trace(module, example_input, dynamic_batch: bool = True, input_name: str = "
     named = {id(t): k for k, t in module.named_parameters()}
     named.update({id(t): k for k, t in module.named_buffers()})
     from ..nn.module import Parameter
-    if dynamic_batch and x.ndim >= 1:
+    if dynamic_batch and x.ndim >= 1 and x.shape[0] >= 1:
         try:
-            return _build(out, x, named, input_name, batch=x.shape[0], Parameter=Parameter)
+            g, bindings = _build(out, x, named, input_name, batch=x.shape[0], Parameter=Parameter)
+            if _batch_free(g, x.data, out.data):
+                return g, bindings
         except GraphError:
-            pass  # some op pins the batch size (e.g. a reshape of the whole tensor): trace it static
+            pass
+        # some op pins the batch size (e.g. a reshape of the whole tensor): keep it static
     return _build(out, x, named, input_name, batch=None, Parameter=Parameter)
+
+
+def _batch_free(g: Graph, x: np.ndarray, y: np.ndarray) -> bool:
+    """Check that the graph really is batch-size free: on the traced batch it
+    reproduces the trace, and on the batch stacked twice it gives the output
+    stacked twice (rows of an eval-mode network are independent). The second
+    comparison allows rounding noise: BLAS may pick other kernels for another
+    batch size; a baked-in batch size shows up as a wrong shape or wrong rows."""
+    from .interpret import evaluate
+    try:
+        (y1,), _, _ = evaluate(g, {g.inputs[0].id: x})
+        (y2,), _, _ = evaluate(g, {g.inputs[0].id: np.concatenate([x, x])})
+    except CertnnError:
+        return False
+    return (np.array_equal(y1, y, equal_nan=True) and y2.shape[:1] == (2 * x.shape[0],)
+            and np.allclose(y2, np.concatenate([y, y]), rtol=1e-3, atol=1e-5, equal_nan=True))
 
 
 def _build(out: Tensor, x: Tensor, named: dict, input_name: str, batch, Parameter):

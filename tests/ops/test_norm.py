@@ -173,7 +173,9 @@ def test_pytorch_parity():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(7)
     ins = _bn_inputs(rng, (2, 3, 4, 5))
-    tins = [torch.tensor(a, requires_grad=True) for a in ins]
+    # torch does not differentiate the running statistics; our rules for them are
+    # checked against finite differences above
+    tins = [torch.tensor(a, requires_grad=i < 3) for i, a in enumerate(ins)]
     tx, tw, tb, tm, tv = tins
     ty = torch.nn.functional.batch_norm(tx, tm, tv, tw, tb, training=False, eps=1e-5)
     y = BN.real(*ins, eps=1e-5)
@@ -181,9 +183,8 @@ def test_pytorch_parity():
     ct = rng.standard_normal(y.shape)
     ty.backward(torch.tensor(ct))
     got = BN.vjp(ct, y, *ins, eps=1e-5)
-    for g, t in zip(got, tins):
-        if t.grad is not None:          # torch may not differentiate the running statistics
-            np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for g, t in zip(got[:3], tins[:3]):
+        np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-12)
 
     x, w, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
     tins = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]

@@ -1,0 +1,13 @@
+import os
+from pathlib import Path
+
+_shared = Path(__file__).resolve().parents[1].parent / "shared"
+os.environ.setdefault("CERTNN_DATA", str(_shared / "data"))
+os.environ.setdefault("CERTNN_BENCHMARKS", str(_shared / "benchmarks"))
+
+# One BLAS thread: the suite's products are small, and a busy 2-core machine
+# makes multi-threaded OpenBLAS orders of magnitude slower.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(limits=1, user_api="blas")
