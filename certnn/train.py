@@ -141,11 +141,13 @@ def _train(cfg, data_dir, out, progress, log) -> dict:
                 step += 1
                 if bar:
                     bar.update(task, advance=1, description=f"epoch {epoch + 1}/{cfg.epochs} loss {lv:.3f}")
+            train_seconds = time.perf_counter() - te
             model.eval()
             test_acc = accuracy(run, xte, yte)
             model.train()
             rec = {"epoch": epoch + 1, "loss": loss_sum / seen, "train_accuracy": correct / seen,
-                   "test_accuracy": test_acc, "seconds": time.perf_counter() - te}
+                   "test_accuracy": test_acc, "train_seconds": train_seconds,
+                   "seconds": time.perf_counter() - te}
             history.append(rec)
             log(f"epoch {rec['epoch']}: loss {rec['loss']:.4f}  train acc {rec['train_accuracy']:.4f}  "
                 f"test acc {rec['test_accuracy']:.4f}  ({rec['seconds']:.1f} s)")
