@@ -108,6 +108,13 @@ def graph_cmd(checkpoint, fmt):
         click.echo(to_dot(g))
 
 
+@cli.command("ops")
+def ops_cmd():
+    """Print the op table's coverage: which rules each op has, and why gaps exist."""
+    from .ops.coverage import coverage_table
+    click.echo(coverage_table())
+
+
 # ---- main job ----------------------------------------------------------------------------------
 @cli.command("main")
 @click.option("--data", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")

@@ -186,9 +186,10 @@ def vjp(ct, out, x, w, b=None, *, stride, padding, dilation, groups):
 
 def jvp(tangents, out, x, w, b=None, *, stride, padding, dilation, groups):
     a = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-    t = real(tangents[0], w, **a) + real(x, tangents[1], **a)
+    tx, tw = np.broadcast_to(tangents[0], x.shape), np.broadcast_to(tangents[1], w.shape)
+    t = real(tx, w, **a) + real(x, tw, **a)
     if b is not None:
-        t = t + np.asarray(tangents[2]).reshape(1, -1, 1, 1)
+        t = t + np.broadcast_to(tangents[2], b.shape).reshape(1, -1, 1, 1)
     return t
 
 

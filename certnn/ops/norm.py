@@ -92,7 +92,8 @@ def bn_vjp(ct, out, x, weight, bias, running_mean, running_var, *, eps):
 
 
 def bn_jvp(tangents, out, x, weight, bias, running_mean, running_var, *, eps):
-    tx, tw, tb, tm, tv = (np.asarray(t) for t in tangents)
+    tx, tw, tb, tm, tv = (np.broadcast_to(t, a.shape) for t, a in
+                          zip(tangents, (x, weight, bias, running_mean, running_var)))
     bc, r, xc = _bn_parts(x, weight, running_mean, running_var, eps)
     rw = r * weight
     coef_xc = r * tw - 0.5 * tv * weight * r * r * r      # per channel, multiplies (x - m)
@@ -155,7 +156,7 @@ def ln_vjp(ct, out, x, weight, bias, *, eps):
 
 
 def ln_jvp(tangents, out, x, weight, bias, *, eps):
-    tx, tw, tb = (np.asarray(t) for t in tangents)
+    tx, tw, tb = (np.broadcast_to(t, a.shape) for t, a in zip(tangents, (x, weight, bias)))
     axes, r, xhat = _ln_parts(x, weight, eps)
     return _ln_project(tx, xhat, r, axes) * weight + xhat * tw + tb
 

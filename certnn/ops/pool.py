@@ -104,7 +104,7 @@ def max_vjp(ct, out, x, *, kernel_size, stride, padding, dilation):
 def max_jvp(tangents, out, x, *, kernel_size, stride, padding, dilation):
     xp, sl, y, p = _max_windows(x, kernel_size, stride, padding, dilation)
     masks, count = _argmax_masks(xp, sl, y)
-    tp = pad2d(np.asarray(tangents[0]), p)
+    tp = pad2d(np.broadcast_to(tangents[0], x.shape), p)
     acc = None
     for m, (_, idx) in zip(masks, sl):
         term = np.where(m, tp[idx], 0)
@@ -173,7 +173,7 @@ def avg_vjp(ct, out, x, *, kernel_size, stride, padding, count_include_pad):
 
 
 def avg_jvp(tangents, out, x, **attrs):
-    return avg_real(np.asarray(tangents[0]), **attrs)
+    return avg_real(np.broadcast_to(tangents[0], x.shape), **attrs)
 
 
 def avg_samples(rng):

@@ -5,7 +5,7 @@ import pytest
 from certnn.errors import MissingRuleError
 from certnn.ops import RULE_KINDS, all_ops, get_rule
 
-from .limitations import LIMITATIONS
+from certnn.ops.coverage import LIMITATIONS, coverage_table
 
 REQUIRED_NOW = ("shape", "real", "vjp", "jvp")
 
@@ -37,3 +37,9 @@ def test_required_op_set_is_registered():
                 "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm", "softmax", "log_softmax",
                 "cross_entropy", "mse"}
     assert required <= names, sorted(required - names)
+
+
+def test_coverage_table_lists_every_op():
+    t = coverage_table()
+    for op in all_ops():
+        assert f"| {op.name} |" in t

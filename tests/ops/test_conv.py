@@ -211,3 +211,12 @@ def test_pytorch_parity(xs, ws, attrs):
     ty.backward(torch.tensor(ct))
     for g, t in zip(OP.vjp(ct, y, x, w, b, **a), (tx, tw, tb)):
         np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_jvp_accepts_scalar_zero_tangents():
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    a = _full(dict(padding=(1, 1)))
+    y = OP.real(x, w, b, **a)
+    tw = rng.standard_normal(w.shape)
+    np.testing.assert_allclose(OP.jvp([0.0, tw, 0.0], y, x, w, b, **a), OP.real(x, tw, **a), rtol=1e-13)

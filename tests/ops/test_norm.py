@@ -195,3 +195,15 @@ def test_pytorch_parity():
     ty.backward(torch.tensor(ct))
     for g, t in zip(LN.vjp(ct, y, x, w, b, eps=1e-5), tins):
         np.testing.assert_allclose(g, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_jvp_accepts_scalar_zero_tangents():
+    rng = np.random.default_rng(8)
+    ins = _bn_inputs(rng, (2, 3, 2, 2))
+    y = BN.real(*ins, eps=1e-5)
+    tb = rng.standard_normal(3)
+    np.testing.assert_allclose(BN.jvp([0.0, 0.0, tb, 0.0, 0.0], y, *ins, eps=1e-5),
+                               np.broadcast_to(tb.reshape(1, 3, 1, 1), y.shape))
+    x, w, b = rng.standard_normal((2, 4)), rng.standard_normal(4), rng.standard_normal(4)
+    y = LN.real(x, w, b, eps=1e-5)
+    np.testing.assert_allclose(LN.jvp([0.0, 0.0, b], y, x, w, b, eps=1e-5), np.broadcast_to(b, y.shape))

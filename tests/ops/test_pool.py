@@ -242,3 +242,11 @@ def test_avg_pool_pytorch_parity(attrs):
     np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
     ty.backward(torch.ones_like(ty))
     np.testing.assert_allclose(AVG.vjp(np.ones_like(y), y, x, **a)[0], tx.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("op", [MAX, AVG], ids=["max", "avg"])
+def test_jvp_accepts_scalar_zero_tangent(op):
+    x = np.random.default_rng(7).standard_normal((1, 2, 4, 4))
+    a = op.normalize(dict(kernel_size=(2, 2)))
+    y = op.real(x, **a)
+    np.testing.assert_array_equal(op.jvp([0.0], y, x, **a), np.zeros_like(y))

@@ -1,8 +1,8 @@
-"""Known gaps in the op table: (op, rule) -> reason. The conformance suite fails
+"""The op x rule coverage table. Known gaps in the op table: (op, rule) -> reason. The conformance suite fails
 on a missing rule that is not listed here, and on a listed gap whose rule now
 exists, so this file is always the true coverage table."""
 
-from certnn.ops import all_ops
+from .registry import RULE_KINDS, all_ops
 
 _LATER = {
     "binary32": "bit-exact binary32 kernels come with the float-semantics issue (#3)",
@@ -22,3 +22,16 @@ def _build() -> dict[tuple[str, str], str]:
 
 
 LIMITATIONS = _build()
+
+
+def coverage_table() -> str:
+    """Markdown table: one row per op, one column per rule (yes / -)."""
+    head = "| op | " + " | ".join(RULE_KINDS) + " |"
+    lines = [head, "|" + "---|" * (len(RULE_KINDS) + 1)]
+    for op in all_ops():
+        cells = ["yes" if getattr(op, r) is not None else "-" for r in RULE_KINDS]
+        lines.append(f"| {op.name} | " + " | ".join(cells) + " |")
+    reasons = sorted({why for why in LIMITATIONS.values()})
+    lines.append("")
+    lines.extend(f"- `-`: {why}" for why in reasons)
+    return "\n".join(lines)
