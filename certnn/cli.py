@@ -82,7 +82,8 @@ def show_mnist(index, count, split, data):
     """Render MNIST digits as ASCII art."""
     from .data.ascii import render_many
     from .data.mnist import load_mnist
-    images, labels = load_mnist(data, split)
+    from .train import download_allowed
+    images, labels = load_mnist(data, split, download=download_allowed())
     if index + count > len(images):
         raise CertnnError(f"--index {index} --count {count} runs past the {len(images)} {split} images")
     idx = list(range(index, index + count))
@@ -91,14 +92,15 @@ def show_mnist(index, count, split, data):
 
 # ---- graph -------------------------------------------------------------------------------------
 @cli.command("graph")
-@click.argument("checkpoint")
+@click.argument("path")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "dot"]), default="text", show_default=True)
-def graph_cmd(checkpoint, fmt):
-    """Print the graph of a checkpoint as text, JSON or Graphviz DOT."""
+def graph_cmd(path, fmt):
+    """Print the graph of a checkpoint (folder or checkpoint.json) or of a graph
+    JSON file as text, JSON or Graphviz DOT. The graph is validated first."""
     from .checkpoint import load_graph
-    from .ir import graph_hash, to_dot, to_text
-    from .ir.serialize import to_dict
-    g = load_graph(checkpoint)
+    from .ir import graph_hash, load, to_dot, to_text
+    from .ir.serialize import FORMAT, to_dict
+    g = load(path) if _is_graph_file(path, FORMAT) else load_graph(path)
     if fmt == "text":
         click.echo(to_text(g))
         click.echo(f"# {graph_hash(g)}")
@@ -113,6 +115,17 @@ def ops_cmd():
     """Print the op table's coverage: which rules each op has, and why gaps exist."""
     from .ops.coverage import coverage_table
     click.echo(coverage_table())
+
+
+def _is_graph_file(path, fmt) -> bool:
+    from pathlib import Path
+    p = Path(path)
+    if not p.is_file():
+        return False
+    try:
+        return json.loads(p.read_text()).get("format") == fmt
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return False
 
 
 # ---- main job ----------------------------------------------------------------------------------

@@ -54,8 +54,15 @@ class TrainConfig:
         raise CertnnError(f"unknown architecture '{self.arch}' (choose mlp or cnn)")
 
 
+def download_allowed() -> bool:
+    """Missing MNIST files are downloaded (checksums verified) unless CERTNN_OFFLINE=1
+    (the test suite sets it: tests never download)."""
+    import os
+    return os.environ.get("CERTNN_OFFLINE", "") not in ("1", "true", "yes")
+
+
 def mnist_arrays(cfg_model: dict, data_dir=None, split="train"):
-    images, labels = load_mnist(data_dir, split)
+    images, labels = load_mnist(data_dir, split, download=download_allowed())
     x = normalize(images).reshape((len(images),) + input_shape(cfg_model))
     return x, labels.astype(np.int64)
 

@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 _shared = Path(__file__).resolve().parents[1].parent / "shared"
+os.environ["CERTNN_OFFLINE"] = "1"  # tests never download
 os.environ.setdefault("CERTNN_DATA", str(_shared / "data"))
 os.environ.setdefault("CERTNN_BENCHMARKS", str(_shared / "benchmarks"))
 

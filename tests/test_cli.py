@@ -56,3 +56,22 @@ def test_errors_exit_nonzero_with_message(tmp_path):
     assert r.returncode == 2
     r = _run("show", "mnist", "--index", "9999", "--count", "5")
     assert r.returncode == 1 and "runs past" in r.stderr
+
+
+def test_graph_json_with_unknown_op_or_cycle_fails_cleanly(tmp_path):
+    doc = {"format": "certnn.graph", "version": 1, "outputs": ["b"], "arrays": {},
+           "nodes": [{"id": "x", "op": "input", "shape": [None, 3], "dtype": "float32"},
+                     {"id": "a", "op": "relu", "inputs": ["x"]},
+                     {"id": "b", "op": "tanh", "inputs": ["a"]}]}
+    p = tmp_path / "g.json"
+    p.write_text(json.dumps(doc))
+    r = _run("graph", str(p))
+    assert r.returncode == 0 and "tanh(relu(%x))" not in r.stdout and "%b = tanh(%a)" in r.stdout
+    doc["nodes"][1]["op"] = "frobnicate"
+    p.write_text(json.dumps(doc))
+    r = _run("graph", str(p))
+    assert r.returncode == 1 and "unknown op" in r.stderr and "frobnicate" in r.stderr
+    doc["nodes"][1] = {"id": "a", "op": "relu", "inputs": ["b"]}
+    p.write_text(json.dumps(doc))
+    r = _run("graph", str(p))
+    assert r.returncode == 1 and "cycle" in r.stderr
