@@ -9,6 +9,8 @@ from certnn.compile import compile
 
 from .zoo_models import build_all
 
+N_MODELS = len(build_all())
+
 
 def _grads(module, run, x):
     module.zero_grad()
@@ -20,7 +22,7 @@ def _grads(module, run, x):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("idx", range(5))
+@pytest.mark.parametrize("idx", range(N_MODELS))
 def test_compiled_equals_eager_bitwise(idx, dtype):
     name, m, x = build_all(dtype)[idx]
     c = compile(m, x)
@@ -33,7 +35,7 @@ def test_compiled_equals_eager_bitwise(idx, dtype):
         assert np.array_equal(a, b), name
 
 
-@pytest.mark.parametrize("idx", range(5))
+@pytest.mark.parametrize("idx", range(N_MODELS))
 def test_compiled_without_passes_and_other_batch_sizes(idx):
     name, m, x = build_all()[idx]
     plain = compile(m, x, optimize_graph=False)
@@ -76,7 +78,7 @@ def test_constant_folding_and_dead_code():
 
 def test_compile_rejects_training_mode_dropout_and_batchnorm():
     from certnn.errors import CertnnError
-    _, m, x = build_all()[4]
+    _, m, x = build_all()[-1]
     m.train()
     with pytest.raises(CertnnError, match="Dropout"):
         compile(m, x)

@@ -5,6 +5,7 @@ import numpy as np
 
 from certnn import functional as F
 from certnn import nn
+from certnn import zoo
 from certnn.random import manual_seed
 
 
@@ -55,6 +56,8 @@ def build_all(dtype=np.float32):
          rng.standard_normal((3, 1, 8, 8))),
         ("residual_bn", Residual(), rng.standard_normal((2, 3, 8, 8))),
         ("mixer", Mixer(), rng.standard_normal((3, 2, 6))),
+        ("zoo_mlp", zoo.mlp(784, [32, 16], 10), rng.random((3, 784))),
+        ("zoo_cnn", zoo.cnn(1, 10, width=4), rng.random((2, 1, 28, 28))),
         ("dropout_softmax", nn.Sequential(nn.Linear(8, 8), nn.GELU(), nn.Dropout(0.3), nn.Linear(8, 4),
                                           nn.Softmax()), rng.standard_normal((5, 8))),
     ]
