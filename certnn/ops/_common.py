@@ -9,6 +9,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import interval as iv
 from .registry import OpDef, Sample, register
 from .xp import NP, SYM
 
@@ -73,12 +74,20 @@ def rand_samples(shapes, low=-2.0, high=2.0, avoid=None, gap=0.05):
 
 
 def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int = 1,
-                attrs: dict | None = None, samples=None, doc: str = "", **flags) -> OpDef:
+                attrs: dict | None = None, samples=None, doc: str = "", interval: Callable | None = None,
+                assumes: tuple = (), **flags) -> OpDef:
     """Register an elementwise op from its forward formula ``f(*xs, xp, **attrs)``
     and its partial derivatives ``grads(*xs, y, xp, **attrs)`` (a tuple, one per
     input; ``y = f(*xs)`` is passed so rules can reuse the output). Both are
     written over the namespace ``xp`` (see :mod:`certnn.ops.xp`), so the same code
     yields the real rule (``xp=NP``), the vjp and jvp, and the sympy form (``xp=SYM``).
+
+    ``interval(lo0, hi0[, lo1, hi1], **attrs) -> (lo, hi)`` is the op's interval
+    transfer on validated float64 endpoints (see :mod:`certnn.floats.interval`);
+    the factory adapts it to the registry signature ``(los, his, **attrs)``,
+    checking the inputs (NaN raises ``IntervalError`` naming the op) and the output.
+    ``assumes`` names the boundaries (keys of ``interval.ASSUMPTIONS``) the bound
+    rests on; it is recorded as the rule's ``assumptions`` attribute.
     """
 
     def real(*xs, **a):
@@ -102,9 +111,16 @@ def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int
     def sympy_form(*syms, **a):
         return f(*syms, xp=SYM, **a)
 
+    @iv.uses(*assumes)
+    def interval_rule(los, his, **a):
+        los, his = iv.inputs(name, los, his, arity)
+        args = [e for pair in zip(los, his) for e in pair]
+        return iv.finish(name, *interval(*args, **a))
+
     shape = same_shape if arity == 1 else (lambda in_shapes, **_: broadcast_shapes(name, *in_shapes))
     default_samples = rand_samples([(3, 4), (5,)] if arity == 1 else [((3, 4), (3, 4)), ((2, 3), (3,))])
     return register(OpDef(
         name=name, module=module, arity=(arity,), attrs=attrs or {}, shape=shape, real=real,
-        vjp=vjp, jvp=jvp, sympy_form=sympy_form, grads=grads, elementwise=True,
+        vjp=vjp, jvp=jvp, sympy_form=sympy_form, grads=grads,
+        interval=None if interval is None else interval_rule, elementwise=True,
         samples=samples or default_samples, doc=doc, **flags))

@@ -4,8 +4,20 @@ sigmoid and softplus are evaluated in overflow-free forms:
 sigmoid(x) = 1/(1+e) if x >= 0 else e/(1+e) with e = exp(-|x|);
 softplus(x) = max(x, 0) + log1p(exp(-|x|)).
 Kinks: relu'(0) = 0, leaky_relu'(0) = negative_slope (minimal-norm convention).
+
+Interval rules. relu is exact. leaky_relu is piecewise linear with one kink
+at 0, so over [a, b] its extremes are among f(a), f(b) and f(0) = 0 (any
+slope). tanh, sigmoid, softplus are increasing: endpoint images, outward
+rounded (libm boundary). gelu(x) = x Phi(x) decreases on (-inf, x*] and
+increases on [x*, inf), x* = -0.75179152469356...: a box on one side uses
+the endpoint images, a box around x* has lower bound min gelu (a float below
+-0.169971207479903661...) and upper bound the larger endpoint image (a
+function that decreases then increases attains its max on a box at an end).
 """
 
+import numpy as np
+
+from ..floats import interval as iv
 from ._common import elementwise, rand_samples
 
 _M = __name__
@@ -17,16 +29,52 @@ def _sigmoid(x, xp):
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+def _leaky_interval(lo, hi, negative_slope):
+    def point(x):                    # enclosure of f at the points x
+        sl, sh = iv.mul(x, x, negative_slope, negative_slope)
+        return np.where(x > 0, x, sl), np.where(x > 0, x, sh)
+    (al, ah), (bl, bh) = point(lo), point(hi)
+    kink = (lo <= 0) & (hi >= 0)
+    return (np.minimum(np.minimum(al, bl), np.where(kink, 0.0, np.inf)),
+            np.maximum(np.maximum(ah, bh), np.where(kink, 0.0, -np.inf)))
+
+
+# gelu: x* lies strictly between these adjacent floats (gelu' < 0 at the left one,
+# > 0 at the right one), and _GELU_MIN is a float below gelu(x*); all three are
+# checked with mpmath in tests/floats/test_interval.py.
+_GELU_LEFT, _GELU_RIGHT = -0.7517915246935646, -0.7517915246935644
+_GELU_MIN = -0.16997120747990369
+
+
+def _gelu_point(x):
+    """Enclosure of 0.5 x (1 + erf(x / sqrt 2)) at the points x."""
+    t = iv.mul(x, x, *iv.INV_SQRT2)
+    s = iv.add(1.0, 1.0, *iv.erf(*t))
+    return iv.mul(*iv.mul(x, x, *s), 0.5, 0.5)
+
+
+def _gelu_interval(lo, hi):
+    (al, ah), (bl, bh) = _gelu_point(lo), _gelu_point(hi)
+    dec, inc = hi <= _GELU_LEFT, lo >= _GELU_RIGHT
+    return (np.where(dec, bl, np.where(inc, al, _GELU_MIN)),
+            np.where(dec, ah, np.where(inc, bh, np.maximum(ah, bh))))
+
+
 elementwise("relu", _M, lambda x, xp: xp.maximum(x, 0.0),
-            lambda x, y, xp: (xp.where(x > 0, 1.0, 0.0),), samples=_off0)
+            lambda x, y, xp: (xp.where(x > 0, 1.0, 0.0),), samples=_off0,
+            interval=lambda lo, hi: (np.maximum(lo, 0.0), np.maximum(hi, 0.0)))
 elementwise("leaky_relu", _M,
             lambda x, xp, negative_slope: xp.where(x > 0, x, negative_slope * x),
             lambda x, y, xp, negative_slope: (xp.where(x > 0, 1.0, negative_slope),),
-            attrs={"negative_slope": 0.01}, samples=_off0)
-elementwise("tanh", _M, lambda x, xp: xp.tanh(x), lambda x, y, xp: (1.0 - y * y,))
-elementwise("sigmoid", _M, _sigmoid, lambda x, y, xp: (y * (1.0 - y),))
+            attrs={"negative_slope": 0.01}, samples=_off0, interval=_leaky_interval, assumes=iv.RN)
+elementwise("tanh", _M, lambda x, xp: xp.tanh(x), lambda x, y, xp: (1.0 - y * y,),
+            interval=iv.tanh, assumes=iv.LIBM)
+elementwise("sigmoid", _M, _sigmoid, lambda x, y, xp: (y * (1.0 - y),),
+            interval=iv.sigmoid, assumes=iv.LIBM)
 elementwise("gelu", _M, lambda x, xp: 0.5 * x * (1.0 + xp.erf(x / xp.sqrt(2.0))),
             lambda x, y, xp: (0.5 * (1.0 + xp.erf(x / xp.sqrt(2.0)))
-                              + x * xp.exp(-0.5 * x * x) / xp.sqrt(2.0 * xp.pi),))
+                              + x * xp.exp(-0.5 * x * x) / xp.sqrt(2.0 * xp.pi),),
+            interval=_gelu_interval, assumes=iv.LIBM)
 elementwise("softplus", _M, lambda x, xp: xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x))),
-            lambda x, y, xp: (_sigmoid(x, xp),), samples=_off0)
+            lambda x, y, xp: (_sigmoid(x, xp),), samples=_off0,
+            interval=iv.softplus, assumes=iv.LIBM)

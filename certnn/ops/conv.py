@@ -26,6 +26,12 @@ the inputs' dtype (float32 stays float32).
 
 The attribute checks and the window arithmetic (``pair``, ``out_size``,
 ``kernel_slices``) are shared with :mod:`certnn.ops.pool`.
+
+Interval rule: conv2d without bias is bilinear and each output is a sum of
+Cg*kH*kW products, computed by one float64 matmul over im2col, so the
+midpoint-radius enclosure ``interval.bilinear`` applies (weight exact or an
+interval; zero padding contributes exact zeros); the bias is an interval add.
+Rests on ``blas-float64-dot-gamma-n``; overflowing outputs are the whole line.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ShapeError
+from ..floats import interval as iv
 from ._common import fmt
 from .registry import OpDef, Sample, register
 
@@ -193,6 +200,18 @@ def jvp(tangents, out, x, w, b=None, *, stride, padding, dilation, groups):
     return t
 
 
+@iv.uses(*iv.BLAS)
+def interval(los, his, *, stride, padding, dilation, groups):
+    los, his = iv.inputs(_NAME, los, his)
+    a = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    shape([lo.shape for lo in los], **a)
+    _, cg, kh, kw = los[1].shape
+    lo, hi = iv.bilinear(lambda x, w: real(x, w, **a), los[0], his[0], los[1], his[1], cg * kh * kw)
+    if len(los) == 3:
+        lo, hi = iv.add(lo, hi, los[2].reshape(1, -1, 1, 1), his[2].reshape(1, -1, 1, 1))
+    return iv.finish(_NAME, lo, hi)
+
+
 def samples(rng):
     def s(xs, ws, bias=True, **attrs):
         ins = [rng.uniform(-1, 1, xs), rng.uniform(-1, 1, ws)]
@@ -213,4 +232,4 @@ def samples(rng):
 register(OpDef(
     name=_NAME, module=__name__, arity=(2, 3),
     attrs={"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": 1},
-    shape=shape, real=real, vjp=vjp, jvp=jvp, samples=samples, doc=__doc__))
+    shape=shape, real=real, vjp=vjp, jvp=jvp, interval=interval, samples=samples, doc=__doc__))

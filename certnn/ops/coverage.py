@@ -6,7 +6,6 @@ from .registry import RULE_KINDS, all_ops
 
 _LATER = {
     "binary32": "bit-exact binary32 kernels come with the float-semantics issue (#3)",
-    "interval": "outward-rounded interval rules come with the float-semantics issue (#3)",
     "relax": "linear relaxations come with the verification-core issue (#4)",
 }
 

@@ -19,6 +19,12 @@ Both ops are bilinear, not linear, in their inputs jointly (``linear=False``).
 Everything is computed in the inputs' dtype (float32 stays float32). A
 dynamic (``None``) size matches any size in the contraction check; batch
 dims follow :func:`broadcast_shapes`.
+
+Interval rules: midpoint-radius products with a rigorous float64 rounding term
+(``interval.bilinear``): two BLAS products when one operand is exact (a weight
+with lo == hi), three when both are intervals; the bias is an interval add.
+They rest on ``blas-float64-dot-gamma-n``. Outputs whose bound overflows (or
+that meet an infinite input endpoint) are the whole line.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import interval as iv
 from ._common import broadcast_shapes, fmt, rand_samples, unbroadcast
 from .registry import OpDef, Sample, register
 
@@ -115,6 +122,25 @@ def linear_jvp(tangents, out, x, w, b=None):
     return y
 
 
+# ---- interval rules -----------------------------------------------------------
+
+@iv.uses(*iv.BLAS)
+def matmul_interval(los, his):
+    (al, bl), (ah, bh) = iv.inputs("matmul", los, his, 2)
+    matmul_shape([al.shape, bl.shape])
+    return iv.finish("matmul", *iv.bilinear(np.matmul, al, ah, bl, bh, al.shape[-1]))
+
+
+@iv.uses(*iv.BLAS)
+def linear_interval(los, his):
+    los, his = iv.inputs("linear", los, his)
+    linear_shape([lo.shape for lo in los])
+    lo, hi = iv.bilinear(linear_real, los[0], his[0], los[1], his[1], los[0].shape[-1])
+    if len(los) == 3:
+        lo, hi = iv.add(lo, hi, los[2], his[2])
+    return iv.finish("linear", lo, hi)
+
+
 # ---- samples ------------------------------------------------------------------
 
 def _matmul_samples(rng):
@@ -130,8 +156,8 @@ def _linear_samples(rng):
 
 register(OpDef(
     name="matmul", module=_M, arity=(2,), attrs={}, shape=matmul_shape, real=matmul_real,
-    vjp=matmul_vjp, jvp=matmul_jvp, samples=_matmul_samples, doc=__doc__))
+    vjp=matmul_vjp, jvp=matmul_jvp, interval=matmul_interval, samples=_matmul_samples, doc=__doc__))
 
 register(OpDef(
     name="linear", module=_M, arity=(2, 3), attrs={}, shape=linear_shape, real=linear_real,
-    vjp=linear_vjp, jvp=linear_jvp, samples=_linear_samples, doc=__doc__))
+    vjp=linear_vjp, jvp=linear_jvp, interval=linear_interval, samples=_linear_samples, doc=__doc__))

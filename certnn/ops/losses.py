@@ -26,6 +26,16 @@ mse(pred, target; reduction="mean")
 
 Everything is vectorized over the batch and computed in the logits'/pred's
 dtype (float32 stays float32). A dynamic (``None``) size matches any size.
+
+Interval rules. cross_entropy: l_i = -log_softmax(logits_i)[target_i], so the
+row bounds are those of log_softmax (tight up to rounding, see
+:mod:`certnn.ops.softmax`); ignored rows are exactly 0; "sum"/"mean" use the
+rigorous float-sum enclosure (and an outward-rounded division by V). The
+target must be exact (lo == hi, integer valued), else ``IntervalError``.
+mse: d = pred - target as an interval (each element occurs once: exact range
+up to rounding), d^2 by the exact square rule, then the sum enclosure
+(divided by the size for "mean"). Both rest on ``libm-float64-within-4ulp``
+(cross_entropy) / ``ieee754-binary64-rn``.
 """
 
 from __future__ import annotations
@@ -33,8 +43,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import interval as iv
 from ._common import fmt
 from .registry import OpDef, Sample, register
+from .softmax import log_softmax_bounds
 
 _M = __name__
 _REDUCTIONS = ("mean", "sum", "none")
@@ -134,6 +146,31 @@ def cross_entropy_jvp(tangents, out, logits, target, ignore_index=-100, reductio
     return _reduce(dl, reduction, nvalid, dl.dtype)
 
 
+def _reduce_interval(op, lo, hi, reduction, count):
+    if reduction == "none":
+        return iv.finish(op, lo, hi)
+    s = iv.sum_enclosure(np.sum, lo, hi, lo.size)
+    if reduction == "mean":
+        s = iv.div_pos(*s, max(count, 1))
+    return iv.finish(op, *s)
+
+
+@iv.uses(*iv.LIBM)
+def cross_entropy_interval(los, his, ignore_index=-100, reduction="mean"):
+    op = "cross_entropy"
+    (lo,), (hi,) = iv.inputs(op, los[:1], his[:1], 1)
+    target = iv.exact_input(op, los[1], his[1], "the target")
+    if target.dtype.kind == "f":
+        if not np.array_equal(target, np.round(target)):
+            raise iv.IntervalError(f"{op}: the target must hold integer class indices")
+        target = target.astype(np.int64)
+    rows, cls, valid, nvalid = _labels(lo, target, ignore_index)
+    ls_lo, ls_hi = log_softmax_bounds(lo, hi, axis=1)
+    row_lo = np.where(valid, -ls_hi[rows, cls], 0.0)
+    row_hi = np.where(valid, -ls_lo[rows, cls], 0.0)
+    return _reduce_interval(op, row_lo, row_hi, reduction, nvalid)
+
+
 def _ce_samples(rng):
     def u(*s):
         return rng.uniform(-3.0, 3.0, size=s)
@@ -185,6 +222,14 @@ def mse_jvp(tangents, out, pred, target, reduction="mean"):
     return np.asarray(np.mean(dl) if reduction == "mean" else np.sum(dl), dtype=dl.dtype)
 
 
+@iv.uses(*iv.RN)
+def mse_interval(los, his, reduction="mean"):
+    (pl, tl), (ph, th) = iv.inputs("mse", los, his, 2)
+    mse_shape([pl.shape, tl.shape], reduction=reduction)
+    lo, hi = iv.square(*iv.sub(pl, ph, tl, th))
+    return _reduce_interval("mse", lo, hi, reduction, lo.size)
+
+
 def _mse_samples(rng):
     def u(*s):
         return rng.uniform(-2.0, 2.0, size=s)
@@ -195,6 +240,8 @@ def _mse_samples(rng):
 register(OpDef(name="cross_entropy", module=_M, arity=(2,),
                attrs={"ignore_index": -100, "reduction": "mean"}, shape=cross_entropy_shape,
                real=cross_entropy_real, vjp=cross_entropy_vjp, jvp=cross_entropy_jvp,
-               samples=_ce_samples, differentiable=(True, False), doc=__doc__))
+               interval=cross_entropy_interval, samples=_ce_samples, differentiable=(True, False),
+               doc=__doc__))
 register(OpDef(name="mse", module=_M, arity=(2,), attrs={"reduction": "mean"}, shape=mse_shape,
-               real=mse_real, vjp=mse_vjp, jvp=mse_jvp, samples=_mse_samples, doc=__doc__))
+               real=mse_real, vjp=mse_vjp, jvp=mse_jvp, interval=mse_interval, samples=_mse_samples,
+               doc=__doc__))

@@ -32,6 +32,18 @@ layer_norm(x, weight, bias; eps=1e-5):
 Only the batch dimension (axis 0) of x may be dynamic (``None``) in the
 shape rules. Computation is in the inputs' dtype (eps a Python float, so
 float32 stays float32).
+
+Interval rules (outward rounded, ``ieee754-binary64-rn``):
+batch_norm composes interval helpers on (x - mean) * (weight / sqrt(var + eps))
++ bias; every input occurs once, so this is tight up to rounding whether the
+parameters are exact or intervals. A box with var + eps reaching 0 or below
+(outside the domain) gives the whole line for that channel.
+layer_norm is sound but loose for wide boxes (the dependency problem: x
+occurs in the centring and in the variance). The centred value is bounded
+exactly via x_i - mu = ((k - 1) x_i - sum_{j != i} x_j) / k (each x_j once);
+var >= mean of the lower bounds of (x_j - mu)^2 >= 0; and xhat is clipped to
+|xhat_i| <= sqrt(k - 1), which always holds (sum xhat = 0 and
+sum xhat^2 = k var / (var + eps) <= k give xhat_i^2 <= (k - 1) sum xhat^2 / k).
 """
 
 from __future__ import annotations
@@ -39,6 +51,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import interval as iv
 from ._common import fmt
 from .registry import OpDef, Sample, register
 
@@ -101,6 +114,19 @@ def bn_jvp(tangents, out, x, weight, bias, running_mean, running_var, *, eps):
             + (tb - tm * rw).reshape(bc))
 
 
+@iv.uses(*iv.RN)
+def bn_interval(los, his, *, eps):
+    los, his = iv.inputs("batch_norm", los, his, 5)
+    bn_shape([lo.shape for lo in los], eps=eps)
+    bc = (1, -1) + (1,) * (los[0].ndim - 2)
+    (xl, wl, bl, ml, vl), (xh, wh, bh, mh, vh) = los, his
+    r = iv.div(1.0, 1.0, *iv.sqrt(*iv.add(vl, vh, eps, eps)))     # 0 in the divisor: whole line
+    k = iv.mul(*r, wl, wh)
+    xc = iv.sub(xl, xh, ml.reshape(bc), mh.reshape(bc))
+    y = iv.mul(*xc, k[0].reshape(bc), k[1].reshape(bc))
+    return iv.finish("batch_norm", *iv.add(*y, bl.reshape(bc), bh.reshape(bc)))
+
+
 def bn_samples(rng):
     def s(xshape, **attrs):
         c = xshape[1]
@@ -161,6 +187,31 @@ def ln_jvp(tangents, out, x, weight, bias, *, eps):
     return _ln_project(tx, xhat, r, axes) * weight + xhat * tw + tb
 
 
+@iv.uses(*iv.RN)
+def ln_interval(los, his, *, eps):
+    (xl, wl, bl), (xh, wh, bh) = iv.inputs("layer_norm", los, his, 3)
+    ln_shape([xl.shape, wl.shape, bl.shape], eps=eps)
+    axes = tuple(range(xl.ndim - wl.ndim, xl.ndim))
+    k = wl.size
+
+    def total(x):
+        return np.sum(x, axis=axes, keepdims=True)
+
+    # centring, each x_j once: x_i - mu = ((k - 1) x_i - sum_{j != i} x_j) / k
+    s_lo, s_hi = iv.sum_enclosure(total, xl, xh, k)
+    others_lo = iv.sub(s_lo, s_lo, xl, xl)[0]          # <= sum_{j != i} lo_j
+    others_hi = iv.sub(s_hi, s_hi, xh, xh)[1]          # >= sum_{j != i} hi_j
+    c_lo = iv.sub(*iv.mul(xl, xl, k - 1, k - 1), others_hi, others_hi)[0]
+    c_hi = iv.sub(*iv.mul(xh, xh, k - 1, k - 1), others_lo, others_lo)[1]
+    xc = iv.div_pos(c_lo, c_hi, k)
+    var = iv.div_pos(*iv.sum_enclosure(total, *iv.square(*xc), k), k)
+    r = iv.div(1.0, 1.0, *iv.sqrt(*iv.add(*var, eps, eps)))
+    xhat_lo, xhat_hi = iv.mul(*xc, *r)
+    bound = float(iv.up(np.sqrt(float(k - 1))))          # |xhat_i| <= sqrt(k - 1), always
+    xhat = np.maximum(xhat_lo, -bound), np.minimum(xhat_hi, bound)
+    return iv.finish("layer_norm", *iv.add(*iv.mul(*xhat, wl, wh), bl, bh))
+
+
 def ln_samples(rng):
     def s(xshape, k, **attrs):
         ns = xshape[len(xshape) - k:]
@@ -172,8 +223,10 @@ def ln_samples(rng):
 
 register(OpDef(
     name="batch_norm", module=__name__, arity=(5,), attrs={"eps": 1e-5},
-    shape=bn_shape, real=bn_real, vjp=bn_vjp, jvp=bn_jvp, samples=bn_samples, doc=__doc__))
+    shape=bn_shape, real=bn_real, vjp=bn_vjp, jvp=bn_jvp, interval=bn_interval, samples=bn_samples,
+    doc=__doc__))
 
 register(OpDef(
     name="layer_norm", module=__name__, arity=(3,), attrs={"eps": 1e-5},
-    shape=ln_shape, real=ln_real, vjp=ln_vjp, jvp=ln_jvp, samples=ln_samples, doc=__doc__))
+    shape=ln_shape, real=ln_real, vjp=ln_vjp, jvp=ln_jvp, interval=ln_interval, samples=ln_samples,
+    doc=__doc__))

@@ -29,6 +29,11 @@ avg_pool2d(x; kernel_size, stride=None, padding=(0, 0), count_include_pad=True):
 
 Both are vectorized as a loop over the kH*kW kernel positions, each handling
 one strided slice of the padded input (col2im for the vjps); dtype is kept.
+
+Interval rules: max_pool2d is increasing in every input, so applying it to
+the lower and upper bounds is exact (-inf padding included). avg_pool2d is a
+window sum (kH*kW terms, increasing) divided by a positive exact count:
+``interval.sum_enclosure`` then an outward-rounded division.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import interval as iv
 from .conv import check_4d, crop2d, kernel_slices, out_size, pad2d, pair
 from .registry import REQUIRED, OpDef, Sample, register
 
@@ -89,6 +95,12 @@ def _argmax_masks(xp, sl, y):
 
 def max_real(x, *, kernel_size, stride, padding, dilation):
     return _max_windows(x, kernel_size, stride, padding, dilation)[2]
+
+
+@iv.uses()
+def max_interval(los, his, **attrs):
+    (lo,), (hi,) = iv.inputs("max_pool2d", los, his, 1)
+    return iv.finish("max_pool2d", max_real(lo, **attrs), max_real(hi, **attrs))
 
 
 def max_vjp(ct, out, x, *, kernel_size, stride, padding, dilation):
@@ -153,13 +165,25 @@ def _avg_setup(x, kernel_size, stride, padding, count_include_pad):
     return k, s, p, d, (ho, wo), div
 
 
-def avg_real(x, *, kernel_size, stride, padding, count_include_pad):
-    k, s, p, d, out_hw, div = _avg_setup(x, kernel_size, stride, padding, count_include_pad)
+def _window_sums(x, k, s, p, d, out_hw):
     xp = pad2d(x, p)
     acc = None
     for _, idx in kernel_slices(k, s, d, out_hw):
         acc = xp[idx].copy() if acc is None else np.add(acc, xp[idx], out=acc)
-    return acc / div
+    return acc
+
+
+def avg_real(x, *, kernel_size, stride, padding, count_include_pad):
+    k, s, p, d, out_hw, div = _avg_setup(x, kernel_size, stride, padding, count_include_pad)
+    return _window_sums(x, k, s, p, d, out_hw) / div
+
+
+@iv.uses(*iv.RN)
+def avg_interval(los, his, *, kernel_size, stride, padding, count_include_pad):
+    (lo,), (hi,) = iv.inputs("avg_pool2d", los, his, 1)
+    k, s, p, d, out_hw, div = _avg_setup(lo, kernel_size, stride, padding, count_include_pad)
+    sums = iv.sum_enclosure(lambda x: _window_sums(x, k, s, p, d, out_hw), lo, hi, k[0] * k[1])
+    return iv.finish("avg_pool2d", *iv.div_pos(*sums, div))
 
 
 def avg_vjp(ct, out, x, *, kernel_size, stride, padding, count_include_pad):
@@ -190,10 +214,12 @@ def avg_samples(rng):
 register(OpDef(
     name="max_pool2d", module=__name__, arity=(1,),
     attrs={"kernel_size": REQUIRED, "stride": None, "padding": (0, 0), "dilation": (1, 1)},
-    shape=max_shape, real=max_real, vjp=max_vjp, jvp=max_jvp, samples=max_samples, doc=__doc__))
+    shape=max_shape, real=max_real, vjp=max_vjp, jvp=max_jvp, interval=max_interval, samples=max_samples,
+    doc=__doc__))
 
 register(OpDef(
     name="avg_pool2d", module=__name__, arity=(1,),
     attrs={"kernel_size": REQUIRED, "stride": None, "padding": (0, 0), "count_include_pad": True},
-    shape=avg_shape, real=avg_real, vjp=avg_vjp, jvp=avg_jvp, samples=avg_samples, linear=True,
+    shape=avg_shape, real=avg_real, vjp=avg_vjp, jvp=avg_jvp, interval=avg_interval, samples=avg_samples,
+    linear=True,
     doc=__doc__))

@@ -15,6 +15,12 @@ identity) and gives 0 (sum) or NaN (mean, 0/0), as in NumPy.
 
 Results keep the input dtype; a full reduction returns a 0-d array, not a
 NumPy scalar. A dynamic (``None``) dim stays ``None`` when kept.
+
+Interval rules: sum is increasing, so its range is [sum(lo), sum(hi)], widened
+by the float summation error bound gamma_n sum |x| (``interval.sum_enclosure``);
+mean divides that by n (outward rounded; a mean over 0 elements, NaN in real
+arithmetic, is the whole line); max is increasing in every element: exact
+[max(lo), max(hi)].
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import interval as iv
 from ._common import fmt, norm_axis, rand_samples
 from .registry import OpDef, Sample, register
 
@@ -134,6 +141,34 @@ def max_jvp(tangents, out, x, axes=None, keepdims=False):
     return s if keepdims else np.reshape(s, np.shape(out))
 
 
+# ---- interval rules ---------------------------------------------------------------
+
+@iv.uses(*iv.RN)
+def sum_interval(los, his, axes=None, keepdims=False):
+    (lo,), (hi,) = iv.inputs("sum", los, his, 1)
+    ax = _norm_axes("sum", axes, lo.ndim)
+    out = iv.sum_enclosure(lambda x: sum_real(x, axes=ax, keepdims=keepdims), lo, hi, _count(lo.shape, ax))
+    return iv.finish("sum", *out)
+
+
+@iv.uses(*iv.RN)
+def mean_interval(los, his, axes=None, keepdims=False):
+    (lo,), (hi,) = iv.inputs("mean", los, his, 1)
+    ax = _norm_axes("mean", axes, lo.ndim)
+    n = _count(lo.shape, ax)
+    s = iv.sum_enclosure(lambda x: sum_real(x, axes=ax, keepdims=keepdims), lo, hi, n)
+    if n == 0:
+        return iv.finish("mean", np.full(s[0].shape, -np.inf), np.full(s[0].shape, np.inf))
+    return iv.finish("mean", *iv.div_pos(*s, n))
+
+
+@iv.uses()
+def max_interval(los, his, axes=None, keepdims=False):
+    (lo,), (hi,) = iv.inputs("max", los, his, 1)
+    return iv.finish("max", max_real(lo, axes=axes, keepdims=keepdims),
+                     max_real(hi, axes=axes, keepdims=keepdims))
+
+
 # ---- samples --------------------------------------------------------------------
 
 _SHAPES = [(3, 4), (2, 3, 4), (5,)]
@@ -154,8 +189,8 @@ def _samples(rng):
 _FLAGS = dict(module=_M, arity=(1,), attrs={"axes": None, "keepdims": False}, samples=_samples)
 
 register(OpDef(name="sum", shape=_shape_rule("sum"), real=sum_real, vjp=sum_vjp, jvp=sum_jvp,
-               linear=True, doc=__doc__, **_FLAGS))
+               interval=sum_interval, linear=True, doc=__doc__, **_FLAGS))
 register(OpDef(name="mean", shape=_shape_rule("mean"), real=mean_real, vjp=mean_vjp, jvp=mean_jvp,
-               linear=True, doc=__doc__, **_FLAGS))
+               interval=mean_interval, linear=True, doc=__doc__, **_FLAGS))
 register(OpDef(name="max", shape=_shape_rule("max"), real=max_real, vjp=max_vjp, jvp=max_jvp,
-               doc=__doc__, **_FLAGS))
+               interval=max_interval, doc=__doc__, **_FLAGS))

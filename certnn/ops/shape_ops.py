@@ -22,6 +22,9 @@ Dynamic dims (``None``): reshape propagates a ``None`` copied by 0 and infers
 ``None`` when a merged dim is ``None``; concat gives ``None`` on the axis when
 any input has ``None`` there, and elsewhere ``None`` matches any size; slice
 gives ``None`` for a sliced ``None`` dim.
+
+Interval rules: pure data movement, so the op applied to the lower and to the
+upper bounds is exact.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import math
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import interval as iv
 from ._common import fmt, norm_axis, rand_samples
 from .registry import REQUIRED, OpDef, Sample, register
 
@@ -233,6 +237,18 @@ def slice_jvp(tangents, out, x, starts, ends, axes=None, steps=None):
     return tangents[0][_slices(x.shape, starts, ends, axes, steps)]
 
 
+# ---- interval rules -----------------------------------------------------------------
+
+def _movement(name, real):
+    """Interval rule of a data-movement op: exact, real applied to both bounds."""
+    @iv.uses()
+    def interval(los, his, **attrs):
+        los, his = iv.inputs(name, los, his)
+        return iv.finish(name, real(*los, **attrs), real(*his, **attrs))
+    interval.__name__ = f"{name}_interval"
+    return interval
+
+
 # ---- samples ----------------------------------------------------------------------
 
 def _attr_samples(cases):
@@ -264,17 +280,18 @@ _slice_samples = _attr_samples([
 
 register(OpDef(name="reshape", module=_M, arity=(1,), attrs={"shape": REQUIRED}, shape=reshape_shape,
                real=reshape_real, vjp=reshape_vjp, jvp=reshape_jvp, samples=_reshape_samples,
-               linear=True, doc=__doc__))
+               interval=_movement("reshape", reshape_real), linear=True, doc=__doc__))
 register(OpDef(name="flatten", module=_M, arity=(1,), attrs={"start_dim": 1, "end_dim": -1},
                shape=flatten_shape, real=flatten_real, vjp=flatten_vjp, jvp=flatten_jvp,
-               samples=_flatten_samples, linear=True, doc=__doc__))
+               interval=_movement("flatten", flatten_real), samples=_flatten_samples, linear=True,
+               doc=__doc__))
 register(OpDef(name="transpose", module=_M, arity=(1,), attrs={"perm": REQUIRED}, shape=transpose_shape,
                real=transpose_real, vjp=transpose_vjp, jvp=transpose_jvp, samples=_transpose_samples,
-               linear=True, doc=__doc__))
+               interval=_movement("transpose", transpose_real), linear=True, doc=__doc__))
 register(OpDef(name="concat", module=_M, arity=(-1,), attrs={"axis": 0}, shape=concat_shape,
                real=concat_real, vjp=concat_vjp, jvp=concat_jvp, samples=_concat_samples,
-               linear=True, doc=__doc__))
+               interval=_movement("concat", concat_real), linear=True, doc=__doc__))
 register(OpDef(name="slice", module=_M, arity=(1,),
                attrs={"starts": REQUIRED, "ends": REQUIRED, "axes": None, "steps": None},
                shape=slice_shape, real=slice_real, vjp=slice_vjp, jvp=slice_jvp, samples=_slice_samples,
-               linear=True, doc=__doc__))
+               interval=_movement("slice", slice_real), linear=True, doc=__doc__))

@@ -14,6 +14,19 @@ Derivatives, with s = softmax(x) and sums along ``axis``:
 
 Both rules reuse the forward output. The input must be at least 1-D; the
 dtype is kept (float32 in, float32 out).
+
+Interval rules. With Z_i = log sum_{j != i} exp(x_j - x_i),
+
+    softmax_i = 1 / (1 + exp Z_i) = sigmoid(-Z_i),  log_softmax_i = -softplus(Z_i).
+
+Z_i increases in every x_j (j != i) and decreases in x_i, so over a box its
+exact range is [log sum_{j!=i} exp(lo_j - hi_i), log sum_{j!=i} exp(hi_j - lo_i)]
+(the bounds of the issue: softmax_i in [e^lo_i / (e^lo_i + sum_{j!=i} e^hi_j), ...]).
+Both sums are computed after a shift s (any finite number; the row max):
+sum_{j!=i} exp(hi_j - lo_i) = exp(s - lo_i) sum_{j!=i} exp(hi_j - s), in log
+space, with the exclusive sums formed as prefix + suffix sums (no cancellation)
+and everything outward rounded, so nothing overflows and the bounds are tight
+up to a few ulps. Rests on ``libm-float64-within-4ulp``.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import interval as iv
 from ._common import fmt, norm_axis, rand_samples
 from .registry import OpDef, Sample, register
 
@@ -70,6 +84,42 @@ def log_softmax_jvp(tangents, out, x, axis=-1):
     return t - np.sum(np.exp(out) * t, axis=axis, keepdims=True)
 
 
+def _shift(x, axis):
+    s = np.max(x, axis=axis, keepdims=True)
+    return np.where(np.isfinite(s), s, 0.0)
+
+
+def z_bounds(lo, hi, axis=-1):
+    """Bounds [zlo, zup] of Z_i = log sum_{j != i} exp(x_j - x_i) over the box [lo, hi]."""
+    n = lo.shape[axis]
+    s_hi, s_lo = _shift(hi, axis), _shift(lo, axis)
+    e_up = iv.exp(*iv.sub(hi, hi, s_hi, s_hi))[1]           # >= exp(hi_j - s_hi)
+    e_dn = iv.exp(*iv.sub(lo, lo, s_lo, s_lo))[0]           # <= exp(lo_j - s_lo)
+    u = iv.nonneg_sum_bounds(iv.exclusive_sum(e_up, axis), n)[1]
+    l = iv.nonneg_sum_bounds(iv.exclusive_sum(e_dn, axis), n)[0]  # noqa: E741
+    zup = iv.add(*iv.sub(s_hi, s_hi, lo, lo), *iv.log(u, u))[1]
+    zlo = iv.add(*iv.sub(s_lo, s_lo, hi, hi), *iv.log(l, l))[0]
+    return zlo, zup
+
+
+def log_softmax_bounds(lo, hi, axis=-1):
+    return iv.neg(*iv.softplus(*z_bounds(lo, hi, axis)))
+
+
+@iv.uses(*iv.LIBM)
+def softmax_interval(los, his, axis=-1):
+    (lo,), (hi,) = iv.inputs("softmax", los, his, 1)
+    _shape("softmax")([lo.shape], axis=axis)
+    return iv.finish("softmax", *iv.sigmoid(*iv.neg(*z_bounds(lo, hi, axis))))
+
+
+@iv.uses(*iv.LIBM)
+def log_softmax_interval(los, his, axis=-1):
+    (lo,), (hi,) = iv.inputs("log_softmax", los, his, 1)
+    _shape("log_softmax")([lo.shape], axis=axis)
+    return iv.finish("log_softmax", *log_softmax_bounds(lo, hi, axis))
+
+
 def _samples(rng):
     base = rand_samples([(3, 4), (5,), (2, 3, 4)], low=-3.0, high=3.0)(rng)
     out = [Sample(s.inputs) for s in base]
@@ -81,7 +131,8 @@ def _samples(rng):
 
 
 register(OpDef(name="softmax", module=_M, arity=(1,), attrs={"axis": -1}, shape=_shape("softmax"),
-               real=softmax_real, vjp=softmax_vjp, jvp=softmax_jvp, samples=_samples, doc=__doc__))
+               real=softmax_real, vjp=softmax_vjp, jvp=softmax_jvp, interval=softmax_interval,
+               samples=_samples, doc=__doc__))
 register(OpDef(name="log_softmax", module=_M, arity=(1,), attrs={"axis": -1}, shape=_shape("log_softmax"),
-               real=log_softmax_real, vjp=log_softmax_vjp, jvp=log_softmax_jvp, samples=_samples,
-               doc=__doc__))
+               real=log_softmax_real, vjp=log_softmax_vjp, jvp=log_softmax_jvp,
+               interval=log_softmax_interval, samples=_samples, doc=__doc__))
