@@ -110,6 +110,40 @@ def graph_cmd(path, fmt):
         click.echo(to_dot(g))
 
 
+# ---- float -------------------------------------------------------------------------------------
+@cli.group("float")
+def float_group():
+    """Floating-point semantics: explain values, bound binary32-vs-real error."""
+
+
+@float_group.command("explain")
+@click.argument("value")
+@click.option("--format", "fmt", default="binary32", show_default=True,
+              help="binary32, binary16, bfloat16, e4m3 or e5m2.")
+def float_explain(value, fmt):
+    """Show the bits, fields, neighbours, ulp and rounding error of VALUE
+    (a decimal, inf, nan, or a hex bit pattern such as 0x3f800000)."""
+    from .floats.explain import explain
+    click.echo(explain(value, fmt))
+
+
+@float_group.command("error-budget")
+@click.argument("checkpoint")
+@click.option("--eps", default=0.0, show_default=True, type=click.FloatRange(min=0.0),
+              help="L-inf radius of the box around each test image (clipped to [0, 1]).")
+@click.option("--n", "count", default=100, show_default=True, type=click.IntRange(min=1),
+              help="How many test images.")
+@click.option("--order", type=click.Choice(["sequential", "any"]), default="sequential", show_default=True,
+              help="sequential: certnn's binary32 order; any: valid for every summation order.")
+@click.option("--data", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def float_error_budget(checkpoint, eps, count, order, data, as_json):
+    """Bound |binary32 - real| over boxes around MNIST test images, node by node,
+    and compare with the error measured at the images themselves."""
+    from .floats.budget_report import error_budget_report
+    error_budget_report(checkpoint, eps=eps, count=count, order=order, data=data, as_json=as_json)
+
+
 @cli.command("ops")
 def ops_cmd():
     """Print the op table's coverage: which rules each op has, and why gaps exist."""

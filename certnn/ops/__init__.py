@@ -2,5 +2,11 @@
 
 from . import (activations, arith, conv, elementary, linalg, losses, norm, pool,  # noqa: F401
                reduce, shape_ops, softmax)
-from .registry import (RULE_KINDS, OpDef, Sample, all_ops, get_op, get_rule,  # noqa: F401
+from .registry import (RULE_KINDS, OpDef, Sample, all_ops, attach, get_op, get_rule,  # noqa: F401
                        missing_rules, register)
+
+# The binary32 kernels live together in certnn.floats.b32 (they share the
+# documented accumulation engine and its numba fast path); attach them here.
+from ..floats.b32 import KERNELS as _B32  # noqa: E402
+
+attach("binary32", _B32)

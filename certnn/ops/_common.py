@@ -75,7 +75,7 @@ def rand_samples(shapes, low=-2.0, high=2.0, avoid=None, gap=0.05):
 
 def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int = 1,
                 attrs: dict | None = None, samples=None, doc: str = "", interval: Callable | None = None,
-                assumes: tuple = (), **flags) -> OpDef:
+                assumes: tuple = (), error: Callable | None = None, **flags) -> OpDef:
     """Register an elementwise op from its forward formula ``f(*xs, xp, **attrs)``
     and its partial derivatives ``grads(*xs, y, xp, **attrs)`` (a tuple, one per
     input; ``y = f(*xs)`` is passed so rules can reuse the output). Both are
@@ -88,6 +88,8 @@ def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int
     checking the inputs (NaN raises ``IntervalError`` naming the op) and the output.
     ``assumes`` names the boundaries (keys of ``interval.ASSUMPTIONS``) the bound
     rests on; it is recorded as the rule's ``assumptions`` attribute.
+    ``error`` is the op's binary32-vs-real error rule (registry signature; the
+    building blocks are in :mod:`certnn.floats.error_rules`).
     """
 
     def real(*xs, **a):
@@ -122,5 +124,5 @@ def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int
     return register(OpDef(
         name=name, module=module, arity=(arity,), attrs=attrs or {}, shape=shape, real=real,
         vjp=vjp, jvp=jvp, sympy_form=sympy_form, grads=grads,
-        interval=None if interval is None else interval_rule, elementwise=True,
+        interval=None if interval is None else interval_rule, error=error, elementwise=True,
         samples=samples or default_samples, doc=doc, **flags))

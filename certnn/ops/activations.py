@@ -17,6 +17,7 @@ function that decreases then increases attains its max on a box at an end).
 
 import numpy as np
 
+from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import elementwise, rand_samples
 
@@ -60,17 +61,32 @@ def _gelu_interval(lo, hi):
             np.where(dec, ah, np.where(inc, bh, np.maximum(ah, bh))))
 
 
+def _closest_to_zero(a, b):
+    return np.clip(0.0, a, b)
+
+
+def _tanh_slope(a, b):
+    c = _closest_to_zero(a, b)   # tanh' = 1 - tanh^2 peaks where |x| is smallest
+    return np.minimum(1.0, (1.0 - np.tanh(c) ** 2) * (1 + 1e-12) + 1e-15)
+
+
+def _sigmoid_slope(a, b):
+    c = _closest_to_zero(a, b)   # sigmoid' = s(1 - s) peaks where |x| is smallest
+    s = 1.0 / (1.0 + np.exp(-c))
+    return np.minimum(0.25, s * (1.0 - s) * (1 + 1e-12) + 1e-15)
+
+
 elementwise("relu", _M, lambda x, xp: xp.maximum(x, 0.0),
             lambda x, y, xp: (xp.where(x > 0, 1.0, 0.0),), samples=_off0,
-            interval=lambda lo, hi: (np.maximum(lo, 0.0), np.maximum(hi, 0.0)))
+            interval=lambda lo, hi: (np.maximum(lo, 0.0), np.maximum(hi, 0.0)), error=er.relu_error)
 elementwise("leaky_relu", _M,
             lambda x, xp, negative_slope: xp.where(x > 0, x, negative_slope * x),
             lambda x, y, xp, negative_slope: (xp.where(x > 0, 1.0, negative_slope),),
-            attrs={"negative_slope": 0.01}, samples=_off0, interval=_leaky_interval, assumes=iv.RN)
+            attrs={"negative_slope": 0.01}, samples=_off0, interval=_leaky_interval, assumes=iv.RN, error=er.leaky_relu_error)
 elementwise("tanh", _M, lambda x, xp: xp.tanh(x), lambda x, y, xp: (1.0 - y * y,),
-            interval=iv.tanh, assumes=iv.LIBM)
+            interval=iv.tanh, assumes=iv.LIBM, error=er.lipschitz_cr(_tanh_slope))
 elementwise("sigmoid", _M, _sigmoid, lambda x, y, xp: (y * (1.0 - y),),
-            interval=iv.sigmoid, assumes=iv.LIBM)
+            interval=iv.sigmoid, assumes=iv.LIBM, error=er.lipschitz_cr(_sigmoid_slope))
 elementwise("gelu", _M, lambda x, xp: 0.5 * x * (1.0 + xp.erf(x / xp.sqrt(2.0))),
             lambda x, y, xp: (0.5 * (1.0 + xp.erf(x / xp.sqrt(2.0)))
                               + x * xp.exp(-0.5 * x * x) / xp.sqrt(2.0 * xp.pi),),

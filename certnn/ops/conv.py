@@ -39,7 +39,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..errors import ShapeError
+from ..errors import ShapeError, UnsupportedOp
+from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt
 from .registry import OpDef, Sample, register
@@ -229,7 +230,29 @@ def samples(rng):
     ]
 
 
+def error(los, his, errs, out_lo, out_hi, order="sequential", *, stride, padding, dilation, groups):
+    """binary32 conv2d sums over (input channel, kernel row, kernel column) in that
+    nesting, padding included as +0.0 inputs, bias last: the im2col columns are in
+    exactly that order, so each output is a contraction and gets the same bound as
+    linear (input error through |W|, then the running rounding bound)."""
+    x_lo, x_hi = los[0], his[0]
+    x_e = np.broadcast_to(errs[0], x_lo.shape)
+    w = los[1]
+    if np.any(errs[1]) or (len(errs) > 2 and np.any(errs[2])):
+        raise UnsupportedOp("conv2d", "error", "weights or bias that are not binary32 numbers")
+    b = los[2] if len(los) > 2 else None
+    N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x_lo, w, b, stride, padding, dilation, groups)
+    cols = [_im2col(a, (kh, kw), stride, padding, dilation, groups, (ho, wo)) for a in (x_lo, x_hi, x_e)]
+    og = O // groups
+    parts = []
+    for g in range(groups):
+        wg = w[g * og:(g + 1) * og].reshape(og, cg * kh * kw)
+        bg = None if b is None else b[g * og:(g + 1) * og]
+        e = er.contraction_error(wg, cols[0][g].T, cols[1][g].T, cols[2][g].T, bg, order=order)
+        parts.append(e.reshape(N, ho, wo, og).transpose(0, 3, 1, 2))
+    return er.finish(np.concatenate(parts, axis=1))
+
 register(OpDef(
     name=_NAME, module=__name__, arity=(2, 3),
     attrs={"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": 1},
-    shape=shape, real=real, vjp=vjp, jvp=jvp, interval=interval, samples=samples, doc=__doc__))
+    shape=shape, real=real, vjp=vjp, jvp=jvp, interval=interval, error=error, samples=samples, doc=__doc__))

@@ -5,9 +5,12 @@ exists, so this file is always the true coverage table."""
 from .registry import RULE_KINDS, all_ops
 
 _LATER = {
-    "binary32": "bit-exact binary32 kernels come with the float-semantics issue (#3)",
     "relax": "linear relaxations come with the verification-core issue (#4)",
 }
+# ops whose binary32-vs-real error rule is not written yet (the error budget
+# raises UnsupportedOp on a graph that uses one of them)
+_NO_ERROR_RULE = {"div", "sqrt", "log", "gelu", "softplus", "mean", "avg_pool2d", "batch_norm",
+                  "layer_norm", "softmax", "log_softmax", "cross_entropy", "mse", "matmul"}
 
 
 def _build() -> dict[tuple[str, str], str]:
@@ -15,6 +18,8 @@ def _build() -> dict[tuple[str, str], str]:
     for op in all_ops():
         for rule, why in _LATER.items():
             gaps[(op.name, rule)] = why
+        if op.name in _NO_ERROR_RULE:
+            gaps[(op.name, "error")] = "error rule not written yet (error budget raises UnsupportedOp)"
         if not op.elementwise:
             gaps[(op.name, "sympy_form")] = "not elementwise: checked numerically, not symbolically"
     return gaps

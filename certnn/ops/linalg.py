@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import broadcast_shapes, fmt, rand_samples, unbroadcast
 from .registry import OpDef, Sample, register
@@ -154,10 +155,27 @@ def _linear_samples(rng):
             Sample((u(2, 3, 4), u(6, 4), u(6))), Sample((u(4,), u(2, 4), u(2)))]
 
 
+def linear_error(los, his, errs, out_lo, out_hi, order="sequential"):
+    """binary32 linear sums the rounded products x_k w_rk in the documented order and
+    adds the bias last. Input error propagates as |W| e; weight error (only when the
+    graph holds non-binary32 weights) as |x^| e_W; then the contraction's rounding
+    (certnn.floats.error_bounds)."""
+    x_lo, x_hi, x_e = los[0], his[0], np.broadcast_to(errs[0], los[0].shape)
+    w, w_e = los[1], errs[1]
+    b = los[2] if len(los) > 2 else None
+    K = x_lo.shape[-1]
+    xl, xh, xe = (a.reshape(-1, K) for a in (x_lo, x_hi, x_e))
+    e = er.contraction_error(w, xl, xh, xe, b, order=order)
+    if np.any(w_e):
+        e = e + er.mag(xl, xh, xe) @ np.broadcast_to(w_e, w.shape).T
+    if len(errs) > 2 and np.any(errs[2]):
+        e = e + errs[2]
+    return er.finish(e.reshape(out_lo.shape))
+
 register(OpDef(
     name="matmul", module=_M, arity=(2,), attrs={}, shape=matmul_shape, real=matmul_real,
     vjp=matmul_vjp, jvp=matmul_jvp, interval=matmul_interval, samples=_matmul_samples, doc=__doc__))
 
 register(OpDef(
     name="linear", module=_M, arity=(2, 3), attrs={}, shape=linear_shape, real=linear_real,
-    vjp=linear_vjp, jvp=linear_jvp, interval=linear_interval, samples=_linear_samples, doc=__doc__))
+    vjp=linear_vjp, jvp=linear_jvp, interval=linear_interval, error=linear_error, samples=_linear_samples, doc=__doc__))

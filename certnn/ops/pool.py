@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import error_rules as er
 from ..floats import interval as iv
 from .conv import check_4d, crop2d, kernel_slices, out_size, pad2d, pair
 from .registry import REQUIRED, OpDef, Sample, register
@@ -211,10 +212,16 @@ def avg_samples(rng):
     ]
 
 
+def max_error(los, his, errs, out_lo, out_hi, order="sequential", **attrs):
+    """max pooling is exact; |max x^ - max x| <= max |x^ - x| over the window
+    (padding is -inf in both, so it never wins)."""
+    (lo,), _, (e,) = los, his, errs
+    return er.finish(max_real(np.broadcast_to(e, lo.shape).astype(np.float64), **attrs))
+
 register(OpDef(
     name="max_pool2d", module=__name__, arity=(1,),
     attrs={"kernel_size": REQUIRED, "stride": None, "padding": (0, 0), "dilation": (1, 1)},
-    shape=max_shape, real=max_real, vjp=max_vjp, jvp=max_jvp, interval=max_interval, samples=max_samples,
+    shape=max_shape, real=max_real, vjp=max_vjp, jvp=max_jvp, interval=max_interval, error=max_error, samples=max_samples,
     doc=__doc__))
 
 register(OpDef(

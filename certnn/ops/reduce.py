@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt, norm_axis, rand_samples
 from .registry import OpDef, Sample, register
@@ -188,9 +189,39 @@ def _samples(rng):
 
 _FLAGS = dict(module=_M, arity=(1,), attrs={"axes": None, "keepdims": False}, samples=_samples)
 
+# ---- error rules ----------------------------------------------------------------
+
+def _to_rows(a, axes):
+    """Move the reduced axes last (in increasing order, so their row-major order is
+    the binary32 summation order) and flatten to (rows, K)."""
+    axes = tuple(range(a.ndim)) if axes is None else tuple(sorted(ax % a.ndim for ax in axes))
+    keep = [ax for ax in range(a.ndim) if ax not in axes]
+    moved = np.transpose(a, keep + list(axes))
+    k = int(np.prod([a.shape[ax] for ax in axes], dtype=np.int64))
+    return moved.reshape(-1, k), [a.shape[ax] for ax in keep], axes
+
+
+def sum_error(los, his, errs, out_lo, out_hi, order="sequential", axes=None, keepdims=False):
+    """The sum of terms x^ in binary32 (documented order): input errors add up, and
+    the rounding is the contraction bound with unit weights (products by 1 are exact,
+    so that bound over-counts a little)."""
+    (lo,), (hi,), (e,) = los, his, errs
+    e = np.broadcast_to(e, lo.shape)
+    xl, kept, ax = _to_rows(lo, axes)
+    xh, _, _ = _to_rows(hi, axes)
+    xe, _, _ = _to_rows(e, axes)
+    bound = er.contraction_error(np.ones((1, xl.shape[1])), xl, xh, xe, order=order)[:, 0]
+    return er.finish(bound.reshape(out_lo.shape))
+
+
+def max_error(los, his, errs, out_lo, out_hi, order="sequential", axes=None, keepdims=False):
+    """max is exact, and |max x^ - max x| <= max |x^ - x|."""
+    (lo,), _, (e,) = los, his, errs
+    return er.finish(max_real(np.broadcast_to(e, lo.shape).astype(np.float64), axes=axes, keepdims=keepdims))
+
 register(OpDef(name="sum", shape=_shape_rule("sum"), real=sum_real, vjp=sum_vjp, jvp=sum_jvp,
-               interval=sum_interval, linear=True, doc=__doc__, **_FLAGS))
+               interval=sum_interval, error=sum_error, linear=True, doc=__doc__, **_FLAGS))
 register(OpDef(name="mean", shape=_shape_rule("mean"), real=mean_real, vjp=mean_vjp, jvp=mean_jvp,
                interval=mean_interval, linear=True, doc=__doc__, **_FLAGS))
 register(OpDef(name="max", shape=_shape_rule("max"), real=max_real, vjp=max_vjp, jvp=max_jvp,
-               interval=max_interval, doc=__doc__, **_FLAGS))
+               interval=max_interval, error=max_error, doc=__doc__, **_FLAGS))

@@ -22,9 +22,16 @@ jvp         ``jvp(tangents, out, *xs, **attrs)``              output tangent; ``
                                                               (zeros for none)
 sympy_form  ``sympy_form(*symbols, **attrs)``                 a sympy expression of the
                                                               forward (elementwise ops)
-binary32,   later issues                                      missing rules are ``None``
-interval,                                                     and ``get_rule`` raises
-relax                                                         ``MissingRuleError``
+binary32    ``binary32(*xs, order=, backend=, **attrs)``      the bit-exact binary32 result
+                                                              (kernels in certnn.floats.b32)
+interval    ``interval(los, his, **attrs)``                   (lo, hi) enclosing the real
+                                                              result over the input box
+error       ``error(los, his, errs, out_lo, out_hi,           bound on |binary32 - real|
+            order=, **attrs)``                                given input enclosures and
+                                                              input error bounds
+relax       later issue                                       missing rules are ``None``
+                                                              and ``get_rule`` raises
+                                                              ``MissingRuleError``
 ==========  ================================================  =========================
 
 Kink convention (the same in every interpreter): where an op is not
@@ -41,7 +48,7 @@ from typing import Any, Callable, Iterable
 
 from ..errors import MissingRuleError, ShapeError
 
-RULE_KINDS = ("shape", "real", "vjp", "jvp", "sympy_form", "binary32", "interval", "relax")
+RULE_KINDS = ("shape", "real", "vjp", "jvp", "sympy_form", "binary32", "interval", "error", "relax")
 
 _REGISTRY: dict[str, "OpDef"] = {}
 
@@ -67,6 +74,7 @@ class OpDef:
     sympy_form: Callable | None = None
     binary32: Callable | None = None
     interval: Callable | None = None
+    error: Callable | None = None    # binary32-vs-real error propagation (error_budget)
     relax: Callable | None = None
     samples: Callable | None = None  # rng -> list[Sample], for the conformance suite
     grads: Callable | None = None    # elementwise ops: partial derivatives over ``xp``
@@ -143,6 +151,14 @@ def get_rule(name: str, kind: str) -> Callable:
         raise MissingRuleError(
             f"op '{name}' (defined in {op.module}) has no '{kind}' rule; it has: {', '.join(op.rules())}")
     return rule
+
+
+def attach(kind: str, table: dict[str, Callable]) -> None:
+    """Fill rule ``kind`` of the named ops from ``table`` (used for the binary32
+    kernels, which share one accumulation engine in certnn.floats.b32)."""
+    from dataclasses import replace
+    for name, fn in table.items():
+        _REGISTRY[name] = replace(get_op(name), **{kind: fn})
 
 
 def all_ops() -> list[OpDef]:

@@ -34,6 +34,7 @@ import math
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt, norm_axis, rand_samples
 from .registry import REQUIRED, OpDef, Sample, register
@@ -278,20 +279,22 @@ _slice_samples = _attr_samples([
     ((2, 5, 6), {"starts": (-3,), "ends": (10**9,), "axes": (-1,), "steps": (2,)}),
     ((4, 3), {"starts": (1, 0), "ends": (3, 3), "axes": (1, 0)})])
 
+# ---- error rules: these ops only move values, so errors move with them (er.structural)
+
 register(OpDef(name="reshape", module=_M, arity=(1,), attrs={"shape": REQUIRED}, shape=reshape_shape,
                real=reshape_real, vjp=reshape_vjp, jvp=reshape_jvp, samples=_reshape_samples,
-               interval=_movement("reshape", reshape_real), linear=True, doc=__doc__))
+               interval=_movement("reshape", reshape_real), error=er.structural(reshape_real), linear=True, doc=__doc__))
 register(OpDef(name="flatten", module=_M, arity=(1,), attrs={"start_dim": 1, "end_dim": -1},
                shape=flatten_shape, real=flatten_real, vjp=flatten_vjp, jvp=flatten_jvp,
-               interval=_movement("flatten", flatten_real), samples=_flatten_samples, linear=True,
+               interval=_movement("flatten", flatten_real), error=er.structural(flatten_real), samples=_flatten_samples, linear=True,
                doc=__doc__))
 register(OpDef(name="transpose", module=_M, arity=(1,), attrs={"perm": REQUIRED}, shape=transpose_shape,
                real=transpose_real, vjp=transpose_vjp, jvp=transpose_jvp, samples=_transpose_samples,
-               interval=_movement("transpose", transpose_real), linear=True, doc=__doc__))
+               interval=_movement("transpose", transpose_real), error=er.structural(transpose_real), linear=True, doc=__doc__))
 register(OpDef(name="concat", module=_M, arity=(-1,), attrs={"axis": 0}, shape=concat_shape,
                real=concat_real, vjp=concat_vjp, jvp=concat_jvp, samples=_concat_samples,
-               interval=_movement("concat", concat_real), linear=True, doc=__doc__))
+               interval=_movement("concat", concat_real), error=er.structural(concat_real), linear=True, doc=__doc__))
 register(OpDef(name="slice", module=_M, arity=(1,),
                attrs={"starts": REQUIRED, "ends": REQUIRED, "axes": None, "steps": None},
                shape=slice_shape, real=slice_real, vjp=slice_vjp, jvp=slice_jvp, samples=_slice_samples,
-               interval=_movement("slice", slice_real), linear=True, doc=__doc__))
+               interval=_movement("slice", slice_real), error=er.structural(slice_real), linear=True, doc=__doc__))
