@@ -221,7 +221,11 @@ def backpropagate(outputs: list[Tensor], grads: list[np.ndarray]) -> None:
             t.grad = g if t.grad is None else t.grad + g
             continue
         node = t.node
-        in_cts = node.op.vjp(g, t.data, *[x.data for x in node.inputs], **node.attrs)
+        extra = {}
+        if getattr(node.op, "vjp_needs", False):  # let expensive rules skip unneeded cotangents
+            extra["needs"] = tuple(x.requires_grad and node.op.is_differentiable(i)
+                                   for i, x in enumerate(node.inputs))
+        in_cts = node.op.vjp(g, t.data, *[x.data for x in node.inputs], **node.attrs, **extra)
         for i, (x, c) in enumerate(zip(node.inputs, in_cts)):
             if c is not None and x.requires_grad and node.op.is_differentiable(i):
                 _accumulate(cts, x, unbroadcast(np.asarray(c, dtype=x.dtype), x.shape))

@@ -128,3 +128,22 @@ def test_mnist_mlp_gradient_every_parameter_entry():
             auto = np.concatenate([params["0.weight"].grad[r], params["0.bias"].grad[r:r + 1]])
             worst = max(worst, float(np.max(np.abs(fd - auto))))
     assert worst <= 1e-8, worst
+
+
+def test_skipped_input_cotangents_do_not_change_parameter_gradients():
+    """linear and conv2d skip the cotangent of an input that needs none (the
+    ``needs`` protocol); parameter gradients must be the same either way."""
+    from certnn import nn
+    from certnn.random import manual_seed
+    manual_seed(3)
+    m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
+    x = np.random.default_rng(0).standard_normal((2, 1, 6, 6)).astype(np.float32)
+    grads = []
+    for needs_x in (False, True):
+        m.zero_grad()
+        xt = Tensor(x, requires_grad=needs_x)
+        F.sum(m(xt) * Tensor(np.arange(6, dtype=np.float32).reshape(2, 3))).backward()
+        grads.append([p.grad.copy() for p in m.parameters()])
+        assert (xt.grad is not None) == needs_x
+    for a, b in zip(*grads):
+        assert np.array_equal(a, b)

@@ -89,7 +89,10 @@ def backward(graph: Graph, values: dict, chains: dict, seeds: dict[str, np.ndarr
         else:
             out = values[n.id]
         op = get_op(n.op)
-        in_cts = op.vjp(g, out, *[values[i] for i in n.inputs], **n.attrs)
+        extra = {}
+        if op.vjp_needs:  # the same skipping as the eager sweep
+            extra["needs"] = tuple(i in need and op.is_differentiable(pos) for pos, i in enumerate(n.inputs))
+        in_cts = op.vjp(g, out, *[values[i] for i in n.inputs], **n.attrs, **extra)
         for pos, (i, c) in enumerate(zip(n.inputs, in_cts)):
             if c is not None and i in need and op.is_differentiable(pos):
                 x = values[i]

@@ -171,14 +171,20 @@ def real(x, w, b=None, *, stride, padding, dilation, groups):
     return np.ascontiguousarray(out).reshape(N, O, ho, wo)
 
 
-def vjp(ct, out, x, w, b=None, *, stride, padding, dilation, groups):
+def vjp(ct, out, x, w, b=None, *, stride, padding, dilation, groups, needs=None):
+    """``needs`` (from the autograd walk) skips the cotangents nobody asked for."""
     N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x, w, b, stride, padding, dilation, groups)
     og = O // groups
     ctm = np.ascontiguousarray(ct.reshape(N, groups, og, ho * wo).transpose(1, 2, 0, 3))
     ctm = ctm.reshape(groups, og, N * ho * wo)                     # (G, Og, N*Ho*Wo)
-    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))
-    gw = (ctm @ cols.transpose(0, 2, 1)).reshape(O, cg, kh, kw)
-    del cols
+    gw = None
+    if needs is None or needs[1]:
+        cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))
+        gw = (ctm @ cols.transpose(0, 2, 1)).reshape(O, cg, kh, kw)
+        del cols
+    gb = None if b is None else ct.sum(axis=(0, 2, 3))
+    if needs is not None and not needs[0]:
+        return (None, gw) if b is None else (None, gw, gb)
     dcols = w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1) @ ctm  # (G, Cg*kH*kW, N*Ho*Wo)
     dcols = dcols.reshape(groups, cg, kh, kw, N, ho, wo)
     ph, pw = padding
@@ -189,7 +195,7 @@ def vjp(ct, out, x, w, b=None, *, stride, padding, dilation, groups):
     gx = np.ascontiguousarray(gx).reshape(N, C, H, W)
     if b is None:
         return gx, gw
-    return gx, gw, ct.sum(axis=(0, 2, 3))
+    return gx, gw, gb
 
 
 def jvp(tangents, out, x, w, b=None, *, stride, padding, dilation, groups):
@@ -255,4 +261,4 @@ def error(los, his, errs, out_lo, out_hi, order="sequential", *, stride, padding
 register(OpDef(
     name=_NAME, module=__name__, arity=(2, 3),
     attrs={"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": 1},
-    shape=shape, real=real, vjp=vjp, jvp=jvp, interval=interval, error=error, samples=samples, doc=__doc__))
+    shape=shape, real=real, vjp=vjp, vjp_needs=True, jvp=jvp, interval=interval, error=error, samples=samples, doc=__doc__))

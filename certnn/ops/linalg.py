@@ -107,10 +107,12 @@ def linear_real(x, w, b=None):
     return y
 
 
-def linear_vjp(ct, out, x, w, b=None):
+def linear_vjp(ct, out, x, w, b=None, needs=None):
+    """``needs`` (from the autograd walk) skips the products nobody asked for,
+    e.g. the input cotangent of a network's first layer."""
     ct2 = ct.reshape(-1, ct.shape[-1])
-    gx = (ct2 @ w).reshape(x.shape)
-    gw = ct2.T @ x.reshape(-1, x.shape[-1])
+    gx = (ct2 @ w).reshape(x.shape) if needs is None or needs[0] else None
+    gw = ct2.T @ x.reshape(-1, x.shape[-1]) if needs is None or needs[1] else None
     if b is None:
         return gx, gw
     return gx, gw, ct2.sum(axis=0)
@@ -178,4 +180,4 @@ register(OpDef(
 
 register(OpDef(
     name="linear", module=_M, arity=(2, 3), attrs={}, shape=linear_shape, real=linear_real,
-    vjp=linear_vjp, jvp=linear_jvp, interval=linear_interval, error=linear_error, samples=_linear_samples, doc=__doc__))
+    vjp=linear_vjp, vjp_needs=True, jvp=linear_jvp, interval=linear_interval, error=linear_error, samples=_linear_samples, doc=__doc__))

@@ -11,7 +11,7 @@ shape       ``shape(in_shapes, **attrs)``                     output shape (tupl
                                                               dynamic batch dimension)
 real        ``real(*xs, **attrs)``                            output array, computed in
                                                               the inputs' float dtype
-vjp         ``vjp(ct, out, *xs, **attrs)``                    tuple, one cotangent per
+vjp         ``vjp(ct, out, *xs, [needs=], **attrs)``          tuple, one cotangent per
                                                               input (``None`` for a
                                                               non-differentiable input);
                                                               may have the broadcast
@@ -81,6 +81,7 @@ class OpDef:
     elementwise: bool = False
     linear: bool = False            # linear in all differentiable inputs jointly
     differentiable: tuple[bool, ...] | None = None  # per input; None = all
+    vjp_needs: bool = False         # vjp takes ``needs=`` (which inputs want a cotangent) to skip work
     doc: str = ""
 
     def rules(self) -> list[str]:

@@ -175,8 +175,14 @@ class SGD(Optimizer):
                 b = state["momentum_buffer"] = g.copy()
             else:
                 b *= self.momentum
-                b += (1 - self.dampening) * g
-            g = g + self.momentum * b if self.nesterov else b
+                b += g if self.dampening == 0 else (1 - self.dampening) * g
+            if self.nesterov:
+                step = b * self.momentum     # g + momentum * b, in one fresh array
+                step += g
+                step *= self.lr
+                x -= step
+                return
+            g = b
         x -= self.lr * g
 
 

@@ -43,3 +43,9 @@ def test_coverage_table_lists_every_op():
     t = coverage_table()
     for op in all_ops():
         assert f"| {op.name} |" in t
+
+
+def test_docs_ops_table_is_current():
+    from pathlib import Path
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ops.md").read_text()
+    assert coverage_table() in doc, "docs/ops.md is stale: regenerate it with `certnn ops`"
