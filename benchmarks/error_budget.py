@@ -1,0 +1,65 @@
+"""Error budget of the trained MNIST MLP over the whole test set: the sound
+bound on |f_binary32(x) - f_real(x)| per logit (certnn's sequential order and
+the any-order bound) against the error measured at the 10,000 test images.
+
+    .venv/bin/python benchmarks/error_budget.py [--checkpoint runs/mnist-mlp]
+
+Trains the 784-128-10 MLP first when the checkpoint does not exist. Prints a
+table and writes benchmarks/results/error_budget.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--checkpoint", default=str(ROOT / "runs" / "mnist-mlp"))
+    args = ap.parse_args()
+    ck = Path(args.checkpoint)
+    if not (ck / "checkpoint.json").exists():
+        subprocess.run([sys.executable, "-m", "certnn", "train", "mnist", "--out", str(ck), "--no-progress"],
+                       check=True, cwd=ROOT)
+    from threadpoolctl import threadpool_limits
+
+    from certnn.checkpoint import load_graph, read_meta
+    from certnn.floats.budget_report import budget_for_images
+    from certnn.train import mnist_arrays
+    threadpool_limits(1)
+    meta, _, _ = read_meta(ck)
+    g = load_graph(ck)
+    x, _ = mnist_arrays(meta["config"], None, "test")
+    rows = []
+    for order in ("sequential", "any"):
+        t0 = time.perf_counter()
+        bound, measured, _ = budget_for_images(g, x, 0.0, order)
+        sec = time.perf_counter() - t0
+        pos = measured > 0
+        rows.append({"order": order, "images": len(x), "seconds_incl_measurement": sec,
+                     "max_bound": float(bound.max()), "max_measured": float(measured.max()),
+                     "ratio_max": float(bound.max() / measured.max()),
+                     "median_elementwise_ratio": float(np.median(bound[pos] / measured[pos])),
+                     "holds_everywhere": bool(np.all(measured <= bound))})
+    print(f"{'order':11} {'images':>6} {'seconds':>8} {'max bound':>10} {'max measured':>12} {'ratio':>7} "
+          f"{'median ratio':>12} {'holds':>6}")
+    for r in rows:
+        print(f"{r['order']:11} {r['images']:>6} {r['seconds_incl_measurement']:>8.2f} {r['max_bound']:>10.3e} "
+              f"{r['max_measured']:>12.3e} {r['ratio_max']:>7.1f} {r['median_elementwise_ratio']:>12.1f} "
+              f"{str(r['holds_everywhere']):>6}")
+    out = ROOT / "benchmarks" / "results" / "error_budget.json"
+    out.write_text(json.dumps({"checkpoint": str(ck), "rows": rows}, indent=1))
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
