@@ -25,6 +25,7 @@ below ``2**width``.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -60,6 +61,7 @@ class Format:
     inf: int | None = field(init=False, repr=False, compare=False)
     max_finite: int = field(init=False, repr=False, compare=False)
     _k: tuple = field(init=False, repr=False, compare=False)
+    _kraw: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.p < 2 or self.ebits < 2:
@@ -93,8 +95,10 @@ class Format:
                          qnan=qnan, inf=inf, max_finite=max_finite).items():
             s(self, k, v)
         # the tuple the kernel unpacks on its hot path
-        s(self, "_k", (self.p, fbits, emask, (1 << fbits) - 1, 1 << fbits, sign_bit, qmin, qmax,
-                       max_sig, self.nan == "ieee", self.ftz, (1 << width) - 1, emin))
+        k = (self.p, fbits, emask, (1 << fbits) - 1, 1 << fbits, sign_bit, qmin, qmax,
+             max_sig, self.nan == "ieee", self.ftz, (1 << width) - 1, emin)
+        s(self, "_k", k)
+        s(self, "_kraw", k[:10] + (False,) + k[11:])     # the same without ftz
 
     # ----------------------------------------------------------- properties
     @property
@@ -117,8 +121,14 @@ class Format:
         return replace(self, name=self.name + ("-ftz" if ftz else ""), ftz=ftz)
 
     def check_bits(self, bits) -> int:
-        if isinstance(bits, bool) or not isinstance(bits, int):
-            raise FloatFormatError(f"{self.name}: a bit pattern must be an int, got {type(bits).__name__}")
+        """``bits`` as a Python int, if it is an integer that fits the format."""
+        try:
+            if isinstance(bits, bool):
+                raise TypeError
+            bits = operator.index(bits)
+        except TypeError:
+            raise FloatFormatError(f"{self.name}: a bit pattern must be an int, got {type(bits).__name__}") \
+                from None
         if not 0 <= bits <= self.mask:
             raise FloatFormatError(f"{self.name}: bit pattern {bits:#x} does not fit in {self.width} bits")
         return bits

@@ -1,6 +1,10 @@
 """Reference IEEE 754-2019 kernel: values are bit patterns (Python ints), every
 operation is computed exactly with integers and then rounded ONCE.
 
+Calls look like ``add(fmt, x, y, rm=RNE, flags=None)``: ``fmt`` a
+:class:`~.formats.Format` (or its name), operands bit patterns (``int`` or
+NumPy integers), the result a bit pattern (``int``).
+
 Semantics (all formats, all operations):
 
 * Rounding: :class:`Rounding` -- RNE (nearest, ties to even), RNA (nearest,
@@ -30,8 +34,8 @@ Semantics (all formats, all operations):
 * Flush to zero (``fmt.ftz``): subnormal operands are read as zeros of the same
   sign (also in comparisons and min/max); a result that would be a nonzero
   subnormal is delivered as a zero of the same sign with underflow+inexact.
-  ``to_fraction``, ``classify``, ``next_up``/``next_down`` and ``ulp`` look at
-  the encoding and ignore ftz.
+  ``to_fraction``, ``to_float``, ``classify``, ``total_order``,
+  ``next_up``/``next_down`` and ``ulp`` look at the encoding and ignore ftz.
 """
 
 from __future__ import annotations
@@ -40,8 +44,9 @@ import enum
 import math
 import struct
 from fractions import Fraction
+from operator import index as _index
 
-from .formats import BINARY64, Format, FloatFormatError
+from .formats import BINARY64, Format, FloatFormatError, get_format
 
 __all__ = [
     "Rounding", "RNE", "RNA", "RTZ", "RUP", "RDN", "Flags",
@@ -106,6 +111,11 @@ def _flag(n: int):
 Flags.invalid, Flags.divbyzero, Flags.overflow, Flags.underflow, Flags.inexact = (
     _flag(INVALID), _flag(DIVBYZERO), _flag(OVERFLOW), _flag(UNDERFLOW), _flag(INEXACT))
 
+
+def _fmt(fmt) -> Format:
+    return fmt if isinstance(fmt, Format) else get_format(fmt)
+
+
 # ------------------------------------------------------------- decode/encode
 # class codes of _unpack
 _FIN, _INF, _QNAN, _SNAN = 0, 1, 2, 3
@@ -114,6 +124,10 @@ _FIN, _INF, _QNAN, _SNAN = 0, 1, 2, 3
 def _unpack(k: tuple, x: int):
     """(class, sign, m, e): a finite value is (-1)**sign * m * 2**e (m = 0 for
     zeros, subnormals read as zero under ftz)."""
+    try:
+        x = _index(x)
+    except TypeError:
+        raise FloatFormatError(f"a bit pattern must be an int, got {type(x).__name__}") from None
     if x < 0 or x > k[11]:
         raise FloatFormatError(f"bit pattern {x:#x} does not fit in {k[5] + 1} bits")
     fbits = k[1]
@@ -171,6 +185,8 @@ def _up(sign: int, sig: int, rem: int, half: int, sticky: bool, rm: Rounding) ->
 def _round(fmt: Format, sign: int, m: int, e: int, sticky: bool, rm: Rounding, flags) -> int:
     """Round (-1)**sign * (m + t) * 2**e to ``fmt``, where m > 0 and t = 0 if
     not sticky, 0 < t < 1 if sticky (callers give m at least p+2 bits then)."""
+    if rm.__class__ is not Rounding:
+        raise FloatFormatError(f"unknown rounding mode {rm!r}; use one of {[r.name for r in Rounding]}")
     p, fbits, _, _, hidden, sbit, qmin, qmax, max_sig, _, ftz, _, emin = fmt._k
     nb = m.bit_length()
     q = e + nb - p                      # quantum exponent for p significant bits
@@ -219,10 +235,10 @@ def _tiny_after_rounding(sign, m, e, nb, p, emin, sticky, rm) -> bool:
     sh = nb - p                         # the exact value lies in [2**(emin-1), 2**emin)
     if sh <= 0:
         return True
-    sig = m >> sh
-    if sig != (1 << p) - 1:
+    sig, rem = m >> sh, m & ((1 << sh) - 1)
+    if sig != (1 << p) - 1 or (rem == 0 and not sticky):
         return True
-    return not _up(sign, sig, m & ((1 << sh) - 1), 1 << (sh - 1), sticky, rm)
+    return not _up(sign, sig, rem, 1 << (sh - 1), sticky, rm)
 
 
 def _overflow(fmt: Format, sign: int, rm: Rounding, flags) -> int:
@@ -267,7 +283,11 @@ def _sum(fmt, sa, ma, ea, sb, mb, eb, rm, flags) -> int:
 
 def add(fmt: Format, x: int, y: int, rm: Rounding = RNE, flags=None) -> int:
     """x + y rounded once."""
-    k = fmt._k
+    try:
+        k = fmt._k
+    except AttributeError:
+        fmt = _fmt(fmt)
+        k = fmt._k
     cx, sx, mx, ex = _unpack(k, x)
     cy, sy, my, ey = _unpack(k, y)
     if cx or cy:
@@ -281,13 +301,17 @@ def add(fmt: Format, x: int, y: int, rm: Rounding = RNE, flags=None) -> int:
 
 def sub(fmt: Format, x: int, y: int, rm: Rounding = RNE, flags=None) -> int:
     """x - y rounded once (x + (-y); NaN operands are NaN either way)."""
-    fmt.check_bits(y)
-    return add(fmt, x, y ^ (1 << fmt.sign_bit), rm, flags)
+    fmt = _fmt(fmt)
+    return add(fmt, x, fmt.check_bits(y) ^ (1 << fmt.sign_bit), rm, flags)
 
 
 def mul(fmt: Format, x: int, y: int, rm: Rounding = RNE, flags=None) -> int:
     """x * y rounded once."""
-    k = fmt._k
+    try:
+        k = fmt._k
+    except AttributeError:
+        fmt = _fmt(fmt)
+        k = fmt._k
     cx, sx, mx, ex = _unpack(k, x)
     cy, sy, my, ey = _unpack(k, y)
     s = sx ^ sy
@@ -304,7 +328,11 @@ def mul(fmt: Format, x: int, y: int, rm: Rounding = RNE, flags=None) -> int:
 
 def div(fmt: Format, x: int, y: int, rm: Rounding = RNE, flags=None) -> int:
     """x / y rounded once."""
-    k = fmt._k
+    try:
+        k = fmt._k
+    except AttributeError:
+        fmt = _fmt(fmt)
+        k = fmt._k
     cx, sx, mx, ex = _unpack(k, x)
     cy, sy, my, ey = _unpack(k, y)
     s = sx ^ sy
@@ -333,7 +361,11 @@ def div(fmt: Format, x: int, y: int, rm: Rounding = RNE, flags=None) -> int:
 
 def sqrt(fmt: Format, x: int, rm: Rounding = RNE, flags=None) -> int:
     """Square root rounded once; sqrt(-0) = -0, sqrt(x<0) is invalid."""
-    k = fmt._k
+    try:
+        k = fmt._k
+    except AttributeError:
+        fmt = _fmt(fmt)
+        k = fmt._k
     c, s, m, e = _unpack(k, x)
     if c >= _QNAN:
         return _nan(fmt, flags, c)
@@ -342,7 +374,7 @@ def sqrt(fmt: Format, x: int, rm: Rounding = RNE, flags=None) -> int:
     if s:
         return _invalid(fmt, flags)
     if c == _INF:
-        return x
+        return fmt.inf
     if e & 1:
         m, e = m << 1, e - 1
     sh = max(0, k[0] + 3 - (m.bit_length() >> 1))
@@ -354,7 +386,11 @@ def sqrt(fmt: Format, x: int, rm: Rounding = RNE, flags=None) -> int:
 def fma(fmt: Format, x: int, y: int, z: int, rm: Rounding = RNE, flags=None) -> int:
     """x * y + z with a single rounding. fma(0, inf, c) and fma(inf, 0, c)
     signal invalid even when c is a quiet NaN."""
-    k = fmt._k
+    try:
+        k = fmt._k
+    except AttributeError:
+        fmt = _fmt(fmt)
+        k = fmt._k
     cx, sx, mx, ex = _unpack(k, x)
     cy, sy, my, ey = _unpack(k, y)
     cz, sz, mz, ez = _unpack(k, z)
@@ -375,15 +411,18 @@ def fma(fmt: Format, x: int, y: int, z: int, rm: Rounding = RNE, flags=None) -> 
 
 def neg(fmt: Format, x: int) -> int:
     """Flip the sign bit (no flags, NaN payload kept)."""
+    fmt = _fmt(fmt)
     return fmt.check_bits(x) ^ (1 << fmt.sign_bit)
 
 
 def abs_(fmt: Format, x: int) -> int:
     """Clear the sign bit (no flags, NaN payload kept)."""
+    fmt = _fmt(fmt)
     return fmt.check_bits(x) & ~(1 << fmt.sign_bit)
 
 
 def copysign(fmt: Format, x: int, y: int) -> int:
+    fmt = _fmt(fmt)
     sb = 1 << fmt.sign_bit
     return (fmt.check_bits(x) & ~sb) | (fmt.check_bits(y) & sb)
 
@@ -392,6 +431,7 @@ def copysign(fmt: Format, x: int, y: int) -> int:
 def convert(src: Format, dst: Format, x: int, rm: Rounding = RNE, flags=None) -> int:
     """The value of ``x`` (a ``src`` bit pattern) rounded to ``dst``. NaN ->
     dst's canonical NaN; inf -> inf, or NaN + invalid if dst has no inf."""
+    src, dst = _fmt(src), _fmt(dst)
     c, s, m, e = _unpack(src._k, x)
     if c:
         if c >= _QNAN:
@@ -406,6 +446,7 @@ def convert(src: Format, dst: Format, x: int, rm: Rounding = RNE, flags=None) ->
 
 def from_float(fmt: Format, x, rm: Rounding = RNE, flags=None) -> int:
     """A Python float (binary64; ints and Fractions are taken exactly) rounded to fmt."""
+    fmt = _fmt(fmt)
     if isinstance(x, bool) or not isinstance(x, (float, int, Fraction)):
         try:
             import numpy as np
@@ -425,11 +466,18 @@ def from_float(fmt: Format, x, rm: Rounding = RNE, flags=None) -> int:
 
 
 def to_float(fmt: Format, x: int) -> float:
-    """The value as a Python float (exact for every format up to binary64)."""
-    return struct.unpack("<d", struct.pack("<Q", convert(fmt, BINARY64, x)))[0]
+    """The value of the encoding as a Python float (exact for every format up
+    to binary64; ftz ignored, like to_fraction; NaN -> float('nan'))."""
+    fmt = _fmt(fmt)
+    c, s, m, e = _unpack(fmt._kraw, x)
+    if c >= _QNAN:
+        return math.nan
+    v = math.inf if c == _INF else math.ldexp(m, e)
+    return -v if s else v
 
 
 def from_int(fmt: Format, n: int, rm: Rounding = RNE, flags=None) -> int:
+    fmt = _fmt(fmt)
     if isinstance(n, bool) or not isinstance(n, int):
         raise FloatFormatError(f"from_int needs an int, got {type(n).__name__}")
     if n == 0:
@@ -439,6 +487,7 @@ def from_int(fmt: Format, n: int, rm: Rounding = RNE, flags=None) -> int:
 
 def from_fraction(fmt: Format, q, rm: Rounding = RNE, flags=None) -> int:
     """An exact rational (Fraction or int) rounded once; 0 gives +0."""
+    fmt = _fmt(fmt)
     if isinstance(q, bool) or not isinstance(q, (Fraction, int)):
         raise FloatFormatError(f"from_fraction needs a Fraction or int, got {type(q).__name__}")
     num, den = q.numerator, q.denominator
@@ -456,8 +505,9 @@ def from_fraction(fmt: Format, q, rm: Rounding = RNE, flags=None) -> int:
 
 def to_fraction(fmt: Format, x: int) -> Fraction:
     """The exact value of a finite encoding (ftz ignored; -0 gives 0)."""
-    fmt.check_bits(x)
-    c, s, m, e = _unpack(fmt._k if not fmt.ftz else fmt.with_ftz(False)._k, x)
+    fmt = _fmt(fmt)
+    x = fmt.check_bits(x)
+    c, s, m, e = _unpack(fmt._kraw, x)
     if c:
         raise FloatFormatError(f"{fmt.name} {x:#0{fmt.hex_digits + 2}x} is {classify(fmt, x)}: "
                                "it has no exact rational value")
@@ -468,6 +518,7 @@ def to_fraction(fmt: Format, x: int) -> Fraction:
 def from_string(fmt: Format, text: str, rm: Rounding = RNE, flags=None) -> int:
     """A decimal (or 'a/b') string parsed exactly, then rounded once. Accepts
     'inf', 'infinity', 'nan' (any case, optional sign) and '-0'."""
+    fmt = _fmt(fmt)
     if not isinstance(text, str):
         raise FloatFormatError(f"expected a string, got {type(text).__name__}")
     t = text.strip().lower().replace("_", "")
@@ -492,6 +543,10 @@ def from_string(fmt: Format, text: str, rm: Rounding = RNE, flags=None) -> int:
 
 # ------------------------------------------------------------ comparisons
 def _cls(k: tuple, x: int) -> int:
+    try:
+        x = _index(x)
+    except TypeError:
+        raise FloatFormatError(f"a bit pattern must be an int, got {type(x).__name__}") from None
     if x < 0 or x > k[11]:
         raise FloatFormatError(f"bit pattern {x:#x} does not fit in {k[5] + 1} bits")
     if (x >> k[1]) & k[2] != k[2]:
@@ -511,6 +566,7 @@ def _key(k: tuple, x: int) -> int:
 
 def _cmp(fmt, x, y, flags, signaling):
     """-1/0/1, or None when unordered."""
+    fmt = _fmt(fmt)
     k = fmt._k
     cx, cy = _cls(k, x), _cls(k, y)
     if cx >= _QNAN or cy >= _QNAN:
@@ -550,6 +606,7 @@ def ge(fmt, x, y, flags=None) -> bool:
 def total_order(fmt, x, y) -> bool:
     """IEEE totalOrder(x, y): -NaN < -inf < ... < -0 < +0 < ... < +inf < +NaN
     (NaNs by payload, sNaN below qNaN); on encodings, ftz ignored."""
+    fmt = _fmt(fmt)
     sb = 1 << fmt.sign_bit
 
     def key(v):
@@ -559,8 +616,10 @@ def total_order(fmt, x, y) -> bool:
 
 
 def _pick(fmt, x, y, flags, want_min, number):
+    fmt = _fmt(fmt)
     k = fmt._k
     cx, cy = _cls(k, x), _cls(k, y)
+    x, y = _index(x), _index(y)
     if cx >= _QNAN or cy >= _QNAN:
         if flags is not None and _SNAN in (cx, cy):
             flags.bits |= INVALID
@@ -607,8 +666,10 @@ def maximum_number(fmt, x, y, flags=None) -> int:
 def next_up(fmt: Format, x: int, flags=None) -> int:
     """Least encoding value > x (nextUp(-min_subnormal) = -0; nextUp(max) =
     +inf, or NaN in a format without infinities; NaN -> canonical NaN)."""
+    fmt = _fmt(fmt)
     k = fmt._k
     c = _cls(k, x)
+    x = _index(x)
     if c >= _QNAN:
         return _nan(fmt, flags, c)
     sb = 1 << k[5]
@@ -621,17 +682,19 @@ def next_up(fmt: Format, x: int, flags=None) -> int:
 
 
 def next_down(fmt: Format, x: int, flags=None) -> int:
+    fmt = _fmt(fmt)
     c = _cls(fmt._k, x)
     if c >= _QNAN:
         return _nan(fmt, flags, c)
-    r = next_up(fmt, x ^ (1 << fmt.sign_bit), flags)
+    r = next_up(fmt, _index(x) ^ (1 << fmt.sign_bit), flags)
     return r if r == fmt.qnan else r ^ (1 << fmt.sign_bit)
 
 
 def ulp(fmt: Format, x: int) -> Fraction:
     """Unit in the last place of a finite x: 2**(max(E, emin) - p + 1), E the
     exponent of x (ulp(0) = smallest subnormal)."""
-    c, s, m, e = _unpack(fmt.with_ftz(False)._k if fmt.ftz else fmt._k, x)
+    fmt = _fmt(fmt)
+    c, s, m, e = _unpack(fmt._kraw, x)
     if c:
         raise FloatFormatError(f"ulp of {classify(fmt, x)} is undefined")
     return Fraction(2) ** e
@@ -639,6 +702,7 @@ def ulp(fmt: Format, x: int) -> Fraction:
 
 def classify(fmt: Format, x: int) -> str:
     """'zero', 'subnormal', 'normal', 'inf' or 'nan' (of the encoding)."""
+    fmt = _fmt(fmt)
     k = fmt._k
     c = _cls(k, x)
     if c == _INF:
@@ -652,10 +716,12 @@ def classify(fmt: Format, x: int) -> str:
 
 
 def is_nan(fmt: Format, x: int) -> bool:
+    fmt = _fmt(fmt)
     return _cls(fmt._k, x) >= _QNAN
 
 
 def is_signaling(fmt: Format, x: int) -> bool:
+    fmt = _fmt(fmt)
     return _cls(fmt._k, x) == _SNAN
 
 
@@ -664,11 +730,14 @@ def elementwise(op, fmt: Format, *arrays, rm: Rounding = RNE, flags=None):
     """Apply a scalar kernel op over equally shaped integer arrays of bit
     patterns; returns a uint64 array (the scalar kernel is the reference, this
     is only a loop)."""
+    fmt = _fmt(fmt)
     import numpy as np
     arrs = [np.asarray(a) for a in arrays]
+    if any(a.dtype.kind not in "iub" for a in arrs):
+        raise FloatFormatError("elementwise needs integer arrays of bit patterns (e.g. a.view(np.uint32))")
     shape = np.broadcast_shapes(*(a.shape for a in arrs))
     cols = [np.broadcast_to(a, shape).astype(np.uint64).ravel().tolist() for a in arrs]
-    if op is sqrt:
+    if len(cols) == 1:
         out = [op(fmt, a, rm, flags) for a in cols[0]]
     else:
         out = [op(fmt, *args, rm, flags) for args in zip(*cols)]

@@ -1,27 +1,33 @@
-"""Machine-checked error bounds (z3's floating-point theory).
+"""Machine-checked error bounds with z3 (FP theory + linear arithmetic).
 
-The direct query "for all finite binary32 a, b with finite RNE sum,
-|fl(a+b) - (a+b)| <= 2**-24 |a+b|" with ``fpToReal`` for the exact sum makes
-z3 return *unknown* (nonlinear: significand times a symbolic power of two;
-120 s timeout), and a bit-vector version with the exact sum as a 320-bit
-scaled integer did not finish in 10 minutes. We therefore prove the standard
-rounding lemma instead and derive the claims from it:
+Why not the direct statement? "For all finite binary32 a, b with finite RNE
+sum, |fl(a+b) - (a+b)| <= 2**-24 |a+b|" with ``fpToReal`` for the exact sum
+makes z3 5.4 answer *unknown* after 120 s (fp.to_real of a symbolic value is
+nonlinear), and a bit-vector version (exact sum as a 320-bit scaled integer
+against ``fpAdd``) does not finish in 10 minutes. Even ``fp.to_real`` of a
+binary32 with a symbolic fraction and a FIXED exponent is out of reach. So we
+prove the standard rounding lemma, in two machine-checked steps per exponent
+field E of s >= 0 (255 for binary32):
 
-* by IEEE 754 (and the SMT-LIB definition of ``fp.add`` etc.), a correctly
-  rounded operation returns s = RN(x) for the exact result x, and
-  RN(x) = s implies x lies in the closed interval between the midpoints of s
-  and its neighbours nextDown(s), nextUp(s) (for s = max the upper neighbour is
-  2**(emax+1): beyond its midpoint the result overflows);
-* z3 proves, for EVERY finite s >= 0 of the format (one query per exponent
-  field, the fraction field symbolic, the values and neighbours decoded by
-  z3's ``fpToReal`` of ``fpFP`` terms) and EVERY real x in that interval,
-  |s - x| <= u|x| + eta (u = 2**-p, eta = 2**(qmin-1)); negative s follow by
-  symmetry RN(-x) = -RN(x);
-* for addition the exact sum of two finite values is a multiple of the
-  smallest subnormal 2**qmin, and restricted to such x z3 proves the pure
-  relative bound |s - x| <= u|x| (sums in the subnormal range are exact);
-* for the directed modes the result is one of the two neighbours of x, and z3
-  proves |s - x| <= 2u|x| + 2 eta on the whole interval [nextDown(s), nextUp(s)].
+(a) ``binade structure`` (z3 FP theory, bit-blasted): for every fraction field
+    f, with ulp = 2**(max(E,1) - 1 + qmin): value(s) = (hidden + f) * ulp, and
+    the encodings bits(s) +- 1 (IEEE nextUp/nextDown of s >= 0; -min_subnormal
+    below +0) have the values s + ulp and s - gap (gap = ulp/2 at the bottom of
+    a normal binade, else ulp). Each identity is checked under roundTowardNegative
+    AND roundTowardPositive, so the fp.mul / fp.add involved are exact.
+(b) ``bound`` (linear integer/real arithmetic): for every integer F in
+    [0, 2**(p-1)) with s = (hidden + F) * ulp and every real x between the
+    midpoints of s and its neighbours, |s - x| <= u|x| + eta (u = 2**-p,
+    eta = 2**(qmin-1)). For the largest finite s the upper neighbour is taken
+    as 2**(emax+1): x above that midpoint overflows.
+
+From (a)+(b): IEEE 754 defines every basic operation as the rounding of the
+exact result x, and RN(x) = s places x between those midpoints; negative s
+follow by the symmetry RN(-x) = -RN(x). Variants: "sum" restricts x to
+multiples of the smallest subnormal (every exact sum of two finite values is
+one) and proves the pure relative bound u|x|; "directed" proves 2u|x| + 2 eta
+for every x in [nextDown(s), nextUp(s)] (directed roundings return a
+neighbour of x).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ from .formats import BINARY32, Format, FloatFormatError
 @dataclass(frozen=True)
 class ProofResult:
     claim: str
-    evidence: str          # "proved", "refuted" (with a counterexample) or "unknown"
+    evidence: str          # "proved", "refuted" (detail has a counterexample) or "unknown"
     seconds: float
     detail: str = ""
 
@@ -49,82 +55,140 @@ def _real(q: Fraction):
     return z3.RealVal(f"{q.numerator}/{q.denominator}")
 
 
-def _binade_query(fmt: Format, E: int, kind: str, timeout_ms: int):
+def _verdict(r, sol, what, *vs):
+    import z3
+    if r == z3.unsat:
+        return "proved", ""
+    if r == z3.sat:
+        m = sol.model()
+        return "refuted", f"{what}: " + ", ".join(f"{v} = {m[v]}" for v in vs)
+    return "unknown", f"{what}: {sol.reason_unknown()}"
+
+
+def _ulp(fmt: Format, E: int) -> Fraction:
+    return Fraction(2) ** (max(E, 1) - 1 + fmt.qmin)
+
+
+def _structure_query(fmt: Format, E: int, timeout_ms: int):
     import z3
     fb, eb = fmt.p - 1, fmt.ebits
-    emax_field = (1 << eb) - 2
-    top_f = (1 << fb) - 1
+    hidden = 1 << fb if E else 0
+    ulp = _ulp(fmt, E)
     f = z3.BitVec("f", fb)
+    s = z3.fpFP(z3.BitVecVal(0, 1), z3.BitVecVal(E, eb), f)
+    sort = s.sort()
+    bits = z3.fpToIEEEBV(s)
+    fp = lambda q: z3.FPVal(float(q), sort)          # noqa: E731  (powers of two: exact)
+    sig = z3.fpUnsignedToFP(z3.RNE(), z3.ZeroExt(1, f) + hidden, sort)
+    gap_dn = z3.If(f == 0, fp(ulp / 2), fp(ulp)) if E > 1 else fp(ulp)
+    nb_dn = z3.fpBVToFP(bits - 1, sort)
+    if E == 0:                                        # below +0 lies -min_subnormal
+        minus_min = z3.fpBVToFP(z3.BitVecVal((1 << (fb + eb)) | 1, fb + eb + 1), sort)
+        nb_dn = z3.If(f == 0, minus_min, nb_dn)
+    nb_up = z3.fpBVToFP(bits + 1, sort)
+    top = E == (1 << eb) - 2                         # nextUp(max) = inf: no finite neighbour
+    bad = []
+    for rm in (z3.RTN(), z3.RTP()):
+        bad.append(z3.Not(z3.fpEQ(z3.fpMul(rm, sig, fp(ulp)), s)))
+        up_ok = z3.fpEQ(z3.fpAdd(rm, s, fp(ulp)), nb_up)
+        bad.append(z3.And(z3.Not(up_ok), f != (1 << fb) - 1) if top else z3.Not(up_ok))
+        bad.append(z3.Not(z3.fpEQ(z3.fpSub(rm, s, gap_dn), nb_dn)))
+    sol = z3.Solver()
+    sol.set("timeout", timeout_ms)
+    sol.add(z3.Or(bad))
+    return _verdict(sol.check(), sol, f"exponent field {E}", f)
 
-    def val(e_field, frac):
-        frac = frac if not isinstance(frac, int) else z3.BitVecVal(frac, fb)
-        return z3.fpToReal(z3.fpFP(z3.BitVecVal(0, 1), z3.BitVecVal(e_field, eb), frac))
-    s = val(E, f)
-    if E == emax_field:
-        above = _real(Fraction(2) ** (fmt.emax + 1))            # overflow threshold neighbour
-    else:
-        above = val(E + 1, 0)
-    up = z3.If(f == top_f, above, val(E, f + 1))
-    if E == 0:
-        below = -_real(fmt.min_subnormal)                         # nextDown(+0) = -min subnormal
-    else:
-        below = val(E - 1, top_f)
-    down = z3.If(f == 0, below, val(E, f - 1))
-    x = z3.Real("x")
-    u, eta = _real(Fraction(1, 2 ** fmt.p)), _real(fmt.min_subnormal / 2)
-    err = z3.If(s >= x, s - x, x - s)
+
+def _bound_query(fmt: Format, E: int, kind: str, u: Fraction, eta: Fraction, timeout_ms: int):
+    import z3
+    fb = fmt.p - 1
+    hidden = 1 << fb if E else 0
+    ulp = _ulp(fmt, E)
+    F, x = z3.Int("F"), z3.Real("x")
+    sv = (z3.ToReal(F) + hidden) * _real(ulp)
+    up = sv + _real(ulp)
+    down = sv - (z3.If(F == 0, _real(ulp / 2), _real(ulp)) if E > 1 else _real(ulp))
+    err = z3.If(sv >= x, sv - x, x - sv)
     ax = z3.If(x >= 0, x, -x)
     sol = z3.Solver()
     sol.set("timeout", timeout_ms)
+    sol.add(F >= 0, F < 1 << fb)
     if kind == "directed":
-        sol.add(x >= down, x <= up, err > 2 * u * ax + 2 * eta)
+        sol.add(x >= down, x <= up)
     else:
-        sol.add(2 * x >= down + s, 2 * x <= s + up)
-        if kind == "sum":
-            k = z3.Int("k")
-            sol.add(x == z3.ToReal(k) * _real(fmt.min_subnormal), err > u * ax)
-        else:
-            sol.add(err > u * ax + eta)
-    r = sol.check()
-    if r == z3.sat:
-        m = sol.model()
-        return "refuted", f"exponent field {E}, fraction {m[f]}, x = {m[x]}"
-    return ("proved", "") if r == z3.unsat else ("unknown", f"exponent field {E}: {sol.reason_unknown()}")
+        sol.add(2 * x >= down + sv, 2 * x <= sv + up)
+    if kind == "sum":
+        k = z3.Int("k")
+        sol.add(x == z3.ToReal(k) * _real(fmt.min_subnormal))
+    sol.add(err > _real(u) * ax + _real(eta))
+    return _verdict(sol.check(), sol, f"exponent field {E}", F, x)
+
+
+def _run(claim, fmt, queries, timeout_s):
+    t0 = time.perf_counter()
+    deadline = t0 + timeout_s
+    n = 0
+    for E, q in queries:
+        left = int((deadline - time.perf_counter()) * 1000)
+        if left <= 0:
+            return ProofResult(claim, "unknown", time.perf_counter() - t0,
+                               f"timed out before exponent field {E}")
+        ev, detail = q(left)
+        n += 1
+        if ev != "proved":
+            return ProofResult(claim, ev, time.perf_counter() - t0, detail)
+    import z3
+    return ProofResult(claim, "proved", time.perf_counter() - t0,
+                       f"z3 {z3.get_version_string()}: {n} queries, one per exponent field "
+                       "(fraction and x symbolic), all unsat")
+
+
+def _check_fmt(fmt: Format) -> Format:
+    if fmt.nan != "ieee":
+        raise FloatFormatError(f"z3's FP theory models IEEE-style formats only, not {fmt.name}")
+    return fmt
+
+
+def prove_binade_structure(fmt: Format = BINARY32, exponents=None, timeout_s: float = 120.0) -> ProofResult:
+    """Step (a): values and neighbour gaps of every finite s >= 0 (z3 FP theory)."""
+    _check_fmt(fmt)
+    es = list(range((1 << fmt.ebits) - 1)) if exponents is None else list(exponents)
+    claim = (f"{fmt.name}, exponent fields {es[0]}..{es[-1]}: value(s) = (hidden + fraction) * ulp and "
+             "nextUp(s) - s = ulp, s - nextDown(s) = ulp (ulp/2 at the bottom of a normal binade)")
+    return _run(claim, fmt, [(E, lambda t, E=E: _structure_query(fmt, E, t)) for E in es], timeout_s)
 
 
 _CLAIMS = {
-    "sum": "for all finite {n} a, b whose RNE sum s is finite: |s - (a+b)| <= 2^-{p} |a+b|",
-    "nearest": "for all real x whose RNE rounding s to {n} is finite: |s - x| <= 2^-{p} |x| + 2^{e}",
+    "sum": "for all finite {n} a, b whose RNE sum s is finite: |s - (a+b)| <= {u} |a+b|{eta}",
+    "nearest": "for all real x whose RNE rounding s to {n} is finite: |s - x| <= {u} |x|{eta}",
     "directed": "for all real x and s = its rounding to {n} toward -inf, +inf or 0 (finite): "
-                "|s - x| <= 2^-{p1} |x| + 2^{e1}",
+                "|s - x| <= {u} |x|{eta}",
 }
 
 
-def prove_rounding_bound(kind: str = "sum", fmt: Format = BINARY32, timeout_s: float = 120.0) -> ProofResult:
-    """Prove one of the error-model claims for an IEEE-style ``fmt`` with z3.
-
-    ``kind``: "sum" (relative bound for RNE addition), "nearest" (u|x| + eta
-    for any correctly rounded RNE result) or "directed" (2u|x| + 2 eta)."""
+def prove_rounding_bound(kind: str = "sum", fmt: Format = BINARY32, *, u: Fraction | None = None,
+                         eta: Fraction | None = None, timeout_s: float = 120.0) -> ProofResult:
+    """Step (b) for one claim: "sum" (u|a+b|, eta = 0 by default), "nearest"
+    (u|x| + eta) or "directed" (2u|x| + 2 eta). ``u``/``eta`` override the
+    constants (used to check that a too-small bound is refuted). Relies on
+    :func:`prove_binade_structure` for the link to z3's FP semantics."""
+    _check_fmt(fmt)
     if kind not in _CLAIMS:
         raise FloatFormatError(f"unknown claim {kind!r}; choose from {', '.join(_CLAIMS)}")
-    if fmt.nan != "ieee":
-        raise FloatFormatError(f"z3's FP theory only models IEEE-style formats, not {fmt.name}")
-    claim = _CLAIMS[kind].format(n=fmt.name, p=fmt.p, e=fmt.qmin - 1, p1=fmt.p - 1, e1=fmt.qmin)
-    t0 = time.perf_counter()
-    deadline = t0 + timeout_s
-    for E in range((1 << fmt.ebits) - 1):
-        left = int((deadline - time.perf_counter()) * 1000)
-        if left <= 0:
-            return ProofResult(claim, "unknown", time.perf_counter() - t0, f"timed out before exponent field {E}")
-        ev, detail = _binade_query(fmt, E, kind, left)
-        if ev != "proved":
-            return ProofResult(claim, ev, time.perf_counter() - t0, detail)
-    n = (1 << fmt.ebits) - 1
-    return ProofResult(claim, "proved", time.perf_counter() - t0,
-                       f"z3 {_z3_version()}: {n} queries (one per exponent field, all fractions and all x "
-                       "symbolic) unsat; see certnn.floats.proofs for the reduction to the rounding lemma")
+    k = 2 if kind == "directed" else 1
+    u = Fraction(k, 2 ** fmt.p) if u is None else Fraction(u)
+    eta = (Fraction(0) if kind == "sum" else k * fmt.min_subnormal / 2) if eta is None else Fraction(eta)
+    show = lambda q: "0" if q == 0 else (f"2^-{q.denominator.bit_length() - 1}"  # noqa: E731
+                                         if q.numerator == 1 and q.denominator & (q.denominator - 1) == 0
+                                         else str(q))
+    claim = _CLAIMS[kind].format(n=fmt.name, u=show(u), eta=f" + {show(eta)}" if eta else "")
+    es = range((1 << fmt.ebits) - 1)
+    return _run(claim, fmt, [(E, lambda t, E=E: _bound_query(fmt, E, kind, u, eta, t)) for E in es], timeout_s)
 
 
-def _z3_version() -> str:
-    import z3
-    return z3.get_version_string()
+def prove_error_model(fmt: Format = BINARY32, timeout_s: float = 300.0) -> list[ProofResult]:
+    """Step (a) and the three bounds of step (b); all must say "proved"."""
+    out = [prove_binade_structure(fmt, timeout_s=timeout_s)]
+    for kind in _CLAIMS:
+        out.append(prove_rounding_bound(kind, fmt, timeout_s=timeout_s))
+    return out
