@@ -62,6 +62,23 @@ def fuse_activations(g: Graph) -> Graph:
     return Graph(nodes, list(g.outputs), dict(g.arrays)).validate()
 
 
+def unfuse(g: Graph) -> Graph:
+    """Undo fusion: every epilogue op becomes a node of its own. The last op of
+    a chain keeps the fused node's id (so outputs and consumers are unchanged);
+    the values before it get ids ``<id>/pre<k>``. Bound propagation and the
+    certificate checker work on this form, where each op is one node."""
+    nodes = []
+    for n in g.nodes:
+        if not n.post:
+            nodes.append(n)
+            continue
+        ids = [f"{n.id}/pre{k}" for k in range(len(n.post))] + [n.id]
+        nodes.append(replace(n, id=ids[0], post=(), shape=()))
+        for k, (op, a) in enumerate(n.post):
+            nodes.append(Node(ids[k + 1], op, (ids[k],), dict(a), shape=(), dtype=n.dtype))
+    return Graph(nodes, list(g.outputs), dict(g.arrays)).validate()
+
+
 DEFAULT_PASSES = (dead_code, fold_constants, fuse_activations)
 
 
