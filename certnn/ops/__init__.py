@@ -10,3 +10,9 @@ from .registry import (RULE_KINDS, OpDef, Sample, all_ops, attach, get_op, get_r
 from ..floats.b32 import KERNELS as _B32  # noqa: E402
 
 attach("binary32", _B32)
+
+# Ops affine in their variable inputs share one generic relaxation (their own
+# vjp and real rules; see certnn.ops.relax); attach the marker from one table.
+from .relax import AFFINE as _AFFINE, AFFINE_OPS as _AFFINE_OPS  # noqa: E402
+
+attach("relax", {name: _AFFINE for name in _AFFINE_OPS if name in {o.name for o in all_ops()}})

@@ -18,6 +18,7 @@ function that decreases then increases attains its max on a box at an end).
 import numpy as np
 
 from ..floats import error_rules as er
+from . import relax as rx
 from ..floats import interval as iv
 from ._common import elementwise, rand_samples
 
@@ -78,15 +79,17 @@ def _sigmoid_slope(a, b):
 
 elementwise("relu", _M, lambda x, xp: xp.maximum(x, 0.0),
             lambda x, y, xp: (xp.where(x > 0, 1.0, 0.0),), samples=_off0,
-            interval=lambda lo, hi: (np.maximum(lo, 0.0), np.maximum(hi, 0.0)), error=er.relu_error)
+            interval=lambda lo, hi: (np.maximum(lo, 0.0), np.maximum(hi, 0.0)), error=er.relu_error,
+            relax=rx.relu_relax)
 elementwise("leaky_relu", _M,
             lambda x, xp, negative_slope: xp.where(x > 0, x, negative_slope * x),
             lambda x, y, xp, negative_slope: (xp.where(x > 0, 1.0, negative_slope),),
-            attrs={"negative_slope": 0.01}, samples=_off0, interval=_leaky_interval, assumes=iv.RN, error=er.leaky_relu_error)
+            attrs={"negative_slope": 0.01}, samples=_off0, interval=_leaky_interval, assumes=iv.RN, error=er.leaky_relu_error,
+            relax=rx.leaky_relu_relax)
 elementwise("tanh", _M, lambda x, xp: xp.tanh(x), lambda x, y, xp: (1.0 - y * y,),
-            interval=iv.tanh, assumes=iv.LIBM, error=er.lipschitz_cr(_tanh_slope))
+            interval=iv.tanh, assumes=iv.LIBM, error=er.lipschitz_cr(_tanh_slope), relax=rx.tanh_relax)
 elementwise("sigmoid", _M, _sigmoid, lambda x, y, xp: (y * (1.0 - y),),
-            interval=iv.sigmoid, assumes=iv.LIBM, error=er.lipschitz_cr(_sigmoid_slope))
+            interval=iv.sigmoid, assumes=iv.LIBM, error=er.lipschitz_cr(_sigmoid_slope), relax=rx.sigmoid_relax)
 elementwise("gelu", _M, lambda x, xp: 0.5 * x * (1.0 + xp.erf(x / xp.sqrt(2.0))),
             lambda x, y, xp: (0.5 * (1.0 + xp.erf(x / xp.sqrt(2.0)))
                               + x * xp.exp(-0.5 * x * x) / xp.sqrt(2.0 * xp.pi),),

@@ -15,6 +15,7 @@ decreasing then increasing, maximum/minimum are increasing in both arguments.
 import numpy as np
 
 from ..floats import error_rules as er
+from . import relax as rx
 from ..floats import interval as iv
 from ._common import elementwise, rand_samples
 
@@ -34,7 +35,7 @@ elementwise("sqrt", _M, lambda x, xp: xp.sqrt(x), lambda x, y, xp: (0.5 / y,), s
             interval=iv.sqrt, assumes=iv.RN)
 elementwise("abs", _M, lambda x, xp: xp.abs(x),
             lambda x, y, xp: (xp.where(x > 0, 1.0, xp.where(x < 0, -1.0, 0.0)),),
-            samples=rand_samples([(3, 4), (5,)], avoid=[0.0]), interval=iv.abs_, error=er.passthrough)
+            samples=rand_samples([(3, 4), (5,)], avoid=[0.0]), interval=iv.abs_, error=er.passthrough, relax=rx.abs_relax)
 
 
 def _max_grads(a, b, y, xp):

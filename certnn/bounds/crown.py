@@ -1,0 +1,292 @@
+"""CROWN-family bounds: backward linear bound propagation over the op table.
+
+For coefficient rows ``A`` on a node, one backward sweep turns ``min A.y`` into
+``min A_in.x + bias`` over the input region (then concretized in closed form):
+
+* an affine node passes ``A`` through its ``vjp`` rule (the transpose of its
+  linear part) and adds ``<A, f(0)>``;
+* a relaxed elementwise node (``lw x + lb <= f(x) <= uw x + ub`` on its input
+  bounds) passes ``max(A,0) lw + min(A,0) uw`` and adds the matching intercepts;
+* an ``interval`` node adds ``max(A,0) l_y + min(A,0) u_y`` (its IBP box).
+
+Upper bounds are lower bounds of ``-A``: both directions run as one sweep with
+the rows stacked. Intermediate bounds (inputs of relaxed nodes) come from CROWN
+itself, node by node in topological order (``method="crown"``), or from IBP
+(``"crown-ibp"``); nodes that are affine in the input are bounded exactly from
+their Jacobian. ``"same-slope"`` uses the upper slope for the lower ReLU line too.
+
+alpha-CROWN optimizes the free lower slopes (relu, leaky_relu, abs) by projected
+Adam steps. The gradient of a bound w.r.t. the slopes is the reverse of the
+sweep: through an affine node that reverse is the node's own ``real`` rule (the
+adjoint of a transpose is the forward map, and the constant term comes along),
+so it is a forward evaluation of the network on the concretization's gradient,
+with relaxed nodes replaced by their chosen lines. Slopes are optimized per
+target (each intermediate node, then the spec rows) and the best bound seen
+per row is kept, so alpha-CROWN is never looser than CROWN.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import CertnnError
+from ..ops import get_op
+from ..ops.relax import ALPHA_OPS
+from .ibp import node_bounds
+from .net import Net, analyze, check_region, prefix_bounds
+from .region import Region
+from .result import Bounds
+from .spec import LinearSpec
+
+METHODS = ("crown", "crown-ibp", "same-slope", "alpha-crown")
+
+
+def _relaxation(net: Net, nid: str, bounds: dict, alpha, mode: str):
+    n = net.nodes[nid]
+    l, u = bounds[n.inputs[0]]
+    op = get_op(n.op)
+    if alpha is not None and n.op in ALPHA_OPS:
+        return op.relax(l[:, None], u[:, None], alpha=alpha, mode=mode, **n.attrs)
+    return tuple(x[:, None] for x in op.relax(l, u, mode=mode, **n.attrs))
+
+
+def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict | None = None,
+             mode: str = "adaptive", keep: bool = False):
+    """One backward sweep from ``target`` with rows ``A0`` (N, K, *shape).
+    Returns (A on the input (N, K, *in_shape), bias (N, K), saved) where ``saved``
+    (when ``keep``) holds what the slope gradient needs per relaxed node."""
+    N, K = A0.shape[:2]
+    acc = {target: A0}
+    bias = np.zeros((N, K))
+    saved = {}
+    idx = net.order.index(target)
+    for nid in reversed(net.order[:idx + 1]):
+        a = acc.pop(nid, None)
+        if a is None or nid == net.input:
+            if nid == net.input:
+                acc[nid] = a
+            continue
+        kind = net.kind[nid]
+        n = net.nodes[nid]
+        red = tuple(range(2, a.ndim))
+        if kind == "affine":
+            bias += np.sum(a * net.f0(nid)[:, None], axis=red)
+            flat = a.reshape((N * K,) + a.shape[2:])
+            for i, c in zip([n.inputs[p] for p in net.var_inputs(nid)], net.transpose(nid, flat)):
+                c = c.reshape((N, K) + c.shape[1:])
+                acc[i] = c if i not in acc else acc[i] + c
+        elif kind == "relax":
+            alpha = None if alphas is None else alphas.get(nid)
+            lw, lb, uw, ub = _relaxation(net, nid, bounds, alpha, mode)
+            ap, am = np.maximum(a, 0), np.minimum(a, 0)
+            c = ap * lw + am * uw
+            bias += np.sum(ap * lb + am * ub, axis=red)
+            if keep:
+                saved[nid] = (ap, lw, uw, ub)
+            i = n.inputs[0]
+            acc[i] = c if i not in acc else acc[i] + c
+        else:  # interval: constant relaxation from the node's own bounds
+            yl, yu = bounds[nid]
+            bias += np.sum(np.maximum(a, 0) * yl[:, None] + np.minimum(a, 0) * yu[:, None], axis=red)
+    a_in = acc.get(net.input)
+    if a_in is None:
+        a_in = np.zeros((N, K) + net.shape(net.input))
+    return a_in, bias, saved
+
+
+def _target_rows(net: Net, nid: str, N: int) -> np.ndarray:
+    k = net.size(nid)
+    eye = np.eye(k).reshape((k,) + net.shape(nid))
+    return np.broadcast_to(np.concatenate([eye, -eye])[None], (N, 2 * k) + net.shape(nid))
+
+
+def _split(res: np.ndarray, nid_shape: tuple):
+    k = res.shape[1] // 2
+    n = res.shape[0]
+    return res[:, :k].reshape((n,) + nid_shape), -res[:, k:].reshape((n,) + nid_shape)
+
+
+def _default_alphas(net: Net, bounds: dict, mode: str, N: int, K: int, upto: str) -> dict:
+    out = {}
+    idx = net.order.index(upto)
+    for nid in net.order[:idx + 1]:
+        if net.kind.get(nid) == "relax" and net.nodes[nid].op in ALPHA_OPS:
+            l, u = bounds[net.nodes[nid].inputs[0]]
+            lw = get_op(net.nodes[nid].op).relax(l, u, mode=mode, **net.nodes[nid].attrs)[0]
+            out[nid] = np.broadcast_to(lw[:, None], (N, K) + lw.shape[1:]).copy()
+    return out
+
+
+def _alpha_range(net: Net, nid: str):
+    n = net.nodes[nid]
+    lo = {"relu": 0.0, "leaky_relu": n.attrs.get("negative_slope", 0.0), "abs": -1.0}[n.op]
+    return lo, 1.0
+
+
+def _optimize(net: Net, target: str, A0: np.ndarray, bounds: dict, region: Region, mode: str,
+              iters: int, lr: float):
+    """Projected Adam on the lower slopes for the rows A0; returns the best row
+    lower bounds and the slopes that give them."""
+    N, K = A0.shape[:2]
+    alphas = _default_alphas(net, bounds, mode, N, K, target)
+    best = None
+    best_alpha = {k: v.copy() for k, v in alphas.items()}
+    m = {k: np.zeros_like(v) for k, v in alphas.items()}
+    v2 = {k: np.zeros_like(v) for k, v in alphas.items()}
+    for it in range(iters + 1):
+        a_in, bias, saved = backward(net, target, A0, bounds, alphas, mode, keep=True)
+        val = region.concretize_lower(a_in, bias)
+        if best is None:
+            best = val.copy()
+        else:
+            better = val > best
+            best = np.where(better, val, best)
+            for k in alphas:
+                best_alpha[k][better] = alphas[k][better]
+        if it == iters or not alphas:
+            break
+        grads = _slope_grads(net, target, a_in, region, saved, bounds)
+        for k in alphas:
+            g = grads.get(k)
+            if g is None:
+                continue
+            m[k] = 0.9 * m[k] + 0.1 * g
+            v2[k] = 0.999 * v2[k] + 0.001 * g * g
+            step = lr * (m[k] / (1 - 0.9 ** (it + 1))) / (np.sqrt(v2[k] / (1 - 0.999 ** (it + 1))) + 1e-8)
+            lo, hi = _alpha_range(net, k)
+            alphas[k] = np.clip(alphas[k] + step, lo, hi)  # ascent: maximize the lower bound
+    return best, best_alpha
+
+
+def _concretize_grad(region: Region, a_in: np.ndarray) -> np.ndarray:
+    """d(min over region of a.x)/da: the minimizing x (a subgradient)."""
+    N, K = a_in.shape[:2]
+    a2 = a_in.reshape(N, K, -1)
+    lo, hi = region.lo.reshape(N, 1, -1), region.hi.reshape(N, 1, -1)
+    x = np.where(a2 >= 0, lo, hi)
+    if region.norm in ("2", "1"):
+        ctr = region.center.reshape(N, 1, -1)
+        if region.norm == "2":
+            nrm = np.linalg.norm(a2, axis=2, keepdims=True)
+            xb = ctr - region.eps * a2 / np.maximum(nrm, 1e-300)
+        else:
+            j = np.argmax(np.abs(a2), axis=2)[..., None]
+            xb = ctr.repeat(K, axis=1)
+            np.put_along_axis(xb, j, np.take_along_axis(ctr.repeat(K, 1), j, 2)
+                              - region.eps * np.sign(np.take_along_axis(a2, j, 2)), axis=2)
+        box = np.einsum("nkd,nkd->nk", a2, x)
+        ball = np.einsum("nkd,nkd->nk", a2, xb)
+        x = np.where((ball > box)[..., None], xb, x)
+    return x.reshape(a_in.shape)
+
+
+def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved: dict, bounds: dict) -> dict:
+    """Reverse of the backward sweep: G_n = dL/dA_n for every node, computed by a
+    forward walk from the input (affine nodes: their real rule on the G of their
+    inputs; relaxed nodes: their chosen lines; interval nodes: their box corner),
+    and dL/dalpha = G_input-of-relu * max(A, 0)."""
+    N, K = a_in.shape[:2]
+    G = {net.input: _concretize_grad(region, a_in)}
+    grads = {}
+    idx = net.order.index(target)
+    for nid in net.order[1:idx + 1]:
+        n = net.nodes[nid]
+        kind = net.kind[nid]
+        if kind == "affine":
+            xs = [G[n.inputs[p]].reshape((N * K,) + G[n.inputs[p]].shape[2:]) for p in net.var_inputs(nid)]
+            y = net.apply(nid, xs)
+            G[nid] = y.reshape((N, K) + y.shape[1:])
+        elif kind == "relax":
+            if nid not in saved:  # not on a path to the target with nonzero rows
+                G[nid] = np.zeros((N, K) + net.shape(nid))
+                continue
+            ap, lw, uw, ub = saved[nid]
+            gi = G[n.inputs[0]]
+            pos = ap > 0
+            G[nid] = np.where(pos, gi * lw, gi * uw + ub)
+            if n.op in ALPHA_OPS:
+                grads[nid] = gi * ap
+        else:
+            yl, yu = bounds[nid]
+            G[nid] = np.zeros((N, K) + net.shape(nid)) + yl[:, None]  # corner: only the sign of A matters
+    return grads
+
+
+def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "crown",
+          iters: int = 20, lr: float = 0.1, lirpa_compat: bool = False) -> Bounds:
+    """Bounds on ``C y + d`` (or on ``y``) over ``region``. ``method``: crown,
+    crown-ibp, same-slope or alpha-crown (``iters`` Adam steps of size ``lr``
+    per target). ``lirpa_compat`` only affects crown-ibp's IBP (see ``ibp``)."""
+    if method not in METHODS:
+        raise CertnnError(f"unknown method {method!r}; use one of {', '.join(METHODS)} (or ibp)")
+    t0 = time.perf_counter()
+    net = graph if isinstance(graph, Net) else analyze(graph)
+    check_region(net, region)
+    N = region.n
+    mode = "same-slope" if method == "same-slope" else "adaptive"
+    bounds = {net.input: (region.lo, region.hi)}
+    used_alphas = {}
+    if method == "crown-ibp":
+        bounds = node_bounds(net, region, lirpa_compat=lirpa_compat)
+    else:
+        for nid in net.need:
+            if nid in net.prefix:
+                bounds[nid] = prefix_bounds(net, nid, region)
+            elif net.kind[nid] == "interval" and all(i in bounds for i in net.nodes[nid].inputs if i in net.var):
+                bounds[nid] = _interval_node(net, nid, bounds)
+            else:
+                A0 = _target_rows(net, nid, N)
+                if method == "alpha-crown":
+                    val, al = _optimize(net, nid, A0, bounds, region, mode, iters, lr)
+                    used_alphas.update({(nid, k): v for k, v in al.items()})
+                else:
+                    a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
+                    val = region.concretize_lower(a_in, bias)
+                lo, hi = _split(val, net.shape(nid))
+                if net.kind[nid] == "interval":  # an interval node's own box may be tighter
+                    il, ih = _interval_node(net, nid, bounds)
+                    lo, hi = np.maximum(lo, il), np.minimum(hi, ih)
+                bounds[nid] = (lo, hi)
+            # a node that is also fed to an interval op needs its IBP image too
+        for nid in net.order:
+            if net.kind.get(nid) == "interval" and nid not in bounds:
+                bounds[nid] = _interval_node(net, nid, bounds)
+    # the spec rows
+    out_shape = net.shape(net.output)
+    if spec is None:
+        C = np.broadcast_to(np.eye(net.size(net.output))[None], (N, net.size(net.output), net.size(net.output)))
+        d = np.zeros((N, C.shape[1]))
+    else:
+        if spec.n != N:
+            raise CertnnError(f"spec has {spec.n} examples but the region has {N}")
+        if spec.C.shape[2] != net.size(net.output):
+            raise CertnnError(f"spec rows have {spec.C.shape[2]} output coefficients but the model has "
+                              f"{net.size(net.output)} outputs")
+        C, d = spec.C, spec.d
+    K = C.shape[1]
+    A0 = np.concatenate([C, -C], axis=1).reshape((N, 2 * K) + out_shape)
+    if method == "alpha-crown":
+        val, al = _optimize(net, net.output, A0, bounds, region, mode, iters, lr)
+        used_alphas.update({("spec", k): v for k, v in al.items()})
+    else:
+        a_in, bias, _ = backward(net, net.output, A0, bounds, None, mode)
+        val = region.concretize_lower(a_in, bias)
+    lb, ub = val[:, :K] + d, -val[:, K:] + d
+    inter = {k: bounds[k] for k in net.need}
+    return Bounds(lb, ub, method, net.graph, intermediate=inter, alphas=used_alphas,
+                  interval_nodes=tuple(k for k, v in net.kind.items() if v == "interval"),
+                  seconds=time.perf_counter() - t0)
+
+
+def _interval_node(net: Net, nid: str, bounds: dict):
+    n = net.nodes[nid]
+    los = [bounds[i][0] if i in net.var else net.const(i) for i in n.inputs]
+    his = [bounds[i][1] if i in net.var else net.const(i) for i in n.inputs]
+    lo, hi = get_op(n.op).interval(los, his, **n.attrs)
+    return np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+
+
+def alpha_crown(graph, region: Region, spec: LinearSpec | None = None, iters: int = 20, lr: float = 0.1) -> Bounds:
+    return crown(graph, region, spec, "alpha-crown", iters=iters, lr=lr)

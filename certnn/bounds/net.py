@@ -1,0 +1,218 @@
+"""What bound propagation needs to know about a graph, computed once.
+
+The graph is unfused (one op per node). ``var`` nodes depend on the single
+graph input; every other node is a constant (parameters, consts, and anything
+computed from them only). Each var node gets a *kind*:
+
+* ``affine``: the op's ``relax`` rule is :data:`certnn.ops.relax.AFFINE` and its
+  variable inputs sit where the op is affine in them;
+* ``relax``: an elementwise unary op with a linear relaxation rule;
+* ``interval``: anything else with an ``interval`` rule, relaxed by the
+  constant bounds of its output (IBP inside CROWN; recorded in results);
+* no interval rule either: :class:`~certnn.errors.UnsupportedOp`.
+
+``prefix`` nodes are affine functions of the input (only affine ops on the
+way); CROWN bounds them exactly from their Jacobian, computed once per graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import CertnnError, GraphError, UnsupportedOp
+from ..ir.graph import Graph
+from ..ir.interpret import evaluate
+from ..ir.passes import unfuse
+from ..ops import get_op
+from ..ops._common import unbroadcast
+from ..ops.relax import AFFINE, AFFINE_OPS
+from .region import Region
+
+
+@dataclass
+class Net:
+    graph: Graph                      # unfused
+    input: str
+    output: str
+    var: set
+    kind: dict                        # var node id -> "affine" | "relax" | "interval"
+    order: list                       # var node ids (incl. input) in topological order
+    nodes: dict
+    need: list                        # var nodes whose bounds CROWN needs, topological order
+    prefix: set
+    _f0: dict = field(default_factory=dict)
+    _jac: dict = field(default_factory=dict)
+    _consts: dict | None = None
+
+    # ---- shapes ----------------------------------------------------------------------------
+    def shape(self, nid: str) -> tuple:
+        return tuple(self.nodes[nid].shape[1:])
+
+    def size(self, nid: str) -> int:
+        return int(np.prod(self.shape(nid), dtype=np.int64))
+
+    # ---- affine steps --------------------------------------------------------------------
+    def var_inputs(self, nid: str) -> list[int]:
+        return [p for p, i in enumerate(self.nodes[nid].inputs) if i in self.var]
+
+    def f0(self, nid: str) -> np.ndarray:
+        """The constant term of an affine node: f with its variable inputs 0 (batch 1)."""
+        if nid not in self._f0:
+            n = self.nodes[nid]
+            args = [np.zeros((1,) + self.shape(i)) if i in self.var else self.const(i) for i in n.inputs]
+            self._f0[nid] = np.asarray(get_op(n.op).real(*args, **n.attrs), np.float64)
+        return self._f0[nid]
+
+    def apply(self, nid: str, xs: list) -> np.ndarray:
+        """The node's real rule on given values of its variable inputs (float64)."""
+        n = self.nodes[nid]
+        it = iter(xs)
+        args = [next(it) if i in self.var else self.const(i) for i in n.inputs]
+        return np.asarray(get_op(n.op).real(*args, **n.attrs), np.float64)
+
+    def transpose(self, nid: str, a: np.ndarray) -> list:
+        """Backward step of an affine node: coefficients ``a`` (M, *out_shape) on its
+        output become coefficients on each variable input, via the op's vjp rule."""
+        n = self.nodes[nid]
+        op = get_op(n.op)
+        m = a.shape[0]
+        args = [np.broadcast_to(np.zeros((), np.float64), (m,) + self.shape(i)) if i in self.var
+                else self.const(i) for i in n.inputs]
+        extra = {}
+        if op.vjp_needs:
+            extra["needs"] = tuple(i in self.var for i in n.inputs)
+        out = np.broadcast_to(np.zeros((), np.float64), a.shape)
+        cts = op.vjp(a, out, *args, **n.attrs, **extra)
+        res = []
+        for i, c in zip(n.inputs, cts):
+            if i in self.var:
+                res.append(unbroadcast(np.asarray(c, np.float64), (m,) + self.shape(i)))
+        return res
+
+    def const(self, nid: str) -> np.ndarray:
+        if self._consts is None:
+            self._consts = evaluate_consts(self.graph)
+        return self._consts[nid]
+
+    # ---- exact bounds of prefix nodes ----------------------------------------------------
+    def jacobian(self, nid: str) -> np.ndarray:
+        """(size(nid), size(input)) matrix of a prefix node's linear part."""
+        if nid not in self._jac:
+            k = self.size(nid)
+            a = np.eye(k).reshape((k,) + self.shape(nid))
+            acc = {nid: a}
+            for m in reversed(self.order):
+                if m not in acc or m == self.input:
+                    continue
+                am = acc.pop(m)
+                for i, c in zip([self.nodes[m].inputs[p] for p in self.var_inputs(m)], self.transpose(m, am)):
+                    acc[i] = c if i not in acc else acc[i] + c
+            self._jac[nid] = acc[self.input].reshape(k, -1)
+        return self._jac[nid]
+
+
+def evaluate_consts(g: Graph) -> dict:
+    """Values of every node that does not depend on the input."""
+    vals = {}
+    for n in g.nodes:
+        if n.op in ("param", "const"):
+            vals[n.id] = np.asarray(g.arrays[n.id], np.float64)
+        elif n.op != "input" and all(i in vals for i in n.inputs):
+            vals[n.id] = np.asarray(get_op(n.op).real(*[vals[i] for i in n.inputs], **n.attrs), np.float64)
+    return vals
+
+
+def _affine_ok(op_name: str, var_pos: list[int], arity: int) -> bool:
+    rule = AFFINE_OPS.get(op_name)
+    if rule == "any":
+        return True
+    if rule == "one":
+        return len(var_pos) == 1
+    return rule is not None and set(var_pos) <= set(rule)
+
+
+def analyze(graph: Graph) -> Net:
+    g = unfuse(graph)
+    inputs = [n.id for n in g.nodes if n.op == "input"]
+    if len(inputs) != 1:
+        raise GraphError(f"bound propagation needs a graph with one input, this one has {len(inputs)}")
+    if len(g.outputs) != 1:
+        raise GraphError(f"bound propagation needs a graph with one output, this one has {len(g.outputs)}")
+    nodes = {n.id: n for n in g.nodes}
+    var, kind, order = {inputs[0]}, {}, [inputs[0]]
+    for n in g.nodes:
+        if n.is_source or not any(i in var for i in n.inputs):
+            continue
+        var.add(n.id)
+        order.append(n.id)
+        op = get_op(n.op)
+        pos = [p for p, i in enumerate(n.inputs) if i in var]
+        if op.relax == AFFINE and _affine_ok(n.op, pos, len(n.inputs)):
+            kind[n.id] = "affine"
+        elif callable(op.relax) and op.elementwise and len(n.inputs) == 1:
+            kind[n.id] = "relax"
+        elif op.interval is not None:
+            kind[n.id] = "interval"
+        else:
+            raise UnsupportedOp(n.op, "relax/interval", f"node '{n.id}' cannot be bounded")
+    out = g.outputs[0]
+    if out not in var:
+        raise CertnnError(f"the graph output '{out}' does not depend on the input")
+    need_set = set()
+    for nid, k in kind.items():
+        if k in ("relax", "interval"):
+            need_set.update(i for i in nodes[nid].inputs if i in var)
+        if k == "interval":
+            need_set.add(nid)
+    prefix = {inputs[0]}
+    for nid in order[1:]:
+        if kind[nid] == "affine" and all(i in prefix or i not in var for i in nodes[nid].inputs):
+            prefix.add(nid)
+    need = [nid for nid in order if nid in need_set and nid != inputs[0]]
+    return Net(g, inputs[0], out, var, kind, order, nodes, need, prefix)
+
+
+def check_region(net: Net, region: Region) -> None:
+    want = net.shape(net.input)
+    if tuple(region.shape) != want:
+        raise CertnnError(f"the region has input shape {region.shape} but the model expects {want}")
+
+
+def prefix_bounds(net: Net, nid: str, region: Region, channel_max: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Exact bounds of an affine function of the input over the region: the
+    centre's image plus the dual norm (ball) or |J| times the radius (box).
+    ``channel_max`` replaces each row norm by the largest in its channel (the
+    whole-kernel norm auto_LiRPA uses; looser, still sound)."""
+    J = net.jacobian(nid)
+    c = (region.lo + region.hi) / 2
+    r = (region.hi - region.lo) / 2
+    n = region.n
+    mid = _forward_prefix(net, nid, c).reshape(n, -1)
+    rad = r.reshape(n, -1) @ np.abs(J).T
+    lo, hi = mid - rad, mid + rad
+    if region.norm in ("2", "1"):
+        q = {"2": 2, "1": np.inf}[region.norm]
+        ctr = _forward_prefix(net, nid, region.center).reshape(n, -1)
+        dev = region.eps * np.linalg.norm(J, ord=q, axis=1)
+        shp = net.shape(nid)
+        if channel_max and len(shp) >= 2:
+            dev = np.broadcast_to(dev.reshape(shp[0], -1).max(axis=1, keepdims=True), (shp[0], dev.size // shp[0])).ravel()
+        lo, hi = np.maximum(lo, ctr - dev), np.minimum(hi, ctr + dev)
+    shp = (n,) + net.shape(nid)
+    return lo.reshape(shp), hi.reshape(shp)
+
+
+def _forward_prefix(net: Net, nid: str, x: np.ndarray) -> np.ndarray:
+    vals = {net.input: x}
+    for m in net.order[1:]:
+        if m not in net.prefix:
+            continue
+        vals[m] = net.apply(m, [vals[i] for i in net.nodes[m].inputs if i in net.var])
+        if m == nid:
+            break
+    return vals[nid]
+
+
+__all__ = ["Net", "analyze", "check_region", "prefix_bounds", "evaluate_consts", "evaluate"]
