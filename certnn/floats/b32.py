@@ -724,6 +724,7 @@ b32_flatten = _shape_kernel("flatten")
 b32_transpose = _shape_kernel("transpose")
 b32_concat = _shape_kernel("concat")
 b32_slice = _shape_kernel("slice")
+b32_pad = _shape_kernel("pad")  # the fill is RN32(value)
 
 
 KERNELS = {
@@ -739,7 +740,7 @@ KERNELS = {
     "softmax": b32_softmax, "log_softmax": b32_log_softmax,
     "cross_entropy": b32_cross_entropy, "mse": b32_mse,
     "reshape": b32_reshape, "flatten": b32_flatten, "transpose": b32_transpose,
-    "concat": b32_concat, "slice": b32_slice,
+    "concat": b32_concat, "slice": b32_slice, "pad": b32_pad,
 }
 
 
@@ -829,6 +830,7 @@ SEMANTICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "mse": ("d = RN(p - t), l = RN(d*d); 'sum' = sum in C order, 'mean' = sum / RN32(n)",
             "scalar loop", _SUM),
     "reshape, flatten, transpose, concat, slice": ("data movement (exact)", "equals the real rule", ()),
+    "pad": ("data movement (exact); the padding is RN32(value)", "equals the real rule on float32", ()),
 }
 
 

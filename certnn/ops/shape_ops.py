@@ -1,7 +1,7 @@
-"""Shape ops: reshape, flatten, transpose, concat, slice. All are linear (each
-output element is one input element), so vjp and jvp are the adjoint/same data
-movement; nothing is computed, the dtype is always kept, and the real rules
-return NumPy views where NumPy can.
+"""Shape ops: reshape, flatten, transpose, concat, slice, pad. All are linear
+(each output element is one input element, or for pad a constant), so vjp and
+jvp are the adjoint/same data movement; nothing is computed, the dtype is
+always kept, and the real rules return NumPy views where NumPy can.
 
 reshape(x; shape)            ONNX semantics (allowzero=0): an entry 0 copies the
                              input dim at that position, one entry -1 is inferred.
@@ -16,12 +16,19 @@ slice(x; starts, ends, axes=None, steps=None)
                              out-of-range bounds clamp); axes default 0..len(starts)-1,
                              steps default 1 and must be positive. vjp scatters the
                              cotangent into zeros.
+pad(x; pads, value=0.0)      ONNX Pad, mode "constant": pads = (b_0, ..., b_{n-1},
+                             e_0, ..., e_{n-1}) adds b_i entries before and e_i after
+                             axis i, all >= 0, filled with the finite constant
+                             ``value`` (in x's dtype). vjp crops the cotangent; the
+                             padding is constant, so its tangent is 0. In binary32
+                             the fill is RN32(value), so the error rule is the input
+                             error moved, and |RN32(value) - value| on the padding.
 
 Dynamic dims (``None``): reshape propagates a ``None`` copied by 0 and infers
 ``None`` for -1 when a ``None`` input dim is not copied by a 0; flatten gives
 ``None`` when a merged dim is ``None``; concat gives ``None`` on the axis when
 any input has ``None`` there, and elsewhere ``None`` matches any size; slice
-gives ``None`` for a sliced ``None`` dim.
+gives ``None`` for a sliced ``None`` dim; pad keeps a ``None`` dim ``None``.
 
 Interval rules: pure data movement, so the op applied to the lower and to the
 upper bounds is exact.
@@ -238,6 +245,59 @@ def slice_jvp(tangents, out, x, starts, ends, axes=None, steps=None):
     return tangents[0][_slices(x.shape, starts, ends, axes, steps)]
 
 
+# ---- pad --------------------------------------------------------------------------
+
+def _pad_pairs(s, pads, value=0.0):
+    s = tuple(s)
+    p = tuple(int(v) for v in pads)
+    if len(p) != 2 * len(s):
+        raise ShapeError(f"pad: pads {p} must have 2 entries per axis of input {fmt(s)} "
+                         f"(all befores, then all afters)")
+    if any(v < 0 for v in p):
+        raise ShapeError(f"pad: pads {p} must be >= 0 (input {fmt(s)})")
+    if not math.isfinite(float(value)):
+        raise ShapeError(f"pad: value must be finite, got {value}")
+    n = len(s)
+    return tuple((p[i], p[n + i]) for i in range(n))
+
+
+def pad_shape(in_shapes, pads, value=0.0):
+    s = tuple(in_shapes[0])
+    pairs = _pad_pairs(s, pads, value)
+    return tuple(None if d is None else d + b + e for d, (b, e) in zip(s, pairs))
+
+
+def pad_real(x, pads, value=0.0):
+    return np.pad(x, _pad_pairs(x.shape, pads, value), mode="constant", constant_values=value)
+
+
+def _crop(x_shape, pads):
+    return tuple(slice(b, b + d) for d, (b, _) in zip(x_shape, _pad_pairs(x_shape, pads)))
+
+
+def pad_vjp(ct, out, x, pads, value=0.0):
+    return (ct[_crop(x.shape, pads)],)
+
+
+def pad_jvp(tangents, out, x, pads, value=0.0):
+    return np.pad(tangents[0], _pad_pairs(x.shape, pads), mode="constant")
+
+
+def pad_error(los, his, errs, out_lo, out_hi, order="sequential", pads=(), value=0.0):
+    """Moved input error; on the padding, the rounding of the fill to binary32."""
+    fill = abs(float(np.float32(value)) - float(value))
+    return er.finish(pad_real(np.asarray(errs[0], np.float64), pads, fill))
+
+
+@iv.uses()
+def pad_interval(los, his, pads, value=0.0):
+    """Exact on the moved values; the padding is [value, value] widened to hold
+    RN32(value) as well, so a float32 evaluation also lies inside."""
+    (lo,), (hi,) = iv.inputs("pad", los, his, 1)
+    v, v32 = float(value), float(np.float32(value))
+    return iv.finish("pad", pad_real(lo, pads, min(v, v32)), pad_real(hi, pads, max(v, v32)))
+
+
 # ---- interval rules -----------------------------------------------------------------
 
 def _movement(name, real):
@@ -278,6 +338,10 @@ _slice_samples = _attr_samples([
     ((5, 6), {"starts": (0, -4), "ends": (100, -1), "axes": (0, 1), "steps": (2, 1)}),
     ((2, 5, 6), {"starts": (-3,), "ends": (10**9,), "axes": (-1,), "steps": (2,)}),
     ((4, 3), {"starts": (1, 0), "ends": (3, 3), "axes": (1, 0)})])
+_pad_samples = _attr_samples([
+    ((3, 4), {"pads": (1, 0, 2, 3)}), ((2, 3, 4, 5), {"pads": (0, 0, 1, 0, 0, 0, 2, 1)}),
+    ((2, 3), {"pads": (0, 0, 0, 0)}), ((2, 1, 3, 3), {"pads": (0, 0, 1, 1, 0, 0, 1, 1), "value": 0.1}),
+    ((4,), {"pads": (2, 1), "value": -1.5})])
 
 # ---- error rules: these ops only move values, so errors move with them (er.structural)
 
@@ -298,3 +362,6 @@ register(OpDef(name="slice", module=_M, arity=(1,),
                attrs={"starts": REQUIRED, "ends": REQUIRED, "axes": None, "steps": None},
                shape=slice_shape, real=slice_real, vjp=slice_vjp, jvp=slice_jvp, samples=_slice_samples,
                interval=_movement("slice", slice_real), error=er.structural(slice_real), linear=True, doc=__doc__))
+register(OpDef(name="pad", module=_M, arity=(1,), attrs={"pads": REQUIRED, "value": 0.0}, shape=pad_shape,
+               real=pad_real, vjp=pad_vjp, jvp=pad_jvp, samples=_pad_samples,
+               interval=pad_interval, error=pad_error, linear=False, doc=__doc__))
