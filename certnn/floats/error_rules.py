@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .error_bounds import ETA32, U32, any_order_dot_error, sequential_dot_error
+from . import interval as iv
+from .error_bounds import ETA32, U32, any_order_dot_error, gamma, sequential_dot_error
 
 _INFLATE = 1.0 + 1e-9
 
@@ -105,3 +106,357 @@ def leaky_relu_error(los, his, errs, out_lo, out_hi, order="sequential", negativ
     m = mag(lo, hi)
     extra = abs(s32 - s) * m + U32 * abs(s32) * (m + e) + ETA32
     return finish(np.where(lo - e > 0, e, max(1.0, abs(s32)) * e + extra))
+
+
+# ---------------------------------------------------------------- composed rules
+#
+# The rules below follow the binary32 kernel step by step (certnn/floats/b32.py):
+# each step is a triple (lo, hi, e): an enclosure of the real intermediate value
+# and a bound on |binary32 value - real value|. A step adds the propagated input
+# error (a Lipschitz bound over the enclosure widened by e) to its own rounding,
+# u |result| + eta, where |result| <= |real| + propagated error. A step whose
+# result may overflow binary32 gets an infinite bound (u|y| does not hold there).
+
+_OVERFLOW32 = 2.0 ** 128 - 2.0 ** 103    # reals at least this large round to +-inf
+
+
+def rounded(e_in, lo, hi, eta=ETA32):
+    """e_in plus the rounding of one correctly rounded binary32 operation whose
+    real result lies in [lo, hi] widened by e_in."""
+    m = mag(lo, hi, e_in)
+    with np.errstate(invalid="ignore"):
+        return np.where(m < _OVERFLOW32, e_in + U32 * m + eta, np.inf)
+
+
+def const(v, shape=()):
+    """A constant of the real semantics (a float64 such as eps) used by binary32 as RN32(v)."""
+    v = np.broadcast_to(np.asarray(v, np.float64), shape)
+    return v, v, np.abs(v.astype(np.float32).astype(np.float64) - v)
+
+
+def exact(v):
+    v = np.asarray(v, np.float64)
+    return v, v, np.zeros_like(v)
+
+
+def t_add(a, b):
+    lo, hi = iv.add(a[0], a[1], b[0], b[1])
+    return lo, hi, rounded(a[2] + b[2], lo, hi, 0.0)      # sums have no underflow term
+
+
+def t_sub(a, b):
+    lo, hi = iv.sub(a[0], a[1], b[0], b[1])
+    return lo, hi, rounded(a[2] + b[2], lo, hi, 0.0)
+
+
+def t_mul(a, b):
+    lo, hi = iv.mul(a[0], a[1], b[0], b[1])
+    ma, mb = mag(a[0], a[1]), mag(b[0], b[1])
+    return lo, hi, rounded(ma * b[2] + mb * a[2] + a[2] * b[2], lo, hi)
+
+
+def t_square(a):
+    lo, hi = iv.square(a[0], a[1])
+    m = mag(a[0], a[1])
+    return lo, hi, rounded(2 * m * a[2] + a[2] * a[2], lo, hi)
+
+
+def _min_abs(lo, hi):
+    return np.where(lo > 0, lo, np.where(hi < 0, -hi, 0.0))
+
+
+def t_div(a, b):
+    """|a^/b^ - a/b| <= e_a/|b^| + |a| e_b/(|b| |b^|), with |b^| >= min|b| - e_b > 0;
+    a divisor box within e_b of 0 gives an infinite bound."""
+    lo, hi = iv.div(a[0], a[1], b[0], b[1])
+    bmin = _min_abs(b[0], b[1])
+    bmin2 = bmin - b[2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e_in = a[2] / bmin2 + mag(a[0], a[1]) * b[2] / (bmin * bmin2)
+    e_in = np.where((bmin2 > 0) & ~np.isnan(e_in), e_in, np.inf)
+    return lo, hi, rounded(e_in, lo, hi)
+
+
+def t_sqrt(a):
+    """|sqrt x^ - sqrt x| <= min(sqrt e, e / (sqrt(lo - e) + sqrt lo)); x^ must be >= 0
+    (lo - e >= 0), else binary32 may give NaN."""
+    lo, hi = iv.sqrt(np.maximum(a[0], 0.0), np.maximum(a[1], 0.0))
+    low = a[0] - a[2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lip = a[2] / (np.sqrt(np.maximum(low, 0.0)) + np.sqrt(np.maximum(a[0], 0.0)))
+    e_in = np.where(a[2] == 0, 0.0, np.minimum(np.sqrt(a[2]), np.nan_to_num(lip, nan=np.inf)))
+    e_in = np.where((low >= 0) & (a[0] >= 0), e_in, np.inf)
+    return lo, hi, rounded(e_in, lo, hi, 0.0)
+
+
+def t_log(a, floor=0.0):
+    """Correctly rounded log; both x and x^ are >= max(lo - e, floor), which must be
+    > 0 (``floor``: a lower bound known from the kernel, e.g. a softmax sum >= 1)."""
+    low = np.maximum(a[0] - a[2], floor)
+    lo, hi = iv.log(np.maximum(a[0], floor), np.maximum(a[1], floor))
+    with np.errstate(divide="ignore"):
+        e_in = np.where(low > 0, a[2] / low * (1 + 1e-12), np.inf)
+    return lo, hi, rounded(np.where(a[2] == 0, 0.0, e_in), lo, hi)
+
+
+def t_exp(a, cap=np.inf):
+    """Correctly rounded exp; ``cap`` bounds both x and x^ from above (softmax: 0)."""
+    lo, hi = iv.exp(a[0], np.minimum(a[1], cap))
+    slope = np.exp(np.minimum(a[1] + a[2], cap)) * (1 + 1e-12)
+    return lo, hi, rounded(a[2] * slope, lo, hi)
+
+
+def t_sum_rows(a, order):
+    """Binary32 sum of each row of (B, K) triples in the documented order."""
+    lo, hi, e = (np.asarray(v, np.float64) for v in a)
+    K = lo.shape[1]
+    slo, shi = iv.sum_enclosure(lambda x: np.sum(x, axis=1), lo, hi, K)
+    if K == 0:
+        return slo, shi, np.zeros(lo.shape[0])
+    bound = contraction_error(np.ones((1, K)), lo, hi, e, order=order)[:, 0]
+    return slo, shi, bound
+
+
+def t_div_count(a, n):
+    """binary32 RN(s^ / RN32(n)) against the real s / n (n a positive count or an
+    array of them): exact divisor below 2**24, else the divisor's rounding too."""
+    n = np.asarray(n, np.float64)
+    n32 = n.astype(np.float32).astype(np.float64)
+    lo, hi = iv.div_pos(a[0], a[1], n)
+    e_in = a[2] / n32 + mag(a[0], a[1]) * np.abs(1 / n32 - 1 / n) * (1 + 1e-12)
+    return lo, hi, rounded(e_in, lo, hi)
+
+
+def _bcast_all(los, his, errs):
+    shape = np.broadcast_shapes(*[np.shape(x) for x in los])
+    return [tuple(np.broadcast_to(np.asarray(v, np.float64), shape) for v in tr)
+            for tr in zip(los, his, errs)]
+
+
+# ---- elementwise
+
+def div_error(los, his, errs, out_lo, out_hi, order="sequential", **attrs):
+    a, b = _bcast_all(los, his, errs)
+    return finish(t_div(a, b)[2])
+
+
+def sqrt_error(los, his, errs, out_lo, out_hi, order="sequential", **attrs):
+    return finish(t_sqrt((los[0], his[0], np.broadcast_to(errs[0], np.shape(los[0]))))[2])
+
+
+def log_error(los, his, errs, out_lo, out_hi, order="sequential", **attrs):
+    return finish(t_log((los[0], his[0], np.broadcast_to(errs[0], np.shape(los[0]))))[2])
+
+
+def _softplus_slope(a, b):
+    return np.minimum(1.0, (1.0 / (1.0 + np.exp(-b))) * (1 + 1e-12) + 1e-15)  # sigmoid, increasing
+
+
+_SQRT2 = np.sqrt(2.0)
+
+
+def _gelu_deriv(x):
+    from scipy.special import erf
+    return 0.5 * (1.0 + erf(x / _SQRT2)) + x * np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+
+
+def _gelu_slope(a, b):
+    """max |gelu'| on [a, b]: gelu'' = phi(x) (2 - x^2), so gelu' has its extremes at
+    the ends and at +-sqrt 2 (max 1.1289..., min -0.1684...) when inside."""
+    cand = np.maximum(np.abs(_gelu_deriv(a)), np.abs(_gelu_deriv(b)))
+    cand = np.where((a <= _SQRT2) & (b >= _SQRT2), 1.12893, cand)      # >= gelu'(sqrt 2)
+    cand = np.where((a <= -_SQRT2) & (b >= -_SQRT2), np.maximum(cand, 0.16844), cand)
+    return cand * (1 + 1e-9) + 1e-12
+
+
+softplus_error = lipschitz_cr(_softplus_slope)
+gelu_error = lipschitz_cr(_gelu_slope)
+
+
+# ---- reductions
+
+def _rows(a, axes):
+    from ..ops.reduce import _to_rows
+    return _to_rows(np.asarray(a, np.float64), axes)[0]
+
+
+def mean_error(los, his, errs, out_lo, out_hi, order="sequential", axes=None, keepdims=False):
+    """mean = RN(sum^ / RN32(n)): the sum's bound (as for sum), then the division."""
+    (lo,), (hi,), (e,) = los, his, errs
+    e = np.broadcast_to(e, lo.shape)
+    t = tuple(_rows(v, axes) for v in (lo, hi, e))
+    n = t[0].shape[1]
+    if n == 0:
+        return finish(np.full(np.shape(out_lo), np.inf))
+    s = t_sum_rows(t, order)
+    return finish(t_div_count(s, n)[2].reshape(np.shape(out_lo)))
+
+
+def avg_pool2d_error(los, his, errs, out_lo, out_hi, order="sequential", *, kernel_size, stride,
+                     padding, count_include_pad):
+    """Window sum over the kernel positions (p-major, padding +0.0 included, as in
+    b32_avg_pool2d), then RN(sum / divisor)."""
+    from ..ops.conv import kernel_slices, pad2d
+    from ..ops.pool import _avg_setup
+    (lo,), (hi,), (e,) = los, his, errs
+    e = np.broadcast_to(e, lo.shape)
+    k, s, p, d, out_hw, div = _avg_setup(lo, kernel_size, stride, padding, count_include_pad)
+    slices = kernel_slices(k, s, d, out_hw)
+
+    def windows(a):
+        ap = pad2d(np.asarray(a, np.float64), p)
+        return np.stack([ap[idx].reshape(-1) for _, idx in slices], axis=1)   # (outputs, K)
+
+    total = t_sum_rows(tuple(windows(v) for v in (lo, hi, e)), order)
+    n = np.broadcast_to(np.asarray(div, np.float64), np.shape(out_lo)).reshape(-1)
+    return finish(t_div_count(total, n)[2].reshape(np.shape(out_lo)))
+
+
+# ---- contractions
+
+def _dot_general(A, B, order):
+    """(M, K) @ (K, N) triples -> bound (M, N) on the binary32 product (sum over k of
+    RN(a^ b^), in the order) against the real a @ b."""
+    (al, ah, ea), (bl, bh, eb) = A, B
+    K = al.shape[1]
+    if np.array_equal(bl, bh) and not np.any(eb):
+        return contraction_error(bl.T, al, ah, ea, order=order)
+    if np.array_equal(al, ah) and not np.any(ea):
+        return contraction_error(al, bl.T, bh.T, eb.T, order=order).T
+    # both operands inexact: propagation |A| Eb + Ea |B| + Ea Eb, then the order-free
+    # gamma bound (it holds for the sequential order too)
+    infl = 1 + 1e-9 + K * 2.0 ** -52     # float64 products computing the bound
+    prop = mag(al, ah) @ eb + ea @ mag(bl, bh) + ea @ eb
+    rnd = gamma(K + 1) * (mag(al, ah, ea) @ mag(bl, bh, eb)) + K * ETA32
+    return (prop + rnd) * infl
+
+
+def matmul_error(los, his, errs, out_lo, out_hi, order="sequential", **attrs):
+    (al, bl), (ah, bh) = los, his
+    ea, eb = (np.broadcast_to(e, np.shape(x)) for e, x in zip(errs, (al, bl)))
+    m, k, n = al.shape[-2], al.shape[-1], bl.shape[-1]
+    if bl.ndim == 2:
+        A = tuple(np.asarray(v, np.float64).reshape(-1, k) for v in (al, ah, ea))
+        B = tuple(np.asarray(v, np.float64) for v in (bl, bh, eb))
+        return finish(_dot_general(A, B, order).reshape(np.shape(out_lo)))
+    batch = np.broadcast_shapes(al.shape[:-2], bl.shape[:-2])
+    A = [np.broadcast_to(v, batch + (m, k)) for v in (al, ah, ea)]
+    B = [np.broadcast_to(v, batch + (k, n)) for v in (bl, bh, eb)]
+    out = np.empty(batch + (m, n))
+    for idx in np.ndindex(*batch):
+        out[idx] = _dot_general(tuple(v[idx] for v in A), tuple(v[idx] for v in B), order)
+    return finish(out)
+
+
+# ---- normalisation
+
+def batch_norm_error(los, his, errs, out_lo, out_hi, order="sequential", *, eps):
+    """b32: r = RN(1 / RN(sqrt(RN(var + RN32(eps))))), k = RN(r w),
+    y = RN(RN(RN(x - mean) k) + bias); parameters may carry errors too."""
+    x, w, b, m, v = ((lo, hi, np.broadcast_to(e, np.shape(lo))) for lo, hi, e in zip(los, his, errs))
+    bc = (1, -1) + (1,) * (np.ndim(x[0]) - 2)
+    shaped = lambda t: tuple(np.reshape(a, bc) for a in t)  # noqa: E731
+    r = t_div(exact(1.0), t_sqrt(t_add(v, const(eps))))
+    k = t_mul(r, w)
+    y = t_add(t_mul(t_sub(x, shaped(m)), shaped(k)), shaped(b))
+    return finish(np.broadcast_to(y[2], np.shape(out_lo)))
+
+
+def layer_norm_error(los, his, errs, out_lo, out_hi, order="sequential", *, eps):
+    """b32: mu = sum(x)/n, xc = RN(x - mu), var = sum(RN(xc^2))/n (sums in the order),
+    r = RN(1/RN(sqrt(RN(var + RN32(eps))))), y = RN(RN(RN(xc r) w) + b). The real
+    xhat is clipped to |xhat| <= sqrt(n - 1) (always true, see certnn.ops.norm)."""
+    x, w, b = ((lo, hi, np.broadcast_to(e, np.shape(lo))) for lo, hi, e in zip(los, his, errs))
+    n = int(np.size(w[0]))
+    X = tuple(np.asarray(a, np.float64).reshape(-1, n) for a in x)
+    W = tuple(np.asarray(a, np.float64).reshape(-1) for a in w)
+    Bb = tuple(np.asarray(a, np.float64).reshape(-1) for a in b)
+    col = lambda t: tuple(a[:, None] for a in t)  # noqa: E731
+    mu = t_div_count(t_sum_rows(X, order), n)
+    xc = t_sub(X, col(mu))
+    var = t_div_count(t_sum_rows(t_square(xc), order), n)
+    r = t_div(exact(1.0), t_sqrt(t_add((np.maximum(var[0], 0.0), var[1], var[2]), const(eps))))
+    xl, xh, xe = t_mul(xc, col(r))
+    lim = float(np.sqrt(max(n - 1, 0))) * (1 + 1e-12)
+    xhat = np.maximum(xl, -lim), np.minimum(xh, lim), xe
+    y = t_add(t_mul(xhat, W), Bb)
+    return finish(y[2].reshape(np.shape(out_lo)))
+
+
+# ---- softmax family
+
+def _softmax_steps(lo, hi, e, order):
+    """Rows (B, n): z = RN(x^ - max x^) <= 0, exp32(z), s = sum in the order (>= 1 in
+    both semantics: the max's own term is exp(0) = 1 and the others are >= 0)."""
+    e = np.broadcast_to(e, lo.shape)
+    mx = (np.max(lo, axis=1, keepdims=True), np.max(hi, axis=1, keepdims=True),
+          np.max(e, axis=1, keepdims=True))
+    zl, zh, ze = t_sub((lo, hi, e), mx)
+    z = (zl, np.minimum(zh, 0.0), ze)
+    ex = t_exp(z, cap=0.0)
+    ex = (ex[0], np.minimum(ex[1], 1.0), ex[2])
+    s = t_sum_rows(ex, order)
+    s = (np.maximum(s[0], 1.0), s[1], s[2])
+    return z, ex, s
+
+
+def _rows_last(a, axis):
+    a = np.moveaxis(np.asarray(a, np.float64), axis, -1)
+    return a.reshape(-1, a.shape[-1]), a.shape
+
+
+def _from_rows(y, mshape, axis):
+    return np.moveaxis(y.reshape(mshape), -1, axis)
+
+
+def softmax_error(los, his, errs, out_lo, out_hi, order="sequential", axis=-1):
+    lo, mshape = _rows_last(los[0], axis)
+    hi, _ = _rows_last(his[0], axis)
+    e, _ = _rows_last(np.broadcast_to(errs[0], np.shape(los[0])), axis)
+    _, ex, s = _softmax_steps(lo, hi, e, order)
+    y = t_div(ex, tuple(v[:, None] for v in s))
+    return finish(_from_rows(y[2], mshape, axis))
+
+
+def _log_sum(s):
+    return t_log(s, floor=1.0)
+
+
+def log_softmax_error(los, his, errs, out_lo, out_hi, order="sequential", axis=-1):
+    lo, mshape = _rows_last(los[0], axis)
+    hi, _ = _rows_last(his[0], axis)
+    e, _ = _rows_last(np.broadcast_to(errs[0], np.shape(los[0])), axis)
+    z, _, s = _softmax_steps(lo, hi, e, order)
+    y = t_sub(z, tuple(v[:, None] for v in _log_sum(s)))
+    return finish(_from_rows(y[2], mshape, axis))
+
+
+def _reduce_loss(l, reduction, count, order):
+    """'none' / 'sum' (all rows, ignored ones +0.0, in the order) / 'mean' (sum / RN32(count))."""
+    if reduction == "none":
+        return l[2]
+    total = t_sum_rows(tuple(np.reshape(v, (1, -1)) for v in l), order)
+    if reduction == "mean":
+        total = t_div_count(total, max(count, 1))
+    return total[2].reshape(())
+
+
+def cross_entropy_error(los, his, errs, out_lo, out_hi, order="sequential", *, ignore_index=-100,
+                        reduction="mean"):
+    """Per row RN(log32(s) - z[target]) (0 exactly on ignored rows), then the reduction."""
+    from ..ops.losses import _labels
+    target = np.asarray(los[1])
+    if target.dtype.kind == "f":
+        target = target.astype(np.int64)
+    lo, hi = np.asarray(los[0], np.float64), np.asarray(his[0], np.float64)
+    rows, cls, valid, nvalid = _labels(lo, target, ignore_index)
+    z, _, s = _softmax_steps(lo, hi, np.broadcast_to(errs[0], lo.shape), order)
+    l = t_sub(_log_sum(s), tuple(v[rows, cls] for v in z))    # noqa: E741
+    l = tuple(np.where(valid, v, 0.0) for v in l)               # noqa: E741
+    return finish(_reduce_loss(l, reduction, nvalid, order))
+
+
+def mse_error(los, his, errs, out_lo, out_hi, order="sequential", *, reduction="mean"):
+    p, t = _bcast_all(los, his, errs)
+    sq = t_square(t_sub(p, t))
+    return finish(_reduce_loss(sq, reduction, int(np.size(sq[0])), order))

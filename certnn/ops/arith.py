@@ -24,5 +24,5 @@ elementwise("mul", _M, lambda a, b, xp: a * b, lambda a, b, y, xp: (b, a), arity
             samples=_bcast, interval=iv.mul, assumes=iv.RN, error=er.mul_error)
 elementwise("div", _M, lambda a, b, xp: a / b, lambda a, b, y, xp: (1.0 / b, -y / b), arity=2,
             samples=rand_samples([((3, 4), (3, 4)), ((2, 3), (3,))], avoid=[0.0], gap=0.3),
-            interval=iv.div, assumes=iv.RN)
+            interval=iv.div, assumes=iv.RN, error=er.div_error)
 elementwise("neg", _M, lambda a, xp: -a, lambda a, y, xp: (-1.0,), linear=True, interval=iv.neg, error=er.passthrough)

@@ -30,9 +30,9 @@ def _exp_slope(a, b):
 elementwise("exp", _M, lambda x, xp: xp.exp(x), lambda x, y, xp: (y,),
             interval=iv.exp, assumes=iv.LIBM, error=er.lipschitz_cr(_exp_slope))
 elementwise("log", _M, lambda x, xp: xp.log(x), lambda x, y, xp: (1.0 / x,), samples=_pos,
-            interval=iv.log, assumes=iv.LIBM)
+            interval=iv.log, assumes=iv.LIBM, error=er.log_error)
 elementwise("sqrt", _M, lambda x, xp: xp.sqrt(x), lambda x, y, xp: (0.5 / y,), samples=_pos,
-            interval=iv.sqrt, assumes=iv.RN)
+            interval=iv.sqrt, assumes=iv.RN, error=er.sqrt_error)
 elementwise("abs", _M, lambda x, xp: xp.abs(x),
             lambda x, y, xp: (xp.where(x > 0, 1.0, xp.where(x < 0, -1.0, 0.0)),),
             samples=rand_samples([(3, 4), (5,)], avoid=[0.0]), interval=iv.abs_, error=er.passthrough, relax=rx.abs_relax)

@@ -176,7 +176,7 @@ def linear_error(los, his, errs, out_lo, out_hi, order="sequential"):
 
 register(OpDef(
     name="matmul", module=_M, arity=(2,), attrs={}, shape=matmul_shape, real=matmul_real,
-    vjp=matmul_vjp, jvp=matmul_jvp, interval=matmul_interval, samples=_matmul_samples, doc=__doc__))
+    vjp=matmul_vjp, jvp=matmul_jvp, interval=matmul_interval, error=er.matmul_error, samples=_matmul_samples, doc=__doc__))
 
 register(OpDef(
     name="linear", module=_M, arity=(2, 3), attrs={}, shape=linear_shape, real=linear_real,

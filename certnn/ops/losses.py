@@ -43,6 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt
 from .registry import OpDef, Sample, register
@@ -240,8 +241,8 @@ def _mse_samples(rng):
 register(OpDef(name="cross_entropy", module=_M, arity=(2,),
                attrs={"ignore_index": -100, "reduction": "mean"}, shape=cross_entropy_shape,
                real=cross_entropy_real, vjp=cross_entropy_vjp, jvp=cross_entropy_jvp,
-               interval=cross_entropy_interval, samples=_ce_samples, differentiable=(True, False),
+               interval=cross_entropy_interval, error=er.cross_entropy_error, samples=_ce_samples, differentiable=(True, False),
                doc=__doc__))
 register(OpDef(name="mse", module=_M, arity=(2,), attrs={"reduction": "mean"}, shape=mse_shape,
-               real=mse_real, vjp=mse_vjp, jvp=mse_jvp, interval=mse_interval, samples=_mse_samples,
+               real=mse_real, vjp=mse_vjp, jvp=mse_jvp, interval=mse_interval, error=er.mse_error, samples=_mse_samples,
                doc=__doc__))

@@ -51,6 +51,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt
 from .registry import OpDef, Sample, register
@@ -223,10 +224,10 @@ def ln_samples(rng):
 
 register(OpDef(
     name="batch_norm", module=__name__, arity=(5,), attrs={"eps": 1e-5},
-    shape=bn_shape, real=bn_real, vjp=bn_vjp, jvp=bn_jvp, interval=bn_interval, samples=bn_samples,
+    shape=bn_shape, real=bn_real, vjp=bn_vjp, jvp=bn_jvp, interval=bn_interval, error=er.batch_norm_error, samples=bn_samples,
     doc=__doc__))
 
 register(OpDef(
     name="layer_norm", module=__name__, arity=(3,), attrs={"eps": 1e-5},
-    shape=ln_shape, real=ln_real, vjp=ln_vjp, jvp=ln_jvp, interval=ln_interval, samples=ln_samples,
+    shape=ln_shape, real=ln_real, vjp=ln_vjp, jvp=ln_jvp, interval=ln_interval, error=er.layer_norm_error, samples=ln_samples,
     doc=__doc__))

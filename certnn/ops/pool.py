@@ -227,6 +227,6 @@ register(OpDef(
 register(OpDef(
     name="avg_pool2d", module=__name__, arity=(1,),
     attrs={"kernel_size": REQUIRED, "stride": None, "padding": (0, 0), "count_include_pad": True},
-    shape=avg_shape, real=avg_real, vjp=avg_vjp, jvp=avg_jvp, interval=avg_interval, samples=avg_samples,
+    shape=avg_shape, real=avg_real, vjp=avg_vjp, jvp=avg_jvp, interval=avg_interval, error=er.avg_pool2d_error, samples=avg_samples,
     linear=True,
     doc=__doc__))

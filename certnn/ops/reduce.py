@@ -222,6 +222,6 @@ def max_error(los, his, errs, out_lo, out_hi, order="sequential", axes=None, kee
 register(OpDef(name="sum", shape=_shape_rule("sum"), real=sum_real, vjp=sum_vjp, jvp=sum_jvp,
                interval=sum_interval, error=sum_error, linear=True, doc=__doc__, **_FLAGS))
 register(OpDef(name="mean", shape=_shape_rule("mean"), real=mean_real, vjp=mean_vjp, jvp=mean_jvp,
-               interval=mean_interval, linear=True, doc=__doc__, **_FLAGS))
+               interval=mean_interval, error=er.mean_error, linear=True, doc=__doc__, **_FLAGS))
 register(OpDef(name="max", shape=_shape_rule("max"), real=max_real, vjp=max_vjp, jvp=max_jvp,
                interval=max_interval, error=max_error, doc=__doc__, **_FLAGS))

@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt, norm_axis, rand_samples
 from .registry import OpDef, Sample, register
@@ -131,8 +132,8 @@ def _samples(rng):
 
 
 register(OpDef(name="softmax", module=_M, arity=(1,), attrs={"axis": -1}, shape=_shape("softmax"),
-               real=softmax_real, vjp=softmax_vjp, jvp=softmax_jvp, interval=softmax_interval,
+               real=softmax_real, vjp=softmax_vjp, jvp=softmax_jvp, interval=softmax_interval, error=er.softmax_error,
                samples=_samples, doc=__doc__))
 register(OpDef(name="log_softmax", module=_M, arity=(1,), attrs={"axis": -1}, shape=_shape("log_softmax"),
                real=log_softmax_real, vjp=log_softmax_vjp, jvp=log_softmax_jvp,
-               interval=log_softmax_interval, samples=_samples, doc=__doc__))
+               interval=log_softmax_interval, error=er.log_softmax_error, samples=_samples, doc=__doc__))
