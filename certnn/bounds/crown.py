@@ -108,17 +108,6 @@ def _split(res: np.ndarray, nid_shape: tuple):
     return res[:, :k].reshape((n,) + nid_shape), -res[:, k:].reshape((n,) + nid_shape)
 
 
-def _default_alphas(net: Net, bounds: dict, mode: str, N: int, K: int, upto: str) -> dict:
-    out = {}
-    idx = net.order.index(upto)
-    for nid in net.order[:idx + 1]:
-        if net.kind.get(nid) == "relax" and net.nodes[nid].op in ALPHA_OPS:
-            l, u = bounds[net.nodes[nid].inputs[0]]
-            lw = get_op(net.nodes[nid].op).relax(l, u, mode=mode, **net.nodes[nid].attrs)[0]
-            out[nid] = np.broadcast_to(lw[:, None], (N, K) + lw.shape[1:]).copy()
-    return out
-
-
 def _alpha_range(net: Net, nid: str):
     n = net.nodes[nid]
     lo = {"relu": 0.0, "leaky_relu": n.attrs.get("negative_slope", 0.0), "abs": -1.0}[n.op]
@@ -130,7 +119,10 @@ def _optimize(net: Net, target: str, A0: np.ndarray, bounds: dict, region: Regio
     """Projected Adam on the lower slopes for the rows A0; returns the best row
     lower bounds and the slopes that give them."""
     N, K = A0.shape[:2]
-    alphas = _default_alphas(net, bounds, mode, N, K, target)
+    # start from CROWN's slopes, for the relus this target's sweep actually reaches
+    _, _, saved = backward(net, target, A0, bounds, None, mode, keep=True)
+    alphas = {k: np.broadcast_to(v[1], v[0].shape).copy() for k, v in saved.items()
+              if net.nodes[k].op in ALPHA_OPS}
     best = None
     best_alpha = {k: v.copy() for k, v in alphas.items()}
     m = {k: np.zeros_like(v) for k, v in alphas.items()}
@@ -234,7 +226,9 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
         for nid in net.need:
             if nid in net.prefix:
                 bounds[nid] = prefix_bounds(net, nid, region)
-            elif net.kind[nid] == "interval" and all(i in bounds for i in net.nodes[nid].inputs if i in net.var):
+            elif net.kind[nid] in ("interval", "relax") and all(
+                    i in bounds for i in net.nodes[nid].inputs if i in net.var):
+                # the image of known input bounds: exact for a monotone elementwise op
                 bounds[nid] = _interval_node(net, nid, bounds)
             else:
                 A0 = _target_rows(net, nid, N)
