@@ -144,6 +144,33 @@ def float_error_budget(checkpoint, eps, count, order, data, as_json):
     error_budget_report(checkpoint, eps=eps, count=count, order=order, data=data, as_json=as_json)
 
 
+@cli.command("check")
+@click.argument("cert")
+@click.option("--model", default=None, help="Checkpoint or graph JSON (default: the model the certificate names).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the verdicts.")
+def check_cmd(cert, model, as_json):
+    """Re-check a certificate with the independent checker. Exit 0 when every claimed
+    example is re-derived, 1 when any is rejected (the failing step is printed),
+    2 when the certificate or the model cannot be read."""
+    from .verify.checker import check_certificate, load_model_graph
+    try:
+        res = check_certificate(cert, graph=load_model_graph(model) if model else None)
+    except CertnnError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(res.to_dict()))
+    else:
+        for i, why in enumerate(res.reasons):
+            if why is not None and res.claimed[i]:
+                click.echo(f"example {i}: rejected: {why}")
+        verdict = "accepted" if res.ok else "REJECTED"
+        click.echo(f"{verdict}: {int(res.accepted.sum())}/{int(res.claimed.sum())} claimed examples re-derived "
+                   f"(of {res.accepted.size}) in {res.seconds * 1e3:.1f} ms; assumptions: "
+                   f"{', '.join(res.assumptions) or 'none'}")
+    sys.exit(0 if res.ok else 1)
+
+
 @cli.command("ops")
 def ops_cmd():
     """Print the op table's coverage: which rules each op has, and why gaps exist."""
@@ -171,6 +198,12 @@ def main_job(data, out, epochs):
     """The main job (`make run`): train the MNIST MLP, save it, print a summary."""
     from .jobs import main_job as run
     run(data=data, out=out, epochs=epochs)
+
+
+from .cli_verify import bounds_cmd, verify_group  # noqa: E402
+
+cli.add_command(verify_group)
+cli.add_command(bounds_cmd)
 
 
 def main(argv=None):

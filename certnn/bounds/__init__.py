@@ -11,8 +11,13 @@ from .spec import LinearSpec, SpecError  # noqa: F401
 METHODS = ("ibp", "crown", "crown-ibp", "same-slope", "alpha-crown")
 
 
-def compute_bounds(graph, region, spec=None, method: str = "crown", **kw) -> Bounds:
-    """One entry point for every method."""
+def compute_bounds(graph, region, spec=None, method: str = "crown", semantics: str = "real", **kw) -> Bounds:
+    """One entry point for every method and execution semantics (see
+    :mod:`certnn.bounds.semantics`)."""
+    from .semantics import check_semantics, widen
+    check_semantics(semantics)
     if method == "ibp":
-        return ibp(graph, region, spec, **kw)
-    return crown(graph, region, spec, method=method, **kw)
+        b = ibp(graph, region, spec, **kw)
+    else:
+        b = crown(graph, region, spec, method=method, **kw)
+    return widen(b, graph, region, spec, semantics)

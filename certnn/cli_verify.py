@@ -1,0 +1,139 @@
+"""CLI commands of the verification core: ``certnn verify robustness`` and
+``certnn bounds`` (registered on the main group in certnn/cli.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from .errors import CertnnError
+
+METHOD = click.Choice(["ibp", "crown", "crown-ibp", "same-slope", "alpha-crown"])
+SEMANTICS = click.Choice(["real", "binary32", "binary32-any-order"])
+NORM = click.Choice(["inf", "2", "1"])
+
+
+def _positive(ctx, param, value):
+    if value is not None and not value > 0:
+        raise click.BadParameter(f"must be > 0, got {value}")
+    return value
+
+
+def _mnist_for(graph, count: int, data):
+    from .data.mnist import load_mnist, normalize
+    from .train import download_allowed
+    images, labels = load_mnist(data, "test", download=download_allowed())
+    shape = tuple(graph.inputs[0].shape[1:])
+    x = normalize(images[:count]).reshape((min(count, len(images)),) + tuple(int(s) for s in shape))
+    return x, labels[:count].astype(np.int64)
+
+
+@click.group("verify")
+def verify_group():
+    """Verify properties of a model."""
+
+
+@verify_group.command("robustness")
+@click.option("--model", required=True, help="Checkpoint folder, graph JSON or .onnx file.")
+@click.option("--eps", required=True, type=float, callback=_positive, help="Perturbation radius (> 0).")
+@click.option("--norm", type=NORM, default="inf", show_default=True)
+@click.option("--method", type=METHOD, default="crown", show_default=True)
+@click.option("--semantics", type=SEMANTICS, default="real", show_default=True,
+              help="Which execution the claim is about (binary32: certnn's exact binary32 kernel; "
+                   "binary32-any-order: any summation order).")
+@click.option("--n", "count", default=100, show_default=True, type=click.IntRange(min=1),
+              help="First N MNIST test images.")
+@click.option("--batch", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option("--out", default=None, help="Folder for the certificates (checked by the independent checker).")
+@click.option("--no-attack", is_flag=True, help="Skip PGD.")
+@click.option("--data", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the last line.")
+@click.option("--no-progress", is_flag=True, help="Do not draw a progress bar.")
+def verify_robustness_cmd(model, eps, norm, method, semantics, count, batch, out, no_attack, data, as_json,
+                          no_progress):
+    """Certify L-inf/L2 robustness of a classifier on the first N MNIST test images:
+    clean, PGD, verified and certified accuracy, with one certificate per block of
+    examples in OUT (each example's claim is checked on its own)."""
+    from .models import load_model
+    from .verify.robustness import verify_robustness
+    graph = load_model(model)
+    x, y = _mnist_for(graph, count, data)
+    from rich.progress import Progress
+    with Progress(disable=no_progress or as_json, transient=True) as bar:
+        task = bar.add_task(f"verifying ({method}, eps {eps})", total=len(y))
+        rep = verify_robustness(graph, x, y, eps, norm, method, semantics, attack=not no_attack,
+                                out_dir=out, batch=batch, model_path=Path(model).resolve(),
+                                progress=lambda k: bar.advance(task, k))
+    s = rep.summary()
+    if not as_json:
+        _print_summary(s, rep)
+    else:
+        click.echo(json.dumps(s))
+    if rep.check_failures:
+        raise SystemExit(1)
+
+
+def _print_summary(s: dict, rep) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    t = Table(title=f"robustness, {s['norm']}-norm eps {s['eps']}, {s['method']}, {s['semantics']} semantics")
+    for c in ("examples", "clean", "PGD", "verified", "certified", "ms/ex bounds", "ms/ex check", "checker"):
+        t.add_column(c, justify="right")
+    cert = "-" if s["certified_accuracy"] is None else f"{100 * s['certified_accuracy']:.1f}%"
+    chk = "-" if s["certified_accuracy"] is None else (
+        "all accepted" if not rep.check_failures else f"{len(rep.check_failures)} rejected")
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+    ms = s["ms_per_example"]
+    t.add_row(str(s["n"]), pct(s["clean_accuracy"]), pct(s["pgd_accuracy"]), pct(s["verified_accuracy"]),
+              cert, f"{ms['bounds']:.3f}", "-" if s["certified_accuracy"] is None else f"{ms['check']:.3f}", chk)
+    Console().print(t)
+    if s["certificates"]:
+        click.echo(f"certificates: {len(s['certificates'])} file(s) in {Path(s['certificates'][0]).parent}")
+    for i, why in rep.check_failures[:10]:
+        click.echo(f"  example {i}: checker rejected: {why}")
+    click.echo(f"evidence: {s['evidence']}; assumptions: {', '.join(s['assumptions']) or 'none'}")
+
+
+@click.command("bounds")
+@click.option("--model", required=True, help="Checkpoint folder, graph JSON or .onnx file.")
+@click.option("--input", "input_path", required=True, help=".npy array of inputs, one row per example.")
+@click.option("--eps", required=True, type=float, callback=_positive)
+@click.option("--norm", type=NORM, default="inf", show_default=True)
+@click.option("--method", type=METHOD, default="crown", show_default=True)
+@click.option("--semantics", type=SEMANTICS, default="real", show_default=True)
+@click.option("--domain", default=None, help="Clip the region to a box, e.g. 0,1.")
+@click.option("--out", required=True, help="Output .npz with arrays lb and ub (one row per input row).")
+def bounds_cmd(model, input_path, eps, norm, method, semantics, domain, out):
+    """Bounds on every model output over a ball around each input row."""
+    from .bounds import Region, compute_bounds
+    from .io import atomic_write
+    from .models import load_model
+    graph = load_model(model)
+    try:
+        x = np.load(input_path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise CertnnError(f"{input_path}: cannot read a .npy array ({e})") from None
+    shape = tuple(graph.inputs[0].shape[1:])
+    if x.ndim == len(shape):
+        x = x[None]
+    if tuple(x.shape[1:]) != shape:
+        try:
+            x = x.reshape((x.shape[0],) + shape)
+        except ValueError:
+            raise CertnnError(f"{input_path}: rows of shape {x.shape[1:]} do not fit the model input "
+                              f"{shape}") from None
+    dom = None
+    if domain:
+        try:
+            lo, hi = (float(v) for v in domain.split(","))
+        except ValueError:
+            raise click.BadParameter(f"--domain wants LO,HI, got {domain!r}") from None
+        dom = (lo, hi)
+    region = Region.ball(np.asarray(x, np.float64), eps, norm, domain=dom)
+    b = compute_bounds(graph, region, method=method, semantics=semantics)
+    with atomic_write(out) as f:
+        np.savez(f, lb=b.lb, ub=b.ub)
+    click.echo(f"wrote {out}: lb, ub of shape {b.lb.shape} ({method}, {semantics}, {b.seconds * 1000:.1f} ms)")
