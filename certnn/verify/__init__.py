@@ -1,0 +1,1 @@
+"""Verification on top of the bounds: certificates and their independent checker."""

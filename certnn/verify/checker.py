@@ -1,0 +1,640 @@
+"""The independent certificate checker.
+
+Given a certificate and the model graph, re-derive the claim in sound
+arithmetic, trusting none of the producer's numbers:
+
+1. the graph's hash must equal the certificate's (and, when the caller passes
+   them, the region and spec must equal the expected ones);
+2. on the unfused graph, walk the nodes in topological order with a sound
+   interval (IBP) pass; at every ReLU input (and every node the certificate
+   gives bounds for) also run a sound backward linear substitution (CROWN) to
+   the input, using the earlier nodes' sound bounds and the certificate's slopes,
+   intersect the two, and require the certificate's claimed bounds to contain
+   the result (else that example is rejected, naming the node);
+3. bound the spec rows ``C y + d`` from below the same way; an example is
+   accepted when every group has a row whose sound lower bound is > 0;
+4. for binary32 semantics, subtract ``|C| eps`` with eps the sound binary32
+   error budget of the graph over the region's box.
+
+Sound arithmetic: coefficient matrices are float64 intervals ``(lo, hi)`` that
+enclose the exact real coefficients of the reference computation. Products use
+``interval.bilinear`` (midpoint-radius with the a-posteriori bound
+``gamma_n |M||W| + n 2^-1074``), elementwise steps round outward one binary64
+step per operation. A ReLU with interval coefficient ``a`` is relaxed through
+``a = a+ - a-`` (both nonnegative intervals):
+``a relu(z) >= a+ alpha z - a- (s z + t)`` for every a in the interval, with
+``s = fl(u/(u-l))`` and ``t >= max(-s l, u - s u)`` rounded up, so the upper
+line lies above relu on [l, u] whatever rounding did to s.
+
+Slopes: any alpha in [0, 1] gives a valid lower line; values outside reject the
+example; a missing slope defaults to 1 if u > -l else 0 (on the claimed bounds).
+
+Supported ops: linear, matmul with a constant operand, conv2d (its transpose
+implemented here), batch_norm (eval), add/sub (two values or a constant), neg,
+reshape, flatten, relu. Anything else is rejected, never accepted.
+
+This module does not import the bound producer (certnn.bounds' propagation);
+it uses only the Region/LinearSpec data classes, the sound interval helpers of
+certnn.floats.interval, the op table's ``real`` rule for the conv2d forward map
+(the op's definition) and, for constants computed inside the graph and for
+binary32 semantics, the op table's sound interval/error rules.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CertnnError
+from ..floats import interval as iv
+from ..ir.graph import Graph
+from ..ir.passes import unfuse
+from ..ir.serialize import graph_hash
+from ..ops import get_op
+from .certificate import Certificate, CertificateError, load_certificate
+
+SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "add", "sub", "neg", "reshape", "flatten", "relu")
+ROW_BUDGET = 1 << 22       # elements of one coefficient array; rows are chunked to stay below
+OP_INTERVAL = "op-interval-rules-sound (tests/conformance)"
+
+
+class _Reject(Exception):
+    """The whole certificate is rejected (wrong graph/region, unsupported op, bad keys)."""
+
+
+@dataclass
+class CheckResult:
+    accepted: np.ndarray                     # (N,) bool: claim re-derived
+    claimed: np.ndarray                      # (N,) bool: examples the certificate makes a claim for
+    reasons: list                            # per example: None, or which step failed
+    lower: np.ndarray | None = None          # (N, K) sound lower bounds of the spec rows
+    assumptions: tuple = ()
+    seconds: float = 0.0
+    graph_hash: str = ""
+    evidence: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.evidence:
+            self.evidence = ["certified" if a else None for a in self.accepted]
+
+    @property
+    def ok(self) -> bool:
+        """Every claimed example's claim was re-derived."""
+        return bool(np.all(self.accepted | ~self.claimed)) and bool(np.any(self.claimed))
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "accepted": int(self.accepted.sum()), "claimed": int(self.claimed.sum()),
+                "n": int(self.accepted.size), "per_example": self.accepted.tolist(), "reasons": self.reasons,
+                "evidence": self.evidence, "assumptions": list(self.assumptions), "seconds": self.seconds,
+                "graph_hash": self.graph_hash}
+
+
+def load_model_graph(path) -> Graph:
+    """A checkpoint (folder or checkpoint.json) or a certnn graph JSON file."""
+    import json
+    from ..checkpoint import load_graph
+    from ..ir.serialize import FORMAT, load
+    p = Path(path)
+    if p.is_file():
+        try:
+            if json.loads(p.read_text()).get("format") == FORMAT:
+                return load(p)
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            pass
+    return load_graph(p)
+
+
+def check_certificate(cert, graph: Graph | None = None, expected_region=None, expected_spec=None) -> CheckResult:
+    """Check ``cert`` (a Certificate or a path) against ``graph`` (default: the model the
+    certificate names, relative to its file). Malformed input raises CertificateError;
+    a claim that does not follow gives ``accepted`` False with a reason."""
+    t0 = time.perf_counter()
+    if not isinstance(cert, Certificate):
+        cert = load_certificate(cert)
+    if graph is None:
+        if cert.model is None:
+            raise CertificateError("the certificate names no model; pass the model graph (--model)")
+        graph = load_model_graph(cert.model)
+    N = cert.n
+    claimed = np.ones(N, bool) if cert.claimed is None else np.asarray(cert.claimed, bool)
+    h = graph_hash(graph)
+    try:
+        if h != cert.graph_hash:
+            raise _Reject(f"graph: the certificate is for another graph ({cert.graph_hash[:19]}..., "
+                          f"the model is {h[:19]}...)")
+        _compare(cert, expected_region, expected_spec)
+        checker = _Checker(unfuse(graph), cert)
+        lower, reasons = checker.run()
+        if cert.semantics != "real":
+            lower = checker.binary32(graph, lower)
+    except _Reject as e:
+        return CheckResult(np.zeros(N, bool), claimed, [str(e)] * N, None, (), time.perf_counter() - t0, h)
+    holds = cert.spec.holds(lower)
+    best = np.stack([np.max(lower[:, cert.spec.groups == k], axis=1) for k in range(cert.spec.n_groups)], 1)
+    for i in np.flatnonzero(~holds):
+        if reasons[i] is None:
+            k = int(np.argmax(~(best[i] > 0)))
+            reasons[i] = f"spec: group {k} has no row with a positive sound lower bound (best {best[i, k]:.6g})"
+    accepted = holds & np.array([r is None for r in reasons]) & claimed
+    for i in np.flatnonzero(~claimed):
+        reasons[i] = reasons[i] or "no claim: the certificate does not claim this example"
+    return CheckResult(accepted, claimed, reasons, lower, tuple(checker.assumptions), time.perf_counter() - t0, h)
+
+
+def _compare(cert: Certificate, region, spec) -> None:
+    same = lambda a, b: (a is None and b is None) or (a is not None and b is not None  # noqa: E731
+                                                      and np.shape(a) == np.shape(b) and np.array_equal(a, b))
+    if region is not None:
+        r = cert.region
+        if not (r.norm == region.norm and same(r.lo, region.lo) and same(r.hi, region.hi)
+                and same(r.center, region.center) and (r.eps == region.eps or r.norm in ("box", "inf"))):
+            raise _Reject("region: the certificate is for another region")
+    if spec is not None:
+        s = cert.spec
+        if not (same(s.C, spec.C) and same(s.d, spec.d) and same(s.groups, spec.groups)):
+            raise _Reject("spec: the certificate is for another spec")
+
+
+class _Coef:
+    """Interval coefficients, as (lo, hi) or midpoint-radius (m, r; r None = exact),
+    converted lazily: products want (m, r), relu steps want (lo, hi). ``shared``:
+    one array for all examples (K, *shape) instead of (N, K, *shape)."""
+    __slots__ = ("lo", "hi", "m", "r", "shared")
+
+    def __init__(self, lo=None, hi=None, m=None, r=None, shared=False):
+        self.lo, self.hi, self.m, self.r, self.shared = lo, hi, m, r, shared
+
+    def as_iv(self):
+        if self.lo is None:
+            self.lo, self.hi = (self.m, self.m) if self.r is None else (iv.down(self.m - self.r), iv.up(self.m + self.r))
+        return self.lo, self.hi
+
+    def as_mr(self):
+        if self.m is None:
+            self.m, self.r = (self.lo, None) if self.lo is self.hi else iv.midrad(self.lo, self.hi)
+        return self.m, self.r
+
+    def map(self, fn):
+        """An exact linear rearrangement (reshape)."""
+        if self.m is not None:
+            return _Coef(m=fn(self.m), r=None if self.r is None else fn(self.r), shared=self.shared)
+        return _Coef(fn(self.lo), fn(self.hi), shared=self.shared)
+
+    def neg(self):
+        if self.m is not None:
+            return _Coef(m=-self.m, r=self.r, shared=self.shared)
+        return _Coef(-self.hi, -self.lo, shared=self.shared)
+
+
+def _mr(lo, hi):
+    return (lo, None) if lo is hi else iv.midrad(lo, hi)
+
+
+def _product(f, a, b, n: int):
+    """``interval.bilinear``'s enclosure kept in midpoint-radius form (no conversion of
+    the result, which is the largest array of a check): returns (c, R) with
+    f(A, B) in [c - R, c + R] for every A in [ma -+ ra], B in [mb -+ rb]. Same bound
+    and same proof as ``bilinear`` (gamma_{n+3}, n 2^-1074 slack, rounding up of
+    the nonnegative radius terms); non-finite results become the whole line."""
+    (ma, ra), (mb, rb) = a, b
+    g = iv.gamma(max(n, 1))
+    with np.errstate(all="ignore"):
+        c = f(ma, mb)
+        ama, amb = np.abs(ma), np.abs(mb)
+        if rb is None:
+            terms = [f(iv._pad(ra, ama, g), amb)]
+        elif ra is None:
+            terms = [f(ama, iv._pad(rb, amb, g))]
+        else:
+            terms = [f(ama, iv._pad(rb, amb, g)), f(ra, amb + rb)]
+        s = terms[0] if len(terms) == 1 else iv._up_nonneg(terms[0] + terms[1])
+        slack = len(terms) * n * iv.ETA
+        rad = iv._up_nonneg(iv._up_nonneg(iv._up_nonneg(s + slack) * iv._grow(n + 3)) + n * iv.ETA)
+        bad = ~np.isfinite(c) | ~(rad < np.inf)
+        if bad.any():
+            c, rad = np.where(bad, 0.0, c), np.where(bad, np.inf, rad)
+    return c, rad
+
+
+def _fits(shape, target) -> bool:
+    try:
+        return np.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
+    except ValueError:
+        return False
+
+
+def _rowdot(a, b):
+    """Per example n: rows a (N, K, *s) dotted with b (N, *s) or (N, 1, *s) -> (N, K)."""
+    return np.matmul(a.reshape(a.shape[0], a.shape[1], -1), b.reshape(b.shape[0], -1, 1))[..., 0]
+
+
+def _dot(A, B):
+    """Contract the trailing axes of A (..., *s) with B (*s) -> (...)."""
+    lead = A.shape[:A.ndim - B.ndim]
+    return A.reshape(lead + (-1,)) @ B.reshape(-1)
+
+
+def _pe(node) -> tuple:
+    """Per-example shape (the graph's leading axis is the batch)."""
+    return tuple(node.shape[1:])
+
+
+class _Checker:
+    def __init__(self, g: Graph, cert: Certificate):
+        self.g, self.cert, self.N = g, cert, cert.n
+        self.assumptions = list(iv.BLAS)
+        self.nodes = {n.id: n for n in g.nodes}
+        self.order = [n.id for n in g.nodes]
+        bad = sorted({n.op for n in g.nodes if not n.is_source and n.op not in SUPPORTED})
+        if bad:
+            raise _Reject(f"unsupported op {', '.join(bad)} in the checker")
+        self.consts, self.var = {}, set()
+        for n in g.nodes:
+            if n.op == "input":
+                self.var.add(n.id)
+            elif n.op in ("param", "const"):
+                a = np.asarray(g.arrays[n.id], np.float64)
+                self.consts[n.id] = (a, a)
+            elif any(i in self.var for i in n.inputs):
+                self.var.add(n.id)
+                if any(d is None for d in _pe(n)):
+                    raise _Reject(f"node '{n.id}': only the batch axis may be dynamic")
+            else:  # computed from constants only: the op table's sound interval rule
+                los, his = zip(*[self.consts[i] for i in n.inputs])
+                self.consts[n.id] = get_op(n.op).interval(list(los), list(his), **n.attrs)
+                self.assumptions.append(OP_INTERVAL)
+        ins = [n for n in g.nodes if n.op == "input"]
+        if len(ins) != 1:
+            raise _Reject(f"the checker needs exactly one graph input, the graph has {len(ins)}")
+        self.input = ins[0].id
+        if _pe(ins[0]) != cert.region.shape:
+            raise _Reject(f"region: input shape {cert.region.shape} does not fit the model input {_pe(ins[0])}")
+        self.output = g.outputs[0]
+        if int(np.prod(_pe(self.nodes[self.output]))) != cert.spec.C.shape[2]:
+            raise _Reject(f"spec: rows have {cert.spec.C.shape[2]} coefficients, the model output "
+                          f"{_pe(self.nodes[self.output])}")
+        self.relu_inputs = {self.nodes[i].inputs[0] for i in self.order if self.nodes[i].op == "relu"}
+        for nid, (lo, _) in cert.anchors.items():
+            if nid not in self.var:
+                raise _Reject(f"anchor: the certificate bounds node '{nid}', not a value of this graph")
+            if lo.shape[1:] != _pe(self.nodes[nid]):
+                raise _Reject(f"anchor '{nid}': shape {lo.shape[1:]}, the node has {_pe(self.nodes[nid])}")
+        self.checked = [i for i in self.order if i in self.relu_inputs or i in cert.anchors]
+        self.reasons = [None] * self.N
+        self._alphas()
+
+    # ------------------------------------------------------------------ slopes
+    def _alphas(self):
+        """Validate the certificate's slopes: known targets and relus, shapes, [0, 1]."""
+        self.alpha = {}
+        targets = set(self.checked) | {"spec", "*"}
+        for (t, r, side), a in self.cert.alphas.items():
+            if t not in targets or r not in self.nodes or self.nodes[r].op != "relu":
+                raise _Reject(f"alpha ({t}, {r}): unknown target or not a relu node")
+            if (side == "upper" and t == "spec") or not _fits(a.shape[2:], _pe(self.nodes[r])):
+                raise _Reject(f"alpha ({t}, {r}, {side}): shape {a.shape} does not fit relu {_pe(self.nodes[r])}")
+            out = ~((a >= 0) & (a <= 1))
+            if out.any():
+                ex = np.any(out.reshape(a.shape[0], -1), axis=1)
+                for i in np.flatnonzero(np.broadcast_to(ex, (self.N,))):
+                    self._fail(i, f"alpha ({t}, {r}): slope outside [0, 1]")
+            self.alpha[(t, r, side)] = np.clip(np.nan_to_num(a, nan=0.0), 0.0, 1.0)
+
+    def _rows_alpha(self, target, relu, K, sl, claimed):
+        """Slopes (N|1, 2*len or len, *relu) for the rows ``sl`` of a pass on ``target``
+        (K rows per direction; intermediate passes stack lower then upper rows)."""
+        def pick(side):
+            for key in ((target, relu, side), (target, relu, "both"), ("*", relu, side), ("*", relu, "both")):
+                a = self.alpha.get(key)
+                if a is None:
+                    continue
+                k = a.shape[1]
+                if key[2] == "both" and key[0] != "*" and k == 2 * K:   # producer's stacked rows
+                    a = a[:, K:] if side == "upper" else a[:, :K]
+                elif k not in (1, K):
+                    raise _Reject(f"alpha ({target}, {relu}): {k} rows, expected 1, {K} or {2 * K}")
+                return a[:, sl] if a.shape[1] == K else a
+            l, u = claimed[self.nodes[relu].inputs[0]]
+            return np.where(u > -l, 1.0, 0.0)[:, None]              # the default slope
+        if target == "spec":
+            return pick("lower")
+        lo, up = pick("lower"), pick("upper")
+        n = sl.stop - sl.start
+        shape = (self.N if max(lo.shape[0], up.shape[0]) > 1 else 1, n) + lo.shape[2:]
+        return np.concatenate([np.broadcast_to(lo, shape), np.broadcast_to(up, shape)], axis=1)
+
+    def _fail(self, i, why):
+        if self.reasons[i] is None:
+            self.reasons[i] = why
+
+    # ------------------------------------------------------------------ the walk
+    def run(self):
+        cert, N = self.cert, self.N
+        box = {self.input: (cert.region.lo, cert.region.hi)}
+        self.bounds = {}         # relu input -> sound (lo, hi) used in relaxations
+        self.claim = {}          # relu input -> bounds deciding the default slope
+        for nid in self.order:
+            n = self.nodes[nid]
+            if nid not in self.var:
+                continue
+            if n.op != "input":
+                box[nid] = self._forward(n, box)
+            if nid in self.checked:
+                lo, hi = self._crown_node(nid)
+                lo, hi = np.maximum(lo, box[nid][0]), np.minimum(hi, box[nid][1])
+                box[nid] = (lo, hi)
+                if nid in cert.anchors:
+                    cl, ch = cert.anchors[nid]
+                    bad = ~((cl <= lo) & (hi <= ch))
+                    for i in np.flatnonzero(np.any(bad.reshape(N, -1), axis=1)):
+                        j = int(np.argmax(bad[i].reshape(-1)))
+                        self._fail(i, f"anchor {nid}: claimed bounds do not contain the sound enclosure "
+                                      f"(element {j}: claimed [{cl[i].flat[j]:.9g}, {ch[i].flat[j]:.9g}], "
+                                      f"sound [{lo[i].flat[j]:.9g}, {hi[i].flat[j]:.9g}])")
+                    self.claim[nid] = (cl, ch)
+                else:
+                    self.claim[nid] = (lo, hi)
+                self.bounds[nid] = (lo, hi)
+        # spec rows: CROWN from the output, and the IBP box of the output
+        C = cert.spec.C.reshape((N, -1) + _pe(self.nodes[self.output]))
+        low = self._backward(self.output, _Coef(m=C), cert.spec.d, "spec", slice(0, C.shape[1]))
+        yl, yh = box[self.output]
+        ibp = iv.bilinear(_rowdot, C, C, yl, yh, max(1, C[0, 0].size))[0]
+        low = np.maximum(low, iv.down(ibp + cert.spec.d))
+        return low, self.reasons
+
+    def _crown_node(self, nid):
+        """Sound (lo, hi) of node ``nid`` by backward substitution, rows chunked."""
+        shape = _pe(self.nodes[nid])
+        k = int(np.prod(shape))
+        width = max(int(np.prod(_pe(self.nodes[i]))) for i in self.var)
+        step = max(1, ROW_BUDGET // max(1, 2 * width * self.N))
+        lo, hi = np.empty((self.N, k)), np.empty((self.N, k))
+        eye = np.eye(k)
+        for s in range(0, k, step):
+            sl = slice(s, min(k, s + step))
+            rows = np.concatenate([eye[sl], -eye[sl]]).reshape((-1,) + shape)
+            val = self._backward(nid, _Coef(m=rows, shared=True), 0.0, nid, sl)
+            m = sl.stop - sl.start
+            lo[:, sl], hi[:, sl] = val[:, :m], -val[:, m:]
+        return lo.reshape((self.N,) + shape), hi.reshape((self.N,) + shape)
+
+    def _backward(self, target, A0, d, tkey, sl):
+        """Sound lower bound (N, K) of A0 . v_target + d over the region. ``A0`` is
+        (K, *shape) (shared by all examples) or (N, K, *shape)."""
+        N = self.N
+        K = A0.m.shape[0 if A0.shared else 1]
+        acc = {target: A0}
+        c = np.zeros((N, K)) + d
+        Kt = int(np.prod(_pe(self.nodes[target]))) if tkey != "spec" else self.cert.spec.C.shape[1]
+        for nid in reversed(self.order[:self.order.index(target) + 1]):
+            if nid not in acc:
+                continue
+            A = acc.pop(nid)
+            n = self.nodes[nid]
+            if n.op == "input":
+                return iv.down(c + self._concretize(A))
+            if n.op == "relu":
+                z = n.inputs[0]
+                alpha = self._rows_alpha(tkey, nid, Kt, sl, self.claim)
+                A, cc = self._relu_back(A, *self.bounds[z], alpha)
+                self._push(acc, z, A)
+                c = iv.down(c + cc)
+                continue
+            for i, A2, cc in self._affine_back(n, A):
+                if A2 is not None:
+                    self._push(acc, i, A2)
+                if cc is not None:
+                    c = iv.down(c + np.broadcast_to(cc, (N, K)))
+        return iv.down(c)   # the target does not depend on the input: a constant
+
+    def _push(self, acc, nid, A):
+        if nid not in self.var:
+            return
+        if nid in acc:             # a value with several consumers: add the coefficients
+            B = acc[nid]
+            (al, ah), (bl, bh) = A.as_iv(), B.as_iv()
+            if A.shared != B.shared:   # a shared array broadcasts against the batch
+                al, ah, bl, bh = (x if x.ndim == max(al.ndim, bl.ndim) else x[None] for x in (al, ah, bl, bh))
+            A = _Coef(*iv.add(al, ah, bl, bh), shared=A.shared and B.shared)
+        acc[nid] = A
+
+    # ------------------------------------------------------------------ relu
+    def _relu_back(self, A, l, u, alpha):
+        """a relu(z) >= a+ la z - a- (s z + t) on [l, u], for every a in [Al, Ah]."""
+        Al, Ah = A.as_iv()
+        l, u = l[:, None], u[:, None]                                # (N, 1, *s)
+        act, dead = l >= 0, u <= 0
+        unst = ~(act | dead)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = np.where(unst, u / (u - l), np.where(act, 1.0, 0.0))
+            t = np.where(unst, np.maximum(iv.up(-s * l), iv.up(u - iv.down(s * u))), 0.0)
+        la = np.where(act, 1.0, np.where(unst, alpha, 0.0))
+        apl, aph = np.maximum(Al, 0.0), np.maximum(Ah, 0.0)         # a+ in [apl, aph]
+        aml, amh = np.maximum(-Ah, 0.0), np.maximum(-Al, 0.0)       # a- in [aml, amh]
+        lo = iv.down(iv.down(la * apl) - iv.up(s * amh))
+        hi = iv.up(iv.up(la * aph) - iv.down(s * aml))
+        n = int(np.prod(l.shape[2:]))
+        amh_b = np.broadcast_to(amh, (self.N,) + amh.shape) if A.shared else amh
+        c, rad = _product(_rowdot, (amh_b, None), (t, None), max(1, n))
+        return _Coef(lo, hi), -iv.up(c + rad)                               # -(>= sum a- t)
+
+    # ------------------------------------------------------------------ affine ops
+    def _const(self, nid):
+        return self.consts[nid]
+
+    def _affine_back(self, n, A):
+        """Yield (input id, coefficients on it, constant lower bound) for coefficients
+        ``A`` on the node's value."""
+        op, ins, at = n.op, n.inputs, n.attrs
+        pe = _pe(n)
+        sh = A.shared
+        if op in ("reshape", "flatten"):
+            x = self.nodes[ins[0]]
+            if x.shape[0] != n.shape[0] or int(np.prod(_pe(x))) != int(np.prod(pe)):
+                raise _Reject(f"node '{n.id}' ({op}) mixes the batch axis with the others")
+            yield ins[0], A.map(lambda a: a.reshape(a.shape[:a.ndim - len(pe)] + _pe(x))), None
+        elif op == "neg":
+            yield ins[0], A.neg(), None
+        elif op in ("add", "sub"):
+            for p, i in enumerate(ins):
+                B = A.neg() if (op == "sub" and p == 1) else A
+                if i in self.var:
+                    if tuple(self.nodes[i].shape) != tuple(n.shape):
+                        raise _Reject(f"node '{n.id}' ({op}): broadcasting a variable operand is not supported")
+                    yield i, B, None
+                else:
+                    yield None, None, self._const_term(B, self._const(i), pe, n)
+        elif op == "linear":
+            self._var_only(n, [1, 2])
+            w = _mr(*self._const(ins[1]))
+            f = lambda a, w: (a.reshape(-1, a.shape[-1]) @ w).reshape(a.shape[:-1] + w.shape[1:])  # noqa: E731
+            c, r = _product(f, A.as_mr(), w, max(1, w[0].shape[0]))
+            yield ins[0], _Coef(m=c, r=r, shared=sh), None
+            if len(ins) == 3:
+                yield None, None, self._const_term(A, self._const(ins[2]), pe, n)
+        elif op == "matmul":
+            if ins[1] not in self.var and self.consts[ins[1]][0].ndim == 2:                 # x @ B
+                b = _mr(*self._const(ins[1]))
+                c, r = _product(lambda a, b: a @ b.T, A.as_mr(), b, max(1, b[0].shape[1]))
+                yield ins[0], _Coef(m=c, r=r, shared=sh), None
+            elif ins[0] not in self.var and self.consts[ins[0]][0].ndim == 2 and len(n.shape) >= 3:   # M @ x
+                m = _mr(*self._const(ins[0]))
+                c, r = _product(lambda a, m: np.matmul(m.T, a), A.as_mr(), m, max(1, m[0].shape[0]))
+                yield ins[1], _Coef(m=c, r=r, shared=sh), None
+            else:
+                raise _Reject(f"node '{n.id}' (matmul): needs one variable operand and one 2-D constant")
+        elif op == "conv2d":
+            self._var_only(n, [1, 2])
+            w = _mr(*self._const(ins[1]))
+            x = _pe(self.nodes[ins[0]])
+            og = w[0].shape[0] // at["groups"]
+            c, r = _product(lambda a, w: _conv_t(a, w, x, **at), A.as_mr(), w,
+                            max(1, og * w[0].shape[2] * w[0].shape[3]))
+            yield ins[0], _Coef(m=c, r=r, shared=sh), None
+            if len(ins) == 3:
+                bl, bh = self._const(ins[2])
+                yield None, None, self._const_term(A, (bl.reshape(-1, 1, 1), bh.reshape(-1, 1, 1)), pe, n)
+        elif op == "batch_norm":
+            self._var_only(n, [1, 2, 3, 4])
+            k, shift = self._bn(n)
+            kl, kh = (v.reshape((-1,) + (1,) * (len(pe) - 1)) for v in k)
+            yield ins[0], _Coef(*iv.mul(*A.as_iv(), kl, kh), shared=sh), None
+            yield None, None, self._const_term(A, shift, pe, n)
+        else:  # pragma: no cover - filtered in __init__
+            raise _Reject(f"unsupported op {op} in the checker")
+
+    def _var_only(self, n, const_pos):
+        if any(n.inputs[p] in self.var for p in const_pos if p < len(n.inputs)) or n.inputs[0] not in self.var:
+            raise _Reject(f"node '{n.id}' ({n.op}): only the first operand may depend on the input")
+
+    def _const_term(self, A, b, pe, n):
+        """Sound lower bound of A . broadcast(b) (contraction over the node's per-example shape)."""
+        bl, bh = b
+        full = tuple(n.shape)
+        if bl.ndim == len(full) and bl.ndim > 0:          # carries a batch axis: must be 1
+            if bl.shape[0] != 1:
+                raise _Reject(f"node '{n.id}': a constant with a batch axis is not supported")
+            bl, bh = bl[0], bh[0]
+        exact = bl is bh
+        bl = np.broadcast_to(bl, pe)
+        bm = (bl, None) if exact else _mr(bl, np.broadcast_to(bh, pe))
+        c, r = _product(_dot, A.as_mr(), bm, max(1, int(np.prod(pe))))
+        return iv.down(c - r)
+
+    def _bn(self, n):
+        """Per-channel interval scale k = w / sqrt(var + eps) and shift b - k mean."""
+        (wl, wh), (bl, bh), (ml, mh), (vl, vh) = (self._const(i) for i in n.inputs[1:])
+        eps = float(n.attrs["eps"])
+        r = iv.div(1.0, 1.0, *iv.sqrt(*iv.add(vl, vh, eps, eps)))
+        k = iv.mul(*r, wl, wh)
+        if not (np.isfinite(k[0]).all() and np.isfinite(k[1]).all()):
+            raise _Reject(f"node '{n.id}' (batch_norm): running_var + eps is not positive")
+        shift = iv.sub(bl, bh, *iv.mul(*k, ml, mh))
+        pe = _pe(n)
+        return k, tuple(s.reshape((-1,) + (1,) * (len(pe) - 1)) for s in shift)
+
+    # ------------------------------------------------------------------ forward (IBP)
+    def _val(self, box, i):
+        return box[i] if i in self.var else self._const(i)
+
+    def _forward(self, n, box):
+        op, ins, at = n.op, n.inputs, n.attrs
+        if op == "relu":
+            lo, hi = self.bounds[ins[0]]
+            return np.maximum(lo, 0.0), np.maximum(hi, 0.0)
+        if op in ("reshape", "flatten"):
+            lo, hi = box[ins[0]]
+            return lo.reshape((self.N,) + _pe(n)), hi.reshape((self.N,) + _pe(n))
+        if op == "neg":
+            return iv.neg(*box[ins[0]])
+        if op in ("add", "sub"):
+            a, b = self._val(box, ins[0]), self._val(box, ins[1])
+            return (iv.add if op == "add" else iv.sub)(*a, *b)
+        if op == "linear":
+            (xl, xh), (wl, wh) = box[ins[0]], self._const(ins[1])
+            lo, hi = iv.bilinear(lambda x, w: x @ w.T, xl, xh, wl, wh, max(1, wl.shape[1]))
+            return iv.add(lo, hi, *self._const(ins[2])) if len(ins) == 3 else (lo, hi)
+        if op == "matmul":
+            (al, ah), (bl, bh) = self._val(box, ins[0]), self._val(box, ins[1])
+            return iv.bilinear(np.matmul, al, ah, bl, bh, max(1, al.shape[-1]))
+        if op == "conv2d":
+            (xl, xh), (wl, wh) = box[ins[0]], self._const(ins[1])
+            real = get_op("conv2d").real
+            lo, hi = iv.bilinear(lambda x, w: real(x, w, **at), xl, xh, wl, wh, max(1, int(np.prod(wl.shape[1:]))))
+            if len(ins) == 3:
+                bl, bh = self._const(ins[2])
+                lo, hi = iv.add(lo, hi, bl.reshape(-1, 1, 1), bh.reshape(-1, 1, 1))
+            return lo, hi
+        if op == "batch_norm":
+            (kl, kh), (sl, sh) = self._bn(n)
+            kl, kh = (v.reshape((-1,) + (1,) * (len(_pe(n)) - 1)) for v in (kl, kh))
+            return iv.add(*iv.mul(*box[ins[0]], kl, kh), sl, sh)
+        raise _Reject(f"unsupported op {op} in the checker")  # pragma: no cover
+
+    # ------------------------------------------------------------------ the region
+    def _concretize(self, A):
+        """Sound lower bound (N, K) of min over the region of A . x."""
+        r = self.cert.region
+        N = self.N
+        d = int(np.prod(r.shape))
+        if A.shared:
+            f = lambda a, x: x.reshape(N, -1) @ a.reshape(a.shape[0], -1).T  # noqa: E731
+        else:
+            f = lambda a, x: np.matmul(a.reshape(N, a.shape[1], -1), x.reshape(N, -1, 1))[..., 0]  # noqa: E731
+        m, rad = A.as_mr()
+        c, e = _product(f, (m, rad), iv.midrad(r.lo, r.hi), d)
+        low = iv.down(c - e)
+        if r.norm in ("2", "1"):
+            amax = np.abs(m) if rad is None else iv._up_nonneg(np.abs(m) + rad)
+            amax = amax.reshape(amax.shape[:1 if A.shared else 2] + (-1,))
+            if r.norm == "2":                      # ||a||_2 <= sqrt(sum a^2), rounded up
+                c2, e2 = _product(lambda a, b: np.einsum("...d,...d->...", a, b), (amax, None), (amax, None), d)
+                nrm = iv.up(np.sqrt(iv.up(c2 + e2)))
+            else:                                  # dual of L1: max |a|, exact
+                nrm = np.max(amax, axis=-1)
+            c3, e3 = _product(f, (m, rad), (r.center, None), d)
+            ball = iv.down(iv.down(c3 - e3) - iv.up(r.eps * nrm))
+            low = np.maximum(low, ball)
+        return low
+
+    # ------------------------------------------------------------------ binary32
+    def binary32(self, graph, lower):
+        from ..floats.error_budget import ASSUMPTIONS, error_budget
+        order = "sequential" if self.cert.semantics == "binary32" else "any"
+        try:
+            eb = error_budget(graph, self.cert.region.lo, self.cert.region.hi, order=order)
+        except CertnnError as e:
+            raise _Reject(f"binary32: no error budget for this graph ({e})") from None
+        C = np.abs(self.cert.spec.C)
+        e = np.broadcast_to(np.asarray(eb.bound, np.float64), np.shape(eb.lo)).reshape(self.N, -1)
+        pen = iv.bilinear(lambda a, b: np.einsum("nko,no->nk", a, b), C, C, e, e, C.shape[2])[1]
+        self.assumptions += [a for a in ASSUMPTIONS if a not in self.assumptions]
+        return iv.down(lower - pen)
+
+
+def _conv_t(A, W, x_shape, *, stride, padding, dilation, groups):
+    """Adjoint of conv2d (no bias) in x: A (..., O, Ho, Wo) -> (..., C, H, W).
+    Each output is a sum of at most (O/groups) kH kW products."""
+    lead = A.shape[:-3]
+    O, Ho, Wo = A.shape[-3:]
+    C, H, Wd = x_shape
+    _, cg, kh, kw = W.shape
+    og = O // groups
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    M = int(np.prod(lead, dtype=np.int64))
+    a = A.reshape(M, groups, og, Ho * Wo).transpose(1, 0, 3, 2)          # (G, M, HoWo, og)
+    w = W.reshape(groups, og, cg * kh * kw)
+    cols = (a @ w[:, None]).reshape(groups, M, Ho, Wo, cg, kh, kw)       # (G, M, Ho, Wo, cg, kh, kw)
+    Hp = max(H + 2 * ph, (Ho - 1) * sh + (kh - 1) * dh + 1)
+    Wp = max(Wd + 2 * pw, (Wo - 1) * sw + (kw - 1) * dw + 1)
+    out = np.zeros((groups, M, cg, Hp, Wp))
+    for p in range(kh):
+        for q in range(kw):
+            out[:, :, :, p * dh:p * dh + sh * (Ho - 1) + 1:sh, q * dw:q * dw + sw * (Wo - 1) + 1:sw] += \
+                cols[..., p, q].transpose(0, 1, 4, 2, 3)
+    out = out[:, :, :, ph:ph + H, pw:pw + Wd].transpose(1, 0, 2, 3, 4)
+    return np.ascontiguousarray(out).reshape(lead + (C, H, Wd))
