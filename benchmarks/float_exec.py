@@ -2,7 +2,8 @@
 784-512-512-10 ReLU MLP at batch 256 against the NumPy float32 (BLAS) forward
 pass with the same weights, measured in the same run (one BLAS thread and the
 default), plus the numba fast path against the NumPy-loop fallback, and the
-scalar reference kernel's ops/second when ``certnn.floats`` exposes one.
+scalar reference kernel's ops/second (certnn.floats.kernel: add, sub, mul, div, sqrt, fma
+on binary32 bit patterns, nearest-even and toward zero).
 
     .venv/bin/python benchmarks/float_exec.py [--quick]
 
@@ -68,42 +69,38 @@ def numpy_forward(x, layers):
     return h
 
 
-def scalar_reference_row(reps):
-    """ops/second of the scalar reference kernel in certnn.floats, if there is one."""
-    try:
-        import certnn.floats as F
-    except Exception as e:  # noqa: BLE001
-        return {"skipped": f"certnn.floats does not import: {type(e).__name__}: {e}"}
-    cands = []
-    for owner in (F, getattr(F, "kernel", None)):
-        if owner is None:
-            continue
-        for name in ("add", "mul"):
-            fn = getattr(owner, name, None)
-            if callable(fn):
-                cands.append((f"{owner.__name__}.{name}", fn))
-    if not cands:
-        return {"skipped": "certnn.floats exposes no scalar add/mul yet"}
-    out = {}
-    fmt = getattr(F, "BINARY32", None) or getattr(F, "binary32", None)
-    for label, fn in cands:
-        call = None
-        for args in ((1.5, 2.25), (1.5, 2.25, "binary32")) + (((1.5, 2.25, fmt),) if fmt is not None else ()):
-            try:
-                fn(*args)
-                call = args
-                break
-            except Exception:  # noqa: BLE001
-                continue
-        if call is None:
-            out[label] = "could not call with (a, b) or (a, b, format)"
-            continue
-        n = reps
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn(*call)
-        dt = time.perf_counter() - t0
-        out[label] = {"ops_per_s": n / dt, "call": repr(call)}
+def scalar_reference_row(n):
+    """ops/second of the scalar reference kernel (certnn.floats.kernel: exact
+    integer arithmetic and one rounding) on binary32 bit patterns of random
+    normal operands, round-to-nearest-even and one directed mode."""
+    from certnn.floats import kernel as K
+    from certnn.floats.formats import BINARY32
+    rng = np.random.default_rng(0)
+    vals = rng.standard_normal(3 * n).astype(np.float32) * np.float32(100)
+    bits = [int(v) for v in vals.view(np.uint32)]
+    a, b, c = bits[:n], bits[n:2 * n], bits[2 * n:]
+    pos = [x & 0x7FFFFFFF for x in a]
+    ops = {
+        "add": lambda rm: [K.add(BINARY32, x, y, rm) for x, y in zip(a, b)],
+        "sub": lambda rm: [K.sub(BINARY32, x, y, rm) for x, y in zip(a, b)],
+        "mul": lambda rm: [K.mul(BINARY32, x, y, rm) for x, y in zip(a, b)],
+        "div": lambda rm: [K.div(BINARY32, x, y, rm) for x, y in zip(a, b)],
+        "sqrt": lambda rm: [K.sqrt(BINARY32, x, rm) for x in pos],
+        "fma": lambda rm: [K.fma(BINARY32, x, y, z, rm) for x, y, z in zip(a, b, c)],
+    }
+    out = {"format": "binary32", "operands": n, "operand_distribution": "100 * standard normal, as binary32"}
+    for name, fn in ops.items():
+        for label, rm in (("RNE", K.RNE), ("RTZ", K.RTZ)):
+            fn(rm)                                    # warm-up
+            t0 = time.perf_counter()
+            fn(rm)
+            out[f"{name}_{label}_ops_per_s"] = n / (time.perf_counter() - t0)
+    # the same operations on NumPy float32 arrays, for scale
+    A, B = vals[:n], vals[n:2 * n]
+    t0 = time.perf_counter()
+    for _ in range(10):
+        A + B
+    out["numpy_float32_vectorized_add_per_s"] = 10 * n / (time.perf_counter() - t0)
     return out
 
 
@@ -196,9 +193,13 @@ def main(argv=None):
     if "ratio" in mm:
         print(f"256x784 @ 784x512: numba {mm['numba_sequential']['median_ms']:.2f} ms, "
               f"BLAS 1 thread {mm_blas['median_ms']:.2f} ms ({mm['ratio']:.2f}x)")
-    print(f"scalar reference kernel: {res['scalar_reference_kernel']}")
+    sk = res["scalar_reference_kernel"]
+    print("scalar reference kernel (certnn.floats.kernel, binary32), ops/s: " + ", ".join(
+        f"{k[:-len('_ops_per_s')]} {v:,.0f}" for k, v in sk.items() if k.endswith("_ops_per_s")))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "float_exec.json").write_text(json.dumps(res, indent=2, default=float) + "\n")
+    from certnn.io import atomic_write
+    with atomic_write(RESULTS / "float_exec.json", "w") as f:
+        f.write(json.dumps(res, indent=2, default=float) + "\n")
     print(f"wrote {RESULTS / 'float_exec.json'}")
     return res
 

@@ -137,11 +137,13 @@ def float_explain(value, fmt):
               help="sequential: certnn's binary32 order; any: valid for every summation order.")
 @click.option("--data", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def float_error_budget(checkpoint, eps, count, order, data, as_json):
+@click.option("--grad", is_flag=True, help="Also bound the gradient of the mean cross-entropy over the "
+              "images (binary32 backward vs real), per parameter.")
+def float_error_budget(checkpoint, eps, count, order, data, as_json, grad):
     """Bound |binary32 - real| over boxes around MNIST test images, node by node,
     and compare with the error measured at the images themselves."""
     from .floats.budget_report import error_budget_report
-    error_budget_report(checkpoint, eps=eps, count=count, order=order, data=data, as_json=as_json)
+    error_budget_report(checkpoint, eps=eps, count=count, order=order, data=data, as_json=as_json, grad=grad)
 
 
 @cli.command("check")

@@ -36,12 +36,33 @@ def budget_for_images(graph, x: np.ndarray, eps: float = 0.0, order: str = "sequ
     return bound, np.concatenate(measured), nodes
 
 
-def error_budget_report(checkpoint, eps=0.0, count=100, order="sequential", data=None, as_json=False) -> dict:
+def grad_rows(graph, x, labels, eps=0.0, order="sequential") -> list[dict]:
+    """Gradient budget of the mean cross-entropy over the batch x (one box of
+    radius eps, clipped to [0, 1]) and the error measured at x, per source."""
+    from .grad_budget import backward_binary32, backward_real, grad_budget
+    xb = x.astype(np.float64)
+    lo, hi = np.clip(xb - eps, 0, 1), np.clip(xb + eps, 0, 1)
+    t = np.asarray(labels, np.int64)
+    b = grad_budget(graph, lo, hi, loss="cross_entropy", target=t, order=order)
+    kernel_order = "sequential" if order == "sequential" else "pairwise"
+    g32 = backward_binary32(graph, x.astype(np.float32), loss="cross_entropy", target=t, order=kernel_order)
+    gr = backward_real(graph, x.astype(np.float32), loss="cross_entropy", target=t)
+    rows = []
+    for k, bound in b.bound.items():
+        d = np.abs(g32[k].astype(np.float64) - gr[k])
+        rows.append({"source": k, "max_bound": float(bound.max()), "max_measured": float(d.max()),
+                     "ratio": float(bound.max() / d.max()) if d.max() > 0 else None,
+                     "holds": bool(np.all(d <= bound))})
+    return rows
+
+
+def error_budget_report(checkpoint, eps=0.0, count=100, order="sequential", data=None, as_json=False,
+                        grad=False) -> dict:
     from ..train import mnist_arrays
     meta, _, _ = read_meta(checkpoint)
     graph = load_graph(checkpoint)
-    x, _ = mnist_arrays(meta["config"], data, "test")
-    x = x[:count]
+    x, labels = mnist_arrays(meta["config"], data, "test")
+    x, labels = x[:count], labels[:count]
     t0 = time.perf_counter()
     bound, measured, nodes = budget_for_images(graph, x, eps, order)
     seconds = time.perf_counter() - t0
@@ -55,6 +76,8 @@ def error_budget_report(checkpoint, eps=0.0, count=100, order="sequential", data
            "seconds": seconds, "evidence": "checked",
            "assumptions": ["hardware-float32-elementwise-ieee", "ieee754-binary64-rn"],
            "nodes": [{"node": n, "op": op, "max_bound": b} for n, op, b in nodes]}
+    if grad:
+        res["gradient"] = grad_rows(graph, x, labels, eps, order)
     if as_json:
         print(json.dumps(res))
         return res
@@ -70,4 +93,12 @@ def error_budget_report(checkpoint, eps=0.0, count=100, order="sequential", data
               f"bound holds at every image: {res['bound_holds_at_images']}; {seconds:.2f} s")
     con.print("evidence: checked (sound outward-rounded arithmetic); assumptions: "
               + ", ".join(res["assumptions"]))
+    if grad:
+        t = Table(title=f"gradient of the mean cross-entropy over the {len(x)} images: binary32 backward vs real")
+        for c in ("source", "max bound", "max measured", "ratio", "holds"):
+            t.add_column(c)
+        for r in res["gradient"]:
+            t.add_row(r["source"], f"{r['max_bound']:.3e}", f"{r['max_measured']:.3e}",
+                      f"{r['ratio']:.1f}" if r["ratio"] else "-", str(r["holds"]))
+        con.print(t)
     return res

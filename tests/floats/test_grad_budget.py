@@ -101,3 +101,15 @@ def test_unsupported_graphs_and_bad_arguments():
         grad_budget(g, x, x, loss="hinge", target=np.zeros(3))
     with pytest.raises(CertnnError, match="infinite"):
         grad_budget(g, x - np.inf, x, seed=np.ones((3, 4), np.float32))
+
+
+def test_cli_gradient_rows():
+    """The rows behind `certnn float error-budget --grad`: one per source, bound holds."""
+    from certnn.floats.budget_report import grad_rows
+    rng = np.random.default_rng(4)
+    manual_seed(1)
+    x = rng.random((8, 784)).astype(np.float32)
+    g = compile(zoo.mlp(784, [16], 10).eval(), x).graph
+    rows = grad_rows(g, x, rng.integers(0, 10, 8), eps=0.01)
+    assert {r["source"] for r in rows} == {"x"} | {n.id for n in g.params}
+    assert all(r["holds"] and r["max_bound"] >= r["max_measured"] > 0 for r in rows)
