@@ -1,0 +1,85 @@
+"""`certnn bounds` and `certnn verify robustness` end to end on a small trained MLP."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from certnn.checkpoint import load_graph
+from certnn.run import run
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "certnn", *args], capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ck") / "mlp"
+    r = _run("train", "mnist", "--hidden", "32", "--epochs", "1", "--limit-train", "3000", "--limit-test", "200",
+             "--out", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_bounds_command_writes_enclosing_lb_ub(ckpt, tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.random((4, 784)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "b.npz"
+    r = _run("bounds", "--model", str(ckpt), "--input", str(tmp_path / "x.npy"), "--eps", "0.01",
+             "--method", "crown", "--domain", "0,1", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    z = np.load(out)
+    y = np.asarray(run(load_graph(ckpt), x))
+    assert z["lb"].shape == (4, 10) and np.all(z["lb"] <= y) and np.all(y <= z["ub"])
+
+
+@pytest.mark.parametrize("args,msg", [
+    (("--eps", "0"), "must be > 0"),
+    (("--eps", "-1"), "must be > 0"),
+    (("--eps", "0.1", "--norm", "7"), "Invalid value"),
+])
+def test_bounds_command_rejects_bad_options(ckpt, tmp_path, args, msg):
+    np.save(tmp_path / "x.npy", np.zeros((1, 784), np.float32))
+    r = _run("bounds", "--model", str(ckpt), "--input", str(tmp_path / "x.npy"), *args, "--out", str(tmp_path / "o.npz"))
+    assert r.returncode != 0 and msg in r.stderr
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_bounds_command_rejects_bad_input_files(ckpt, tmp_path):
+    np.save(tmp_path / "wrong.npy", np.zeros((2, 100), np.float32))
+    np.save(tmp_path / "nan.npy", np.full((1, 784), np.nan, np.float32))
+    (tmp_path / "junk.npy").write_bytes(b"not an array")
+    for name, msg in (("wrong", "do not fit"), ("nan", "NaN"), ("junk", "cannot read")):
+        r = _run("bounds", "--model", str(ckpt), "--input", str(tmp_path / f"{name}.npy"), "--eps", "0.1",
+                 "--out", str(tmp_path / "o.npz"))
+        assert r.returncode != 0 and msg in r.stderr, (name, r.stderr)
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_verify_robustness_json_and_certificates(ckpt, tmp_path):
+    certs = tmp_path / "certs"
+    r = _run("verify", "robustness", "--model", str(ckpt), "--eps", "0.01", "--n", "40", "--batch", "20",
+             "--out", str(certs), "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout.strip().splitlines()[-1])
+    assert s["n"] == 40 and s["checker_rejections"] == 0
+    assert s["certified_accuracy"] <= s["verified_accuracy"] <= s["pgd_accuracy"] <= s["clean_accuracy"]
+    assert s["verified_accuracy"] > 0.3  # a trained MLP at eps 0.01 is mostly verifiable
+    files = sorted(certs.glob("*.json"))
+    assert len(files) == 2
+    r = _run("check", str(files[0]))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_verify_binary32_semantics_is_never_more_verified(ckpt):
+    res = {}
+    for sem in ("real", "binary32", "binary32-any-order"):
+        r = _run("verify", "robustness", "--model", str(ckpt), "--eps", "0.02", "--n", "30", "--no-attack",
+                 "--semantics", sem, "--json")
+        assert r.returncode == 0, r.stderr
+        res[sem] = json.loads(r.stdout.strip().splitlines()[-1])["verified_accuracy"]
+    assert res["binary32-any-order"] <= res["binary32"] <= res["real"]
