@@ -62,5 +62,9 @@ def ibp(graph, region: Region, spec: LinearSpec | None = None, lirpa_compat: boo
     check_region(net, region)
     L = node_bounds(net, region, lirpa_compat=lirpa_compat)
     lb, ub = spec_bounds(*L[net.output], spec)
+    # the interval rules are outward rounded: the node bounds are sound, resting on
+    # the named boundaries; the spec step and the L2/L1 prefix norms are plain float64
+    assumptions = sorted({a for nid in net.order[1:]
+                          for a in getattr(get_op(net.nodes[nid].op).interval, "assumptions", ())})
     return Bounds(lb, ub, "ibp", net.graph, intermediate={k: L[k] for k in net.need},
-                  seconds=time.perf_counter() - t0)
+                  seconds=time.perf_counter() - t0, assumptions=tuple(assumptions))
