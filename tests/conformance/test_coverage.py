@@ -22,7 +22,7 @@ def test_every_rule_present_or_listed(op):
 
 
 def test_missing_rule_error_names_op_rule_and_module():
-    op = all_ops()[0]
+    op = next(o for o in all_ops() if o.relax is None)  # e.g. softmax: relaxed by its interval rule
     with pytest.raises(MissingRuleError) as e:
         get_rule(op.name, "relax")
     msg = str(e.value)
