@@ -106,6 +106,8 @@ def make_certificate(model_graph: "Graph", region: Region, spec: LinearSpec, bou
         key = tuple(key) if len(key) == 3 else (key[0], key[1], "both")
         a = np.asarray(a, np.float64)
         alphas[key] = a.reshape((1,) * max(0, 2 - a.ndim) + a.shape)
+    if str(bounds.method) == "same-slope" and not alphas:
+        alphas = _same_slopes(unfuse(model_graph), bounds.intermediate)
     lb = np.asarray(bounds.lb) if bounds.lb is not None else None
     claimed = spec.holds(lb) if lb is not None and lb.shape == spec.d.shape else np.ones(spec.n, bool)
     producer = {"certnn": _version(), "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -113,6 +115,19 @@ def make_certificate(model_graph: "Graph", region: Region, spec: LinearSpec, bou
     return Certificate(graph_hash(model_graph), region, spec, semantics, str(bounds.method), anchors, alphas,
                        np.asarray(claimed, bool), None if model_path is None else str(Path(model_path).resolve()),
                        producer)
+
+
+def _same_slopes(g, inter) -> dict:
+    """Same-slope CROWN uses the chord's slope u/(u-l) as the lower slope too; record it
+    for every target (target "*"), since the checker's default is the adaptive slope."""
+    out = {}
+    for n in g.nodes:
+        if n.op == "relu" and n.inputs[0] in inter:
+            l, u = (np.asarray(a, np.float64) for a in inter[n.inputs[0]])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s = np.where((l < 0) & (u > 0), u / (u - l), 1.0)
+            out[("*", n.id, "both")] = np.clip(s, 0.0, 1.0)[:, None]
+    return out
 
 
 def _version() -> str:
