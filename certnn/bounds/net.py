@@ -140,6 +140,10 @@ def analyze(graph: Graph) -> Net:
         raise GraphError(f"bound propagation needs a graph with one input, this one has {len(inputs)}")
     if len(g.outputs) != 1:
         raise GraphError(f"bound propagation needs a graph with one output, this one has {len(g.outputs)}")
+    for k, a in g.arrays.items():  # a NaN weight would give NaN bounds that compare False
+        a = np.asarray(a)
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise CertnnError(f"the model's array '{k}' contains NaN or infinite values; cannot bound it")
     nodes = {n.id: n for n in g.nodes}
     var, kind, order = {inputs[0]}, {}, [inputs[0]]
     for n in g.nodes:

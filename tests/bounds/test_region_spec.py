@@ -89,3 +89,15 @@ def test_spec_output_count_must_match_model():
     r = Region.ball(np.zeros((1, 2)), 0.1)
     with pytest.raises(CertnnError, match="outputs"):
         compute_bounds(toy(), r, LinearSpec.robustness([0], 3))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_weights_raise(bad):
+    g = toy()
+    name = next(iter(g.arrays))
+    a = np.array(g.arrays[name])
+    a.flat[0] = bad
+    g.arrays[name] = a
+    for method in ("ibp", "crown"):
+        with pytest.raises(CertnnError, match="NaN or infinite"):
+            compute_bounds(g, Region.ball(np.zeros((1, 2)), 0.1), method=method)

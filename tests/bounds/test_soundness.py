@@ -101,3 +101,24 @@ def test_analysis_classifies_nodes():
     net = analyze(toy())
     assert net.kind == {"h": "affine", "r": "relax", "y": "affine"}
     assert net.need == ["h"] and net.prefix == {"x", "h"}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_pgd_cannot_push_outputs_past_the_bounds(name):
+    """PGD attacks every bound directly: the unsafe set is 'some output below its
+    lower bound or above its upper bound'. A replayed hit would be unsound."""
+    from certnn.verify.attacks import pgd
+    module, x = MODELS[name]
+    g = trace(module, x)
+    region = Region.ball(x.astype(np.float64), 0.05, "inf")
+    for method in ("ibp", "crown", "alpha-crown"):
+        b = compute_bounds(g, region, method=method, **({"iters": 5} if method == "alpha-crown" else {}))
+        n, k = b.lb.shape
+        tol = 1e-9 * (1 + np.abs(b.lb).max() + np.abs(b.ub).max())
+        eye = np.eye(k)
+        C = np.broadcast_to(np.concatenate([eye, -eye])[None], (n, 2 * k, k)).copy()
+        # row j: y_j - (lb_j - tol) <= 0 is the violation, likewise for ub
+        spec = LinearSpec(C, np.concatenate([-(b.lb - tol), b.ub + tol], axis=1), np.arange(2 * k))
+        res = pgd(g, region, spec, steps=15, restarts=2, seed=1)
+        assert not res.found_real.any(), f"{method}: PGD pushed an output past its bound"
+        assert np.all(res.score > 0)
