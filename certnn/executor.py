@@ -1,0 +1,254 @@
+"""One interface for running many independent tasks (suite instances, branch-and-bound
+jobs): in-process, in a pool of local processes, or on a Dask cluster.
+
+    with make_executor(jobs=4) as ex:                 # or scheduler="tcp://host:8786"
+        for index, result in ex.map(fn, items, return_exceptions=True):
+            ...                                       # as completed, not in order
+
+``fn`` must be a picklable top-level function. A task that raises becomes a
+:class:`TaskError` (index, exception type name, message, remote traceback); the
+executor itself failing (bad address, dead worker pool) is an :class:`ExecutorError`.
+See docs/executor.md.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import closing
+
+from .errors import CertnnError
+
+
+class ExecutorError(CertnnError):
+    """The executor cannot run: bad ``jobs``, a malformed or unreachable scheduler
+    address, an unpicklable task function, a worker pool that died."""
+
+
+class TaskError(CertnnError):
+    """One task raised. Carries the item's ``index``, the exception's type name
+    (``exc_type``) and ``message``, and the worker's ``remote_traceback`` text."""
+
+    def __init__(self, index: int, exc_type: str, message: str, remote_traceback: str = ""):
+        self.index, self.exc_type, self.message, self.remote_traceback = index, exc_type, message, remote_traceback
+        super().__init__(f"task {index} failed: {exc_type}: {message}")
+
+    def __reduce__(self):  # custom __init__: keep TaskError picklable
+        return TaskError, (self.index, self.exc_type, self.message, self.remote_traceback)
+
+
+def _type_name(exc: BaseException) -> str:
+    t = type(exc)
+    return t.__qualname__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__qualname__}"
+
+
+def _task_error(index: int, exc: BaseException, tb: str = "") -> TaskError:
+    err = TaskError(index, _type_name(exc), str(exc), tb)
+    err.__cause__ = exc
+    return err
+
+
+def _run_one(fn, item):
+    """Worker side. Exceptions come back as plain strings: an exception object may
+    not pickle, and unpickling it would need its class importable here."""
+    try:
+        return True, fn(item)
+    except Exception as exc:
+        return False, (_type_name(exc), str(exc), traceback.format_exc())
+
+
+class Executor:
+    """Base class; backends implement ``_run`` (yield ``(index, ok, value)`` as tasks
+    complete), ``_abort`` (drop outstanding work now) and ``_release``."""
+
+    closed = False
+
+    def map(self, fn, items, *, return_exceptions: bool = False, progress=None):
+        """Yield ``(index into items, fn(item))`` as tasks complete. A failed task
+        raises its :class:`TaskError` (outstanding tasks are cancelled), or with
+        ``return_exceptions=True`` is yielded as the result. ``progress(1)`` is called
+        once per completed item (same convention as ``bar.advance(task, k)``)."""
+        if self.closed:
+            raise ExecutorError("map() called on a closed executor")
+        items = list(items)
+        with closing(self._run(fn, items)) as outcomes:
+            for index, ok, value in outcomes:
+                if progress is not None:
+                    progress(1)
+                if not ok and not return_exceptions:
+                    raise value
+                yield index, value
+
+    def close(self, cancel: bool = False) -> None:
+        """Release workers, processes and connections. ``cancel=True`` also stops
+        running tasks instead of waiting for them (the context manager does this when
+        its block raises, e.g. on Ctrl-C)."""
+        if not self.closed:
+            self.closed = True
+            self._abort() if cancel else self._release()
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(cancel=exc_type is not None)
+
+    def _abort(self) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        pass
+
+
+class SequentialExecutor(Executor):
+    """In-process, one item after another, in order: the default and the reference."""
+
+    def describe(self) -> str:
+        return "sequential"
+
+    def _run(self, fn, items):
+        for index, item in enumerate(items):
+            try:
+                value, ok = fn(item), True
+            except Exception as exc:
+                value, ok = _task_error(index, exc, traceback.format_exc()), False
+            yield index, ok, value
+
+
+class LocalProcessExecutor(Executor):
+    """A pool of ``jobs`` local worker processes. Workers start from a fork server
+    rather than by forking this (possibly multi-threaded: torch, BLAS) process."""
+
+    def __init__(self, jobs: int, start_method: str = "forkserver"):
+        self.jobs = jobs
+        self._pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(start_method),
+                                         initializer=_share_cores, initargs=(jobs,))
+
+    def describe(self) -> str:
+        return f"{self.jobs} local processes"
+
+    def _run(self, fn, items):
+        try:
+            pickle.dumps(fn)
+        except Exception as exc:
+            raise ExecutorError(f"the task function must be a picklable top-level function: {exc}") from exc
+        index_of = {self._pool.submit(_run_one, fn, item): i for i, item in enumerate(items)}
+        try:
+            for future in as_completed(index_of):
+                index = index_of[future]
+                try:
+                    ok, value = future.result()
+                except BrokenProcessPool as exc:
+                    raise ExecutorError(f"a worker process died (killed, out of memory or crashed) while "
+                                        f"running task {index}; the process pool is unusable: {exc}") from exc
+                except Exception as exc:  # e.g. the result could not be pickled
+                    ok, value = False, _task_error(index, exc)
+                if not ok and not isinstance(value, TaskError):
+                    value = TaskError(index, *value)
+                yield index, ok, value
+        except KeyboardInterrupt:
+            self.close(cancel=True)
+            raise
+        finally:  # early exit: drop queued tasks (running ones finish, or close(cancel=True) kills them)
+            for future in index_of:
+                future.cancel()
+
+    def _release(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _abort(self) -> None:
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for p in processes:
+            p.terminate()
+        for p in processes:
+            p.join(5)
+
+
+def _share_cores(jobs: int) -> None:
+    """Worker initializer: split the cores between the workers so that N workers
+    with multi-threaded BLAS/OpenMP do not oversubscribe them (user settings win)."""
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, threads)
+
+
+class DaskExecutor(Executor):
+    """Tasks on the workers of a running Dask scheduler (``distributed.Client``).
+    Closing disconnects; the cluster itself is left running."""
+
+    def __init__(self, address: str, connect_timeout: float = 5.0):
+        self.address = address
+        self._client = _connect(address, connect_timeout)
+
+    def describe(self) -> str:
+        if self.closed:
+            return f"dask {self.address}: closed"
+        n = len(self._client.nthreads())
+        return f"dask {self.address}: {n} worker{'s' if n != 1 else ''}"
+
+    def _run(self, fn, items):
+        from distributed import as_completed as dask_completed
+        futures = self._client.map(_run_one, [fn] * len(items), items, pure=False)
+        index_of = {future.key: i for i, future in enumerate(futures)}
+        try:
+            for future in dask_completed(futures, loop=self._client.loop):
+                index = index_of[future.key]
+                try:
+                    ok, value = future.result()
+                except Exception as exc:  # KilledWorker, unpicklable result, lost scheduler
+                    ok, value = False, _task_error(index, exc)
+                if not ok and not isinstance(value, TaskError):
+                    value = TaskError(index, *value)
+                yield index, ok, value
+        finally:
+            if not self.closed:
+                self._client.cancel([f for f in futures if not f.done()])
+
+    def _release(self) -> None:
+        self._client.close()
+
+
+def _connect(address: str, timeout: float):
+    from distributed import Client
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import get_address_host_port
+    try:  # syntax first: a Client that fails on a bad address cannot be closed cleanly
+        parse_address(address, strict=True)
+        get_address_host_port(address)
+    except (ValueError, TypeError) as exc:
+        raise ExecutorError(f"malformed Dask scheduler address {address!r}: {exc}") from exc
+
+    started = []
+
+    class _Client(Client):
+        def start(self, **kwargs):  # keep a handle so a failed connection can be cleaned up
+            started.append(self)
+            super().start(**kwargs)
+
+    try:
+        return _Client(address, timeout=timeout, set_as_default=False)
+    except Exception as exc:
+        for client in started:  # a failed Client keeps its event-loop thread alive
+            client.close(timeout=1)
+            if hasattr(client, "_loop_runner"):  # private, hence guarded
+                client._loop_runner.stop()
+        raise ExecutorError(f"cannot connect to the Dask scheduler at {address}: {exc}") from exc
+
+
+def make_executor(jobs: int = 1, scheduler: str | None = None, connect_timeout: float = 5.0) -> Executor:
+    """``scheduler`` (``tcp://host:port``): a Dask client (``jobs`` is then ignored:
+    the cluster's workers decide); else ``jobs > 1``: that many local processes;
+    else sequential in this process."""
+    if scheduler:
+        return DaskExecutor(scheduler, connect_timeout)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ExecutorError(f"jobs must be an integer >= 1, got {jobs!r}")
+    return SequentialExecutor() if jobs == 1 else LocalProcessExecutor(jobs)
