@@ -455,3 +455,31 @@ def test_certnn_imports_without_torch():
             "try:\n    import certnn.interop.torch_interop\nexcept ImportError:\n    print('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+# ---------------------------------------------------------------- benchmark ONNX models
+
+def _onnx_files():
+    import os
+    from pathlib import Path
+    bench = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks"))
+    return sorted(p for p in bench.rglob("*") if p.name.endswith((".onnx", ".onnx.gz")))
+
+
+@pytest.mark.skipif(not _onnx_files(), reason="no ONNX files under $CERTNN_BENCHMARKS")
+@pytest.mark.parametrize("path", _onnx_files(), ids=lambda p: p.name)
+def test_benchmark_onnx_models_through_torch(path):
+    """ONNX ids (slashes, colons), 1-D inputs and fixed batches: to_torch agrees
+    with certnn and from_torch(to_torch(g)) computes exactly what g computes."""
+    from certnn.interop import load_onnx
+    g = load_onnx(path)
+    n = g.inputs[0]
+    x = np.random.default_rng(0).uniform(-1, 1, tuple(2 if d is None else d for d in n.shape)).astype(n.dtype)
+    tm = to_torch(g)
+    with torch.no_grad():
+        y = tm(torch.from_numpy(x)).numpy()
+    want = run(g, x)
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6 * max(1.0, float(np.abs(want).max())))
+    g2 = from_torch(tm, torch.from_numpy(x))
+    assert g2.inputs[0].shape == n.shape
+    assert np.array_equal(run(g2, x), want)
