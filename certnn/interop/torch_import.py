@@ -298,7 +298,7 @@ def from_torch(module, example_input, dynamic_batch: bool = True) -> Graph:
     x = x.detach().cpu()
     try:
         with torch.no_grad():
-            ref = module(x)
+            ref = module(x.clone())  # an in-place op must not change the example
     except Exception as e:  # noqa: BLE001 - whatever the model raises on a wrong input
         raise InteropError(f"{model}: the example input of shape {tuple(x.shape)} ({x.dtype}) does not fit "
                            f"the model: {type(e).__name__}: {e}") from None

@@ -175,6 +175,55 @@ def test_batch_pinning_model_keeps_static_shapes():
     np.testing.assert_allclose(run(g, x.numpy()), m(x).detach().numpy(), rtol=1e-12)
 
 
+class TwoHeads(tnn.Module):
+    """In-place ReLU, a global average pool, BatchNorm1d without affine, two outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = tnn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.bn = tnn.BatchNorm2d(4)
+        self.act = tnn.ReLU(inplace=True)
+        self.pool = tnn.AdaptiveAvgPool2d((1, 1))
+        self.fc = tnn.Linear(4, 3)
+        self.bn1 = tnn.BatchNorm1d(3, affine=False)
+
+    def forward(self, x):
+        y = torch.flatten(self.pool(self.act(self.bn(self.conv(x)))), 1)
+        z = self.bn1(self.fc(y))
+        return z, TF.softmax(z, dim=1)
+
+
+def test_multiple_outputs_and_more_layers():
+    torch.manual_seed(2)
+    m = _randomize_norms(TwoHeads()).double().eval()
+    with torch.no_grad():
+        m.bn1.running_var.uniform_(0.5, 2.0)
+    x = torch.randn(3, 3, 5, 5, dtype=torch.float64)
+    g = from_torch(m, x)
+    assert len(g.outputs) == 2 and g.inputs[0].shape[0] is None
+    with torch.no_grad():
+        want = m(x)
+    for got, w in zip(run(g, x.numpy()), want):
+        np.testing.assert_allclose(got, w.numpy(), rtol=1e-12, atol=1e-14)
+    with torch.no_grad():
+        back = to_torch(g)(x)
+    for got, w in zip(back, want):
+        np.testing.assert_allclose(got.numpy(), w.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_in_place_aliasing_is_caught():
+    class Alias(tnn.Module):
+        def forward(self, x):
+            y = TF.relu(x, inplace=True)  # x itself changes: the result is 2 relu(x)
+            return x + y
+
+    x = torch.randn(4, 3)
+    keep = x.clone()
+    with pytest.raises(InteropError, match="does not reproduce torch's output"):
+        from_torch(Alias().eval(), x)
+    assert torch.equal(x, keep)  # the example input is left alone
+
+
 # ---------------------------------------------------------------- gradients
 
 def _with_cross_entropy(g: Graph) -> Graph:
