@@ -9,7 +9,7 @@ signature)."""
 
 from __future__ import annotations
 
-import math
+import ast
 import operator
 
 import numpy as np
@@ -48,7 +48,7 @@ class _Ref:
         self.id = nid
 
 
-def _bind(node, args, kwargs, spec: str) -> dict:
+def _bind(args, kwargs, spec: str) -> dict:
     """Match positional and keyword arguments to ``spec`` ("a, b, c=1, d=None"):
     the Python binding rules, for torch functions that have no signature."""
     names, defaults = [], {}
@@ -56,7 +56,7 @@ def _bind(node, args, kwargs, spec: str) -> dict:
         name, _, default = item.strip().partition("=")
         names.append(name)
         if default:
-            defaults[name] = eval(default, {"inf": math.inf})  # noqa: S307 - literals of this file
+            defaults[name] = ast.literal_eval(default)
     out = dict(defaults)
     if len(args) > len(names):
         raise CertnnError(f"too many positional arguments for ({spec})")
@@ -235,7 +235,7 @@ MODULES = {
 
 def _fn(spec, body):
     def conv(imp, args, kwargs):
-        return body(imp, **_bind(imp.fx_node, args, kwargs, spec))
+        return body(imp, **_bind(args, kwargs, spec))
     return conv
 
 
@@ -293,7 +293,7 @@ def meth_view(imp, args, kwargs):
 
 
 def meth_size(imp, args, kwargs):
-    b = _bind(imp.fx_node, args, kwargs, "input, dim=None")
+    b = _bind(args, kwargs, "input, dim=None")
     s = imp.sizes(imp.tensor(b["input"]))
     return s if b["dim"] is None else s[b["dim"]]
 

@@ -326,6 +326,13 @@ def test_state_dict_round_trip_gives_identical_outputs(name):
     for k, v in cm.state_dict().items():
         assert np.array_equal(cm2.state_dict()[k], v), k
     assert np.array_equal(cm2(certnn.Tensor(x.numpy())).data, cm(certnn.Tensor(x.numpy())).data)
+    # torch -> certnn -> torch: the same tensors, the same outputs bit for bit
+    tm2, _ = build(name, seed=9)
+    tm2.load_state_dict(state_dict_to_torch(state_dict_from_torch(tm.state_dict())))
+    for k, v in tm.state_dict().items():
+        assert torch.equal(tm2.state_dict()[k], v), k
+    with torch.no_grad():
+        assert torch.equal(tm2(x), tm(x))
 
 
 def test_state_dict_conversion_details():
