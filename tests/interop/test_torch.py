@@ -78,6 +78,24 @@ class Functional(tnn.Module):
         return TF.log_softmax(d - x.sum(1, keepdim=True), dim=-1)
 
 
+class Attention(tnn.Module):
+    """Single-head self-attention over (N, T, D): matmul of two computed tensors,
+    transpose(-2, -1), layer norm over the last dim, a mean over the sequence."""
+
+    def __init__(self, d=8):
+        super().__init__()
+        self.q, self.k, self.v = tnn.Linear(d, d), tnn.Linear(d, d), tnn.Linear(d, d)
+        self.norm = tnn.LayerNorm(d)
+        self.head = tnn.Linear(d, 4)
+        self.scale = d ** -0.5
+
+    def forward(self, x):
+        h = self.norm(x)
+        att = torch.softmax(self.q(h) @ self.k(h).transpose(-2, -1) * self.scale, dim=-1)
+        y = x + att @ self.v(h)
+        return self.head(y.mean(dim=1))
+
+
 def mlp():
     return tnn.Sequential(tnn.Linear(6, 16), tnn.ReLU(), tnn.Linear(16, 12), tnn.ReLU(), tnn.Linear(12, 4))
 
@@ -109,7 +127,7 @@ def functional():
 
 MODELS = {"mlp": (mlp, (6,)), "cnn": (cnn, (2, 8, 8)), "residual": (residual, (3, 6, 6)),
           "activations": (activations, (5,)), "log_softmax": (log_softmax_head, (5,)),
-          "functional": (functional, (4,))}
+          "functional": (functional, (4,)), "attention": (lambda: _randomize_norms(Attention()), (5, 8))}
 
 
 def build(name, dtype=torch.float64, batch=3, seed=0):
