@@ -165,6 +165,19 @@ def test_from_torch_outputs_equal_torch_float32(name):
     np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
 
 
+@pytest.mark.parametrize("name", ["mlp", "cnn"])
+def test_from_torch_graph_under_binary32_semantics(name):
+    """A float32 torch model imports as a float32 graph that certnn's bit-exact
+    binary32 semantics runs; it agrees with torch's float32 to rounding."""
+    m, x = build(name, dtype=torch.float32)
+    g = from_torch(m, x)
+    with torch.no_grad():
+        want = m(x).numpy()
+    got = run(g, x.numpy(), semantics="binary32")
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_param_ids_are_torch_state_dict_keys():
     m, x = build("residual")
     g = from_torch(m, x)
