@@ -154,7 +154,24 @@ def check_cmd(cert, model, as_json):
     """Re-check a certificate with the independent checker. Exit 0 when every claimed
     example is re-derived, 1 when any is rejected (the failing step is printed),
     2 when the certificate or the model cannot be read."""
+    from .verify.bab_certificate import check_bab_certificate, is_bab_certificate
     from .verify.checker import check_certificate, load_model_graph
+    if is_bab_certificate(cert):  # a branch-and-bound split tree with its leaf certificate
+        from .vnncomp import load_model
+        try:
+            res = check_bab_certificate(cert, graph=load_model(model) if model else None)
+        except CertnnError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+        if as_json:
+            click.echo(json.dumps(res.to_dict()))
+        else:
+            for why in res.reasons:
+                click.echo(f"rejected: {why}")
+            click.echo(f"{'accepted' if res.ok else 'REJECTED'}: split tree covers the input box and "
+                       f"{res.leaves} leaves re-derived ({res.cases} case(s)) in {res.seconds:.2f} s"
+                       if res.ok else f"REJECTED ({res.cases} case(s), {res.seconds:.2f} s)")
+        sys.exit(0 if res.ok else 1)
     try:
         res = check_certificate(cert, graph=load_model_graph(model) if model else None)
     except CertnnError as e:
@@ -206,6 +223,9 @@ from .cli_verify import bounds_cmd, verify_group  # noqa: E402
 
 cli.add_command(verify_group)
 cli.add_command(bounds_cmd)
+from .cli_vnncomp import vnncomp_group  # noqa: E402
+
+cli.add_command(vnncomp_group)
 
 
 def main(argv=None):

@@ -1,0 +1,205 @@
+"""Complete verification of a (box, LinearSpec) case: falsify, bound, branch.
+
+1. Falsification: PGD with restarts and, for low-dimensional inputs, uniform
+   random search. A counterexample is reported only after ``attacks.replay``
+   ran it through ``certnn.run`` in real semantics (and separately says whether
+   its binary32 rounding is a counterexample in binary32 semantics too).
+2. Bounds: alpha-CROWN on the whole box; if the spec holds, ``unsat``.
+3. Branch and bound on chain ReLU networks (:mod:`certnn.verify.bab_mlp`):
+   input splitting when the input has at most ``INPUT_SPLIT_DIMS`` elements
+   (:mod:`certnn.verify.bab_input`, leaves re-checkable by the certificate
+   checker), ReLU splitting with beta-CROWN multipliers otherwise
+   (:mod:`certnn.verify.bab_relu`). Other graphs stop at step 2 (``unknown``).
+
+The wall-clock ``timeout`` is checked between batches; a batch is small enough
+(well under a second on the benchmark networks) that the overshoot is small.
+
+Evidence: ``sat`` is ``checked`` (a replayed execution); ``unsat`` is
+``computed`` (float64 bounds, unrounded), raised to ``certified`` for
+input-split proofs by writing a certificate and re-checking it
+(:mod:`certnn.verify.bab_certificate`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..bounds.region import Region
+from ..bounds.spec import LinearSpec
+from .attacks import pgd, random_search, replay
+from .bab_mlp import NotAChain, extract_chain
+
+STATUSES = ("sat", "unsat", "timeout", "unknown")
+INPUT_SPLIT_DIMS = 16
+
+
+@dataclass
+class Verdict:
+    status: str                                   # one of STATUSES
+    counterexample: tuple | None = None           # (x, y): x in the model's input shape, y the real output
+    seconds: float = 0.0
+    stats: dict = field(default_factory=dict)
+    evidence: str | None = None                   # "checked" (sat), "computed" (unsat), None
+    binary32_replays: bool | None = None          # the counterexample's binary32 rounding is one in binary32 too
+    proofs: list = field(default_factory=list)    # per case: SplitTree (input split) or None
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown verdict status {self.status!r}")
+
+
+def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed: int = 0,
+                method_hint: str | None = None, mlp=None, deadline: float | None = None) -> Verdict:
+    """Decide whether some x in the one-row box ``region`` has an output in the unsafe
+    set of ``spec``. ``graph`` must take a batch (its input's first dim is None)."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout if deadline is None else deadline
+    stats: dict = {}
+
+    def done(status, **kw):
+        return Verdict(status, seconds=time.monotonic() - t0, stats=stats, **kw)
+
+    # 1. falsification
+    cex = _falsify(graph, region, spec, seed, stats)
+    if cex is not None:
+        return done("sat", counterexample=(cex[0], cex[1]), evidence="checked", binary32_replays=cex[2])
+    if time.monotonic() > deadline:
+        return done("timeout")
+    # 2. the network as a chain of layers, or the generic bounds only
+    if mlp is None:
+        try:
+            mlp = extract_chain(graph)
+        except NotAChain as e:
+            stats["engine"] = f"generic ({e})"
+            return _generic(graph, region, spec, stats, done)
+    flat = int(np.prod(region.shape))
+    lo, hi = region.lo.reshape(-1), region.hi.reshape(-1)
+    on_cex = _replayer(graph, region, spec)
+    mode = method_hint or ("input" if flat <= INPUT_SPLIT_DIMS else "relu")
+    stats["mode"] = f"{mode}-split"
+    if mode == "input":
+        from .bab_input import input_split
+        res = input_split(mlp, graph, lo, hi, spec, deadline, on_cex=on_cex)
+        stats.update(res.stats)
+        if res.status == "sat":
+            return _sat_from_flat(graph, region, spec, res.x, done)
+        if res.status == "unsat":
+            return done("unsat", evidence="computed", proofs=[res.tree])
+        return done(res.status)
+    from ..bounds import compute_bounds
+    from .bab_relu import relu_split
+    root = compute_bounds(graph, region, spec, method="alpha-crown")
+    stats["alpha_crown_lb"] = float(np.min(root.lb))
+    if spec.holds(root.lb)[0]:
+        return done("unsat", evidence="computed", proofs=[None])
+    known = None
+    if all(r in root.intermediate for r in mlp.relu_inputs):
+        known = [tuple(np.asarray(a, np.float64).reshape(1, -1) for a in root.intermediate[r])
+                 for r in mlp.relu_inputs]
+    res = relu_split(mlp, lo, hi, spec, deadline, root_bounds=known, on_cex=on_cex)
+    stats.update(res.stats)
+    if res.status == "sat":
+        return _sat_from_flat(graph, region, spec, res.x, done)
+    if res.status == "unsat":
+        return done("unsat", evidence="computed", proofs=[None])
+    return done(res.status)
+
+
+def _sat_from_flat(graph, region, spec, x, done) -> Verdict:
+    """A counterexample found inside BaB, replayed once more as the reported point."""
+    x = np.clip(np.asarray(x, np.float64).reshape((1,) + region.shape), region.lo, region.hi)
+    f_real, f32, _ = replay(graph, region, spec, x)
+    if not f_real[0]:
+        return done("unknown")
+    return done("sat", counterexample=(x[0], _output(graph, x)), evidence="checked", binary32_replays=bool(f32[0]))
+
+
+def _generic(graph, region, spec, stats, done) -> Verdict:
+    from ..bounds import compute_bounds
+    b = compute_bounds(graph, region, spec, method="alpha-crown")
+    if spec.holds(b.lb)[0]:
+        return done("unsat", evidence="computed", proofs=[None])
+    return done("unknown")
+
+
+def _output(graph, x) -> np.ndarray:
+    from ..run import run
+    return np.asarray(run(graph, np.asarray(x, np.float64), semantics="real"), np.float64).reshape(-1)
+
+
+def _replayer(graph, region, spec):
+    """on_cex(rows) -> index of the first row that replays in real semantics, or None."""
+    def on_cex(rows):
+        rows = np.asarray(rows, np.float64)
+        n = len(rows)
+        x = rows.reshape((n,) + region.shape)
+        x = np.clip(x, region.lo, region.hi)
+        reg = Region(np.repeat(region.lo, n, 0), np.repeat(region.hi, n, 0))
+        sp = LinearSpec(np.repeat(spec.C, n, 0), np.repeat(spec.d, n, 0), spec.groups, spec.kind)
+        f_real, _, _ = replay(graph, reg, sp, x)
+        hit = np.flatnonzero(f_real)
+        return int(hit[0]) if hit.size else None
+    return on_cex
+
+
+def _falsify(graph, region, spec, seed, stats):
+    """(x, y, binary32_replays) of a replayed counterexample, or None."""
+    flat = int(np.prod(region.shape))
+    tries = [("pgd", 1, dict(steps=50, restarts=1)), ("pgd", 16, dict(steps=100, restarts=3))]
+    if flat <= INPUT_SPLIT_DIMS:
+        tries.insert(1, ("random", 1, dict(samples=5000)))
+    for name, copies, kw in tries:
+        # copies of the region: the random restarts of all copies run as one batch
+        reg = Region(np.repeat(region.lo, copies, 0), np.repeat(region.hi, copies, 0), region.norm,
+                     None if region.center is None else np.repeat(region.center, copies, 0), region.eps)
+        sp = LinearSpec(np.repeat(spec.C, copies, 0), np.repeat(spec.d, copies, 0), spec.groups, spec.kind)
+        if name == "pgd":
+            res = pgd(graph, reg, sp, seed=seed, **kw)
+        else:
+            res = random_search(graph, reg, sp, seed=seed, **kw)
+        stats[f"{name}_score"] = min(stats.get(f"{name}_score", np.inf), float(res.score.min()))
+        hit = np.flatnonzero(res.found_real)
+        if hit.size:
+            x = res.x[hit[0]]
+            return x, _output(graph, x[None]), bool(res.found_binary32[hit[0]])
+    return None
+
+
+def verify_property(graph, cases, timeout: float, seed: int = 0) -> Verdict:
+    """A VNNLIB property: ``cases`` [(Region, LinearSpec)]; violated when any case is.
+    ``sat`` on the first violated case; ``unsat`` when every case is; otherwise the
+    first non-decided status (timeout before unknown)."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    mlp = None
+    try:
+        mlp = extract_chain(graph)
+    except NotAChain:
+        pass
+    verdicts = []
+    for region, spec in cases:
+        if time.monotonic() > deadline:
+            verdicts.append(Verdict("timeout"))
+            break
+        v = verify_case(graph, region, spec, timeout, seed=seed, mlp=mlp, deadline=deadline)
+        verdicts.append(v)
+        if v.status == "sat":
+            break
+    stats = {"cases": len(cases), "per_case": [dict(status=v.status, seconds=round(v.seconds, 3), **v.stats)
+                                                for v in verdicts]}
+    for k in ("branches", "max_depth", "bounded", "leaves"):
+        vals = [v.stats.get(k) for v in verdicts if isinstance(v.stats.get(k), int)]
+        if vals:
+            stats[k] = max(vals) if k == "max_depth" else sum(vals)
+    secs = time.monotonic() - t0
+    sat = [v for v in verdicts if v.status == "sat"]
+    if sat:
+        v = sat[0]
+        return Verdict("sat", v.counterexample, secs, stats, "checked", v.binary32_replays)
+    if len(verdicts) == len(cases) and all(v.status == "unsat" for v in verdicts):
+        return Verdict("unsat", None, secs, stats, "computed", proofs=[v.proofs[0] for v in verdicts])
+    status = "timeout" if any(v.status == "timeout" for v in verdicts) else "unknown"
+    return Verdict(status, None, secs, stats)

@@ -1,0 +1,282 @@
+"""Certificates of input-split branch and bound: the split tree plus its leaves.
+
+A BaB certificate (format ``certnn-bab-certificate``, version 1) is a JSON file
+naming the model (an ONNX file, relative to the certificate) and its
+``graph_hash``, and per property case:
+
+* ``root_lo`` / ``root_hi``: the case's input box (flat, float64, exact decimal
+  round trip);
+* ``tree``: the split tree in preorder, one entry per node: ``[dim, value]`` for
+  a split, whose children are, in this order, the box with ``hi[dim] = value``
+  and the box with ``lo[dim] = value``; ``[-1, row]`` for a leaf, the row of
+  the leaf certificate that covers it;
+* ``leaves``: a standard certnn certificate (:mod:`certnn.verify.certificate`)
+  whose region rows are the leaf boxes and whose spec rows all equal the case's
+  spec.
+
+The checker (:func:`check_bab_certificate`) trusts none of it: it rebuilds every
+box from the root by the split rule (so the leaves cover the root box exactly:
+each split's two children together are its parent, ``lo <= value <= hi``), requires each
+leaf row to be used exactly once and to equal the rebuilt box bit for bit, and
+runs the independent checker (:func:`certnn.verify.checker.check_certificate`)
+on the leaf certificate with those boxes and the case spec as the expected
+region and spec. The claim is accepted only if every leaf is re-derived.
+
+ReLU-split proofs are not written: their sub-problems are not boxes, and the
+independent checker has no rule for split constraints (see docs/vnncomp.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..bounds.region import Region
+from ..bounds.spec import LinearSpec
+from ..errors import CertnnError
+from ..io import atomic_write
+from ..ir.serialize import graph_hash
+from .certificate import CertificateError, load_certificate, make_certificate, save_certificate
+
+FORMAT = "certnn-bab-certificate"
+VERSION = 1
+
+
+@dataclass
+class BabCheckResult:
+    ok: bool
+    reasons: list = field(default_factory=list)     # why not, one line each
+    cases: int = 0
+    leaves: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "reasons": self.reasons, "cases": self.cases, "leaves": self.leaves,
+                "seconds": round(self.seconds, 3), "format": FORMAT}
+
+
+def is_bab_certificate(path) -> bool:
+    try:
+        return json.loads(Path(path).read_text()).get("format") == FORMAT
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        return False
+
+
+def _preorder(tree) -> list:
+    """The SplitTree as preorder entries (iterative: trees can be deep)."""
+    out, stack = [], [0]
+    while stack:
+        node = stack.pop()
+        if node in tree.leaves:
+            out.append([-1, int(tree.leaves[node])])
+        elif node in tree.split:
+            d, v = tree.split[node]
+            out.append([int(d), float(v)])
+            a, b = tree.kids[node]
+            stack += [b, a]            # low child first
+        else:
+            raise CertnnError(f"split tree node {node} is neither a leaf nor split (an unfinished proof)")
+    return out
+
+
+def write_bab_certificate(path, graph, cases, trees, model_path=None) -> Path:
+    """Write the tree JSON at ``path`` and one leaf certificate per case next to it."""
+    path = Path(path)
+    if path.suffix != ".json":
+        path = path.with_name(path.name + ".json")
+    shape = tuple(graph.inputs[0].shape[1:])
+    doc_cases = []
+    for k, ((region, spec), tree) in enumerate(zip(cases, trees)):
+        if tree is None:
+            raise CertnnError(f"case {k} was not proved by input splitting; no certificate can be written")
+        m = len(tree.leaf_lo)
+        lo = np.asarray(tree.leaf_lo, np.float64).reshape((m,) + shape)
+        hi = np.asarray(tree.leaf_hi, np.float64).reshape((m,) + shape)
+        reg = Region.box(lo, hi)
+        sp = LinearSpec(np.repeat(spec.C[:1], m, 0), np.repeat(spec.d[:1], m, 0), spec.groups, spec.kind)
+        cert = make_certificate(graph, reg, sp, _leaf_bounds(graph, lo, hi, sp))
+        leaf_path = path.with_name(f"{path.stem}.case{k}.leaves.json")
+        save_certificate(cert, leaf_path)
+        doc_cases.append({"root_lo": tree.root_lo.tolist(), "root_hi": tree.root_hi.tolist(),
+                          "tree": _preorder(tree), "leaves": leaf_path.name})
+    model = None
+    if model_path is not None:
+        import os
+        model = os.path.relpath(Path(model_path).resolve(), path.resolve().parent)
+    doc = {"format": FORMAT, "version": VERSION, "model": model, "graph_hash": graph_hash(graph),
+           "semantics": "real", "cases": doc_cases}
+    with atomic_write(path, "w") as f:
+        json.dump(doc, f, allow_nan=False)
+    return path
+
+
+def _leaf_bounds(graph, lo, hi, spec, chunk: int = 4096):
+    """The producer's CROWN bounds of the leaves (intermediate bounds become the
+    certificate's anchors, so the checker picks the same default slopes)."""
+    import torch
+    from ..bounds.result import Bounds
+    from .bab_mlp import extract_chain, intermediate_bounds, spec_bounds
+    mlp = extract_chain(graph)
+    m = lo.shape[0]
+    inter = {r: ([], []) for r in mlp.relu_inputs}
+    lbs = []
+    with torch.no_grad():
+        for s in range(0, m, chunk):
+            sl = slice(s, min(m, s + chunk))
+            flo, fhi = lo[sl].reshape(sl.stop - sl.start, -1), hi[sl].reshape(sl.stop - sl.start, -1)
+            zero = [torch.zeros(flo.shape[0], w, dtype=torch.int8) for w in mlp.widths]
+            b, _ = intermediate_bounds(mlp, flo, fhi, zero)
+            lbs.append(spec_bounds(mlp, flo, fhi, spec.C[sl], spec.d[sl], b, zero).lb.numpy())
+            for r, (l, u) in zip(mlp.relu_inputs, b):
+                inter[r][0].append(l.numpy())
+                inter[r][1].append(u.numpy())
+    inter = {r: (np.concatenate(a), np.concatenate(b)) for r, (a, b) in inter.items()}
+    return Bounds(np.concatenate(lbs), None, "crown", graph, intermediate=inter)
+
+
+def certify(verdict, graph, cases, model_path, path) -> dict:
+    """Write and re-check the certificate of an unsat verdict; on rejection the
+    files are removed. Returns a summary for the verdict's stats."""
+    if any(p is None for p in verdict.proofs) or len(verdict.proofs) != len(cases):
+        return {"written": None, "reason": "not every case was proved by input splitting "
+                                           "(ReLU-split and whole-box proofs are not certified)"}
+    p = write_bab_certificate(path, graph, cases, verdict.proofs, model_path)
+    res = check_bab_certificate(p, graph, expected_cases=cases)
+    if not res.ok:
+        for f in [p] + [p.with_name(f"{p.stem}.case{k}.leaves{e}") for k in range(len(cases)) for e in (".json", ".npz")]:
+            f.unlink(missing_ok=True)
+        return {"written": None, "reason": "the checker rejected it: " + "; ".join(res.reasons[:3])}
+    return {"written": str(p), "checked": True, "leaves": res.leaves, "check_seconds": round(res.seconds, 3)}
+
+
+def _bad(path, msg):
+    raise CertificateError(f"{path}: {msg}")
+
+
+def load_bab_document(path) -> dict:
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        _bad(path, "no such certificate file")
+    except (ValueError, UnicodeDecodeError) as e:
+        _bad(path, f"not valid JSON ({e}); truncated or corrupt?")
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        _bad(path, f"not a BaB certificate (format {doc.get('format') if isinstance(doc, dict) else None!r})")
+    if doc.get("version") != VERSION:
+        _bad(path, f"BaB certificate version {doc.get('version')!r} is not supported (this certnn reads {VERSION})")
+    for k in ("graph_hash", "cases", "semantics"):
+        if k not in doc:
+            _bad(path, f"missing field {k!r}")
+    if doc["semantics"] != "real" or not isinstance(doc["cases"], list) or not doc["cases"]:
+        _bad(path, "semantics must be 'real' and 'cases' a non-empty list")
+    return doc
+
+
+def _rebuild(tree, root_lo, root_hi, n_rows):
+    """Leaf boxes (lo, hi) by row, from the preorder tree; raises ValueError on any defect."""
+    boxes = [None] * n_rows
+    stack = [(root_lo, root_hi)]
+    pos = 0
+    while stack:
+        if pos >= len(tree):
+            raise ValueError("the tree ends before every box is covered")
+        lo, hi = stack.pop()
+        e = tree[pos]
+        pos += 1
+        if not (isinstance(e, list) and len(e) == 2):
+            raise ValueError(f"tree entry {pos - 1} is not a pair")
+        dim, val = e
+        if dim == -1:
+            row = int(val)
+            if val != row or not 0 <= row < n_rows:
+                raise ValueError(f"tree entry {pos - 1}: leaf row {val!r} is not a row of the leaf certificate")
+            if boxes[row] is not None:
+                raise ValueError(f"leaf row {row} is used twice")
+            boxes[row] = (lo, hi)
+            continue
+        if not (isinstance(dim, int) and 0 <= dim < lo.size) or not isinstance(val, (int, float)):
+            raise ValueError(f"tree entry {pos - 1}: bad split {e!r}")
+        val = float(val)
+        if not lo[dim] <= val <= hi[dim]:
+            raise ValueError(f"tree entry {pos - 1}: split value {val!r} lies outside [{lo[dim]!r}, {hi[dim]!r}]")
+        lo_b, hi_a = lo.copy(), hi.copy()
+        hi_a[dim] = val
+        lo_b[dim] = val
+        stack += [(lo_b, hi), (lo, hi_a)]        # low child is next in preorder
+    if pos != len(tree):
+        raise ValueError(f"the tree has {len(tree) - pos} entries after the last box")
+    missing = [i for i, b in enumerate(boxes) if b is None]
+    if missing:
+        raise ValueError(f"leaf rows {missing[:5]} are not reached by the tree")
+    return boxes
+
+
+def check_bab_certificate(path, graph=None, expected_cases=None) -> BabCheckResult:
+    """Check a BaB certificate against ``graph`` (default: the model it names, loaded
+    as ``certnn vnncomp`` loads it) and, when given, the property cases
+    [(Region, LinearSpec)] it must be about. Malformed files raise CertificateError."""
+    from .checker import check_certificate
+    t0 = time.perf_counter()
+    path = Path(path)
+    doc = load_bab_document(path)
+    if graph is None:
+        if not doc.get("model"):
+            _bad(path, "the certificate names no model; pass the model (--model)")
+        from ..vnncomp import load_model
+        graph = load_model((path.parent / doc["model"]).resolve())
+    reasons = []
+    if graph_hash(graph) != doc["graph_hash"]:
+        return BabCheckResult(False, ["graph: the certificate is for another model"], len(doc["cases"]), 0,
+                              time.perf_counter() - t0)
+    if expected_cases is not None and len(expected_cases) != len(doc["cases"]):
+        return BabCheckResult(False, [f"cases: the certificate has {len(doc['cases'])}, the property "
+                                      f"{len(expected_cases)}"], len(doc["cases"]), 0, time.perf_counter() - t0)
+    shape = tuple(graph.inputs[0].shape[1:])
+    leaves = 0
+    for k, case in enumerate(doc["cases"]):
+        try:
+            root_lo = np.asarray(case["root_lo"], np.float64).reshape(-1)
+            root_hi = np.asarray(case["root_hi"], np.float64).reshape(-1)
+            leaf = load_certificate(path.parent / str(case["leaves"]))
+            tree = case["tree"]
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, CertificateError):
+                raise
+            _bad(path, f"case {k}: malformed ({type(e).__name__}: {e})")
+        if root_lo.size != int(np.prod(shape)) or root_hi.shape != root_lo.shape:
+            reasons.append(f"case {k}: the root box has {root_lo.size} elements, the model input {shape}")
+            continue
+        if expected_cases is not None:
+            reg, sp = expected_cases[k]
+            if not (np.array_equal(reg.lo.reshape(-1), root_lo) and np.array_equal(reg.hi.reshape(-1), root_hi)):
+                reasons.append(f"case {k}: the root box is not the property's input box")
+                continue
+            exp_spec = sp
+        else:
+            exp_spec = leaf.spec.rows(slice(0, 1))
+        try:
+            boxes = _rebuild(tree, root_lo, root_hi, leaf.n)
+        except (ValueError, TypeError) as e:
+            reasons.append(f"case {k}: coverage: {e}")
+            continue
+        m = leaf.n
+        lo = np.stack([b[0] for b in boxes]).reshape((m,) + shape)
+        hi = np.stack([b[1] for b in boxes]).reshape((m,) + shape)
+        spec = LinearSpec(np.repeat(exp_spec.C[:1], m, 0), np.repeat(exp_spec.d[:1], m, 0), exp_spec.groups,
+                          exp_spec.kind)
+        if leaf.semantics != "real":
+            reasons.append(f"case {k}: the leaf certificate is about {leaf.semantics} semantics, expected real")
+            continue
+        res = check_certificate(leaf, graph, Region(lo, hi, "box"), spec)
+        if not (res.ok and bool(np.all(res.claimed)) and bool(np.all(res.accepted))):
+            bad = [i for i in range(m) if not res.accepted[i]]
+            reasons.append(f"case {k}: {len(bad)} of {m} leaves not re-derived (first: leaf {bad[0]}: "
+                           f"{res.reasons[bad[0]]})" if bad else f"case {k}: leaves not re-derived")
+            continue
+        leaves += m
+    return BabCheckResult(not reasons, reasons, len(doc["cases"]), leaves, time.perf_counter() - t0)

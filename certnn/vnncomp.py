@@ -1,0 +1,193 @@
+"""VNN-COMP instances: load (ONNX, VNNLIB), decide, write the result file; run a
+category (``instances.csv``) and count solved / wrong / timeout / unknown.
+
+Result file (the VNN-COMP format): one line ``sat``, ``unsat``, ``timeout`` or
+``unknown``; after ``sat`` the counterexample as one s-expression, inputs then
+outputs, flattened row-major, values printed as the shortest decimal that reads
+back as the same float64::
+
+    sat
+    ((X_0 0.1)
+     (X_1 -0.25)
+     (Y_0 3.5))
+
+The file is written atomically (temp file, then rename): a reader never sees a
+partial file, in particular never an ``unsat`` that was not finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CertnnError, GraphError
+from .io import atomic_write
+
+
+class InstanceError(CertnnError):
+    """An instance file (CSV, ONNX, VNNLIB) cannot be used."""
+
+
+def batched(graph):
+    """The graph with a dynamic batch dim. A model whose input has no batch dim
+    (e.g. shape (1,) used as one example of shape (1,)) gets a None dim put in
+    front of every value that depends on the input; the op shape rules must then
+    re-derive the same shapes (``validate``), else the model is refused."""
+    inp = graph.inputs[0]
+    if inp.shape[:1] == (None,):
+        return graph
+    g = graph.copy()
+    var = set()
+    nodes = []
+    for n in g.nodes:
+        if n.op == "input" or any(i in var for i in n.inputs):
+            var.add(n.id)
+            n = replace(n, shape=(None,) + tuple(n.shape))
+        nodes.append(n)
+    g.nodes = nodes
+    try:
+        g.validate()
+    except CertnnError as e:
+        raise GraphError(f"the model has no batch dimension and adding one fails ({e})") from None
+    return g
+
+
+def load_model(path):
+    from .interop import load_onnx
+    return batched(load_onnx(path))
+
+
+def load_instance(onnx_path, vnnlib_path):
+    """(graph, property, [(Region, LinearSpec)]) with the X/Y counts checked."""
+    from .interop import load_vnnlib
+    from .interop.vnnlib import check_against
+    graph = load_model(onnx_path)
+    prop = load_vnnlib(vnnlib_path)
+    check_against(prop, graph)
+    shape = tuple(graph.inputs[0].shape[1:])
+    cases = [(box.region(shape), spec) for box, spec in prop.cases]
+    return graph, prop, cases
+
+
+def format_result(verdict) -> str:
+    if verdict.status != "sat":
+        return verdict.status + "\n"
+    x, y = verdict.counterexample
+    xs = np.asarray(x, np.float64).reshape(-1)
+    ys = np.asarray(y, np.float64).reshape(-1)
+    items = [f"(X_{i} {float(v)!r})" for i, v in enumerate(xs)] + [f"(Y_{j} {float(v)!r})" for j, v in enumerate(ys)]
+    return "sat\n(" + "\n ".join(items) + ")\n"
+
+
+def write_result(path, text: str) -> None:
+    with atomic_write(path, "w") as f:
+        f.write(text)
+
+
+def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_path=None, seed: int = 0):
+    """Decide one instance; write ``result_path`` when given and, for an input-split
+    ``unsat``, a certificate at ``cert_path`` (re-checked before the result is
+    written). Returns the Verdict (``stats['certificate']`` says what happened)."""
+    from .verify.bab import verify_property
+    t0 = time.monotonic()
+    graph, prop, cases = load_instance(onnx_path, vnnlib_path)
+    left = max(0.0, timeout - (time.monotonic() - t0))
+    v = verify_property(graph, cases, left, seed=seed)
+    v.seconds = time.monotonic() - t0
+    if cert_path is not None and v.status == "unsat":
+        from .verify.bab_certificate import certify
+        v.stats["certificate"] = certify(v, graph, cases, onnx_path, cert_path)
+    if result_path is not None:
+        write_result(result_path, format_result(v))
+    return v
+
+
+# ------------------------------------------------------------------------------ suites
+
+def read_instances(csv_path) -> list[dict]:
+    """Rows of an instances.csv (``onnx,vnnlib,timeout_s[,expected]``; a header line is
+    optional), paths resolved against the CSV's folder."""
+    p = Path(csv_path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise InstanceError(f"{p}: cannot read ({e.strerror or e})") from None
+    rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+    if rows and rows[0][0].strip().lower() == "onnx":
+        rows = rows[1:]
+    out = []
+    for k, r in enumerate(rows, 1):
+        r = [c.strip() for c in r]
+        if len(r) < 3:
+            raise InstanceError(f"{p}: row {k} has {len(r)} columns, expected onnx,vnnlib,timeout_s[,expected]")
+        try:
+            t = float(r[2])
+        except ValueError:
+            raise InstanceError(f"{p}: row {k}: timeout {r[2]!r} is not a number") from None
+        exp = r[3].lower() if len(r) > 3 and r[3] else None
+        if exp is not None and exp not in ("sat", "unsat", "timeout", "unknown"):
+            raise InstanceError(f"{p}: row {k}: expected {r[3]!r} is not sat/unsat")
+        out.append({"onnx": str(p.parent / r[0]), "vnnlib": str(p.parent / r[1]), "timeout_s": t,
+                    "expected": exp, "name": f"{Path(r[0]).stem}:{Path(r[1]).stem}"})
+    return out
+
+
+def suite_task(item: dict) -> dict:
+    """One suite instance (a picklable top-level function for the executor)."""
+    t0 = time.monotonic()
+    row = {"name": item["name"], "onnx": item["onnx"], "vnnlib": item["vnnlib"], "expected": item["expected"],
+           "timeout_s": item["timeout_s"]}
+    try:
+        import torch
+        torch.set_num_threads(1)
+        v = run_instance(item["onnx"], item["vnnlib"], item["timeout_s"])
+        row.update(status=v.status, seconds=round(v.seconds, 3), binary32_replays=v.binary32_replays,
+                   branches=v.stats.get("branches"), max_depth=v.stats.get("max_depth"))
+    except CertnnError as e:
+        row.update(status="error", error=str(e), seconds=round(time.monotonic() - t0, 3))
+    return row
+
+
+def score(rows: list[dict]) -> dict:
+    """Counts over result rows. wrong: sat where unsat was expected or vice versa."""
+    def wrong(r):
+        return r.get("expected") in ("sat", "unsat") and r["status"] in ("sat", "unsat") and r["status"] != r["expected"]
+    secs = [r.get("seconds", 0.0) for r in rows]
+    return {"instances": len(rows),
+            "solved": sum(r["status"] in ("sat", "unsat") and not wrong(r) for r in rows),
+            "wrong": sum(wrong(r) for r in rows),
+            "sat": sum(r["status"] == "sat" for r in rows),
+            "unsat": sum(r["status"] == "unsat" for r in rows),
+            "timeout": sum(r["status"] == "timeout" for r in rows),
+            "unknown": sum(r["status"] == "unknown" for r in rows),
+            "error": sum(r["status"] == "error" for r in rows),
+            "total_seconds": round(float(sum(secs)), 3),
+            "median_seconds": round(float(np.median(secs)), 3) if secs else 0.0}
+
+
+def run_suite(csv_path, jobs: int = 1, scheduler=None, limit: int | None = None, timeout_cap: float | None = None,
+              progress=None) -> dict:
+    """Run every instance of a category; ``progress(row)`` is called as each completes."""
+    from .executor import TaskError, make_executor
+    items = read_instances(csv_path)[:limit]
+    if timeout_cap is not None:
+        items = [dict(it, timeout_s=min(it["timeout_s"], timeout_cap)) for it in items]
+    rows: list = [None] * len(items)
+    t0 = time.monotonic()
+    with make_executor(jobs=jobs, scheduler=scheduler) as ex:
+        for i, res in ex.map(suite_task, items, return_exceptions=True):
+            if isinstance(res, TaskError):
+                res = {"name": items[i]["name"], "expected": items[i]["expected"], "status": "error",
+                       "error": str(res), "seconds": 0.0}
+            rows[i] = res
+            if progress is not None:
+                progress(res)
+    out = score(rows)
+    out["wall_seconds"] = round(time.monotonic() - t0, 3)
+    out["csv"] = str(csv_path)
+    out["rows"] = rows
+    return out
