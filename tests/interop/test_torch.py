@@ -433,6 +433,19 @@ def _conventions():
     ]
 
 
+def test_fused_epilogues_export_as_separate_calls():
+    from certnn.ir import optimize
+    g, x = _zoo_graphs()["cnn"]
+    fused = optimize(g)
+    assert any(n.post for n in fused.nodes)
+    tm = to_torch(fused)
+    with torch.no_grad():
+        np.testing.assert_allclose(tm(torch.from_numpy(x)).numpy(), run(fused, x), rtol=1e-12, atol=1e-14)
+    g2 = from_torch(tm, torch.from_numpy(x))
+    assert not any(n.post for n in g2.nodes)
+    assert np.array_equal(run(g2, x), run(fused, x))
+
+
 def _op_cases():
     rng = np.random.default_rng(0)
     for op in all_ops():
