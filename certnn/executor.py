@@ -47,7 +47,10 @@ def _type_name(exc: BaseException) -> str:
 
 
 def _task_error(index: int, exc: BaseException, tb: str = "") -> TaskError:
-    err = TaskError(index, _type_name(exc), str(exc), tb)
+    """For an exception raised here (not in ``fn``): Dask's carry a whole traceback
+    in their message, which belongs in ``remote_traceback``."""
+    text = str(exc)
+    err = TaskError(index, _type_name(exc), text.splitlines()[0] if text else "", tb or text)
     err.__cause__ = exc
     return err
 
@@ -201,7 +204,7 @@ class DaskExecutor(Executor):
         try:
             for future in dask_completed(futures, loop=self._client.loop):
                 index = index_of[future.key]
-                try:
+                try:  # one call per result: as_completed(with_results=True) hangs on an unpicklable one
                     ok, value = future.result()
                 except Exception as exc:  # KilledWorker, unpicklable result, lost scheduler
                     ok, value = False, _task_error(index, exc)

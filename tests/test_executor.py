@@ -18,6 +18,7 @@ from certnn.errors import CertnnError
 from certnn.executor import ExecutorError, TaskError, make_executor
 
 distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
 
 
 # --------------------------------------------------------------- task functions (top level: picklable)
@@ -47,6 +48,17 @@ class TwoArgError(Exception):
 
 def raise_two_arg(x):
     raise TwoArgError(x, "b")
+
+
+def exit_abruptly(x):
+    if x == 0:
+        os._exit(3)  # like a crash or the OOM killer: no exception to report
+    time.sleep(0.2)
+    return x
+
+
+def return_lock(x):
+    return threading.Lock() if x else x
 
 
 def worker_pid(_):
@@ -156,9 +168,32 @@ def test_an_unpicklable_exception_still_reports_its_type_and_message(open_execut
     assert err.exc_type.endswith("TwoArgError") and err.message == "x/b"
 
 
+@pytest.mark.parametrize("backend", ["processes", "dask"])
+def test_an_unpicklable_result_is_a_task_error(open_executor, backend):
+    got = dict(open_executor(backend).map(return_lock, [0, 1], return_exceptions=True))
+    assert sorted(got) == [0, 1] and got[0] == 0
+    assert isinstance(got[1], TaskError) and got[1].index == 1 and "lock" in got[1].message
+    assert "pickle" in got[1].message or "serialize" in got[1].message
+    assert "\n" not in got[1].message
+
+
+def test_a_dead_dask_worker_is_a_task_error():
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), \
+            distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as c, \
+            make_executor(scheduler=c.scheduler_address) as ex:
+        got = dict(ex.map(exit_abruptly, [1, 0], return_exceptions=True))
+    assert got[0] == 1 or isinstance(got[0], TaskError)  # may die with its worker
+    assert isinstance(got[1], TaskError) and got[1].exc_type.endswith("KilledWorker")
+
+
 def test_lambda_is_refused_for_local_processes():
     with make_executor(jobs=2) as ex, pytest.raises(ExecutorError, match="picklable top-level function"):
         list(ex.map(lambda x: x, [1]))
+
+
+def test_a_dead_worker_process_is_an_executor_error():
+    with make_executor(jobs=2) as ex, pytest.raises(ExecutorError, match="worker process died"):
+        list(ex.map(exit_abruptly, [1, 0, 1], return_exceptions=True))  # not a task failure: the pool is gone
 
 
 @pytest.mark.parametrize("jobs", [0, -2, 1.5, "2", True])
@@ -243,13 +278,23 @@ class _CtrlC(threading.Thread):
                 return
 
 
-def test_ctrl_c_stops_local_workers(tmp_path):
+@pytest.mark.parametrize("with_block", [True, False])
+def test_ctrl_c_stops_local_workers(tmp_path, with_block):
     items = [(str(tmp_path), i, 30.0) for i in range(6)]
     ctrl_c = _CtrlC(tmp_path)
     try:
-        with pytest.raises(KeyboardInterrupt), make_executor(jobs=2) as ex:
-            for _ in ex.map(record_start_then_sleep, items):
-                pass
+        with pytest.raises(KeyboardInterrupt):
+            if with_block:
+                with make_executor(jobs=2) as ex:
+                    for _ in ex.map(record_start_then_sleep, items):
+                        pass
+            else:  # no context manager: the interrupted map itself must stop the workers
+                ex = make_executor(jobs=2)
+                try:
+                    for _ in ex.map(record_start_then_sleep, items):
+                        pass
+                finally:
+                    ex.close()
     finally:
         ctrl_c.stop.set()
     assert time.monotonic() - ctrl_c.sent_at < 6  # not the 30 s the running tasks would take
