@@ -93,6 +93,7 @@ def write_bab_certificate(path, graph, cases, trees, model_path=None) -> Path:
     for k, ((region, spec), tree) in enumerate(zip(cases, trees)):
         if tree is None:
             raise CertnnError(f"case {k} was not proved by input splitting; no certificate can be written")
+        entries = _preorder(tree)              # first: refuses an unfinished tree
         m = len(tree.leaf_lo)
         lo = np.asarray(tree.leaf_lo, np.float64).reshape((m,) + shape)
         hi = np.asarray(tree.leaf_hi, np.float64).reshape((m,) + shape)
@@ -102,7 +103,7 @@ def write_bab_certificate(path, graph, cases, trees, model_path=None) -> Path:
         leaf_path = path.with_name(f"{path.stem}.case{k}.leaves.json")
         save_certificate(cert, leaf_path)
         doc_cases.append({"root_lo": tree.root_lo.tolist(), "root_hi": tree.root_hi.tolist(),
-                          "tree": _preorder(tree), "leaves": leaf_path.name})
+                          "tree": entries, "leaves": leaf_path.name})
     model = None
     if model_path is not None:
         import os

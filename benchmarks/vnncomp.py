@@ -1,0 +1,68 @@
+"""VNN-COMP 2022 categories (test, acasxu, mnist_fc) through `certnn vnncomp`'s
+suite runner: per category instances, solved, wrong (sat vs expected unsat or
+the reverse), timeout, unknown, total and median seconds.
+
+    .venv/bin/python benchmarks/vnncomp.py [--categories test,acasxu,mnist_fc]
+        [--timeout-cap S] [--jobs N] [--limit K]
+
+Instances come from $CERTNN_BENCHMARKS/vnncomp2022/<category>/instances.csv.
+Prints a table and writes benchmarks/results/vnncomp.json (atomically; the
+categories run are merged into an existing file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CATEGORIES = ("test", "acasxu", "mnist_fc")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--categories", default=",".join(CATEGORIES))
+    ap.add_argument("--timeout-cap", type=float, default=None, help="cap each instance's timeout (seconds)")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "vnncomp.json"))
+    args = ap.parse_args()
+    os.environ.setdefault("CERTNN_BENCHMARKS", str(ROOT.parent / "shared" / "benchmarks"))
+    from certnn.io import atomic_write
+    from certnn.vnncomp import run_suite
+    base = Path(os.environ["CERTNN_BENCHMARKS"]) / "vnncomp2022"
+    cats = [c.strip() for c in args.categories.split(",") if c.strip()]
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else {}
+    results.setdefault("categories", {})
+    for cat in cats:
+        csv = base / cat / "instances.csv"
+        t0 = time.monotonic()
+
+        def progress(row, cat=cat):
+            print(f"  {cat:<9} {row['name']:<45} {row['status']:<8} {row.get('seconds', 0):7.2f} s "
+                  f"(expected {row.get('expected') or '-'})", flush=True)
+        res = run_suite(csv, jobs=args.jobs, limit=args.limit, timeout_cap=args.timeout_cap, progress=progress)
+        res["timeout_cap"] = args.timeout_cap
+        res["wall_seconds"] = round(time.monotonic() - t0, 3)
+        results["categories"][cat] = res
+        results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "jobs": args.jobs}
+        with atomic_write(out, "w") as f:
+            json.dump(results, f, indent=1)
+    print()
+    print(f"{'category':<10} {'inst':>5} {'solved':>7} {'wrong':>6} {'timeout':>8} {'unknown':>8} {'error':>6} "
+          f"{'total s':>9} {'median s':>9}")
+    for cat, r in results["categories"].items():
+        print(f"{cat:<10} {r['instances']:>5} {r['solved']:>7} {r['wrong']:>6} {r['timeout']:>8} {r['unknown']:>8} "
+              f"{r['error']:>6} {r['total_seconds']:>9.1f} {r['median_seconds']:>9.2f}")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""Complete verification: benchmark instances with known answers, the chain
+engine against certnn.bounds, soundness on small random ReLU nets against dense
+sampling, and input-split certificates (accepted; tampered ones rejected)."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from certnn.bounds import Region, compute_bounds
+from certnn.bounds.spec import LinearSpec
+from certnn.run import run
+from certnn.verify.bab import verify_case
+from certnn.verify.bab_certificate import check_bab_certificate, write_bab_certificate
+from certnn.verify.bab_mlp import NotAChain, extract_chain, intermediate_bounds, optimized_spec_bounds, spec_bounds
+from certnn.vnncomp import load_instance, read_instances, run_instance
+
+from ._models import conv_bn_graph, mlp_graph
+
+VNN = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022"
+needs_bench = pytest.mark.skipif(not (VNN / "test" / "instances.csv").exists(), reason="no VNN-COMP benchmarks")
+
+
+def _instance(cat, onnx, prop):
+    for it in read_instances(VNN / cat / "instances.csv"):
+        if it["onnx"].endswith(onnx) and it["vnnlib"].endswith(prop):
+            return it
+    raise LookupError(onnx, prop)
+
+
+@needs_bench
+@pytest.mark.parametrize("row", range(5))
+def test_every_test_category_instance_gets_its_expected_answer(row):
+    it = read_instances(VNN / "test" / "instances.csv")[row]
+    v = run_instance(it["onnx"], it["vnnlib"], 30)
+    assert v.status == it["expected"], (it["name"], v.stats)
+
+
+@needs_bench
+@pytest.mark.parametrize("cat,onnx,prop,expected,mode", [
+    ("acasxu", "ACASXU_run2a_1_1_batch_2000.onnx", "prop_1.vnnlib", "unsat", "input-split"),
+    ("acasxu", "ACASXU_run2a_1_9_batch_2000.onnx", "prop_2.vnnlib", "unsat", "input-split"),
+    ("acasxu", "ACASXU_run2a_1_2_batch_2000.onnx", "prop_2.vnnlib", "sat", None),
+    ("acasxu", "ACASXU_run2a_1_7_batch_2000.onnx", "prop_3.vnnlib", "sat", None),
+    ("mnist_fc", "mnist-net_256x2.onnx", "prop_8_0.03.vnnlib", "unsat", "relu-split"),
+    ("mnist_fc", "mnist-net_256x2.onnx", "prop_4_0.05.vnnlib", "sat", None),
+])
+def test_cheap_benchmark_instances(cat, onnx, prop, expected, mode):
+    it = _instance(cat, onnx, prop)
+    torch.set_num_threads(1)
+    v = run_instance(it["onnx"], it["vnnlib"], 60)
+    assert v.status == expected, v.stats
+    if expected == "sat":
+        graph, _, cases = load_instance(it["onnx"], it["vnnlib"])
+        x, y = v.counterexample
+        region, spec = cases[0]
+        y2 = np.asarray(run(graph, x[None], semantics="real")).reshape(1, -1)
+        assert region.contains(x[None])[0] and spec.violated(y2)[0]
+        np.testing.assert_allclose(y, y2[0])
+    if mode is not None:  # the branch and bound itself did the work
+        case = v.stats["per_case"][0]
+        assert case["mode"] == mode and case["branches"] > 0
+
+
+# ---------------------------------------------------------------------------- the engine
+
+def test_chain_engine_matches_certnn_crown():
+    g, _ = mlp_graph(3, (5, 12, 12, 4))
+    mlp = extract_chain(g)
+    rng = np.random.default_rng(0)
+    lo = rng.uniform(-1, 0, (7, 5))
+    hi = lo + rng.uniform(0.1, 1.0, (7, 5))
+    spec = LinearSpec.robustness(rng.integers(0, 4, 7), 4)
+    zero = [torch.zeros(7, w, dtype=torch.int8) for w in mlp.widths]
+    b, _ = intermediate_bounds(mlp, lo, hi, zero)
+    mine = spec_bounds(mlp, lo, hi, spec.C, spec.d, b, zero).lb.numpy()
+    ref = compute_bounds(g, Region.box(lo, hi), spec, method="crown").lb
+    np.testing.assert_allclose(mine, ref, rtol=1e-9, atol=1e-9)
+
+
+def test_extract_chain_refuses_other_graphs():
+    with pytest.raises(NotAChain):
+        extract_chain(conv_bn_graph())
+
+
+def _net_outputs(mlp, x):
+    a = torch.as_tensor(x)
+    zs = []
+    for i, (w, b) in enumerate(zip(mlp.weights, mlp.biases)):
+        a = a @ w.T + b
+        if i < mlp.hidden:
+            zs.append(a)
+            a = a.clamp(min=0)
+    return a.numpy(), [z.numpy() for z in zs]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_split_bounds_with_beta_are_sound_on_the_sub_domain(seed):
+    """Random splits, optimized alpha and beta: the bound never exceeds a sampled
+    output of the sub-domain (box points satisfying the split signs)."""
+    g, _ = mlp_graph(seed, (3, 10, 10, 3))
+    mlp = extract_chain(g)
+    rng = np.random.default_rng(seed)
+    lo, hi = np.full((1, 3), -1.0), np.full((1, 3), 1.0)
+    x = rng.uniform(lo, hi, (40000, 3))
+    y, zs = _net_outputs(mlp, x)
+    C = rng.normal(size=(1, 2, 3))
+    d = np.zeros((1, 2))
+    splits = []
+    keep = np.ones(len(x), bool)
+    for z in zs:
+        s = np.zeros((1, z.shape[1]), np.int8)
+        for j in rng.choice(z.shape[1], 2, replace=False):
+            s[0, j] = 1 if rng.random() < 0.5 else -1
+            keep &= (z[:, j] >= 0) if s[0, j] > 0 else (z[:, j] <= 0)
+        splits.append(torch.as_tensor(s))
+    b, infeasible = intermediate_bounds(mlp, lo, hi, splits)
+    if infeasible[0]:
+        assert keep.sum() == 0
+        return
+    sb = optimized_spec_bounds(mlp, lo, hi, C, d, b, splits, iters=30)
+    vals = y[keep] @ C[0].T + d[0]
+    assert keep.sum() > 0
+    assert np.all(sb.lb.numpy()[0] <= vals.min(axis=0) + 1e-9)
+    assert sb.betas is not None
+
+
+# ---------------------------------------------------------------------------- soundness
+
+def _random_case(seed):
+    g, _ = mlp_graph(100 + seed, (3, 16, 16, 2))
+    rng = np.random.default_rng(seed)
+    lo = rng.uniform(-1, 0, (1, 3))
+    hi = lo + rng.uniform(0.2, 1.0, (1, 3))
+    x = np.concatenate([rng.uniform(lo, hi, (20000, 3)),
+                        np.array(np.meshgrid(*[[lo[0, i], hi[0, i]] for i in range(3)])).reshape(3, -1).T])
+    y = np.asarray(run(g, x, semantics="real"), np.float64).reshape(len(x), -1)
+    # unsafe: y0 - y1 <= t with t near the sampled minimum (some cases sat, some unsat)
+    m = (y[:, 0] - y[:, 1]).min()
+    t = m + rng.uniform(-0.3, 0.1) * (abs(m) + 0.1)
+    spec = LinearSpec(np.array([[[-1.0, 1.0]]]), np.array([[t]]), np.array([0]))
+    return g, Region.box(lo, hi), spec, x, y
+
+
+@pytest.mark.parametrize("mode", ["input", "relu"])
+@pytest.mark.parametrize("seed", range(6))
+def test_verdicts_agree_with_dense_sampling(seed, mode):
+    g, region, spec, x, y = _random_case(seed)
+    v = verify_case(g, region, spec, timeout=20, method_hint=mode)
+    many = LinearSpec(np.repeat(spec.C, len(y), 0), np.repeat(spec.d, len(y), 0), spec.groups)
+    sampled_violation = bool(many.violated(y).any())
+    if v.status == "unsat":
+        assert not sampled_violation
+    elif v.status == "sat":
+        xc, yc = v.counterexample
+        y2 = np.asarray(run(g, xc[None], semantics="real")).reshape(1, -1)
+        assert region.contains(xc[None])[0] and spec.violated(y2)[0]
+    assert v.status in ("sat", "unsat"), v.stats        # small nets: always decided
+
+
+def test_timeout_is_respected():
+    g, _ = mlp_graph(7, (3, 16, 16, 2))
+    region = Region.box(np.full((1, 3), -1.0), np.full((1, 3), 1.0))
+    y = np.asarray(run(g, np.zeros((1, 3)), semantics="real")).reshape(-1)
+    # margin exactly at the centre's value: hard to prove and hard to refute
+    spec = LinearSpec(np.array([[[-1.0, 1.0]]]), np.array([[y[0] - y[1] - 1e-9]]), np.array([0]))
+    v = verify_case(g, region, spec, timeout=0.5, method_hint="relu")
+    assert v.seconds < 5
+    assert v.status in ("sat", "timeout", "unknown")
+
+
+# ---------------------------------------------------------------------------- certificates
+
+@pytest.fixture(scope="module")
+def acas_cert(tmp_path_factory):
+    it = _instance("acasxu", "ACASXU_run2a_1_1_batch_2000.onnx", "prop_1.vnnlib")
+    folder = tmp_path_factory.mktemp("babcert")
+    v = run_instance(it["onnx"], it["vnnlib"], 60, cert_path=folder / "cert.json")
+    assert v.status == "unsat" and v.stats["certificate"]["written"], v.stats
+    graph, _, cases = load_instance(it["onnx"], it["vnnlib"])
+    return folder / "cert.json", graph, cases
+
+
+@needs_bench
+def test_input_split_certificate_is_accepted(acas_cert):
+    path, graph, cases = acas_cert
+    res = check_bab_certificate(path, graph, expected_cases=cases)
+    assert res.ok and res.leaves > 1, res.reasons
+    assert check_bab_certificate(path).ok           # the model named in the file
+
+
+def _tampered(path, tmp_path, edit):
+    doc = json.loads(Path(path).read_text())
+    edit(doc)
+    for name in (doc["cases"][0]["leaves"], doc["cases"][0]["leaves"].replace(".json", ".npz")):
+        (tmp_path / name).write_bytes((Path(path).parent / name).read_bytes())
+    doc["model"] = os.path.relpath(Path(path).parent / json.loads(Path(path).read_text())["model"], tmp_path)
+    out = tmp_path / "t.json"
+    out.write_text(json.dumps(doc))
+    return out
+
+
+def _drop_leaf(doc):
+    tree = doc["cases"][0]["tree"]
+    k = max(i for i, e in enumerate(tree) if e[0] == -1)
+    del tree[k]
+
+
+def _move_split(doc):
+    tree = doc["cases"][0]["tree"]
+    k = next(i for i, e in enumerate(tree) if e[0] >= 0 and i > 0)
+    lo = np.asarray(doc["cases"][0]["root_lo"])
+    hi = np.asarray(doc["cases"][0]["root_hi"])
+    d = tree[k][0]
+    tree[k][1] = float(tree[k][1] + (hi[d] - lo[d]) * 1e-3)     # a leaf's box changes
+
+
+def _widen_root(doc):
+    doc["cases"][0]["root_hi"][0] += 0.01
+
+
+@needs_bench
+@pytest.mark.parametrize("edit,why", [(_drop_leaf, "coverage"), (_move_split, "not re-derived|coverage"),
+                                      (_widen_root, "root box")])
+def test_tampered_certificates_are_rejected(acas_cert, tmp_path, edit, why):
+    import re
+    path, graph, cases = acas_cert
+    bad = _tampered(path, tmp_path, edit)
+    res = check_bab_certificate(bad, graph, expected_cases=cases)
+    assert not res.ok and re.search(why, " ".join(res.reasons)), res.reasons
+    assert not check_bab_certificate(bad, graph).ok     # also without the property at hand
+
+
+@needs_bench
+def test_changed_leaf_bound_is_rejected(acas_cert, tmp_path):
+    """An anchor (a leaf's intermediate bound) claimed tighter than sound: rejected."""
+    from certnn.ir.serialize import array_digest
+    path, graph, cases = acas_cert
+    bad = _tampered(path, tmp_path, lambda doc: None)
+    leaf = tmp_path / json.loads(bad.read_text())["cases"][0]["leaves"]
+    ldoc = json.loads(leaf.read_text())
+    npz = tmp_path / ldoc["array_file"]
+    with np.load(npz) as z:
+        arrays = {k: z[k] for k in z.files}
+    name = ldoc["anchors"][-1]["lo"]
+    arrays[name] = arrays[name].copy()
+    arrays[name][0] += 0.5 * (arrays[ldoc["anchors"][-1]["hi"]][0] - arrays[name][0])
+    ldoc["arrays"][name]["sha256"] = array_digest(arrays[name])
+    np.savez(npz, **arrays)
+    leaf.write_text(json.dumps(ldoc))
+    res = check_bab_certificate(bad, graph, expected_cases=cases)
+    assert not res.ok and "anchor" in " ".join(res.reasons)
+
+
+def test_unfinished_tree_cannot_be_written(tmp_path):
+    from certnn.verify.bab_input import SplitTree
+    g, _ = mlp_graph(1, (2, 4, 2))
+    t = SplitTree(np.zeros(2), np.ones(2))
+    t.add_children(0, 0, 0.5)                        # children never bounded
+    region = Region.box(np.zeros((1, 2)), np.ones((1, 2)))
+    spec = LinearSpec(np.array([[[1.0, 0.0]]]), np.array([[0.0]]), np.array([0]))
+    with pytest.raises(Exception, match="neither a leaf nor split"):
+        write_bab_certificate(tmp_path / "c.json", g, [(region, spec)], [t])
