@@ -142,20 +142,25 @@ class LocalProcessExecutor(Executor):
             pickle.dumps(fn)
         except Exception as exc:
             raise ExecutorError(f"the task function must be a picklable top-level function: {exc}") from exc
-        index_of = {self._pool.submit(_run_one, fn, item): i for i, item in enumerate(items)}
+        index_of = {}
         try:
+            for i, item in enumerate(items):
+                index_of[self._pool.submit(_run_one, fn, item)] = i
             for future in as_completed(index_of):
                 index = index_of[future]
                 try:
                     ok, value = future.result()
-                except BrokenProcessPool as exc:
-                    raise ExecutorError(f"a worker process died (killed, out of memory or crashed) while "
-                                        f"running task {index}; the process pool is unusable: {exc}") from exc
+                except BrokenProcessPool:
+                    raise
                 except Exception as exc:  # e.g. the result could not be pickled
                     ok, value = False, _task_error(index, exc)
                 if not ok and not isinstance(value, TaskError):
                     value = TaskError(index, *value)
                 yield index, ok, value
+        except BrokenProcessPool as exc:  # every outstanding task fails with it; the culprit is unknown
+            self.close(cancel=True)
+            raise ExecutorError("a local worker process died (crash, os._exit or the OOM killer); the process "
+                                f"pool cannot go on and cannot tell which task killed it: {exc}") from exc
         except KeyboardInterrupt:
             self.close(cancel=True)
             raise
@@ -167,6 +172,8 @@ class LocalProcessExecutor(Executor):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _abort(self) -> None:
+        if hasattr(self._pool, "terminate_workers"):  # Python >= 3.14
+            return self._pool.terminate_workers()
         processes = list((getattr(self._pool, "_processes", None) or {}).values())
         self._pool.shutdown(wait=False, cancel_futures=True)
         for p in processes:
@@ -199,7 +206,11 @@ class DaskExecutor(Executor):
 
     def _run(self, fn, items):
         from distributed import as_completed as dask_completed
-        futures = self._client.map(_run_one, [fn] * len(items), items, pure=False)
+        try:
+            futures = self._client.map(_run_one, [fn] * len(items), items, pure=False)
+        except Exception as exc:  # an item or fn that cannot be serialized: nothing was submitted
+            raise ExecutorError(f"cannot send the tasks to the Dask scheduler at {self.address}: "
+                                f"{str(exc).splitlines()[0][:300]}") from exc
         index_of = {future.key: i for i, future in enumerate(futures)}
         try:
             for future in dask_completed(futures, loop=self._client.loop):

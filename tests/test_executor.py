@@ -192,8 +192,22 @@ def test_lambda_is_refused_for_local_processes():
 
 
 def test_a_dead_worker_process_is_an_executor_error():
-    with make_executor(jobs=2) as ex, pytest.raises(ExecutorError, match="worker process died"):
-        list(ex.map(exit_abruptly, [1, 0, 1], return_exceptions=True))  # not a task failure: the pool is gone
+    with make_executor(jobs=2) as ex:
+        with pytest.raises(ExecutorError, match="worker process died"):
+            list(ex.map(exit_abruptly, [1, 0, 1], return_exceptions=True))  # not a task failure: the pool is gone
+        with pytest.raises(ExecutorError, match="closed"):
+            list(ex.map(square, [1]))
+
+
+@pytest.mark.parametrize("backend", ["processes", "dask"])
+def test_an_unpicklable_item(open_executor, backend):
+    items = [2, threading.Lock()]
+    if backend == "processes":  # pickled one by one: that item fails
+        got = dict(open_executor(backend).map(square, items, return_exceptions=True))
+        assert got[0] == 4 and isinstance(got[1], TaskError) and "pickle" in got[1].message
+    else:  # Dask serializes the whole submission: nothing runs
+        with pytest.raises(ExecutorError, match="cannot send the tasks to the Dask scheduler"):
+            list(open_executor(backend).map(square, items))
 
 
 @pytest.mark.parametrize("jobs", [0, -2, 1.5, "2", True])
