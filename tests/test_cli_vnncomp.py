@@ -1,0 +1,197 @@
+"""`certnn vnncomp run/suite` and `certnn check` on BaB certificates, end to end."""
+
+import gzip
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from certnn.run import run
+from certnn.vnncomp import format_result, load_instance, score
+
+VNN = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022"
+TEST = VNN / "test"
+ACAS = VNN / "acasxu"
+pytestmark = pytest.mark.skipif(not (TEST / "instances.csv").exists(), reason="no VNN-COMP benchmarks")
+
+
+def _subprocess(*args):
+    return subprocess.run([sys.executable, "-m", "certnn", *map(str, args)], capture_output=True, text=True)
+
+
+def _run(*args):
+    """The CLI in-process (same entry point as `python -m certnn`, without the
+    interpreter start-up): returncode, stdout, stderr."""
+    from certnn.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            main([str(a) for a in args])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+
+
+def _parse(text):
+    """The result file: (status, {name: value})."""
+    first, _, rest = text.partition("\n")
+    pairs = dict((k, float(v)) for k, v in re.findall(r"\((\w+_\d+) ([^()\s]+)\)", rest))
+    return first, pairs
+
+
+def test_sat_result_file_holds_a_replaying_counterexample(tmp_path):
+    out = tmp_path / "res.txt"
+    r = _subprocess("vnncomp", "run", TEST / "test_sat.onnx", TEST / "test_prop.vnnlib", "--timeout", 30, "--out", out)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    status, vals = _parse(text)
+    assert status == "sat"
+    assert text.startswith("sat\n((X_0 ") and text.rstrip().endswith(")")
+    xs = np.array([vals[f"X_{i}"] for i in range(5)])
+    ys = np.array([vals[f"Y_{j}"] for j in range(5)])
+    assert len(vals) == 10
+    graph, _, cases = load_instance(TEST / "test_sat.onnx", TEST / "test_prop.vnnlib")
+    region, spec = cases[0]
+    x = xs.reshape((1,) + region.shape)
+    y = np.asarray(run(graph, x, semantics="real")).reshape(1, -1)
+    np.testing.assert_allclose(y[0], ys, rtol=1e-12)          # printed values read back exactly
+    assert region.contains(x)[0] and spec.violated(y)[0]
+    assert not list(tmp_path.glob(".*tmp"))                   # no temp file left behind
+
+
+@pytest.mark.parametrize("onnx,prop", [("test_unsat.onnx", "test_prop.vnnlib"), ("test_small.onnx", "test_small.vnnlib")])
+def test_unsat_result_file(tmp_path, onnx, prop):
+    out = tmp_path / "res.txt"
+    r = _run("vnncomp", "run", TEST / onnx, TEST / prop, "--timeout", 30, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == "unsat\n"
+
+
+def test_gzipped_inputs_are_accepted(tmp_path):
+    for name in ("test_unsat.onnx", "test_prop.vnnlib"):
+        (tmp_path / (name + ".gz")).write_bytes(gzip.compress((TEST / name).read_bytes()))
+    out = tmp_path / "res.txt"
+    r = _run("vnncomp", "run", tmp_path / "test_unsat.onnx.gz", tmp_path / "test_prop.vnnlib.gz",
+             "--timeout", 30, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == "unsat\n"
+
+
+def _bad_inputs(tmp_path):
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\x08\x07this is not a protobuf model" * 10)
+    trunc = tmp_path / "trunc.onnx.gz"
+    trunc.write_bytes(gzip.compress((TEST / "test_unsat.onnx").read_bytes())[:200])
+    badlib = tmp_path / "bad.vnnlib"
+    badlib.write_text((TEST / "test_prop.vnnlib").read_text() + "\n(assert (<= X_0 1.0)")
+    truncv = tmp_path / "trunc.vnnlib.gz"
+    truncv.write_bytes(gzip.compress((TEST / "test_prop.vnnlib").read_bytes())[:40])
+    return {
+        "malformed onnx": (garbage, TEST / "test_prop.vnnlib", r"garbage\.onnx.*(not an ONNX|invalid|truncated)"),
+        "truncated onnx.gz": (trunc, TEST / "test_prop.vnnlib", r"trunc\.onnx\.gz.*(gzip|truncated)"),
+        "malformed vnnlib": (TEST / "test_unsat.onnx", badlib, r"bad\.vnnlib.*unbalanced"),
+        "truncated vnnlib.gz": (TEST / "test_unsat.onnx", truncv, r"trunc\.vnnlib\.gz.*(gzip|truncated)"),
+        "x/y mismatch": (TEST / "test_small.onnx", TEST / "test_prop.vnnlib", r"5 inputs \(X\).*model 1"),
+        "missing file": (tmp_path / "nope.onnx", TEST / "test_prop.vnnlib", r"nope\.onnx"),
+    }
+
+
+@pytest.mark.parametrize("case", ["malformed onnx", "truncated onnx.gz", "malformed vnnlib", "truncated vnnlib.gz",
+                                  "x/y mismatch", "missing file"])
+def test_bad_input_is_a_clear_error_and_leaves_the_old_result(tmp_path, case):
+    onnx, prop, pattern = _bad_inputs(tmp_path)[case]
+    out = tmp_path / "res.txt"
+    out.write_text("previous\n")
+    r = _run("vnncomp", "run", onnx, prop, "--timeout", 10, "--out", out)
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: ") and re.search(pattern, r.stderr), r.stderr
+    assert out.read_text() == "previous\n"                   # never a partial or a guessed result
+    assert not list(tmp_path.glob(".res.txt.*"))
+
+
+def test_usage_errors_exit_2(tmp_path):
+    r = _run("vnncomp", "run", TEST / "test_unsat.onnx", TEST / "test_prop.vnnlib", "--timeout", -1,
+             "--out", tmp_path / "r.txt")
+    assert r.returncode == 2 and not (tmp_path / "r.txt").exists()
+
+
+def test_format_result_for_every_status():
+    from certnn.verify.bab import Verdict
+    for s in ("unsat", "timeout", "unknown"):
+        assert format_result(Verdict(s)) == s + "\n"
+    v = Verdict("sat", (np.array([0.1, -2.5]), np.array([3.0])))
+    assert format_result(v) == "sat\n((X_0 0.1)\n (X_1 -2.5)\n (Y_0 3.0))\n"
+
+
+# ---------------------------------------------------------------------------- suite
+
+def _csv(tmp_path, rows):
+    p = tmp_path / "instances.csv"
+    p.write_text("onnx,vnnlib,timeout_s,expected\n" + "".join(f"{a},{b},{t},{e}\n" for a, b, t, e in rows))
+    return p
+
+
+def test_suite_json_counts_solved_and_wrong(tmp_path):
+    rows = [(TEST / "test_sat.onnx", TEST / "test_prop.vnnlib", 30, "sat"),
+            (TEST / "test_unsat.onnx", TEST / "test_prop.vnnlib", 30, "unsat"),
+            (TEST / "test_nano.onnx", TEST / "test_nano.vnnlib", 30, "sat")]      # deliberately wrong expectation
+    r = _run("vnncomp", "suite", _csv(tmp_path, rows), "--json", "--no-progress")
+    assert r.returncode == 1, r.stderr                         # a wrong answer fails the suite
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    for k in ("instances", "solved", "wrong", "timeout", "unknown", "total_seconds", "rows"):
+        assert k in res
+    assert (res["instances"], res["solved"], res["wrong"], res["timeout"], res["unknown"]) == (3, 2, 1, 0, 0)
+    assert {row["name"]: row["status"] for row in res["rows"]} == {
+        "test_sat:test_prop": "sat", "test_unsat:test_prop": "unsat", "test_nano:test_nano": "unsat"}
+
+
+def test_suite_limit_and_plain_output(tmp_path):
+    rows = [(TEST / "test_sat.onnx", TEST / "test_prop.vnnlib", 30, "sat"),
+            (TEST / "test_unsat.onnx", TEST / "test_prop.vnnlib", 30, "unsat")]
+    r = _run("vnncomp", "suite", _csv(tmp_path, rows), "--limit", 1, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert "instances 1  solved 1  wrong 0" in r.stdout
+
+
+def test_suite_rejects_a_malformed_csv(tmp_path):
+    p = tmp_path / "instances.csv"
+    p.write_text("onnx,vnnlib,timeout_s\na.onnx,b.vnnlib,soon\n")
+    r = _run("vnncomp", "suite", p, "--no-progress")
+    assert r.returncode == 1 and "instances.csv" in r.stderr and "not a number" in r.stderr
+
+
+def test_score_counts_wrong_only_against_sat_unsat():
+    rows = [{"status": "sat", "expected": "unsat", "seconds": 1}, {"status": "unsat", "expected": "unsat", "seconds": 2},
+            {"status": "timeout", "expected": "sat", "seconds": 3}, {"status": "unknown", "expected": None, "seconds": 4}]
+    s = score(rows)
+    assert (s["solved"], s["wrong"], s["timeout"], s["unknown"], s["total_seconds"]) == (1, 1, 1, 1, 10.0)
+
+
+# ---------------------------------------------------------------------------- certificates
+
+def test_cert_option_and_check_command(tmp_path):
+    out, cert = tmp_path / "res.txt", tmp_path / "proof.json"
+    r = _run("vnncomp", "run", ACAS / "onnx" / "ACASXU_run2a_1_1_batch_2000.onnx", ACAS / "vnnlib" / "prop_1.vnnlib",
+             "--timeout", 60, "--out", out, "--cert", cert)
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == "unsat\n" and cert.exists()
+    r = _run("check", cert, "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["ok"] is True
+    doc = json.loads(cert.read_text())
+    doc["cases"][0]["tree"].pop()                            # a leaf removed: the tree no longer covers the box
+    cert.write_text(json.dumps(doc))
+    r = _run("check", cert)
+    assert r.returncode == 1 and "coverage" in r.stdout
+    cert.write_text("{not json")
+    r = _run("check", cert)
+    assert r.returncode == 2
