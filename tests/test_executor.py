@@ -126,7 +126,8 @@ def test_a_slow_item_does_not_block_faster_ones(open_executor, backend):
         arrivals.append((index, value, time.monotonic() - start))
     assert [a[1] for a in arrivals][-1] == "slow"
     assert sorted(a[1] for a in arrivals[:-1]) == ["a", "b", "c"]
-    assert arrivals[0][2] < 1.5, arrivals  # the fast ones came while the slow one still ran
+    # the fast ones came while the slow one still ran (relative: worker start-up is slow under load)
+    assert arrivals[-1][2] - arrivals[0][2] >= 1.0, arrivals
     assert arrivals[-1][2] >= 2.0
 
 
@@ -272,6 +273,14 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+@pytest.fixture(autouse=True)
+def _sigint_raises():
+    """pytest-xdist workers ignore SIGINT; the Ctrl-C tests need Python's default."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
 
 
 class _CtrlC(threading.Thread):
