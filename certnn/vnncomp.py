@@ -96,7 +96,7 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
     t0 = time.monotonic()
     graph, prop, cases = load_instance(onnx_path, vnnlib_path)
     left = max(0.0, timeout - (time.monotonic() - t0))
-    v = verify_property(graph, cases, left, seed=seed)
+    v = verify_property(graph, cases, left, seed=seed, certifiable=cert_path is not None)
     v.seconds = time.monotonic() - t0
     if cert_path is not None and v.status == "unsat":
         from .verify.bab_certificate import certify

@@ -52,9 +52,13 @@ class Verdict:
 
 
 def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed: int = 0,
-                method_hint: str | None = None, mlp=None, deadline: float | None = None) -> Verdict:
+                method_hint: str | None = None, mlp=None, deadline: float | None = None,
+                certifiable: bool = False) -> Verdict:
     """Decide whether some x in the one-row box ``region`` has an output in the unsafe
-    set of ``spec``. ``graph`` must take a batch (its input's first dim is None)."""
+    set of ``spec``. ``graph`` must take a batch (its input's first dim is None).
+    ``method_hint``: "input" or "relu" splitting instead of the choice by input size.
+    ``certifiable``: input splitting with plain CROWN only, so that an unsat can be
+    written as a certificate the independent checker re-derives (slower on hard cases)."""
     t0 = time.monotonic()
     deadline = t0 + timeout if deadline is None else deadline
     stats: dict = {}
@@ -82,7 +86,7 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
     stats["mode"] = f"{mode}-split"
     if mode == "input":
         from .bab_input import input_split
-        res = input_split(mlp, graph, lo, hi, spec, deadline, on_cex=on_cex)
+        res = input_split(mlp, graph, lo, hi, spec, deadline, on_cex=on_cex, certifiable=certifiable)
         stats.update(res.stats)
         if res.status == "sat":
             return _sat_from_flat(graph, region, spec, res.x, done)
@@ -168,7 +172,7 @@ def _falsify(graph, region, spec, seed, stats):
     return None
 
 
-def verify_property(graph, cases, timeout: float, seed: int = 0) -> Verdict:
+def verify_property(graph, cases, timeout: float, seed: int = 0, certifiable: bool = False) -> Verdict:
     """A VNNLIB property: ``cases`` [(Region, LinearSpec)]; violated when any case is.
     ``sat`` on the first violated case; ``unsat`` when every case is; otherwise the
     first non-decided status (timeout before unknown)."""
@@ -184,7 +188,7 @@ def verify_property(graph, cases, timeout: float, seed: int = 0) -> Verdict:
         if time.monotonic() > deadline:
             verdicts.append(Verdict("timeout"))
             break
-        v = verify_case(graph, region, spec, timeout, seed=seed, mlp=mlp, deadline=deadline)
+        v = verify_case(graph, region, spec, timeout, seed=seed, mlp=mlp, deadline=deadline, certifiable=certifiable)
         verdicts.append(v)
         if v.status == "sat":
             break

@@ -191,36 +191,92 @@ def _backward(mlp, layer, lam, bias, bounds, splits, alphas=None, betas=None, ke
     return lam @ mlp.weights[0], bias                  # coefficients on x
 
 
-def intermediate_bounds(mlp: ChainMLP, lo, hi, splits, known=None):
+def intermediate_bounds(mlp: ChainMLP, lo, hi, splits, known=None, alpha_iters: int = 0, lr: float = 0.25):
     """CROWN bounds (l_j, u_j) of every hidden pre-activation, for N sub-problems:
-    boxes lo/hi (N, d), splits list of (N, n_j) int tensors, ``known`` optional
-    list of (l, u) valid bounds to intersect with. Returns (bounds, infeasible (N,))."""
+    boxes lo/hi (N, d), ``splits`` list of (N, n_j) int8 sign constraints (+1: z >= 0,
+    -1: z <= 0; also used for neurons known to be stable), ``known`` optional list of
+    valid (l, u) to intersect with. Returns (bounds, infeasible (N,)).
+
+    Only *open* neurons get a CROWN row (sign 0 and, with ``known``, unstable
+    there): the relaxation of a neuron of known sign does not depend on its
+    bounds, and deep in a split tree most neurons have one, which makes the
+    sweep several times cheaper. A neuron of known sign without ``known`` bounds
+    gets the half-line its sign allows. ``alpha_iters`` > 0: alpha-CROWN, the lower
+    slopes of the earlier layers optimized per row by projected Adam (best value
+    per row kept; every iterate is a valid bound)."""
     lo, hi = _t(lo), _t(hi)
     N = lo.shape[0]
     bounds = []
     infeasible = torch.zeros(N, dtype=torch.bool)
     for j in range(mlp.hidden):
         n = mlp.widths[j]
-        if j == 0:
+        sp = splits[j]
+        if j == 0:   # exact for an affine function of the box, and cheap
             W, b = mlp.weights[0], mlp.biases[0]
             ctr, rad = (hi + lo) / 2, (hi - lo) / 2
             mid, r = ctr @ W.T + b, rad @ W.abs().T
             l, u = mid - r, mid + r
+            if known is not None:
+                l, u = torch.maximum(l, _t(known[j][0])), torch.minimum(u, _t(known[j][1]))
         else:
-            eye = torch.eye(n, dtype=DT)
-            lam0 = torch.cat([eye, -eye])[None].expand(N, 2 * n, n)
-            # rows pass W_j first: start from coefficients on z_j
-            lam, bias = _backward(mlp, j, lam0, torch.zeros(N, 2 * n, dtype=DT), bounds, splits)
-            val = _concretize(lam, bias, lo, hi)
-            l, u = val[:, :n], -val[:, n:]
-        if known is not None:
-            l, u = torch.maximum(l, _t(known[j][0])), torch.minimum(u, _t(known[j][1]))
-        sp = splits[j]
+            open_ = sp == 0
+            if known is not None:
+                l, u = _t(known[j][0]).clone(), _t(known[j][1]).clone()
+                open_ &= (l < 0) & (u > 0)
+            else:
+                l = torch.full((N, n), -torch.inf, dtype=DT)
+                u = torch.full((N, n), torch.inf, dtype=DT)
+            counts = open_.sum(1)
+            U = int(counts.max()) if N else 0
+            if U:
+                # the open neurons of each sub-problem first, padded with inert rows
+                idx = torch.argsort((~open_).to(torch.int8), dim=1, stable=True)[:, :U]
+                valid = torch.arange(U)[None] < counts[:, None]
+                rows = torch.nn.functional.one_hot(idx, n).to(DT) * valid[..., None].to(DT)
+                lam0 = torch.cat([rows, -rows], 1)
+                lam, bias = _backward(mlp, j, lam0, torch.zeros(N, 2 * U, dtype=DT), bounds, splits)
+                val = _concretize(lam, bias, lo, hi)
+                if alpha_iters > 0:
+                    val = torch.maximum(val, _optimize_rows(mlp, j, lam0, bounds, splits, lo, hi, alpha_iters, lr))
+                new_l = torch.maximum(val[:, :U], l.gather(1, idx))
+                new_u = torch.minimum(-val[:, U:], u.gather(1, idx))
+                l = l.scatter(1, idx, torch.where(valid, new_l, l.gather(1, idx)))
+                u = u.scatter(1, idx, torch.where(valid, new_u, u.gather(1, idx)))
         l = torch.where(sp > 0, l.clamp(min=0), l)
         u = torch.where(sp < 0, u.clamp(max=0), u)
         infeasible |= (l > u).any(dim=1)
         bounds.append((l, u))
     return bounds, infeasible
+
+
+def _optimize_rows(mlp, j, lam0, bounds, splits, lo, hi, iters, lr):
+    """alpha-CROWN for the rows ``lam0`` on z_j: the best lower bound per row."""
+    N, K = lam0.shape[:2]
+    alphas = [torch.where(b[1] > -b[0], 1.0, 0.0).to(DT)[:, None].expand(N, K, -1).clone().requires_grad_(True)
+              for b in bounds[:j]]
+    opt = torch.optim.Adam(alphas, lr=lr, maximize=True)
+    best = torch.full((N, K), -torch.inf, dtype=DT)
+    with torch.enable_grad():
+        for _ in range(iters):
+            opt.zero_grad()
+            lam, bias = _backward(mlp, j, lam0, torch.zeros(N, K, dtype=DT), bounds, splits, alphas)
+            val = _concretize(lam, bias, lo, hi)
+            best = torch.maximum(best, val.detach())
+            val.sum().backward()
+            opt.step()
+            with torch.no_grad():
+                for a in alphas:
+                    a.clamp_(0, 1)
+    return best
+
+
+def signs(bounds, splits):
+    """Per layer int8: +1 / -1 where the neuron's sign is known (split or stable), else 0."""
+    out = []
+    for (l, u), sp in zip(bounds, splits):
+        s = torch.where(l >= 0, 1, torch.where(u <= 0, -1, 0)).to(torch.int8)
+        out.append(torch.where(sp != 0, sp, s))
+    return out
 
 
 @dataclass
@@ -269,8 +325,9 @@ def optimized_spec_bounds(mlp: ChainMLP, lo, hi, C, d, bounds, splits, iters: in
     for _ in range(iters):
         opt.zero_grad()
         keep = [None] * mlp.hidden
-        lam, bias = _backward(mlp, mlp.hidden, C, d.clone(), bounds, splits, alphas, betas, keep)
-        val = _concretize(lam, bias, lo, hi)
+        with torch.enable_grad():     # callers may bound under no_grad
+            lam, bias = _backward(mlp, mlp.hidden, C, d.clone(), bounds, splits, alphas, betas, keep)
+            val = _concretize(lam, bias, lo, hi)
         with torch.no_grad():
             better = val > best.lb
             if better.any():
@@ -282,7 +339,8 @@ def optimized_spec_bounds(mlp: ChainMLP, lo, hi, C, d, bounds, splits, iters: in
                     if betas is not None:
                         best_b[j] = torch.where(better[..., None], betas[j], best_b[j])
         # only rows that are not yet proved need pushing up
-        val.clamp(max=1e-3).sum().backward()
+        with torch.enable_grad():
+            val.clamp(max=1e-3).sum().backward()
         opt.step()
         with torch.no_grad():
             for a in alphas:
