@@ -80,21 +80,40 @@ def _print_summary(s: dict, rep) -> None:
     from rich.console import Console
     from rich.table import Table
     t = Table(title=f"robustness, {s['norm']}-norm eps {s['eps']}, {s['method']}, {s['semantics']} semantics")
-    for c in ("examples", "clean", "PGD", "verified", "certified", "ms/ex bounds", "ms/ex check", "checker"):
-        t.add_column(c, justify="right")
-    cert = "-" if s["certified_accuracy"] is None else f"{100 * s['certified_accuracy']:.1f}%"
-    chk = "-" if s["certified_accuracy"] is None else (
-        "all accepted" if not rep.check_failures else f"{len(rep.check_failures)} rejected")
+    t.add_column("quantity")
+    t.add_column("value", justify="right")
+    checked = s["certified_accuracy"] is not None
     pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     ms = s["ms_per_example"]
-    t.add_row(str(s["n"]), pct(s["clean_accuracy"]), pct(s["pgd_accuracy"]), pct(s["verified_accuracy"]),
-              cert, f"{ms['bounds']:.3f}", "-" if s["certified_accuracy"] is None else f"{ms['check']:.3f}", chk)
+    for k, v in (("examples", str(s["n"])), ("clean accuracy", pct(s["clean_accuracy"])),
+                 ("PGD accuracy (upper bound)", pct(s["pgd_accuracy"])),
+                 ("verified accuracy", pct(s["verified_accuracy"])),
+                 ("certified accuracy (checker)", pct(s["certified_accuracy"])),
+                 ("checker", "-" if not checked else
+                  ("all accepted" if not rep.check_failures else f"{len(rep.check_failures)} rejected")),
+                 ("bounds ms/example", f"{ms['bounds']:.3f}"),
+                 ("attack ms/example", f"{ms['attack']:.3f}"),
+                 ("checker ms/example", f"{ms['check']:.3f}" if checked else "-")):
+        t.add_row(k, v)
     Console().print(t)
     if s["certificates"]:
         click.echo(f"certificates: {len(s['certificates'])} file(s) in {Path(s['certificates'][0]).parent}")
     for i, why in rep.check_failures[:10]:
         click.echo(f"  example {i}: checker rejected: {why}")
     click.echo(f"evidence: {s['evidence']}; assumptions: {', '.join(s['assumptions']) or 'none'}")
+
+
+def _rows_for(graph, x: np.ndarray, path) -> np.ndarray:
+    """One example per row, reshaped to the model's input (rows may come flattened,
+    row-major, as VNNLIB numbers them); a single example may omit the row axis."""
+    shape = tuple(graph.inputs[0].shape[1:])
+    size = int(np.prod(shape, dtype=np.int64))
+    if tuple(x.shape) == shape or (x.ndim == 1 and x.size == size):
+        return x.reshape((1,) + shape)
+    if x.ndim >= 2 and int(np.prod(x.shape[1:], dtype=np.int64)) == size:
+        return x.reshape((x.shape[0],) + shape)
+    raise CertnnError(f"{path}: rows of shape {x.shape[1:]} do not fit the model input {shape} "
+                      f"({size} values per row)")
 
 
 @click.command("bounds")
@@ -116,15 +135,7 @@ def bounds_cmd(model, input_path, eps, norm, method, semantics, domain, out):
         x = np.load(input_path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise CertnnError(f"{input_path}: cannot read a .npy array ({e})") from None
-    shape = tuple(graph.inputs[0].shape[1:])
-    if x.ndim == len(shape):
-        x = x[None]
-    if tuple(x.shape[1:]) != shape:
-        try:
-            x = x.reshape((x.shape[0],) + shape)
-        except ValueError:
-            raise CertnnError(f"{input_path}: rows of shape {x.shape[1:]} do not fit the model input "
-                              f"{shape}") from None
+    x = _rows_for(graph, x, input_path)
     dom = None
     if domain:
         try:

@@ -1,6 +1,7 @@
 """`certnn bounds` and `certnn verify robustness` end to end on a small trained MLP."""
 
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -83,3 +84,24 @@ def test_verify_binary32_semantics_is_never_more_verified(ckpt):
         assert r.returncode == 0, r.stderr
         res[sem] = json.loads(r.stdout.strip().splitlines()[-1])["verified_accuracy"]
     assert res["binary32-any-order"] <= res["binary32"] <= res["real"]
+
+
+def test_bounds_accepts_flattened_rows_for_an_onnx_model(tmp_path):
+    """mnist-net_256x2.onnx takes (784, 1) per example; rows may come flattened."""
+    import os
+    onnx_path = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / \
+        "vnncomp2022" / "mnist_fc" / "onnx" / "mnist-net_256x2.onnx"
+    if not onnx_path.exists():
+        pytest.skip("benchmark model not present")
+    x = np.random.default_rng(0).uniform(0, 1, (3, 784)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "b.npz"
+    r = _run("bounds", "--model", str(onnx_path), "--input", str(tmp_path / "x.npy"), "--eps", "0.01",
+             "--method", "ibp", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    b = np.load(out)
+    assert b["lb"].shape == (3, 10) and np.all(b["lb"] <= b["ub"])
+    np.save(tmp_path / "bad.npy", x[:, :783])
+    r = _run("bounds", "--model", str(onnx_path), "--input", str(tmp_path / "bad.npy"), "--eps", "0.01",
+             "--out", str(tmp_path / "c.npz"))
+    assert r.returncode == 1 and "784 values per row" in r.stderr and not (tmp_path / "c.npz").exists()
