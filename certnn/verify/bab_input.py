@@ -27,6 +27,8 @@ from ..bounds.region import Region
 from ..bounds.spec import LinearSpec
 from .bab_mlp import ChainMLP, intermediate_bounds, optimized_spec_bounds, signs, spec_bounds
 
+ALPHA_MIN_GAIN = 0.3     # alpha costs ~10x CROWN per box; keep it while it proves this share
+
 
 @dataclass
 class SplitTree:
@@ -74,10 +76,11 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
     cannot prove also get alpha-CROWN (``alpha_iters`` Adam steps per layer, twice
     that for the spec rows): several times the work per box, and far fewer boxes
     on deep networks (ACAS Xu property 1 on the 2_x networks); when it proves
-    under a tenth of them it pauses for 8 rounds."""
+    under ALPHA_MIN_GAIN of them it pauses for 4 rounds."""
     if certifiable:
         alpha_iters = 0
     alpha_retry = 0
+    per_box, alpha_per_box = 0.0, 0.0
     lo, hi = np.asarray(lo, np.float64).reshape(-1), np.asarray(hi, np.float64).reshape(-1)
     tree = SplitTree(lo.copy(), hi.copy())
     C, d, groups = spec.C[0], spec.d[0], spec.groups
@@ -95,7 +98,9 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
         P_sg = [np.concatenate(x) for x in zip(*pend_sg)]
         if len(P_id) > max_domains:
             return InputSplitResult("unknown", stats=dict(stats, reason="too many domains"))
-        take = slice(max(0, len(P_id) - batch), len(P_id))       # depth first: newest boxes
+        # a batch small enough to finish before the deadline (seconds per box measured)
+        size = _batch_size(batch, per_box, deadline)
+        take = slice(max(0, len(P_id) - size), len(P_id))       # depth first: newest boxes
         B_lo, B_hi, B_id = P_lo[take], P_hi[take], P_id[take]
         B_sg = [x[take] for x in P_sg]
         keep = slice(0, take.start)
@@ -105,6 +110,7 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
             pend_lo, pend_hi, pend_id, pend_sg = [], [], [], []
         n = len(B_id)
         rounds += 1
+        t_round = time.monotonic()
         stats["rounds"] = rounds
         stats["bounded"] += n
         Cn, dn = np.broadcast_to(C, (n,) + C.shape), np.broadcast_to(d, (n,) + d.shape)
@@ -120,8 +126,14 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
         lam_x = sb.lam_x.numpy()
         ok = spn.holds(lb)
         fail = np.flatnonzero(~ok)
+        crown_s = time.monotonic() - t_round
         if alpha_iters and fail.size and rounds >= alpha_retry:
-            # alpha-CROWN on the boxes plain CROWN could not prove; kept on while it pays
+            # alpha-CROWN on the boxes plain CROWN could not prove, closest to proved first,
+            # as many as fit in about a second; kept on while it pays
+            cap = int(max(16, 1.0 / alpha_per_box)) if alpha_per_box > 0 else 64
+            fail = fail[np.argsort(-_group_score(lb[fail], groups))[:cap]]
+        if alpha_iters and fail.size and rounds >= alpha_retry and \
+                time.monotonic() + alpha_per_box * fail.size < deadline:
             a_lo, a_hi = B_lo[fail], B_hi[fail]
             a_sg = [x[fail] for x in sg0]
             abnds, _ = intermediate_bounds(mlp, a_lo, a_hi, a_sg, alpha_iters=alpha_iters)
@@ -129,6 +141,7 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
             asb = optimized_spec_bounds(mlp, a_lo, a_hi, Cn[fail], dn[fail], abnds, a_sg,
                                         iters=2 * alpha_iters, use_beta=False)
             alb = asb.lb.numpy()
+            alpha_per_box = max(alpha_per_box * 0.5, (time.monotonic() - t_round - crown_s) / fail.size)
             lb[fail] = np.maximum(lb[fail], alb)
             lam_x[fail] = asb.lam_x.numpy()
             for k in range(len(sg)):
@@ -136,8 +149,9 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
             gained = spn.rows(fail).holds(alb)
             ok[fail] |= gained
             stats["alpha_boxes"] = stats.get("alpha_boxes", 0) + fail.size
-            if gained.mean() < 0.1:                 # not paying: plain CROWN for a while
-                alpha_retry = rounds + 8
+            if gained.mean() < ALPHA_MIN_GAIN:      # not paying: plain CROWN for a while
+                alpha_retry = rounds + 4
+        per_box = max(per_box * 0.5, (time.monotonic() - t_round) / n)
         for i in np.flatnonzero(ok):
             tree.add_leaf(int(B_id[i]), B_lo[i], B_hi[i])
         bad = np.flatnonzero(~ok)
@@ -184,6 +198,15 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
         pend_sg += [child_sg, child_sg]
     stats["leaves"] = len(tree.leaves)
     return InputSplitResult("unsat", tree=tree, stats=stats)
+
+
+def _batch_size(batch: int, per_box: float, deadline: float, slice_s: float = 1.0) -> int:
+    """At most ``batch``; with a measured cost per box, no more than fits in
+    ``slice_s`` seconds or in the time left (at least 16 boxes)."""
+    if per_box <= 0:
+        return batch
+    left = max(0.0, deadline - time.monotonic())
+    return int(max(16, min(batch, min(slice_s, left) / per_box)))
 
 
 def _group_score(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:

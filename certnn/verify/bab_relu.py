@@ -101,6 +101,7 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
     dom = _Domains(zero, [b[0] for b in bnds], [b[1] for b in bnds], sb.alphas,
                    [torch.zeros(1, K, w, dtype=DT) for w in mlp.widths], sb.lb.detach(),
                    [c.detach() for c in sb.cost], torch.zeros(1, dtype=torch.int64))
+    per_dom = 0.0
     while dom is not None and len(dom):
         if time.monotonic() > deadline:
             return ReluSplitResult("timeout", stats)
@@ -109,7 +110,9 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
         # worst sub-problems first (lowest best row of their weakest group)
         score = _group_min(dom.lb, groups)
         order = torch.argsort(score)
-        n = min(batch, len(dom))
+        left = deadline - time.monotonic()
+        n = min(batch, len(dom), max(4, int(left / per_dom)) if per_dom > 0 else batch)
+        t_round = time.monotonic()
         cur, rest = dom.take(order[:n]), (dom.take(order[n:]) if len(dom) > n else None)
         fixed = _all_fixed(cur)
         if fixed.any():
@@ -149,6 +152,7 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
         done = _holds(kids.lb, groups) | infeasible.numpy()
         stats["infeasible"] += int(infeasible.sum())
         open_ = torch.as_tensor(np.flatnonzero(~done))
+        per_dom = (time.monotonic() - t_round) / n
         if on_cex is not None and len(open_):
             x = _guided_attack(mlp, lo, hi, C[0], d[0], groups, sb.lam_x[open_], kids.lb[open_])
             if x is not None:
