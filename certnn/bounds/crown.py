@@ -220,6 +220,7 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     mode = "same-slope" if method == "same-slope" else "adaptive"
     bounds = {net.input: (region.lo, region.hi)}
     used_alphas = {}
+    relu_only = _feeds_only_relus(net)
     if method == "crown-ibp":
         bounds = node_bounds(net, region, lirpa_compat=lirpa_compat)
     else:
@@ -235,10 +236,12 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
                 if method == "alpha-crown":
                     val, al = _optimize(net, nid, A0, bounds, region, mode, iters, lr)
                     used_alphas.update({(nid, k): v for k, v in al.items()})
+                    lo, hi = _split(val, net.shape(nid))
+                elif relu_only[nid]:
+                    lo, hi = _open_rows_bounds(net, nid, bounds, region, mode)
                 else:
                     a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
-                    val = region.concretize_lower(a_in, bias)
-                lo, hi = _split(val, net.shape(nid))
+                    lo, hi = _split(region.concretize_lower(a_in, bias), net.shape(nid))
                 if net.kind[nid] == "interval":  # an interval node's own box may be tighter
                     il, ih = _interval_node(net, nid, bounds)
                     lo, hi = np.maximum(lo, il), np.minimum(hi, ih)
@@ -272,6 +275,35 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     return Bounds(lb, ub, method, net.graph, intermediate=inter, alphas=used_alphas,
                   interval_nodes=tuple(k for k, v in net.kind.items() if v == "interval"),
                   seconds=time.perf_counter() - t0)
+
+
+def _feeds_only_relus(net: Net) -> dict:
+    """Per node: are all its consumers relus? Then only its neurons that may
+    change sign need CROWN rows: a relu's relaxation of a stable neuron is
+    exact (identity or zero) whatever its bounds (auto_LiRPA does the same)."""
+    users: dict = {}
+    for nid in net.order:
+        for i in net.nodes[nid].inputs:
+            users.setdefault(i, []).append(net.nodes[nid].op)
+    return {nid: bool(users.get(nid)) and all(op == "relu" for op in users[nid]) and nid != net.output
+            for nid in net.order}
+
+
+def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: str):
+    """CROWN bounds of a relu-only node, computed only for neurons whose interval
+    image (IBP from the bounds known so far) straddles 0 in some example; the
+    others keep that interval, which is sound and decides their (exact) relaxation."""
+    ilo, ihi = node_bounds(net, region, until=nid, known=bounds)[nid]
+    N, shape, k = region.n, net.shape(nid), net.size(nid)
+    open_rows = np.flatnonzero(((ilo < 0) & (ihi > 0)).reshape(N, k).any(axis=0))
+    lo, hi = ilo.reshape(N, k).copy(), ihi.reshape(N, k).copy()
+    if open_rows.size:
+        eye = np.eye(k)[open_rows].reshape((-1,) + shape)
+        A0 = np.broadcast_to(np.concatenate([eye, -eye])[None], (N, 2 * open_rows.size) + shape)
+        a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
+        val = region.concretize_lower(a_in, bias)
+        lo[:, open_rows], hi[:, open_rows] = val[:, :open_rows.size], -val[:, open_rows.size:]
+    return lo.reshape((N,) + shape), hi.reshape((N,) + shape)
 
 
 def _interval_node(net: Net, nid: str, bounds: dict):

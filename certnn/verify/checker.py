@@ -322,7 +322,7 @@ class _Checker:
         if target == "spec":
             return pick("lower")
         lo, up = pick("lower"), pick("upper")
-        n = sl.stop - sl.start
+        n = len(range(K)[sl]) if isinstance(sl, slice) else len(sl)
         shape = (self.N if max(lo.shape[0], up.shape[0]) > 1 else 1, n) + lo.shape[2:]
         return np.concatenate([np.broadcast_to(lo, shape), np.broadcast_to(up, shape)], axis=1)
 
@@ -343,7 +343,7 @@ class _Checker:
             if n.op != "input":
                 box[nid] = self._forward(n, box)
             if nid in self.checked:
-                lo, hi = self._crown_node(nid)
+                lo, hi = self._crown_node(nid, self._open_rows(nid, box[nid]))
                 lo, hi = np.maximum(lo, box[nid][0]), np.minimum(hi, box[nid][1])
                 box[nid] = (lo, hi)
                 if nid in cert.anchors:
@@ -366,20 +366,39 @@ class _Checker:
         low = np.maximum(low, iv.down(ibp + cert.spec.d))
         return low, self.reasons
 
-    def _crown_node(self, nid):
-        """Sound (lo, hi) of node ``nid`` by backward substitution, rows chunked."""
+    def _open_rows(self, nid, box):
+        """Neurons of ``nid`` that need backward substitution. When every consumer
+        is a relu, a neuron whose sound forward box has a fixed sign in every
+        example is relaxed exactly (identity or zero) whatever its bounds, so its
+        box suffices (the producer skips the same rows) unless the certificate
+        claims bounds tighter than the box."""
+        users = [m for m in self.order if nid in self.nodes[m].inputs]
+        k = int(np.prod(_pe(self.nodes[nid])))
+        if not users or nid == self.output or any(self.nodes[m].op != "relu" for m in users):
+            return np.arange(k)
+        lo, hi = box
+        need = (lo < 0) & (hi > 0)
+        if nid in self.cert.anchors:  # a claim tighter than the box needs the substitution to hold
+            cl, ch = self.cert.anchors[nid]
+            need |= ~((cl <= lo) & (hi <= ch))
+        return np.flatnonzero(need.reshape(self.N, k).any(axis=0))
+
+    def _crown_node(self, nid, open_rows):
+        """Sound (lo, hi) of node ``nid`` by backward substitution for the rows
+        ``open_rows`` (chunked); the other rows are the whole line (the caller
+        intersects with the forward box)."""
         shape = _pe(self.nodes[nid])
         k = int(np.prod(shape))
         width = max(int(np.prod(_pe(self.nodes[i]))) for i in self.var)
         step = max(1, ROW_BUDGET // max(1, 2 * width * self.N))
-        lo, hi = np.empty((self.N, k)), np.empty((self.N, k))
+        lo, hi = np.full((self.N, k), -np.inf), np.full((self.N, k), np.inf)
         eye = np.eye(k)
-        for s in range(0, k, step):
-            sl = slice(s, min(k, s + step))
-            rows = np.concatenate([eye[sl], -eye[sl]]).reshape((-1,) + shape)
-            val = self._backward(nid, _Coef(m=rows, shared=True), 0.0, nid, sl)
-            m = sl.stop - sl.start
-            lo[:, sl], hi[:, sl] = val[:, :m], -val[:, m:]
+        for s in range(0, open_rows.size, step):
+            idx = open_rows[s:s + step]
+            rows = np.concatenate([eye[idx], -eye[idx]]).reshape((-1,) + shape)
+            val = self._backward(nid, _Coef(m=rows, shared=True), 0.0, nid, idx)
+            m = idx.size
+            lo[:, idx], hi[:, idx] = val[:, :m], -val[:, m:]
         return lo.reshape((self.N,) + shape), hi.reshape((self.N,) + shape)
 
     def _backward(self, target, A0, d, tkey, sl):

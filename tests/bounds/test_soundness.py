@@ -122,3 +122,21 @@ def test_pgd_cannot_push_outputs_past_the_bounds(name):
         res = pgd(g, region, spec, steps=15, restarts=2, seed=1)
         assert not res.found_real.any(), f"{method}: PGD pushed an output past its bound"
         assert np.all(res.score > 0)
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "residual_bn", "zoo_mlp"])
+def test_open_rows_only_is_never_looser_than_all_rows(name, monkeypatch):
+    """CROWN computes rows only for neurons that may change sign (the others are
+    relaxed exactly whatever their bounds): never looser than all rows."""
+    import importlib
+    crown_mod = importlib.import_module("certnn.bounds.crown")
+    module, x = MODELS[name]
+    g = trace(module, x)
+    region = Region.ball(x.astype(np.float64), 0.05, "inf")
+    sparse = compute_bounds(g, region, method="crown")
+    used = crown_mod._feeds_only_relus(analyze(g))
+    monkeypatch.setattr(crown_mod, "_feeds_only_relus", lambda net: {k: False for k in net.order})
+    full = compute_bounds(g, region, method="crown")
+    tol = 1e-9 * (1 + np.abs(full.lb).max())
+    assert np.all(sparse.lb >= full.lb - tol) and np.all(sparse.ub <= full.ub + tol)
+    assert any(used[k] for k in full.intermediate), "the open-rows path was not exercised"
