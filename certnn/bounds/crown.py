@@ -233,12 +233,14 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
                 bounds[nid] = _interval_node(net, nid, bounds)
             else:
                 A0 = _target_rows(net, nid, N)
-                if method == "alpha-crown":
+                if relu_only[nid]:
+                    lo, hi, al = _open_rows_bounds(net, nid, bounds, region, mode,
+                                                   (iters, lr) if method == "alpha-crown" else None)
+                    used_alphas.update({(nid, k): v for k, v in al.items()})
+                elif method == "alpha-crown":
                     val, al = _optimize(net, nid, A0, bounds, region, mode, iters, lr)
                     used_alphas.update({(nid, k): v for k, v in al.items()})
                     lo, hi = _split(val, net.shape(nid))
-                elif relu_only[nid]:
-                    lo, hi = _open_rows_bounds(net, nid, bounds, region, mode)
                 else:
                     a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
                     lo, hi = _split(region.concretize_lower(a_in, bias), net.shape(nid))
@@ -289,21 +291,35 @@ def _feeds_only_relus(net: Net) -> dict:
             for nid in net.order}
 
 
-def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: str):
-    """CROWN bounds of a relu-only node, computed only for neurons whose interval
-    image (IBP from the bounds known so far) straddles 0 in some example; the
-    others keep that interval, which is sound and decides their (exact) relaxation."""
+def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: str, alpha=None):
+    """CROWN (``alpha=None``) or alpha-CROWN (``alpha=(iters, lr)``) bounds of a
+    relu-only node, computed only for neurons whose interval image (IBP from the
+    bounds known so far) straddles 0 in some example; the others keep that
+    interval, which is sound and decides their (exact) relaxation. Returns
+    (lo, hi, slopes); slopes have a row per neuron and direction like a full
+    pass, the skipped rows holding CROWN's default slopes."""
     ilo, ihi = node_bounds(net, region, until=nid, known=bounds)[nid]
     N, shape, k = region.n, net.shape(nid), net.size(nid)
     open_rows = np.flatnonzero(((ilo < 0) & (ihi > 0)).reshape(N, k).any(axis=0))
     lo, hi = ilo.reshape(N, k).copy(), ihi.reshape(N, k).copy()
+    slopes = {}
     if open_rows.size:
+        m = open_rows.size
         eye = np.eye(k)[open_rows].reshape((-1,) + shape)
-        A0 = np.broadcast_to(np.concatenate([eye, -eye])[None], (N, 2 * open_rows.size) + shape)
-        a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
-        val = region.concretize_lower(a_in, bias)
-        lo[:, open_rows], hi[:, open_rows] = val[:, :open_rows.size], -val[:, open_rows.size:]
-    return lo.reshape((N,) + shape), hi.reshape((N,) + shape)
+        A0 = np.broadcast_to(np.concatenate([eye, -eye])[None], (N, 2 * m) + shape)
+        if alpha is None:
+            a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
+            val = region.concretize_lower(a_in, bias)
+        else:
+            val, al = _optimize(net, nid, A0, bounds, region, mode, *alpha)
+            rows = np.concatenate([open_rows, k + open_rows])
+            for r, a in al.items():
+                l, u = bounds[net.nodes[r].inputs[0]]
+                full = np.broadcast_to((u > -l).astype(np.float64)[:, None], (N, 2 * k) + a.shape[2:]).copy()
+                full[:, rows] = a
+                slopes[r] = full
+        lo[:, open_rows], hi[:, open_rows] = val[:, :m], -val[:, m:]
+    return lo.reshape((N,) + shape), hi.reshape((N,) + shape), slopes
 
 
 def _interval_node(net: Net, nid: str, bounds: dict):
