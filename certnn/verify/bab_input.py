@@ -166,6 +166,16 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
             j = on_cex(cand)
             if j is not None:
                 return InputSplitResult("sat", cand[j], stats=stats)
+        if on_cex is not None:   # bound-guided: from each worst box's minimizing corner
+            from .bab_relu import _guided_attack
+            worst = bad[np.argsort(_group_score(lb[bad], groups))[:256]]
+            t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
+            x = _guided_attack(mlp, t(B_lo[worst]), t(B_hi[worst]), t(C), t(d), groups, t(lam_x[worst]),
+                               t(lb[worst]))
+            if x is not None:
+                j = on_cex(x)
+                if j is not None:
+                    return InputSplitResult("sat", x[j], stats=stats)
         if on_cex is not None and attack_every and rounds % attack_every == 0:
             worst = bad[np.argsort(_group_score(lb[bad], groups))[:8]]
             x = _pgd_boxes(graph, mlp, B_lo[worst], B_hi[worst], C, d, groups)
