@@ -44,6 +44,7 @@ class Net:
     prefix: set
     _f0: dict = field(default_factory=dict)
     _jac: dict = field(default_factory=dict)
+    _local: dict = field(default_factory=dict)
     _consts: dict | None = None
 
     # ---- shapes ----------------------------------------------------------------------------
@@ -65,8 +66,35 @@ class Net:
             self._f0[nid] = np.asarray(get_op(n.op).real(*args, **n.attrs), np.float64)
         return self._f0[nid]
 
+    def local_matrix(self, nid: str):
+        """A convolution's linear part as a sparse (out, in) CSR matrix, built once
+        from its own vjp rule (in chunks of rows): many coefficient rows then cross
+        the node in one sparse product, touching only the kernel's nonzeros,
+        instead of a strided col2im per call."""
+        if nid not in self._local:
+            n, J = self.nodes[nid], None
+            var = self.var_inputs(nid)
+            if n.op == "conv2d" and len(var) == 1:
+                from scipy import sparse
+                k_out, shape = self.size(nid), self.shape(nid)
+                chunk = max(1, LOCAL_CHUNK // max(1, self.size(n.inputs[var[0]])))
+                parts = []
+                for s in range(0, k_out, chunk):
+                    rows = _eye_rows(k_out, s, chunk)
+                    parts.append(sparse.csr_matrix(self._vjp(nid, rows.reshape((-1,) + shape))[0]
+                                                   .reshape(rows.shape[0], -1)))
+                J = sparse.vstack(parts, format="csr")
+                self._local[nid] = (J, J.T.tocsr())
+            else:
+                self._local[nid] = None
+        return self._local[nid]
+
     def apply(self, nid: str, xs: list) -> np.ndarray:
         """The node's real rule on given values of its variable inputs (float64)."""
+        J = self.local_matrix(nid)
+        if J is not None:
+            x = xs[0].reshape(xs[0].shape[0], -1)
+            return (J[0] @ x.T).T.reshape((x.shape[0],) + self.shape(nid)) + self.f0(nid)
         n = self.nodes[nid]
         it = iter(xs)
         args = [next(it) if i in self.var else self.const(i) for i in n.inputs]
@@ -75,6 +103,13 @@ class Net:
     def transpose(self, nid: str, a: np.ndarray) -> list:
         """Backward step of an affine node: coefficients ``a`` (M, *out_shape) on its
         output become coefficients on each variable input, via the op's vjp rule."""
+        J = self.local_matrix(nid)
+        if J is not None:
+            i = self.nodes[nid].inputs[self.var_inputs(nid)[0]]
+            return [(J[1] @ a.reshape(a.shape[0], -1).T).T.reshape((a.shape[0],) + self.shape(i))]
+        return self._vjp(nid, a)
+
+    def _vjp(self, nid: str, a: np.ndarray) -> list:
         n = self.nodes[nid]
         op = get_op(n.op)
         m = a.shape[0]
@@ -111,6 +146,15 @@ class Net:
                     acc[i] = c if i not in acc else acc[i] + c
             self._jac[nid] = acc[self.input].reshape(k, -1)
         return self._jac[nid]
+
+
+LOCAL_CHUNK = 1 << 22  # dense entries per chunk while building a convolution's sparse matrix
+
+
+def _eye_rows(k: int, start: int, count: int) -> np.ndarray:
+    rows = np.zeros((min(count, k - start), k))
+    rows[np.arange(rows.shape[0]), start + np.arange(rows.shape[0])] = 1.0
+    return rows
 
 
 def evaluate_consts(g: Graph) -> dict:
