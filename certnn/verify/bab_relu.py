@@ -133,7 +133,7 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
                 continue
         kids = _branch(cur, groups)
         stats["rounds"] += 1
-        stats["branches"] += n
+        stats["branches"] += len(cur)
         stats["bounded"] += len(kids)
         stats["max_depth"] = max(stats["max_depth"], int(kids.depth.max()))
         m = len(kids)
