@@ -144,9 +144,12 @@ def suite_task(item: dict) -> dict:
     try:
         import torch
         torch.set_num_threads(1)
-        v = run_instance(item["onnx"], item["vnnlib"], item["timeout_s"])
+        v = run_instance(item["onnx"], item["vnnlib"], item["timeout_s"], cert_path=item.get("cert_path"))
         row.update(status=v.status, seconds=round(v.seconds, 3), binary32_replays=v.binary32_replays,
                    branches=v.stats.get("branches"), max_depth=v.stats.get("max_depth"))
+        if item.get("cert_path") is not None and v.status == "unsat":
+            cert = v.stats.get("certificate") or {}
+            row.update(certified=bool(cert.get("written")), certificate=cert)
     except CertnnError as e:
         row.update(status="error", error=str(e), seconds=round(time.monotonic() - t0, 3))
     return row
@@ -170,12 +173,16 @@ def score(rows: list[dict]) -> dict:
 
 
 def run_suite(csv_path, jobs: int = 1, scheduler=None, limit: int | None = None, timeout_cap: float | None = None,
-              progress=None) -> dict:
-    """Run every instance of a category; ``progress(row)`` is called as each completes."""
+              progress=None, cert_dir=None) -> dict:
+    """Run every instance of a category; ``progress(row)`` is called as each completes.
+    ``cert_dir``: run in certifiable mode and write each input-split unsat's
+    certificate there (rows get ``certified``; the count is ``certified``)."""
     from .executor import TaskError, make_executor
     items = read_instances(csv_path)[:limit]
     if timeout_cap is not None:
         items = [dict(it, timeout_s=min(it["timeout_s"], timeout_cap)) for it in items]
+    if cert_dir is not None:
+        items = [dict(it, cert_path=str(Path(cert_dir) / f"cert{k}.json")) for k, it in enumerate(items)]
     rows: list = [None] * len(items)
     t0 = time.monotonic()
     with make_executor(jobs=jobs, scheduler=scheduler) as ex:
@@ -187,6 +194,8 @@ def run_suite(csv_path, jobs: int = 1, scheduler=None, limit: int | None = None,
             if progress is not None:
                 progress(res)
     out = score(rows)
+    if cert_dir is not None:
+        out["certified"] = sum(bool(r.get("certified")) for r in rows)
     out["wall_seconds"] = round(time.monotonic() - t0, 3)
     out["csv"] = str(csv_path)
     out["rows"] = rows

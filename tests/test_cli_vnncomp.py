@@ -195,3 +195,14 @@ def test_cert_option_and_check_command(tmp_path):
     cert.write_text("{not json")
     r = _run("check", cert)
     assert r.returncode == 2
+
+
+def test_suite_certify_mode_counts_certified_unsat(tmp_path):
+    from certnn.verify.bab_certificate import check_bab_certificate
+    from certnn.vnncomp import run_suite
+    rows = [(TEST / "test_unsat.onnx", TEST / "test_prop.vnnlib", 30, "unsat"),
+            (TEST / "test_sat.onnx", TEST / "test_prop.vnnlib", 30, "sat")]
+    res = run_suite(_csv(tmp_path, rows), cert_dir=tmp_path)
+    assert (res["solved"], res["certified"]) == (2, 1)
+    row = next(r for r in res["rows"] if r["status"] == "unsat")
+    assert row["certified"] and check_bab_certificate(row["certificate"]["written"]).ok
