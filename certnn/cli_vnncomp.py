@@ -47,7 +47,8 @@ def run_cmd(onnx_path, vnnlib_path, timeout, out, cert, seed, as_json):
         sys.exit(1)
     line = f"{v.status} in {v.seconds:.2f} s"
     if v.status == "sat":
-        line += f" (counterexample replayed in real semantics; binary32 replay: {'yes' if v.binary32_replays else 'no'})"
+        b32 = "yes" if v.binary32_replays else "no"
+        line += f" (counterexample replayed in real semantics; binary32 replay: {b32})"
     cinfo = v.stats.get("certificate")
     if cinfo:
         line += f"; certificate: {cinfo.get('written') or 'not written, ' + cinfo.get('reason', '')}"

@@ -158,7 +158,8 @@ def suite_task(item: dict) -> dict:
 def score(rows: list[dict]) -> dict:
     """Counts over result rows. wrong: sat where unsat was expected or vice versa."""
     def wrong(r):
-        return r.get("expected") in ("sat", "unsat") and r["status"] in ("sat", "unsat") and r["status"] != r["expected"]
+        decided = ("sat", "unsat")
+        return r.get("expected") in decided and r["status"] in decided and r["status"] != r["expected"]
     secs = [r.get("seconds", 0.0) for r in rows]
     return {"instances": len(rows),
             "solved": sum(r["status"] in ("sat", "unsat") and not wrong(r) for r in rows),

@@ -68,7 +68,8 @@ def test_sat_result_file_holds_a_replaying_counterexample(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))                   # no temp file left behind
 
 
-@pytest.mark.parametrize("onnx,prop", [("test_unsat.onnx", "test_prop.vnnlib"), ("test_small.onnx", "test_small.vnnlib")])
+@pytest.mark.parametrize("onnx,prop", [("test_unsat.onnx", "test_prop.vnnlib"),
+                                       ("test_small.onnx", "test_small.vnnlib")])
 def test_unsat_result_file(tmp_path, onnx, prop):
     out = tmp_path / "res.txt"
     r = _run("vnncomp", "run", TEST / onnx, TEST / prop, "--timeout", 30, "--out", out)
@@ -170,8 +171,10 @@ def test_suite_rejects_a_malformed_csv(tmp_path):
 
 
 def test_score_counts_wrong_only_against_sat_unsat():
-    rows = [{"status": "sat", "expected": "unsat", "seconds": 1}, {"status": "unsat", "expected": "unsat", "seconds": 2},
-            {"status": "timeout", "expected": "sat", "seconds": 3}, {"status": "unknown", "expected": None, "seconds": 4}]
+    rows = [{"status": "sat", "expected": "unsat", "seconds": 1},
+            {"status": "unsat", "expected": "unsat", "seconds": 2},
+            {"status": "timeout", "expected": "sat", "seconds": 3},
+            {"status": "unknown", "expected": None, "seconds": 4}]
     s = score(rows)
     assert (s["solved"], s["wrong"], s["timeout"], s["unknown"], s["total_seconds"]) == (1, 1, 1, 1, 10.0)
 

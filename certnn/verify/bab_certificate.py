@@ -148,7 +148,8 @@ def certify(verdict, graph, cases, model_path, path) -> dict:
     p = write_bab_certificate(path, graph, cases, verdict.proofs, model_path)
     res = check_bab_certificate(p, graph, expected_cases=cases)
     if not res.ok:
-        for f in [p] + [p.with_name(f"{p.stem}.case{k}.leaves{e}") for k in range(len(cases)) for e in (".json", ".npz")]:
+        leaves = [p.with_name(f"{p.stem}.case{k}.leaves{e}") for k in range(len(cases)) for e in (".json", ".npz")]
+        for f in [p] + leaves:
             f.unlink(missing_ok=True)
         return {"written": None, "reason": "the checker rejected it: " + "; ".join(res.reasons[:3])}
     return {"written": str(p), "checked": True, "leaves": res.leaves, "check_seconds": round(res.seconds, 3)}

@@ -125,7 +125,8 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
                 if verdict == "sat" and on_cex is not None and on_cex(x[None]) is not None:
                     return ReluSplitResult("sat", stats, x)
                 if verdict != "unsat":
-                    return ReluSplitResult("unknown", dict(stats, reason="an LP on a fixed sub-problem was not decisive"))
+                    why = "an LP on a fixed sub-problem was not decisive"
+                    return ReluSplitResult("unknown", dict(stats, reason=why))
             keep = torch.as_tensor(np.flatnonzero(~fixed))
             cur = cur.take(keep)
             if not len(cur):
