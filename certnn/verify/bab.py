@@ -4,12 +4,14 @@
    random search. A counterexample is reported only after ``attacks.replay``
    ran it through ``certnn.run`` in real semantics (and separately says whether
    its binary32 rounding is a counterexample in binary32 semantics too).
-2. Bounds: alpha-CROWN on the whole box; if the spec holds, ``unsat``.
-3. Branch and bound on chain ReLU networks (:mod:`certnn.verify.bab_mlp`):
+2. Branch and bound on chain ReLU networks (:mod:`certnn.verify.bab_mlp`):
    input splitting when the input has at most ``INPUT_SPLIT_DIMS`` elements
-   (:mod:`certnn.verify.bab_input`, leaves re-checkable by the certificate
-   checker), ReLU splitting with beta-CROWN multipliers otherwise
-   (:mod:`certnn.verify.bab_relu`). Other graphs stop at step 2 (``unknown``).
+   (:mod:`certnn.verify.bab_input`, whose root is the whole box; leaves
+   re-checkable by the certificate checker); otherwise alpha-CROWN of
+   :mod:`certnn.bounds` on the whole box, then ReLU splitting with beta-CROWN
+   multipliers (:mod:`certnn.verify.bab_relu`). Both run bound-guided attacks
+   on their open sub-problems. Other graphs get the whole-box alpha-CROWN
+   bound only: ``unsat`` or ``unknown``.
 
 The wall-clock ``timeout`` is checked between batches; a batch is small enough
 (well under a second on the benchmark networks) that the overshoot is small.

@@ -6,8 +6,9 @@ Why beta-CROWN multipliers rather than the alternatives the design allowed:
   fixes that neuron's relaxation; the bound over the input box still lets z
   take its excluded sign, so splits on the last hidden layer gain little;
 * an LP with the triangle relaxation uses the split constraints exactly, but on
-  784-256-256-10 one HiGHS solve per row per sub-problem takes ~0.1-1 s, a few
-  hundred sub-problems per two-core timeout;
+  784-256-256-10 it has ~1300 variables and a dense 256x784 block, and needs
+  one HiGHS solve per row per sub-problem (we estimated 0.1-1 s each without
+  measuring it): a few hundred sub-problems per two-core timeout;
 * the Lagrangian form (``c.y - beta s z`` with beta >= 0) uses the constraints
   too, costs one extra elementwise term in the backward sweep, and is
   optimized for whole batches of sub-problems at once together with the lower
