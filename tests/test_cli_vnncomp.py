@@ -209,3 +209,20 @@ def test_suite_certify_mode_counts_certified_unsat(tmp_path):
     assert (res["solved"], res["certified"]) == (2, 1)
     row = next(r for r in res["rows"] if r["status"] == "unsat")
     assert row["certified"] and check_bab_certificate(row["certificate"]["written"]).ok
+
+
+def test_unsupported_op_is_a_clear_error(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 2])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, 2])
+    g = helper.make_graph([helper.make_node("Hardmax", ["X"], ["Y"], name="hm")], "g", [x], [y])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save(model, tmp_path / "hm.onnx")
+    prop = tmp_path / "p.vnnlib"
+    prop.write_text("(declare-const X_0 Real)\n(declare-const X_1 Real)\n(declare-const Y_0 Real)\n"
+                    "(declare-const Y_1 Real)\n(assert (<= X_0 1))\n(assert (>= X_0 0))\n(assert (<= X_1 1))\n"
+                    "(assert (>= X_1 0))\n(assert (<= Y_0 Y_1))\n")
+    r = _run("vnncomp", "run", tmp_path / "hm.onnx", prop, "--timeout", 10, "--out", tmp_path / "r.txt")
+    assert r.returncode == 1 and "Hardmax" in r.stderr and "unsupported" in r.stderr, r.stderr
+    assert not (tmp_path / "r.txt").exists()
