@@ -32,8 +32,8 @@ def vnncomp_group():
 @click.argument("vnnlib_path", metavar="VNNLIB")
 @click.option("--timeout", type=float, required=True, callback=_positive, help="Wall-clock seconds (> 0).")
 @click.option("--out", "out", required=True, help="Result file to write (atomically).")
-@click.option("--cert", default=None, help="For an input-split unsat: write a certificate here (re-checked "
-              "by the independent checker before the result is written; `certnn check CERT`).")
+@click.option("--cert", default=None, help="For an input-split unsat: afterwards write a certificate here, "
+              "re-checked by the independent checker (`certnn check CERT`); kept only if accepted.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Also print one JSON line with the verdict and statistics.")
 def run_cmd(onnx_path, vnnlib_path, timeout, out, cert, seed, as_json):
