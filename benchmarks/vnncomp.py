@@ -53,8 +53,13 @@ def main():
         t0 = time.monotonic()
 
         def progress(row, cat=cat):
+            cert = ""
+            if "certified" in row:
+                c = row.get("certificate") or {}
+                cert = (f"  certified ({c.get('leaves')} leaves, checked in {c.get('check_seconds')} s)"
+                        if row["certified"] else f"  not certified: {c.get('reason')}")
             print(f"  {cat:<9} {row['name']:<45} {row['status']:<8} {row.get('seconds', 0):7.2f} s "
-                  f"(expected {row.get('expected') or '-'})", flush=True)
+                  f"(expected {row.get('expected') or '-'}){cert}", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             res = run_suite(csv, jobs=args.jobs, limit=args.limit, timeout_cap=args.timeout_cap, progress=progress,
                             cert_dir=tmp if args.certify else None)
