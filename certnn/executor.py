@@ -13,6 +13,8 @@ See docs/executor.md.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import multiprocessing
 import os
 import pickle
@@ -64,9 +66,10 @@ def _run_one(fn, item):
         return False, (_type_name(exc), str(exc), traceback.format_exc())
 
 
-class Executor:
+class Executor(ABC):
     """Base class; backends implement ``_run`` (yield ``(index, ok, value)`` as tasks
-    complete), ``_abort`` (drop outstanding work now) and ``_release``."""
+    complete) and ``describe``, and may override ``_abort`` (drop outstanding work
+    now) and ``_release``."""
 
     closed = False
 
@@ -94,8 +97,13 @@ class Executor:
             self.closed = True
             self._abort() if cancel else self._release()
 
+    @abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """A short description for headers: "sequential", "2 local processes", ..."""
+
+    @abstractmethod
+    def _run(self, fn, items):
+        """Yield ``(index, ok, value)`` as tasks complete."""
 
     def __enter__(self):
         return self
