@@ -118,23 +118,21 @@ def write_bab_certificate(path, graph, cases, trees, model_path=None) -> Path:
 def _leaf_bounds(graph, lo, hi, spec, chunk: int = 4096):
     """The producer's CROWN bounds of the leaves (intermediate bounds become the
     certificate's anchors, so the checker picks the same default slopes)."""
-    import torch
     from ..bounds.result import Bounds
     from .bab_mlp import extract_chain, intermediate_bounds, spec_bounds
     mlp = extract_chain(graph)
     m = lo.shape[0]
     inter = {r: ([], []) for r in mlp.relu_inputs}
     lbs = []
-    with torch.no_grad():
-        for s in range(0, m, chunk):
-            sl = slice(s, min(m, s + chunk))
-            flo, fhi = lo[sl].reshape(sl.stop - sl.start, -1), hi[sl].reshape(sl.stop - sl.start, -1)
-            zero = [torch.zeros(flo.shape[0], w, dtype=torch.int8) for w in mlp.widths]
-            b, _ = intermediate_bounds(mlp, flo, fhi, zero)
-            lbs.append(spec_bounds(mlp, flo, fhi, spec.C[sl], spec.d[sl], b, zero).lb.numpy())
-            for r, (l, u) in zip(mlp.relu_inputs, b):
-                inter[r][0].append(l.numpy())
-                inter[r][1].append(u.numpy())
+    for s in range(0, m, chunk):
+        sl = slice(s, min(m, s + chunk))
+        flo, fhi = lo[sl].reshape(sl.stop - sl.start, -1), hi[sl].reshape(sl.stop - sl.start, -1)
+        zero = [np.zeros((flo.shape[0], w), np.int8) for w in mlp.widths]
+        b, _ = intermediate_bounds(mlp, flo, fhi, zero)
+        lbs.append(spec_bounds(mlp, flo, fhi, spec.C[sl], spec.d[sl], b, zero).lb)
+        for r, (l, u) in zip(mlp.relu_inputs, b):
+            inter[r][0].append(l)
+            inter[r][1].append(u)
     inter = {r: (np.concatenate(a), np.concatenate(b)) for r, (a, b) in inter.items()}
     return Bounds(np.concatenate(lbs), None, "crown", graph, intermediate=inter)
 

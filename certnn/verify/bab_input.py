@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from ..bounds.region import Region
 from ..bounds.spec import LinearSpec
@@ -115,15 +114,14 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
         stats["bounded"] += n
         Cn, dn = np.broadcast_to(C, (n,) + C.shape), np.broadcast_to(d, (n,) + d.shape)
         spn = LinearSpec(Cn, dn, groups)
-        with torch.no_grad():
-            # certifiable: no inherited signs, so each leaf's bound is the from-scratch CROWN
-            # bound the checker re-derives (CROWN is not monotone in the box)
-            sg0 = [torch.as_tensor(x) if not certifiable else torch.zeros(x.shape, dtype=torch.int8) for x in B_sg]
-            bnds, _ = intermediate_bounds(mlp, B_lo, B_hi, sg0)
-            sg = signs(bnds, sg0)
-            sb = spec_bounds(mlp, B_lo, B_hi, Cn, dn, bnds, sg)
-        lb = sb.lb.numpy()
-        lam_x = sb.lam_x.numpy()
+        # certifiable: no inherited signs, so each leaf's bound is the from-scratch CROWN
+        # bound the checker re-derives (CROWN is not monotone in the box)
+        sg0 = [x if not certifiable else np.zeros(x.shape, np.int8) for x in B_sg]
+        bnds, _ = intermediate_bounds(mlp, B_lo, B_hi, sg0)
+        sg = signs(bnds, sg0)
+        sb = spec_bounds(mlp, B_lo, B_hi, Cn, dn, bnds, sg)
+        lb = sb.lb
+        lam_x = sb.lam_x
         ok = spn.holds(lb)
         fail = np.flatnonzero(~ok)
         crown_s = time.monotonic() - t_round
@@ -140,12 +138,12 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
             a_sg = signs(abnds, a_sg)
             asb = optimized_spec_bounds(mlp, a_lo, a_hi, Cn[fail], dn[fail], abnds, a_sg,
                                         iters=2 * alpha_iters, use_beta=False)
-            alb = asb.lb.numpy()
+            alb = asb.lb
             alpha_per_box = max(alpha_per_box * 0.5, (time.monotonic() - t_round - crown_s) / fail.size)
             lb[fail] = np.maximum(lb[fail], alb)
-            lam_x[fail] = asb.lam_x.numpy()
+            lam_x[fail] = asb.lam_x
             for k in range(len(sg)):
-                sg[k][torch.as_tensor(fail)] = a_sg[k]
+                sg[k][fail] = a_sg[k]
             gained = spn.rows(fail).holds(alb)
             ok[fail] |= gained
             stats["alpha_boxes"] = stats.get("alpha_boxes", 0) + fail.size
@@ -169,9 +167,8 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
         if on_cex is not None:   # bound-guided: from each worst box's minimizing corner
             from .bab_relu import _guided_attack
             worst = bad[np.argsort(_group_score(lb[bad], groups))[:256]]
-            t = lambda a: torch.tensor(np.ascontiguousarray(a), dtype=torch.float64)  # noqa: E731
-            x = _guided_attack(mlp, t(B_lo[worst]), t(B_hi[worst]), t(C), t(d), groups, t(lam_x[worst]),
-                               t(lb[worst]))
+            x = _guided_attack(mlp, B_lo[worst], B_hi[worst], np.asarray(C, np.float64),
+                               np.asarray(d, np.float64), groups, lam_x[worst], lb[worst])
             if x is not None:
                 j = on_cex(x)
                 if j is not None:
@@ -204,7 +201,7 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
         pend_lo += [lo_a, lo_b]
         pend_hi += [hi_a, hi_b]
         pend_id += [ids_a, ids_b]
-        child_sg = [x.numpy()[bad] for x in sg]
+        child_sg = [x[bad] for x in sg]
         pend_sg += [child_sg, child_sg]
     stats["leaves"] = len(tree.leaves)
     return InputSplitResult("unsat", tree=tree, stats=stats)

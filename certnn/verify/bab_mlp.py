@@ -5,7 +5,7 @@ Branch and bound bounds thousands of sub-problems; the generic interpreter of
 handful of examples. For networks that are a chain ``affine -> relu -> ... ->
 affine`` (ACAS Xu, mnist_fc, the VNN-COMP test nets) this module extracts the
 layer matrices once (:func:`extract_chain`, checked numerically against the
-graph) and bounds many sub-problems per call in float64 with torch:
+graph) and bounds many sub-problems per call in float64 with NumPy:
 
 * every sub-problem is a box ``lo <= x <= hi`` plus a ReLU split state per
   hidden neuron (+1: z >= 0, -1: z <= 0, 0: free) and optional known
@@ -18,7 +18,8 @@ graph) and bounds many sub-problems per call in float64 with torch:
   neurons, beta-CROWN's Lagrange multipliers: on the sub-domain ``s z >= 0``,
   so for beta >= 0, ``c.y >= c.y - beta s z`` and the min of the right-hand side
   over the relaxation is a valid lower bound for every beta. Both are optimized
-  by projected Adam through torch autograd (beta-CROWN, Wang et al. 2021).
+  by projected Adam (beta-CROWN, Wang et al. 2021); the gradients come from a
+  forward walk that reverses the backward sweep (:func:`_bound_grads`).
 
 The numbers are plain float64 (evidence ``computed``, like certnn.bounds);
 input-split leaves are re-derived soundly by the independent checker when a
@@ -30,12 +31,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from ..errors import CertnnError
 from ..ir.passes import unfuse
 
-DT = torch.float64
+DT = np.float64
 
 
 class NotAChain(CertnnError):
@@ -47,8 +47,8 @@ class ChainMLP:
     """Hidden pre-activations z_j = W_j a_{j-1} + b_j with a_j = relu(z_j) and
     a_{-1} = the flattened input, for j = 0 .. hidden-1; the output is
     y = W_hidden a_{hidden-1} + b_hidden."""
-    weights: list                       # torch (n_i, n_{i-1})
-    biases: list                        # torch (n_i,)
+    weights: list                       # float64 (n_i, n_{i-1})
+    biases: list                        # float64 (n_i,)
     relu_inputs: list = field(default_factory=list)   # graph node id of each hidden pre-activation
     in_shape: tuple = ()
 
@@ -61,12 +61,12 @@ class ChainMLP:
         return [w.shape[0] for w in self.weights[:-1]]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        a = torch.as_tensor(np.asarray(x, np.float64).reshape(len(x), -1), dtype=DT)
+        a = np.asarray(x, np.float64).reshape(len(x), -1)
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             a = a @ w.T + b
             if i < self.hidden:
-                a = torch.clamp(a, min=0)
-        return a.numpy()
+                a = np.maximum(a, 0)
+        return a
 
 
 def extract_chain(graph) -> ChainMLP:
@@ -127,7 +127,7 @@ def extract_chain(graph) -> ChainMLP:
         raise NotAChain("the chain does not end at the graph output")
     Ws.append(M)
     bs.append(c)
-    mlp = ChainMLP([torch.as_tensor(w, dtype=DT) for w in Ws], [torch.as_tensor(b, dtype=DT) for b in bs],
+    mlp = ChainMLP([np.ascontiguousarray(w, DT) for w in Ws], [np.ascontiguousarray(b, DT) for b in bs],
                    relus, tuple(net.shape(net.input)))
     _check_against_graph(mlp, graph)
     return mlp
@@ -145,14 +145,20 @@ def _check_against_graph(mlp: ChainMLP, graph) -> None:
 
 # ----------------------------------------------------------------------------- bounding
 
-def _t(a) -> torch.Tensor:
-    return a if isinstance(a, torch.Tensor) else torch.tensor(np.asarray(a, np.float64), dtype=DT)
+def _a(x) -> np.ndarray:
+    return np.asarray(x, DT)
+
+
+def _mm(lam: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """lam (N, K, n) @ W (n, m) as one BLAS call (numpy loops over stacked matmuls)."""
+    N, K, n = lam.shape
+    return (lam.reshape(N * K, n) @ W).reshape(N, K, *W.shape[1:])
 
 
 def _concretize(lam, bias, lo, hi):
     """min over the box [lo, hi] (N, d) of lam.x + bias, lam (N, K, d)."""
     ctr, rad = (hi + lo) / 2, (hi - lo) / 2
-    return bias + torch.einsum("nkd,nd->nk", lam, ctr) - torch.einsum("nkd,nd->nk", lam.abs(), rad)
+    return bias + (lam @ ctr[:, :, None])[..., 0] - (np.abs(lam) @ rad[:, :, None])[..., 0]
 
 
 def _relax(l, u, split):
@@ -160,35 +166,82 @@ def _relax(l, u, split):
     act = (l >= 0) | (split > 0)
     dead = ((u <= 0) | (split < 0)) & ~act
     unst = ~(act | dead)
-    den = torch.where(unst, u - l, torch.ones_like(u))
-    s = torch.where(unst, u / den, act.to(DT))
-    t = torch.where(unst, -s * l, torch.zeros_like(l))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(unst, u / np.where(unst, u - l, 1.0), act.astype(DT))
+        t = np.where(unst, -s * l, 0.0)
     return s, t, act, unst
 
 
-def _backward(mlp, layer, lam, bias, bounds, splits, alphas=None, betas=None, keep=None):
+def _backward(mlp, layer, lam, bias, bounds, splits, alphas=None, betas=None, keep=None, trace=None):
     """Backward from coefficients ``lam`` (N, K, n_layer) on z_layer (the pre-activation
-    of hidden layer ``layer``, or the output when layer == hidden) down to the input."""
+    of hidden layer ``layer``, or the output when layer == hidden) down to the input.
+    ``keep[j]``: what the upper line costs each row; ``trace[j]``: what
+    :func:`_bound_grads` needs to walk back up."""
     for i in range(layer, 0, -1):
         # through the affine map z_i = W_i a_{i-1} + b_i
-        bias = bias + lam @ mlp.biases[i]
-        lam = lam @ mlp.weights[i]                     # coefficients on a_{i-1} = relu(z_{i-1})
+        bias = bias + _mm(lam, mlp.biases[i][:, None])[..., 0]
+        lam = _mm(lam, mlp.weights[i])                 # coefficients on a_{i-1} = relu(z_{i-1})
         j = i - 1
         l, u = bounds[j]
         s, t, act, unst = _relax(l, u, splits[j])
-        lp, ln = lam.clamp(min=0), lam.clamp(max=0)
+        lp, ln = np.maximum(lam, 0), np.minimum(lam, 0)
         if alphas is not None:
-            low = torch.where(unst[:, None], alphas[j], act[:, None].to(DT))
+            low = np.where(unst[:, None], alphas[j], act[:, None])
         else:
-            low = torch.where(unst, (u > -l).to(DT), act.to(DT))[:, None]
+            low = np.where(unst, (u > -l), act).astype(DT)[:, None]
+        cost = ln * t[:, None]
         if keep is not None:
-            keep[j] = (ln * t[:, None]).detach()      # what the upper line costs each row
-        bias = bias + (ln * t[:, None]).sum(-1)
+            keep[j] = cost
+        if trace is not None:
+            trace[j] = (lam, low, s, t, unst)
+        bias = bias + cost.sum(-1)
         lam = lp * low + ln * s[:, None]
         if betas is not None:
-            lam = lam - betas[j] * splits[j][:, None].to(DT)
-    bias = bias + lam @ mlp.biases[0]
-    return lam @ mlp.weights[0], bias                  # coefficients on x
+            lam = lam - betas[j] * splits[j][:, None]
+    bias = bias + _mm(lam, mlp.biases[0][:, None])[..., 0]
+    return _mm(lam, mlp.weights[0]), bias              # coefficients on x
+
+
+def _bound_grads(mlp, layer, lam_x, lo, hi, splits, trace, weight, want_beta: bool):
+    """Gradients of sum(weight * bound) with respect to the lower slopes (on unstable
+    neurons; zero elsewhere) and the split multipliers of layers < ``layer``: the
+    backward sweep of :func:`_backward` walked forward. ``weight`` (N, K) is the
+    derivative of the objective with respect to each row's bound."""
+    ctr, rad = (hi + lo) / 2, (hi - lo) / 2
+    # d bound / d lam_x: the box corner that minimizes lam_x . x
+    gx = (ctr[:, None] - np.sign(lam_x) * rad[:, None]) * weight[..., None]
+    G = _mm(gx, mlp.weights[0].T) + weight[..., None] * mlp.biases[0]      # d / d lam_0
+    d_alpha, d_beta = [None] * layer, [None] * layer
+    for j in range(layer):
+        mu, low, s, t, unst = trace[j]
+        # lam_j = max(mu, 0) low + min(mu, 0) s - beta s_j; bias += min(mu, 0) t
+        d_alpha[j] = np.where(unst[:, None], G * np.maximum(mu, 0), 0.0)
+        if want_beta:
+            d_beta[j] = -G * splits[j][:, None]
+        neg = mu < 0
+        G = np.where(neg, G * s[:, None] + weight[..., None] * t[:, None], G * low)   # d / d mu_j
+        if j + 1 < layer:
+            G = _mm(G, mlp.weights[j + 1].T) + weight[..., None] * mlp.biases[j + 1]
+    return d_alpha, d_beta
+
+
+class _Adam:
+    """Projected Adam that maximizes (the torch.optim.Adam defaults: betas 0.9/0.999, eps 1e-8)."""
+
+    def __init__(self, params, lrs, lows, highs):
+        self.params, self.lrs, self.lows, self.highs = params, lrs, lows, highs
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+        self.k = 0
+
+    def step(self, grads):
+        self.k += 1
+        c1, c2 = 1 - 0.9 ** self.k, 1 - 0.999 ** self.k
+        for i, g in enumerate(grads):
+            self.m[i] = 0.9 * self.m[i] + 0.1 * g
+            self.v[i] = 0.999 * self.v[i] + 0.001 * (g * g)
+            p = self.params[i] + self.lrs[i] * (self.m[i] / c1) / (np.sqrt(self.v[i] / c2) + 1e-8)
+            self.params[i] = np.clip(p, self.lows[i], self.highs[i])
 
 
 def intermediate_bounds(mlp: ChainMLP, lo, hi, splits, known=None, alpha_iters: int = 0, lr: float = 0.25):
@@ -204,69 +257,70 @@ def intermediate_bounds(mlp: ChainMLP, lo, hi, splits, known=None, alpha_iters: 
     gets the half-line its sign allows. ``alpha_iters`` > 0: alpha-CROWN, the lower
     slopes of the earlier layers optimized per row by projected Adam (best value
     per row kept; every iterate is a valid bound)."""
-    lo, hi = _t(lo), _t(hi)
+    lo, hi = _a(lo), _a(hi)
+    splits = [np.asarray(s, np.int8) for s in splits]
     N = lo.shape[0]
     bounds = []
-    infeasible = torch.zeros(N, dtype=torch.bool)
+    infeasible = np.zeros(N, bool)
     for j in range(mlp.hidden):
         n = mlp.widths[j]
         sp = splits[j]
         if j == 0:   # exact for an affine function of the box, and cheap
             W, b = mlp.weights[0], mlp.biases[0]
             ctr, rad = (hi + lo) / 2, (hi - lo) / 2
-            mid, r = ctr @ W.T + b, rad @ W.abs().T
+            mid, r = ctr @ W.T + b, rad @ np.abs(W).T
             l, u = mid - r, mid + r
             if known is not None:
-                l, u = torch.maximum(l, _t(known[j][0])), torch.minimum(u, _t(known[j][1]))
+                l, u = np.maximum(l, _a(known[j][0])), np.minimum(u, _a(known[j][1]))
         else:
             open_ = sp == 0
             if known is not None:
-                l, u = _t(known[j][0]).clone(), _t(known[j][1]).clone()
+                l, u = _a(known[j][0]).copy(), _a(known[j][1]).copy()
                 open_ &= (l < 0) & (u > 0)
             else:
-                l = torch.full((N, n), -torch.inf, dtype=DT)
-                u = torch.full((N, n), torch.inf, dtype=DT)
+                l = np.full((N, n), -np.inf)
+                u = np.full((N, n), np.inf)
             counts = open_.sum(1)
             U = int(counts.max()) if N else 0
             if U:
                 # the open neurons of each sub-problem first, padded with inert rows
-                idx = torch.argsort((~open_).to(torch.int8), dim=1, stable=True)[:, :U]
-                valid = torch.arange(U)[None] < counts[:, None]
-                rows = torch.nn.functional.one_hot(idx, n).to(DT) * valid[..., None].to(DT)
-                lam0 = torch.cat([rows, -rows], 1)
-                lam, bias = _backward(mlp, j, lam0, torch.zeros(N, 2 * U, dtype=DT), bounds, splits)
+                idx = np.argsort(~open_, axis=1, kind="stable")[:, :U]
+                valid = np.arange(U)[None] < counts[:, None]
+                rows = np.zeros((N, U, n))
+                np.put_along_axis(rows, idx[..., None], valid[..., None].astype(DT), axis=2)
+                lam0 = np.concatenate([rows, -rows], 1)
+                lam, bias = _backward(mlp, j, lam0, np.zeros((N, 2 * U)), bounds, splits)
                 val = _concretize(lam, bias, lo, hi)
                 if alpha_iters > 0:
-                    val = torch.maximum(val, _optimize_rows(mlp, j, lam0, bounds, splits, lo, hi, alpha_iters, lr))
-                new_l = torch.maximum(val[:, :U], l.gather(1, idx))
-                new_u = torch.minimum(-val[:, U:], u.gather(1, idx))
-                l = l.scatter(1, idx, torch.where(valid, new_l, l.gather(1, idx)))
-                u = u.scatter(1, idx, torch.where(valid, new_u, u.gather(1, idx)))
-        l = torch.where(sp > 0, l.clamp(min=0), l)
-        u = torch.where(sp < 0, u.clamp(max=0), u)
-        infeasible |= (l > u).any(dim=1)
+                    val = np.maximum(val, _optimize_rows(mlp, j, lam0, bounds, splits, lo, hi, alpha_iters, lr))
+                old_l, old_u = np.take_along_axis(l, idx, 1), np.take_along_axis(u, idx, 1)
+                new_l = np.where(valid, np.maximum(val[:, :U], old_l), old_l)
+                new_u = np.where(valid, np.minimum(-val[:, U:], old_u), old_u)
+                np.put_along_axis(l, idx, new_l, 1)
+                np.put_along_axis(u, idx, new_u, 1)
+        l = np.where(sp > 0, np.maximum(l, 0), l)
+        u = np.where(sp < 0, np.minimum(u, 0), u)
+        infeasible |= (l > u).any(axis=1)
         bounds.append((l, u))
     return bounds, infeasible
+
+
+def _default_alphas(bounds, N, K):
+    return [np.broadcast_to(np.where(u > -l, 1.0, 0.0)[:, None], (N, K, l.shape[1])).copy() for l, u in bounds]
 
 
 def _optimize_rows(mlp, j, lam0, bounds, splits, lo, hi, iters, lr):
     """alpha-CROWN for the rows ``lam0`` on z_j: the best lower bound per row."""
     N, K = lam0.shape[:2]
-    alphas = [torch.where(b[1] > -b[0], 1.0, 0.0).to(DT)[:, None].expand(N, K, -1).clone().requires_grad_(True)
-              for b in bounds[:j]]
-    opt = torch.optim.Adam(alphas, lr=lr, maximize=True)
-    best = torch.full((N, K), -torch.inf, dtype=DT)
-    with torch.enable_grad():
-        for _ in range(iters):
-            opt.zero_grad()
-            lam, bias = _backward(mlp, j, lam0, torch.zeros(N, K, dtype=DT), bounds, splits, alphas)
-            val = _concretize(lam, bias, lo, hi)
-            best = torch.maximum(best, val.detach())
-            val.sum().backward()
-            opt.step()
-            with torch.no_grad():
-                for a in alphas:
-                    a.clamp_(0, 1)
+    opt = _Adam(_default_alphas(bounds[:j], N, K), [lr] * j, [0.0] * j, [1.0] * j)
+    best = np.full((N, K), -np.inf)
+    ones = np.ones((N, K))
+    for _ in range(iters):
+        trace = [None] * j
+        lam, bias = _backward(mlp, j, lam0, np.zeros((N, K)), bounds, splits, opt.params, trace=trace)
+        best = np.maximum(best, _concretize(lam, bias, lo, hi))
+        d_alpha, _ = _bound_grads(mlp, j, lam, lo, hi, splits, trace, ones, False)
+        opt.step(d_alpha)
     return best
 
 
@@ -274,15 +328,15 @@ def signs(bounds, splits):
     """Per layer int8: +1 / -1 where the neuron's sign is known (split or stable), else 0."""
     out = []
     for (l, u), sp in zip(bounds, splits):
-        s = torch.where(l >= 0, 1, torch.where(u <= 0, -1, 0)).to(torch.int8)
-        out.append(torch.where(sp != 0, sp, s))
+        s = np.where(l >= 0, 1, np.where(u <= 0, -1, 0)).astype(np.int8)
+        out.append(np.where(sp != 0, sp, s).astype(np.int8))
     return out
 
 
 @dataclass
 class SpecBound:
-    lb: torch.Tensor            # (N, K) lower bounds of C y + d
-    lam_x: torch.Tensor         # (N, K, d) coefficients on the input (for input-split scores)
+    lb: np.ndarray              # (N, K) lower bounds of C y + d
+    lam_x: np.ndarray           # (N, K, d) coefficients on the input (for input-split scores)
     cost: list                  # per hidden layer (N, K, n_j): upper-line cost (for relu-split scores)
     alphas: list | None = None
     betas: list | None = None
@@ -290,9 +344,10 @@ class SpecBound:
 
 def spec_bounds(mlp: ChainMLP, lo, hi, C, d, bounds, splits, alphas=None, betas=None) -> SpecBound:
     """Lower bounds of the rows C y + d (C (N, K, out), d (N, K)) over each sub-problem."""
-    lo, hi, C, d = _t(lo), _t(hi), _t(C), _t(d)
+    lo, hi, C, d = _a(lo), _a(hi), _a(C), _a(d)
+    splits = [np.asarray(s, np.int8) for s in splits]
     keep = [None] * mlp.hidden
-    lam, bias = _backward(mlp, mlp.hidden, C, d.clone(), bounds, splits, alphas, betas, keep)
+    lam, bias = _backward(mlp, mlp.hidden, C, d, bounds, splits, alphas, betas, keep)
     return SpecBound(_concretize(lam, bias, lo, hi), lam, keep, alphas, betas)
 
 
@@ -301,53 +356,43 @@ def optimized_spec_bounds(mlp: ChainMLP, lo, hi, C, d, bounds, splits, iters: in
                           init_betas=None, use_beta: bool = True) -> SpecBound:
     """alpha(-beta)-CROWN on the spec rows: projected Adam on the lower slopes and the
     split multipliers, keeping the best bound seen per row (every iterate is valid)."""
-    lo, hi, C, d = _t(lo), _t(hi), _t(C), _t(d)
+    lo, hi, C, d = _a(lo), _a(hi), _a(C), _a(d)
+    splits = [np.asarray(s, np.int8) for s in splits]
     N, K = d.shape
-    if init_alphas is None:
-        init_alphas = [torch.where(b[1] > -b[0], 1.0, 0.0).to(DT)[:, None].expand(N, K, -1).clone()
-                       for b in bounds]
-    alphas = [a.clone().requires_grad_(True) for a in init_alphas]
-    params = [{"params": alphas, "lr": lr_alpha}]
+    H = mlp.hidden
+    alphas = [np.array(a, DT) for a in (init_alphas if init_alphas is not None else _default_alphas(bounds, N, K))]
     betas = None
     if use_beta and any(bool((s != 0).any()) for s in splits):
-        if init_betas is None:
-            init_betas = [torch.zeros(N, K, s.shape[1], dtype=DT) for s in splits]
-        betas = [b.clone().requires_grad_(True) for b in init_betas]
-        params.append({"params": betas, "lr": lr_beta})
-    best = spec_bounds(mlp, lo, hi, C, d, bounds, splits, [a.detach() for a in alphas],
-                       None if betas is None else [b.detach() for b in betas])
-    best_a = [a.detach().clone() for a in alphas]
-    best_b = None if betas is None else [b.detach().clone() for b in betas]
-    if iters <= 0:
-        best.alphas, best.betas = best_a, best_b
-        return best
-    opt = torch.optim.Adam(params, maximize=True)
-    for _ in range(iters):
-        opt.zero_grad()
-        keep = [None] * mlp.hidden
-        with torch.enable_grad():     # callers may bound under no_grad
-            lam, bias = _backward(mlp, mlp.hidden, C, d.clone(), bounds, splits, alphas, betas, keep)
-            val = _concretize(lam, bias, lo, hi)
-        with torch.no_grad():
+        betas = ([np.zeros((N, K, s.shape[1])) for s in splits] if init_betas is None
+                 else [np.array(b, DT) for b in init_betas])
+    params, lrs = list(alphas), [lr_alpha] * H
+    lows, highs = [0.0] * H, [1.0] * H
+    if betas is not None:
+        params, lrs, lows, highs = params + betas, lrs + [lr_beta] * H, lows + [0.0] * H, highs + [np.inf] * H
+    opt = _Adam(params, lrs, lows, highs)
+    best = None
+    for it in range(max(iters, 1)):
+        alphas, betas = opt.params[:H], (opt.params[H:] if betas is not None else None)
+        keep, trace = [None] * H, [None] * H
+        lam, bias = _backward(mlp, H, C, d, bounds, splits, alphas, betas, keep, trace)
+        val = _concretize(lam, bias, lo, hi)
+        if best is None:
+            best = SpecBound(val, lam, keep, list(alphas), None if betas is None else list(betas))
+        else:
             better = val > best.lb
             if better.any():
-                best.lb = torch.where(better, val, best.lb)
-                best.lam_x = torch.where(better[..., None], lam, best.lam_x)
-                for j in range(mlp.hidden):
-                    best.cost[j] = torch.where(better[..., None], keep[j], best.cost[j])
-                    best_a[j] = torch.where(better[..., None], alphas[j], best_a[j])
+                b3 = better[..., None]
+                best.lb = np.where(better, val, best.lb)
+                best.lam_x = np.where(b3, lam, best.lam_x)
+                for j in range(H):
+                    best.cost[j] = np.where(b3, keep[j], best.cost[j])
+                    best.alphas[j] = np.where(b3, alphas[j], best.alphas[j])
                     if betas is not None:
-                        best_b[j] = torch.where(better[..., None], betas[j], best_b[j])
+                        best.betas[j] = np.where(b3, betas[j], best.betas[j])
+        if it == iters - 1 or iters <= 0:
+            break
         # only rows that are not yet proved need pushing up
-        with torch.enable_grad():
-            val.clamp(max=1e-3).sum().backward()
-        opt.step()
-        with torch.no_grad():
-            for a in alphas:
-                a.clamp_(0, 1)
-            if betas is not None:
-                for b in betas:
-                    b.clamp_(min=0)
-    best.lam_x = best.lam_x.detach()
-    best.alphas, best.betas = best_a, best_b
+        weight = (val <= 1e-3).astype(DT)
+        d_alpha, d_beta = _bound_grads(mlp, H, lam, lo, hi, splits, trace, weight, betas is not None)
+        opt.step(d_alpha + (d_beta if betas is not None else []))
     return best

@@ -28,7 +28,6 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from ..bounds.spec import LinearSpec
 from .bab_mlp import DT, ChainMLP, intermediate_bounds, optimized_spec_bounds
@@ -48,9 +47,9 @@ class _Domains:
     upper: list
     alphas: list        # per layer (M, K, n_j)
     betas: list         # per layer (M, K, n_j)
-    lb: torch.Tensor    # (M, K)
+    lb: np.ndarray      # (M, K)
     cost: list          # per layer (M, K, n_j), <= 0
-    depth: torch.Tensor
+    depth: np.ndarray
 
     def __len__(self):
         return self.lb.shape[0]
@@ -65,14 +64,14 @@ class _Domains:
         parts = [p for p in parts if p is not None and len(p)]
         if not parts:
             return None
-        cat = lambda name: [torch.cat(xs) for xs in zip(*[getattr(p, name) for p in parts])]  # noqa: E731
+        cat = lambda name: [np.concatenate(xs) for xs in zip(*[getattr(p, name) for p in parts])]  # noqa: E731
         return _Domains(cat("splits"), cat("lower"), cat("upper"), cat("alphas"), cat("betas"),
-                        torch.cat([p.lb for p in parts]), cat("cost"), torch.cat([p.depth for p in parts]))
+                        np.concatenate([p.lb for p in parts]), cat("cost"), np.concatenate([p.depth for p in parts]))
 
 
-def _holds(lb: torch.Tensor, groups: np.ndarray) -> np.ndarray:
+def _holds(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
     ok = np.ones(lb.shape[0], bool)
-    v = lb.numpy()
+    v = lb
     for g in range(int(groups.max()) + 1):
         ok &= v[:, groups == g].max(axis=1) > 0
     return ok
@@ -86,22 +85,21 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
     minimizers of the open sub-problems' linear bounds, improved by a few PGD
     steps (a bound-guided attack), and the LP optima of sub-problems whose every
     neuron is fixed (there the network is linear and the LP is exact)."""
-    lo = torch.as_tensor(np.asarray(lo, np.float64).reshape(1, -1), dtype=DT)
-    hi = torch.as_tensor(np.asarray(hi, np.float64).reshape(1, -1), dtype=DT)
-    C = torch.as_tensor(spec.C[:1], dtype=DT)
-    d = torch.as_tensor(spec.d[:1], dtype=DT)
+    lo = np.asarray(lo, DT).reshape(1, -1)
+    hi = np.asarray(hi, DT).reshape(1, -1)
+    C = np.asarray(spec.C[:1], DT)
+    d = np.asarray(spec.d[:1], DT)
     groups = spec.groups
     K = C.shape[1]
     stats = {"branches": 0, "max_depth": 0, "bounded": 0, "rounds": 0, "infeasible": 0}
-    zero = [torch.zeros(1, w, dtype=torch.int8) for w in mlp.widths]
-    with torch.no_grad():
-        bnds, _ = intermediate_bounds(mlp, lo, hi, zero, known=root_bounds)
+    zero = [np.zeros((1, w), np.int8) for w in mlp.widths]
+    bnds, _ = intermediate_bounds(mlp, lo, hi, zero, known=root_bounds)
     sb = optimized_spec_bounds(mlp, lo, hi, C, d, bnds, zero, iters=max(iters, 30))
-    if _holds(sb.lb.detach(), groups).all():
+    if _holds(sb.lb, groups).all():
         return ReluSplitResult("unsat", stats)
     dom = _Domains(zero, [b[0] for b in bnds], [b[1] for b in bnds], sb.alphas,
-                   [torch.zeros(1, K, w, dtype=DT) for w in mlp.widths], sb.lb.detach(),
-                   [c.detach() for c in sb.cost], torch.zeros(1, dtype=torch.int64))
+                   [np.zeros((1, K, w)) for w in mlp.widths], sb.lb,
+                   list(sb.cost), np.zeros(1, np.int64))
     per_dom = 0.0
     while dom is not None and len(dom):
         if time.monotonic() > deadline:
@@ -110,7 +108,7 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
             return ReluSplitResult("unknown", dict(stats, reason="too many domains"))
         # worst sub-problems first (lowest best row of their weakest group)
         score = _group_min(dom.lb, groups)
-        order = torch.argsort(score)
+        order = np.argsort(score, kind="stable")
         left = deadline - time.monotonic()
         n = min(batch, len(dom), max(4, int(left / per_dom)) if per_dom > 0 else batch)
         t_round = time.monotonic()
@@ -119,7 +117,7 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
         if fixed.any():
             # linear on these sub-problems: decide each exactly by LP
             for i in np.flatnonzero(fixed):
-                verdict, x = lp_decide(mlp, lo[0].numpy(), hi[0].numpy(), [s[i] for s in cur.splits],
+                verdict, x = lp_decide(mlp, lo[0], hi[0], [s[i] for s in cur.splits],
                                        [lw[i] for lw in cur.lower], [up[i] for up in cur.upper],
                                        spec.C[0], spec.d[0], groups)
                 stats["lp"] = stats.get("lp", 0) + 1
@@ -128,7 +126,7 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
                 if verdict != "unsat":
                     why = "an LP on a fixed sub-problem was not decisive"
                     return ReluSplitResult("unknown", dict(stats, reason=why))
-            keep = torch.as_tensor(np.flatnonzero(~fixed))
+            keep = np.flatnonzero(~fixed)
             cur = cur.take(keep)
             if not len(cur):
                 dom = rest
@@ -139,21 +137,21 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
         stats["bounded"] += len(kids)
         stats["max_depth"] = max(stats["max_depth"], int(kids.depth.max()))
         m = len(kids)
-        los, his = lo.expand(m, -1), hi.expand(m, -1)
-        with torch.no_grad():
-            known = list(zip(kids.lower, kids.upper))
-            if refresh_intermediate:
-                bnds, infeasible = intermediate_bounds(mlp, los, his, kids.splits, known=known)
-            else:
-                bnds, infeasible = intermediate_bounds_from_known(known, kids.splits)
-        sb = optimized_spec_bounds(mlp, los, his, C.expand(m, -1, -1), d.expand(m, -1), bnds, kids.splits,
+        los, his = np.broadcast_to(lo, (m, lo.shape[1])), np.broadcast_to(hi, (m, hi.shape[1]))
+        known = list(zip(kids.lower, kids.upper))
+        if refresh_intermediate:
+            bnds, infeasible = intermediate_bounds(mlp, los, his, kids.splits, known=known)
+        else:
+            bnds, infeasible = intermediate_bounds_from_known(known, kids.splits)
+        sb = optimized_spec_bounds(mlp, los, his, np.broadcast_to(C, (m,) + C.shape[1:]),
+                                   np.broadcast_to(d, (m,) + d.shape[1:]), bnds, kids.splits,
                                    iters=iters, init_alphas=kids.alphas, init_betas=kids.betas)
         kids.lower, kids.upper = [b[0] for b in bnds], [b[1] for b in bnds]
         kids.alphas, kids.betas = sb.alphas, sb.betas
-        kids.lb, kids.cost = sb.lb.detach(), [c.detach() for c in sb.cost]
-        done = _holds(kids.lb, groups) | infeasible.numpy()
+        kids.lb, kids.cost = sb.lb, list(sb.cost)
+        done = _holds(kids.lb, groups) | infeasible
         stats["infeasible"] += int(infeasible.sum())
-        open_ = torch.as_tensor(np.flatnonzero(~done))
+        open_ = np.flatnonzero(~done)
         per_dom = (time.monotonic() - t_round) / n
         if on_cex is not None and len(open_):
             x = _guided_attack(mlp, lo, hi, C[0], d[0], groups, sb.lam_x[open_], kids.lb[open_])
@@ -167,43 +165,50 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
 
 def _all_fixed(dom: _Domains) -> np.ndarray:
     """Sub-problems with no unstable, unsplit neuron."""
-    free = torch.zeros(len(dom), dtype=torch.bool)
+    free = np.zeros(len(dom), bool)
     for sp, l, u in zip(dom.splits, dom.lower, dom.upper):
-        free |= ((sp == 0) & (l < 0) & (u > 0)).any(dim=1)
-    return (~free).numpy()
+        free |= ((sp == 0) & (l < 0) & (u > 0)).any(axis=1)
+    return ~free
 
 
 def _score(y, C, d, groups):
     """Violation score per row of y: min over groups of the max row (<= 0: unsafe)."""
-    vals = y @ C.T + d
-    g = torch.as_tensor(groups)
-    return torch.stack([vals[:, g == k].max(dim=1).values for k in range(int(groups.max()) + 1)], 1).min(dim=1).values
+    return _group_min(y @ C.T + d, groups)
 
 
 def _guided_attack(mlp, lo, hi, C, d, groups, lam_x, lb, steps: int = 10):
     """Start at each open sub-problem's bound minimizer (the box corner picked by the
     coefficients of its weakest row) and take a few signed gradient steps on the
     violation score. Returns candidate rows that look unsafe, or None."""
-    k = lb.argmin(dim=1)
-    coef = lam_x[torch.arange(len(k)), k]
-    x = torch.where(coef > 0, lo, hi).clone()
+    k = np.argmin(lb, axis=1)
+    coef = lam_x[np.arange(len(k)), k]
+    x = np.where(coef > 0, lo, hi)
     step = (hi - lo) / 8
     for t in range(steps + 1):
-        x.requires_grad_(True)
-        a = x
-        for i, (w, b) in enumerate(zip(mlp.weights, mlp.biases)):
-            a = a @ w.T + b
-            if i < mlp.hidden:
-                a = a.clamp(min=0)
-        s = _score(a, C, d, groups)
-        bad = (s <= 0).detach()
+        y, on = _forward_masks(mlp, x)
+        vals = y @ C.T + d
+        s, row = _group_min(vals, groups, with_row=True)
+        bad = s <= 0
         if bad.any() or t == steps:
-            return x.detach()[bad].numpy() if bad.any() else None
-        g, = torch.autograd.grad(s.sum(), x)
-        with torch.no_grad():
-            x = torch.minimum(torch.maximum(x - step * g.sign(), lo), hi)
-            step = step * 0.7
+            return x[bad] if bad.any() else None
+        # d score / d x: the deciding row of C pulled back through the active ReLUs
+        g = C[row] @ mlp.weights[-1]
+        for i in range(mlp.hidden - 1, -1, -1):
+            g = (g * on[i]) @ mlp.weights[i]
+        x = np.minimum(np.maximum(x - step * np.sign(g), lo), hi)
+        step = step * 0.7
     return None
+
+
+def _forward_masks(mlp, x):
+    """The outputs of the rows x and, per hidden layer, where the ReLU passes gradient."""
+    a, on = x, []
+    for i, (w, b) in enumerate(zip(mlp.weights, mlp.biases)):
+        a = a @ w.T + b
+        if i < mlp.hidden:
+            on.append(a >= 0)
+            a = np.maximum(a, 0)
+    return a, on
 
 
 def lp_decide(mlp, lo, hi, splits, lower, upper, C, d, groups):
@@ -217,16 +222,16 @@ def lp_decide(mlp, lo, hi, splits, lower, upper, C, d, groups):
     c = np.zeros(n_in)
     rows, rhs = [], []
     for j in range(mlp.hidden):
-        W, b = mlp.weights[j].numpy(), mlp.biases[j].numpy()
+        W, b = mlp.weights[j], mlp.biases[j]
         A, c = W @ A, W @ c + b
-        sp, l, u = splits[j].numpy(), lower[j].numpy(), upper[j].numpy()
+        sp, l, u = np.asarray(splits[j]), np.asarray(lower[j]), np.asarray(upper[j])
         on = (sp > 0) | ((sp == 0) & (l >= 0))
         # on: -z <= 0; off: z <= 0
         sign = np.where(on, -1.0, 1.0)
         rows.append(sign[:, None] * A)
         rhs.append(-sign * c)
         A, c = A * on[:, None], c * on
-    W, b = mlp.weights[-1].numpy(), mlp.biases[-1].numpy()
+    W, b = mlp.weights[-1], mlp.biases[-1]
     A, c = W @ A, W @ c + b
     G, H = C @ A, C @ c + d                       # spec rows: G x + H
     P, q = np.concatenate(rows), np.concatenate(rhs)
@@ -253,46 +258,51 @@ def lp_decide(mlp, lo, hi, splits, lower, upper, C, d, groups):
 
 
 def intermediate_bounds_from_known(known, splits):
-    bounds, infeasible = [], torch.zeros(splits[0].shape[0], dtype=torch.bool)
+    bounds, infeasible = [], np.zeros(splits[0].shape[0], bool)
     for (l, u), sp in zip(known, splits):
-        l = torch.where(sp > 0, l.clamp(min=0), l)
-        u = torch.where(sp < 0, u.clamp(max=0), u)
-        infeasible |= (l > u).any(dim=1)
+        l = np.where(sp > 0, np.maximum(l, 0), l)
+        u = np.where(sp < 0, np.minimum(u, 0), u)
+        infeasible |= (l > u).any(axis=1)
         bounds.append((l, u))
     return bounds, infeasible
 
 
-def _group_min(lb: torch.Tensor, groups: np.ndarray) -> torch.Tensor:
-    g = torch.as_tensor(groups)
-    per = [lb[:, g == k].max(dim=1).values for k in range(int(groups.max()) + 1)]
-    return torch.stack(per, 1).min(dim=1).values
+def _group_min(vals: np.ndarray, groups: np.ndarray, with_row: bool = False):
+    """min over groups of the group's best (max) row; ``with_row``: also the index of
+    the row that decides it (the first one on ties)."""
+    ng = int(groups.max()) + 1
+    per = np.stack([np.where(groups == k, vals, -np.inf).max(axis=1) for k in range(ng)], 1)
+    if not with_row:
+        return per.min(axis=1)
+    g = np.argmin(per, axis=1)
+    row = np.argmax(np.where(groups[None] == g[:, None], vals, -np.inf), axis=1)
+    return per[np.arange(len(g)), g], row
 
 
 def _branch(cur: _Domains, groups: np.ndarray) -> _Domains | None:
     """Two children per sub-problem, split on its highest-scoring unstable neuron."""
     n = len(cur)
-    open_rows = (cur.lb <= 0).to(DT)                          # rows not yet proved
-    best_val = torch.full((n,), -1.0, dtype=DT)
-    best_layer = torch.zeros(n, dtype=torch.int64)
-    best_idx = torch.zeros(n, dtype=torch.int64)
+    open_rows = (cur.lb <= 0).astype(DT)                      # rows not yet proved
+    best_val = np.full(n, -1.0)
+    best_layer = np.zeros(n, np.int64)
+    best_idx = np.zeros(n, np.int64)
     for j, (sp, l, u, cost) in enumerate(zip(cur.splits, cur.lower, cur.upper, cur.cost)):
         unst = (sp == 0) & (l < 0) & (u > 0)
         s = -(cost * open_rows[..., None]).sum(1)                 # >= 0
-        s = s + 1e-6 * torch.minimum(-l, u)                      # tie-break: most unstable
-        s = torch.where(unst, s, torch.full_like(s, -1.0))
-        v, i = s.max(dim=1)
+        s = s + 1e-6 * np.minimum(-l, u)                         # tie-break: most unstable
+        s = np.where(unst, s, -1.0)
+        i = np.argmax(s, axis=1)
+        v = s[np.arange(n), i]
         take = v > best_val
-        best_val = torch.where(take, v, best_val)
-        best_layer = torch.where(take, torch.full_like(best_layer, j), best_layer)
-        best_idx = torch.where(take, i, best_idx)
+        best_val = np.where(take, v, best_val)
+        best_layer = np.where(take, j, best_layer)
+        best_idx = np.where(take, i, best_idx)
     kids = _Domains.cat([cur, cur])
-    kids.splits = [s.clone() for s in kids.splits]
-    rows = torch.arange(2 * n)
-    sign = torch.cat([torch.ones(n, dtype=torch.int8), -torch.ones(n, dtype=torch.int8)])
-    layer, idx = best_layer.repeat(2), best_idx.repeat(2)
+    rows = np.arange(2 * n)
+    sign = np.concatenate([np.ones(n, np.int8), -np.ones(n, np.int8)])
+    layer, idx = np.tile(best_layer, 2), np.tile(best_idx, 2)
     for j in range(len(kids.splits)):
         m = layer == j
         kids.splits[j][rows[m], idx[m]] = sign[m]
-        kids.betas[j] = kids.betas[j].clone()
     kids.depth = kids.depth + 1
     return kids
