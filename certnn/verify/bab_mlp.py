@@ -180,24 +180,28 @@ def _backward(mlp, layer, lam, bias, bounds, splits, alphas=None, betas=None, ke
     for i in range(layer, 0, -1):
         # through the affine map z_i = W_i a_{i-1} + b_i
         bias = bias + _mm(lam, mlp.biases[i][:, None])[..., 0]
-        lam = _mm(lam, mlp.weights[i])                 # coefficients on a_{i-1} = relu(z_{i-1})
+        mu = _mm(lam, mlp.weights[i])                  # coefficients on a_{i-1} = relu(z_{i-1})
         j = i - 1
         l, u = bounds[j]
         s, t, act, unst = _relax(l, u, splits[j])
-        lp, ln = np.maximum(lam, 0), np.minimum(lam, 0)
         if alphas is not None:
             low = np.where(unst[:, None], alphas[j], act[:, None])
         else:
             low = np.where(unst, (u > -l), act).astype(DT)[:, None]
-        cost = ln * t[:, None]
+        neg = mu < 0
+        # the upper line where the coefficient is negative, the lower one elsewhere
+        coef = np.where(neg, s[:, None], low)
+        ln = np.minimum(mu, 0)
         if keep is not None:
-            keep[j] = cost
+            keep[j] = ln * t[:, None]
+            bias = bias + keep[j].sum(-1)
+        else:
+            bias = bias + (ln @ t[:, :, None])[..., 0]
         if trace is not None:
-            trace[j] = (lam, low, s, t, unst)
-        bias = bias + cost.sum(-1)
-        lam = lp * low + ln * s[:, None]
+            trace[j] = (mu, coef, neg, t, unst)
+        lam = mu * coef
         if betas is not None:
-            lam = lam - betas[j] * splits[j][:, None]
+            lam -= betas[j] * splits[j][:, None]
     bias = bias + _mm(lam, mlp.biases[0][:, None])[..., 0]
     return _mm(lam, mlp.weights[0]), bias              # coefficients on x
 
@@ -206,22 +210,25 @@ def _bound_grads(mlp, layer, lam_x, lo, hi, splits, trace, weight, want_beta: bo
     """Gradients of sum(weight * bound) with respect to the lower slopes (on unstable
     neurons; zero elsewhere) and the split multipliers of layers < ``layer``: the
     backward sweep of :func:`_backward` walked forward. ``weight`` (N, K) is the
-    derivative of the objective with respect to each row's bound."""
+    derivative of the objective with respect to each row's bound (None: all ones)."""
     ctr, rad = (hi + lo) / 2, (hi - lo) / 2
     # d bound / d lam_x: the box corner that minimizes lam_x . x
-    gx = (ctr[:, None] - np.sign(lam_x) * rad[:, None]) * weight[..., None]
-    G = _mm(gx, mlp.weights[0].T) + weight[..., None] * mlp.biases[0]      # d / d lam_0
+    gx = ctr[:, None] - np.sign(lam_x) * rad[:, None]
+    if weight is not None:
+        gx *= weight[..., None]
+    w3 = 1.0 if weight is None else weight[..., None]
+    G = _mm(gx, mlp.weights[0].T) + w3 * mlp.biases[0]                     # d / d lam_0
     d_alpha, d_beta = [None] * layer, [None] * layer
     for j in range(layer):
-        mu, low, s, t, unst = trace[j]
-        # lam_j = max(mu, 0) low + min(mu, 0) s - beta s_j; bias += min(mu, 0) t
+        mu, coef, neg, t, unst = trace[j]
+        # lam_j = mu coef - beta s_j, coef = s (mu < 0) or the lower slope; bias += min(mu, 0) t
         d_alpha[j] = np.where(unst[:, None], G * np.maximum(mu, 0), 0.0)
         if want_beta:
             d_beta[j] = -G * splits[j][:, None]
-        neg = mu < 0
-        G = np.where(neg, G * s[:, None] + weight[..., None] * t[:, None], G * low)   # d / d mu_j
+        G *= coef                                                              # d / d mu_j
+        G += neg * (w3 * t[:, None])
         if j + 1 < layer:
-            G = _mm(G, mlp.weights[j + 1].T) + weight[..., None] * mlp.biases[j + 1]
+            G = _mm(G, mlp.weights[j + 1].T) + w3 * mlp.biases[j + 1]
     return d_alpha, d_beta
 
 
@@ -238,10 +245,19 @@ class _Adam:
         self.k += 1
         c1, c2 = 1 - 0.9 ** self.k, 1 - 0.999 ** self.k
         for i, g in enumerate(grads):
-            self.m[i] = 0.9 * self.m[i] + 0.1 * g
-            self.v[i] = 0.999 * self.v[i] + 0.001 * (g * g)
-            p = self.params[i] + self.lrs[i] * (self.m[i] / c1) / (np.sqrt(self.v[i] / c2) + 1e-8)
-            self.params[i] = np.clip(p, self.lows[i], self.highs[i])
+            m, v = self.m[i], self.v[i]
+            m *= 0.9
+            m += 0.1 * g
+            v *= 0.999
+            g = g * g
+            g *= 0.001
+            v += g
+            den = np.sqrt(v / c2)
+            den += 1e-8
+            step = m * (self.lrs[i] / c1)
+            step /= den
+            p = self.params[i] + step        # a new array: callers may hold the old one
+            self.params[i] = np.clip(p, self.lows[i], self.highs[i], out=p)
 
 
 def intermediate_bounds(mlp: ChainMLP, lo, hi, splits, known=None, alpha_iters: int = 0, lr: float = 0.25):
@@ -314,12 +330,11 @@ def _optimize_rows(mlp, j, lam0, bounds, splits, lo, hi, iters, lr):
     N, K = lam0.shape[:2]
     opt = _Adam(_default_alphas(bounds[:j], N, K), [lr] * j, [0.0] * j, [1.0] * j)
     best = np.full((N, K), -np.inf)
-    ones = np.ones((N, K))
     for _ in range(iters):
         trace = [None] * j
         lam, bias = _backward(mlp, j, lam0, np.zeros((N, K)), bounds, splits, opt.params, trace=trace)
         best = np.maximum(best, _concretize(lam, bias, lo, hi))
-        d_alpha, _ = _bound_grads(mlp, j, lam, lo, hi, splits, trace, ones, False)
+        d_alpha, _ = _bound_grads(mlp, j, lam, lo, hi, splits, trace, None, False)
         opt.step(d_alpha)
     return best
 
