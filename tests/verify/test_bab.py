@@ -245,17 +245,19 @@ def test_optimization_improves_bounds_and_stays_sound():
 
 
 @needs_bench
-def test_acasxu_instance_runs_without_torch():
-    """The core never needs torch: one ACAS Xu instance with torch made unimportable."""
-    it = _instance("acasxu", "ACASXU_run2a_1_9_batch_2000.onnx", "prop_2.vnnlib")
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from certnn.vnncomp import run_instance\n"
-            f"v = run_instance({it['onnx']!r}, {it['vnnlib']!r}, 60)\n"
-            "assert 'torch' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
-            "print(v.status, v.stats['per_case'][0]['mode'])\n")
+def test_instances_run_without_torch():
+    """The core never needs torch: an ACAS Xu instance (input splitting) and an
+    mnist_fc one (ReLU splitting with beta) with torch made unimportable."""
+    its = [_instance("acasxu", "ACASXU_run2a_1_9_batch_2000.onnx", "prop_2.vnnlib"),
+           _instance("mnist_fc", "mnist-net_256x2.onnx", "prop_8_0.03.vnnlib")]
+    code = "import sys; sys.modules['torch'] = None\nfrom certnn.vnncomp import run_instance\n"
+    for it in its:
+        code += (f"v = run_instance({it['onnx']!r}, {it['vnnlib']!r}, 60)\n"
+                 "print(v.status, v.stats['per_case'][0]['mode'], v.stats['per_case'][0]['branches'] > 0)\n")
+    code += "assert not [m for m in sys.modules if m.split('.')[0] == 'torch' and sys.modules[m] is not None]\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.split() == ["unsat", "input-split"]
+    assert out.stdout.split() == ["unsat", "input-split", "True", "unsat", "relu-split", "True"]
 
 
 # ---------------------------------------------------------------------------- soundness
