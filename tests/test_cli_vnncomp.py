@@ -226,3 +226,29 @@ def test_unsupported_op_is_a_clear_error(tmp_path):
     r = _run("vnncomp", "run", tmp_path / "hm.onnx", prop, "--timeout", 10, "--out", tmp_path / "r.txt")
     assert r.returncode == 1 and "Hardmax" in r.stderr and "unsupported" in r.stderr, r.stderr
     assert not (tmp_path / "r.txt").exists()
+
+
+def _suite_statuses(r):
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (res["instances"], res["solved"], res["wrong"]) == (5, 5, 0)
+    return {row["name"]: row["status"] for row in res["rows"]}
+
+
+def test_suite_on_local_processes_and_a_dask_cluster_gives_the_sequential_answers():
+    distributed = pytest.importorskip("distributed")
+    csv_path = TEST / "instances.csv"
+    seq = _suite_statuses(_subprocess("vnncomp", "suite", csv_path, "--json", "--no-progress"))
+    assert _suite_statuses(_subprocess("vnncomp", "suite", csv_path, "--jobs", 2, "--json", "--no-progress")) == seq
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        dask = _subprocess("vnncomp", "suite", csv_path, "--scheduler", cluster.scheduler_address,
+                           "--json", "--no-progress")
+    assert _suite_statuses(dask) == seq
+
+
+@pytest.mark.parametrize("address,msg", [("tcp://127.0.0.1:1", "cannot connect"),
+                                         ("127.0.0.1:1", "malformed")])
+def test_suite_with_a_bad_scheduler_address_is_a_clear_error(address, msg):
+    r = _subprocess("vnncomp", "suite", TEST / "instances.csv", "--scheduler", address, "--no-progress")
+    assert r.returncode == 1 and msg in r.stderr and address in r.stderr
