@@ -371,13 +371,21 @@ class _Checker:
         is a relu, a neuron whose sound forward box has a fixed sign in every
         example is relaxed exactly (identity or zero) whatever its bounds, so its
         box suffices (the producer skips the same rows) unless the certificate
-        claims bounds tighter than the box."""
+        claims bounds tighter than the box. A first layer over a box needs no
+        rows at all."""
         users = [m for m in self.order if nid in self.nodes[m].inputs]
         k = int(np.prod(_pe(self.nodes[nid])))
         if not users or nid == self.output or any(self.nodes[m].op != "relu" for m in users):
             return np.arange(k)
         lo, hi = box
-        need = (lo < 0) & (hi > 0)
+        n = self.nodes[nid]
+        if (self.cert.region.norm in ("box", "inf") and n.op in ("linear", "conv2d") and n.inputs[0] == self.input
+                and not any(i in self.var for i in n.inputs[1:])):
+            # one affine map of the input box: the forward box is its exact range (up to
+            # outward rounding), which backward substitution cannot improve
+            need = np.zeros(lo.shape, bool)
+        else:
+            need = (lo < 0) & (hi > 0)
         if nid in self.cert.anchors:  # a claim tighter than the box needs the substitution to hold
             cl, ch = self.cert.anchors[nid]
             need |= ~((cl <= lo) & (hi <= ch))
