@@ -1,7 +1,8 @@
 """The main job behind ``make run``: train the 784-128-10 MNIST MLP, save the
 checkpoint, print a summary table; bound its binary32 error; certify it on the
 first 1,000 test images at eps 0.01 and 0.02 (L-inf), writing certificates that
-the independent checker re-checks."""
+the independent checker re-checks; decide the VNN-COMP ``test`` instances with
+the complete verifier, certificates included (when the benchmarks are present)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,34 @@ def main_job(data=None, out="runs/mnist-mlp", epochs: int = 5) -> dict:
     console.print(t2)
     res["error_budget"] = {"max_bound": float(bound.max()), "max_measured": float(measured.max())}
     res["verification"] = _certify(console, graph, x, out, data)
+    res["vnncomp_test"] = _vnncomp_test(console, out)
     return res
+
+
+def _vnncomp_test(console, out) -> dict | None:
+    """The five VNN-COMP sanity instances, in certifiable mode (every input-split
+    unsat answer written as a certificate and re-checked)."""
+    import os
+    from pathlib import Path
+
+    from .vnncomp import run_suite
+    csv_path = Path(os.environ.get("CERTNN_BENCHMARKS", "../shared/benchmarks")) / "vnncomp2022" / "test" / \
+        "instances.csv"
+    console.rule("complete verification: the VNN-COMP 2022 test instances")
+    if not csv_path.exists():
+        console.print(f"skipped: {csv_path} not found (set CERTNN_BENCHMARKS)")
+        return None
+    res = run_suite(csv_path, cert_dir=Path(out) / "vnncomp-certificates")
+    t = Table(title="certnn vnncomp suite (certifiable mode)")
+    for col in ("instance", "expected", "answer", "certified", "seconds"):
+        t.add_column(col, justify="right" if col == "seconds" else "left")
+    for r in res["rows"]:
+        t.add_row(r["name"], r.get("expected") or "-", r["status"],
+                  "yes" if r.get("certified") else "-", f"{r['seconds']:.2f}")
+    console.print(t)
+    console.print(f"solved {res['solved']}/{res['instances']}, wrong {res['wrong']}, "
+                  f"certified unsat {res['certified']}")
+    return {k: res[k] for k in ("instances", "solved", "wrong", "certified")}
 
 
 def _certify(console, graph, x, out, data, n: int = 1000, epsilons=(0.01, 0.02)) -> list:
