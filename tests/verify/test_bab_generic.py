@@ -1,0 +1,65 @@
+"""Generic input splitting on networks the chain engine does not take (tanh,
+sigmoid, leaky relu, residual): verdicts agree with a dense grid."""
+
+import time
+
+import numpy as np
+import pytest
+
+from certnn import nn
+from certnn.bounds import LinearSpec, Region
+from certnn.ir import trace
+from certnn.ir.passes import optimize
+from certnn.random import manual_seed
+from certnn.run import run
+from certnn.verify.bab_generic import input_split_generic
+
+
+def _net(kind, seed):
+    manual_seed(seed)
+    act = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[kind]
+    m = nn.Sequential(nn.Linear(2, 12), act(), nn.Linear(12, 12), act(), nn.Linear(12, 2)).eval()
+    g, _ = trace(m, np.zeros((1, 2), np.float32))
+    return optimize(g)
+
+
+def _margin_min(g, lo, hi, n=301):
+    a, b = np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n))
+    y = np.asarray(run(g, np.stack([a.ravel(), b.ravel()], 1))).reshape(-1, 2)
+    return float(np.min(y[:, 0] - y[:, 1]))
+
+
+def _replays(g, spec):
+    def on_cex(rows):
+        y = np.asarray(run(g, np.asarray(rows))).reshape(len(rows), -1)
+        hit = np.flatnonzero(spec.rows(np.zeros(len(rows), int)).violated(y))
+        return int(hit[0]) if hit.size else None
+    return on_cex
+
+
+@pytest.mark.parametrize("kind,seed", [("tanh", 0), ("sigmoid", 1), ("tanh", 2)])
+def test_verdicts_agree_with_a_dense_grid(kind, seed):
+    g = _net(kind, seed)
+    lo, hi = np.array([-1.0, -1.0]), np.array([1.0, 1.0])
+    region = Region.box(lo[None], hi[None])
+    m = _margin_min(g, lo, hi)
+    span = abs(m) + 1e-3
+    for t, want in ((m - 0.02 * span, "unsat"), (m + 0.02 * span, "sat")):
+        # claim: y0 - y1 - t > 0 everywhere (violated iff some margin <= t)
+        spec = LinearSpec(np.array([[[1.0, -1.0]]]), np.array([[-t]]), np.array([0]))
+        res = input_split_generic(g, region, spec, time.monotonic() + 30, _replays(g, spec))
+        assert res.status == want, (kind, seed, t, m, res.stats)
+        if want == "sat":
+            y = np.asarray(run(g, res.x[None])).reshape(-1)
+            assert y[0] - y[1] <= t and np.all(res.x >= lo) and np.all(res.x <= hi)
+        else:
+            assert res.stats["bounded"] >= 1
+
+
+def test_timeout_is_reported():
+    g = _net("tanh", 0)
+    region = Region.box(np.array([[-1.0, -1.0]]), np.array([[1.0, 1.0]]))
+    m = _margin_min(g, [-1, -1], [1, 1])
+    spec = LinearSpec(np.array([[[1.0, -1.0]]]), np.array([[-(m - 1e-9)]]), np.array([0]))
+    res = input_split_generic(g, region, spec, time.monotonic() - 1, _replays(g, spec))
+    assert res.status == "timeout"
