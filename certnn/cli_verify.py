@@ -26,8 +26,11 @@ def _mnist_for(graph, count: int, data):
     from .data.mnist import load_mnist, normalize
     from .train import download_allowed
     images, labels = load_mnist(data, "test", download=download_allowed())
-    shape = tuple(graph.inputs[0].shape[1:])
-    x = normalize(images[:count]).reshape((min(count, len(images)),) + tuple(int(s) for s in shape))
+    shape = tuple(int(s) for s in graph.inputs[0].shape[1:])
+    if int(np.prod(shape)) != 28 * 28:
+        raise CertnnError(f"verify robustness runs on MNIST test images (28x28 = 784 values), but the model "
+                          f"takes inputs of shape {shape}; use `certnn bounds --input X.npy` for other data")
+    x = normalize(images[:count]).reshape((min(count, len(images)),) + shape)
     return x, labels[:count].astype(np.int64)
 
 

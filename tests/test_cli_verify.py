@@ -105,3 +105,13 @@ def test_bounds_accepts_flattened_rows_for_an_onnx_model(tmp_path):
     r = _run("bounds", "--model", str(onnx_path), "--input", str(tmp_path / "bad.npy"), "--eps", "0.01",
              "--out", str(tmp_path / "c.npz"))
     assert r.returncode == 1 and "784 values per row" in r.stderr and not (tmp_path / "c.npz").exists()
+
+
+def test_verify_robustness_refuses_a_model_that_does_not_take_mnist(tmp_path):
+    import os
+    acas = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022" / "acasxu" / \
+        "onnx" / "ACASXU_run2a_1_1_batch_2000.onnx"
+    if not acas.exists():
+        pytest.skip("benchmark model not present")
+    r = _run("verify", "robustness", "--model", str(acas), "--eps", "0.01", "--n", "3")
+    assert r.returncode == 1 and "784 values" in r.stderr and "Traceback" not in r.stderr
