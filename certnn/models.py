@@ -18,7 +18,8 @@ def load_model(path) -> Graph:
     name = p.name.lower()
     if name.endswith(".onnx") or name.endswith(".onnx.gz"):
         from .interop import load_onnx
-        return load_onnx(p)
+        from .vnncomp import batched  # a model without a batch dim takes one example per row
+        return batched(load_onnx(p))
     if p.is_file() and name.endswith(".json"):
         try:
             fmt = json.loads(p.read_text()).get("format")

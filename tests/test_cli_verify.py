@@ -115,3 +115,21 @@ def test_verify_robustness_refuses_a_model_that_does_not_take_mnist(tmp_path):
         pytest.skip("benchmark model not present")
     r = _run("verify", "robustness", "--model", str(acas), "--eps", "0.01", "--n", "3")
     assert r.returncode == 1 and "784 values" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bounds_on_an_onnx_model_without_a_batch_dimension(tmp_path):
+    """test_nano.onnx takes a 1-D input of shape (1,): one example per row."""
+    import os
+    nano = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022" / "test" / \
+        "test_nano.onnx"
+    if not nano.exists():
+        pytest.skip("benchmark model not present")
+    from certnn.models import load_model
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 1))
+    np.save(tmp_path / "x.npy", x)
+    r = _run("bounds", "--model", str(nano), "--input", str(tmp_path / "x.npy"), "--eps", "0.1",
+             "--out", str(tmp_path / "b.npz"))
+    assert r.returncode == 0, r.stderr
+    b = np.load(tmp_path / "b.npz")
+    y = np.asarray(run(load_model(nano), x)).reshape(3, -1)
+    assert b["lb"].shape == y.shape and np.all(b["lb"] <= y) and np.all(y <= b["ub"])
