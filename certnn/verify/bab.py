@@ -59,8 +59,10 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
     """Decide whether some x in the one-row box ``region`` has an output in the unsafe
     set of ``spec``. ``graph`` must take a batch (its input's first dim is None).
     ``method_hint``: "input" or "relu" splitting instead of the choice by input size.
-    ``certifiable``: input splitting with plain CROWN only, so that an unsat can be
-    written as a certificate the independent checker re-derives (slower on hard cases)."""
+    ``certifiable``: input splitting with plain CROWN only, or ReLU splitting with
+    intermediate bounds the checker re-derives and no LP-decided leaves, so that an
+    unsat can be written as a certificate the independent checker re-derives
+    (slower on hard cases)."""
     t0 = time.monotonic()
     deadline = t0 + timeout if deadline is None else deadline
     stats: dict = {}
@@ -97,20 +99,23 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
         return done(res.status)
     from ..bounds import compute_bounds
     from .bab_relu import relu_split
-    root = compute_bounds(graph, region, spec, method="alpha-crown")
-    stats["alpha_crown_lb"] = float(np.min(root.lb))
-    if spec.holds(root.lb)[0]:
-        return done("unsat", evidence="computed", proofs=[None])
     known = None
-    if all(r in root.intermediate for r in mlp.relu_inputs):
+    if certifiable:     # the root alpha-CROWN bounds are not re-derivable: relu_split starts from CROWN
+        root = None
+    else:
+        root = compute_bounds(graph, region, spec, method="alpha-crown")
+        stats["alpha_crown_lb"] = float(np.min(root.lb))
+        if spec.holds(root.lb)[0]:
+            return done("unsat", evidence="computed", proofs=[None])
+    if root is not None and all(r in root.intermediate for r in mlp.relu_inputs):
         known = [tuple(np.asarray(a, np.float64).reshape(1, -1) for a in root.intermediate[r])
                  for r in mlp.relu_inputs]
-    res = relu_split(mlp, lo, hi, spec, deadline, root_bounds=known, on_cex=on_cex)
+    res = relu_split(mlp, lo, hi, spec, deadline, root_bounds=known, on_cex=on_cex, certifiable=certifiable)
     stats.update(res.stats)
     if res.status == "sat":
         return _sat_from_flat(graph, region, spec, res.x, done)
     if res.status == "unsat":
-        return done("unsat", evidence="computed", proofs=[None])
+        return done("unsat", evidence="computed", proofs=[res.proof])
     return done(res.status)
 
 

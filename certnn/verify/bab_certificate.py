@@ -22,8 +22,15 @@ runs the independent checker (:func:`certnn.verify.checker.check_certificate`)
 on the leaf certificate with those boxes and the case spec as the expected
 region and spec. The claim is accepted only if every leaf is re-derived.
 
-ReLU-split proofs are not written: their sub-problems are not boxes, and the
-independent checker has no rule for split constraints (see docs/vnncomp.md).
+ReLU-split proofs (a case with ``"kind": "relu"``) keep the root box for every
+leaf and split on pre-activation neurons instead: ``split_nodes`` names the
+split relu inputs, a split entry ``[layer, neuron]`` (layer indexes
+``split_nodes``) has the children z >= 0 then z <= 0, and a leaf ``[-1, row]``
+is a row of the leaf certificate, which carries per row the sign constraints
+(``splits``) and split multipliers (``betas``). The checker rebuilds every
+leaf's constraints from the tree (every point satisfies z >= 0 or z <= 0, so the
+leaves cover the box), requires the leaf certificate's constraints to equal
+them, and re-derives each leaf under its constraints (docs/certificates.md).
 """
 
 from __future__ import annotations
@@ -83,6 +90,51 @@ def _preorder(tree) -> list:
     return out
 
 
+def _preorder_relu(proof) -> list:
+    out, stack = [], [0]
+    while stack:
+        node = stack.pop()
+        if node in proof.leaves:
+            out.append([-1, int(proof.leaves[node])])
+        elif node in proof.split:
+            layer, idx = proof.split[node]
+            out.append([int(layer), int(idx)])
+            plus, minus = proof.kids[node]
+            stack += [minus, plus]     # the z >= 0 child first
+        else:
+            raise CertnnError(f"ReLU split tree node {node} is neither a leaf nor split (an unfinished proof)")
+    return out
+
+
+def _relu_case(path, k, graph, region_spec, proof):
+    """The case entry and leaf certificate of a ReLU-split proof."""
+    from ..bounds.result import Bounds
+    from ..ir.passes import unfuse
+    from .bab_mlp import extract_chain
+    region, spec = region_spec
+    entries = _preorder_relu(proof)
+    mlp = extract_chain(graph)
+    relu_of = {n.inputs[0]: n.id for n in unfuse(graph).nodes if n.op == "relu"}
+    m = len(proof.rows)
+    shape = tuple(graph.inputs[0].shape[1:])
+    root_lo, root_hi = region.lo.reshape(-1).astype(np.float64), region.hi.reshape(-1).astype(np.float64)
+    reg = Region.box(np.broadcast_to(root_lo.reshape((1,) + shape), (m,) + shape).copy(),
+                     np.broadcast_to(root_hi.reshape((1,) + shape), (m,) + shape).copy())
+    sp = LinearSpec(np.repeat(spec.C[:1], m, 0), np.repeat(spec.d[:1], m, 0), spec.groups, spec.kind)
+    stack = lambda key, j: np.stack([r[key][j] for r in proof.rows])  # noqa: E731
+    inter = {r: (stack("lower", j), stack("upper", j)) for j, r in enumerate(mlp.relu_inputs)}
+    alphas = {("spec", relu_of[r], "lower"): stack("alphas", j) for j, r in enumerate(mlp.relu_inputs)}
+    cert = make_certificate(graph, reg, sp, Bounds(None, None, "beta-crown (relu split leaves)", graph,
+                                                   intermediate=inter, alphas=alphas))
+    cert.claimed = np.ones(m, bool)      # infeasible leaves too: the checker decides them itself
+    cert.splits = {r: stack("splits", j).astype(np.int8) for j, r in enumerate(mlp.relu_inputs)}
+    cert.betas = {r: stack("betas", j) for j, r in enumerate(mlp.relu_inputs)}
+    leaf_path = path.with_name(f"{path.stem}.case{k}.leaves.json")
+    save_certificate(cert, leaf_path)
+    return {"kind": "relu", "root_lo": root_lo.tolist(), "root_hi": root_hi.tolist(),
+            "split_nodes": list(mlp.relu_inputs), "tree": entries, "leaves": leaf_path.name}
+
+
 def write_bab_certificate(path, graph, cases, trees, model_path=None) -> Path:
     """Write the tree JSON at ``path`` and one leaf certificate per case next to it."""
     path = Path(path)
@@ -92,7 +144,10 @@ def write_bab_certificate(path, graph, cases, trees, model_path=None) -> Path:
     doc_cases = []
     for k, ((region, spec), tree) in enumerate(zip(cases, trees)):
         if tree is None:
-            raise CertnnError(f"case {k} was not proved by input splitting; no certificate can be written")
+            raise CertnnError(f"case {k} was not proved by input or ReLU splitting; no certificate can be written")
+        if not hasattr(tree, "leaf_lo"):       # a ReluProof
+            doc_cases.append(_relu_case(path, k, graph, (region, spec), tree))
+            continue
         entries = _preorder(tree)              # first: refuses an unfinished tree
         m = len(tree.leaf_lo)
         lo = np.asarray(tree.leaf_lo, np.float64).reshape((m,) + shape)
@@ -141,8 +196,8 @@ def certify(verdict, graph, cases, model_path, path) -> dict:
     """Write and re-check the certificate of an unsat verdict; on rejection the
     files are removed. Returns a summary for the verdict's stats."""
     if any(p is None for p in verdict.proofs) or len(verdict.proofs) != len(cases):
-        return {"written": None, "reason": "not every case was proved by input splitting "
-                                           "(ReLU-split and whole-box proofs are not certified)"}
+        return {"written": None, "reason": "not every case was proved by a certifiable split tree "
+                                           "(whole-box alpha-CROWN and LP-decided proofs are not certified)"}
     p = write_bab_certificate(path, graph, cases, verdict.proofs, model_path)
     res = check_bab_certificate(p, graph, expected_cases=cases)
     if not res.ok:
@@ -216,6 +271,58 @@ def _rebuild(tree, root_lo, root_hi, n_rows):
     return boxes
 
 
+def _rebuild_relu(tree, widths, n_rows):
+    """Per leaf row, per split layer, the (n_j,) int8 signs the tree gives it; raises
+    ValueError on any defect (a neuron split twice on one path included)."""
+    rows = [None] * n_rows
+    stack = [[np.zeros(w, np.int8) for w in widths]]
+    pos = 0
+    while stack:
+        if pos >= len(tree):
+            raise ValueError("the tree ends before every sub-problem is covered")
+        signs = stack.pop()
+        e = tree[pos]
+        pos += 1
+        if not (isinstance(e, list) and len(e) == 2 and all(isinstance(v, int) and not isinstance(v, bool)
+                                                            for v in e)):
+            raise ValueError(f"tree entry {pos - 1} is not a pair of integers")
+        layer, val = e
+        if layer == -1:
+            if not 0 <= val < n_rows:
+                raise ValueError(f"tree entry {pos - 1}: leaf row {val!r} is not a row of the leaf certificate")
+            if rows[val] is not None:
+                raise ValueError(f"leaf row {val} is used twice")
+            rows[val] = signs
+            continue
+        if not (0 <= layer < len(widths) and 0 <= val < widths[layer]):
+            raise ValueError(f"tree entry {pos - 1}: bad split {e!r}")
+        if signs[layer][val] != 0:
+            raise ValueError(f"tree entry {pos - 1}: neuron {val} of layer {layer} is split twice on one path")
+        plus, minus = [a.copy() for a in signs], [a.copy() for a in signs]
+        plus[layer][val], minus[layer][val] = 1, -1
+        stack += [minus, plus]           # z >= 0 child is next in preorder
+    if pos != len(tree):
+        raise ValueError(f"the tree has {len(tree) - pos} entries after the last sub-problem")
+    missing = [i for i, r in enumerate(rows) if r is None]
+    if missing:
+        raise ValueError(f"leaf rows {missing[:5]} are not reached by the tree")
+    return rows
+
+
+def _relu_expected(case, graph, n_rows):
+    """{relu input id: (n_rows, *shape) signs} rebuilt from the case's tree."""
+    from ..ir.passes import unfuse
+    nodes = {n.id: n for n in unfuse(graph).nodes}
+    names = case["split_nodes"]
+    if not (isinstance(names, list) and len(set(map(str, names))) == len(names)
+            and all(str(nm) in nodes for nm in names)):
+        raise ValueError("split_nodes must name distinct nodes of the model")
+    shapes = [tuple(nodes[str(nm)].shape[1:]) for nm in names]
+    rows = _rebuild_relu(case["tree"], [int(np.prod(s)) for s in shapes], n_rows)
+    return {str(nm): np.stack([r[j] for r in rows]).reshape((n_rows,) + sh)
+            for j, (nm, sh) in enumerate(zip(names, shapes))}
+
+
 def check_bab_certificate(path, graph=None, expected_cases=None) -> BabCheckResult:
     """Check a BaB certificate against ``graph`` (default: the model it names, loaded
     as ``certnn vnncomp`` loads it) and, when given, the property cases
@@ -259,12 +366,22 @@ def check_bab_certificate(path, graph=None, expected_cases=None) -> BabCheckResu
             exp_spec = sp
         else:
             exp_spec = leaf.spec.rows(slice(0, 1))
+        m = leaf.n
+        expected_splits = None
         try:
-            boxes = _rebuild(tree, root_lo, root_hi, leaf.n)
-        except (ValueError, TypeError) as e:
+            if case.get("kind", "input") == "relu":
+                expected_splits = _relu_expected(case, graph, m)
+                boxes = [(root_lo, root_hi)] * m
+            elif case.get("kind", "input") == "input":
+                boxes = _rebuild(tree, root_lo, root_hi, m)
+            else:
+                raise ValueError(f"unknown case kind {case.get('kind')!r}")
+        except (ValueError, TypeError, KeyError) as e:
             reasons.append(f"case {k}: coverage: {e}")
             continue
-        m = leaf.n
+        if m == 0:
+            reasons.append(f"case {k}: the leaf certificate has no rows")
+            continue
         lo = np.stack([b[0] for b in boxes]).reshape((m,) + shape)
         hi = np.stack([b[1] for b in boxes]).reshape((m,) + shape)
         spec = LinearSpec(np.repeat(exp_spec.C[:1], m, 0), np.repeat(exp_spec.d[:1], m, 0), exp_spec.groups,
@@ -272,7 +389,7 @@ def check_bab_certificate(path, graph=None, expected_cases=None) -> BabCheckResu
         if leaf.semantics != "real":
             reasons.append(f"case {k}: the leaf certificate is about {leaf.semantics} semantics, expected real")
             continue
-        res = check_certificate(leaf, graph, Region(lo, hi, "box"), spec)
+        res = check_certificate(leaf, graph, Region(lo, hi, "box"), spec, expected_splits=expected_splits)
         if not (res.ok and bool(np.all(res.claimed)) and bool(np.all(res.accepted))):
             bad = [i for i in range(m) if not res.accepted[i]]
             reasons.append(f"case {k}: {len(bad)} of {m} leaves not re-derived (first: leaf {bad[0]}: "

@@ -19,7 +19,15 @@ intermediate bounds and warm-started alpha/beta. The neuron to split is the
 unstable, unsplit neuron whose upper relaxation line costs the open rows most
 (the intercept term of the bound; BaBSR-like). A sub-problem whose bounds
 become empty is infeasible and dropped. Verified sub-problems are dropped: the
-result is ``computed`` evidence (no certificate is written for ReLU splits).
+result is ``computed`` evidence.
+
+``certifiable``: every sub-problem's intermediate bounds are plain CROWN under
+its split constraints from scratch (no root alpha-CROWN bounds, no parent
+bounds), which the independent checker re-derives, and the split tree plus each
+leaf's constraints, bounds, slopes and multipliers are kept (``ReluProof``) so
+that :mod:`certnn.verify.bab_certificate` can write a certificate. Fully fixed
+sub-problems are then proved by beta-CROWN with more iterations, not by an LP
+(an LP optimum is no certificate); if that fails the answer is ``unknown``.
 """
 
 from __future__ import annotations
@@ -34,10 +42,30 @@ from .bab_mlp import DT, ChainMLP, intermediate_bounds, optimized_spec_bounds
 
 
 @dataclass
+class ReluProof:
+    """Node 0 is the root (no constraints). ``split[i] = (layer, neuron)`` for internal
+    nodes, whose children are ``kids[i] = (plus, minus)`` (z >= 0, z <= 0); ``leaves``
+    maps a proved node to its row in ``rows`` (per row: per layer splits (n_j,),
+    lower, upper (n_j,), alphas and betas (K, n_j))."""
+    split: dict = field(default_factory=dict)
+    kids: dict = field(default_factory=dict)
+    leaves: dict = field(default_factory=dict)
+    rows: list = field(default_factory=list)
+    n_nodes: int = 1
+
+    def add_leaves(self, dom, idx) -> None:
+        for i in idx:
+            self.leaves[int(dom.node[i])] = len(self.rows)
+            self.rows.append({k: [a[i].copy() for a in getattr(dom, k)]
+                              for k in ("splits", "lower", "upper", "alphas", "betas")})
+
+
+@dataclass
 class ReluSplitResult:
     status: str
     stats: dict = field(default_factory=dict)
     x: np.ndarray | None = None         # a replayed counterexample (flat), when sat
+    proof: ReluProof | None = None      # certifiable mode, unsat
 
 
 @dataclass
@@ -50,6 +78,7 @@ class _Domains:
     lb: np.ndarray      # (M, K)
     cost: list          # per layer (M, K, n_j), <= 0
     depth: np.ndarray
+    node: np.ndarray    # (M,) the sub-problem's node in the ReluProof tree
 
     def __len__(self):
         return self.lb.shape[0]
@@ -57,7 +86,7 @@ class _Domains:
     def take(self, idx):
         pick = lambda xs: [x[idx] for x in xs]  # noqa: E731
         return _Domains(pick(self.splits), pick(self.lower), pick(self.upper), pick(self.alphas),
-                        pick(self.betas), self.lb[idx], pick(self.cost), self.depth[idx])
+                        pick(self.betas), self.lb[idx], pick(self.cost), self.depth[idx], self.node[idx])
 
     @staticmethod
     def cat(parts):
@@ -66,7 +95,8 @@ class _Domains:
             return None
         cat = lambda name: [np.concatenate(xs) for xs in zip(*[getattr(p, name) for p in parts])]  # noqa: E731
         return _Domains(cat("splits"), cat("lower"), cat("upper"), cat("alphas"), cat("betas"),
-                        np.concatenate([p.lb for p in parts]), cat("cost"), np.concatenate([p.depth for p in parts]))
+                        np.concatenate([p.lb for p in parts]), cat("cost"), np.concatenate([p.depth for p in parts]),
+                        np.concatenate([p.node for p in parts]))
 
 
 def _holds(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -79,7 +109,7 @@ def _holds(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bounds=None, batch: int = 64,
                iters: int = 20, refresh_intermediate: bool = True, max_domains: int = 200_000,
-               on_cex=None) -> ReluSplitResult:
+               on_cex=None, certifiable: bool = False, fixed_iters: int = 300) -> ReluSplitResult:
     """Complete ReLU-split BaB over the box lo/hi (flat (d,)) for a one-example spec.
     ``on_cex(rows) -> index or None`` replays candidate counterexamples: the
     minimizers of the open sub-problems' linear bounds, improved by a few PGD
@@ -92,14 +122,19 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
     groups = spec.groups
     K = C.shape[1]
     stats = {"branches": 0, "max_depth": 0, "bounded": 0, "rounds": 0, "infeasible": 0}
+    proof = ReluProof() if certifiable else None
+    if certifiable:
+        root_bounds, refresh_intermediate = None, True
     zero = [np.zeros((1, w), np.int8) for w in mlp.widths]
     bnds, _ = intermediate_bounds(mlp, lo, hi, zero, known=root_bounds)
     sb = optimized_spec_bounds(mlp, lo, hi, C, d, bnds, zero, iters=max(iters, 30))
-    if _holds(sb.lb, groups).all():
-        return ReluSplitResult("unsat", stats)
     dom = _Domains(zero, [b[0] for b in bnds], [b[1] for b in bnds], sb.alphas,
                    [np.zeros((1, K, w)) for w in mlp.widths], sb.lb,
-                   list(sb.cost), np.zeros(1, np.int64))
+                   list(sb.cost), np.zeros(1, np.int64), np.zeros(1, np.int64))
+    if _holds(sb.lb, groups).all():
+        if proof is not None:
+            proof.add_leaves(dom, [0])
+        return ReluSplitResult("unsat", stats, proof=proof)
     per_dom = 0.0
     while dom is not None and len(dom):
         if time.monotonic() > deadline:
@@ -114,7 +149,33 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
         t_round = time.monotonic()
         cur, rest = dom.take(order[:n]), (dom.take(order[n:]) if len(dom) > n else None)
         fixed = _all_fixed(cur)
-        if fixed.any():
+        if fixed.any() and certifiable:
+            # an LP optimum is no certificate: beta-CROWN, whose optimal multipliers on a
+            # fully fixed sub-problem approach the LP value, with more iterations
+            f = cur.take(np.flatnonzero(fixed))
+            m = len(f)
+            fb = list(zip(f.lower, f.upper))
+            sb = optimized_spec_bounds(mlp, np.broadcast_to(lo, (m, lo.shape[1])), np.broadcast_to(hi, (m, hi.shape[1])),
+                                       np.broadcast_to(C, (m,) + C.shape[1:]), np.broadcast_to(d, (m,) + d.shape[1:]),
+                                       fb, f.splits, iters=fixed_iters, init_alphas=f.alphas, init_betas=f.betas)
+            f.alphas, f.lb = sb.alphas, sb.lb
+            f.betas = f.betas if sb.betas is None else sb.betas
+            stats["fixed_beta"] = stats.get("fixed_beta", 0) + m
+            ok = _holds(sb.lb, groups)
+            if not ok.all():
+                for i in np.flatnonzero(~ok):     # sat is still worth finding
+                    verdict, x = lp_decide(mlp, lo[0], hi[0], [s[i] for s in f.splits], [lw[i] for lw in f.lower],
+                                           [up[i] for up in f.upper], spec.C[0], spec.d[0], groups)
+                    if verdict == "sat" and on_cex is not None and on_cex(x[None]) is not None:
+                        return ReluSplitResult("sat", stats, x)
+                why = "a fully fixed sub-problem beta-CROWN could not prove (certifiable mode)"
+                return ReluSplitResult("unknown", dict(stats, reason=why))
+            proof.add_leaves(f, range(m))
+            cur = cur.take(np.flatnonzero(~fixed))
+            if not len(cur):
+                dom = rest
+                continue
+        elif fixed.any():
             # linear on these sub-problems: decide each exactly by LP
             for i in np.flatnonzero(fixed):
                 verdict, x = lp_decide(mlp, lo[0], hi[0], [s[i] for s in cur.splits],
@@ -131,14 +192,15 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
             if not len(cur):
                 dom = rest
                 continue
-        kids = _branch(cur, groups)
+        kids = _branch(cur, groups, proof)
         stats["rounds"] += 1
         stats["branches"] += len(cur)
         stats["bounded"] += len(kids)
         stats["max_depth"] = max(stats["max_depth"], int(kids.depth.max()))
         m = len(kids)
         los, his = np.broadcast_to(lo, (m, lo.shape[1])), np.broadcast_to(hi, (m, hi.shape[1]))
-        known = list(zip(kids.lower, kids.upper))
+        # certifiable: from scratch under the constraints, as the checker re-derives them
+        known = None if certifiable else list(zip(kids.lower, kids.upper))
         if refresh_intermediate:
             bnds, infeasible = intermediate_bounds(mlp, los, his, kids.splits, known=known)
         else:
@@ -147,10 +209,12 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
                                    np.broadcast_to(d, (m,) + d.shape[1:]), bnds, kids.splits,
                                    iters=iters, init_alphas=kids.alphas, init_betas=kids.betas)
         kids.lower, kids.upper = [b[0] for b in bnds], [b[1] for b in bnds]
-        kids.alphas, kids.betas = sb.alphas, sb.betas
+        kids.alphas, kids.betas = sb.alphas, (kids.betas if sb.betas is None else sb.betas)
         kids.lb, kids.cost = sb.lb, list(sb.cost)
         done = _holds(kids.lb, groups) | infeasible
         stats["infeasible"] += int(infeasible.sum())
+        if proof is not None:
+            proof.add_leaves(kids, np.flatnonzero(done))
         open_ = np.flatnonzero(~done)
         per_dom = (time.monotonic() - t_round) / n
         if on_cex is not None and len(open_):
@@ -160,7 +224,7 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
                 if j is not None:
                     return ReluSplitResult("sat", stats, x[j])
         dom = _Domains.cat([rest, kids.take(open_) if len(open_) else None])
-    return ReluSplitResult("unsat", stats)
+    return ReluSplitResult("unsat", stats, proof=proof)
 
 
 def _all_fixed(dom: _Domains) -> np.ndarray:
@@ -279,7 +343,7 @@ def _group_min(vals: np.ndarray, groups: np.ndarray, with_row: bool = False):
     return per[np.arange(len(g)), g], row
 
 
-def _branch(cur: _Domains, groups: np.ndarray) -> _Domains | None:
+def _branch(cur: _Domains, groups: np.ndarray, proof: ReluProof | None = None) -> _Domains | None:
     """Two children per sub-problem, split on its highest-scoring unstable neuron."""
     n = len(cur)
     open_rows = (cur.lb <= 0).astype(DT)                      # rows not yet proved
@@ -305,4 +369,11 @@ def _branch(cur: _Domains, groups: np.ndarray) -> _Domains | None:
         m = layer == j
         kids.splits[j][rows[m], idx[m]] = sign[m]
     kids.depth = kids.depth + 1
+    if proof is not None:
+        kids.node = proof.n_nodes + np.arange(2 * n)
+        for i in range(n):
+            node = int(cur.node[i])
+            proof.split[node] = (int(best_layer[i]), int(best_idx[i]))
+            proof.kids[node] = (proof.n_nodes + i, proof.n_nodes + n + i)
+        proof.n_nodes += 2 * n
     return kids

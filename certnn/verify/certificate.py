@@ -69,6 +69,8 @@ class Certificate:
     model: str | None = None                      # model path (absolute once loaded)
     producer: dict = field(default_factory=dict)
     path: Path | None = None
+    splits: dict = field(default_factory=dict)    # relu input id -> (N, *shape) int8 sign constraints (optional)
+    betas: dict = field(default_factory=dict)     # relu input id -> (N|1, K, *shape) split multipliers >= 0
 
     @property
     def n(self) -> int:
@@ -166,6 +168,10 @@ def save_certificate(cert: Certificate, path) -> Path:
                for i, (nid, (lo, hi)) in enumerate(cert.anchors.items())]
     alphas = [{"target": t, "relu": rid, "side": side, "array": put(f"alpha.{i}", a)}
               for i, ((t, rid, side), a) in enumerate(cert.alphas.items())]
+    splits = [{"node": nid, "array": put(f"split.{i}", np.asarray(a, np.int8))}
+              for i, (nid, a) in enumerate(cert.splits.items())]
+    betas = [{"node": nid, "array": put(f"beta.{i}", np.asarray(a, np.float64))}
+             for i, (nid, a) in enumerate(cert.betas.items())]
     claimed = np.ones(cert.n, bool) if cert.claimed is None else np.asarray(cert.claimed, bool)
     model = None
     if cert.model is not None:
@@ -175,6 +181,7 @@ def save_certificate(cert: Certificate, path) -> Path:
            "semantics": cert.semantics, "method": cert.method, "n": cert.n, "claimed": claimed.tolist(),
            "region": region, "spec": spec, "anchors": anchors, "alphas": alphas, "producer": cert.producer,
            "array_file": npz.name,
+           **({"splits": splits, "betas": betas} if (splits or betas) else {}),
            "arrays": {k: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": array_digest(a)}
                       for k, a in sorted(arrays.items())}}
     buf = io.BytesIO()
@@ -236,6 +243,17 @@ def load_certificate(path) -> Certificate:
                 bad(f"alpha ({e['target']}, {e['relu']}): shape {a.shape} is not (N or 1, K or 1, ...)")
             alphas[(str(e["target"]), str(e["relu"]), side)] = a
         claimed = np.asarray(doc.get("claimed", [True] * n), dtype=bool)
+        splits, betas = {}, {}
+        for e in doc.get("splits", []):       # optional: the rows are split subdomains
+            a = get(e["array"], int)
+            if a.ndim < 1 or a.shape[0] != n or not np.isin(a, (-1, 0, 1)).all():
+                bad(f"splits of node '{e['node']}': shape {a.shape} or values not (n, ...) in {{-1, 0, 1}}")
+            splits[str(e["node"])] = a.astype(np.int8)
+        for e in doc.get("betas", []):
+            a = get(e["array"], float)
+            if a.ndim < 2 or a.shape[0] not in (1, n) or not np.isfinite(a).all():
+                bad(f"betas of node '{e['node']}': shape {a.shape} is not (N or 1, K, ...) or not finite")
+            betas[str(e["node"])] = a
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         if isinstance(e, CertificateError):
             raise
@@ -246,7 +264,7 @@ def load_certificate(path) -> Certificate:
     if model is not None:
         model = str((path.parent / model).resolve())
     return Certificate(str(doc["graph_hash"]), region, spec, doc["semantics"], str(doc.get("method", "")),
-                       anchors, alphas, claimed, model, dict(doc.get("producer") or {}), path)
+                       anchors, alphas, claimed, model, dict(doc.get("producer") or {}), path, splits, betas)
 
 
 class _Bad:

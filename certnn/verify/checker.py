@@ -107,10 +107,16 @@ def load_model_graph(path) -> Graph:
     return load_graph(p)
 
 
-def check_certificate(cert, graph: Graph | None = None, expected_region=None, expected_spec=None) -> CheckResult:
+def check_certificate(cert, graph: Graph | None = None, expected_region=None, expected_spec=None,
+                      expected_splits=None) -> CheckResult:
     """Check ``cert`` (a Certificate or a path) against ``graph`` (default: the model the
     certificate names, relative to its file). Malformed input raises CertificateError;
-    a claim that does not follow gives ``accepted`` False with a reason."""
+    a claim that does not follow gives ``accepted`` False with a reason.
+
+    A certificate with split constraints claims its rows only on subdomains, so it
+    is checked only when the caller passes the constraints it rebuilt itself
+    (``expected_splits``: relu input id -> (N, *shape) signs, as the BaB checker
+    does after its coverage check); otherwise it is rejected."""
     t0 = time.perf_counter()
     if not isinstance(cert, Certificate):
         cert = load_certificate(cert)
@@ -126,6 +132,7 @@ def check_certificate(cert, graph: Graph | None = None, expected_region=None, ex
             raise _Reject(f"graph: the certificate is for another graph ({cert.graph_hash[:19]}..., "
                           f"the model is {h[:19]}...)")
         _compare(cert, expected_region, expected_spec)
+        _compare_splits(cert, expected_splits)
         checker = _Checker(unfuse(graph), cert)
         lower, reasons = checker.run()
         if cert.semantics != "real":
@@ -138,7 +145,11 @@ def check_certificate(cert, graph: Graph | None = None, expected_region=None, ex
         if reasons[i] is None:
             k = int(np.argmax(~(best[i] > 0)))
             reasons[i] = f"spec: group {k} has no row with a positive sound lower bound (best {best[i, k]:.6g})"
-    accepted = holds & np.array([r is None for r in reasons]) & claimed
+    # an empty subdomain (sound bounds crossed under its constraints) holds vacuously
+    empty = checker.infeasible
+    accepted = ((holds & np.array([r is None for r in reasons])) | empty) & claimed
+    for i in np.flatnonzero(empty & claimed):
+        reasons[i] = None
     for i in np.flatnonzero(~claimed):
         reasons[i] = reasons[i] or "no claim: the certificate does not claim this example"
     return CheckResult(accepted, claimed, reasons, lower, tuple(checker.assumptions), time.perf_counter() - t0, h)
@@ -156,6 +167,23 @@ def _compare(cert: Certificate, region, spec) -> None:
         s = cert.spec
         if not (same(s.C, spec.C) and same(s.d, spec.d) and same(s.groups, spec.groups)):
             raise _Reject("spec: the certificate is for another spec")
+
+
+def _compare_splits(cert: Certificate, expected) -> None:
+    """Split constraints must be exactly the ones the caller rebuilt (missing = 0)."""
+    has = any(bool(np.any(a != 0)) for a in cert.splits.values())
+    if expected is None:
+        if has:
+            raise _Reject("splits: the rows hold only on split subdomains; check them through their "
+                          "BaB certificate, which proves the subdomains cover the region")
+        return
+    for nid in set(cert.splits) | set(expected):
+        a, b = cert.splits.get(nid), expected.get(nid)
+        if a is None or b is None:
+            if not bool(np.all((b if a is None else a) == 0)):
+                raise _Reject(f"splits: the constraints on node '{nid}' are not the expected ones")
+        elif a.shape != np.shape(b) or not np.array_equal(a, b):
+            raise _Reject(f"splits: the constraints on node '{nid}' are not the expected ones")
 
 
 class _Coef:
@@ -284,7 +312,9 @@ class _Checker:
                 raise _Reject(f"anchor '{nid}': shape {lo.shape[1:]}, the node has {_pe(self.nodes[nid])}")
         self.checked = [i for i in self.order if i in self.relu_inputs or i in cert.anchors]
         self.reasons = [None] * self.N
+        self.infeasible = np.zeros(self.N, bool)
         self._alphas()
+        self._splits()
 
     # ------------------------------------------------------------------ slopes
     def _alphas(self):
@@ -302,6 +332,43 @@ class _Checker:
                 for i in np.flatnonzero(np.broadcast_to(ex, (self.N,))):
                     self._fail(i, f"alpha ({t}, {r}): slope outside [0, 1]")
             self.alpha[(t, r, side)] = np.clip(np.nan_to_num(a, nan=0.0), 0.0, 1.0)
+
+    def _splits(self):
+        """Validate split signs and multipliers: relu inputs, shapes; beta < 0 rejects the example."""
+        self.beta = {}
+        for kind, d in (("splits", self.cert.splits), ("betas", self.cert.betas)):
+            for nid, a in d.items():
+                if nid not in self.relu_inputs:
+                    raise _Reject(f"{kind}: node '{nid}' is not the input of a relu")
+                pe = _pe(self.nodes[nid])
+                if (kind == "splits" and a.shape != (self.N,) + pe) or \
+                        (kind == "betas" and (a.shape[2:] != pe or a.shape[1] != self.cert.spec.C.shape[1])):
+                    raise _Reject(f"{kind} of node '{nid}': shape {a.shape} does not fit the node {pe}")
+        for nid, b in self.cert.betas.items():
+            neg = ~(b >= 0)
+            for i in np.flatnonzero(np.broadcast_to(np.any(neg.reshape(b.shape[0], -1), axis=1), (self.N,))):
+                self._fail(i, f"beta ({nid}): negative split multiplier")
+            self.beta[nid] = np.maximum(np.nan_to_num(b, nan=0.0), 0.0)
+
+    def _constrain(self, nid, lo, hi):
+        """Intersect sound bounds with the split signs (+1: z >= 0, -1: z <= 0); an
+        example whose bounds cross has an empty subdomain."""
+        sp = self.cert.splits.get(nid)
+        if sp is None:
+            return lo, hi
+        lo, hi = np.where(sp > 0, np.maximum(lo, 0.0), lo), np.where(sp < 0, np.minimum(hi, 0.0), hi)
+        cross = np.any((lo > hi).reshape(self.N, -1), axis=1)
+        self.infeasible |= cross
+        return lo, np.maximum(hi, lo)       # ordered (the empty examples' values no longer matter)
+
+    def _beta_term(self, z):
+        """Coefficients -beta s on the relu input z for the spec rows (beta-CROWN):
+        on the subdomain s z >= 0, so c.y >= c.y - beta s z for beta >= 0."""
+        sp = self.cert.splits.get(z)
+        b = self.beta.get(z)
+        if sp is None or b is None:
+            return None
+        return _Coef(m=-(b * sp[:, None].astype(np.float64)))
 
     def _rows_alpha(self, target, relu, K, sl, claimed):
         """Slopes (N|1, 2*len or len, *relu) for the rows ``sl`` of a pass on ``target``
@@ -345,6 +412,7 @@ class _Checker:
             if nid in self.checked:
                 lo, hi = self._crown_node(nid, self._open_rows(nid, box[nid]))
                 lo, hi = np.maximum(lo, box[nid][0]), np.minimum(hi, box[nid][1])
+                lo, hi = self._constrain(nid, lo, hi)
                 box[nid] = (lo, hi)
                 if nid in cert.anchors:
                     cl, ch = cert.anchors[nid]
@@ -429,6 +497,9 @@ class _Checker:
                 alpha = self._rows_alpha(tkey, nid, Kt, sl, self.claim)
                 A, cc = self._relu_back(A, *self.bounds[z], alpha)
                 self._push(acc, z, A)
+                beta = self._beta_term(z) if tkey == "spec" else None
+                if beta is not None:
+                    self._push(acc, z, beta)
                 c = iv.down(c + cc)
                 continue
             for i, A2, cc in self._affine_back(n, A):
