@@ -8,7 +8,8 @@ the reverse), timeout, unknown, total and median seconds.
 Instances come from $CERTNN_BENCHMARKS/vnncomp2022/<category>/instances.csv.
 Prints a table and writes benchmarks/results/vnncomp.json (atomically; the
 categories run are merged into an existing file). ``--certify`` runs the
-certifiable mode (plain CROWN input splitting, each unsat's certificate written
+certifiable mode (plain CROWN input splitting, or ReLU splitting with re-derivable
+bounds and no LP leaves; each unsat's certificate written
 and re-checked by the independent checker) and counts the certified answers.
 """
 
@@ -36,7 +37,7 @@ def main():
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "vnncomp.json"))
     ap.add_argument("--certify", action="store_true",
-                    help="certifiable mode: write and re-check a certificate for every input-split unsat "
+                    help="certifiable mode: write and re-check a certificate for every input- or ReLU-split unsat "
                          "(results go under 'certified_categories')")
     args = ap.parse_args()
     os.environ.setdefault("CERTNN_BENCHMARKS", str(ROOT.parent / "shared" / "benchmarks"))

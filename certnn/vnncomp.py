@@ -90,7 +90,7 @@ def write_result(path, text: str) -> None:
 
 def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_path=None, seed: int = 0):
     """Decide one instance; write ``result_path`` when given (as soon as the verdict
-    is known, so within the timeout) and then, for an input-split ``unsat``, a
+    is known, so within the timeout) and then, for a split-tree ``unsat``, a
     certificate at ``cert_path``, re-checked by the independent checker (which
     takes extra time, about 13 ms per leaf on ACAS Xu). Returns the Verdict
     (``stats['certificate']`` says what happened to the certificate)."""
@@ -180,7 +180,7 @@ def score(rows: list[dict]) -> dict:
 def run_suite(csv_path, jobs: int = 1, scheduler=None, limit: int | None = None, timeout_cap: float | None = None,
               progress=None, cert_dir=None) -> dict:
     """Run every instance of a category; ``progress(row)`` is called as each completes.
-    ``cert_dir``: run in certifiable mode and write each input-split unsat's
+    ``cert_dir``: run in certifiable mode and write each split-tree unsat's
     certificate there (rows get ``certified``; the count is ``certified``)."""
     from .executor import TaskError, make_executor
     items = read_instances(csv_path)[:limit]

@@ -18,7 +18,7 @@ The wall-clock ``timeout`` is checked between batches; a batch is small enough
 
 Evidence: ``sat`` is ``checked`` (a replayed execution); ``unsat`` is
 ``computed`` (float64 bounds, unrounded), raised to ``certified`` for
-input-split proofs by writing a certificate and re-checking it
+input- and ReLU-split proofs by writing a certificate and re-checking it
 (:mod:`certnn.verify.bab_certificate`).
 """
 
@@ -46,7 +46,7 @@ class Verdict:
     stats: dict = field(default_factory=dict)
     evidence: str | None = None                   # "checked" (sat), "computed" (unsat), None
     binary32_replays: bool | None = None          # the counterexample's binary32 rounding is one in binary32 too
-    proofs: list = field(default_factory=list)    # per case: SplitTree (input split) or None
+    proofs: list = field(default_factory=list)    # per case: SplitTree (input split), ReluProof (relu split, certifiable) or None
 
     def __post_init__(self):
         if self.status not in STATUSES:
