@@ -100,23 +100,46 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
     from ..bounds import compute_bounds
     from .bab_relu import relu_split
     known = None
-    if certifiable:     # the root alpha-CROWN bounds are not re-derivable: relu_split starts from CROWN
-        root = None
-    else:
-        root = compute_bounds(graph, region, spec, method="alpha-crown")
-        stats["alpha_crown_lb"] = float(np.min(root.lb))
-        if spec.holds(root.lb)[0]:
-            return done("unsat", evidence="computed", proofs=[None])
-    if root is not None and all(r in root.intermediate for r in mlp.relu_inputs):
+    root = compute_bounds(graph, region, spec, method="alpha-crown")
+    stats["alpha_crown_lb"] = float(np.min(root.lb))
+    inter_alphas = None
+    if certifiable:
+        # the root's bounds are not re-derived by the checker, its intermediate slopes are:
+        # relu_split recomputes every sub-problem's bounds with them (and the certificate
+        # carries them); the whole-box shortcut is left to relu_split's first leaf
+        inter_alphas = _root_inter_alphas(graph, mlp, root)
+    elif spec.holds(root.lb)[0]:
+        return done("unsat", evidence="computed", proofs=[None])
+    if not certifiable and all(r in root.intermediate for r in mlp.relu_inputs):
         known = [tuple(np.asarray(a, np.float64).reshape(1, -1) for a in root.intermediate[r])
                  for r in mlp.relu_inputs]
-    res = relu_split(mlp, lo, hi, spec, deadline, root_bounds=known, on_cex=on_cex, certifiable=certifiable)
+    res = relu_split(mlp, lo, hi, spec, deadline, root_bounds=known, on_cex=on_cex, certifiable=certifiable,
+                     inter_alphas=inter_alphas)
     stats.update(res.stats)
     if res.status == "sat":
         return _sat_from_flat(graph, region, spec, res.x, done)
     if res.status == "unsat":
         return done("unsat", evidence="computed", proofs=[res.proof])
     return done(res.status)
+
+
+def _root_inter_alphas(graph, mlp, root) -> dict | None:
+    """{(j, i): (1, 2 n_j, n_i)} alpha-CROWN lower slopes of relu i for layer j's lower
+    then upper rows, from the root bounds; None when any is missing."""
+    from ..ir.passes import unfuse
+    relu_of = {n.inputs[0]: n.id for n in unfuse(graph).nodes if n.op == "relu"}
+    out = {}
+    for j in range(1, mlp.hidden):
+        n = mlp.widths[j]
+        for i in range(j):
+            a = root.alphas.get((mlp.relu_inputs[j], relu_of.get(mlp.relu_inputs[i])))
+            if a is None:
+                return None
+            a = np.asarray(a, np.float64)
+            if a.ndim != 3 or a.shape[0] != 1 or a.shape[1] != 2 * n or a.shape[2] != mlp.widths[i]:
+                return None
+            out[(j, i)] = np.clip(a, 0.0, 1.0)
+    return out
 
 
 def _sat_from_flat(graph, region, spec, x, done) -> Verdict:

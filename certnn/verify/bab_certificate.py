@@ -124,6 +124,8 @@ def _relu_case(path, k, graph, region_spec, proof):
     stack = lambda key, j: np.stack([r[key][j] for r in proof.rows])  # noqa: E731
     inter = {r: (stack("lower", j), stack("upper", j)) for j, r in enumerate(mlp.relu_inputs)}
     alphas = {("spec", relu_of[r], "lower"): stack("alphas", j) for j, r in enumerate(mlp.relu_inputs)}
+    for (j, i), a in proof.inter_alphas.items():      # intermediate slopes shared by all leaves
+        alphas[(mlp.relu_inputs[j], relu_of[mlp.relu_inputs[i]], "both")] = np.asarray(a, np.float64)
     cert = make_certificate(graph, reg, sp, Bounds(None, None, "beta-crown (relu split leaves)", graph,
                                                    intermediate=inter, alphas=alphas))
     cert.claimed = np.ones(m, bool)      # infeasible leaves too: the checker decides them itself

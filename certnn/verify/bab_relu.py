@@ -52,6 +52,7 @@ class ReluProof:
     leaves: dict = field(default_factory=dict)
     rows: list = field(default_factory=list)
     n_nodes: int = 1
+    inter_alphas: dict = field(default_factory=dict)   # (layer j, layer i) -> (1, 2 n_j, n_i) slopes used
 
     def add_leaves(self, dom, idx) -> None:
         for i in idx:
@@ -109,8 +110,13 @@ def _holds(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bounds=None, batch: int = 64,
                iters: int = 20, refresh_intermediate: bool = True, max_domains: int = 200_000,
-               on_cex=None, certifiable: bool = False, fixed_iters: int = 300) -> ReluSplitResult:
+               on_cex=None, certifiable: bool = False, fixed_iters: int = 300,
+               inter_alphas: dict | None = None) -> ReluSplitResult:
     """Complete ReLU-split BaB over the box lo/hi (flat (d,)) for a one-example spec.
+    ``inter_alphas`` (certifiable mode): {(j, i): (1, 2 n_j, n_i)} lower slopes of
+    relu i for the lower then upper rows of layer j (the root's alpha-CROWN
+    slopes); every sub-problem's intermediate bounds then use them, and the
+    certificate carries them, so the checker re-derives the same bounds.
     ``on_cex(rows) -> index or None`` replays candidate counterexamples: the
     minimizers of the open sub-problems' linear bounds, improved by a few PGD
     steps (a bound-guided attack), and the LP optima of sub-problems whose every
@@ -125,8 +131,14 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
     proof = ReluProof() if certifiable else None
     if certifiable:
         root_bounds, refresh_intermediate = None, True
+        if inter_alphas is not None and all((j, i) in inter_alphas for j in range(1, mlp.hidden) for i in range(j)):
+            proof.inter_alphas = {k: np.asarray(a, DT) for k, a in inter_alphas.items()
+                                  if k[0] < mlp.hidden and k[1] < k[0]}
     zero = [np.zeros((1, w), np.int8) for w in mlp.widths]
-    bnds, _ = intermediate_bounds(mlp, lo, hi, zero, known=root_bounds)
+    if proof is not None and proof.inter_alphas:
+        bnds, _ = _rederivable_bounds(mlp, lo, hi, zero, proof.inter_alphas)
+    else:
+        bnds, _ = intermediate_bounds(mlp, lo, hi, zero, known=root_bounds)
     sb = optimized_spec_bounds(mlp, lo, hi, C, d, bnds, zero, iters=max(iters, 30))
     dom = _Domains(zero, [b[0] for b in bnds], [b[1] for b in bnds], sb.alphas,
                    [np.zeros((1, K, w)) for w in mlp.widths], sb.lb,
@@ -201,7 +213,9 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
         los, his = np.broadcast_to(lo, (m, lo.shape[1])), np.broadcast_to(hi, (m, hi.shape[1]))
         # certifiable: from scratch under the constraints, as the checker re-derives them
         known = None if certifiable else list(zip(kids.lower, kids.upper))
-        if refresh_intermediate:
+        if proof is not None and proof.inter_alphas:
+            bnds, infeasible = _rederivable_bounds(mlp, los, his, kids.splits, proof.inter_alphas)
+        elif refresh_intermediate:
             bnds, infeasible = intermediate_bounds(mlp, los, his, kids.splits, known=known)
         else:
             bnds, infeasible = intermediate_bounds_from_known(known, kids.splits)
@@ -225,6 +239,48 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
                     return ReluSplitResult("sat", stats, x[j])
         dom = _Domains.cat([rest, kids.take(open_) if len(open_) else None])
     return ReluSplitResult("unsat", stats, proof=proof)
+
+
+def _rederivable_bounds(mlp, lo, hi, splits, inter_alphas):
+    """CROWN bounds of every hidden pre-activation under the split signs, from scratch,
+    with the fixed lower slopes ``inter_alphas`` (what the checker computes from the
+    certificate's anchors and slopes). Rows only for unsplit neurons (a split
+    neuron's relaxation does not depend on its bounds; it gets the half-line its
+    sign allows). Returns (bounds, infeasible (N,))."""
+    from .bab_mlp import _backward, _concretize
+    lo, hi = np.asarray(lo, DT), np.asarray(hi, DT)
+    N = lo.shape[0]
+    bounds, infeasible = [], np.zeros(N, bool)
+    for j in range(mlp.hidden):
+        n, sp = mlp.widths[j], np.asarray(splits[j], np.int8)
+        if j == 0:
+            W, b = mlp.weights[0], mlp.biases[0]
+            mid, r = (hi + lo) / 2 @ W.T + b, (hi - lo) / 2 @ np.abs(W).T
+            l, u = mid - r, mid + r
+        else:
+            l, u = np.full((N, n), -np.inf), np.full((N, n), np.inf)
+            open_ = sp == 0
+            counts = open_.sum(1)
+            U = int(counts.max()) if N else 0
+            if U:
+                idx = np.argsort(~open_, axis=1, kind="stable")[:, :U]
+                valid = np.arange(U)[None] < counts[:, None]
+                rows = np.zeros((N, U, n))
+                np.put_along_axis(rows, idx[..., None], valid[..., None].astype(DT), axis=2)
+                lam0 = np.concatenate([rows, -rows], 1)
+                alphas = []
+                for i in range(j):
+                    a = inter_alphas[(j, i)][0]                     # (2n, n_i): lower rows, upper rows
+                    alphas.append(np.concatenate([a[:n][idx], a[n:][idx]], 1))
+                lam, bias = _backward(mlp, j, lam0, np.zeros((N, 2 * U)), bounds, splits, alphas=alphas)
+                val = _concretize(lam, bias, lo, hi)
+                np.put_along_axis(l, idx, np.where(valid, val[:, :U], -np.inf), 1)
+                np.put_along_axis(u, idx, np.where(valid, -val[:, U:], np.inf), 1)
+        l = np.where(sp > 0, np.maximum(l, 0), l)
+        u = np.where(sp < 0, np.minimum(u, 0), u)
+        infeasible |= (l > u).any(axis=1)
+        bounds.append((l, u))
+    return bounds, infeasible
 
 
 def _all_fixed(dom: _Domains) -> np.ndarray:
