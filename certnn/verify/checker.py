@@ -177,6 +177,8 @@ def _compare_splits(cert: Certificate, expected) -> None:
             raise _Reject("splits: the rows hold only on split subdomains; check them through their "
                           "BaB certificate, which proves the subdomains cover the region")
         return
+    if has and cert.semantics != "real":
+        raise _Reject("splits: split constraints are supported for real semantics only")
     for nid in set(cert.splits) | set(expected):
         a, b = cert.splits.get(nid), expected.get(nid)
         if a is None or b is None:

@@ -247,3 +247,13 @@ def test_mnist_fc_relu_split_certificate_through_the_cli(tmp_path):
     _edit_leaves(bad_dir / "C.json", flip)
     bad = subprocess.run(cli + ["check", str(bad_dir / "C.json")], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1, bad.stdout + bad.stderr
+
+
+def test_split_rows_need_real_semantics(relu_cert):
+    path, g, cases = relu_cert
+    leaf = load_certificate(path.with_name("cert.case0.leaves.json"))
+    expected = {k: v.copy() for k, v in leaf.splits.items()}
+    assert check_certificate(leaf, g, expected_splits=expected).ok
+    leaf.semantics = "binary32"
+    res = check_certificate(leaf, g, expected_splits=expected)
+    assert not res.accepted.any() and "real semantics" in res.reasons[0]
