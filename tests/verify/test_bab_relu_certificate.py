@@ -257,3 +257,35 @@ def test_split_rows_need_real_semantics(relu_cert):
     leaf.semantics = "binary32"
     res = check_certificate(leaf, g, expected_splits=expected)
     assert not res.accepted.any() and "real semantics" in res.reasons[0]
+
+
+def test_empty_subdomain_is_accepted_and_only_it(tmp_path):
+    """Split a first-layer neuron that is negative on the whole box: its z >= 0 leaf is
+    empty, so the checker accepts it even for a spec a sample violates; the z <= 0
+    leaf (the whole box) is rejected for that spec."""
+    from certnn.verify.bab_mlp import extract_chain
+    g, region, spec, violated = _case(1, -0.01)
+    assert violated
+    mlp = extract_chain(g)
+    lo, hi = region.lo.reshape(-1), region.hi.reshape(-1)
+    W, b = mlp.weights[0], mlp.biases[0]
+    upper = (hi + lo) / 2 @ W.T + b + (hi - lo) / 2 @ np.abs(W).T
+    k = int(np.argmin(upper))
+    assert upper[k] < -1e-3                              # a neuron negative on the whole box
+    K = spec.C.shape[1]
+    proof = ReluProof()
+    proof.split[0], proof.kids[0], proof.n_nodes = (0, k), (1, 2), 3
+    for node, sign in ((1, 1), (2, -1)):
+        sp = [np.zeros(w, np.int8) for w in mlp.widths]
+        sp[0][k] = sign
+        proof.leaves[node] = len(proof.rows)
+        proof.rows.append({"splits": sp, "lower": [np.full(w, -1e9) for w in mlp.widths],
+                           "upper": [np.full(w, 1e9) for w in mlp.widths],
+                           "alphas": [np.zeros((K, w)) for w in mlp.widths],
+                           "betas": [np.zeros((K, w)) for w in mlp.widths]})
+    path = write_bab_certificate(tmp_path / "c.json", g, [(region, spec)], [proof])
+    leaf = load_certificate(tmp_path / "c.case0.leaves.json")
+    res = check_certificate(leaf, g, expected_splits={r: a.copy() for r, a in leaf.splits.items()})
+    row_plus = proof.leaves[1]
+    assert res.accepted[row_plus] and not res.accepted[1 - row_plus]
+    assert not check_bab_certificate(path, g, expected_cases=[(region, spec)]).ok
