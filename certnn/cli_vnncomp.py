@@ -32,7 +32,7 @@ def vnncomp_group():
 @click.argument("vnnlib_path", metavar="VNNLIB")
 @click.option("--timeout", type=float, required=True, callback=_positive, help="Wall-clock seconds (> 0).")
 @click.option("--out", "out", required=True, help="Result file to write (atomically).")
-@click.option("--cert", default=None, help="For an input-split unsat: afterwards write a certificate here, "
+@click.option("--cert", default=None, help="For an unsat (input or ReLU splitting on chain ReLU nets): afterwards write a certificate here, "
               "re-checked by the independent checker (`certnn check CERT`); kept only if accepted.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Also print one JSON line with the verdict and statistics.")

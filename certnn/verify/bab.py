@@ -10,8 +10,10 @@
    re-checkable by the certificate checker); otherwise alpha-CROWN of
    :mod:`certnn.bounds` on the whole box, then ReLU splitting with beta-CROWN
    multipliers (:mod:`certnn.verify.bab_relu`). Both run bound-guided attacks
-   on their open sub-problems. Other graphs get the whole-box alpha-CROWN
-   bound only: ``unsat`` or ``unknown``.
+   on their open sub-problems. Other graphs get a whole-box alpha-CROWN bound
+   and, with at most ``INPUT_SPLIT_DIMS`` inputs, input splitting with batched
+   CROWN of certnn.bounds (:mod:`certnn.verify.bab_generic`); larger ones end
+   ``unknown`` when that bound fails.
 
 The wall-clock ``timeout`` is checked between batches; a batch is small enough
 (well under a second on the benchmark networks) that the overshoot is small.
@@ -82,7 +84,7 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
             mlp = extract_chain(graph)
         except NotAChain as e:
             stats["engine"] = f"generic ({e})"
-            return _generic(graph, region, spec, stats, done)
+            return _generic(graph, region, spec, stats, done, deadline)
     flat = int(np.prod(region.shape))
     lo, hi = region.lo.reshape(-1), region.hi.reshape(-1)
     on_cex = _replayer(graph, region, spec)
@@ -151,12 +153,23 @@ def _sat_from_flat(graph, region, spec, x, done) -> Verdict:
     return done("sat", counterexample=(x[0], _output(graph, x)), evidence="checked", binary32_replays=bool(f32[0]))
 
 
-def _generic(graph, region, spec, stats, done) -> Verdict:
+def _generic(graph, region, spec, stats, done, deadline) -> Verdict:
+    """Graphs the chain engine does not take: one alpha-CROWN bound of the box, then
+    (few inputs) input splitting with batched CROWN of :mod:`certnn.bounds`."""
     from ..bounds import compute_bounds
     b = compute_bounds(graph, region, spec, method="alpha-crown")
     if spec.holds(b.lb)[0]:
         return done("unsat", evidence="computed", proofs=[None])
-    return done("unknown")
+    if int(np.prod(region.shape)) > INPUT_SPLIT_DIMS:
+        return done("unknown")
+    from .bab_generic import input_split_generic
+    res = input_split_generic(graph, region, spec, deadline, _replayer(graph, region, spec))
+    stats.update(res.stats)
+    if res.status == "sat":
+        return _sat_from_flat(graph, region, spec, res.x, done)
+    if res.status == "unsat":
+        return done("unsat", evidence="computed", proofs=[None])
+    return done(res.status)
 
 
 def _output(graph, x) -> np.ndarray:

@@ -22,8 +22,8 @@ graph) and bounds many sub-problems per call in float64 with NumPy:
   forward walk that reverses the backward sweep (:func:`_bound_grads`).
 
 The numbers are plain float64 (evidence ``computed``, like certnn.bounds);
-input-split leaves are re-derived soundly by the independent checker when a
-certificate is written. Soundness is tested against dense sampling.
+input-split and ReLU-split leaves are re-derived soundly by the independent
+checker when a certificate is written (:mod:`certnn.verify.bab_certificate`). Soundness is tested against dense sampling.
 """
 
 from __future__ import annotations

@@ -63,3 +63,20 @@ def test_timeout_is_reported():
     spec = LinearSpec(np.array([[[1.0, -1.0]]]), np.array([[-(m - 1e-9)]]), np.array([0]))
     res = input_split_generic(g, region, spec, time.monotonic() - 1, _replays(g, spec))
     assert res.status == "timeout"
+
+
+def test_verify_case_uses_generic_splitting_for_non_chain_networks():
+    from certnn.verify.bab import verify_case
+    g = _net("tanh", 0)
+    region = Region.box(np.array([[-1.0, -1.0]]), np.array([[1.0, 1.0]]))
+    m = _margin_min(g, [-1, -1], [1, 1])
+    span = abs(m) + 1e-3
+    unsat = LinearSpec(np.array([[[1.0, -1.0]]]), np.array([[-(m - 0.02 * span)]]), np.array([0]))
+    v = verify_case(g, region, unsat, timeout=30)
+    assert v.status == "unsat" and v.stats["engine"].startswith("generic input split"), v.stats
+    sat = LinearSpec(np.array([[[1.0, -1.0]]]), np.array([[-(m + 0.02 * span)]]), np.array([0]))
+    v = verify_case(g, region, sat, timeout=30)
+    assert v.status == "sat"
+    x, y = v.counterexample
+    y2 = np.asarray(run(g, np.asarray(x).reshape(1, 2))).reshape(-1)
+    assert y2[0] - y2[1] <= m + 0.02 * span
