@@ -157,7 +157,7 @@ def check_cmd(cert, model, as_json):
     from .verify.bab_certificate import check_bab_certificate, is_bab_certificate
     from .verify.checker import check_certificate, load_model_graph
     if is_bab_certificate(cert):  # a branch-and-bound split tree with its leaf certificate
-        from .vnncomp import load_model
+        from .models import load_model
         try:
             res = check_bab_certificate(cert, graph=load_model(model) if model else None)
         except CertnnError as e:
@@ -168,9 +168,9 @@ def check_cmd(cert, model, as_json):
         else:
             for why in res.reasons:
                 click.echo(f"rejected: {why}")
-            click.echo(f"{'accepted' if res.ok else 'REJECTED'}: split tree covers the input box and "
-                       f"{res.leaves} leaves re-derived ({res.cases} case(s)) in {res.seconds:.2f} s"
-                       if res.ok else f"REJECTED ({res.cases} case(s), {res.seconds:.2f} s)")
+            click.echo(f"accepted: split tree covers the input box and {res.leaves} leaves re-derived "
+                       f"({res.cases} case(s)) in {res.seconds:.2f} s" if res.ok
+                       else f"REJECTED ({res.cases} case(s), {res.seconds:.2f} s)")
         sys.exit(0 if res.ok else 1)
     try:
         res = check_certificate(cert, graph=load_model_graph(model) if model else None)

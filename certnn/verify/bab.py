@@ -93,12 +93,7 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
     if mode == "input":
         from .bab_input import input_split
         res = input_split(mlp, graph, lo, hi, spec, deadline, on_cex=on_cex, certifiable=certifiable)
-        stats.update(res.stats)
-        if res.status == "sat":
-            return _sat_from_flat(graph, region, spec, res.x, done)
-        if res.status == "unsat":
-            return done("unsat", evidence="computed", proofs=[res.tree])
-        return done(res.status)
+        return _conclude(res, res.tree, graph, region, spec, stats, done)
     from ..bounds import compute_bounds
     from .bab_relu import relu_split
     known = None
@@ -117,12 +112,7 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
                  for r in mlp.relu_inputs]
     res = relu_split(mlp, lo, hi, spec, deadline, root_bounds=known, on_cex=on_cex, certifiable=certifiable,
                      inter_alphas=inter_alphas)
-    stats.update(res.stats)
-    if res.status == "sat":
-        return _sat_from_flat(graph, region, spec, res.x, done)
-    if res.status == "unsat":
-        return done("unsat", evidence="computed", proofs=[res.proof])
-    return done(res.status)
+    return _conclude(res, res.proof, graph, region, spec, stats, done)
 
 
 def _root_inter_alphas(graph, mlp, root) -> dict | None:
@@ -142,6 +132,17 @@ def _root_inter_alphas(graph, mlp, root) -> dict | None:
                 return None
             out[(j, i)] = np.clip(a, 0.0, 1.0)
     return out
+
+
+def _conclude(res, proof, graph, region, spec, stats, done) -> Verdict:
+    """The verdict of a branch-and-bound engine's result (status, x, stats):
+    sat only after one more replay, unsat with its proof (None: not certifiable)."""
+    stats.update(res.stats)
+    if res.status == "sat":
+        return _sat_from_flat(graph, region, spec, res.x, done)
+    if res.status == "unsat":
+        return done("unsat", evidence="computed", proofs=[proof])
+    return done(res.status)
 
 
 def _sat_from_flat(graph, region, spec, x, done) -> Verdict:
@@ -164,12 +165,7 @@ def _generic(graph, region, spec, stats, done, deadline) -> Verdict:
         return done("unknown")
     from .bab_generic import input_split_generic
     res = input_split_generic(graph, region, spec, deadline, _replayer(graph, region, spec))
-    stats.update(res.stats)
-    if res.status == "sat":
-        return _sat_from_flat(graph, region, spec, res.x, done)
-    if res.status == "unsat":
-        return done("unsat", evidence="computed", proofs=[None])
-    return done(res.status)
+    return _conclude(res, None, graph, region, spec, stats, done)
 
 
 def _output(graph, x) -> np.ndarray:

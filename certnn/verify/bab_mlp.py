@@ -260,6 +260,20 @@ class _Adam:
             self.params[i] = np.clip(p, self.lows[i], self.highs[i], out=p)
 
 
+def open_rows(open_: np.ndarray):
+    """CROWN rows for the open neurons (N, n) bool of each sub-problem: the open
+    ones first, padded with inert zero rows to the largest count U. Returns
+    (idx (N, U), valid (N, U), lam0 (N, 2U, n): lower rows then upper rows)."""
+    N, n = open_.shape
+    counts = open_.sum(1)
+    U = int(counts.max()) if N else 0
+    idx = np.argsort(~open_, axis=1, kind="stable")[:, :U]
+    valid = np.arange(U)[None] < counts[:, None]
+    rows = np.zeros((N, U, n))
+    np.put_along_axis(rows, idx[..., None], valid[..., None].astype(DT), axis=2)
+    return idx, valid, np.concatenate([rows, -rows], 1)
+
+
 def intermediate_bounds(mlp: ChainMLP, lo, hi, splits, known=None, alpha_iters: int = 0, lr: float = 0.25):
     """CROWN bounds (l_j, u_j) of every hidden pre-activation, for N sub-problems:
     boxes lo/hi (N, d), ``splits`` list of (N, n_j) int8 sign constraints (+1: z >= 0,
@@ -296,15 +310,9 @@ def intermediate_bounds(mlp: ChainMLP, lo, hi, splits, known=None, alpha_iters: 
             else:
                 l = np.full((N, n), -np.inf)
                 u = np.full((N, n), np.inf)
-            counts = open_.sum(1)
-            U = int(counts.max()) if N else 0
+            idx, valid, lam0 = open_rows(open_)
+            U = idx.shape[1]
             if U:
-                # the open neurons of each sub-problem first, padded with inert rows
-                idx = np.argsort(~open_, axis=1, kind="stable")[:, :U]
-                valid = np.arange(U)[None] < counts[:, None]
-                rows = np.zeros((N, U, n))
-                np.put_along_axis(rows, idx[..., None], valid[..., None].astype(DT), axis=2)
-                lam0 = np.concatenate([rows, -rows], 1)
                 lam, bias = _backward(mlp, j, lam0, np.zeros((N, 2 * U)), bounds, splits)
                 val = _concretize(lam, bias, lo, hi)
                 if alpha_iters > 0:

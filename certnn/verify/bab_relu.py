@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..bounds.spec import LinearSpec
-from .bab_mlp import DT, ChainMLP, intermediate_bounds, optimized_spec_bounds
+from .bab_mlp import DT, ChainMLP, intermediate_bounds, open_rows, optimized_spec_bounds
 
 
 @dataclass
@@ -259,15 +259,9 @@ def _rederivable_bounds(mlp, lo, hi, splits, inter_alphas):
             l, u = mid - r, mid + r
         else:
             l, u = np.full((N, n), -np.inf), np.full((N, n), np.inf)
-            open_ = sp == 0
-            counts = open_.sum(1)
-            U = int(counts.max()) if N else 0
+            idx, valid, lam0 = open_rows(sp == 0)
+            U = idx.shape[1]
             if U:
-                idx = np.argsort(~open_, axis=1, kind="stable")[:, :U]
-                valid = np.arange(U)[None] < counts[:, None]
-                rows = np.zeros((N, U, n))
-                np.put_along_axis(rows, idx[..., None], valid[..., None].astype(DT), axis=2)
-                lam0 = np.concatenate([rows, -rows], 1)
                 alphas = []
                 for i in range(j):
                     a = inter_alphas[(j, i)][0]                     # (2n, n_i): lower rows, upper rows
