@@ -213,15 +213,32 @@ class DaskExecutor(Executor):
         return f"dask {self.address}: {n} worker{'s' if n != 1 else ''}"
 
     def _run(self, fn, items):
+        # At most one task per worker thread is in flight; the next item goes out when
+        # one finishes. Submitting everything at once lets the scheduler queue a fast
+        # item behind a slow one on the same worker (it does not reorder few tasks).
         from distributed import as_completed as dask_completed
+        slots = max(1, sum(self._client.nthreads().values()))
+        pending = iter(enumerate(items))
+        index_of, in_flight = {}, dask_completed(loop=self._client.loop)
+
+        def refill():
+            """Put the next item that can be sent in flight; yield those that cannot."""
+            for index, item in pending:
+                try:
+                    future = self._client.submit(_run_one, fn, item, pure=False)
+                except Exception as exc:  # an item or fn that cannot be serialized
+                    yield index, False, _task_error(index, ExecutorError(
+                        f"cannot send item {index} to the Dask scheduler at {self.address}: "
+                        f"{str(exc).splitlines()[0][:300]}"))
+                    continue
+                index_of[future.key] = index
+                in_flight.add(future)
+                return
+
         try:
-            futures = self._client.map(_run_one, [fn] * len(items), items, pure=False)
-        except Exception as exc:  # an item or fn that cannot be serialized: nothing was submitted
-            raise ExecutorError(f"cannot send the tasks to the Dask scheduler at {self.address}: "
-                                f"{str(exc).splitlines()[0][:300]}") from exc
-        index_of = {future.key: i for i, future in enumerate(futures)}
-        try:
-            for future in dask_completed(futures, loop=self._client.loop):
+            for _ in range(slots):
+                yield from refill()
+            for future in in_flight:
                 index = index_of[future.key]
                 try:  # one call per result: as_completed(with_results=True) hangs on an unpicklable one
                     ok, value = future.result()
@@ -230,9 +247,10 @@ class DaskExecutor(Executor):
                 if not ok and not isinstance(value, TaskError):
                     value = TaskError(index, *value)
                 yield index, ok, value
+                yield from refill()
         finally:
             if not self.closed:
-                self._client.cancel([f for f in futures if not f.done()])
+                self._client.cancel([f for f in in_flight.futures if not f.done()])
 
     def _release(self) -> None:
         self._client.close()
