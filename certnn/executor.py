@@ -217,6 +217,12 @@ class DaskExecutor(Executor):
         # one finishes. Submitting everything at once lets the scheduler queue a fast
         # item behind a slow one on the same worker (it does not reorder few tasks).
         from distributed import as_completed as dask_completed
+        from distributed.protocol.pickle import dumps
+        try:
+            dumps(fn)  # Dask's own pickler (cloudpickle: lambdas are fine)
+        except Exception as exc:
+            raise ExecutorError(f"cannot send the function to the Dask scheduler at {self.address}: "
+                                f"{str(exc).splitlines()[0][:300]}") from exc
         slots = max(1, sum(self._client.nthreads().values()))
         pending = iter(enumerate(items))
         index_of, in_flight = {}, dask_completed(loop=self._client.loop)

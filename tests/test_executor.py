@@ -345,3 +345,10 @@ def test_ctrl_c_cancels_outstanding_dask_tasks(tmp_path, cluster):
 
 def _scheduler_task_count(dask_scheduler):
     return len(dask_scheduler.tasks)
+
+
+def test_dask_refuses_a_function_it_cannot_send(open_executor):
+    lock = threading.Lock()
+    with pytest.raises(ExecutorError, match="cannot send the function to the Dask scheduler"):
+        list(open_executor("dask").map(lambda x: (lock, x), [1]))
+    assert dict(open_executor("dask").map(lambda x: x + 1, [1, 2])) == {0: 2, 1: 3}  # cloudpickle
