@@ -15,8 +15,9 @@ itself, node by node in topological order (``method="crown"``), or from IBP
 (``"crown-ibp"``); nodes that are affine in the input are bounded exactly from
 their Jacobian. ``"same-slope"`` uses the upper slope for the lower ReLU line too.
 
-alpha-CROWN optimizes the free lower slopes (relu, leaky_relu, abs) by projected
-Adam steps. The gradient of a bound w.r.t. the slopes is the reverse of the
+alpha-CROWN optimizes the free parameters of the relaxations (lower slopes of
+relu, leaky_relu and abs; tangent points of sigmoid and tanh) by projected Adam
+steps. The gradient of a bound w.r.t. the slopes is the reverse of the
 sweep: through an affine node that reverse is the node's own ``real`` rule (the
 adjoint of a transpose is the forward map, and the constant term comes along),
 so it is a forward evaluation of the network on the concretization's gradient,
@@ -33,7 +34,7 @@ import numpy as np
 
 from ..errors import CertnnError
 from ..ops import get_op
-from ..ops.relax import ALPHA_OPS
+from ..ops.relax import ALPHA, ALPHA_OPS
 from .ibp import node_bounds
 from .net import Net, analyze, check_region, prefix_bounds
 from .region import Region
@@ -84,7 +85,7 @@ def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict |
             c = ap * lw + am * uw
             bias += np.sum(ap * lb + am * ub, axis=red)
             if keep:
-                saved[nid] = (ap, lw, uw, ub)
+                saved[nid] = (a, alpha, lw, lb, uw, ub)
             i = n.inputs[0]
             acc[i] = c if i not in acc else acc[i] + c
         else:  # interval: constant relaxation from the node's own bounds
@@ -108,21 +109,20 @@ def _split(res: np.ndarray, nid_shape: tuple):
     return res[:, :k].reshape((n,) + nid_shape), -res[:, k:].reshape((n,) + nid_shape)
 
 
-def _alpha_range(net: Net, nid: str):
-    n = net.nodes[nid]
-    lo = {"relu": 0.0, "leaky_relu": n.attrs.get("negative_slope", 0.0), "abs": -1.0}[n.op]
-    return lo, 1.0
-
-
 def _optimize(net: Net, target: str, A0: np.ndarray, bounds: dict, region: Region, mode: str,
               iters: int, lr: float):
     """Projected Adam on the lower slopes for the rows A0; returns the best row
     lower bounds and the slopes that give them."""
     N, K = A0.shape[:2]
-    # start from CROWN's slopes, for the relus this target's sweep actually reaches
+    # start from CROWN's parameters, for the nodes this target's sweep actually reaches
     _, _, saved = backward(net, target, A0, bounds, None, mode, keep=True)
-    alphas = {k: np.broadcast_to(v[1], v[0].shape).copy() for k, v in saved.items()
-              if net.nodes[k].op in ALPHA_OPS}
+    alphas, box = {}, {}
+    for k, v in saved.items():
+        n = net.nodes[k]
+        if n.op in ALPHA_OPS:
+            l, u = (b[:, None] for b in bounds[n.inputs[0]])
+            alphas[k] = ALPHA[n.op].init(l, u, v[0].shape, mode, **n.attrs)
+            box[k] = ALPHA[n.op].bounds(l, u, **n.attrs)
     best = None
     best_alpha = {k: v.copy() for k, v in alphas.items()}
     m = {k: np.zeros_like(v) for k, v in alphas.items()}
@@ -147,8 +147,7 @@ def _optimize(net: Net, target: str, A0: np.ndarray, bounds: dict, region: Regio
             m[k] = 0.9 * m[k] + 0.1 * g
             v2[k] = 0.999 * v2[k] + 0.001 * g * g
             step = lr * (m[k] / (1 - 0.9 ** (it + 1))) / (np.sqrt(v2[k] / (1 - 0.999 ** (it + 1))) + 1e-8)
-            lo, hi = _alpha_range(net, k)
-            alphas[k] = np.clip(alphas[k] + step, lo, hi)  # ascent: maximize the lower bound
+            alphas[k] = np.clip(alphas[k] + step, *box[k])  # ascent: maximize the lower bound
     return best, best_alpha
 
 
@@ -194,12 +193,12 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
             if nid not in saved:  # not on a path to the target with nonzero rows
                 G[nid] = np.zeros((N, K) + net.shape(nid))
                 continue
-            ap, lw, uw, ub = saved[nid]
+            a, alpha, lw, lb, uw, ub = saved[nid]
             gi = G[n.inputs[0]]
-            pos = ap > 0
-            G[nid] = np.where(pos, gi * lw, gi * uw + ub)
-            if n.op in ALPHA_OPS:
-                grads[nid] = gi * ap
+            G[nid] = np.where(a > 0, gi * lw + lb, gi * uw + ub)
+            if n.op in ALPHA_OPS and alpha is not None:
+                l, u = (b[:, None] for b in bounds[n.inputs[0]])
+                grads[nid] = ALPHA[n.op].grad(alpha, l, u, gi, np.maximum(a, 0), np.minimum(a, 0))
         else:
             yl, yu = bounds[nid]
             G[nid] = np.zeros((N, K) + net.shape(nid)) + yl[:, None]  # corner: only the sign of A matters
@@ -314,8 +313,9 @@ def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: st
             val, al = _optimize(net, nid, A0, bounds, region, mode, *alpha)
             rows = np.concatenate([open_rows, k + open_rows])
             for r, a in al.items():
-                l, u = bounds[net.nodes[r].inputs[0]]
-                full = np.broadcast_to((u > -l).astype(np.float64)[:, None], (N, 2 * k) + a.shape[2:]).copy()
+                n = net.nodes[r]
+                l, u = (b[:, None] for b in bounds[n.inputs[0]])
+                full = ALPHA[n.op].init(l, u, (N, 2 * k) + l.shape[2:], mode, **n.attrs)
                 full[:, rows] = a
                 slopes[r] = full
         lo[:, open_rows], hi[:, open_rows] = val[:, :m], -val[:, m:]

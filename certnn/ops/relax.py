@@ -12,9 +12,12 @@ Two shapes of rule:
 * an elementwise rule ``relax(l, u, alpha=None, mode="adaptive", **attrs) ->
   (lw, lb, uw, ub)``: arrays of the shape of ``l`` with
   ``lw*x + lb <= f(x) <= uw*x + ub`` for every x in [l, u]. ``alpha`` overrides
-  the lower slope of piecewise-linear ops where any value in a range is valid
-  (relu: [0, 1]); ``mode`` picks the default lower slope ("adaptive": 1 when
-  u > -l else 0, as in CROWN; "same-slope": the upper slope).
+  the free parameters of the relaxation where any value in a range is valid:
+  the lower slope of piecewise-linear ops (relu: [0, 1]) and the tangent points
+  of sigmoid and tanh; ``ALPHA`` says per op how alpha-CROWN starts, projects
+  and differentiates them. ``mode`` picks the default lower slope of the
+  piecewise-linear ops ("adaptive": 1 when u > -l else 0, as in CROWN;
+  "same-slope": the upper slope).
 
 An op with neither rule falls back to the constant relaxation ``[l_y, u_y]`` from
 its ``interval`` rule (IBP inside CROWN), recorded in the result; an op without
@@ -38,9 +41,6 @@ AFFINE_OPS = {
     "linear": (0,), "conv2d": (0,), "batch_norm": (0,), "avg_pool2d": (0,), "div": (0,),
     "matmul": "one", "mul": "one",
 }
-
-ALPHA_OPS = ("relu", "leaky_relu", "abs")  # lower slope free in a range: optimized by alpha-CROWN
-
 
 def _chord(l, u, fl, fu):
     w = np.where(u > l, (fu - fl) / np.where(u > l, u - l, 1.0), 0.0)
@@ -87,35 +87,163 @@ def abs_relax(l, u, alpha=None, mode="adaptive"):
     return lw, np.zeros_like(l), uw, ub
 
 
-def s_shaped(f, df):
+def s_shaped(f, df, d2f):
     """Relaxation of a monotone increasing function convex on x <= 0 and concave
-    on x >= 0 with f' largest at 0 (sigmoid, tanh). Convex piece: chord above,
-    tangent at the midpoint below; concave piece: the mirror. Mixed sign: two
-    parallel lines of slope k = min(f'(l), f'(u)) = min of f' on [l, u]; since
-    f(x) - kx is then nondecreasing, f(l) - kl <= f(x) - kx <= f(u) - ku."""
+    on x >= 0 (sigmoid, tanh). Convex piece (u <= 0): chord above, a tangent below
+    at any point t in [l, u] (default the midpoint); concave piece: the mirror.
+    Mixed sign: the upper line is a tangent at t >= 0 of the concave part with
+    t in [t_u, u], where the tangent at t_u passes through (l, f(l)) (at such t it
+    lies above f at l, and line - f is concave on [l, 0] and >= 0 at both ends);
+    when t_u > u no such tangent exists and the chord is above f (its slope is
+    >= f'(u)). The lower line is the mirror: a tangent at t in [l, t_l]. Default
+    tangent point: the midpoint clipped into the range, which leaves the least
+    area between line and f (and so beats the parallel lines of slope
+    min(f'(l), f'(u)) used before, which the tangents at l and u dominate). ``alpha`` (shape
+    ``(*l.shape, 2)``: lower, upper tangent point) overrides them, clipped into
+    the valid ranges, so any alpha gives sound lines."""
+
+    def tangent(t):
+        w = df(t)
+        return w, f(t) - w * t
+
+    def ranges(l, u):
+        """Valid tangent points per neuron: lower in [a, b], upper in [c, d]; a
+        side whose line is the chord gets an empty range marked by ``chord_*``."""
+        convex, concave = u <= 0, l >= 0
+        mixed = ~(convex | concave)
+        fl, fu = f(l), f(u)
+        # mixed: upper tangent point t_u in [0, u], where f(t) + f'(t)(l - t) = f(l)
+        # (the left side increases with t); lower t_l in [l, 0] mirrors it
+        g_up = lambda t: f(t) + df(t) * (l - t) - fl          # noqa: E731
+        g_lo = lambda t: f(t) + df(t) * (u - t) - fu          # noqa: E731  (increasing in t)
+        chord_up = mixed & (g_up(u) < 0)
+        chord_lo = mixed & (g_lo(l) > 0)
+        t_u = _bisect(g_up, np.zeros_like(l), np.where(mixed, u, 0.0), keep="hi")
+        t_l = _bisect(g_lo, np.where(mixed, l, 0.0), np.zeros_like(l), keep="lo")
+        lo_a = l
+        lo_b = np.where(mixed, t_l, u)
+        up_c = np.where(mixed, t_u, l)
+        up_d = u
+        chord_lo = chord_lo | concave
+        chord_up = chord_up | convex
+        return lo_a, lo_b, up_c, up_d, chord_lo, chord_up
+
+    def default_points(l, u):
+        # the area between a tangent line and f over [l, u] is least for the
+        # tangent at the midpoint (d/dt of line_t(m) = f''(t) (m - t)), so the
+        # best valid point is the midpoint clipped into the range
+        lo_a, lo_b, up_c, up_d, _, _ = ranges(l, u)
+        m = (l + u) / 2
+        return np.clip(m, lo_a, np.maximum(lo_a, lo_b)), np.clip(m, np.minimum(up_c, up_d), up_d)
 
     def relax(l, u, alpha=None, mode="adaptive"):
         fl, fu = f(l), f(u)
         cw, cb = _chord(l, u, fl, fu)
-        m = (l + u) / 2
-        tw = df(m)
-        tb = f(m) - tw * m
-        k = np.minimum(df(l), df(u))
-        convex, concave = u <= 0, l >= 0
-        lw = np.where(convex, tw, np.where(concave, cw, k))
-        lb = np.where(convex, tb, np.where(concave, cb, fl - k * l))
-        uw = np.where(convex, cw, np.where(concave, tw, k))
-        ub = np.where(convex, cb, np.where(concave, tb, fu - k * u))
+        lo_a, lo_b, up_c, up_d, chord_lo, chord_up = ranges(l, u)
+        if alpha is None:
+            t_lo, t_up = default_points(l, u)
+        else:
+            t_lo = np.clip(alpha[..., 0], lo_a, lo_b)
+            t_up = np.clip(alpha[..., 1], up_c, up_d)
+        tlw, tlb = tangent(t_lo)
+        tuw, tub = tangent(t_up)
+        shape = np.broadcast(l, t_lo).shape
+        lw = np.broadcast_to(np.where(chord_lo, cw, tlw), shape)
+        lb = np.broadcast_to(np.where(chord_lo, cb, tlb), shape)
+        uw = np.broadcast_to(np.where(chord_up, cw, tuw), shape)
+        ub = np.broadcast_to(np.where(chord_up, cb, tub), shape)
         point = u <= l  # a degenerate interval: the constant value
         return (np.where(point, 0.0, lw), np.where(point, fl, lb),
                 np.where(point, 0.0, uw), np.where(point, fu, ub))
 
+    relax.alpha = TangentPoints(ranges, default_points, d2f)
     return relax
+
+
+def _bisect(g, lo, hi, keep: str, steps: int = 60):
+    """Root of an increasing g on [lo, hi] (elementwise). ``keep="hi"`` returns a
+    point where g >= 0 (on the valid side for an upper tangent), ``"lo"`` one
+    where g <= 0. Where the root is outside the bracket the caller ignores the
+    result (the chord is used)."""
+    lo, hi = np.array(lo, np.float64), np.array(hi, np.float64)
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        pos = g(mid) >= 0
+        hi = np.where(pos, mid, hi)
+        lo = np.where(pos, lo, mid)
+    return hi if keep == "hi" else lo
+
+
+# ---------------------------------------------------------------- alpha-CROWN parameters
+# Per op: how alpha-CROWN starts, projects and differentiates its free parameters.
+# ``init/bounds`` get the relaxed node's input bounds l, u shaped (N, 1, *shape);
+# ``grad`` gets the chosen alpha, ``gi`` (d bound / d coefficient at the node's
+# input, from the reverse sweep) and the split rows ap = max(A, 0), am = min(A, 0).
+
+class LowerSlope:
+    """Piecewise-linear convex ops (relu, leaky_relu, abs): alpha is the lower
+    line's slope through the origin, free in [lo, 1] (unstable neurons)."""
+
+    def __init__(self, rule, lo):
+        self.rule, self.lo = rule, lo
+
+    def init(self, l, u, shape, mode, **attrs):
+        return np.broadcast_to(self.rule(l, u, mode=mode, **attrs)[0], shape).copy()
+
+    def bounds(self, l, u, **attrs):
+        lo = self.lo(attrs) if callable(self.lo) else self.lo
+        return lo, 1.0
+
+    def grad(self, alpha, l, u, gi, ap, am):
+        # the lower line is alpha * x: d/d alpha of ap * alpha * x (stable neurons ignore alpha)
+        return np.where((l < 0) & (u > 0), gi * ap, 0.0)
+
+
+class TangentPoints:
+    """S-shaped ops (sigmoid, tanh): alpha[..., 0] and alpha[..., 1] are the
+    tangent points of the lower and upper lines, each in its valid range."""
+
+    def __init__(self, ranges, default_points, d2f):
+        self.ranges, self.default_points, self.d2f = ranges, default_points, d2f
+
+    def init(self, l, u, shape, mode, **attrs):
+        t_lo, t_up = self.default_points(l, u)
+        return np.stack([np.broadcast_to(t_lo, shape), np.broadcast_to(t_up, shape)], axis=-1)
+
+    def bounds(self, l, u, **attrs):
+        lo_a, lo_b, up_c, up_d, _, _ = self.ranges(l, u)
+        return np.stack([lo_a, up_c], axis=-1), np.stack([lo_b, up_d], axis=-1)
+
+    def grad(self, alpha, l, u, gi, ap, am):
+        # tangent at t: slope f'(t), intercept f(t) - t f'(t); d/dt of
+        # a * (line(t) at gi) = a f''(t) (gi - t). Chord sides do not depend on t.
+        lo_a, lo_b, up_c, up_d, chord_lo, chord_up = self.ranges(l, u)
+        t_lo = np.clip(alpha[..., 0], lo_a, lo_b)
+        t_up = np.clip(alpha[..., 1], up_c, up_d)
+        g_lo = np.where(chord_lo, 0.0, ap * self.d2f(t_lo) * (gi - t_lo))
+        g_up = np.where(chord_up, 0.0, am * self.d2f(t_up) * (gi - t_up))
+        return np.stack([g_lo, g_up], axis=-1)
 
 
 def _sigmoid(x):
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-sigmoid_relax = s_shaped(_sigmoid, lambda x: _sigmoid(x) * (1.0 - _sigmoid(x)))
-tanh_relax = s_shaped(np.tanh, lambda x: 1.0 - np.tanh(x) ** 2)
+def _dsigmoid(x):
+    s = _sigmoid(x)
+    return s * (1.0 - s)
+
+
+sigmoid_relax = s_shaped(_sigmoid, _dsigmoid, lambda x: _dsigmoid(x) * (1.0 - 2.0 * _sigmoid(x)))
+tanh_relax = s_shaped(np.tanh, lambda x: 1.0 - np.tanh(x) ** 2,
+                      lambda x: -2.0 * np.tanh(x) * (1.0 - np.tanh(x) ** 2))
+
+# ops whose relaxation has free parameters that alpha-CROWN optimizes
+ALPHA = {
+    "relu": LowerSlope(relu_relax, 0.0),
+    "leaky_relu": LowerSlope(leaky_relu_relax, lambda attrs: attrs.get("negative_slope", 0.01)),
+    "abs": LowerSlope(abs_relax, -1.0),
+    "sigmoid": sigmoid_relax.alpha,
+    "tanh": tanh_relax.alpha,
+}
+ALPHA_OPS = tuple(ALPHA)
