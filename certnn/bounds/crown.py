@@ -272,6 +272,15 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
         a_in, bias, _ = backward(net, net.output, A0, bounds, None, mode)
         val = region.concretize_lower(a_in, bias)
     lb, ub = val[:, :K] + d, -val[:, K:] + d
+    out = net.nodes[net.output]
+    if net.kind[net.output] == "relax" and out.op != "relu" and out.inputs[0] in bounds:
+        # an S-shaped output on a wide input interval: its linear lines are
+        # poorer than the plain image [f(l), f(u)], so take the better of the two
+        ylo, yhi = (b.reshape(N, -1) for b in _interval_node(net, net.output, bounds))
+        Cf = C.reshape(N, K, -1)
+        Cp, Cm = np.maximum(Cf, 0), np.minimum(Cf, 0)
+        lb = np.maximum(lb, np.einsum("nko,no->nk", Cp, ylo) + np.einsum("nko,no->nk", Cm, yhi) + d)
+        ub = np.minimum(ub, np.einsum("nko,no->nk", Cp, yhi) + np.einsum("nko,no->nk", Cm, ylo) + d)
     inter = {k: bounds[k] for k in net.need}
     return Bounds(lb, ub, method, net.graph, intermediate=inter, alphas=used_alphas,
                   interval_nodes=tuple(k for k, v in net.kind.items() if v == "interval"),

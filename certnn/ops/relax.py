@@ -88,45 +88,41 @@ def abs_relax(l, u, alpha=None, mode="adaptive"):
 
 
 def s_shaped(f, df, d2f):
-    """Relaxation of a monotone increasing function convex on x <= 0 and concave
-    on x >= 0 (sigmoid, tanh). Convex piece (u <= 0): chord above, a tangent below
-    at any point t in [l, u] (default the midpoint); concave piece: the mirror.
-    Mixed sign: the upper line is a tangent at t >= 0 of the concave part with
-    t in [t_u, u], where the tangent at t_u passes through (l, f(l)) (at such t it
+    """Relaxation of a monotone increasing function, convex on x <= 0, concave on
+    x >= 0 and point-symmetric about (0, f(0)) (sigmoid, tanh). Convex piece
+    (u <= 0): chord above, a tangent below at any point t in [l, u]; concave
+    piece: the mirror. Mixed sign: the upper line is a tangent at t in [t_u, u],
+    where the tangent at t_u >= 0 passes through (l, f(l)) (from such t the line
     lies above f at l, and line - f is concave on [l, 0] and >= 0 at both ends);
     when t_u > u no such tangent exists and the chord is above f (its slope is
-    >= f'(u)). The lower line is the mirror: a tangent at t in [l, t_l]. Default
-    tangent point: the midpoint clipped into the range, which leaves the least
-    area between line and f (and so beats the parallel lines of slope
-    min(f'(l), f'(u)) used before, which the tangents at l and u dominate). ``alpha`` (shape
-    ``(*l.shape, 2)``: lower, upper tangent point) overrides them, clipped into
-    the valid ranges, so any alpha gives sound lines."""
+    >= f'(u)). The lower line is the mirror: a tangent at t in [l, t_l], with
+    t_l(u) = -t_u(-u) by the symmetry. Default tangent point: the midpoint clipped
+    into the range, which leaves the least area between line and f (and beats the
+    parallel lines of slope min(f'(l), f'(u)) used before: the tangents at l and u
+    dominate those). ``alpha`` (shape ``(*l.shape, 2)``: lower, upper tangent
+    point) overrides the default, clipped into the valid ranges, so any alpha
+    gives sound lines."""
 
     def tangent(t):
         w = df(t)
         return w, f(t) - w * t
 
+    table = _TangentTable(f, df)
+
     def ranges(l, u):
         """Valid tangent points per neuron: lower in [a, b], upper in [c, d]; a
-        side whose line is the chord gets an empty range marked by ``chord_*``."""
+        side whose line is the chord is marked by ``chord_*`` (its range unused)."""
         convex, concave = u <= 0, l >= 0
         mixed = ~(convex | concave)
-        fl, fu = f(l), f(u)
-        # mixed: upper tangent point t_u in [0, u], where f(t) + f'(t)(l - t) = f(l)
-        # (the left side increases with t); lower t_l in [l, 0] mirrors it
-        g_up = lambda t: f(t) + df(t) * (l - t) - fl          # noqa: E731
-        g_lo = lambda t: f(t) + df(t) * (u - t) - fu          # noqa: E731  (increasing in t)
-        chord_up = mixed & (g_up(u) < 0)
-        chord_lo = mixed & (g_lo(l) > 0)
-        t_u = _bisect(g_up, np.zeros_like(l), np.where(mixed, u, 0.0), keep="hi")
-        t_l = _bisect(g_lo, np.where(mixed, l, 0.0), np.zeros_like(l), keep="lo")
-        lo_a = l
+        # the chord is valid exactly when the tangent at the far end is not:
+        # g_up(u) < 0 with g_up(t) = f(t) + f'(t)(l - t) - f(l), increasing in t >= 0
+        chord_up = convex | (mixed & (f(u) + df(u) * (l - u) < f(l)))
+        chord_lo = concave | (mixed & (f(l) + df(l) * (u - l) > f(u)))
+        t_u = np.minimum(table.upper_point(l), u)   # >= the true t_u: on the valid side
+        t_l = np.maximum(-table.upper_point(-u), l)
         lo_b = np.where(mixed, t_l, u)
         up_c = np.where(mixed, t_u, l)
-        up_d = u
-        chord_lo = chord_lo | concave
-        chord_up = chord_up | convex
-        return lo_a, lo_b, up_c, up_d, chord_lo, chord_up
+        return l, lo_b, up_c, u, chord_lo, chord_up
 
     def default_points(l, u):
         # the area between a tangent line and f over [l, u] is least for the
@@ -160,18 +156,40 @@ def s_shaped(f, df, d2f):
     return relax
 
 
-def _bisect(g, lo, hi, keep: str, steps: int = 60):
-    """Root of an increasing g on [lo, hi] (elementwise). ``keep="hi"`` returns a
-    point where g >= 0 (on the valid side for an upper tangent), ``"lo"`` one
-    where g <= 0. Where the root is outside the bracket the caller ignores the
-    result (the chord is used)."""
-    lo, hi = np.array(lo, np.float64), np.array(hi, np.float64)
-    for _ in range(steps):
-        mid = (lo + hi) / 2
-        pos = g(mid) >= 0
-        hi = np.where(pos, mid, hi)
-        lo = np.where(pos, lo, mid)
-    return hi if keep == "hi" else lo
+class _TangentTable:
+    """t_u(l) for l < 0: the point t >= 0 whose tangent passes through (l, f(l)),
+    tabulated once on a grid of l (step 2^-9 on [-40, 0]) by bisection, and read
+    conservatively: t_u decreases as l increases, so the value at the grid point
+    at or left of l is >= the true t_u(l), which keeps the tangent on the valid
+    side (the loss is at most one grid step of l). Left of the table the caller
+    falls back to the tangent at u."""
+
+    STEP, LEFT = 2.0 ** -9, 40.0
+
+    def __init__(self, f, df):
+        self.f, self.df, self._t = f, df, None
+
+    def _build(self):
+        f, df = self.f, self.df
+        grid = -self.LEFT + self.STEP * np.arange(int(self.LEFT / self.STEP) + 1)
+        fl = f(grid)
+        lo, hi = np.zeros_like(grid), np.full_like(grid, 2 * self.LEFT)
+        for _ in range(48):  # g(t) = f(t) + f'(t)(l - t) - f(l) increases in t >= 0
+            mid = (lo + hi) / 2
+            pos = f(mid) + df(mid) * (grid - mid) - fl >= 0
+            hi, lo = np.where(pos, mid, hi), np.where(pos, lo, mid)
+        hi[-1] = 0.0  # l = 0: the tangent at 0
+        return grid, hi
+
+    def upper_point(self, l):
+        if self._t is None:
+            self._t = self._build()
+        grid, t = self._t
+        x = np.minimum(np.asarray(l, np.float64), 0.0)
+        i = np.floor((x + self.LEFT) / self.STEP).astype(np.int64)
+        i = np.clip(i, 0, grid.size - 1)
+        i -= grid[i] > x  # rounding in the index: step back to a grid point <= l
+        return np.where(i < 0, np.inf, t[np.maximum(i, 0)])
 
 
 # ---------------------------------------------------------------- alpha-CROWN parameters
