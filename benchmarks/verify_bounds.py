@@ -36,6 +36,44 @@ def _best(fn, repeat=3):
     return best, out
 
 
+def _layers_graph(Ws, bs, acts):
+    """A chain MLP graph: h_{i+1} = act_i(W_i h_i + b_i) (float64 weights)."""
+    from certnn.ir.graph import Graph, Node
+    nodes, params, prev = [Node("x", "input", shape=(None, Ws[0].shape[1]), dtype="float64")], {}, "x"
+    for i, (W, b, act) in enumerate(zip(Ws, bs, acts)):
+        params[f"W{i}"], params[f"b{i}"] = np.asarray(W, np.float64), np.asarray(b, np.float64)
+        nodes += [Node(f"W{i}", "param", shape=W.shape, dtype="float64"),
+                  Node(f"b{i}", "param", shape=b.shape, dtype="float64"),
+                  Node(f"h{i}", "linear", (prev, f"W{i}", f"b{i}"), dtype="float64")]
+        prev = f"h{i}"
+        if act != "linear":
+            nodes.append(Node(f"a{i}", act, (prev,), dtype="float64"))
+            prev = f"a{i}"
+    return Graph(nodes, [prev], params).validate()
+
+
+def _s_shaped_cases():
+    from certnn.bounds import Region
+    cases = []
+    mc = Path(os.environ.get("CERTNN_BENCHMARKS", ROOT.parent / "shared" / "benchmarks")) / \
+        "controllers" / "Mountain_Car" / "controller.npz"
+    if mc.exists():
+        z = np.load(mc, allow_pickle=False)
+        acts = [str(a) for a in z["activations"]]
+        g = _layers_graph([z[f"W{i}"] for i in range(len(acts))], [z[f"b{i}"] for i in range(len(acts))], acts)
+        e0, e1 = np.linspace(-1.2, 0.6, 19), np.linspace(-0.07, 0.07, 8)
+        lo = np.array([[a, b] for a in e0[:-1] for b in e1[:-1]])
+        hi = np.array([[a, b] for a in e0[1:] for b in e1[1:]])
+        cases.append(("mc-sig16x16", g, Region.box(lo, hi)))
+    rng = np.random.default_rng(5)
+    widths = [4, 32, 32, 32, 3]
+    Ws = [rng.normal(size=(o, i)) * 1.5 / np.sqrt(i) for i, o in zip(widths, widths[1:])]
+    bs = [rng.normal(size=o) * 0.3 for o in widths[1:]]
+    g = _layers_graph(Ws, bs, ["tanh", "tanh", "tanh", "linear"])
+    cases.append(("tanh-4x32x3", g, Region.ball(rng.normal(size=(20, 4)), 0.1, "inf")))
+    return cases
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=str(ROOT / "runs" / "mnist-mlp"))
@@ -101,6 +139,16 @@ def main():
     except Exception as e:  # the reference data is optional here
         print(f"cnn4 skipped: {e}")
 
+    # S-shaped networks (tangent-line relaxations; alpha-CROWN moves the tangent points):
+    # the Mountain_Car controller (Verisig's sig16x16) over 126 boxes tiling its state
+    # space, and a seeded random 4-32-32-32-3 tanh MLP at L-inf eps 0.1
+    for name, graph, region in _s_shaped_cases():
+        for method in ("ibp", "crown", "alpha-crown"):
+            compute_bounds(graph, region, method=method)  # warm-up (tangent tables)
+            sec, b = _best(lambda: compute_bounds(graph, region, method=method), 1 if method == "alpha-crown" else 3)
+            rows.append({"model": name, "method": method, "examples": region.n,
+                         "ms_per_example": 1000 * sec / region.n, "mean_width": float(np.mean(b.ub - b.lb))})
+
     # auto_LiRPA 0.3 (the registry's latest) pins torch<1.13 and fails to import with
     # NumPy 2; certnn's tightness is compared with auto_LiRPA's stored reference
     # bounds instead (tests/bounds/test_golden.py, cnn4, rtol 1e-4).
@@ -120,11 +168,12 @@ def main():
                     "verified_crown": s["verified_accuracy"], "certified": s["certified_accuracy"],
                     "seconds": time.perf_counter() - t0})
 
-    print(f"{'model':16} {'method':12} {'ms/example':>10} {'checker ms':>10} {'chk/prod':>8} {'verified':>8}")
+    print(f"{'model':16} {'method':12} {'ms/example':>10} {'checker ms':>10} {'chk/prod':>8} {'verified':>8} "
+          f"{'mean width':>10}")
     for r in rows:
         print(f"{r['model']:16} {r['method']:12} {r['ms_per_example']:>10.3f} "
               f"{r.get('checker_ms_per_example', float('nan')):>10.3f} {r.get('checker_over_producer', float('nan')):>8.2f} "
-              f"{r.get('verified', float('nan')):>8.2f}")
+              f"{r.get('verified', float('nan')):>8.2f} {r.get('mean_width', float('nan')):>10.4f}")
     print(f"\n{'eps':>5} {'clean':>6} {'PGD':>6} {'CROWN':>6} {'certified':>9}")
     for a in acc:
         print(f"{a['eps']:>5} {a['clean']:>6.3f} {a['pgd']:>6.3f} {a['verified_crown']:>6.3f} {a['certified']:>9.3f}")
