@@ -99,6 +99,12 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
     graph, prop, cases = load_instance(onnx_path, vnnlib_path)
     left = max(0.0, timeout - (time.monotonic() - t0))
     v = verify_property(graph, cases, left, seed=seed, certifiable=cert_path is not None)
+    if v.status == "sat" and not prop.is_counterexample(*v.counterexample):
+        # found in the closed sets the bounds use, but on the boundary of a strict
+        # comparison as written: not a counterexample (it never is one otherwise)
+        from .verify.bab import Verdict
+        v = Verdict("unknown", stats={**v.stats, "rejected_counterexample": "on the boundary of a strict "
+                                      "comparison of the property"})
     v.seconds = time.monotonic() - t0
     if result_path is not None:
         write_result(result_path, format_result(v))

@@ -252,3 +252,22 @@ def test_suite_on_local_processes_and_a_dask_cluster_gives_the_sequential_answer
 def test_suite_with_a_bad_scheduler_address_is_a_clear_error(address, msg):
     r = _subprocess("vnncomp", "suite", TEST / "instances.csv", "--scheduler", address, "--no-progress")
     assert r.returncode == 1 and msg in r.stderr and address in r.stderr
+
+
+def test_a_point_on_a_strict_boundary_is_not_reported_sat(tmp_path):
+    """y = x on [0, 1] with unsafe set y > 1: the closed set the bounds use is hit
+    at x = 1 (found by the falsifier), which the property as written excludes."""
+    from certnn.interop import save_onnx
+    from certnn.ir.graph import Graph, Node
+    g = Graph([Node("x", "input", shape=(None, 1)), Node("W", "param", shape=(1, 1)),
+               Node("y", "linear", ("x", "W"))], ["y"], {"W": np.ones((1, 1), np.float32)}).validate()
+    save_onnx(g, tmp_path / "id.onnx")
+    head = "(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(assert (>= X_0 0))\n(assert (<= X_0 1))\n"
+    (tmp_path / "strict.vnnlib").write_text(head + "(assert (> Y_0 1))\n")
+    (tmp_path / "closed.vnnlib").write_text(head + "(assert (>= Y_0 1))\n")
+    r = _run("vnncomp", "run", tmp_path / "id.onnx", tmp_path / "closed.vnnlib", "--timeout", 20,
+             "--out", tmp_path / "closed.txt")
+    assert _parse((tmp_path / "closed.txt").read_text()) == ("sat", {"X_0": 1.0, "Y_0": 1.0}), r.stderr
+    r = _run("vnncomp", "run", tmp_path / "id.onnx", tmp_path / "strict.vnnlib", "--timeout", 20,
+             "--out", tmp_path / "strict.txt")
+    assert (tmp_path / "strict.txt").read_text() == "unknown\n", r.stdout + r.stderr

@@ -9,8 +9,11 @@ The subset (that of the VNN-COMP benchmarks)::
     T := number | X_i | Y_j | (+ T ...) | (- T ...) | (* T ...) | (/ T number)
 
 with linear terms only, and no constraint mixing X and Y variables. Strict
-comparisons are read as non-strict (standard for VNN-COMP: the sets differ by
-a measure-zero boundary). Decimal constants become the nearest float64.
+comparisons are read as non-strict for bounding (the closed set contains the
+open one, so an ``unsat`` over it holds for the property as written), while
+``VnnlibProperty.is_counterexample`` keeps them strict: a point on the boundary
+of a strict constraint is not a counterexample, and ``certnn vnncomp`` never
+reports one. Decimal constants become the nearest float64.
 
 The asserts together describe the *unsafe* inputs/outputs: a counterexample is
 an x in the input box whose output y satisfies them. The formula is put in
@@ -68,6 +71,21 @@ class VnnlibProperty:
     n_inputs: int = 0
     n_outputs: int = 0
     source: str = "<vnnlib>"
+    exact: list = field(default_factory=list)  # per cube: (lo, hi, lo_strict, hi_strict, G, h, strict)
+
+    def is_counterexample(self, x, y) -> bool:
+        """Does (x, y) (flattened input and output) satisfy the asserts as written,
+        strict comparisons strict? The check a reported ``sat`` must pass."""
+        x = np.asarray(x, np.float64).reshape(-1)
+        y = np.asarray(y, np.float64).reshape(-1)
+        if x.size != self.n_inputs or y.size != self.n_outputs:
+            return False
+        for lo, hi, lo_strict, hi_strict, G, h, strict in self.exact:
+            inside = np.all(np.where(lo_strict, x > lo, x >= lo)) and np.all(np.where(hi_strict, x < hi, x <= hi))
+            v = G @ y + h
+            if inside and np.all(np.where(strict, v < 0, v <= 0)):
+                return True
+        return False
 
     def __iter__(self):
         return iter(self.cases)
@@ -202,8 +220,9 @@ def _product(p, a: list, b: list, pos: int) -> list:
 
 
 class _Context:
-    """Formulas to DNF over atoms; an atom is (pos, kind, coeffs, const) meaning
-    sum coeffs[i] * kind_i + const <= 0, kind "X", "Y" or "" (no variables)."""
+    """Formulas to DNF over atoms; an atom is (pos, kind, coeffs, const, strict)
+    meaning sum coeffs[i] * kind_i + const <= 0 (< 0 when strict), kind "X", "Y"
+    or "" (no variables)."""
 
     def __init__(self, p: _Parser, decl):
         self.p, self.decl = p, decl
@@ -231,11 +250,12 @@ class _Context:
                 raise p.error(f"'{head}' needs two terms", e[0])
             terms = [self.term(a) for a in args]
             cube = []
+            strict = head in ("<", ">")
             for (pa, la), (pb, lb) in zip(terms, terms[1:]):
                 if head in ("<=", "<", "="):
-                    cube.append(self.atom(pa, la, lb))
+                    cube.append(self.atom(pa, la, lb) + (strict,))
                 if head in (">=", ">", "="):
-                    cube.append(self.atom(pa, lb, la))
+                    cube.append(self.atom(pa, lb, la) + (strict,))
             return [cube]
         if head in ("not", "=>", "xor", "ite"):
             raise p.error(f"operator '{head}' is outside the supported VNNLIB subset", head_pos)
@@ -319,6 +339,7 @@ def _cases(p: _Parser, decl, common, crossed, n_x: int, n_y: int) -> VnnlibPrope
     if not base.add(p, common):
         return VnnlibProperty([], n_x, n_y, p.source)
     groups: dict[bytes, tuple] = {}
+    exact = []
     for extra in crossed:
         cube = base.copy()
         if not cube.add(p, extra):
@@ -333,29 +354,34 @@ def _cases(p: _Parser, decl, common, crossed, n_x: int, n_y: int) -> VnnlibPrope
         key = cube.lo.tobytes() + cube.hi.tobytes()
         G = np.array(cube.G) if cube.G else np.zeros((1, n_y))   # no output constraint: always unsafe
         h = np.array(cube.h) if cube.h else np.zeros(1)
+        strict = np.array(cube.strict) if cube.h else np.zeros(1, bool)
         groups.setdefault(key, (cube.lo, cube.hi, []))[2].append((G, h))
+        exact.append((cube.lo, cube.hi, cube.lo_strict, cube.hi_strict, G, h, strict))
     cases = [(InputBox(lo, hi), LinearSpec.unsafe_set(disj)) for lo, hi, disj in groups.values()]
-    return VnnlibProperty(cases, n_x, n_y, p.source)
+    return VnnlibProperty(cases, n_x, n_y, p.source, exact)
 
 
 class _Cube:
     def __init__(self, n_x: int, n_y: int):
         self.n_y = n_y
         self.lo, self.hi = np.full(n_x, -np.inf), np.full(n_x, np.inf)
+        self.lo_strict, self.hi_strict = np.zeros(n_x, bool), np.zeros(n_x, bool)
         self.G: list = []
         self.h: list = []
+        self.strict: list = []
 
     def copy(self) -> "_Cube":
         c = _Cube.__new__(_Cube)
         c.n_y, c.lo, c.hi, c.G, c.h = self.n_y, self.lo.copy(), self.hi.copy(), list(self.G), list(self.h)
+        c.lo_strict, c.hi_strict, c.strict = self.lo_strict.copy(), self.hi_strict.copy(), list(self.strict)
         return c
 
     def add(self, p: _Parser, atoms) -> bool:
         """Conjoin ``atoms``; False when a constant comparison is false."""
-        idx, bound, upper = [], [], []
-        for pos, kind, coeffs, const in atoms:
+        idx, bound, upper, strict_x = [], [], [], []
+        for pos, kind, coeffs, const, strict in atoms:
             if kind == "":
-                if const > 0:
+                if const > 0 or (strict and const == 0):
                     return False
             elif kind == "X":
                 if len(coeffs) != 1:
@@ -365,16 +391,20 @@ class _Cube:
                 idx.append(i)
                 bound.append(-const / c + 0.0)  # + 0.0: no -0.0 bounds
                 upper.append(c > 0)
+                strict_x.append(strict)
             else:
                 row = np.zeros(self.n_y)
                 for j, c in coeffs.items():
                     row[j] = c
                 self.G.append(row)
                 self.h.append(const)
-        if idx:
-            idx, bound, upper = np.array(idx), np.array(bound), np.array(upper)
-            np.minimum.at(self.hi, idx[upper], bound[upper])
-            np.maximum.at(self.lo, idx[~upper], bound[~upper])
+                self.strict.append(strict)
+        for i, b, up, st in zip(idx, bound, upper, strict_x):  # the tighter bound wins; strict on a tie
+            if up and b < self.hi[i] or not up and b > self.lo[i]:
+                (self.hi if up else self.lo)[i] = b
+                (self.hi_strict if up else self.lo_strict)[i] = st
+            elif b == (self.hi if up else self.lo)[i]:
+                (self.hi_strict if up else self.lo_strict)[i] |= st
         return True
 
 

@@ -235,3 +235,33 @@ def test_round_trip_through_vnnlib_text(spec):
     assert np.array_equal(parsed.C[0], np.concatenate([G for G, _ in disjuncts]))
     assert np.array_equal(parsed.d[0], np.concatenate([h for _, h in disjuncts]))
     assert np.array_equal(parsed.groups, np.concatenate([np.full(len(h), i) for i, (_, h) in enumerate(disjuncts)]))
+
+
+# ---------------------------------------------------------------- strict comparisons
+
+def test_strict_comparisons_bound_as_closed_sets_but_counterexamples_are_strict():
+    text = HEAD + "(assert (< X_0 1))\n(assert (>= X_0 -1))\n(assert (<= X_1 0.5))\n(assert (> X_1 0.25))\n" \
+        "(assert (or (and (> Y_0 Y_1)) (and (<= Y_2 3) (< Y_2 3))))"
+    prop = parse_vnnlib(text)
+    (box, spec), = prop
+    assert box.lo.tolist() == [-1, 0.25] and box.hi.tolist() == [1, 0.5]   # closed for bounding
+    assert spec.violated(np.array([[1.0, 1.0, 9.0]]))[0]                    # the closed set holds the tie
+    x_in = [0.0, 0.3]
+    assert prop.is_counterexample(x_in, [2.0, 1.0, 9.0])       # Y_0 > Y_1
+    assert not prop.is_counterexample(x_in, [1.0, 1.0, 9.0])   # Y_0 = Y_1: on the boundary
+    assert not prop.is_counterexample(x_in, [0.0, 1.0, 3.0])   # (< Y_2 3) is strict; (<= Y_2 3) alone is not
+    assert prop.is_counterexample(x_in, [0.0, 1.0, 2.5])
+    assert not prop.is_counterexample([1.0, 0.3], [2.0, 1.0, 9.0])   # X_0 < 1
+    assert not prop.is_counterexample([0.0, 0.25], [2.0, 1.0, 9.0])  # X_1 > 0.25
+    assert prop.is_counterexample([-1.0, 0.5], [2.0, 1.0, 9.0])      # non-strict bounds include the end
+    assert not prop.is_counterexample([0.0, 0.3, 1.0], [2.0, 1.0, 9.0])  # wrong size
+
+
+def test_tied_bounds_keep_the_strict_one_and_strict_constants_can_be_false():
+    text = HEAD + "(assert (<= X_0 1))\n(assert (< X_0 1))\n(assert (>= X_0 0))\n(assert (<= X_1 1))\n" \
+        "(assert (>= X_1 0))\n(assert (<= X_0 2))"
+    prop = parse_vnnlib(text)
+    assert not prop.is_counterexample([1.0, 0.5], [0, 0, 0]) and prop.is_counterexample([0.9, 0.5], [0, 0, 0])
+    text = HEAD + BOX + "(assert (or (and (< 0 0) (<= Y_0 0)) (and (<= Y_1 0))))"
+    (box, spec), = parse_vnnlib(text)
+    assert spec.C[0].tolist() == [[0, 1, 0]]  # (< 0 0) is false: that disjunct is dropped
