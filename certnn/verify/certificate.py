@@ -110,6 +110,7 @@ def make_certificate(model_graph: "Graph", region: Region, spec: LinearSpec, bou
         alphas[key] = a.reshape((1,) * max(0, 2 - a.ndim) + a.shape)
     if str(bounds.method) == "same-slope" and not alphas:
         alphas = _same_slopes(unfuse(model_graph), bounds.intermediate)
+    alphas.update(_default_tangent_points(unfuse(model_graph), bounds.intermediate, alphas))
     lb = np.asarray(bounds.lb) if bounds.lb is not None else None
     claimed = spec.holds(lb) if lb is not None and lb.shape == spec.d.shape else np.ones(spec.n, bool)
     producer = {"certnn": _version(), "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -117,6 +118,19 @@ def make_certificate(model_graph: "Graph", region: Region, spec: LinearSpec, bou
     return Certificate(graph_hash(model_graph), region, spec, semantics, str(bounds.method), anchors, alphas,
                        np.asarray(claimed, bool), None if model_path is None else str(Path(model_path).resolve()),
                        producer)
+
+
+def _default_tangent_points(g, inter, alphas) -> dict:
+    """The sigmoid/tanh tangent points CROWN chose on its own (unpadded) bounds, for
+    every target (target "*"), where the producer recorded none: the checker would
+    otherwise recompute them from the padded anchors and land on slightly other lines."""
+    from ..ops.relax import ALPHA
+    out, have = {}, {k[1] for k in alphas}
+    for n in g.nodes:
+        if n.op in ("sigmoid", "tanh") and n.inputs[0] in inter and n.id not in have:
+            l, u = (np.asarray(a, np.float64)[:, None] for a in inter[n.inputs[0]])
+            out[("*", n.id, "both")] = ALPHA[n.op].init(l, u, l.shape, "adaptive")
+    return out
 
 
 def _same_slopes(g, inter) -> dict:

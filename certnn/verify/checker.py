@@ -28,16 +28,24 @@ line lies above relu on [l, u] whatever rounding did to s.
 
 Slopes: any alpha in [0, 1] gives a valid lower line; values outside reject the
 example; a missing slope defaults to 1 if u > -l else 0 (on the claimed bounds).
+Sigmoid and tanh are relaxed by lines built here in sound arithmetic
+(:mod:`certnn.verify.sound_lines`) from the tangent points the certificate
+proposes (or the relaxation's default points on the claimed bounds): a point
+whose tangent cannot be proved valid gives a chord or a flat line instead, so a
+bad point can only make the check fail, never make it unsound. These steps
+assume libm within a few ulps (the op table's interval rules for the two ops).
 
 Supported ops: linear, matmul with a constant operand, conv2d (its transpose
 implemented here), batch_norm (eval), add/sub (two values or a constant), neg,
-reshape, flatten, relu. Anything else is rejected, never accepted.
+reshape, flatten, relu, sigmoid, tanh. Anything else is rejected, never
+accepted.
 
 This module does not import the bound producer (certnn.bounds' propagation);
 it uses only the Region/LinearSpec data classes, the sound interval helpers of
 certnn.floats.interval, the op table's ``real`` rule for the conv2d forward map
-(the op's definition) and, for constants computed inside the graph and for
-binary32 semantics, the op table's sound interval/error rules.
+(the op's definition), the sigmoid/tanh relaxation's default tangent points (a
+proposal, checked like any other) and, for constants computed inside the graph
+and for binary32 semantics, the op table's sound interval/error rules.
 """
 
 from __future__ import annotations
@@ -54,9 +62,13 @@ from ..ir.graph import Graph
 from ..ir.passes import unfuse
 from ..ir.serialize import graph_hash
 from ..ops import get_op
+from ..ops.relax import ALPHA
+from . import sound_lines
 from .certificate import Certificate, CertificateError, load_certificate
 
-SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "add", "sub", "neg", "reshape", "flatten", "relu")
+S_SHAPED = tuple(sound_lines.OPS)
+SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "add", "sub", "neg", "reshape", "flatten", "relu") \
+    + S_SHAPED
 ROW_BUDGET = 1 << 22       # elements of one coefficient array; rows are chunked to stay below
 OP_INTERVAL = "op-interval-rules-sound (tests/conformance)"
 
@@ -307,12 +319,15 @@ class _Checker:
             raise _Reject(f"spec: rows have {cert.spec.C.shape[2]} coefficients, the model output "
                           f"{_pe(self.nodes[self.output])}")
         self.relu_inputs = {self.nodes[i].inputs[0] for i in self.order if self.nodes[i].op == "relu"}
+        relaxed = {self.nodes[i].inputs[0] for i in self.order if self.nodes[i].op in S_SHAPED}
+        if relaxed:
+            self.assumptions += [a for a in sound_lines.ASSUMES if a not in self.assumptions]
         for nid, (lo, _) in cert.anchors.items():
             if nid not in self.var:
                 raise _Reject(f"anchor: the certificate bounds node '{nid}', not a value of this graph")
             if lo.shape[1:] != _pe(self.nodes[nid]):
                 raise _Reject(f"anchor '{nid}': shape {lo.shape[1:]}, the node has {_pe(self.nodes[nid])}")
-        self.checked = [i for i in self.order if i in self.relu_inputs or i in cert.anchors]
+        self.checked = [i for i in self.order if i in self.relu_inputs or i in relaxed or i in cert.anchors]
         self.reasons = [None] * self.N
         self.infeasible = np.zeros(self.N, bool)
         self._alphas()
@@ -320,12 +335,20 @@ class _Checker:
 
     # ------------------------------------------------------------------ slopes
     def _alphas(self):
-        """Validate the certificate's slopes: known targets and relus, shapes, [0, 1]."""
+        """Validate the certificate's slopes: known targets and relus, shapes, [0, 1].
+        Sigmoid/tanh tangent points (a trailing axis of 2: lower, upper line) need
+        only the shape: any value gives sound lines (see sound_lines)."""
         self.alpha = {}
         targets = set(self.checked) | {"spec", "*"}
         for (t, r, side), a in self.cert.alphas.items():
+            if t in targets and r in self.nodes and self.nodes[r].op in S_SHAPED:
+                if (side == "upper" and t == "spec") or not _fits(a.shape[2:], _pe(self.nodes[r]) + (2,)):
+                    raise _Reject(f"alpha ({t}, {r}, {side}): shape {a.shape} does not fit {self.nodes[r].op} "
+                                  f"{_pe(self.nodes[r])} with 2 tangent points")
+                self.alpha[(t, r, side)] = a
+                continue
             if t not in targets or r not in self.nodes or self.nodes[r].op != "relu":
-                raise _Reject(f"alpha ({t}, {r}): unknown target or not a relu node")
+                raise _Reject(f"alpha ({t}, {r}): unknown target or not a relu or sigmoid/tanh node")
             if (side == "upper" and t == "spec") or not _fits(a.shape[2:], _pe(self.nodes[r])):
                 raise _Reject(f"alpha ({t}, {r}, {side}): shape {a.shape} does not fit relu {_pe(self.nodes[r])}")
             out = ~((a >= 0) & (a <= 1))
@@ -387,6 +410,9 @@ class _Checker:
                     raise _Reject(f"alpha ({target}, {relu}): {k} rows, expected 1, {K} or {2 * K}")
                 return a[:, sl] if a.shape[1] == K else a
             l, u = claimed[self.nodes[relu].inputs[0]]
+            op = self.nodes[relu].op
+            if op in S_SHAPED:                                       # the default tangent points
+                return ALPHA[op].init(l[:, None], u[:, None], (l.shape[0], 1) + l.shape[1:], "adaptive")
             return np.where(u > -l, 1.0, 0.0)[:, None]              # the default slope
         if target == "spec":
             return pick("lower")
@@ -504,6 +530,13 @@ class _Checker:
                     self._push(acc, z, beta)
                 c = iv.down(c + cc)
                 continue
+            if n.op in S_SHAPED:
+                z = n.inputs[0]
+                pts = self._rows_alpha(tkey, nid, Kt, sl, self.claim)
+                A, cc = self._s_back(n.op, A, *self.bounds[z], pts)
+                self._push(acc, z, A)
+                c = iv.down(c + cc)
+                continue
             for i, A2, cc in self._affine_back(n, A):
                 if A2 is not None:
                     self._push(acc, i, A2)
@@ -541,6 +574,23 @@ class _Checker:
         amh_b = np.broadcast_to(amh, (self.N,) + amh.shape) if A.shared else amh
         c, rad = _product(_rowdot, (amh_b, None), (t, None), max(1, n))
         return _Coef(lo, hi), -iv.up(c + rad)                               # -(>= sum a- t)
+
+    # ------------------------------------------------------------------ sigmoid, tanh
+    def _s_back(self, op, A, l, u, pts):
+        """a f(z) >= a+ (lw z + lb) - a- (uw z + ub) on [l, u] for every a in [Al, Ah],
+        with sound lines at the tangent points ``pts`` (..., 2)."""
+        Al, Ah = A.as_iv()
+        l, u = l[:, None], u[:, None]                                # (N, 1, *s)
+        lw, lb = sound_lines.lower_line(op, l, u, pts[..., 0])
+        uw, ub = sound_lines.upper_line(op, l, u, pts[..., 1])
+        apl, aph = np.maximum(Al, 0.0), np.maximum(Ah, 0.0)         # a+ in [apl, aph]
+        aml, amh = np.maximum(-Ah, 0.0), np.maximum(-Al, 0.0)       # a- in [aml, amh]
+        lo, hi = iv.sub(*iv.mul(apl, aph, lw, lw), *iv.mul(aml, amh, uw, uw))
+        const = iv.sub(*iv.mul(apl, aph, lb, lb), *iv.mul(aml, amh, ub, ub))[0]   # per neuron, a lower bound
+        const = np.broadcast_to(const, np.broadcast_shapes(const.shape, (self.N, 1) + l.shape[2:]))
+        n = int(np.prod(l.shape[2:]))
+        c, rad = _product(_rowdot, (const, None), (np.ones((self.N,) + l.shape[2:]), None), max(1, n))
+        return _Coef(lo, hi), iv.down(c - rad)
 
     # ------------------------------------------------------------------ affine ops
     def _const(self, nid):
@@ -646,6 +696,8 @@ class _Checker:
         if op == "relu":
             lo, hi = self.bounds[ins[0]]
             return np.maximum(lo, 0.0), np.maximum(hi, 0.0)
+        if op in S_SHAPED:
+            return sound_lines.OPS[op][0](*self.bounds[ins[0]])
         if op in ("reshape", "flatten"):
             lo, hi = box[ins[0]]
             return lo.reshape((self.N,) + _pe(n)), hi.reshape((self.N,) + _pe(n))

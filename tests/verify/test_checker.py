@@ -83,11 +83,11 @@ def test_other_graph_region_or_spec_is_rejected():
 
 
 def test_unsupported_ops_are_rejected_never_accepted():
-    g, _ = mlp_graph(activation="tanh")
+    g, _ = mlp_graph(activation="gelu")
     region, spec = robust_setup(g, n=2, eps=1e-6)
     b = Bounds(np.ones((2, 2)), None, "hand", unfuse(g), {}, {})
     r = check_certificate(make_certificate(g, region, spec, b), graph=g)
-    assert not r.accepted.any() and "unsupported op tanh" in r.reasons[0]
+    assert not r.accepted.any() and "unsupported op gelu" in r.reasons[0]
 
 
 # ---------------------------------------------------------------- hand-made anchors on an MLP
@@ -164,19 +164,25 @@ def _base(name, tmp):
     if name not in _BASE:
         if name == "toy":
             c, g = toy_cert(3.0001, alphas={("spec", "v2"): np.array([[[1.0, 1.0]]])})
-        else:
+        elif name == "mlp":
             from certnn.bounds import crown
             g, _ = mlp_graph(seed=5, sizes=(3, 6, 5, 3))
             region, spec = robust_setup(g, n=2, eps=0.05, seed=2)
             c = make_certificate(g, region, spec, crown(g, region, spec))
+        else:  # tanh: tangent points optimized by alpha-CROWN, checked as proposals
+            from certnn.bounds import crown
+            g, _ = mlp_graph(seed=5, sizes=(3, 6, 5, 3), activation="tanh")
+            region, spec = robust_setup(g, n=2, eps=0.1, seed=2)
+            c = make_certificate(g, region, spec, crown(g, region, spec, method="alpha-crown", iters=5))
+            assert c.claimed.all() and any(g_.op == "tanh" for g_ in unfuse(g).nodes)
         _BASE[name] = (c, g)
     c, g = _BASE[name]
     path = save_certificate(c, Path(tmp) / f"{name}.json")
     return path, g
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=st.sampled_from(["toy", "mlp"]), pick=st.integers(0, 10 ** 6), idx=st.integers(0, 10 ** 6),
+@settings(max_examples=90, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(["toy", "mlp", "tanh"]), pick=st.integers(0, 10 ** 6), idx=st.integers(0, 10 ** 6),
        how=st.sampled_from(["scale", "shift", "set", "ulp"]),
        amount=st.one_of(st.floats(-3, 3), st.sampled_from([0.0, 1.0, -1.0, 1e-3, -1e-3, 2.0])))
 def test_mutated_certificates_never_certify_false_claims(tmp_path, name, pick, idx, how, amount):
@@ -261,6 +267,41 @@ def test_producer_certificates_on_an_mlp_are_accepted(method, norm, eps):
     # the checker re-derives the producer's bounds up to rounding (never much looser)
     assert np.all(r.lower >= b.lb - 1e-8)
     _claims_hold(g, c, r)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("method", ["crown", "crown-ibp", "alpha-crown"])
+@pytest.mark.parametrize("norm,eps", [("inf", 0.05), ("2", 0.2)])
+def test_producer_certificates_on_s_shaped_mlps_are_accepted(activation, method, norm, eps):
+    g, _ = mlp_graph(seed=3, sizes=(6, 12, 12, 4), activation=activation)
+    region, spec = robust_setup(g, n=6, eps=eps, norm=norm, seed=4)
+    b = crown_mod.crown(g, region, spec, method=method, iters=5)
+    c = make_certificate(g, region, spec, b)
+    r = check_certificate(c, graph=g)
+    assert c.claimed.any(), "pick a setting where the producer verifies something"
+    assert r.ok, [w for w in r.reasons if w]
+    assert np.all(r.lower >= b.lb - 1e-8)       # the sound lines are the producer's, up to rounding
+    assert "libm-float64-within-4ulp" in r.assumptions
+    _claims_hold(g, c, r)
+
+
+def test_bad_tangent_points_cannot_make_a_false_claim():
+    """Tangent points far outside their valid ranges (or NaN) only cost tightness:
+    the checker falls back to lines it can prove, and rejects what no longer follows."""
+    g, _ = mlp_graph(seed=3, sizes=(6, 12, 12, 4), activation="tanh")
+    region, spec = robust_setup(g, n=6, eps=0.05, seed=4)
+    c = make_certificate(g, region, spec, crown_mod.crown(g, region, spec, method="alpha-crown", iters=5))
+    assert c.alphas and check_certificate(c, graph=g).ok
+    rng = np.random.default_rng(0)
+    x = sample_region(c.region, 300, rng)
+    n, k = x.shape[:2]
+    vals, _ = _violations(c.spec, outputs(g, x.reshape((n * k,) + x.shape[2:])).reshape(n, k, -1))
+    good = dict(c.alphas)
+    for junk in (lambda a: rng.normal(size=a.shape) * 20, lambda a: np.full(a.shape, np.nan), lambda a: -a):
+        c.alphas = {key: junk(a) for key, a in good.items()}
+        r = check_certificate(c, graph=g)
+        assert np.all(r.lower <= vals.min(axis=1) + 1e-9)   # every sound lower bound is below the samples
+        _claims_hold(g, c, r)
 
 
 @pytest.mark.parametrize("method", ["crown", "alpha-crown"])
