@@ -84,7 +84,7 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
             mlp = extract_chain(graph)
         except NotAChain as e:
             stats["engine"] = f"generic ({e})"
-            return _generic(graph, region, spec, stats, done, deadline)
+            return _generic(graph, region, spec, stats, done, deadline, certifiable)
     flat = int(np.prod(region.shape))
     lo, hi = region.lo.reshape(-1), region.hi.reshape(-1)
     on_cex = _replayer(graph, region, spec)
@@ -154,18 +154,23 @@ def _sat_from_flat(graph, region, spec, x, done) -> Verdict:
     return done("sat", counterexample=(x[0], _output(graph, x)), evidence="checked", binary32_replays=bool(f32[0]))
 
 
-def _generic(graph, region, spec, stats, done, deadline) -> Verdict:
+def _generic(graph, region, spec, stats, done, deadline, certifiable=False) -> Verdict:
     """Graphs the chain engine does not take: one alpha-CROWN bound of the box, then
-    (few inputs) input splitting with batched CROWN of :mod:`certnn.bounds`."""
-    from ..bounds import compute_bounds
-    b = compute_bounds(graph, region, spec, method="alpha-crown")
-    if spec.holds(b.lb)[0]:
-        return done("unsat", evidence="computed", proofs=[None])
-    if int(np.prod(region.shape)) > INPUT_SPLIT_DIMS:
+    (few inputs) input splitting with batched CROWN of :mod:`certnn.bounds`, whose
+    split tree is the proof. ``certifiable`` with few inputs skips the alpha-CROWN
+    shortcut (its tangent points and slopes are not recorded for the checker): the
+    split starts from the whole box, bounded by plain CROWN."""
+    few = int(np.prod(region.shape)) <= INPUT_SPLIT_DIMS
+    if not (certifiable and few):
+        from ..bounds import compute_bounds
+        b = compute_bounds(graph, region, spec, method="alpha-crown")
+        if spec.holds(b.lb)[0]:
+            return done("unsat", evidence="computed", proofs=[None])
+    if not few:
         return done("unknown")
     from .bab_generic import input_split_generic
     res = input_split_generic(graph, region, spec, deadline, _replayer(graph, region, spec))
-    return _conclude(res, None, graph, region, spec, stats, done)
+    return _conclude(res, res.tree, graph, region, spec, stats, done)
 
 
 def _output(graph, x) -> np.ndarray:

@@ -174,10 +174,14 @@ def write_bab_certificate(path, graph, cases, trees, model_path=None) -> Path:
 
 def _leaf_bounds(graph, lo, hi, spec, chunk: int = 4096):
     """The producer's CROWN bounds of the leaves (intermediate bounds become the
-    certificate's anchors, so the checker picks the same default slopes)."""
+    certificate's anchors, so the checker picks the same default slopes): the
+    chain engine's for ReLU chains, else ``certnn.bounds`` (generic input split)."""
     from ..bounds.result import Bounds
-    from .bab_mlp import extract_chain, intermediate_bounds, spec_bounds
-    mlp = extract_chain(graph)
+    from .bab_mlp import NotAChain, extract_chain, intermediate_bounds, spec_bounds
+    try:
+        mlp = extract_chain(graph)
+    except NotAChain:
+        return _generic_leaf_bounds(graph, lo, hi, spec, chunk)
     m = lo.shape[0]
     inter = {r: ([], []) for r in mlp.relu_inputs}
     lbs = []
@@ -192,6 +196,20 @@ def _leaf_bounds(graph, lo, hi, spec, chunk: int = 4096):
             inter[r][1].append(u)
     inter = {r: (np.concatenate(a), np.concatenate(b)) for r, (a, b) in inter.items()}
     return Bounds(np.concatenate(lbs), None, "crown", graph, intermediate=inter)
+
+
+def _generic_leaf_bounds(graph, lo, hi, spec, chunk):
+    """The same CROWN call the generic input split made per batch of boxes."""
+    from ..bounds import compute_bounds
+    from ..bounds.result import Bounds
+    m, parts = lo.shape[0], []
+    for s in range(0, m, chunk):
+        sl = slice(s, min(m, s + chunk))
+        parts.append(compute_bounds(graph, Region.box(lo[sl], hi[sl]), spec.rows(np.arange(sl.start, sl.stop)),
+                                    method="crown"))
+    inter = {k: tuple(np.concatenate([p.intermediate[k][i] for p in parts]) for i in (0, 1))
+             for k in parts[0].intermediate}
+    return Bounds(np.concatenate([p.lb for p in parts]), None, "crown", graph, intermediate=inter)
 
 
 def certify(verdict, graph, cases, model_path, path) -> dict:

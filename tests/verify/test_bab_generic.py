@@ -80,3 +80,42 @@ def test_verify_case_uses_generic_splitting_for_non_chain_networks():
     x, y = v.counterexample
     y2 = np.asarray(run(g, np.asarray(x).reshape(1, 2))).reshape(-1)
     assert y2[0] - y2[1] <= m + 0.02 * span
+
+
+@pytest.mark.parametrize("kind,seed", [("tanh", 0), ("sigmoid", 1)])
+def test_certifiable_generic_split_writes_a_certificate_the_checker_accepts(tmp_path, kind, seed):
+    """The split tree of a tanh/sigmoid net is a certificate: its leaves are plain
+    CROWN bounds, which the independent checker re-derives with its own sound lines;
+    a moved split value (coverage) or a tightened leaf anchor is rejected."""
+    import json
+
+    from certnn.verify.bab import verify_property
+    from certnn.verify.bab_certificate import certify, check_bab_certificate
+    g = _net(kind, seed)
+    region = Region.box(np.array([[-1.0, -1.0]]), np.array([[1.0, 1.0]]))
+    m = _margin_min(g, [-1, -1], [1, 1])
+    spec = LinearSpec(np.array([[[1.0, -1.0]]]), np.array([[-(m - 0.002 * (abs(m) + 1e-3))]]), np.array([0]))
+    cases = [(region, spec)]
+    v = verify_property(g, cases, timeout=60, certifiable=True)
+    assert v.status == "unsat" and v.proofs[0] is not None and v.proofs[0].n_nodes > 1, v.stats
+    info = certify(v, g, cases, None, tmp_path / "c.json")
+    assert info.get("checked"), info
+    path = tmp_path / "c.json"
+    res = check_bab_certificate(path, g, expected_cases=cases)
+    assert res.ok and res.leaves == len(v.proofs[0].leaf_lo)
+    doc = json.loads(path.read_text())
+    split = next(e for e in doc["cases"][0]["tree"] if e[0] >= 0)
+    split[1] = split[1] + 0.25                                    # a gap between two leaves
+    (tmp_path / "moved.json").write_text(json.dumps(doc))
+    assert not check_bab_certificate(tmp_path / "moved.json", g, expected_cases=cases).ok
+    leaves = tmp_path / doc["cases"][0]["leaves"]
+    npz = leaves.with_suffix(".npz")
+    arrays = dict(np.load(npz))
+    key = next(k for k in arrays if k.startswith("anchor.") and k.endswith(".lo"))
+    arrays[key] = arrays[key] + 0.5 * (arrays[key.replace(".lo", ".hi")] - arrays[key])
+    from certnn.ir.serialize import array_digest
+    ldoc = json.loads(leaves.read_text())
+    ldoc["arrays"][key]["sha256"] = array_digest(arrays[key])
+    np.savez(npz, **arrays)
+    leaves.write_text(json.dumps(ldoc))
+    assert not check_bab_certificate(path, g, expected_cases=cases).ok
