@@ -26,6 +26,8 @@ def train():
 @train.command("mnist")
 @click.option("--arch", type=click.Choice(["mlp", "cnn"]), default="mlp", show_default=True)
 @click.option("--hidden", default="128", show_default=True, help="MLP hidden widths, comma separated (e.g. 512,512).")
+@click.option("--activation", type=click.Choice(["relu", "tanh", "sigmoid", "gelu"]), default="relu",
+              show_default=True, help="MLP hidden activation.")
 @click.option("--width", default=8, show_default=True, help="CNN base channel count.")
 @click.option("--epochs", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
@@ -46,7 +48,7 @@ def train():
 @click.option("--out", default=None, help="Checkpoint folder to write.")
 @click.option("--json", "as_json", is_flag=True, help="Print a final JSON line with the results.")
 @click.option("--no-progress", is_flag=True, help="Do not draw a progress bar.")
-def train_mnist_cmd(arch, hidden, width, epochs, batch_size, lr, optimizer, schedule, weight_decay,
+def train_mnist_cmd(arch, hidden, activation, width, epochs, batch_size, lr, optimizer, schedule, weight_decay,
                     warmup_steps, clip, seed, eager, data, out, as_json, no_progress, momentum, threads, limit_train, limit_test):
     """Train on MNIST and report per-epoch loss and accuracy."""
     from .train import TrainConfig, train_mnist
@@ -54,7 +56,9 @@ def train_mnist_cmd(arch, hidden, width, epochs, batch_size, lr, optimizer, sche
         widths = [int(h) for h in hidden.split(",") if h.strip()]
     except ValueError:
         raise click.BadParameter(f"--hidden must be comma-separated integers, got '{hidden}'") from None
-    cfg = TrainConfig(arch=arch, hidden=widths, width=width, epochs=epochs, batch_size=batch_size, lr=lr,
+    if activation != "relu" and arch != "mlp":
+        raise click.BadParameter("--activation applies to --arch mlp only")
+    cfg = TrainConfig(arch=arch, hidden=widths, activation=activation, width=width, epochs=epochs, batch_size=batch_size, lr=lr,
                       optimizer=optimizer, momentum=momentum, threads=threads, schedule=schedule, weight_decay=weight_decay,
                       warmup_steps=warmup_steps, clip=clip, seed=seed, compiled=not eager,
                       limit_train=limit_train, limit_test=limit_test)

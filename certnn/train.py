@@ -30,6 +30,7 @@ from .zoo import build, input_shape
 class TrainConfig:
     arch: str = "mlp"
     hidden: list = field(default_factory=lambda: [128])
+    activation: str = "relu"  # MLP hidden activation: relu, tanh, sigmoid or gelu
     width: int = 8
     epochs: int = 5
     batch_size: int = 64
@@ -48,7 +49,10 @@ class TrainConfig:
 
     def model_config(self) -> dict:
         if self.arch == "mlp":
-            return {"arch": "mlp", "in_features": 784, "hidden": list(self.hidden), "num_classes": 10}
+            cfg = {"arch": "mlp", "in_features": 784, "hidden": list(self.hidden), "num_classes": 10}
+            if self.activation != "relu":  # relu checkpoints keep their config (and hash) as before
+                cfg["activation"] = self.activation
+            return cfg
         if self.arch == "cnn":
             return {"arch": "cnn", "in_channels": 1, "num_classes": 10, "width": self.width, "image_size": 28}
         raise CertnnError(f"unknown architecture '{self.arch}' (choose mlp or cnn)")

@@ -76,6 +76,30 @@ def test_verify_robustness_json_and_certificates(ckpt, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_an_s_shaped_mlp_is_trained_certified_and_checked(tmp_path, activation):
+    out = tmp_path / "mlp"
+    r = _run("train", "mnist", "--hidden", "32", "--activation", activation, "--epochs", "1",
+             "--limit-train", "3000", "--limit-test", "200", "--out", str(out), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((out / "checkpoint.json").read_text())
+    assert activation in json.dumps(cfg)
+    from certnn.ir.passes import unfuse
+    assert any(n.op == activation for n in unfuse(load_graph(out)).nodes)
+    r = _run("verify", "robustness", "--model", str(out), "--eps", "0.005", "--n", "20",
+             "--out", str(tmp_path / "certs"), "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout.strip().splitlines()[-1])
+    assert s["checker_rejections"] == 0 and s["certified_accuracy"] > 0.3, s
+    assert "libm-float64-within-4ulp" in s["assumptions"]   # the checker's sound tanh/sigmoid lines
+    assert _run("check", str(next((tmp_path / "certs").glob("*.json")))).returncode == 0
+
+
+def test_activation_is_for_mlps_only(tmp_path):
+    r = _run("train", "mnist", "--arch", "cnn", "--activation", "tanh", "--epochs", "1", "--limit-train", "10")
+    assert r.returncode != 0 and "--activation applies to --arch mlp only" in r.stderr
+
+
 def test_verify_binary32_semantics_is_never_more_verified(ckpt):
     res = {}
     for sem in ("real", "binary32", "binary32-any-order"):
