@@ -26,6 +26,20 @@ from .spec import LinearSpec
 
 SEMANTICS = ("real", "binary32", "binary32-any-order")
 ORDER = {"binary32": "sequential", "binary32-any-order": "any"}
+ASSUMPTIONS = {   # what a claim in a float semantics says about the deployed network
+    "semantics:binary32":
+        "the network runs exactly as certnn.run(graph, x, 'binary32') computes it: every op in "
+        "IEEE binary32 round-to-nearest, sums in certnn's documented sequential order, no FMA "
+        "contraction (true of certnn's own executor; a claim about another runtime needs "
+        "semantics:binary32-any-order)",
+    "semantics:binary32-any-order":
+        "the network runs every op in IEEE binary32 round-to-nearest with elementwise functions "
+        "as certnn's binary32 rules define them, summing each reduction in some order (any order "
+        "and association: BLAS, onnxruntime, PyTorch CPU/GPU)",
+}
+
+
+SCOPE = {"binary32": "semantics:binary32", "binary32-any-order": "semantics:binary32-any-order"}
 
 
 def check_semantics(semantics: str) -> str:
@@ -50,6 +64,6 @@ def widen(bounds: Bounds, graph, region: Region, spec: LinearSpec | None, semant
         return bounds
     w = eps if spec is None else np.einsum("nko,no->nk", np.abs(spec.C), eps)
     ub = None if bounds.ub is None else bounds.ub + w
-    from ..floats.error_budget import ASSUMPTIONS
+    from ..floats.error_budget import ASSUMPTIONS as BUDGET
     return replace(bounds, lb=bounds.lb - w, ub=ub,
-                   assumptions=tuple(bounds.assumptions) + tuple(ASSUMPTIONS) + (f"semantics:{semantics}",))
+                   assumptions=tuple(bounds.assumptions) + tuple(BUDGET) + (SCOPE[semantics],))
