@@ -97,9 +97,9 @@ def s_shaped(f, df, d2f):
     when t_u > u no such tangent exists and the chord is above f (its slope is
     >= f'(u)). The lower line is the mirror: a tangent at t in [l, t_l], with
     t_l(u) = -t_u(-u) by the symmetry. Default tangent point: the midpoint clipped
-    into the range, which leaves the least area between line and f (and beats the
-    parallel lines of slope min(f'(l), f'(u)) used before: the tangents at l and u
-    dominate those). ``alpha`` (shape ``(*l.shape, 2)``: lower, upper tangent
+    into the range, which leaves the least area between line and f (no more than
+    the tangents at l and u, which lie inside the parallel lines of slope
+    min(f'(l), f'(u)) used before). ``alpha`` (shape ``(*l.shape, 2)``: lower, upper tangent
     point) overrides the default, clipped into the valid ranges, so any alpha
     gives sound lines."""
 
