@@ -49,11 +49,17 @@ def sequential_dot_error(w: np.ndarray, xlo: np.ndarray, xhi: np.ndarray,
     (sum_k x_k w_rk + b_r)| for every binary32 vector x in the box [xlo, xhi]
     (float64 arrays of shape (B, K)); ``w`` is (R, K) exact, ``bias`` (R,).
 
+    The addition at step k rounds only when the term can be nonzero: where x_k
+    is exactly 0 on the whole box (MNIST's background pixels, inactive relus),
+    t_k = +-0 and T_{k-1} + t_k = T_{k-1} exactly, so only the steps with
+    z_k = [x_k not identically 0] count: the error is at most
+    u (sum_k |t_k| + sum_k z_k |T_k|) (first order; ``growth`` covers the rest).
     The partial sums |T_k| are bounded blockwise, with BLAS products only: for k
     in a block starting at s, |T_k| <= |T_{s-1}| + sum_{s<=j<=k} |t_j|, so
-    sum_k |T_k| <= sum_blocks (len * |T_{s-1}| + sum_j (end - j + 1) |t_j|).
-    T at block starts is enclosed by midpoint-radius products, and the float64
-    error of those products (at most gamma_K sum |t|) is added to them."""
+    sum_k z_k |T_k| <= sum_blocks (n_s |T_{s-1}| + sum_j c_j |t_j|), with n_s the
+    count of z in the block and c_j that of z_k for k >= j in it. T at block
+    starts is enclosed by midpoint-radius products, and the float64 error of
+    those products (at most gamma_K sum |t|) is added to them."""
     w = np.asarray(w, np.float64)
     B, K = xlo.shape
     aw = np.abs(w)
@@ -62,18 +68,23 @@ def sequential_dot_error(w: np.ndarray, xlo: np.ndarray, xhi: np.ndarray,
     mag = np.abs(mid) + rad                                   # >= |x| on the box
     tabs_total = mag @ aw.T                                   # sum_k max |t_k|
     starts = list(range(0, K, block))
-    # weight of |t_j| in sum_k (partial sums inside its block): end - j + 1
-    pos = np.concatenate([np.arange(min(block, K - s0), 0, -1) for s0 in starts]).astype(np.float64)
-    inner = mag @ (aw * pos).T
+    nb = len(starts)
+    z = np.zeros((B, nb * block))
+    z[:, :K] = ~((xlo == 0) & (xhi == 0))                     # steps whose addition may round
+    zb = z.reshape(B, nb, block)
+    # weight of |t_j| in sum_k z_k |T_k| inside its block: the count of z_k for k >= j
+    pos = np.flip(np.cumsum(np.flip(zb, -1), -1), -1).reshape(B, -1)[:, :K]
+    inner = (mag * pos) @ aw.T
+    count = zb.sum(axis=2)                                    # (B, nb): rounding steps per block
     # |T_{s-1}| at each block start: exclusive prefix sums of block products
     T_abs_sum = np.zeros((B, w.shape[0]))
     c_mid = np.zeros((B, w.shape[0]))
     c_rad = np.zeros((B, w.shape[0]))
-    for s0 in starts[:-1] if len(starts) > 1 else []:
+    for b, s0 in enumerate(starts[:-1]):
         sl = slice(s0, min(s0 + block, K))
         c_mid += mid[:, sl] @ w[:, sl].T
         c_rad += rad[:, sl] @ aw[:, sl].T
-        T_abs_sum += min(block, K - s0 - block) * (np.abs(c_mid) + c_rad) if s0 + block < K else 0
+        T_abs_sum += count[:, b + 1:b + 2] * (np.abs(c_mid) + c_rad)
     # float64 evaluation slack of the prefix products: K 2^-52 sum |t| per start, times K starts
     slack = K * (K * 2.0 ** -52) * tabs_total
     part = T_abs_sum + inner + slack
@@ -87,12 +98,17 @@ def sequential_dot_error(w: np.ndarray, xlo: np.ndarray, xhi: np.ndarray,
 
 def any_order_dot_error(w: np.ndarray, xlo: np.ndarray, xhi: np.ndarray,
                         bias: np.ndarray | None = None) -> np.ndarray:
-    """Order-free bound: gamma_{K+1} * (sum_k |x_k w_rk| + |b_r|) + K eta, valid for any
-    summation order and with or without FMA."""
+    """Order-free bound: gamma_{n+1} * (sum_k |x_k w_rk| + |b_r|) + K eta, valid for any
+    summation order and with or without FMA, where n counts the terms that can be
+    nonzero (x_k not identically 0 on the box): adding a zero term (or an FMA with
+    a zero factor) is exact in any order, so a row has at most n rounded additions
+    on any path of the summation tree."""
     w = np.abs(np.asarray(w, np.float64))
     K = xlo.shape[1]
     mag = np.maximum(np.abs(xlo), np.abs(xhi))
     s = mag @ w.T
     if bias is not None:
         s = s + np.abs(bias)
-    return (gamma(K + 1) * s + K * ETA32) * (1 + 1e-9 + K * 2.0 ** -52)
+    n = np.count_nonzero(mag, axis=1)
+    g = np.array([gamma(int(k) + 1) for k in range(K + 1)])[n][:, None]
+    return (g * s + K * ETA32) * (1 + 1e-9 + K * 2.0 ** -52)

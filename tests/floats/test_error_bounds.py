@@ -57,3 +57,36 @@ def test_running_bound_is_tighter_than_gamma_for_mixed_signs():
     run = sequential_dot_error(w, x, x)
     textbook = gamma(784) * (x @ np.abs(w.astype(np.float64)).T)
     assert np.all(run < textbook / 5)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_zero_terms_do_not_round_and_the_bounds_hold_on_sparse_inputs(seed):
+    """Steps whose term is exactly 0 on the box add nothing and round nothing; the
+    bounds count only the others (MNIST background, inactive relus), and still
+    hold against exact arithmetic, in the sequential kernel and in other orders."""
+    rng = np.random.default_rng(seed)
+    K = [784, 128, 300, 50][seed]
+    x = rng.random((6, K)).astype(np.float32) * np.float32(4.0)
+    x[rng.random((6, K)) < 0.8] = 0.0
+    x[0, :] = 0.0                                       # an all-zero row: exact 0
+    x[1, :] = 0.0
+    x[1, K // 2] = np.float32(3.0)                      # one term: only the product rounds
+    if seed % 2:
+        x[2:, ::2] *= np.float32(1e5)                   # cancellation among the nonzero terms
+    w = rng.standard_normal((5, K)).astype(np.float32)
+    x64 = x.astype(np.float64)
+    exact = _exact(x, w, None)
+    seq = sequential_dot_error(w, x64, x64)
+    anyo = any_order_dot_error(w, x64, x64)
+    for y in (matmul2d(x, w.T, order="sequential", backend="numpy"),
+              matmul2d(x, w.T, order="pairwise", backend="numpy"),
+              (x @ w.T)):                              # BLAS: some other order
+        err = np.abs(np.asarray(y, np.float64) - exact)
+        assert np.all(err <= anyo), (err / anyo).max()
+    err = np.abs(matmul2d(x, w.T, order="sequential", backend="numpy").astype(np.float64) - exact)
+    assert np.all(err <= seq * (1 + 1e-12) + 1e-300)
+    # the same boxes with the zeros widened to [0, 1e-30] (so they may round) give larger bounds
+    hi = np.where(x64 == 0, 1e-30, x64)
+    assert np.all(sequential_dot_error(w, x64, hi)[2:] > seq[2:])
+    assert np.all(any_order_dot_error(w, x64, hi)[2:] > anyo[2:])
+    assert np.all(seq[0] <= 784 * 2.0 ** -149 * 2)      # nothing rounds but possible underflow slack
