@@ -151,6 +151,15 @@ def float_error_budget(checkpoint, eps, count, order, data, as_json, grad):
     error_budget_report(checkpoint, eps=eps, count=count, order=order, data=data, as_json=as_json, grad=grad)
 
 
+def _or_exit_2(load):
+    """``load()``, or exit 2 with one error line when the input cannot be read."""
+    try:
+        return load()
+    except CertnnError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+
+
 @cli.command("check")
 @click.argument("cert")
 @click.option("--model", default=None, help="Checkpoint or graph JSON (default: the model the certificate names).")
@@ -163,11 +172,7 @@ def check_cmd(cert, model, as_json):
     from .verify.checker import check_certificate, load_model_graph
     if is_bab_certificate(cert):  # a branch-and-bound split tree with its leaf certificate
         from .models import load_model
-        try:
-            res = check_bab_certificate(cert, graph=load_model(model) if model else None)
-        except CertnnError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
+        res = _or_exit_2(lambda: check_bab_certificate(cert, graph=load_model(model) if model else None))
         if as_json:
             click.echo(json.dumps(res.to_dict()))
         else:
@@ -177,11 +182,7 @@ def check_cmd(cert, model, as_json):
                        f"({res.cases} case(s)) in {res.seconds:.2f} s" if res.ok
                        else f"REJECTED ({res.cases} case(s), {res.seconds:.2f} s)")
         sys.exit(0 if res.ok else 1)
-    try:
-        res = check_certificate(cert, graph=load_model_graph(model) if model else None)
-    except CertnnError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(2)
+    res = _or_exit_2(lambda: check_certificate(cert, graph=load_model_graph(model) if model else None))
     if as_json:
         click.echo(json.dumps(res.to_dict()))
     else:

@@ -111,8 +111,8 @@ def _split(res: np.ndarray, nid_shape: tuple):
 
 def _optimize(net: Net, target: str, A0: np.ndarray, bounds: dict, region: Region, mode: str,
               iters: int, lr: float):
-    """Projected Adam on the lower slopes for the rows A0; returns the best row
-    lower bounds and the slopes that give them."""
+    """Projected Adam on the relaxations' free parameters (``ALPHA``) for the rows
+    A0; returns the best row lower bounds and the parameters that give them."""
     N, K = A0.shape[:2]
     # start from CROWN's parameters, for the nodes this target's sweep actually reaches
     _, _, saved = backward(net, target, A0, bounds, None, mode, keep=True)

@@ -124,20 +124,21 @@ def s_shaped(f, df, d2f):
         up_c = np.where(mixed, t_u, l)
         return l, lo_b, up_c, u, chord_lo, chord_up
 
-    def default_points(l, u):
+    def default_points(l, u, rng=None):
         # the area between a tangent line and f over [l, u] is least for the
         # tangent at the midpoint (d/dt of line_t(m) = f''(t) (m - t)), so the
         # best valid point is the midpoint clipped into the range
-        lo_a, lo_b, up_c, up_d, _, _ = ranges(l, u)
+        lo_a, lo_b, up_c, up_d, _, _ = ranges(l, u) if rng is None else rng
         m = (l + u) / 2
         return np.clip(m, lo_a, np.maximum(lo_a, lo_b)), np.clip(m, np.minimum(up_c, up_d), up_d)
 
     def relax(l, u, alpha=None, mode="adaptive"):
         fl, fu = f(l), f(u)
         cw, cb = _chord(l, u, fl, fu)
-        lo_a, lo_b, up_c, up_d, chord_lo, chord_up = ranges(l, u)
+        rng = ranges(l, u)
+        lo_a, lo_b, up_c, up_d, chord_lo, chord_up = rng
         if alpha is None:
-            t_lo, t_up = default_points(l, u)
+            t_lo, t_up = default_points(l, u, rng)
         else:
             t_lo = np.clip(alpha[..., 0], lo_a, lo_b)
             t_up = np.clip(alpha[..., 1], up_c, up_d)
