@@ -23,6 +23,7 @@ run: $(STAMP)
 	$(PY) -m certnn main
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest -q -n 2 -p no:cacheprovider tests
 
 bench: $(STAMP)

@@ -25,9 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def gradient_rows(g, x, y, batches=(100, 1000), count=5):
-    """Backward-pass budget (certnn.floats.grad_budget) at test batches, per source,
+    """Backward-pass budget (certnn.error_budget.gradient) at test batches, per source,
     worst over ``count`` batches of each size."""
-    from certnn.floats.grad_budget import backward_binary32, backward_real, grad_budget
+    from certnn.error_budget.gradient import backward_binary32, backward_real, grad_budget
     rows = []
     for bs in batches:
         worst = {}
@@ -63,13 +63,14 @@ def main():
                        check=True, cwd=ROOT)
     from threadpoolctl import threadpool_limits
 
-    from certnn.checkpoint import load_graph, read_meta
-    from certnn.floats.budget_report import budget_for_images
-    from certnn.train import mnist_arrays
+    from certnn.interop.checkpoint import load_graph, read_meta
+    from certnn.error_budget.report import budget_for_images
+    from certnn.data.mnist import mnist_arrays
+    from certnn.zoo import input_shape
     threadpool_limits(1)
     meta, _, _ = read_meta(ck)
     g = load_graph(ck)
-    x, y = mnist_arrays(meta["config"], None, "test")
+    x, y = mnist_arrays(input_shape(meta["config"]), None, "test")
     rows = []
     for order in ("sequential", "any"):
         t0 = time.perf_counter()

@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
 
 from certnn import nn  # noqa: E402
-from certnn.compile import compile as compile_module  # noqa: E402
+from certnn.ir.compile import compile as compile_module  # noqa: E402
 from certnn.floats import b32, b32_numba  # noqa: E402
 from certnn.random import manual_seed  # noqa: E402
-from certnn.run import run  # noqa: E402
+from certnn import run  # noqa: E402
 
 TARGET_RATIO = 5.0
 

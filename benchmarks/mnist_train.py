@@ -52,13 +52,15 @@ def run_certnn(case, quick):
 def run_torch(case, quick, threads):
     import torch
     from certnn.data.loader import DataLoader
-    from certnn.train import TrainConfig, mnist_arrays
+    from certnn.data.mnist import mnist_arrays
+    from certnn.zoo import input_shape
+    from certnn.zoo.train import TrainConfig
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = TrainConfig(hidden=case["hidden"])
-    xtr, ytr = mnist_arrays(cfg.model_config(), None, "train")
-    xte, yte = mnist_arrays(cfg.model_config(), None, "test")
+    xtr, ytr = mnist_arrays(input_shape(cfg.model_config()), None, "train")
+    xte, yte = mnist_arrays(input_shape(cfg.model_config()), None, "test")
     if quick:
         xtr, ytr, xte, yte = xtr[:6000], ytr[:6000], xte[:2000], yte[:2000]
     layers, w = [], 784

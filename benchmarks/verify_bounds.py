@@ -86,15 +86,16 @@ def main():
     from threadpoolctl import threadpool_limits
 
     from certnn.bounds import LinearSpec, Region, compute_bounds
-    from certnn.checkpoint import load_graph, read_meta
-    from certnn.train import mnist_arrays
+    from certnn.interop.checkpoint import load_graph, read_meta
+    from certnn.data.mnist import mnist_arrays
+    from certnn.zoo import input_shape
     from certnn.verify.certificate import make_certificate, save_certificate
     from certnn.verify.checker import check_certificate
     from certnn.verify.robustness import verify_robustness
     threadpool_limits(1)
     meta, _, _ = read_meta(ck)
     g = load_graph(ck)
-    x, y = mnist_arrays(meta["config"], None, "test")
+    x, y = mnist_arrays(input_shape(meta["config"]), None, "test")
     x, y = x[: args.n].astype(np.float64), y[: args.n]
 
     rows = []

@@ -42,7 +42,7 @@ def main():
     args = ap.parse_args()
     os.environ.setdefault("CERTNN_BENCHMARKS", str(ROOT.parent / "shared" / "benchmarks"))
     from certnn.io import atomic_write
-    from certnn.vnncomp import run_suite
+    from certnn.verify.vnncomp import run_suite
     base = Path(os.environ["CERTNN_BENCHMARKS"]) / "vnncomp2022"
     cats = [c.strip() for c in args.categories.split(",") if c.strip()]
     out = Path(args.out)

@@ -6,7 +6,8 @@ from .errors import (CertnnError, CheckpointError, DataError, GraphError,  # noq
                      MissingRuleError, ShapeError, TrainingError, UnsupportedOp)
 from .tensor import Tensor, apply, no_grad  # noqa: F401
 from . import functional, nn, optim  # noqa: F401,E402
-from .compile import compile  # noqa: F401,A004
+from .ir.compile import compile  # noqa: F401,A004
+from .ir.run import run  # noqa: F401
 from .random import manual_seed  # noqa: F401
 
 __version__ = "0.1.0"

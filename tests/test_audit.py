@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from certnn import audit as audit_mod
-from certnn.audit import audit, registered
+from certnn.proofs import audit as audit_mod
+from certnn.proofs.audit import audit, registered
 from certnn.bounds import LinearSpec, Region, compute_bounds
 from certnn.floats import b32
-from certnn.floats.error_budget import error_budget
+from certnn.error_budget.forward import error_budget
 
 from .verify._models import mlp_graph, robust_setup
 

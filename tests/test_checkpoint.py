@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from certnn import Tensor
-from certnn.checkpoint import load_checkpoint, load_graph, save_checkpoint
-from certnn.compile import compile
+from certnn.interop.checkpoint import load_graph, save_checkpoint
+from certnn.zoo import load_checkpoint
+from certnn.ir.compile import compile
 from certnn.errors import CheckpointError
 from certnn.ir import evaluate
 from certnn.random import manual_seed
@@ -55,7 +56,7 @@ def test_truncated_or_wrong_version_json_rejected(ckpt):
 
 
 def test_no_partial_files_on_failure(tmp_path, monkeypatch):
-    import certnn.checkpoint as ck
+    import certnn.interop.checkpoint as ck
     m = build({"arch": "mlp", "hidden": [4], "in_features": 3})
 
     def boom(*a, **k):

@@ -44,7 +44,7 @@ def test_train_json_graph_and_show(tmp_path):
 
 def test_errors_exit_nonzero_with_message(tmp_path):
     r = _run("graph", str(tmp_path / "missing"))
-    assert r.returncode == 1 and "error:" in r.stderr and "no such checkpoint" in r.stderr
+    assert r.returncode == 1 and "error:" in r.stderr and "no such model file or folder" in r.stderr
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "checkpoint.json").write_text("{trunc")

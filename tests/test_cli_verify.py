@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from certnn.checkpoint import load_graph
-from certnn.run import run
+from certnn.interop.checkpoint import load_graph
+from certnn import run
 
 
 def _run(*args):
@@ -148,7 +148,7 @@ def test_bounds_on_an_onnx_model_without_a_batch_dimension(tmp_path):
         "test_nano.onnx"
     if not nano.exists():
         pytest.skip("benchmark model not present")
-    from certnn.models import load_model
+    from certnn.interop.models import load_model
     x = np.random.default_rng(0).uniform(-1, 1, (3, 1))
     np.save(tmp_path / "x.npy", x)
     r = _run("bounds", "--model", str(nano), "--input", str(tmp_path / "x.npy"), "--eps", "0.1",

@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from certnn.run import run
-from certnn.vnncomp import format_result, load_instance, score
+from certnn import run
+from certnn.verify.vnncomp import format_result, load_instance, score
 
 VNN = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022"
 TEST = VNN / "test"
@@ -201,8 +201,8 @@ def test_cert_option_and_check_command(tmp_path):
 
 
 def test_suite_certify_mode_counts_certified_unsat(tmp_path):
-    from certnn.verify.bab_certificate import check_bab_certificate
-    from certnn.vnncomp import run_suite
+    from certnn.verify.bab_checker import check_bab_certificate
+    from certnn.verify.vnncomp import run_suite
     rows = [(TEST / "test_unsat.onnx", TEST / "test_prop.vnnlib", 30, "unsat"),
             (TEST / "test_sat.onnx", TEST / "test_prop.vnnlib", 30, "sat")]
     res = run_suite(_csv(tmp_path, rows), cert_dir=tmp_path)

@@ -5,7 +5,7 @@ import pytest
 
 from certnn import Tensor
 from certnn import functional as F
-from certnn.compile import compile
+from certnn.ir.compile import compile
 
 from .zoo_models import build_all
 

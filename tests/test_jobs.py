@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from certnn.jobs import _vnncomp_test
+from certnn.cli.main_job import _vnncomp_test
 
 TEST_CSV = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022" / "test" / \
     "instances.csv"

@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 
-from certnn.checkpoint import load_checkpoint
+from certnn.zoo import load_checkpoint
 from certnn.errors import TrainingError
-from certnn.train import TrainConfig, mnist_arrays, train_mnist
+from certnn.data.mnist import mnist_arrays
+from certnn.zoo import input_shape
+from certnn.zoo.train import TrainConfig, train_mnist
 from certnn import Tensor
 
 QUICK = dict(epochs=1, limit_train=3000, limit_test=1000)
@@ -15,7 +17,7 @@ def test_quick_mlp_training_learns_and_checkpoints(tmp_path):
     assert res["params"] == 784 * 128 + 128 + 128 * 10 + 10
     assert set(res) >= {"test_accuracy", "epochs", "wall_seconds", "params"}
     m, meta = load_checkpoint(tmp_path / "ck")
-    x, y = mnist_arrays(meta["config"], None, "test")
+    x, y = mnist_arrays(input_shape(meta["config"]), None, "test")
     acc = float((m(Tensor(x[:1000])).data.argmax(1) == y[:1000]).mean())
     assert acc == pytest.approx(res["test_accuracy"], abs=0)
 

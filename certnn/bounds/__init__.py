@@ -4,9 +4,9 @@ affine ops' own ``vjp``/``real`` rules)."""
 
 from .crown import alpha_crown, crown  # noqa: F401
 from .ibp import ibp  # noqa: F401
-from .region import Region, RegionError  # noqa: F401
+from ..spec import Region, RegionError  # noqa: F401
 from .result import Bounds  # noqa: F401
-from .spec import LinearSpec, SpecError  # noqa: F401
+from ..spec import LinearSpec, SpecError  # noqa: F401
 
 METHODS = ("ibp", "crown", "crown-ibp", "same-slope", "alpha-crown")
 

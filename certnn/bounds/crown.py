@@ -37,9 +37,9 @@ from ..ops import get_op
 from ..ops.relax import ALPHA, ALPHA_OPS
 from .ibp import node_bounds
 from .net import Net, analyze, check_region, prefix_bounds
-from .region import Region
+from ..spec.region import Region
 from .result import Bounds
-from .spec import LinearSpec
+from ..spec.linear import LinearSpec
 
 METHODS = ("crown", "crown-ibp", "same-slope", "alpha-crown")
 

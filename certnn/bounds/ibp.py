@@ -17,9 +17,9 @@ import numpy as np
 
 from ..ops import get_op
 from .net import Net, analyze, check_region, prefix_bounds
-from .region import Region
+from ..spec.region import Region
 from .result import Bounds
-from .spec import LinearSpec
+from ..spec.linear import LinearSpec
 
 
 def node_bounds(net: Net, region: Region, until: str | None = None, known: dict | None = None,

@@ -28,7 +28,7 @@ from ..ir.passes import unfuse
 from ..ops import get_op
 from ..ops._common import unbroadcast
 from ..ops.relax import AFFINE, AFFINE_OPS
-from .region import Region
+from ..spec.region import Region
 
 
 @dataclass

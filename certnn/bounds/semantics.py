@@ -9,7 +9,7 @@
 
 The float modes widen the real bounds of each spec row ``c.y + d`` by
 ``|c| . eps``, where ``eps`` bounds |y_binary32 - y_real| over the region's box
-(:func:`certnn.floats.error_budget.error_budget`, sound interval arithmetic).
+(:func:`certnn.error_budget.forward.error_budget`, sound interval arithmetic).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import CertnnError
-from ..floats.error_budget import error_budget
-from .region import Region
+from ..error_budget.forward import error_budget
+from ..spec.region import Region
 from .result import Bounds
-from .spec import LinearSpec
+from ..spec.linear import LinearSpec
 
 SEMANTICS = ("real", "binary32", "binary32-any-order")
 ORDER = {"binary32": "sequential", "binary32-any-order": "any"}
@@ -64,6 +64,6 @@ def widen(bounds: Bounds, graph, region: Region, spec: LinearSpec | None, semant
         return bounds
     w = eps if spec is None else np.einsum("nko,no->nk", np.abs(spec.C), eps)
     ub = None if bounds.ub is None else bounds.ub + w
-    from ..floats.error_budget import ASSUMPTIONS as BUDGET
+    from ..error_budget.forward import ASSUMPTIONS as BUDGET
     return replace(bounds, lb=bounds.lb - w, ub=ub,
                    assumptions=tuple(bounds.assumptions) + tuple(BUDGET) + (SCOPE[semantics],))

@@ -218,3 +218,17 @@ def normalize(images) -> np.ndarray:
             raise ValueError("normalize: float images must lie in [0, 1]")
         return x.astype(np.float32, copy=False)
     raise ValueError(f"normalize: expected uint8 or float images, got {x.dtype}")
+
+
+def download_allowed() -> bool:
+    """Missing MNIST files are downloaded (checksums verified) unless CERTNN_OFFLINE=1
+    (the test suite sets it: tests never download)."""
+    return os.environ.get("CERTNN_OFFLINE", "") not in ("1", "true", "yes")
+
+
+def mnist_arrays(input_shape=(784,), data_dir=None, split: str = "train"):
+    """(x, labels): images scaled to [0, 1] in the given per-example shape
+    ((784,) for an MLP, (1, 28, 28) for a CNN) and int64 labels."""
+    images, labels = load_mnist(data_dir, split, download=download_allowed())
+    x = normalize(images).reshape((len(images),) + tuple(input_shape))
+    return x, labels.astype(np.int64)

@@ -51,7 +51,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..errors import CertnnError, ShapeError
+from ..errors import CertnnError
 from . import b32_numba
 
 F32 = np.float32
@@ -147,7 +147,7 @@ def _check_backend(backend) -> str:
 
 # ---------------------------------------------------------------- helpers
 
-def _f32(x, op: str, what: str = "input") -> np.ndarray:
+def as_f32(x, op: str, what: str = "input") -> np.ndarray:
     if isinstance(x, np.ndarray) and x.dtype == np.float32:
         return x
     if isinstance(x, np.float32):
@@ -202,7 +202,7 @@ def colsum(X: np.ndarray, order: str | None = None, backend: str | None = None) 
     """Sum over axis 0 of the 2-D float32 array X (K, R), one sum per column, in
     the documented order. K = 0 gives +0.0."""
     order, backend = _check_order(order), _check_backend(backend)
-    X = _f32(X, "sum")
+    X = as_f32(X, "sum")
     K, R = X.shape
     if K == 0:
         return np.zeros(R, F32)
@@ -224,7 +224,7 @@ def _reduce_axes(x: np.ndarray, ax: tuple[int, ...]):
     return np.transpose(x, ax + rest).reshape(K, R), K, rest
 
 
-def _sum(x, ax, keepdims, order, backend):
+def sum_axes(x, ax, keepdims, order, backend):
     X2, K, rest = _reduce_axes(x, ax)
     s = colsum(X2, order, backend)
     if keepdims:
@@ -239,7 +239,7 @@ def rowsum(X: np.ndarray, order=None, backend=None) -> np.ndarray:
     return colsum(np.ascontiguousarray(X.T), order, backend)
 
 
-def _count32(n: int):
+def count32(n: int):
     """n converted to binary32 (exact below 2**24, else nearest-even)."""
     return F32(float(n))
 
@@ -257,7 +257,7 @@ def matmul2d(A: np.ndarray, B: np.ndarray, order=None, backend=None) -> np.ndarr
     """A (M, K) @ B (K, N) in binary32: C[i, j] = sum over k of RN(A[i,k] * B[k,j])
     in the documented order (no FMA)."""
     order, backend = _check_order(order), _check_backend(backend)
-    A, B = _f32(A, "matmul"), _f32(B, "matmul")
+    A, B = as_f32(A, "matmul"), as_f32(B, "matmul")
     M, K = A.shape
     N = B.shape[1]
     if K == 0 or M == 0 or N == 0:
@@ -292,33 +292,33 @@ def matmul2d(A: np.ndarray, B: np.ndarray, order=None, backend=None) -> np.ndarr
 # ---------------------------------------------------------------- elementwise
 
 def b32_add(a, b, order=None, backend=None):
-    return np.add(_f32(a, "add"), _f32(b, "add"))
+    return np.add(as_f32(a, "add"), as_f32(b, "add"))
 
 
 def b32_sub(a, b, order=None, backend=None):
-    return np.subtract(_f32(a, "sub"), _f32(b, "sub"))
+    return np.subtract(as_f32(a, "sub"), as_f32(b, "sub"))
 
 
 def b32_mul(a, b, order=None, backend=None):
-    return np.multiply(_f32(a, "mul"), _f32(b, "mul"))
+    return np.multiply(as_f32(a, "mul"), as_f32(b, "mul"))
 
 
 def b32_div(a, b, order=None, backend=None):
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.divide(_f32(a, "div"), _f32(b, "div"))
+        return np.divide(as_f32(a, "div"), as_f32(b, "div"))
 
 
 def b32_neg(a, order=None, backend=None):
-    return np.negative(_f32(a, "neg"))
+    return np.negative(as_f32(a, "neg"))
 
 
 def b32_abs(x, order=None, backend=None):
-    return np.abs(_f32(x, "abs"))
+    return np.abs(as_f32(x, "abs"))
 
 
 def b32_sqrt(x, order=None, backend=None):
     with np.errstate(invalid="ignore"):
-        return np.sqrt(_f32(x, "sqrt"))
+        return np.sqrt(as_f32(x, "sqrt"))
 
 
 def _max2(a, b):
@@ -339,21 +339,21 @@ def _min2(a, b):
 
 
 def b32_maximum(a, b, order=None, backend=None):
-    return _max2(_f32(a, "maximum"), _f32(b, "maximum"))
+    return _max2(as_f32(a, "maximum"), as_f32(b, "maximum"))
 
 
 def b32_minimum(a, b, order=None, backend=None):
-    return _min2(_f32(a, "minimum"), _f32(b, "minimum"))
+    return _min2(as_f32(a, "minimum"), as_f32(b, "minimum"))
 
 
 def b32_relu(x, order=None, backend=None):
-    y = np.maximum(_f32(x, "relu"), F32(0))
+    y = np.maximum(as_f32(x, "relu"), F32(0))
     y += F32(0)                             # -0 -> +0; NaN stays NaN
     return y
 
 
 def b32_leaky_relu(x, order=None, backend=None, *, negative_slope=0.01):
-    x = _f32(x, "leaky_relu")
+    x = as_f32(x, "leaky_relu")
     return np.where(x > 0, x, F32(negative_slope) * x)
 
 
@@ -453,7 +453,7 @@ def _round_once(name: str, x: np.ndarray):
 def correctly_rounded(name: str, x: np.ndarray) -> np.ndarray:
     """The correctly rounded binary32 values of ``name`` (exp, log, tanh, sigmoid,
     softplus, gelu) at the float32 array x."""
-    x = _f32(x, name)
+    x = as_f32(x, name)
     y64, r = _round_once(name, x)
     with np.errstate(all="ignore"):
         hard = _hard_mask(y64, r, RELWIN[name])
@@ -491,24 +491,7 @@ def b32_gelu(x, order=None, backend=None):
 
 # ---------------------------------------------------------------- reductions
 
-def _norm_axes(op, axes, ndim):
-    from ..ops.reduce import _norm_axes as norm
-    return norm(op, axes, ndim)
-
-
-def b32_sum(x, axes=None, keepdims=False, order=None, backend=None):
-    x = _f32(x, "sum")
-    return _sum(x, _norm_axes("sum", axes, x.ndim), keepdims, order, backend)[0]
-
-
-def b32_mean(x, axes=None, keepdims=False, order=None, backend=None):
-    x = _f32(x, "mean")
-    s, n = _sum(x, _norm_axes("mean", axes, x.ndim), keepdims, order, backend)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.divide(s, _count32(n))
-
-
-def _max_reduce(x, ax, keepdims):
+def max_reduce(x, ax, keepdims):
     """IEEE maximum over the axes ``ax`` (NaN propagates, +0 > -0)."""
     y = np.asarray(np.max(x, axis=ax, keepdims=keepdims))
     zero = y == 0
@@ -518,214 +501,15 @@ def _max_reduce(x, ax, keepdims):
     return y
 
 
-def b32_max(x, axes=None, keepdims=False, order=None, backend=None):
-    x = _f32(x, "max")
-    ax = _norm_axes("max", axes, x.ndim)
-    if any(x.shape[a] == 0 for a in ax):
-        raise ShapeError(f"max: cannot reduce over an empty axis (input {x.shape}, axes {ax})")
-    return _max_reduce(x, ax, keepdims)
-
-
 # ---------------------------------------------------------------- contractions
-
-def b32_matmul(a, b, order=None, backend=None):
-    from ..ops.linalg import matmul_shape
-    a, b = _f32(a, "matmul"), _f32(b, "matmul")
-    matmul_shape([a.shape, b.shape])
-    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
-    if a.ndim == 2 and b.ndim == 2:
-        return matmul2d(a, b, order, backend)
-    if b.ndim == 2:
-        return matmul2d(a.reshape(-1, k), b, order, backend).reshape(a.shape[:-1] + (n,))
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    A = np.broadcast_to(a, batch + (m, k))
-    B = np.broadcast_to(b, batch + (k, n))
-    out = np.empty(batch + (m, n), F32)
-    for idx in np.ndindex(*batch):
-        out[idx] = matmul2d(A[idx], B[idx], order, backend)
-    return out
-
-
-def b32_linear(x, w, b=None, order=None, backend=None):
-    from ..ops.linalg import linear_shape
-    x, w = _f32(x, "linear"), _f32(w, "linear", "weight")
-    linear_shape([x.shape, w.shape] + ([] if b is None else [b.shape]))
-    x2 = x.reshape(-1, x.shape[-1])
-    y = matmul2d(x2, np.ascontiguousarray(w.T), order, backend)
-    if b is not None:
-        y = np.add(y, _f32(b, "linear", "bias"))      # bias last
-    return y.reshape(x.shape[:-1] + (w.shape[0],))
-
-
-def b32_conv2d(x, w, b=None, order=None, backend=None, *, stride=(1, 1), padding=(0, 0),
-               dilation=(1, 1), groups=1):
-    from ..ops.conv import _geometry, _im2col
-    x, w = _f32(x, "conv2d"), _f32(w, "conv2d", "weight")
-    if b is not None:
-        b = _f32(b, "conv2d", "bias")
-    N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x, w, b, stride, padding, dilation, groups)
-    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))  # (G, Cg*kH*kW, N*Ho*Wo)
-    og = O // groups
-    wg = w.reshape(groups, og, cg * kh * kw)
-    out = np.empty((groups, og, N * ho * wo), F32)
-    for g in range(groups):
-        out[g] = matmul2d(wg[g], cols[g], order, backend)
-    if b is not None:
-        out = np.add(out, b.reshape(groups, og, 1))   # bias last
-    out = out.reshape(groups, og, N, ho, wo).transpose(2, 0, 1, 3, 4)
-    return np.ascontiguousarray(out).reshape(N, O, ho, wo)
-
 
 # ---------------------------------------------------------------- pooling
 
-def b32_max_pool2d(x, order=None, backend=None, *, kernel_size, stride=None, padding=(0, 0),
-                   dilation=(1, 1)):
-    from ..ops.pool import _max_windows
-    x = _f32(x, "max_pool2d")
-    xp, sl, y, _ = _max_windows(x, kernel_size, stride, padding, dilation)
-    zero = y == 0
-    if zero.any():
-        pos = np.zeros(y.shape, bool)
-        for _, idx in sl:
-            v = xp[idx]
-            pos |= (v == 0) & ~np.signbit(v)
-        y = np.where(zero, np.where(pos, F32(0), F32(-0.0)), y)
-    return y
-
-
-def b32_avg_pool2d(x, order=None, backend=None, *, kernel_size, stride=None, padding=(0, 0),
-                   count_include_pad=True):
-    from ..ops.conv import kernel_slices, pad2d
-    from ..ops.pool import _avg_setup
-    x = _f32(x, "avg_pool2d")
-    k, s, p, d, out_hw, div = _avg_setup(x, kernel_size, stride, padding, count_include_pad)
-    xp = pad2d(x, p)
-    terms = [xp[idx] for _, idx in kernel_slices(k, s, d, out_hw)]
-    acc = sum_stack(terms, order, backend)
-    div = _count32(div) if isinstance(div, int) else np.asarray(div, F32)
-    return np.divide(acc, div)
-
-
 # ---------------------------------------------------------------- normalisation
-
-def b32_batch_norm(x, weight, bias, running_mean, running_var, order=None, backend=None, *, eps=1e-5):
-    from ..ops.norm import bn_shape
-    x, weight, bias, mean, var = (_f32(a, "batch_norm", n) for a, n in zip(
-        (x, weight, bias, running_mean, running_var),
-        ("input", "weight", "bias", "running_mean", "running_var")))
-    bn_shape([x.shape, weight.shape, bias.shape, mean.shape, var.shape], eps=eps)
-    bc = (1, -1) + (1,) * (x.ndim - 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = F32(1) / np.sqrt(var + F32(eps))
-    k = r * weight
-    return (x - mean.reshape(bc)) * k.reshape(bc) + bias.reshape(bc)
-
-
-def b32_layer_norm(x, weight, bias, order=None, backend=None, *, eps=1e-5):
-    from ..ops.norm import ln_shape
-    x, weight, bias = _f32(x, "layer_norm"), _f32(weight, "layer_norm", "weight"), \
-        _f32(bias, "layer_norm", "bias")
-    ln_shape([x.shape, weight.shape, bias.shape], eps=eps)
-    n = weight.size
-    X2 = x.reshape(-1, n)
-    n32 = _count32(n)
-    mu = rowsum(X2, order, backend) / n32
-    xc = X2 - mu[:, None]
-    var = rowsum(xc * xc, order, backend) / n32
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = F32(1) / np.sqrt(var + F32(eps))
-    xhat = xc * r[:, None]
-    y = xhat * weight.reshape(-1) + bias.reshape(-1)
-    return y.reshape(x.shape)
-
 
 # ---------------------------------------------------------------- softmax family
 
-def _rows_last(x, axis, op):
-    from ..ops._common import norm_axis
-    if x.ndim == 0:
-        raise ShapeError(f"{op}: input must be at least 1-D, got ()")
-    ax = norm_axis(op, axis, x.ndim)
-    xm = np.moveaxis(x, ax, -1)
-    return xm.reshape(-1, x.shape[ax]), xm.shape, ax
-
-
-def _softmax_parts(X2, order, backend):
-    m = _max_reduce(X2, (1,), True)
-    z = X2 - m
-    e = b32_exp(z)
-    s = rowsum(e, order, backend)
-    return z, e, s
-
-
-def b32_softmax(x, axis=-1, order=None, backend=None):
-    x = _f32(x, "softmax")
-    X2, mshape, ax = _rows_last(x, axis, "softmax")
-    _, e, s = _softmax_parts(X2, order, backend)
-    y = e / s[:, None]
-    return np.moveaxis(y.reshape(mshape), -1, ax)
-
-
-def b32_log_softmax(x, axis=-1, order=None, backend=None):
-    x = _f32(x, "log_softmax")
-    X2, mshape, ax = _rows_last(x, axis, "log_softmax")
-    z, _, s = _softmax_parts(X2, order, backend)
-    y = z - b32_log(s)[:, None]
-    return np.moveaxis(y.reshape(mshape), -1, ax)
-
-
-def b32_cross_entropy(logits, target, order=None, backend=None, *, ignore_index=-100, reduction="mean"):
-    from ..ops.losses import _check_reduction, _labels
-    _check_reduction("cross_entropy", reduction)
-    logits = _f32(logits, "cross_entropy", "logits")
-    rows, cls, valid, nvalid = _labels(logits, np.asarray(target), ignore_index)
-    z, _, s = _softmax_parts(logits, order, backend)
-    lse = b32_log(s)
-    loss = lse - z[rows, cls]
-    if nvalid < loss.shape[0]:
-        loss[~valid] = F32(0)
-    if reduction == "none":
-        return loss
-    total = colsum(loss.reshape(-1, 1), order, backend).reshape(())
-    if reduction == "mean":
-        total = total / _count32(max(nvalid, 1))
-    return np.asarray(total, F32)
-
-
-def b32_mse(pred, target, order=None, backend=None, *, reduction="mean"):
-    from ..ops.losses import mse_shape
-    pred, target = _f32(pred, "mse", "pred"), _f32(target, "mse", "target")
-    mse_shape([pred.shape, target.shape], reduction=reduction)
-    d = pred - target
-    d2 = d * d
-    if reduction == "none":
-        return d2
-    total = colsum(d2.reshape(-1, 1), order, backend).reshape(())
-    if reduction == "mean":
-        with np.errstate(invalid="ignore"):
-            total = total / _count32(d2.size)
-    return np.asarray(total, F32)
-
-
 # ---------------------------------------------------------------- shape ops (exact)
-
-def _shape_kernel(name):
-    def kernel(*xs, order=None, backend=None, **attrs):
-        from ..ops import get_op
-        xs = [_f32(x, name) for x in xs]
-        return get_op(name).real(*xs, **attrs)
-    kernel.__name__ = f"b32_{name}"
-    kernel.__doc__ = f"{name}: data movement only, exact (the real rule on float32 arrays)."
-    return kernel
-
-
-b32_reshape = _shape_kernel("reshape")
-b32_flatten = _shape_kernel("flatten")
-b32_transpose = _shape_kernel("transpose")
-b32_concat = _shape_kernel("concat")
-b32_slice = _shape_kernel("slice")
-b32_pad = _shape_kernel("pad")  # the fill is RN32(value)
-
 
 KERNELS = {
     "add": b32_add, "sub": b32_sub, "mul": b32_mul, "div": b32_div, "neg": b32_neg,
@@ -733,20 +517,12 @@ KERNELS = {
     "relu": b32_relu, "leaky_relu": b32_leaky_relu,
     "exp": b32_exp, "log": b32_log, "tanh": b32_tanh, "sigmoid": b32_sigmoid,
     "gelu": b32_gelu, "softplus": b32_softplus,
-    "sum": b32_sum, "mean": b32_mean, "max": b32_max,
-    "matmul": b32_matmul, "linear": b32_linear, "conv2d": b32_conv2d,
-    "max_pool2d": b32_max_pool2d, "avg_pool2d": b32_avg_pool2d,
-    "batch_norm": b32_batch_norm, "layer_norm": b32_layer_norm,
-    "softmax": b32_softmax, "log_softmax": b32_log_softmax,
-    "cross_entropy": b32_cross_entropy, "mse": b32_mse,
-    "reshape": b32_reshape, "flatten": b32_flatten, "transpose": b32_transpose,
-    "concat": b32_concat, "slice": b32_slice, "pad": b32_pad,
-}
+    }
 
 
 
 
-def _ieee(fn):
+def ieee(fn):
     """Run ``fn`` with NumPy's float warnings off: overflow, underflow, division
     by zero and invalid operations have their IEEE results; they are not errors."""
     @functools.wraps(fn)
@@ -757,9 +533,9 @@ def _ieee(fn):
 
 
 for _name in list(KERNELS):
-    KERNELS[_name] = globals()[f"b32_{_name}"] = _ieee(KERNELS[_name])
+    KERNELS[_name] = globals()[f"b32_{_name}"] = ieee(KERNELS[_name])
 matmul2d, colsum, rowsum, sum_stack, correctly_rounded = (
-    _ieee(f) for f in (matmul2d, colsum, rowsum, sum_stack, correctly_rounded))
+    ieee(f) for f in (matmul2d, colsum, rowsum, sum_stack, correctly_rounded))
 del _name
 
 

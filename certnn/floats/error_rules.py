@@ -275,43 +275,6 @@ gelu_error = lipschitz_cr(_gelu_slope)
 
 # ---- reductions
 
-def _rows(a, axes):
-    from ..ops.reduce import _to_rows
-    return _to_rows(np.asarray(a, np.float64), axes)[0]
-
-
-def mean_error(los, his, errs, out_lo, out_hi, order="sequential", axes=None, keepdims=False):
-    """mean = RN(sum^ / RN32(n)): the sum's bound (as for sum), then the division."""
-    (lo,), (hi,), (e,) = los, his, errs
-    e = np.broadcast_to(e, lo.shape)
-    t = tuple(_rows(v, axes) for v in (lo, hi, e))
-    n = t[0].shape[1]
-    if n == 0:
-        return finish(np.full(np.shape(out_lo), np.inf))
-    s = t_sum_rows(t, order)
-    return finish(t_div_count(s, n)[2].reshape(np.shape(out_lo)))
-
-
-def avg_pool2d_error(los, his, errs, out_lo, out_hi, order="sequential", *, kernel_size, stride,
-                     padding, count_include_pad):
-    """Window sum over the kernel positions (p-major, padding +0.0 included, as in
-    b32_avg_pool2d), then RN(sum / divisor)."""
-    from ..ops.conv import kernel_slices, pad2d
-    from ..ops.pool import _avg_setup
-    (lo,), (hi,), (e,) = los, his, errs
-    e = np.broadcast_to(e, lo.shape)
-    k, s, p, d, out_hw, div = _avg_setup(lo, kernel_size, stride, padding, count_include_pad)
-    slices = kernel_slices(k, s, d, out_hw)
-
-    def windows(a):
-        ap = pad2d(np.asarray(a, np.float64), p)
-        return np.stack([ap[idx].reshape(-1) for _, idx in slices], axis=1)   # (outputs, K)
-
-    total = t_sum_rows(tuple(windows(v) for v in (lo, hi, e)), order)
-    n = np.broadcast_to(np.asarray(div, np.float64), np.shape(out_lo)).reshape(-1)
-    return finish(t_div_count(total, n)[2].reshape(np.shape(out_lo)))
-
-
 # ---- contractions
 
 def _dot_general(A, B, order):
@@ -385,7 +348,7 @@ def layer_norm_error(los, his, errs, out_lo, out_hi, order="sequential", *, eps)
 
 # ---- softmax family
 
-def _softmax_steps(lo, hi, e, order):
+def softmax_steps(lo, hi, e, order):
     """Rows (B, n): z = RN(x^ - max x^) <= 0, exp32(z), s = sum in the order (>= 1 in
     both semantics: the max's own term is exp(0) = 1 and the others are >= 0)."""
     e = np.broadcast_to(e, lo.shape)
@@ -413,12 +376,12 @@ def softmax_error(los, his, errs, out_lo, out_hi, order="sequential", axis=-1):
     lo, mshape = _rows_last(los[0], axis)
     hi, _ = _rows_last(his[0], axis)
     e, _ = _rows_last(np.broadcast_to(errs[0], np.shape(los[0])), axis)
-    _, ex, s = _softmax_steps(lo, hi, e, order)
+    _, ex, s = softmax_steps(lo, hi, e, order)
     y = t_div(ex, tuple(v[:, None] for v in s))
     return finish(_from_rows(y[2], mshape, axis))
 
 
-def _log_sum(s):
+def log_sum(s):
     return t_log(s, floor=1.0)
 
 
@@ -426,12 +389,12 @@ def log_softmax_error(los, his, errs, out_lo, out_hi, order="sequential", axis=-
     lo, mshape = _rows_last(los[0], axis)
     hi, _ = _rows_last(his[0], axis)
     e, _ = _rows_last(np.broadcast_to(errs[0], np.shape(los[0])), axis)
-    z, _, s = _softmax_steps(lo, hi, e, order)
-    y = t_sub(z, tuple(v[:, None] for v in _log_sum(s)))
+    z, _, s = softmax_steps(lo, hi, e, order)
+    y = t_sub(z, tuple(v[:, None] for v in log_sum(s)))
     return finish(_from_rows(y[2], mshape, axis))
 
 
-def _reduce_loss(l, reduction, count, order):
+def reduce_loss(l, reduction, count, order):
     """'none' / 'sum' (all rows, ignored ones +0.0, in the order) / 'mean' (sum / RN32(count))."""
     if reduction == "none":
         return l[2]
@@ -441,22 +404,7 @@ def _reduce_loss(l, reduction, count, order):
     return total[2].reshape(())
 
 
-def cross_entropy_error(los, his, errs, out_lo, out_hi, order="sequential", *, ignore_index=-100,
-                        reduction="mean"):
-    """Per row RN(log32(s) - z[target]) (0 exactly on ignored rows), then the reduction."""
-    from ..ops.losses import _labels
-    target = np.asarray(los[1])
-    if target.dtype.kind == "f":
-        target = target.astype(np.int64)
-    lo, hi = np.asarray(los[0], np.float64), np.asarray(his[0], np.float64)
-    rows, cls, valid, nvalid = _labels(lo, target, ignore_index)
-    z, _, s = _softmax_steps(lo, hi, np.broadcast_to(errs[0], lo.shape), order)
-    l = t_sub(_log_sum(s), tuple(v[rows, cls] for v in z))    # noqa: E741
-    l = tuple(np.where(valid, v, 0.0) for v in l)               # noqa: E741
-    return finish(_reduce_loss(l, reduction, nvalid, order))
-
-
 def mse_error(los, his, errs, out_lo, out_hi, order="sequential", *, reduction="mean"):
     p, t = _bcast_all(los, his, errs)
     sq = t_square(t_sub(p, t))
-    return finish(_reduce_loss(sq, reduction, int(np.size(sq[0])), order))
+    return finish(reduce_loss(sq, reduction, int(np.size(sq[0])), order))

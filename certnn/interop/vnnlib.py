@@ -55,8 +55,8 @@ class InputBox:
     hi: np.ndarray
 
     def region(self, shape=None):
-        """A one-example ``certnn.bounds.region.Region`` box of the given input shape."""
-        from ..bounds.region import Region
+        """A one-example ``certnn.spec.region.Region`` box of the given input shape."""
+        from ..spec.region import Region
         shape = (self.lo.size,) if shape is None else tuple(shape)
         return Region.box(self.lo.reshape((1,) + shape), self.hi.reshape((1,) + shape))
 
@@ -333,7 +333,7 @@ def _lin_sum(args, signs):
 # ---------------------------------------------------------------- cubes -> cases
 
 def _cases(p: _Parser, decl, common, crossed, n_x: int, n_y: int) -> VnnlibProperty:
-    from ..bounds.spec import LinearSpec
+    from ..spec.linear import LinearSpec
 
     base = _Cube(n_x, n_y)
     if not base.add(p, common):

@@ -5,8 +5,9 @@ from . import (activations, arith, conv, elementary, linalg, losses, norm, pool,
 from .registry import (RULE_KINDS, OpDef, Sample, all_ops, attach, get_op, get_rule,  # noqa: F401
                        missing_rules, register)
 
-# The binary32 kernels live together in certnn.floats.b32 (they share the
-# documented accumulation engine and its numba fast path); attach them here.
+# The elementwise binary32 kernels (IEEE arithmetic and the correctly rounded
+# transcendentals) sit in certnn.floats.b32 beside the engine they share; the
+# other ops define their binary32 rule in their own module.
 from ..floats.b32 import KERNELS as _B32  # noqa: E402
 
 attach("binary32", _B32)

@@ -40,6 +40,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ShapeError, UnsupportedOp
+from ..floats.b32 import F32, as_f32, ieee, matmul2d
 from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt
@@ -258,7 +259,28 @@ def error(los, his, errs, out_lo, out_hi, order="sequential", *, stride, padding
         parts.append(e.reshape(N, ho, wo, og).transpose(0, 3, 1, 2))
     return er.finish(np.concatenate(parts, axis=1))
 
+
+# ---- binary32 rules (the engine: certnn.floats.b32) -------------------------------------
+
+def b32_conv2d(x, w, b=None, order=None, backend=None, *, stride=(1, 1), padding=(0, 0),
+               dilation=(1, 1), groups=1):
+    x, w = as_f32(x, "conv2d"), as_f32(w, "conv2d", "weight")
+    if b is not None:
+        b = as_f32(b, "conv2d", "bias")
+    N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x, w, b, stride, padding, dilation, groups)
+    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))  # (G, Cg*kH*kW, N*Ho*Wo)
+    og = O // groups
+    wg = w.reshape(groups, og, cg * kh * kw)
+    out = np.empty((groups, og, N * ho * wo), F32)
+    for g in range(groups):
+        out[g] = matmul2d(wg[g], cols[g], order, backend)
+    if b is not None:
+        out = np.add(out, b.reshape(groups, og, 1))   # bias last
+    out = out.reshape(groups, og, N, ho, wo).transpose(2, 0, 1, 3, 4)
+    return np.ascontiguousarray(out).reshape(N, O, ho, wo)
+
+
 register(OpDef(
-    name=_NAME, module=__name__, arity=(2, 3),
+    name=_NAME, module=__name__, arity=(2, 3), binary32=ieee(b32_conv2d),
     attrs={"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": 1},
     shape=shape, real=real, vjp=vjp, vjp_needs=True, jvp=jvp, interval=interval, error=error, samples=samples, doc=__doc__))

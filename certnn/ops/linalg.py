@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats.b32 import F32, as_f32, ieee, matmul2d
 from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import broadcast_shapes, fmt, rand_samples, unbroadcast
@@ -174,10 +175,40 @@ def linear_error(los, his, errs, out_lo, out_hi, order="sequential"):
         e = e + errs[2]
     return er.finish(e.reshape(out_lo.shape))
 
+
+# ---- binary32 rules (the engine: certnn.floats.b32) -------------------------------------
+
+def b32_matmul(a, b, order=None, backend=None):
+    a, b = as_f32(a, "matmul"), as_f32(b, "matmul")
+    matmul_shape([a.shape, b.shape])
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    if a.ndim == 2 and b.ndim == 2:
+        return matmul2d(a, b, order, backend)
+    if b.ndim == 2:
+        return matmul2d(a.reshape(-1, k), b, order, backend).reshape(a.shape[:-1] + (n,))
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    A = np.broadcast_to(a, batch + (m, k))
+    B = np.broadcast_to(b, batch + (k, n))
+    out = np.empty(batch + (m, n), F32)
+    for idx in np.ndindex(*batch):
+        out[idx] = matmul2d(A[idx], B[idx], order, backend)
+    return out
+
+
+def b32_linear(x, w, b=None, order=None, backend=None):
+    x, w = as_f32(x, "linear"), as_f32(w, "linear", "weight")
+    linear_shape([x.shape, w.shape] + ([] if b is None else [b.shape]))
+    x2 = x.reshape(-1, x.shape[-1])
+    y = matmul2d(x2, np.ascontiguousarray(w.T), order, backend)
+    if b is not None:
+        y = np.add(y, as_f32(b, "linear", "bias"))      # bias last
+    return y.reshape(x.shape[:-1] + (w.shape[0],))
+
+
 register(OpDef(
-    name="matmul", module=_M, arity=(2,), attrs={}, shape=matmul_shape, real=matmul_real,
+    name="matmul", binary32=ieee(b32_matmul), module=_M, arity=(2,), attrs={}, shape=matmul_shape, real=matmul_real,
     vjp=matmul_vjp, jvp=matmul_jvp, interval=matmul_interval, error=er.matmul_error, samples=_matmul_samples, doc=__doc__))
 
 register(OpDef(
-    name="linear", module=_M, arity=(2, 3), attrs={}, shape=linear_shape, real=linear_real,
+    name="linear", binary32=ieee(b32_linear), module=_M, arity=(2, 3), attrs={}, shape=linear_shape, real=linear_real,
     vjp=linear_vjp, vjp_needs=True, jvp=linear_jvp, interval=linear_interval, error=linear_error, samples=_linear_samples, doc=__doc__))

@@ -43,9 +43,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats.b32 import F32, as_f32, b32_log, colsum, count32, ieee
 from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt
+from .softmax import _softmax_parts
 from .registry import OpDef, Sample, register
 from .softmax import log_softmax_bounds
 
@@ -238,11 +240,59 @@ def _mse_samples(rng):
             Sample((u(2, 3, 2), u(2, 3, 2)), {"reduction": "none"}), Sample((u(6, 1), u(6, 1)))]
 
 
-register(OpDef(name="cross_entropy", module=_M, arity=(2,),
+
+def cross_entropy_error(los, his, errs, out_lo, out_hi, order="sequential", *, ignore_index=-100,
+                        reduction="mean"):
+    """Per row RN(log32(s) - z[target]) (0 exactly on ignored rows), then the reduction."""
+    target = np.asarray(los[1])
+    if target.dtype.kind == "f":
+        target = target.astype(np.int64)
+    lo, hi = np.asarray(los[0], np.float64), np.asarray(his[0], np.float64)
+    rows, cls, valid, nvalid = _labels(lo, target, ignore_index)
+    z, _, s = er.softmax_steps(lo, hi, np.broadcast_to(errs[0], lo.shape), order)
+    l = er.t_sub(er.log_sum(s), tuple(v[rows, cls] for v in z))    # noqa: E741
+    l = tuple(np.where(valid, v, 0.0) for v in l)               # noqa: E741
+    return er.finish(er.reduce_loss(l, reduction, nvalid, order))
+
+
+# ---- binary32 rules (the engine: certnn.floats.b32) -------------------------------------
+
+def b32_cross_entropy(logits, target, order=None, backend=None, *, ignore_index=-100, reduction="mean"):
+    _check_reduction("cross_entropy", reduction)
+    logits = as_f32(logits, "cross_entropy", "logits")
+    rows, cls, valid, nvalid = _labels(logits, np.asarray(target), ignore_index)
+    z, _, s = _softmax_parts(logits, order, backend)
+    lse = b32_log(s)
+    loss = lse - z[rows, cls]
+    if nvalid < loss.shape[0]:
+        loss[~valid] = F32(0)
+    if reduction == "none":
+        return loss
+    total = colsum(loss.reshape(-1, 1), order, backend).reshape(())
+    if reduction == "mean":
+        total = total / count32(max(nvalid, 1))
+    return np.asarray(total, F32)
+
+
+def b32_mse(pred, target, order=None, backend=None, *, reduction="mean"):
+    pred, target = as_f32(pred, "mse", "pred"), as_f32(target, "mse", "target")
+    mse_shape([pred.shape, target.shape], reduction=reduction)
+    d = pred - target
+    d2 = d * d
+    if reduction == "none":
+        return d2
+    total = colsum(d2.reshape(-1, 1), order, backend).reshape(())
+    if reduction == "mean":
+        with np.errstate(invalid="ignore"):
+            total = total / count32(d2.size)
+    return np.asarray(total, F32)
+
+
+register(OpDef(name="cross_entropy", binary32=ieee(b32_cross_entropy), module=_M, arity=(2,),
                attrs={"ignore_index": -100, "reduction": "mean"}, shape=cross_entropy_shape,
                real=cross_entropy_real, vjp=cross_entropy_vjp, jvp=cross_entropy_jvp,
-               interval=cross_entropy_interval, error=er.cross_entropy_error, samples=_ce_samples, differentiable=(True, False),
+               interval=cross_entropy_interval, error=cross_entropy_error, samples=_ce_samples, differentiable=(True, False),
                doc=__doc__))
-register(OpDef(name="mse", module=_M, arity=(2,), attrs={"reduction": "mean"}, shape=mse_shape,
+register(OpDef(name="mse", binary32=ieee(b32_mse), module=_M, arity=(2,), attrs={"reduction": "mean"}, shape=mse_shape,
                real=mse_real, vjp=mse_vjp, jvp=mse_jvp, interval=mse_interval, error=er.mse_error, samples=_mse_samples,
                doc=__doc__))

@@ -51,6 +51,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats.b32 import F32, as_f32, count32, ieee, rowsum
 from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt
@@ -222,12 +223,44 @@ def ln_samples(rng):
     return [s((3, 5), 1), s((2, 3, 4), 2), s((2, 3, 6), 1, eps=1e-3), s((4, 3), 2)]
 
 
+
+# ---- binary32 rules (the engine: certnn.floats.b32) -------------------------------------
+
+def b32_batch_norm(x, weight, bias, running_mean, running_var, order=None, backend=None, *, eps=1e-5):
+    x, weight, bias, mean, var = (as_f32(a, "batch_norm", n) for a, n in zip(
+        (x, weight, bias, running_mean, running_var),
+        ("input", "weight", "bias", "running_mean", "running_var")))
+    bn_shape([x.shape, weight.shape, bias.shape, mean.shape, var.shape], eps=eps)
+    bc = (1, -1) + (1,) * (x.ndim - 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = F32(1) / np.sqrt(var + F32(eps))
+    k = r * weight
+    return (x - mean.reshape(bc)) * k.reshape(bc) + bias.reshape(bc)
+
+
+def b32_layer_norm(x, weight, bias, order=None, backend=None, *, eps=1e-5):
+    x, weight, bias = as_f32(x, "layer_norm"), as_f32(weight, "layer_norm", "weight"), \
+        as_f32(bias, "layer_norm", "bias")
+    ln_shape([x.shape, weight.shape, bias.shape], eps=eps)
+    n = weight.size
+    X2 = x.reshape(-1, n)
+    n32 = count32(n)
+    mu = rowsum(X2, order, backend) / n32
+    xc = X2 - mu[:, None]
+    var = rowsum(xc * xc, order, backend) / n32
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = F32(1) / np.sqrt(var + F32(eps))
+    xhat = xc * r[:, None]
+    y = xhat * weight.reshape(-1) + bias.reshape(-1)
+    return y.reshape(x.shape)
+
+
 register(OpDef(
-    name="batch_norm", module=__name__, arity=(5,), attrs={"eps": 1e-5},
+    name="batch_norm", binary32=ieee(b32_batch_norm), module=__name__, arity=(5,), attrs={"eps": 1e-5},
     shape=bn_shape, real=bn_real, vjp=bn_vjp, jvp=bn_jvp, interval=bn_interval, error=er.batch_norm_error, samples=bn_samples,
     doc=__doc__))
 
 register(OpDef(
-    name="layer_norm", module=__name__, arity=(3,), attrs={"eps": 1e-5},
+    name="layer_norm", binary32=ieee(b32_layer_norm), module=__name__, arity=(3,), attrs={"eps": 1e-5},
     shape=ln_shape, real=ln_real, vjp=ln_vjp, jvp=ln_jvp, interval=ln_interval, error=er.layer_norm_error, samples=ln_samples,
     doc=__doc__))

@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats.b32 import F32, as_f32, count32, ieee, sum_stack
 from ..floats import error_rules as er
 from ..floats import interval as iv
 from .conv import check_4d, crop2d, kernel_slices, out_size, pad2d, pair
@@ -218,15 +219,62 @@ def max_error(los, his, errs, out_lo, out_hi, order="sequential", **attrs):
     (lo,), _, (e,) = los, his, errs
     return er.finish(max_real(np.broadcast_to(e, lo.shape).astype(np.float64), **attrs))
 
+
+def avg_pool2d_error(los, his, errs, out_lo, out_hi, order="sequential", *, kernel_size, stride,
+                     padding, count_include_pad):
+    """Window sum over the kernel positions (p-major, padding +0.0 included, as in
+    b32_avg_pool2d), then RN(sum / divisor)."""
+    (lo,), (hi,), (e,) = los, his, errs
+    e = np.broadcast_to(e, lo.shape)
+    k, s, p, d, out_hw, div = _avg_setup(lo, kernel_size, stride, padding, count_include_pad)
+    slices = kernel_slices(k, s, d, out_hw)
+
+    def windows(a):
+        ap = pad2d(np.asarray(a, np.float64), p)
+        return np.stack([ap[idx].reshape(-1) for _, idx in slices], axis=1)   # (outputs, K)
+
+    total = er.t_sum_rows(tuple(windows(v) for v in (lo, hi, e)), order)
+    n = np.broadcast_to(np.asarray(div, np.float64), np.shape(out_lo)).reshape(-1)
+    return er.finish(er.t_div_count(total, n)[2].reshape(np.shape(out_lo)))
+
+
+# ---- binary32 rules (the engine: certnn.floats.b32) -------------------------------------
+
+def b32_max_pool2d(x, order=None, backend=None, *, kernel_size, stride=None, padding=(0, 0),
+                   dilation=(1, 1)):
+    x = as_f32(x, "max_pool2d")
+    xp, sl, y, _ = _max_windows(x, kernel_size, stride, padding, dilation)
+    zero = y == 0
+    if zero.any():
+        pos = np.zeros(y.shape, bool)
+        for _, idx in sl:
+            v = xp[idx]
+            pos |= (v == 0) & ~np.signbit(v)
+        y = np.where(zero, np.where(pos, F32(0), F32(-0.0)), y)
+    return y
+
+
+def b32_avg_pool2d(x, order=None, backend=None, *, kernel_size, stride=None, padding=(0, 0),
+                   count_include_pad=True):
+    from .conv import kernel_slices, pad2d
+    x = as_f32(x, "avg_pool2d")
+    k, s, p, d, out_hw, div = _avg_setup(x, kernel_size, stride, padding, count_include_pad)
+    xp = pad2d(x, p)
+    terms = [xp[idx] for _, idx in kernel_slices(k, s, d, out_hw)]
+    acc = sum_stack(terms, order, backend)
+    div = count32(div) if isinstance(div, int) else np.asarray(div, F32)
+    return np.divide(acc, div)
+
+
 register(OpDef(
-    name="max_pool2d", module=__name__, arity=(1,),
+    name="max_pool2d", binary32=ieee(b32_max_pool2d), module=__name__, arity=(1,),
     attrs={"kernel_size": REQUIRED, "stride": None, "padding": (0, 0), "dilation": (1, 1)},
     shape=max_shape, real=max_real, vjp=max_vjp, jvp=max_jvp, interval=max_interval, error=max_error, samples=max_samples,
     doc=__doc__))
 
 register(OpDef(
-    name="avg_pool2d", module=__name__, arity=(1,),
+    name="avg_pool2d", binary32=ieee(b32_avg_pool2d), module=__name__, arity=(1,),
     attrs={"kernel_size": REQUIRED, "stride": None, "padding": (0, 0), "count_include_pad": True},
-    shape=avg_shape, real=avg_real, vjp=avg_vjp, jvp=avg_jvp, interval=avg_interval, error=er.avg_pool2d_error, samples=avg_samples,
+    shape=avg_shape, real=avg_real, vjp=avg_vjp, jvp=avg_jvp, interval=avg_interval, error=avg_pool2d_error, samples=avg_samples,
     linear=True,
     doc=__doc__))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats.b32 import as_f32, count32, ieee, max_reduce, sum_axes
 from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt, norm_axis, rand_samples
@@ -219,9 +220,46 @@ def max_error(los, his, errs, out_lo, out_hi, order="sequential", axes=None, kee
     (lo,), _, (e,) = los, his, errs
     return er.finish(max_real(np.broadcast_to(e, lo.shape).astype(np.float64), axes=axes, keepdims=keepdims))
 
-register(OpDef(name="sum", shape=_shape_rule("sum"), real=sum_real, vjp=sum_vjp, jvp=sum_jvp,
+
+def mean_error(los, his, errs, out_lo, out_hi, order="sequential", axes=None, keepdims=False):
+    """mean = RN(sum^ / RN32(n)): the sum's bound (as for sum), then the division."""
+    (lo,), (hi,), (e,) = los, his, errs
+    e = np.broadcast_to(e, lo.shape)
+    t = tuple(_to_rows(np.asarray(v, np.float64), axes)[0] for v in (lo, hi, e))
+    n = t[0].shape[1]
+    if n == 0:
+        return er.finish(np.full(np.shape(out_lo), np.inf))
+    s = er.t_sum_rows(t, order)
+    return er.finish(er.t_div_count(s, n)[2].reshape(np.shape(out_lo)))
+
+
+# ---- binary32 rules (the engine: certnn.floats.b32) -------------------------------------
+
+
+
+def b32_sum(x, axes=None, keepdims=False, order=None, backend=None):
+    x = as_f32(x, "sum")
+    return sum_axes(x, _norm_axes("sum", axes, x.ndim), keepdims, order, backend)[0]
+
+
+def b32_mean(x, axes=None, keepdims=False, order=None, backend=None):
+    x = as_f32(x, "mean")
+    s, n = sum_axes(x, _norm_axes("mean", axes, x.ndim), keepdims, order, backend)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.divide(s, count32(n))
+
+
+def b32_max(x, axes=None, keepdims=False, order=None, backend=None):
+    x = as_f32(x, "max")
+    ax = _norm_axes("max", axes, x.ndim)
+    if any(x.shape[a] == 0 for a in ax):
+        raise ShapeError(f"max: cannot reduce over an empty axis (input {x.shape}, axes {ax})")
+    return max_reduce(x, ax, keepdims)
+
+
+register(OpDef(name="sum", binary32=ieee(b32_sum), shape=_shape_rule("sum"), real=sum_real, vjp=sum_vjp, jvp=sum_jvp,
                interval=sum_interval, error=sum_error, linear=True, doc=__doc__, **_FLAGS))
-register(OpDef(name="mean", shape=_shape_rule("mean"), real=mean_real, vjp=mean_vjp, jvp=mean_jvp,
-               interval=mean_interval, error=er.mean_error, linear=True, doc=__doc__, **_FLAGS))
-register(OpDef(name="max", shape=_shape_rule("max"), real=max_real, vjp=max_vjp, jvp=max_jvp,
+register(OpDef(name="mean", binary32=ieee(b32_mean), shape=_shape_rule("mean"), real=mean_real, vjp=mean_vjp, jvp=mean_jvp,
+               interval=mean_interval, error=mean_error, linear=True, doc=__doc__, **_FLAGS))
+register(OpDef(name="max", binary32=ieee(b32_max), shape=_shape_rule("max"), real=max_real, vjp=max_vjp, jvp=max_jvp,
                interval=max_interval, error=max_error, doc=__doc__, **_FLAGS))

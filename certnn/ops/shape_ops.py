@@ -41,6 +41,7 @@ import math
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats.b32 import as_f32, ieee
 from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt, norm_axis, rand_samples
@@ -343,25 +344,35 @@ _pad_samples = _attr_samples([
     ((2, 3), {"pads": (0, 0, 0, 0)}), ((2, 1, 3, 3), {"pads": (0, 0, 1, 1, 0, 0, 1, 1), "value": 0.1}),
     ((4,), {"pads": (2, 1), "value": -1.5})])
 
+
+# ---- binary32 rules: data movement is exact, so binary32 is the real rule on float32 arrays
+
+def _exact32(name, real):
+    def kernel(*xs, order=None, backend=None, **attrs):
+        return real(*(as_f32(x, name) for x in xs), **attrs)
+    kernel.__name__ = f"b32_{name}"
+    kernel.__doc__ = f"{name}: data movement only, exact (the real rule on float32 arrays)."
+    return ieee(kernel)
+
 # ---- error rules: these ops only move values, so errors move with them (er.structural)
 
-register(OpDef(name="reshape", module=_M, arity=(1,), attrs={"shape": REQUIRED}, shape=reshape_shape,
+register(OpDef(name="reshape", binary32=_exact32("reshape", reshape_real), module=_M, arity=(1,), attrs={"shape": REQUIRED}, shape=reshape_shape,
                real=reshape_real, vjp=reshape_vjp, jvp=reshape_jvp, samples=_reshape_samples,
                interval=_movement("reshape", reshape_real), error=er.structural(reshape_real), linear=True, doc=__doc__))
-register(OpDef(name="flatten", module=_M, arity=(1,), attrs={"start_dim": 1, "end_dim": -1},
+register(OpDef(name="flatten", binary32=_exact32("flatten", flatten_real), module=_M, arity=(1,), attrs={"start_dim": 1, "end_dim": -1},
                shape=flatten_shape, real=flatten_real, vjp=flatten_vjp, jvp=flatten_jvp,
                interval=_movement("flatten", flatten_real), error=er.structural(flatten_real), samples=_flatten_samples, linear=True,
                doc=__doc__))
-register(OpDef(name="transpose", module=_M, arity=(1,), attrs={"perm": REQUIRED}, shape=transpose_shape,
+register(OpDef(name="transpose", binary32=_exact32("transpose", transpose_real), module=_M, arity=(1,), attrs={"perm": REQUIRED}, shape=transpose_shape,
                real=transpose_real, vjp=transpose_vjp, jvp=transpose_jvp, samples=_transpose_samples,
                interval=_movement("transpose", transpose_real), error=er.structural(transpose_real), linear=True, doc=__doc__))
-register(OpDef(name="concat", module=_M, arity=(-1,), attrs={"axis": 0}, shape=concat_shape,
+register(OpDef(name="concat", binary32=_exact32("concat", concat_real), module=_M, arity=(-1,), attrs={"axis": 0}, shape=concat_shape,
                real=concat_real, vjp=concat_vjp, jvp=concat_jvp, samples=_concat_samples,
                interval=_movement("concat", concat_real), error=er.structural(concat_real), linear=True, doc=__doc__))
-register(OpDef(name="slice", module=_M, arity=(1,),
+register(OpDef(name="slice", binary32=_exact32("slice", slice_real), module=_M, arity=(1,),
                attrs={"starts": REQUIRED, "ends": REQUIRED, "axes": None, "steps": None},
                shape=slice_shape, real=slice_real, vjp=slice_vjp, jvp=slice_jvp, samples=_slice_samples,
                interval=_movement("slice", slice_real), error=er.structural(slice_real), linear=True, doc=__doc__))
-register(OpDef(name="pad", module=_M, arity=(1,), attrs={"pads": REQUIRED, "value": 0.0}, shape=pad_shape,
+register(OpDef(name="pad", binary32=_exact32("pad", pad_real), module=_M, arity=(1,), attrs={"pads": REQUIRED, "value": 0.0}, shape=pad_shape,
                real=pad_real, vjp=pad_vjp, jvp=pad_jvp, samples=_pad_samples,
                interval=pad_interval, error=pad_error, linear=False, doc=__doc__))

@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
+from ..floats.b32 import as_f32, b32_exp, b32_log, ieee, max_reduce, rowsum
 from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt, norm_axis, rand_samples
@@ -131,9 +132,45 @@ def _samples(rng):
     return out
 
 
-register(OpDef(name="softmax", module=_M, arity=(1,), attrs={"axis": -1}, shape=_shape("softmax"),
+
+# ---- binary32 rules (the engine: certnn.floats.b32) -------------------------------------
+
+def _rows_last(x, axis, op):
+    from ._common import norm_axis
+    if x.ndim == 0:
+        raise ShapeError(f"{op}: input must be at least 1-D, got ()")
+    ax = norm_axis(op, axis, x.ndim)
+    xm = np.moveaxis(x, ax, -1)
+    return xm.reshape(-1, x.shape[ax]), xm.shape, ax
+
+
+def _softmax_parts(X2, order, backend):
+    m = max_reduce(X2, (1,), True)
+    z = X2 - m
+    e = b32_exp(z)
+    s = rowsum(e, order, backend)
+    return z, e, s
+
+
+def b32_softmax(x, axis=-1, order=None, backend=None):
+    x = as_f32(x, "softmax")
+    X2, mshape, ax = _rows_last(x, axis, "softmax")
+    _, e, s = _softmax_parts(X2, order, backend)
+    y = e / s[:, None]
+    return np.moveaxis(y.reshape(mshape), -1, ax)
+
+
+def b32_log_softmax(x, axis=-1, order=None, backend=None):
+    x = as_f32(x, "log_softmax")
+    X2, mshape, ax = _rows_last(x, axis, "log_softmax")
+    z, _, s = _softmax_parts(X2, order, backend)
+    y = z - b32_log(s)[:, None]
+    return np.moveaxis(y.reshape(mshape), -1, ax)
+
+
+register(OpDef(name="softmax", binary32=ieee(b32_softmax), module=_M, arity=(1,), attrs={"axis": -1}, shape=_shape("softmax"),
                real=softmax_real, vjp=softmax_vjp, jvp=softmax_jvp, interval=softmax_interval, error=er.softmax_error,
                samples=_samples, doc=__doc__))
-register(OpDef(name="log_softmax", module=_M, arity=(1,), attrs={"axis": -1}, shape=_shape("log_softmax"),
+register(OpDef(name="log_softmax", binary32=ieee(b32_log_softmax), module=_M, arity=(1,), attrs={"axis": -1}, shape=_shape("log_softmax"),
                real=log_softmax_real, vjp=log_softmax_vjp, jvp=log_softmax_jvp,
                interval=log_softmax_interval, error=er.log_softmax_error, samples=_samples, doc=__doc__))

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bounds.region import Region
-from ..bounds.spec import LinearSpec
+from ..spec.region import Region
+from ..spec.linear import LinearSpec
 from ..errors import CertnnError
 from ..ir.interpret import backward, evaluate
-from ..run import run
+from ..ir.run import run
 
 
 @dataclass

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..bounds.region import Region
-from ..bounds.spec import LinearSpec
+from ..spec.region import Region
+from ..spec.linear import LinearSpec
 from .attacks import pgd, random_search, replay
 from .bab_mlp import NotAChain, extract_chain
 
@@ -174,7 +174,7 @@ def _generic(graph, region, spec, stats, done, deadline, certifiable=False) -> V
 
 
 def _output(graph, x) -> np.ndarray:
-    from ..run import run
+    from ..ir.run import run
     return np.asarray(run(graph, np.asarray(x, np.float64), semantics="real"), np.float64).reshape(-1)
 
 

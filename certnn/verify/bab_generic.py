@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..bounds import compute_bounds
-from ..bounds.region import Region
-from ..bounds.spec import LinearSpec
+from ..spec.region import Region
+from ..spec.linear import LinearSpec
 from .bab_input import SplitTree
 
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..bounds.region import Region
-from ..bounds.spec import LinearSpec
+from ..spec.region import Region
+from ..spec.linear import LinearSpec
 from .bab_mlp import ChainMLP, intermediate_bounds, optimized_spec_bounds, signs, spec_bounds
 
 ALPHA_MIN_GAIN = 0.3     # alpha costs ~10x CROWN per box; keep it while it proves this share

@@ -134,7 +134,7 @@ def extract_chain(graph) -> ChainMLP:
 
 
 def _check_against_graph(mlp: ChainMLP, graph) -> None:
-    from ..run import run
+    from ..ir.run import run
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (4,) + mlp.in_shape)
     y = np.asarray(run(graph, x, semantics="real"), np.float64).reshape(4, -1)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..bounds.spec import LinearSpec
+from ..spec.linear import LinearSpec
 from .bab_mlp import DT, ChainMLP, intermediate_bounds, open_rows, optimized_spec_bounds
 
 

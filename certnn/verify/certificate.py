@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..bounds.region import Region
-from ..bounds.spec import LinearSpec
+from ..spec.region import Region
+from ..spec.linear import LinearSpec
 from ..errors import CertnnError
 from ..floats.interval import down, up
 from ..io import atomic_write

@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -110,21 +109,6 @@ class CheckResult:
                 "graph_hash": self.graph_hash}
 
 
-def load_model_graph(path) -> Graph:
-    """A checkpoint (folder or checkpoint.json) or a certnn graph JSON file."""
-    import json
-    from ..checkpoint import load_graph
-    from ..ir.serialize import FORMAT, load
-    p = Path(path)
-    if p.is_file():
-        try:
-            if json.loads(p.read_text()).get("format") == FORMAT:
-                return load(p)
-        except (ValueError, UnicodeDecodeError, AttributeError):
-            pass
-    return load_graph(p)
-
-
 def check_certificate(cert, graph: Graph | None = None, expected_region=None, expected_spec=None,
                       expected_splits=None) -> CheckResult:
     """Check ``cert`` (a Certificate or a path) against ``graph`` (default: the model the
@@ -141,7 +125,8 @@ def check_certificate(cert, graph: Graph | None = None, expected_region=None, ex
     if graph is None:
         if cert.model is None:
             raise CertificateError("the certificate names no model; pass the model graph (--model)")
-        graph = load_model_graph(cert.model)
+        from ..interop.models import load_model
+        graph = load_model(cert.model)
     N = cert.n
     claimed = np.ones(N, bool) if cert.claimed is None else np.asarray(cert.claimed, bool)
     h = graph_hash(graph)
@@ -761,7 +746,7 @@ class _Checker:
 
     # ------------------------------------------------------------------ binary32
     def binary32(self, graph, lower):
-        from ..floats.error_budget import ASSUMPTIONS, error_budget
+        from ..error_budget.forward import ASSUMPTIONS, error_budget
         order = "sequential" if self.cert.semantics == "binary32" else "any"
         try:
             eb = error_budget(graph, self.cert.region.lo, self.cert.region.hi, order=order)

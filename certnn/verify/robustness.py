@@ -18,7 +18,7 @@ import numpy as np
 from ..bounds import LinearSpec, Region, compute_bounds
 from ..bounds.semantics import check_semantics
 from ..errors import CertnnError
-from ..run import run
+from ..ir.run import run
 
 
 class SoundnessError(CertnnError):

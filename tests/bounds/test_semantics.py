@@ -5,7 +5,7 @@ import numpy as np
 
 from certnn.bounds import LinearSpec, Region, compute_bounds
 from certnn.ir.trace import trace
-from certnn.run import run
+from certnn import run
 
 from ..zoo_models import build_all
 

@@ -5,11 +5,11 @@ error rule (naming them), and bad boxes are errors."""
 import numpy as np
 import pytest
 
-from certnn.compile import compile
+from certnn.ir.compile import compile
 from certnn.errors import UnsupportedOp
-from certnn.floats.error_budget import error_budget
+from certnn.error_budget.forward import error_budget
 from certnn.floats.interval import IntervalError
-from certnn.run import run
+from certnn import run
 
 from ..zoo_models import build_all
 
@@ -47,7 +47,7 @@ def test_refuses_ops_without_error_rule(monkeypatch):
     """Every op has an error rule today; an op without one (stubbed here) is named."""
     import dataclasses
 
-    import certnn.floats.error_budget as eb
+    import certnn.error_budget.forward as eb
     real_get = eb.get_op
     monkeypatch.setattr(eb, "get_op", lambda name: dataclasses.replace(real_get(name), error=None)
                         if name == "batch_norm" else real_get(name))

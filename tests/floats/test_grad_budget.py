@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from certnn import nn, zoo
-from certnn.compile import compile
+from certnn.ir.compile import compile
 from certnn.errors import CertnnError, UnsupportedOp
-from certnn.floats.grad_budget import backward_binary32, backward_real, grad_budget
+from certnn.error_budget.gradient import backward_binary32, backward_real, grad_budget
 from certnn.random import manual_seed
 
 
@@ -105,7 +105,7 @@ def test_unsupported_graphs_and_bad_arguments():
 
 def test_cli_gradient_rows():
     """The rows behind `certnn float error-budget --grad`: one per source, bound holds."""
-    from certnn.floats.budget_report import grad_rows
+    from certnn.error_budget.report import grad_rows
     rng = np.random.default_rng(4)
     manual_seed(1)
     x = rng.random((8, 784)).astype(np.float32)

@@ -7,13 +7,14 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from certnn import nn
-from certnn.compile import compile
+from certnn.ir.compile import compile
 from certnn.errors import CertnnError, UnsupportedOp
 from certnn.floats import b32, b32_numba
 from certnn.ir.graph import Graph, Node
 from certnn.ir.interpret import evaluate
+from certnn.ops import get_op
 from certnn.random import manual_seed
-from certnn.run import run
+from certnn import run
 
 from ..zoo_models import build_all
 
@@ -89,9 +90,9 @@ def test_binary32_equals_node_by_node_kernels():
         elif n.is_source:
             vals[n.id] = g.arrays[n.id]
         else:
-            y = b32.KERNELS[n.op](*[vals[i] for i in n.inputs], **n.attrs)
+            y = get_op(n.op).binary32(*[vals[i] for i in n.inputs], **n.attrs)
             for op, a in n.post:
-                y = b32.KERNELS[op](y, **a)
+                y = get_op(op).binary32(y, **a)
             vals[n.id] = y
     assert same_bits(run(g, x, "binary32"), vals[g.outputs[0]])
 
@@ -133,7 +134,10 @@ def test_float64_models_and_inputs():
 
 def test_missing_kernel_is_reported(monkeypatch):
     g, x = _mlp()
-    monkeypatch.delitem(b32.KERNELS, "relu")
+    import dataclasses
+
+    from certnn.ops import registry
+    monkeypatch.setitem(registry._REGISTRY, "relu", dataclasses.replace(get_op("relu"), binary32=None))
     with pytest.raises(UnsupportedOp, match="relu"):
         run(g, x, "binary32")
 

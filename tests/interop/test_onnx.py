@@ -16,7 +16,7 @@ from certnn.errors import CertnnError
 from certnn.interop import OnnxError, UnsupportedOnnxOp, load_onnx, save_onnx
 from certnn.ir.passes import optimize
 from certnn.ir.trace import trace
-from certnn.run import run
+from certnn import run
 
 ort = pytest.importorskip("onnxruntime")
 

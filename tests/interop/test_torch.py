@@ -21,7 +21,7 @@ from certnn.interop.torch_interop import (UnsupportedTorchOp, from_torch, state_
                                           state_dict_to_torch, to_torch)
 from certnn.ir import Graph, Node, backward, evaluate, trace  # noqa: E402
 from certnn.ops import Sample, all_ops  # noqa: E402
-from certnn.run import run  # noqa: E402
+from certnn import run  # noqa: E402
 
 torch.set_num_threads(1)
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from certnn.compile import compile
+from certnn.ir.compile import compile
 from certnn.errors import GraphError
 from certnn.ir import Graph, Node, evaluate, graph_hash, load, save, to_dot, to_text
 from certnn.ir.serialize import from_dict, to_dict

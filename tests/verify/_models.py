@@ -3,8 +3,8 @@
 import numpy as np
 
 from certnn import nn, zoo
-from certnn.bounds.region import Region
-from certnn.bounds.spec import LinearSpec
+from certnn.spec.region import Region
+from certnn.spec.linear import LinearSpec
 from certnn.ir import evaluate, trace
 from certnn.ir.passes import optimize
 

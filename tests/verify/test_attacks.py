@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from certnn.bounds import LinearSpec, Region, compute_bounds
-from certnn.run import run
+from certnn import run
 from certnn.verify.attacks import pgd, random_search, violation_score
 from certnn.verify.robustness import verify_robustness
 

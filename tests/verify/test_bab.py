@@ -15,13 +15,14 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from certnn.bounds import Region, compute_bounds
-from certnn.bounds.spec import LinearSpec
-from certnn.run import run
+from certnn.spec.linear import LinearSpec
+from certnn import run
 from certnn.verify.bab import verify_case
-from certnn.verify.bab_certificate import check_bab_certificate, write_bab_certificate
+from certnn.verify.bab_certificate import write_bab_certificate
+from certnn.verify.bab_checker import check_bab_certificate
 from certnn.verify import bab_mlp
 from certnn.verify.bab_mlp import NotAChain, extract_chain, intermediate_bounds, optimized_spec_bounds, spec_bounds
-from certnn.vnncomp import load_instance, read_instances, run_instance
+from certnn.verify.vnncomp import load_instance, read_instances, run_instance
 
 from ._models import conv_bn_graph, mlp_graph
 
@@ -250,7 +251,7 @@ def test_instances_run_without_torch():
     mnist_fc one (ReLU splitting with beta) with torch made unimportable."""
     its = [_instance("acasxu", "ACASXU_run2a_1_9_batch_2000.onnx", "prop_2.vnnlib"),
            _instance("mnist_fc", "mnist-net_256x2.onnx", "prop_8_0.03.vnnlib")]
-    code = "import sys; sys.modules['torch'] = None\nfrom certnn.vnncomp import run_instance\n"
+    code = "import sys; sys.modules['torch'] = None\nfrom certnn.verify.vnncomp import run_instance\n"
     for it in its:
         code += (f"v = run_instance({it['onnx']!r}, {it['vnnlib']!r}, 60)\n"
                  "print(v.status, v.stats['per_case'][0]['mode'], v.stats['per_case'][0]['branches'] > 0)\n")

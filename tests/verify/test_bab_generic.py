@@ -11,7 +11,7 @@ from certnn.bounds import LinearSpec, Region
 from certnn.ir import trace
 from certnn.ir.passes import optimize
 from certnn.random import manual_seed
-from certnn.run import run
+from certnn import run
 from certnn.verify.bab_generic import input_split_generic
 
 
@@ -90,7 +90,8 @@ def test_certifiable_generic_split_writes_a_certificate_the_checker_accepts(tmp_
     import json
 
     from certnn.verify.bab import verify_property
-    from certnn.verify.bab_certificate import certify, check_bab_certificate
+    from certnn.verify.bab_certificate import certify
+    from certnn.verify.bab_checker import check_bab_certificate
     g = _net(kind, seed)
     region = Region.box(np.array([[-1.0, -1.0]]), np.array([[1.0, 1.0]]))
     m = _margin_min(g, [-1, -1], [1, 1])

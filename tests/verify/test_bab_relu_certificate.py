@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 
 from certnn.bounds import Region
-from certnn.bounds.spec import LinearSpec
-from certnn.run import run
+from certnn.spec.linear import LinearSpec
+from certnn import run
 from certnn.verify.bab import verify_case
-from certnn.verify.bab_certificate import check_bab_certificate, write_bab_certificate
+from certnn.verify.bab_certificate import write_bab_certificate
+from certnn.verify.bab_checker import check_bab_certificate
 from certnn.verify.bab_relu import ReluProof
 from certnn.verify.certificate import load_certificate, save_certificate
 from certnn.verify.checker import check_certificate
@@ -221,7 +222,7 @@ def test_certificates_only_for_specs_sampling_cannot_violate(seed, tmp_path):
 def test_mnist_fc_relu_split_certificate_through_the_cli(tmp_path):
     folder = VNN / "mnist_fc"
     onnx, prop = folder / "onnx" / "mnist-net_256x2.onnx", folder / "vnnlib" / "prop_8_0.03.vnnlib"
-    cli = [sys.executable, "-m", "certnn.cli"]
+    cli = [sys.executable, "-m", "certnn"]
     cert = tmp_path / "C.json"
     out = subprocess.run(cli + ["vnncomp", "run", str(onnx), str(prop), "--timeout", "60", "--out",
                                 str(tmp_path / "r.txt"), "--cert", str(cert), "--json"],

@@ -49,7 +49,7 @@ def test_round_trip_keeps_every_field(cert, tmp_path):
 
 
 def test_ball_region_round_trip(tmp_path):
-    from certnn.bounds.region import Region
+    from certnn.spec.region import Region
     g = toy_graph()
     r = Region.ball(np.array([[0.5, -0.5]]), 0.25, "2", domain=(-1.0, 1.0))
     c = make_certificate(g, r, toy_spec(10.0), toy_bounds(g), semantics="binary32")

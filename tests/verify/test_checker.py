@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from certnn.bounds.region import Region
+from certnn.spec.region import Region
 from certnn.bounds.result import Bounds
-from certnn.bounds.spec import LinearSpec
+from certnn.spec.linear import LinearSpec
 from certnn.ir.passes import unfuse
 from certnn.ir.serialize import array_digest
 from certnn.ops import get_op
@@ -328,7 +328,7 @@ def test_checker_does_not_import_the_producer():
 
 def _saved_model_cert(tmp_path, d):
     from certnn import zoo
-    from certnn.checkpoint import load_graph, save_checkpoint
+    from certnn.interop.checkpoint import load_graph, save_checkpoint
     from certnn.ir import trace
     from certnn.random import manual_seed
     manual_seed(0)

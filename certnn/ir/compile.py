@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ir import Graph, backward, evaluate, optimize, to_text, trace
-from .tensor import Tensor, TapeNode, _flag
+from ..tensor import Tensor, TapeNode, _flag
+from .graph import Graph
+from .interpret import backward, evaluate
+from .passes import optimize
+from .printer import to_text
+from .trace import trace
+# Tensor, TapeNode, _flag
 
 
 class _GraphCall:

@@ -19,53 +19,24 @@ from __future__ import annotations
 
 import csv
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from .errors import CertnnError, GraphError
-from .io import atomic_write
+from ..errors import CertnnError
+from ..io import atomic_write
 
 
 class InstanceError(CertnnError):
     """An instance file (CSV, ONNX, VNNLIB) cannot be used."""
 
 
-def batched(graph):
-    """The graph with a dynamic batch dim. A model whose input has no batch dim
-    (e.g. shape (1,) used as one example of shape (1,)) gets a None dim put in
-    front of every value that depends on the input; the op shape rules must then
-    re-derive the same shapes (``validate``), else the model is refused."""
-    inp = graph.inputs[0]
-    if inp.shape[:1] == (None,):
-        return graph
-    g = graph.copy()
-    var = set()
-    nodes = []
-    for n in g.nodes:
-        if n.op == "input" or any(i in var for i in n.inputs):
-            var.add(n.id)
-            n = replace(n, shape=(None,) + tuple(n.shape))
-        nodes.append(n)
-    g.nodes = nodes
-    try:
-        g.validate()
-    except CertnnError as e:
-        raise GraphError(f"the model has no batch dimension and adding one fails ({e})") from None
-    return g
-
-
-def load_model(path):
-    from .interop import load_onnx
-    return batched(load_onnx(path))
-
-
 def load_instance(onnx_path, vnnlib_path):
     """(graph, property, [(Region, LinearSpec)]) with the X/Y counts checked."""
-    from .interop import load_vnnlib
-    from .interop.vnnlib import check_against
-    graph = load_model(onnx_path)
+    from ..interop import load_vnnlib
+    from ..interop.models import load_onnx_model
+    from ..interop.vnnlib import check_against
+    graph = load_onnx_model(onnx_path)
     prop = load_vnnlib(vnnlib_path)
     check_against(prop, graph)
     shape = tuple(graph.inputs[0].shape[1:])
@@ -94,7 +65,7 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
     certificate at ``cert_path``, re-checked by the independent checker (which
     takes extra time, about 13 ms per leaf on ACAS Xu). Returns the Verdict
     (``stats['certificate']`` says what happened to the certificate)."""
-    from .verify.bab import verify_property
+    from .bab import verify_property
     t0 = time.monotonic()
     graph, prop, cases = load_instance(onnx_path, vnnlib_path)
     left = max(0.0, timeout - (time.monotonic() - t0))
@@ -102,14 +73,14 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
     if v.status == "sat" and not prop.is_counterexample(*v.counterexample):
         # found in the closed sets the bounds use, but on the boundary of a strict
         # comparison as written: not a counterexample (it never is one otherwise)
-        from .verify.bab import Verdict
+        from .bab import Verdict
         v = Verdict("unknown", stats={**v.stats, "rejected_counterexample": "on the boundary of a strict "
                                       "comparison of the property"})
     v.seconds = time.monotonic() - t0
     if result_path is not None:
         write_result(result_path, format_result(v))
     if cert_path is not None and v.status == "unsat":
-        from .verify.bab_certificate import certify
+        from .bab_certificate import certify
         v.stats["certificate"] = certify(v, graph, cases, onnx_path, cert_path)
     return v
 
@@ -188,7 +159,7 @@ def run_suite(csv_path, jobs: int = 1, scheduler=None, limit: int | None = None,
     """Run every instance of a category; ``progress(row)`` is called as each completes.
     ``cert_dir``: run in certifiable mode and write each split-tree unsat's
     certificate there (rows get ``certified``; the count is ``certified``)."""
-    from .executor import TaskError, make_executor
+    from ..executor import TaskError, make_executor
     items = read_instances(csv_path)[:limit]
     if timeout_cap is not None:
         items = [dict(it, timeout_s=min(it["timeout_s"], timeout_cap)) for it in items]

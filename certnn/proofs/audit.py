@@ -60,7 +60,7 @@ def registered() -> dict:
 def audit() -> list[Boundary]:
     """Every registered boundary with the places that rely on it, sorted by name."""
     import certnn
-    from .ops import all_ops
+    from ..ops import all_ops
     found = registered()
     for op in all_ops():
         for rule in ("interval", "error", "binary32"):   # rules tagged by interval.uses

@@ -24,8 +24,8 @@ import numpy as np
 from ..errors import CertnnError, UnsupportedOp
 from ..ir.graph import Graph
 from ..ops import get_op
-from . import interval as iv
-from .error_bounds import ETA32, U32
+from ..floats import interval as iv
+from ..floats.error_bounds import ETA32, U32
 
 ASSUMPTIONS = ("hardware-float32-elementwise-ieee", "ieee754-binary64-rn")
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from .train import TrainConfig, train_mnist
+import click
+from ..zoo.train import TrainConfig, train_mnist
 
 
-def main_job(data=None, out="runs/mnist-mlp", epochs: int = 5) -> dict:
+def run_main_job(data=None, out="runs/mnist-mlp", epochs: int = 5) -> dict:
     console = Console()
     console.rule("certnn main job: train the MNIST MLP 784-128-10")
     cfg = TrainConfig(arch="mlp", hidden=[128], epochs=epochs)
@@ -29,11 +30,11 @@ def main_job(data=None, out="runs/mnist-mlp", epochs: int = 5) -> dict:
     console.print(table)
 
     console.rule("binary32 execution vs real semantics on the 10,000 test images")
-    from .checkpoint import load_graph
-    from .floats.budget_report import budget_for_images
-    from .train import mnist_arrays
+    from ..interop.checkpoint import load_graph
+    from ..error_budget.report import budget_for_images
+    from ..data.mnist import mnist_arrays
     graph = load_graph(out)
-    x, _ = mnist_arrays({"arch": "mlp", "in_features": 784}, data, "test")
+    x, _ = mnist_arrays((784,), data, "test")
     bound, measured, _ = budget_for_images(graph, x)
     t2 = Table(title="|f_binary32(x) - f_real(x)| on the logits")
     for col in ("quantity", "value"):
@@ -56,7 +57,7 @@ def _vnncomp_test(console, out) -> dict | None:
     import os
     from pathlib import Path
 
-    from .vnncomp import run_suite
+    from ..verify.vnncomp import run_suite
     csv_path = Path(os.environ.get("CERTNN_BENCHMARKS", "../shared/benchmarks")) / "vnncomp2022" / "test" / \
         "instances.csv"
     console.rule("complete verification: the VNN-COMP 2022 test instances")
@@ -81,9 +82,9 @@ def _certify(console, graph, x, out, data, n: int = 1000, epsilons=(0.01, 0.02))
     and re-check every certificate with the independent checker."""
     from pathlib import Path
 
-    from .data.mnist import load_mnist
-    from .train import download_allowed
-    from .verify.robustness import verify_robustness
+    from ..data.mnist import load_mnist
+    from ..data.mnist import download_allowed
+    from ..verify.robustness import verify_robustness
     console.rule(f"robustness of the MLP on the first {n:,} test images (L-inf, CROWN)")
     _, labels = load_mnist(data, "test", download=download_allowed())
     x, y = x[:n], labels[:n].astype("int64")
@@ -111,3 +112,13 @@ def _certify(console, graph, x, out, data, n: int = 1000, epsilons=(0.01, 0.02))
     console.print(t)
     console.print(f"certificates: {Path(out) / 'certificates'}/eps*-*/ (re-check one with `certnn check FILE`)")
     return rows
+
+
+# ---- main job ----------------------------------------------------------------------------------
+@click.command("main")
+@click.option("--data", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
+@click.option("--out", default="runs/mnist-mlp", show_default=True, help="Checkpoint folder.")
+@click.option("--epochs", default=5, show_default=True, type=click.IntRange(min=1))
+def main_job_cmd(data, out, epochs):
+    """The main job (`make run`): train the MNIST MLP, save it, print a summary."""
+    run_main_job(data=data, out=out, epochs=epochs)

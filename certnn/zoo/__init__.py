@@ -3,8 +3,8 @@ rebuild its module: ``{"arch": "mlp", "hidden": [128], ...}``."""
 
 from __future__ import annotations
 
-from . import nn
-from .errors import CheckpointError
+from .. import nn
+from ..errors import CheckpointError
 
 
 def mlp(in_features: int = 784, hidden=(128,), num_classes: int = 10, activation: str = "relu"):
@@ -44,3 +44,13 @@ def build(config: dict):
         return builders[arch](**cfg)
     except TypeError as e:
         raise CheckpointError(f"bad config for architecture '{arch}': {e}") from None
+
+
+def load_checkpoint(path):
+    """Rebuild the module (in eval mode) from a checkpoint folder or its JSON file.
+    Returns ``(module, meta)``."""
+    from ..interop.checkpoint import GRAPH_PREFIX, read_meta
+    meta, state, _ = read_meta(path)
+    module = build(meta["config"])
+    module.load_state_dict({k: v for k, v in state.items() if not k.startswith(GRAPH_PREFIX)})
+    return module.eval(), meta

@@ -10,14 +10,14 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ..checkpoint import load_graph, read_meta
-from .error_budget import error_budget
+from ..interop.checkpoint import load_graph
+from .forward import error_budget
 
 
 def measure(graph, x: np.ndarray) -> np.ndarray:
     """|binary32 - real| at the points x, with the real semantics evaluated in
     float64 (its own error, about 1e-16 relative, is far below binary32's)."""
-    from ..run import run
+    from ..ir.run import run
     y32 = run(graph, x.astype(np.float32), semantics="binary32").astype(np.float64)
     y64 = run(graph, x.astype(np.float64), semantics="real")
     return np.abs(y32 - y64)
@@ -39,7 +39,7 @@ def budget_for_images(graph, x: np.ndarray, eps: float = 0.0, order: str = "sequ
 def grad_rows(graph, x, labels, eps=0.0, order="sequential") -> list[dict]:
     """Gradient budget of the mean cross-entropy over the batch x (one box of
     radius eps, clipped to [0, 1]) and the error measured at x, per source."""
-    from .grad_budget import backward_binary32, backward_real, grad_budget
+    from .gradient import backward_binary32, backward_real, grad_budget
     xb = x.astype(np.float64)
     lo, hi = np.clip(xb - eps, 0, 1), np.clip(xb + eps, 0, 1)
     t = np.asarray(labels, np.int64)
@@ -58,10 +58,9 @@ def grad_rows(graph, x, labels, eps=0.0, order="sequential") -> list[dict]:
 
 def error_budget_report(checkpoint, eps=0.0, count=100, order="sequential", data=None, as_json=False,
                         grad=False) -> dict:
-    from ..train import mnist_arrays
-    meta, _, _ = read_meta(checkpoint)
+    from ..data.mnist import mnist_arrays
     graph = load_graph(checkpoint)
-    x, labels = mnist_arrays(meta["config"], data, "test")
+    x, labels = mnist_arrays(graph.inputs[0].shape[1:], data, "test")
     x, labels = x[:count], labels[:count]
     t0 = time.perf_counter()
     bound, measured, nodes = budget_for_images(graph, x, eps, order)

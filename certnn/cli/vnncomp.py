@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from .errors import CertnnError
+from ..errors import CertnnError
 
 
 def _positive(ctx, param, value):
@@ -39,7 +39,7 @@ def vnncomp_group():
 def run_cmd(onnx_path, vnnlib_path, timeout, out, cert, seed, as_json):
     """Decide one instance and write RESULT_FILE: `sat` and the counterexample
     ((X_0 v) ... (Y_0 v) ...), or `unsat`, `timeout`, `unknown`."""
-    from .vnncomp import run_instance
+    from ..verify.vnncomp import run_instance
     try:
         v = run_instance(onnx_path, vnnlib_path, timeout, result_path=out, cert_path=cert, seed=seed)
     except CertnnError as e:
@@ -86,7 +86,7 @@ def suite_cmd(csv_path, jobs, scheduler, limit, timeout_cap, as_json, no_progres
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from .vnncomp import read_instances, run_suite
+    from ..verify.vnncomp import read_instances, run_suite
     n = len(read_instances(csv_path)[:limit])
     console = Console(stderr=True)
     show = not no_progress and console.is_terminal

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from . import functional as F
-from . import optim
-from .compile import compile as compile_module
-from .data.loader import DataLoader
-from .data.mnist import load_mnist, normalize
-from .errors import CertnnError, TrainingError
-from .random import manual_seed
-from .tensor import Tensor, no_grad
-from .zoo import build, input_shape
+from .. import functional as F
+from .. import optim
+from ..ir.compile import compile as compile_module
+from ..data.loader import DataLoader
+from ..data.mnist import mnist_arrays
+from ..errors import CertnnError, TrainingError
+from ..random import manual_seed
+from ..tensor import Tensor, no_grad
+from . import build, input_shape
 
 
 @dataclass
@@ -56,19 +56,6 @@ class TrainConfig:
         if self.arch == "cnn":
             return {"arch": "cnn", "in_channels": 1, "num_classes": 10, "width": self.width, "image_size": 28}
         raise CertnnError(f"unknown architecture '{self.arch}' (choose mlp or cnn)")
-
-
-def download_allowed() -> bool:
-    """Missing MNIST files are downloaded (checksums verified) unless CERTNN_OFFLINE=1
-    (the test suite sets it: tests never download)."""
-    import os
-    return os.environ.get("CERTNN_OFFLINE", "") not in ("1", "true", "yes")
-
-
-def mnist_arrays(cfg_model: dict, data_dir=None, split="train"):
-    images, labels = load_mnist(data_dir, split, download=download_allowed())
-    x = normalize(images).reshape((len(images),) + input_shape(cfg_model))
-    return x, labels.astype(np.int64)
 
 
 def make_optimizer(cfg: TrainConfig, params):
@@ -116,8 +103,8 @@ def _train(cfg, data_dir, out, progress, log) -> dict:
     manual_seed(cfg.seed)
     mcfg = cfg.model_config()
     model = build(mcfg)
-    xtr, ytr = mnist_arrays(mcfg, data_dir, "train")
-    xte, yte = mnist_arrays(mcfg, data_dir, "test")
+    xtr, ytr = mnist_arrays(input_shape(mcfg), data_dir, "train")
+    xte, yte = mnist_arrays(input_shape(mcfg), data_dir, "test")
     xtr, ytr = xtr[:cfg.limit_train], ytr[:cfg.limit_train]
     xte, yte = xte[:cfg.limit_test], yte[:cfg.limit_test]
     loader = DataLoader((xtr, ytr), batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
@@ -171,7 +158,7 @@ def _train(cfg, data_dir, out, progress, log) -> dict:
               "epochs": cfg.epochs, "params": model.num_parameters(), "history": history,
               "config": asdict(cfg)}
     if out is not None:
-        from .checkpoint import save_checkpoint
+        from ..interop.checkpoint import save_checkpoint
         graph = compile_module(model, xte[:1]).graph
         save_checkpoint(out, model, mcfg, graph, info={k: v for k, v in result.items() if k != "history"})
         result["checkpoint"] = str(out)

@@ -44,10 +44,10 @@ import numpy as np
 from ..errors import CertnnError, UnsupportedOp
 from ..ir.graph import Graph
 from ..ops import get_op
-from . import b32
-from . import error_rules as er
-from . import interval as iv
-from .error_budget import ASSUMPTIONS, _float32_error
+from ..floats import b32
+from ..floats import error_rules as er
+from ..floats import interval as iv
+from .forward import ASSUMPTIONS, _float32_error
 
 SUPPORTED = ("linear", "relu", "tanh", "sigmoid", "flatten", "reshape")
 LOSSES = ("cross_entropy", "mse")
@@ -115,14 +115,14 @@ def _seed32(y, loss, target, reduction, ignore_index, seed):
     if loss == "cross_entropy":
         from ..ops.losses import _labels
         rows, cls, valid, nvalid = _labels(y, np.asarray(target), ignore_index)
-        d = b32.b32_softmax(y, axis=-1)
+        d = get_op("softmax").binary32(y, axis=-1)
         d[rows, cls] = d[rows, cls] - F32(1)
         d[~valid] = F32(0)
-        return d / b32._count32(max(nvalid, 1)) if reduction == "mean" else d
+        return d / b32.count32(max(nvalid, 1)) if reduction == "mean" else d
     t = np.asarray(target, F32)
     d = y - t
     d = d + d
-    return d / b32._count32(d.size) if reduction == "mean" else d
+    return d / b32.count32(d.size) if reduction == "mean" else d
 
 
 def backward_binary32(graph: Graph, x, *, loss=None, target=None, seed=None, reduction="mean",
@@ -134,7 +134,7 @@ def backward_binary32(graph: Graph, x, *, loss=None, target=None, seed=None, red
     vals = [np.asarray(x, F32)]
     for op, attrs, params, _ in steps:
         args = [np.asarray(graph.arrays[p], F32) for p in params]
-        vals.append(b32.KERNELS[op](vals[-1], *args, order=order, backend=backend, **attrs))
+        vals.append(get_op(op).binary32(vals[-1], *args, order=order, backend=backend, **attrs))
     with np.errstate(all="ignore"):
         g = _seed32(vals[-1], loss, target, reduction, ignore_index, seed)
         grads = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from .errors import CertnnError
+from ..errors import CertnnError
 
 METHOD = click.Choice(["ibp", "crown", "crown-ibp", "same-slope", "alpha-crown"])
 SEMANTICS = click.Choice(["real", "binary32", "binary32-any-order"])
@@ -23,8 +23,8 @@ def _positive(ctx, param, value):
 
 
 def _mnist_for(graph, count: int, data):
-    from .data.mnist import load_mnist, normalize
-    from .train import download_allowed
+    from ..data.mnist import load_mnist, normalize
+    from ..data.mnist import download_allowed
     images, labels = load_mnist(data, "test", download=download_allowed())
     shape = tuple(int(s) for s in graph.inputs[0].shape[1:])
     if int(np.prod(shape)) != 28 * 28:
@@ -60,8 +60,8 @@ def verify_robustness_cmd(model, eps, norm, method, semantics, count, batch, out
     """Certify L-inf/L2 robustness of a classifier on the first N MNIST test images:
     clean, PGD, verified and certified accuracy, with one certificate per block of
     examples in OUT (each example's claim is checked on its own)."""
-    from .models import load_model
-    from .verify.robustness import verify_robustness
+    from ..interop.models import load_model
+    from ..verify.robustness import verify_robustness
     graph = load_model(model)
     x, y = _mnist_for(graph, count, data)
     from rich.progress import Progress
@@ -130,9 +130,9 @@ def _rows_for(graph, x: np.ndarray, path) -> np.ndarray:
 @click.option("--out", required=True, help="Output .npz with arrays lb and ub (one row per input row).")
 def bounds_cmd(model, input_path, eps, norm, method, semantics, domain, out):
     """Bounds on every model output over a ball around each input row."""
-    from .bounds import Region, compute_bounds
-    from .io import atomic_write
-    from .models import load_model
+    from ..bounds import Region, compute_bounds
+    from ..io import atomic_write
+    from ..interop.models import load_model
     graph = load_model(model)
     try:
         x = np.load(input_path, allow_pickle=False)

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import CertnnError, CheckpointError
-from .io import atomic_write
-from .ir import serialize
-from .ir.graph import Graph
+from ..errors import CertnnError, CheckpointError
+from ..io import atomic_write
+from ..ir import serialize
+from ..ir.graph import Graph
 
-FORMAT = "certnn.checkpoint"
+FORMAT = "certnn.interop.checkpoint"
 VERSION = 1
 META, WEIGHTS = "checkpoint.json", "weights.npz"
 GRAPH_PREFIX = "graph:"
@@ -83,16 +83,6 @@ def read_meta(path) -> tuple[dict, dict[str, np.ndarray], Path]:
     if not isinstance(config, dict):
         raise CheckpointError(f"{mpath}: 'config' must be an object")
     return meta, state, mpath
-
-
-def load_checkpoint(path):
-    """Rebuild the module (in eval mode) from a checkpoint folder or its JSON file.
-    Returns ``(module, meta)``."""
-    from .zoo import build
-    meta, state, _ = read_meta(path)
-    module = build(meta["config"])
-    module.load_state_dict({k: v for k, v in state.items() if not k.startswith(GRAPH_PREFIX)})
-    return module.eval(), meta
 
 
 def load_graph(path) -> Graph:

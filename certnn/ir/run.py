@@ -4,7 +4,7 @@
   (inputs, parameters and constants converted to float64; integer inputs such
   as class indices are kept), through :func:`certnn.ir.interpret.evaluate`.
 * ``"binary32"``: bit-exact IEEE-754 binary32 execution, each node running its
-  kernel from :data:`certnn.floats.b32.KERNELS` (fused epilogues in order),
+  ``binary32`` rule from the op table (fused epilogues in order),
   reductions in the given ``order`` (``"sequential"``, the default, or
   ``"pairwise"``; see docs/binary32.md). The result depends on the graph, its
   arrays, the input and ``order`` only: not on BLAS, threads, numba or the
@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import CertnnError, GraphError, UnsupportedOp
-from .ir.graph import Graph
-from .ir.interpret import check_feed, evaluate
+from ..errors import CertnnError, GraphError, UnsupportedOp
+from ..ops import get_op
+from .graph import Graph
+from .interpret import check_feed, evaluate
 
 SEMANTICS = ("real", "binary32")
 
@@ -96,14 +97,14 @@ def run(graph: Graph, x, semantics: str = "real", order: str = "sequential", cas
 
 
 def _run_binary32(graph: Graph, feeds: dict, arrays: dict, order: str, cast: bool) -> list:
-    from .floats import b32
+    from ..floats import b32
 
     if order not in b32.ORDERS:
         raise ValueError(f"order must be one of {b32.ORDERS}, got {order!r}")
-    missing = sorted(op for op in graph.ops_used() if op not in b32.KERNELS)
+    missing = sorted(op for op in graph.ops_used() if get_op(op).binary32 is None)
     if missing:
         raise UnsupportedOp(", ".join(missing), "binary32",
-                            f"no binary32 kernel in certnn.floats.b32.KERNELS for {len(missing)} op(s)")
+                            f"no binary32 rule in the op table for {len(missing)} op(s)")
     b32.check_float_env()
     feeds = {k: _to_float32(v, f"input '{k}'", cast) for k, v in feeds.items()}
     check_feed(graph, feeds)
@@ -117,8 +118,8 @@ def _run_binary32(graph: Graph, feeds: dict, arrays: dict, order: str, cast: boo
                 raise GraphError(f"{n.op} node '{n.id}' has no array")
             values[n.id] = _to_float32(arrays[n.id], f"{n.op} '{n.id}'", cast)
             continue
-        y = b32.KERNELS[n.op](*[values[i] for i in n.inputs], order=order, **n.attrs)
+        y = get_op(n.op).binary32(*[values[i] for i in n.inputs], order=order, **n.attrs)
         for op, a in n.post:
-            y = b32.KERNELS[op](y, order=order, **a)
+            y = get_op(op).binary32(y, order=order, **a)
         values[n.id] = y
     return [b32.canonical_nan(np.asarray(values[o])) for o in graph.outputs]

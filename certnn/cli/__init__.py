@@ -1,0 +1,45 @@
+"""The ``certnn`` command line: one module per command group, all registered
+here. Every user error (a ``CertnnError``) prints one ``error: ...`` line on
+stderr and exits with status 1; usage errors exit with 2."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import CertnnError
+from . import audit, check, floats, graph, main_job, train, verify, vnncomp
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="certnn")
+def cli():
+    """certnn: one precise semantics for a network, shared by execution, training and verification."""
+
+
+for _command in (train.train, train.show, graph.graph_cmd, graph.ops_cmd, floats.float_group, verify.bounds_cmd,
+                 verify.verify_group, check.check_cmd, vnncomp.vnncomp_group, audit.audit_cmd,
+                 main_job.main_job_cmd):
+    cli.add_command(_command)
+
+
+def main(argv=None):
+    try:
+        cli.main(args=argv, prog_name="certnn", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except CertnnError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""The one model loader: a certnn checkpoint (folder or its checkpoint.json), a
+certnn graph JSON file, or an ONNX file (.onnx or .onnx.gz). Every command that
+takes a model reads it through :func:`load_model`, so they all accept the same
+files and give the same errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import CertnnError, GraphError
+from ..ir.graph import Graph
+
+
+def load_model(path) -> Graph:
+    p = Path(path)
+    if not p.exists():
+        raise CertnnError(f"{p}: no such model file or folder")
+    name = p.name.lower()
+    if name.endswith(".onnx") or name.endswith(".onnx.gz"):
+        return load_onnx_model(p)
+    if p.is_file() and name.endswith(".json"):
+        try:
+            fmt = json.loads(p.read_text()).get("format")
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            raise CertnnError(f"{p}: not a JSON document") from None
+        if fmt == "certnn.graph":
+            from ..ir import load
+            return load(p)
+    from .checkpoint import load_graph
+    return load_graph(p)
+
+
+def load_onnx_model(path) -> Graph:
+    """An ONNX model with a dynamic batch dimension (see :func:`batched`)."""
+    from .onnx_import import load_onnx
+    return batched(load_onnx(path))
+
+
+def batched(graph):
+    """The graph with a dynamic batch dim. A model whose input has no batch dim
+    (e.g. shape (1,) used as one example of shape (1,)) gets a None dim put in
+    front of every value that depends on the input; the op shape rules must then
+    re-derive the same shapes (``validate``), else the model is refused."""
+    inp = graph.inputs[0]
+    if inp.shape[:1] == (None,):
+        return graph
+    g = graph.copy()
+    var = set()
+    nodes = []
+    for n in g.nodes:
+        if n.op == "input" or any(i in var for i in n.inputs):
+            var.add(n.id)
+            n = replace(n, shape=(None,) + tuple(n.shape))
+        nodes.append(n)
+    g.nodes = nodes
+    try:
+        g.validate()
+    except CertnnError as e:
+        raise GraphError(f"the model has no batch dimension and adding one fails ({e})") from None
+    return g
+
+
