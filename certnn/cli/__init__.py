@@ -18,9 +18,21 @@ def cli():
     """certnn: one precise semantics for a network, shared by execution, training and verification."""
 
 
-for _command in (train.train, train.show, graph.graph_cmd, graph.ops_cmd, floats.float_group, verify.bounds_cmd,
-                 verify.verify_group, check.check_cmd, vnncomp.vnncomp_group, audit.audit_cmd,
-                 main_job.main_job_cmd):
+# one line per command group (applications add theirs here)
+COMMANDS = [
+    train.train,
+    train.show,
+    graph.graph_cmd,
+    graph.ops_cmd,
+    floats.float_group,
+    verify.bounds_cmd,
+    verify.verify_group,
+    check.check_cmd,
+    vnncomp.vnncomp_group,
+    audit.audit_cmd,
+    main_job.main_job_cmd,
+]
+for _command in COMMANDS:
     cli.add_command(_command)
 
 

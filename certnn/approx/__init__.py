@@ -1,0 +1,1 @@
+"""Certified universal approximation: constructive ReLU networks with a certified sup error (issue #13)."""

@@ -1,0 +1,1 @@
+"""Reinforcement learning: certified MDP solving, DQN/PPO on certnn's autograd, a checked Gymnasium boundary (issue #14)."""
