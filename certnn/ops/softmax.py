@@ -91,12 +91,18 @@ def _shift(x, axis):
     return np.where(np.isfinite(s), s, 0.0)
 
 
-def z_bounds(lo, hi, axis=-1):
-    """Bounds [zlo, zup] of Z_i = log sum_{j != i} exp(x_j - x_i) over the box [lo, hi]."""
+def z_bounds(lo, hi, axis=-1, keep=None):
+    """Bounds [zlo, zup] of Z_i = log sum_{j != i} exp(x_j - x_i) over the box [lo, hi].
+    ``keep`` (booleans broadcastable to lo): the sums run over kept j only (a
+    masked softmax); Z_i = -inf when no other j is kept."""
     n = lo.shape[axis]
+    if keep is not None:  # masked entries drop out of the shifts and the sums
+        lo, hi = np.where(keep, lo, -np.inf), np.where(keep, hi, -np.inf)
     s_hi, s_lo = _shift(hi, axis), _shift(lo, axis)
     e_up = iv.exp(*iv.sub(hi, hi, s_hi, s_hi))[1]           # >= exp(hi_j - s_hi)
     e_dn = iv.exp(*iv.sub(lo, lo, s_lo, s_lo))[0]           # <= exp(lo_j - s_lo)
+    if keep is not None:
+        e_up, e_dn = np.where(keep, e_up, 0.0), np.where(keep, e_dn, 0.0)
     u = iv.nonneg_sum_bounds(iv.exclusive_sum(e_up, axis), n)[1]
     l = iv.nonneg_sum_bounds(iv.exclusive_sum(e_dn, axis), n)[0]  # noqa: E741
     zup = iv.add(*iv.sub(s_hi, s_hi, lo, lo), *iv.log(u, u))[1]
