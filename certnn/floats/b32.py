@@ -625,6 +625,8 @@ SEMANTICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "over (k, re/im)) in the order", "scalar loop; coefficients against mpmath", _SUM),
     "complex_mul": ("re = RN(RN(a_re b_re) - RN(a_im b_im)), im = RN(RN(a_re b_im) + RN(a_im b_re))",
                     "equals the float32 real rule", _HW),
+    "complex_matmul": ("the real matmul of the blocks [a_re a_im] and [[b_re b_im], [-b_im b_re]]: 2k products "
+                       "per output, real parts of a first, in the order", "scalar loop", _SUM),
 }
 
 

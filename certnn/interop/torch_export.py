@@ -207,6 +207,10 @@ def certnn_complex_mul(a, b):
     return torch.view_as_real(torch.view_as_complex(a.contiguous()) * torch.view_as_complex(b.contiguous()))
 
 
+def certnn_complex_matmul(a, b):
+    return torch.view_as_real(torch.view_as_complex(a.contiguous()) @ torch.view_as_complex(b.contiguous()))
+
+
 TORCH_OPS = {
     "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "neg": torch.neg,
     "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs,
@@ -224,6 +228,7 @@ TORCH_OPS = {
     "embedding": certnn_embedding, "dropout": certnn_dropout, "rms_norm": certnn_rms_norm,
     "masked_softmax": certnn_masked_softmax, "selective_scan": certnn_selective_scan,
     "rfft": certnn_rfft, "irfft": certnn_irfft, "complex_mul": certnn_complex_mul,
+    "complex_matmul": certnn_complex_matmul,
 }
 
 # The implementations that are certnn's own functions (kept as leaf calls when

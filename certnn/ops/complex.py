@@ -1,6 +1,7 @@
-"""Complex multiplication in real arithmetic: ``complex_mul(a, b)``. A complex
-number is a trailing axis of two reals (re, im), as produced by ``rfft``;
-the other axes broadcast as in NumPy.
+"""Complex products in real arithmetic. A complex number is a trailing axis of
+two reals (re, im), as produced by ``rfft``.
+
+complex_mul(a, b): elementwise; the other axes broadcast as in NumPy.
 
     re = a_re b_re - a_im b_im,      im = a_re b_im + a_im b_re
 
@@ -12,6 +13,19 @@ products, summed back over broadcast axes by the walker), jvp ta b + a tb.
 binary32: re = RN(RN(a_re b_re) - RN(a_im b_im)), im = RN(RN(a_re b_im) +
 RN(a_im b_re)): no FMA, the float32 real rule computes exactly this. The
 interval and error rules follow the same four products and two sums.
+
+complex_matmul(a, b): a (..., m, k, 2), b (..., k, n, 2) -> (..., m, n, 2), the
+complex matrix product (batch axes broadcast as in matmul); FNO's channel
+mixing per Fourier mode with fixed weights. It *is* one real matrix product
+of block matrices, and every rule is matmul's on those blocks::
+
+    [a_re  a_im] @ [[ b_re  b_im]      = [a_re b_re - a_im b_im,  a_re b_im + a_im b_re]
+                    [-b_im  b_re]]
+
+(..., m, 2k) @ (..., 2k, 2n): each output sums 2k products, the k real parts
+of a first, in the documented order in binary32; negation is exact, so the
+interval and error rules are matmul's on the blocks. vjp: ct conj(b)^T and
+conj(a)^T ct (complex), summed back over broadcast batch axes.
 """
 
 from __future__ import annotations
@@ -80,6 +94,92 @@ def samples(rng):
     return [Sample((u(3, 4, 2), u(3, 4, 2))), Sample((u(2, 3, 1, 5, 2), u(3, 4, 5, 2))), Sample((u(2), u(4, 2)))]
 
 
+# ---------------------------------------------------------------- complex_matmul
+
+def cm_shape(in_shapes):
+    from .linalg import matmul_shape
+    a, b = (tuple(s) for s in in_shapes)
+    if len(a) < 3 or len(b) < 3 or a[-1] != 2 or b[-1] != 2:
+        raise ShapeError(f"complex_matmul: inputs must be (..., m, k, 2) and (..., k, n, 2), got {fmt(a)} and {fmt(b)}")
+    try:
+        return matmul_shape([a[:-1], b[:-1]]) + (2,)
+    except ShapeError as e:
+        raise ShapeError(f"complex_{e}") from None
+
+
+def _blocks(a, b, neg=np.negative):
+    """The real block matrices [a_re a_im] (..., m, 2k) and [[b_re b_im], [-b_im b_re]] (..., 2k, 2n)."""
+    A = np.concatenate([a[..., 0], a[..., 1]], axis=-1)
+    top = np.concatenate([b[..., 0], b[..., 1]], axis=-1)
+    bottom = np.concatenate([neg(b[..., 1]), b[..., 0]], axis=-1)
+    return A, np.concatenate([top, bottom], axis=-2)
+
+
+def _unblock(Y):
+    n = Y.shape[-1] // 2
+    return np.stack([Y[..., :n], Y[..., n:]], axis=-1)
+
+
+def cm_real(a, b):
+    cm_shape([a.shape, b.shape])
+    return _unblock(np.matmul(*_blocks(a, b)))
+
+
+def cm_vjp(ct, out, a, b):
+    from ._common import unbroadcast
+    gr, gi = ct[..., 0], ct[..., 1]
+    T = lambda v: np.swapaxes(v, -1, -2)  # noqa: E731
+    br, bi, ar, ai = b[..., 0], b[..., 1], a[..., 0], a[..., 1]
+    ga = np.stack([gr @ T(br) + gi @ T(bi), gi @ T(br) - gr @ T(bi)], axis=-1)      # ct conj(b)^T
+    gb = np.stack([T(ar) @ gr + T(ai) @ gi, T(ar) @ gi - T(ai) @ gr], axis=-1)      # conj(a)^T ct
+    return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
+
+
+def cm_jvp(tangents, out, a, b):
+    ta, tb = (np.broadcast_to(t, x.shape) for t, x in zip(tangents, (a, b)))
+    return cm_real(ta, b) + cm_real(a, tb)
+
+
+@iv.uses(*iv.BLAS)
+def cm_interval(los, his):
+    (al, bl), (ah, bh) = iv.inputs("complex_matmul", los, his, 2)
+    cm_shape([al.shape, bl.shape])
+    (Al, Bl), (Ah, Bh) = _blocks(al, bl), _blocks(ah, bh)
+    k, n = bl.shape[-3], bl.shape[-2]
+    Bl[..., k:, :n], Bh[..., k:, :n] = -bh[..., 1], -bl[..., 1]    # -b_im in [-hi, -lo]
+    lo, hi = iv.bilinear(np.matmul, Al, Ah, Bl, Bh, 2 * k)
+    return iv.finish("complex_matmul", _unblock(lo), _unblock(hi))
+
+
+def cm_error(los, his, errs, out_lo, out_hi, order="sequential"):
+    (al, bl), (ah, bh) = los, his
+    ea, eb = (np.broadcast_to(e, np.shape(x)) for e, x in zip(errs, (al, bl)))
+    Al, Bl = _blocks(al, bl)
+    Ah, Bh = _blocks(ah, bh)
+    k, n = np.shape(bl)[-3], np.shape(bl)[-2]
+    Bl[..., k:, :n], Bh[..., k:, :n] = -np.asarray(bh)[..., 1], -np.asarray(bl)[..., 1]    # -b_im in [-hi, -lo]
+    Ea, Eb = _blocks(ea, eb, neg=lambda v: v)
+    out = np.broadcast_to(0.0, np.broadcast_shapes(Al.shape[:-2], Bl.shape[:-2]) + (Al.shape[-2], Bl.shape[-1]))
+    return er.finish(_unblock(er.matmul_error([Al, Bl], [Ah, Bh], [Ea, Eb], out, out, order=order)))
+
+
+def b32_complex_matmul(a, b, order=None, backend=None):
+    from .linalg import b32_matmul
+    a, b = as_f32(a, "complex_matmul"), as_f32(b, "complex_matmul")
+    cm_shape([a.shape, b.shape])
+    A, B = _blocks(a, b)
+    return _unblock(b32_matmul(A, B, order=order, backend=backend))
+
+
+def cm_samples(rng):
+    u = lambda *s: rng.uniform(-2, 2, s)  # noqa: E731
+    return [Sample((u(3, 4, 2), u(4, 5, 2))), Sample((u(2, 3, 4, 2), u(4, 2, 2))),
+            Sample((u(6, 1, 3, 4, 2), u(6, 4, 5, 2))), Sample((u(1, 1, 2), u(1, 1, 2)))]
+
+
 register(OpDef(
     name="complex_mul", module=_M, arity=(2,), attrs={}, shape=shape, real=real, vjp=vjp, jvp=jvp,
     binary32=ieee(b32_complex_mul), interval=interval, error=error, samples=samples, doc=__doc__))
+register(OpDef(
+    name="complex_matmul", module=_M, arity=(2,), attrs={}, shape=cm_shape, real=cm_real, vjp=cm_vjp, jvp=cm_jvp,
+    binary32=ieee(b32_complex_matmul), interval=cm_interval, error=cm_error, samples=cm_samples, doc=__doc__))
