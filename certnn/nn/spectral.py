@@ -30,9 +30,10 @@ class SpectralConv1d(Module):
     def forward(self, x):
         if x.ndim != 3 or x.shape[2] != self.in_channels:
             raise ShapeError(f"expected input (batch, n, {self.in_channels}), got {x.shape}")
-        n = x.shape[1]
-        z = F.transpose(F.rfft(x, axis=1, modes=self.modes), (1, 0, 2, 3))       # (m, B, in, 2)
-        y = F.transpose(F.complex_matmul(z, self.weight), (1, 0, 2, 3))          # (B, m, out, 2)
+        B, n, _ = x.shape
+        z = F.reshape(F.rfft(x, axis=1, modes=self.modes), (B, self.modes, 1, self.in_channels, 2))
+        # per example and mode a (1, in) @ (in, out) complex product; the batch stays on axis 0
+        y = F.reshape(F.complex_matmul(z, self.weight), (B, self.modes, self.out_channels, 2))
         return F.irfft(y, n, axis=1)                                              # (B, n, out)
 
     def extra_repr(self):

@@ -125,14 +125,29 @@ def cm_real(a, b):
     return _unblock(np.matmul(*_blocks(a, b)))
 
 
+def _summed_product(p, q, target, sub):
+    """sum over the batch axes that ``target`` (a batch shape) broadcasts of the batched
+    matrix products given by ``sub`` ("mk,mn->kn" or "mn,kn->mk"), in one einsum: the
+    cotangent of a broadcast operand without materialising the broadcast products."""
+    batch = np.broadcast_shapes(p.shape[:-2], q.shape[:-2])
+    letters = "abcdefgh"[:len(batch)]
+    keep = "".join(c for c, d, t in zip(letters, batch, (1,) * (len(batch) - len(target)) + tuple(target))
+                   if t == d and t != 1)
+    ins, out = sub.split("->")
+    l, r = ins.split(",")
+    y = np.einsum(f"{letters}{l},{letters}{r}->{keep}{out}", np.broadcast_to(p, batch + p.shape[-2:]),
+                  np.broadcast_to(q, batch + q.shape[-2:]), optimize=True)
+    return y.reshape(tuple(target) + y.shape[-2:])
+
+
 def cm_vjp(ct, out, a, b):
-    from ._common import unbroadcast
     gr, gi = ct[..., 0], ct[..., 1]
-    T = lambda v: np.swapaxes(v, -1, -2)  # noqa: E731
     br, bi, ar, ai = b[..., 0], b[..., 1], a[..., 0], a[..., 1]
-    ga = np.stack([gr @ T(br) + gi @ T(bi), gi @ T(br) - gr @ T(bi)], axis=-1)      # ct conj(b)^T
-    gb = np.stack([T(ar) @ gr + T(ai) @ gi, T(ar) @ gi - T(ai) @ gr], axis=-1)      # conj(a)^T ct
-    return unbroadcast(ga, a.shape), unbroadcast(gb, b.shape)
+    ta, tb = a.shape[:-3], b.shape[:-3]
+    ga = lambda g, w: _summed_product(g, w, ta, "mn,kn->mk")  # noqa: E731   g w^T
+    gb = lambda v, g: _summed_product(v, g, tb, "mk,mn->kn")  # noqa: E731   v^T g
+    return (np.stack([ga(gr, br) + ga(gi, bi), ga(gi, br) - ga(gr, bi)], axis=-1),      # ct conj(b)^T
+            np.stack([gb(ar, gr) + gb(ai, gi), gb(ar, gi) - gb(ai, gr)], axis=-1))      # conj(a)^T ct
 
 
 def cm_jvp(tangents, out, a, b):

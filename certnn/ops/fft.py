@@ -75,47 +75,43 @@ def _round(fmt, lo: Fraction, hi: Fraction):
             fk.to_float(fmt, fk.from_fraction(fmt, hi, fk.RUP)))
 
 
+@functools.lru_cache(maxsize=None)
+def _coefficient(j: int, n: int, part: int, scale: Fraction) -> tuple[float, float, float, float, float]:
+    """scale * cos(2 pi j/n) (part 0) or -scale * sin(2 pi j/n) (part 1): (nearest binary64,
+    nearest binary32, binary64 lower and upper bounds, bound on |binary32 - exact|)."""
+    if scale == 0:
+        return 0.0, 0.0, 0.0, 0.0, 0.0
+    lo, hi = _ball(Fraction(2 * j, n), "cos" if part == 0 else "sin")
+    if part:
+        lo, hi = -hi, -lo
+    lo, hi = (lo * scale, hi * scale) if scale > 0 else (hi * scale, lo * scale)
+    v64, d64, _ = _round(BINARY64, lo, hi)
+    u64 = _round(BINARY64, hi, hi)[2]
+    v32 = _round(BINARY32, lo, hi)[0]
+    err = float(max(abs(Fraction(v32) - lo), abs(hi - Fraction(v32)))) * (1 + 2.0 ** -50)
+    return v64, v32, d64, u64, err
+
+
 @functools.lru_cache(maxsize=64)
 def _matrix(n: int, m: int, inverse: bool):
-    """The DFT coefficient matrix, (n, 2m) for rfft (rows t, columns (k, re/im))
-    or (2m, n) for irfft: (binary32 values, float64 lower, float64 upper, |b32 - exact| bound)."""
-    if inverse:
-        c = [Fraction(1 if k == 0 or 2 * k == n else 2, n) for k in range(m)]
-    else:
-        c = [Fraction(1)] * m
-    cache = {}
-
-    def entry(j: int, part: int, scale: Fraction):
-        key = (j % n, part, scale)
-        if key not in cache:
-            if scale == 0:
-                cache[key] = (0.0, 0.0, 0.0, 0.0)
-            else:
-                lo, hi = _ball(Fraction(2 * (j % n), n), "cos" if part == 0 else "sin")
-                if part:
-                    lo, hi = -hi, -lo
-                lo, hi = (lo * scale, hi * scale) if scale > 0 else (hi * scale, lo * scale)
-                v32, _, _ = _round(BINARY32, lo, hi)
-                _, d64, _ = _round(BINARY64, lo, lo)
-                _, _, u64 = _round(BINARY64, hi, hi)
-                err = float(max(abs(Fraction(v32) - lo), abs(hi - Fraction(v32))))
-                cache[key] = (v32, d64, u64, err * (1 + 2.0 ** -50))
-        return cache[key]
-
-    shape = (2 * m, n) if inverse else (n, 2 * m)
-    out = np.zeros((4,) + shape)
+    """The DFT coefficient matrix, (n, 2m) for rfft (rows t, columns (k, re/im)) or
+    (2m, n) for irfft, from the exact coefficients: (nearest binary64, binary32 values,
+    float64 lower, float64 upper, |binary32 - exact| bound), each read-only."""
+    scales = [Fraction(1 if k == 0 or 2 * k == n else 2, n) for k in range(m)] if inverse else [Fraction(1)] * m
+    out = np.zeros((5, 2 * m, n))
     for k in range(m):
-        for t in range(n):
-            for part in (0, 1):
-                # the imaginary parts of z_0 and z_{n/2} do not enter the inverse
-                scale = Fraction(0) if inverse and part and (k == 0 or 2 * k == n) else c[k]
-                vals = entry(k * t, part, scale)
-                idx = (2 * k + part, t) if inverse else (t, 2 * k + part)
-                out[(slice(None),) + idx] = vals
-    v32, lo, hi, err = out
-    for a in out:
+        for part in (0, 1):
+            # the imaginary parts of z_0 and z_{n/2} do not enter the inverse
+            scale = Fraction(0) if inverse and part and (k == 0 or 2 * k == n) else scales[k]
+            table = np.array([_coefficient((k * t) % n, n, part, scale) for t in range(n)])   # (n, 5)
+            out[:, 2 * k + part, :] = table.T
+    if not inverse:
+        out = out.transpose(0, 2, 1)
+    v64, v32, lo, hi, err = (np.ascontiguousarray(a) for a in out)
+    v32 = v32.astype(np.float32)
+    for a in (v64, v32, lo, hi, err):
         a.setflags(write=False)
-    return v32.astype(np.float32), lo, hi, err
+    return v64, v32, lo, hi, err
 
 
 # ---------------------------------------------------------------- shapes
@@ -167,16 +163,67 @@ def _weights(n, m):
     return c
 
 
+# Up to this many frequencies the transforms run as one BLAS product with the DFT
+# matrix (FNO keeps 16 modes: much faster than an FFT followed by a truncation);
+# more run through numpy.fft. Both compute the same linear map.
+MATMUL_MODES = 32
+
+
+@functools.lru_cache(maxsize=64)
+def _dft(n: int, m: int, inverse: bool, dtype: str) -> np.ndarray:
+    """rfft: W (n, 2m), W[t, 2k] = cos(2 pi k t/n), W[t, 2k+1] = -sin(2 pi k t/n); irfft:
+    V (2m, n), V[2k] = (c_k/n) cos, V[2k+1] = -(c_k/n) sin (0 for the ignored imaginary
+    parts); the nearest binary64 values of the exact coefficients, in ``dtype``."""
+    M = _matrix(n, m, inverse)[0].astype(dtype)
+    M.setflags(write=False)
+    return M
+
+
+def _real_only(n, m):
+    """The frequencies whose imaginary part the inverse ignores: 0, and n/2 for even n."""
+    r = np.zeros(m, bool)
+    r[0] = True
+    if n % 2 == 0 and m == n // 2 + 1:
+        r[-1] = True
+    return r
+
+
+def _signal_rows(x, ax):
+    """(P, n, Q) view of x with the transformed axis in the middle."""
+    P, Q = int(np.prod(x.shape[:ax])), int(np.prod(x.shape[ax + 1:]))
+    return x.reshape(P, x.shape[ax], Q)
+
+
+def _pair_rows(z, ax):
+    """(P, 2m, Q): z (..., m at ax, ..., 2) with (re, im) interleaved along the frequencies."""
+    P, Q = int(np.prod(z.shape[:ax])), int(np.prod(z.shape[ax + 1:-1]))
+    m = z.shape[ax]
+    return z.reshape(P, m, Q, 2).transpose(0, 1, 3, 2).reshape(P, 2 * m, Q)
+
+
+def _rows_to_pairs(Y, lead, m, trail):
+    P, _, Q = Y.shape
+    return np.ascontiguousarray(Y.reshape(P, m, 2, Q).transpose(0, 1, 3, 2)).reshape(lead + (m,) + trail + (2,))
+
+
 def rfft_real(x, axis=-1, modes=None):
     shp = rfft_shape([x.shape], axis=axis, modes=modes)
     ax = norm_axis("rfft", axis, x.ndim)
+    n, m = x.shape[ax], shp[ax]
+    if m <= MATMUL_MODES:
+        Y = np.matmul(_dft(n, m, False, x.dtype.str).T, _signal_rows(x, ax))
+        return _rows_to_pairs(Y, x.shape[:ax], m, x.shape[ax + 1:])
     z = np.fft.rfft(x, axis=ax)
-    return _to_pairs(np.take(z, range(shp[ax]), axis=ax), x.dtype)
+    return _to_pairs(np.take(z, range(m), axis=ax), x.dtype)
 
 
 def irfft_real(z, n, axis=-1):
     irfft_shape([z.shape], n=n, axis=axis)
     ax = norm_axis("irfft", axis, z.ndim - 1)
+    m = z.shape[ax]
+    if m <= MATMUL_MODES:
+        Y = np.matmul(_dft(n, m, True, z.dtype.str).T, _pair_rows(z, ax))
+        return Y.reshape(z.shape[:ax] + (n,) + z.shape[ax + 1:-1])
     y = np.fft.irfft(z[..., 0] + 1j * z[..., 1], n=n, axis=ax)
     return y.astype(z.dtype, copy=False)
 
@@ -186,23 +233,25 @@ def _bcast_axis(v, ndim, ax):
 
 
 def rfft_vjp(ct, out, x, axis=-1, modes=None):
-    n = x.shape[norm_axis("rfft", axis, x.ndim)]
+    """The adjoint W g (matrix path), or n irfft(g / c) (the same map through the FFT)."""
     ax = norm_axis("rfft", axis, x.ndim)
-    m = ct.shape[ax]
+    n, m = x.shape[ax], ct.shape[ax]
+    if m <= MATMUL_MODES:
+        return (np.matmul(_dft(n, m, False, ct.dtype.str), _pair_rows(ct, ax)).reshape(x.shape),)
     c = _bcast_axis(_weights(n, m), ct.ndim - 1, ax)[..., None]
     return (irfft_real(ct / c.astype(ct.dtype), n=n, axis=axis) * n,)
 
 
 def irfft_vjp(ct, out, z, n, axis=-1):
+    """The adjoint V g (matrix path), or (c/n) rfft(g) with the ignored imaginary parts 0."""
     ax = norm_axis("irfft", axis, z.ndim - 1)
     m = z.shape[ax]
+    if m <= MATMUL_MODES:
+        Y = np.matmul(_dft(n, m, True, ct.dtype.str), _signal_rows(ct, ax))
+        return (_rows_to_pairs(Y, z.shape[:ax], m, z.shape[ax + 1:-1]),)
     g = rfft_real(ct, axis=ax, modes=m)
     g = g * (_bcast_axis(_weights(n, m), z.ndim - 1, ax)[..., None] / n).astype(ct.dtype)
-    keep_im = np.ones(m, bool)
-    keep_im[0] = False
-    if n % 2 == 0 and m == n // 2 + 1:
-        keep_im[-1] = False
-    g[..., 1] *= _bcast_axis(keep_im, z.ndim - 1, ax)
+    g[..., 1] *= _bcast_axis(~_real_only(n, m), z.ndim - 1, ax)
     return (g,)
 
 
@@ -244,7 +293,7 @@ def b32_rfft(x, axis=-1, modes=None, order=None, backend=None):
     rfft_shape([x.shape], axis=axis, modes=modes)
     ax = norm_axis("rfft", axis, x.ndim)
     m, back = _rfft_rows(x, axis, modes)
-    W32 = _matrix(x.shape[ax], m, False)[0]
+    W32 = _matrix(x.shape[ax], m, False)[1]
     return back(matmul2d(np.ascontiguousarray(_rows(x, ax)), W32, order, backend))
 
 
@@ -252,7 +301,7 @@ def b32_irfft(z, n, axis=-1, order=None, backend=None):
     z = as_f32(z, "irfft")
     irfft_shape([z.shape], n=n, axis=axis)
     m, rows, back = _irfft_rows(z, n, axis)
-    return back(matmul2d(np.ascontiguousarray(rows(z)), _matrix(n, m, True)[0], order, backend))
+    return back(matmul2d(np.ascontiguousarray(rows(z)), _matrix(n, m, True)[1], order, backend))
 
 
 @iv.uses(*iv.BLAS)
@@ -262,7 +311,7 @@ def rfft_interval(los, his, axis=-1, modes=None):
     ax = norm_axis("rfft", axis, lo.ndim)
     n = lo.shape[ax]
     m, back = _rfft_rows(lo, axis, modes)
-    _, Wl, Wh, _ = _matrix(n, m, False)
+    _, _, Wl, Wh, _ = _matrix(n, m, False)
     yl, yh = iv.bilinear(np.matmul, _rows(lo, ax), _rows(hi, ax), Wl, Wh, n)
     return iv.finish("rfft", back(yl), back(yh))
 
@@ -272,7 +321,7 @@ def irfft_interval(los, his, n, axis=-1):
     (lo,), (hi,) = iv.inputs("irfft", los, his, 1)
     irfft_shape([lo.shape], n=n, axis=axis)
     m, rows, back = _irfft_rows(lo, n, axis)
-    _, Wl, Wh, _ = _matrix(n, m, True)
+    _, _, Wl, Wh, _ = _matrix(n, m, True)
     yl, yh = iv.bilinear(np.matmul, rows(lo), rows(hi), Wl, Wh, 2 * m)
     return iv.finish("irfft", back(yl), back(yh))
 
@@ -287,14 +336,14 @@ def _dft_error(W32, Werr, xlo, xhi, e, order):
 def rfft_error(los, his, errs, out_lo, out_hi, order="sequential", axis=-1, modes=None):
     ax = norm_axis("rfft", axis, np.ndim(los[0]))
     m, back = _rfft_rows(los[0], axis, modes)
-    W32, _, _, Werr = _matrix(np.shape(los[0])[ax], m, False)
+    _, W32, _, _, Werr = _matrix(np.shape(los[0])[ax], m, False)
     e = np.broadcast_to(errs[0], np.shape(los[0]))
     return er.finish(back(_dft_error(W32, Werr, _rows(los[0], ax), _rows(his[0], ax), _rows(e, ax), order)))
 
 
 def irfft_error(los, his, errs, out_lo, out_hi, order="sequential", *, n, axis=-1):
     m, rows, back = _irfft_rows(los[0], n, axis)
-    W32, _, _, Werr = _matrix(n, m, True)
+    _, W32, _, _, Werr = _matrix(n, m, True)
     e = np.broadcast_to(errs[0], np.shape(los[0]))
     return er.finish(back(_dft_error(W32, Werr, rows(los[0]), rows(his[0]), rows(e), order)))
 
@@ -304,14 +353,15 @@ def irfft_error(los, his, errs, out_lo, out_hi, order="sequential", *, n, axis=-
 def rfft_samples(rng):
     u = lambda *s: rng.uniform(-2, 2, s)  # noqa: E731
     return [Sample((u(3, 8),)), Sample((u(2, 7),)), Sample((u(2, 6, 3),), {"axis": 1}),
-            Sample((u(2, 3, 16),), {"modes": 4}), Sample((u(1),))]
+            Sample((u(2, 3, 16),), {"modes": 4}), Sample((u(1),)),
+            Sample((u(2, 70),))]                       # 36 frequencies: the FFT path
 
 
 def irfft_samples(rng):
     u = lambda *s: rng.uniform(-2, 2, s)  # noqa: E731
     return [Sample((u(3, 5, 2),), {"n": 8}), Sample((u(2, 4, 2),), {"n": 7}),
             Sample((u(2, 4, 3, 2),), {"n": 6, "axis": 1}), Sample((u(2, 3, 4, 2),), {"n": 16}),
-            Sample((u(1, 2),), {"n": 1})]
+            Sample((u(1, 2),), {"n": 1}), Sample((u(2, 36, 2),), {"n": 70})]
 
 
 register(OpDef(
