@@ -46,6 +46,8 @@ def shape(in_shapes, axis=-1):
 
 def _keep(keep, x):
     keep = np.asarray(keep)
+    if keep.dtype != np.bool_ and keep.dtype.kind in "fiu" and np.all((keep == 0) | (keep == 1)):
+        keep = keep != 0                # interpreters that carry every constant in float64
     if keep.dtype != np.bool_:
         raise ShapeError(f"masked_softmax: the keep mask must be boolean, got {keep.dtype}")
     return np.broadcast_to(keep, np.shape(x))

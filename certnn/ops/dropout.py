@@ -44,6 +44,8 @@ def shape(in_shapes, p):
 
 def _keep(keep):
     keep = np.asarray(keep)
+    if keep.dtype != np.bool_ and keep.dtype.kind in "fiu" and np.all((keep == 0) | (keep == 1)):
+        keep = keep != 0                # interpreters that carry every constant in float64
     if keep.dtype != np.bool_:
         raise ShapeError(f"dropout: the keep mask must be boolean, got {keep.dtype}")
     return keep

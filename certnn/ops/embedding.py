@@ -40,6 +40,8 @@ def shape(in_shapes):
 def _check(indices, weight):
     shape([np.shape(indices), np.shape(weight)])
     indices = np.asarray(indices)
+    if indices.dtype.kind == "f" and np.all(indices == np.round(indices)):
+        indices = indices.astype(np.int64)      # interpreters that carry every value in float64
     if indices.dtype.kind not in "iu":
         raise ShapeError(f"embedding: indices must be integers, got {indices.dtype}")
     V = weight.shape[0]
@@ -73,7 +75,7 @@ def interval(los, his):
 
 def error(los, his, errs, out_lo, out_hi, order="sequential"):
     """A gather is exact: the output error is the gathered weight error."""
-    idx = np.asarray(los[0])
+    idx = _check(los[0], los[1])
     return er.finish(np.broadcast_to(errs[1], np.shape(los[1]))[idx])
 
 
