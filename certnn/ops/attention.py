@@ -16,7 +16,8 @@ differentiable.
 binary32: as ``softmax`` over the kept entries (IEEE max over kept, z = RN(x -
 m), e = exp32(z) correctly rounded, s = the sum of e in the order with +0.0 for
 masked entries, y = RN(e / s)); masked entries and fully masked rows are +0.0.
-The interval and error rules are softmax's, with the sums over kept entries.
+The interval, error and relax rules are softmax's, with the sums over kept
+entries.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import broadcast_shapes, fmt, norm_axis
 from .registry import OpDef, Sample, register
-from .softmax import softmax_jvp, softmax_vjp, z_bounds
+from .relax import multivariate
+from .softmax import softmax_jvp, softmax_vjp, tangent_planes, z_bounds
 
 _M = __name__
 
@@ -91,6 +93,13 @@ def error(los, his, errs, out_lo, out_hi, order="sequential", *, axis=-1):
     return er.finish(er._from_rows(np.where(k, y, 0.0), mshape, axis))
 
 
+@multivariate
+def relax(los, his, var, axis=-1, mode=None):
+    """softmax's tangent planes over the kept entries; masked outputs are exactly 0."""
+    keep = _keep(los[1], los[0])
+    return tangent_planes(los[0], his[0], axis, keep, interval(los, his, axis=axis))
+
+
 def b32_masked_softmax(x, keep, axis=-1, order=None, backend=None):
     x = as_f32(x, "masked_softmax")
     shape([x.shape, np.shape(keep)], axis=axis)
@@ -120,5 +129,5 @@ def samples(rng):
 
 register(OpDef(
     name="masked_softmax", module=_M, arity=(2,), attrs={"axis": -1}, shape=shape, real=real, vjp=vjp,
-    jvp=jvp, binary32=ieee(b32_masked_softmax), interval=interval, error=error, samples=samples,
+    jvp=jvp, binary32=ieee(b32_masked_softmax), interval=interval, error=error, relax=relax, samples=samples,
     differentiable=(True, False), doc=__doc__))

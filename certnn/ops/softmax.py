@@ -39,6 +39,7 @@ from ..floats import error_rules as er
 from ..floats import interval as iv
 from ._common import fmt, norm_axis, rand_samples
 from .registry import OpDef, Sample, register
+from .relax import Tangent, multivariate
 
 _M = __name__
 
@@ -139,6 +140,46 @@ def _samples(rng):
 
 
 
+# ---- linear relaxation (CROWN)
+
+def tangent_planes(l, u, axis=-1, keep=None, interval=None):
+    """Tangent planes at the box centre c with a rigorous second-order remainder
+    (:class:`certnn.ops.relax.Tangent`), for softmax along ``axis`` (over the entries
+    where ``keep``, if given). With y in [ylo, yhi] on the box (the interval rule) and
+    r the box radius, the Hessian d2y_i/dx_j dx_k = y_i ((d_ij - y_j)(d_ik - y_k)
+    - y_j (d_jk - y_k)) gives, by Taylor's theorem on the segment from c,
+
+        |y_i(x) - y_i(c) - J_i (x - c)| <= 1/2 Y_i ((D r)_i^2 + sum_j Y_j r_j (D r)_j)
+
+    with Y = yhi, D_ij = max |d_ij - y_j| (Y_j off the diagonal, 1 - ylo_i on it).
+    Outputs whose planes are further apart (2 rem) than their interval is wide keep
+    the interval."""
+    keep = np.ones(l.shape, bool) if keep is None else np.broadcast_to(keep, l.shape)
+    ax = axis % l.ndim
+    c, r = (l + u) / 2, np.where(keep, (u - l) / 2, 0.0)
+    s = np.where(keep, np.exp(np.where(keep, c - np.max(np.where(keep, c, -np.inf), axis=ax, keepdims=True),
+                                       -np.inf)), 0.0)
+    tot = np.sum(s, axis=ax, keepdims=True)
+    s = s / np.where(tot > 0, tot, 1.0)
+    ylo, yhi = interval
+    total = lambda v: np.sum(v, axis=ax, keepdims=True)  # noqa: E731
+    Dr = total(yhi * r) - yhi * r + (1 - ylo) * r
+    rem = 0.5 * yhi * (Dr * Dr + total(yhi * r * Dr))
+    use = (2 * rem < yhi - ylo) | ~keep                        # the planes' gap vs the interval's
+    se = s[:, None]
+
+    def jvp(t):                                               # J t = s (t - sum(s t)), rows (N, K, ...)
+        return se * (t - np.sum(se * t, axis=ax + 1, keepdims=True))
+
+    return Tangent(c, s, jvp, rem * (1 + 1e-12) + 1e-300, ylo, yhi, use)
+
+
+@multivariate
+def softmax_relax(los, his, var, axis=-1, mode=None):
+    lo, hi = los[0], his[0]
+    return tangent_planes(lo, hi, axis, interval=softmax_interval([lo], [hi], axis=axis))
+
+
 # ---- binary32 rules (the engine: certnn.floats.b32) -------------------------------------
 
 def _rows_last(x, axis, op):
@@ -176,6 +217,7 @@ def b32_log_softmax(x, axis=-1, order=None, backend=None):
 
 register(OpDef(name="softmax", binary32=ieee(b32_softmax), module=_M, arity=(1,), attrs={"axis": -1}, shape=_shape("softmax"),
                real=softmax_real, vjp=softmax_vjp, jvp=softmax_jvp, interval=softmax_interval, error=er.softmax_error,
+               relax=softmax_relax,
                samples=_samples, doc=__doc__))
 register(OpDef(name="log_softmax", binary32=ieee(b32_log_softmax), module=_M, arity=(1,), attrs={"axis": -1}, shape=_shape("log_softmax"),
                real=log_softmax_real, vjp=log_softmax_vjp, jvp=log_softmax_jvp,
