@@ -62,6 +62,9 @@ ASSUMPTIONS = {
         "a float64 matmul (BLAS) computes each output as a sum of its n products in some order with "
         "binary64 multiplications and additions (or FMAs), so its error is at most "
         "gamma_n * sum |terms| + n * 2^-1074 (no Strassen-like algorithm, no reduced precision)",
+    "arb-ball-arithmetic":
+        "python-flint's Arb functions (cos_pi, sin_pi of a rational) return balls that contain the exact "
+        "value (Arb's rigorous error propagation); the DFT coefficients of rfft/irfft are enclosed this way",
 }
 
 

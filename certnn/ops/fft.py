@@ -304,7 +304,7 @@ def b32_irfft(z, n, axis=-1, order=None, backend=None):
     return back(matmul2d(np.ascontiguousarray(rows(z)), _matrix(n, m, True)[1], order, backend))
 
 
-@iv.uses(*iv.BLAS)
+@iv.uses(*iv.BLAS, "arb-ball-arithmetic")
 def rfft_interval(los, his, axis=-1, modes=None):
     (lo,), (hi,) = iv.inputs("rfft", los, his, 1)
     rfft_shape([lo.shape], axis=axis, modes=modes)
@@ -316,7 +316,7 @@ def rfft_interval(los, his, axis=-1, modes=None):
     return iv.finish("rfft", back(yl), back(yh))
 
 
-@iv.uses(*iv.BLAS)
+@iv.uses(*iv.BLAS, "arb-ball-arithmetic")
 def irfft_interval(los, his, n, axis=-1):
     (lo,), (hi,) = iv.inputs("irfft", los, his, 1)
     irfft_shape([lo.shape], n=n, axis=axis)
