@@ -16,6 +16,11 @@ def _erf(x):
     return erf(x)
 
 
+def _expit(x):
+    from scipy.special import expit
+    return expit(x)
+
+
 def _sqrt(x):
     # a Python float stays a (weakly typed) Python float, so float32 arrays stay float32
     return math.sqrt(x) if isinstance(x, float) else np.sqrt(x)
@@ -23,7 +28,7 @@ def _sqrt(x):
 
 NP = SimpleNamespace(
     exp=np.exp, log=np.log, log1p=np.log1p, sqrt=_sqrt, tanh=np.tanh, abs=np.abs,
-    where=np.where, maximum=np.maximum, minimum=np.minimum, erf=_erf, pi=math.pi,
+    where=np.where, maximum=np.maximum, minimum=np.minimum, erf=_erf, expit=_expit, pi=math.pi,
     symbolic=False)
 
 
@@ -38,6 +43,7 @@ class _Sym:
             "exp": sympy.exp, "log": sympy.log, "log1p": lambda x: sympy.log(1 + x),
             "sqrt": sympy.sqrt, "tanh": sympy.tanh, "abs": sympy.Abs, "erf": sympy.erf,
             "maximum": sympy.Max, "minimum": sympy.Min, "pi": sympy.pi,
+            "expit": lambda x: 1 / (1 + sympy.exp(-x)),
             "where": lambda c, a, b: sympy.Piecewise((a, c), (b, True)),
         }
         if name not in table:
