@@ -169,12 +169,9 @@ def main():
     except ImportError:
         have_torch = False
     out = RESULTS / "zoo.json"
-    doc = json.loads(out.read_text()) if out.exists() else {"models": {}}
-    doc.update({"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                "numpy": np.__version__, "load_average_at_start": os.getloadavg()[0]})
     sys.path.insert(0, str(ROOT / "benchmarks"))
     for name in args.models.split(","):
-        row = doc["models"].get(name, {})
+        row = _load(out)["models"].get(name, {})
         try:
             if not args.skip_train:
                 print(f"training {name} ...", flush=True)
@@ -194,10 +191,19 @@ def main():
             got = row["train"]["value"]
             row["target"] = {"metric": metric, "target": f"{cmp} {value}",
                              "met": bool(got >= value if cmp == ">=" else got <= value)}
+        doc = _load(out)                # re-read: another run may have stored other models meanwhile
         doc["models"][name] = row
-        out.write_text(json.dumps(doc, indent=1))
+        doc.update({"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                    "numpy": np.__version__})
+        tmp = out.with_suffix(".tmp")
+        tmp.write_text(json.dumps(doc, indent=1))
+        tmp.replace(out)
         _print_row(name, row)
     print(f"wrote {out.relative_to(ROOT)}")
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {"models": {}}
 
 
 def _print_row(name, row):
