@@ -61,11 +61,11 @@ def build_all(dtype=np.float32):
         ("dropout_softmax", nn.Sequential(nn.Linear(8, 8), nn.GELU(), nn.Dropout(0.3), nn.Linear(8, 4),
                                           nn.Softmax()), rng.standard_normal((5, 8))),
         # the model zoo's families at small size (certnn.zoo)
-        ("zoo_resnet", zoo.resnet(1, 10, width=2), rng.random((2, 1, 28, 28))),
+        ("zoo_resnet", zoo.resnet(1, 10, width=2), rng.random((2, 1, 8, 8))),
         ("zoo_vit", zoo.vit(image_size=14, patch=7, dim=8, depth=1, heads=2, mlp_ratio=2), rng.random((2, 1, 14, 14))),
-        ("zoo_rnn", zoo.recurrent("rnn", input_size=4, hidden=3, num_classes=2), rng.random((2, 5, 4))),
-        ("zoo_gru", zoo.recurrent("gru", input_size=4, hidden=3, num_classes=2), rng.random((2, 5, 4))),
-        ("zoo_lstm", zoo.recurrent("lstm", input_size=4, hidden=3, num_classes=2), rng.random((2, 5, 4))),
+        ("zoo_rnn", zoo.recurrent("rnn", input_size=2, hidden=2, num_classes=2), rng.random((2, 3, 2))),
+        ("zoo_gru", zoo.recurrent("gru", input_size=2, hidden=2, num_classes=2), rng.random((2, 3, 2))),
+        ("zoo_lstm", zoo.recurrent("lstm", input_size=2, hidden=2, num_classes=2), rng.random((2, 3, 2))),
         ("zoo_fno", zoo.fno(modes=3, width=4, depth=2), rng.standard_normal((2, 8, 2)) * 0.5),
     ]
     out = []
