@@ -136,20 +136,21 @@ class Claim:
 
     def words(self) -> str:
         m = len(self.examples)
-        of = "" if m == self.n else f" (examples {_ranges(self.examples)} of {self.n})"
+        of = "" if m == self.n else f"examples {_ranges(self.examples)} of {self.n}; "
         inputs = INPUTS[self.semantics]
         r, s = self.region, self.spec
         if r["kind"] == "ball":
             point = "x0"
             where = f"within {NORM_NAME[r['norm']]} distance {r['eps']!r} of x0" + \
                 (f" (clipped to {_clip(r['clip'])})" if r["clip"] else "")
-            lead = f"for each of {m} points x0{of} (region.center SHA-256 {r['center_sha256'][:12]}…)"
+            lead = f"for each of {m} points x0 ({of}region.center SHA-256 {r['center_sha256'][:12]}…)"
         else:
             point = "the box"
             where = "in the box"
-            lead = f"for each of {m} boxes{of} (region.lo/hi SHA-256 {r['lo_sha256'][:12]}…/{r['hi_sha256'][:12]}…)"
+            lead = (f"for each of {m} boxes ({of}region.lo/hi SHA-256 {r['lo_sha256'][:12]}…/"
+                    f"{r['hi_sha256'][:12]}…)")
         if s["kind"] == "robustness":
-            what = f"is classified as the label of {point} (labels {_short(s['labels'])})"
+            what = f"is classified as the label of {point} (labels {_short(s['labels'][i] for i in self.examples)})"
         else:
             what = (f"has an output outside the unsafe set of a linear spec ({s['rows']} rows in {s['groups']} "
                     f"groups, SHA-256 {s['sha256'][:12]}…: every group has a row with C y + d > 0)")
