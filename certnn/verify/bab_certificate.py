@@ -14,16 +14,18 @@ set.
 
 ``cases`` (one per property case):
 
+* ``root_lo`` / ``root_hi``: the split tree's root box, which must be the
+  property case's box;
 * ``tree``: the split tree in preorder, one entry per node: ``[dim, value]`` for
   a split, whose children are, in this order, the box with ``hi[dim] = value``
   and the box with ``lo[dim] = value``; ``[-1, row]`` for a leaf, the row of
-  the leaf certificate that covers it. The root is the property case's box;
+  the leaf certificate that covers it;
 * ``leaves``: a standard certnn certificate (:mod:`certnn.verify.certificate`)
   whose region rows are the leaf boxes and whose spec rows all equal the case's
   unsafe set.
 
-The checker (:func:`check_bab_certificate`) trusts none of it: it rebuilds every
-box from the property's box by the split rule (so the leaves cover it exactly:
+The checker (:func:`check_bab_certificate`) trusts none of it: it requires the
+root to be the property's box, rebuilds every box from it by the split rule (so the leaves cover it exactly:
 each split's two children together are its parent, ``lo <= value <= hi``), requires each
 leaf row to be used exactly once and to equal the rebuilt box bit for bit, and
 runs the independent checker (:func:`certnn.verify.checker.check_certificate`)
@@ -101,7 +103,8 @@ def _relu_case(path, k, graph, region_spec, proof):
     relu_of = {n.inputs[0]: n.id for n in unfuse(graph).nodes if n.op == "relu"}
     m = len(proof.rows)
     shape = tuple(graph.inputs[0].shape[1:])
-    reg = Region.box(np.repeat(region.lo.reshape((1,) + shape), m, 0), np.repeat(region.hi.reshape((1,) + shape), m, 0))
+    root_lo, root_hi = region.lo.reshape(-1).astype(np.float64), region.hi.reshape(-1).astype(np.float64)
+    reg = Region.box(np.repeat(root_lo.reshape((1,) + shape), m, 0), np.repeat(root_hi.reshape((1,) + shape), m, 0))
     sp = LinearSpec(np.repeat(spec.C[:1], m, 0), np.repeat(spec.d[:1], m, 0), spec.groups, spec.kind)
     stack = lambda key, j: np.stack([r[key][j] for r in proof.rows])  # noqa: E731
     inter = {r: (stack("lower", j), stack("upper", j)) for j, r in enumerate(mlp.relu_inputs)}
@@ -115,7 +118,8 @@ def _relu_case(path, k, graph, region_spec, proof):
     cert.betas = {r: stack("betas", j) for j, r in enumerate(mlp.relu_inputs)}
     leaf_path = path.with_name(f"{path.stem}.case{k}.leaves.json")
     save_certificate(cert, leaf_path)
-    return {"kind": "relu", "split_nodes": list(mlp.relu_inputs), "tree": entries, "leaves": leaf_path.name}
+    return {"kind": "relu", "root_lo": root_lo.tolist(), "root_hi": root_hi.tolist(),
+            "split_nodes": list(mlp.relu_inputs), "tree": entries, "leaves": leaf_path.name}
 
 
 def _property_case(region, spec) -> dict:
@@ -151,7 +155,8 @@ def write_bab_certificate(path, graph, cases, trees, model_path=None, vnnlib_pat
         cert = make_certificate(graph, reg, sp, _leaf_bounds(graph, lo, hi, sp))
         leaf_path = path.with_name(f"{path.stem}.case{k}.leaves.json")
         save_certificate(cert, leaf_path)
-        doc_cases.append({"kind": "input", "tree": entries, "leaves": leaf_path.name})
+        doc_cases.append({"root_lo": tree.root_lo.tolist(), "root_hi": tree.root_hi.tolist(),
+                          "tree": entries, "leaves": leaf_path.name})
     model = None
     if model_path is not None:
         import os

@@ -3,10 +3,10 @@ described in :mod:`certnn.verify.bab_certificate`, which writes them).
 
 The certificate carries the property it proves: per case an input box and an
 unsafe output set (``G y + h <= 0`` rows in disjunct groups), and the SHA-256 of
-the VNNLIB file it was read from. The checker rebuilds every leaf's box (input
-splits) or sign pattern (ReLU splits) from the split tree, whose root is the
-property's box; proves that the leaves cover it; requires every leaf's spec to
-be the property's unsafe set; and re-derives each leaf's bound with
+the VNNLIB file it was read from. The checker requires every split tree's root
+to be the property's box; rebuilds every leaf's box (input splits) or sign
+pattern (ReLU splits) from the tree; proves that the leaves cover the root;
+requires every leaf's spec to be the property's unsafe set; and re-derives each leaf's bound with
 :mod:`certnn.verify.checker`. Given the VNNLIB file (``vnnlib=``), it also
 requires the recorded property to be that file's. Its result states which
 property was proved (:meth:`BabCheckResult.claim`). It imports nothing from
@@ -130,6 +130,11 @@ def load_bab_document(path) -> dict:
     if not (isinstance(prop, dict) and isinstance(prop.get("cases"), list)
             and len(prop["cases"]) == len(doc["cases"])):
         _bad(path, "'property' must hold one entry in 'cases' per proof case")
+    for k in ("vnnlib", "vnnlib_sha256"):
+        if not isinstance(prop.get(k), (str, type(None))):
+            _bad(path, f"property.{k} must be a string or null, got {prop.get(k)!r}")
+    if not isinstance(doc.get("model"), (str, type(None))):
+        _bad(path, f"'model' must be a path (a string) or null, got {doc.get('model')!r}")
     return doc
 
 
@@ -142,7 +147,7 @@ def _property(doc, path) -> list:
             u = c["unsafe"]
             spec = LinearSpec(np.asarray(u["G"], np.float64)[None], np.asarray(u["h"], np.float64)[None],
                               np.asarray(u["groups"], np.int64), "unsafe-set")
-        except (KeyError, TypeError, ValueError, CertnnError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError, CertnnError) as e:
             _bad(path, f"property case {k}: malformed ({type(e).__name__}: {e})")
         if lo.ndim != 1 or lo.shape != hi.shape or not (np.isfinite(lo).all() and np.isfinite(hi).all()) \
                 or np.any(lo > hi):
@@ -288,20 +293,25 @@ def check_bab_certificate(path, graph=None, expected_cases=None, vnnlib=None) ->
             return result([why + (f" ({src['checked']})" if src.get("checked") else "")])
     shape = tuple(graph.inputs[0].shape[1:])
     reasons, assumptions, leaves = [], set(), 0
-    for k, (case, (root_lo, root_hi, case_spec)) in enumerate(zip(doc["cases"], prop)):
-        if root_lo.size != int(np.prod(shape)):
-            reasons.append(f"case {k}: the property's box has {root_lo.size} inputs, the model input {shape}")
+    for k, (case, (box_lo, box_hi, case_spec)) in enumerate(zip(doc["cases"], prop)):
+        if box_lo.size != int(np.prod(shape)):
+            reasons.append(f"case {k}: the property's box has {box_lo.size} inputs, the model input {shape}")
             continue
         try:
+            root_lo = np.asarray(case["root_lo"], np.float64).reshape(-1)
+            root_hi = np.asarray(case["root_hi"], np.float64).reshape(-1)
             leaf = load_certificate(path.parent / str(case["leaves"]))
             tree = case["tree"]
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, CertificateError):
                 raise
             _bad(path, f"case {k}: malformed ({type(e).__name__}: {e})")
+        if not (np.array_equal(root_lo, box_lo) and np.array_equal(root_hi, box_hi)):
+            reasons.append(f"case {k}: the split tree's root box is not the property's input box")
+            continue
         m = leaf.n
         expected_splits = None
-        try:       # the tree's root is the property's box: every leaf is rebuilt from it
+        try:
             if case.get("kind", "input") == "relu":
                 expected_splits = _relu_expected(case, graph, m)
                 boxes = [(root_lo, root_hi)] * m

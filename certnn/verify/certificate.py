@@ -273,13 +273,15 @@ def load_certificate(path) -> Certificate:
             if a.ndim < 2 or a.shape[0] not in (1, n) or not np.isfinite(a).all():
                 bad(f"betas of node '{e['node']}': shape {a.shape} is not (N or 1, K, ...) or not finite")
             betas[str(e["node"])] = a
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         if isinstance(e, CertificateError):
             raise
         bad(f"malformed field ({type(e).__name__}: {e})")
     if region.n != n or spec.n != n or claimed.shape != (n,):
         bad(f"inconsistent example counts: n={n}, region {region.n}, spec {spec.n}, claimed {claimed.shape}")
     model = doc.get("model")
+    if not isinstance(model, (str, type(None))):
+        bad(f"'model' must be a path (a string) or null, got {model!r}")
     if model is not None:
         model = str((path.parent / model).resolve())
     return Certificate(str(doc["graph_hash"]), region, spec, doc["semantics"], str(doc.get("method", "")),
