@@ -55,7 +55,9 @@ def check_cmd(cert, model, prop, as_json):
     if as_json:
         click.echo(json.dumps(res.to_dict()))
     else:
-        for i, why in enumerate(res.reasons):
+        if res.claim is None:          # rejected as a whole: one reason for every example
+            click.echo(f"rejected: {res.reasons[0]}")
+        for i, why in enumerate(res.reasons if res.claim is not None else []):
             if why is not None and res.claimed[i]:
                 click.echo(f"example {i}: rejected: {why}")
         click.echo(f"{res.summary()} in {res.seconds * 1e3:.1f} ms")

@@ -357,7 +357,7 @@ def _cases(p: _Parser, decl, common, crossed, n_x: int, n_y: int) -> VnnlibPrope
             raise p.error(f"input X_{i} has no {side} bound (every X_i must lie in a box)", decl[("X", i)])
         if np.any(cube.lo > cube.hi):  # an empty input box: no counterexample there
             i = int(np.argmax(cube.lo > cube.hi))
-            why = why or f"X_{i} >= {cube.lo[i]!r} and X_{i} <= {cube.hi[i]!r} leave no value for X_{i}"
+            why = why or f"X_{i} >= {float(cube.lo[i])!r} and X_{i} <= {float(cube.hi[i])!r} leave no value for X_{i}"
             continue
         key = cube.lo.tobytes() + cube.hi.tobytes()
         G = np.array(cube.G) if cube.G else np.zeros((1, n_y))   # no output constraint: always unsafe
