@@ -184,9 +184,10 @@ def _rebuild(tree, root_lo, root_hi, n_rows):
             raise ValueError(f"tree entry {pos - 1} is not a pair")
         dim, val = e
         if dim == -1:
-            row = int(val)
-            if val != row or not 0 <= row < n_rows:
+            whole = isinstance(val, int) and not isinstance(val, bool) or isinstance(val, float) and val.is_integer()
+            if not (whole and 0 <= val < n_rows):
                 raise ValueError(f"tree entry {pos - 1}: leaf row {val!r} is not a row of the leaf certificate")
+            row = int(val)
             if boxes[row] is not None:
                 raise ValueError(f"leaf row {row} is used twice")
             boxes[row] = (lo, hi)

@@ -119,12 +119,12 @@ class CheckResult:
         return f"REJECTED: {a}/{c} claimed examples re-derived (of {n})"
 
     def to_dict(self) -> dict:
-        claim = self.claim.to_dict() if self.claim is not None else {}
+        c = self.claim
         return {"ok": self.ok, "verdict": self.summary(), "accepted": int(self.accepted.sum()),
                 "claimed": int(self.claimed.sum()), "n": int(self.accepted.size),
                 "per_example": self.accepted.tolist(), "reasons": self.reasons, "evidence": self.evidence,
-                "semantics": claim.get("semantics"), "region": claim.get("region"), "spec": claim.get("spec"),
-                "claim": claim.get("claim") if self.ok else None, "assumptions": list(self.assumptions),
+                "semantics": c and c.semantics, "region": c and c.region, "spec": c and c.spec,
+                "claim": c.words() if self.ok else None, "assumptions": list(self.assumptions),
                 "theorems": list(THEOREMS), "seconds": self.seconds, "graph_hash": self.graph_hash}
 
 

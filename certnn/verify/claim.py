@@ -75,7 +75,7 @@ def region_claim(r: Region) -> dict:
         if bad.any():
             i, j = divmod(int(np.argmax(bad.reshape(-1))), int(np.prod(r.shape)))
             sign = "-" if name == "lo" else "+"
-            raise ClaimMismatch("region.eps", f"eps {eps!r} with clip {_clip(r.domain)} does not give the box "
+            raise ClaimMismatch("region.eps", f"eps {_num(eps)} with clip {_clip(r.domain)} does not give the box "
                                 f"region.{name} (example {i}, element {j}: region.{name} = "
                                 f"{float(got.flat[i * got[0].size + j])!r}, clipped center {sign} eps = "
                                 f"{float(want.flat[i * want[0].size + j])!r})")
@@ -129,19 +129,15 @@ class Claim:
     assumptions: list = field(default_factory=list)
     theorems: list = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        return {"semantics": self.semantics, "region": self.region, "spec": self.spec,
-                "examples": list(self.examples), "assumptions": list(self.assumptions),
-                "theorems": list(self.theorems), "claim": self.words()}
-
     def words(self) -> str:
         m = len(self.examples)
         of = "" if m == self.n else f"examples {_ranges(self.examples)} of {self.n}; "
-        inputs = INPUTS[self.semantics]
         r, s = self.region, self.spec
+        # a box is exact; a ball's box has faces rounded to float64 (module docstring)
+        inputs = "real" if r["kind"] == "box" and self.semantics == "real" else INPUTS[self.semantics]
         if r["kind"] == "ball":
             point = "x0"
-            where = f"within {NORM_NAME[r['norm']]} distance {r['eps']!r} of x0" + \
+            where = f"within {NORM_NAME[r['norm']]} distance {_num(r['eps'])} of x0" + \
                 (f" (clipped to {_clip(r['clip'])})" if r["clip"] else "")
             lead = f"for each of {m} points x0 ({of}region.center SHA-256 {r['center_sha256'][:12]}…)"
         else:
@@ -162,7 +158,12 @@ class Claim:
 
 
 def _clip(domain) -> str:
-    return "nothing" if domain is None else f"[{domain[0]:g}, {domain[1]:g}]"
+    return "nothing" if domain is None else f"[{_num(domain[0])}, {_num(domain[1])}]"
+
+
+def _num(v: float) -> str:
+    """Short when exact ("0", "1"), else the round-trip repr."""
+    return f"{v:g}" if float(f"{v:g}") == v else repr(float(v))
 
 
 def _short(xs, k: int = 10) -> str:
