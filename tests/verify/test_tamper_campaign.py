@@ -104,7 +104,7 @@ def tamper_and_check(kind, seed, edits):
         return "accepted"
 
 
-@settings(max_examples=160, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(kind=st.sampled_from(KINDS), seed=st.integers(0, 2 ** 32 - 1), edits=st.integers(1, 2))
 def test_tampered_certificates_are_refused_or_claim_no_more(kind, seed, edits):
     tamper_and_check(kind, seed, edits)
