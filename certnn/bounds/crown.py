@@ -54,12 +54,16 @@ def _relaxation(net: Net, nid: str, bounds: dict, alpha, mode: str):
 
 
 def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict | None = None,
-             mode: str = "adaptive", keep: bool = False):
+             mode: str = "adaptive", keep: bool = False, extra: dict | None = None):
     """One backward sweep from ``target`` with rows ``A0`` (N, K, *shape).
+    ``extra`` adds coefficients (N, K, *shape) on earlier nodes (beta-CROWN's
+    split terms ``-beta s z``): the bound is then of ``A0 . target + sum extra . z``.
     Returns (A on the input (N, K, *in_shape), bias (N, K), saved) where ``saved``
     (when ``keep``) holds what the slope gradient needs per relaxed node."""
     N, K = A0.shape[:2]
     acc = {target: A0}
+    for z, e in (extra or {}).items():
+        acc[z] = acc[z] + e if z in acc else e
     bias = np.zeros((N, K))
     saved = {}
     idx = net.order.index(target)
@@ -173,11 +177,13 @@ def _concretize_grad(region: Region, a_in: np.ndarray) -> np.ndarray:
     return x.reshape(a_in.shape)
 
 
-def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved: dict, bounds: dict) -> dict:
+def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved: dict, bounds: dict,
+                 values: dict | None = None) -> dict:
     """Reverse of the backward sweep: G_n = dL/dA_n for every node, computed by a
     forward walk from the input (affine nodes: their real rule on the G of their
     inputs; relaxed nodes: their chosen lines; interval nodes: their box corner),
-    and dL/dalpha = G_input-of-relu * max(A, 0)."""
+    and dL/dalpha = G_input-of-relu * max(A, 0). ``values``, when given, receives
+    every G_n (the gradient of the bound with respect to extra coefficients on n)."""
     N, K = a_in.shape[:2]
     G = {net.input: _concretize_grad(region, a_in)}
     grads = {}
@@ -202,6 +208,8 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
         else:
             yl, yu = bounds[nid]
             G[nid] = np.zeros((N, K) + net.shape(nid)) + yl[:, None]  # corner: only the sign of A matters
+    if values is not None:
+        values.update(G)
     return grads
 
 
@@ -217,40 +225,7 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     check_region(net, region)
     N = region.n
     mode = "same-slope" if method == "same-slope" else "adaptive"
-    bounds = {net.input: (region.lo, region.hi)}
-    used_alphas = {}
-    relu_only = _feeds_only_relus(net)
-    if method == "crown-ibp":
-        bounds = node_bounds(net, region, lirpa_compat=lirpa_compat)
-    else:
-        for nid in net.need:
-            if nid in net.prefix:
-                bounds[nid] = prefix_bounds(net, nid, region)
-            elif net.kind[nid] in ("interval", "relax") and all(
-                    i in bounds for i in net.nodes[nid].inputs if i in net.var):
-                # the image of known input bounds: exact for a monotone elementwise op
-                bounds[nid] = _interval_node(net, nid, bounds)
-            else:
-                A0 = _target_rows(net, nid, N)
-                if relu_only[nid]:
-                    lo, hi, al = _open_rows_bounds(net, nid, bounds, region, mode,
-                                                   (iters, lr) if method == "alpha-crown" else None)
-                    used_alphas.update({(nid, k): v for k, v in al.items()})
-                elif method == "alpha-crown":
-                    val, al = _optimize(net, nid, A0, bounds, region, mode, iters, lr)
-                    used_alphas.update({(nid, k): v for k, v in al.items()})
-                    lo, hi = _split(val, net.shape(nid))
-                else:
-                    a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
-                    lo, hi = _split(region.concretize_lower(a_in, bias), net.shape(nid))
-                if net.kind[nid] == "interval":  # an interval node's own box may be tighter
-                    il, ih = _interval_node(net, nid, bounds)
-                    lo, hi = np.maximum(lo, il), np.minimum(hi, ih)
-                bounds[nid] = (lo, hi)
-            # a node that is also fed to an interval op needs its IBP image too
-        for nid in net.order:
-            if net.kind.get(nid) == "interval" and nid not in bounds:
-                bounds[nid] = _interval_node(net, nid, bounds)
+    bounds, used_alphas = intermediate_bounds(net, region, method, iters, lr, lirpa_compat)
     # the spec rows
     out_shape = net.shape(net.output)
     if spec is None:
@@ -285,6 +260,55 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     return Bounds(lb, ub, method, net.graph, intermediate=inter, alphas=used_alphas,
                   interval_nodes=tuple(k for k, v in net.kind.items() if v == "interval"),
                   seconds=time.perf_counter() - t0)
+
+
+def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, lr: float = 0.1,
+                        lirpa_compat: bool = False, splits: dict | None = None):
+    """Bounds (lo, hi), each (N, *shape), of every node CROWN needs (inputs of relaxed
+    nodes, interval nodes), in topological order, and the slopes alpha-CROWN chose
+    ({(target, relaxed node): slopes}). ``splits`` {relu input id: (N, *shape) signs}
+    restricts example n to the subdomain where s z >= 0 for every split neuron: a
+    split node's bounds are clipped to that sign as soon as they are computed, so
+    the later nodes are bounded on the subdomain (lo > hi: the subdomain is empty)."""
+    N = region.n
+    mode = "same-slope" if method == "same-slope" else "adaptive"
+    bounds = {net.input: (region.lo, region.hi)}
+    used_alphas = {}
+    relu_only = _feeds_only_relus(net)
+    if method == "crown-ibp":
+        return node_bounds(net, region, lirpa_compat=lirpa_compat), used_alphas
+    for nid in net.need:
+        if nid in net.prefix:
+            lo, hi = prefix_bounds(net, nid, region)
+        elif net.kind[nid] in ("interval", "relax") and all(
+                i in bounds for i in net.nodes[nid].inputs if i in net.var):
+            # the image of known input bounds: exact for a monotone elementwise op
+            lo, hi = _interval_node(net, nid, bounds)
+        else:
+            A0 = _target_rows(net, nid, N)
+            if relu_only[nid]:
+                lo, hi, al = _open_rows_bounds(net, nid, bounds, region, mode,
+                                               (iters, lr) if method == "alpha-crown" else None)
+                used_alphas.update({(nid, k): v for k, v in al.items()})
+            elif method == "alpha-crown":
+                val, al = _optimize(net, nid, A0, bounds, region, mode, iters, lr)
+                used_alphas.update({(nid, k): v for k, v in al.items()})
+                lo, hi = _split(val, net.shape(nid))
+            else:
+                a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
+                lo, hi = _split(region.concretize_lower(a_in, bias), net.shape(nid))
+            if net.kind[nid] == "interval":  # an interval node's own box may be tighter
+                il, ih = _interval_node(net, nid, bounds)
+                lo, hi = np.maximum(lo, il), np.minimum(hi, ih)
+        if splits is not None and nid in splits:
+            s = splits[nid]
+            lo, hi = np.where(s > 0, np.maximum(lo, 0.0), lo), np.where(s < 0, np.minimum(hi, 0.0), hi)
+        bounds[nid] = (lo, hi)
+    # a node that is also fed to an interval op needs its IBP image too
+    for nid in net.order:
+        if net.kind.get(nid) == "interval" and nid not in bounds:
+            bounds[nid] = _interval_node(net, nid, bounds)
+    return bounds, used_alphas
 
 
 def _feeds_only_relus(net: Net) -> dict:
