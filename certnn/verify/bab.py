@@ -84,6 +84,8 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
             mlp = extract_chain(graph)
         except NotAChain as e:
             stats["engine"] = f"generic ({e})"
+            if int(np.prod(region.shape)) > INPUT_SPLIT_DIMS:
+                return _graph_split(graph, region, spec, stats, done, deadline, certifiable, seed)
             return _generic(graph, region, spec, stats, done, deadline, certifiable)
     flat = int(np.prod(region.shape))
     lo, hi = region.lo.reshape(-1), region.hi.reshape(-1)
@@ -171,6 +173,64 @@ def _generic(graph, region, spec, stats, done, deadline, certifiable=False) -> V
     from .bab_generic import input_split_generic
     res = input_split_generic(graph, region, spec, deadline, _replayer(graph, region, spec))
     return _conclude(res, res.tree, graph, region, spec, stats, done)
+
+
+ROOT_ITERS = 50          # alpha-CROWN steps on the spec rows at the root of a graph relu split
+
+
+def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, seed=0) -> Verdict:
+    """Graphs with many inputs that are not chains of dense layers (convolutional,
+    residual): ReLU-split BaB on the whole graph (:mod:`certnn.verify.bab_graph`).
+    Root: CROWN intermediate bounds, alpha-CROWN on the spec rows alone (the
+    intermediate bounds fixed). Each group of the spec still open after that is
+    then searched on its own (a group's rows are all it needs to prove), the
+    weakest first; ``certifiable`` searches all groups together, since a
+    certificate leaf must prove every group."""
+    from ..bounds.net import analyze
+    from ..bounds.split import relu_inputs, split_bounds
+    from .bab_graph import group_score, relu_split_graph, root_bounds
+    net = analyze(graph)
+    if not relu_inputs(net):
+        return _generic(graph, region, spec, stats, done, deadline, certifiable)
+    root = root_bounds(net, region)
+    C, d, groups = spec.C[:1], spec.d[:1], spec.groups
+    on_cex = _attack_replayer(graph, region, spec, seed)
+    if certifiable:
+        res = relu_split_graph(net, region, C, d, groups, root, deadline, on_cex, certifiable=True)
+        return _conclude(res, res.proof, graph, region, spec, stats, done)
+    sb = split_bounds(net, region, C, d, root, {}, iters=ROOT_ITERS)
+    stats["alpha_crown_lb"] = float(group_score(sb.lb, groups)[0])
+    per_group = [float(sb.lb[0, groups == g].max()) for g in range(spec.n_groups)]
+    totals: dict = {}
+    for g in sorted((g for g in range(spec.n_groups) if per_group[g] <= 0), key=lambda g: per_group[g]):
+        rows = groups == g
+        res = relu_split_graph(net, region, C[:, rows], d[:, rows], np.zeros(int(rows.sum()), int), root, deadline,
+                               on_cex, alphas={k: v[:, rows] for k, v in sb.alphas.items()}, root_iters=0)
+        for k, v in res.stats.items():
+            totals[k] = (max(totals.get(k, 0), v) if k == "max_depth" else totals.get(k, 0) + v) \
+                if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+        if res.status != "unsat":
+            res.stats = dict(totals, group=int(g))
+            return _conclude(res, None, graph, region, spec, stats, done)
+    stats.update(totals)
+    return done("unsat", evidence="computed", proofs=[None])
+
+
+def _attack_replayer(graph, region, spec, seed, steps: int = 5, most: int = 8):
+    """on_cex(flat points) for the graph engine: a few PGD steps from the (at most
+    ``most``) given points, then the replay; returns a counterexample (flat) or None."""
+    def on_cex(points):
+        pts = np.asarray(points, np.float64)[:most]
+        n = len(pts)
+        if n == 0:
+            return None
+        reg = Region(np.repeat(region.lo, n, 0), np.repeat(region.hi, n, 0), region.norm,
+                     None if region.center is None else np.repeat(region.center, n, 0), region.eps)
+        sp = LinearSpec(np.repeat(spec.C, n, 0), np.repeat(spec.d, n, 0), spec.groups, spec.kind)
+        res = pgd(graph, reg, sp, steps=steps, restarts=1, seed=seed, x0=pts.reshape((n,) + region.shape))
+        hit = np.flatnonzero(res.found_real)
+        return res.x[hit[0]].reshape(-1) if hit.size else None
+    return on_cex
 
 
 def _output(graph, x) -> np.ndarray:
