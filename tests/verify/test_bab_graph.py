@@ -199,3 +199,16 @@ def test_tampering_is_rejected(proved, tmp_path):
     for k, edit in enumerate((flip_sign, move_split, negative_beta, tighter_anchor, worse_alpha)):
         res = _check(proved, tmp_path / str(k), edit)
         assert not res.ok, edit.__name__
+
+
+def test_checker_lower_bounds_of_an_avg_pool_residual_net_hold():
+    """The checker's own sound bounds (avg_pool2d adjoint, residual add) lie below the
+    sampled rows, and it accepts the producer's CROWN certificate."""
+    from certnn.verify.certificate import make_certificate
+    from certnn.verify.checker import check_certificate
+    g, region, spec = _case(1, 0.3)
+    net = analyze(g)
+    res = check_certificate(make_certificate(g, region, spec, compute_bounds(g, region, spec, method="crown")), g)
+    assert res.ok, res.reasons
+    _, y, _ = _samples(net, region, 20000, np.random.default_rng(11))
+    assert np.all((y @ spec.C[0].T + spec.d[0]).min(axis=0) >= res.lower[0])
