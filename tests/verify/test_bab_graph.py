@@ -212,3 +212,12 @@ def test_checker_lower_bounds_of_an_avg_pool_residual_net_hold():
     assert res.ok, res.reasons
     _, y, _ = _samples(net, region, 20000, np.random.default_rng(11))
     assert np.all((y @ spec.C[0].T + spec.d[0]).min(axis=0) >= res.lower[0])
+
+
+def test_instances_csv_accepts_the_vnncomp_unknown_marker(tmp_path):
+    from certnn.verify.vnncomp import read_instances
+    p = tmp_path / "instances.csv"
+    p.write_text("onnx/a.onnx,vnnlib/p.vnnlib,300,-\nonnx/a.onnx,vnnlib/q.vnnlib,300,\nonnx/a.onnx,vnnlib/r.vnnlib,300,unsat\n")
+    rows = read_instances(p)
+    assert [r["expected"] for r in rows] == [None, None, "unsat"]
+    assert rows[0]["rel"] == ("onnx/a.onnx", "vnnlib/p.vnnlib")
