@@ -36,6 +36,7 @@ from ..errors import CertnnError
 from ..ops import get_op
 from ..ops.relax import ALPHA, ALPHA_OPS
 from .ibp import node_bounds
+from . import window
 from .net import Net, analyze, check_region, prefix_bounds
 from ..spec.region import Region
 from .result import Bounds
@@ -285,17 +286,16 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
             # the image of known input bounds: exact for a monotone elementwise op
             lo, hi = _interval_node(net, nid, bounds)
         else:
-            A0 = _target_rows(net, nid, N)
             if relu_only[nid]:
                 lo, hi, al = _open_rows_bounds(net, nid, bounds, region, mode,
                                                (iters, lr) if method == "alpha-crown" else None)
                 used_alphas.update({(nid, k): v for k, v in al.items()})
             elif method == "alpha-crown":
-                val, al = _optimize(net, nid, A0, bounds, region, mode, iters, lr)
+                val, al = _optimize(net, nid, _target_rows(net, nid, N), bounds, region, mode, iters, lr)
                 used_alphas.update({(nid, k): v for k, v in al.items()})
                 lo, hi = _split(val, net.shape(nid))
             else:
-                a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
+                a_in, bias, _ = backward(net, nid, _target_rows(net, nid, N), bounds, None, mode)
                 lo, hi = _split(region.concretize_lower(a_in, bias), net.shape(nid))
             if net.kind[nid] == "interval":  # an interval node's own box may be tighter
                 il, ih = _interval_node(net, nid, bounds)
@@ -337,9 +337,20 @@ def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: st
     slopes = {}
     if open_rows.size:
         m = open_rows.size
-        eye = np.eye(k)[open_rows].reshape((-1,) + shape)
+        eye = np.zeros((m, k))
+        eye[np.arange(m), open_rows] = 1.0
+        eye = eye.reshape((-1,) + shape)
         A0 = np.broadcast_to(np.concatenate([eye, -eye])[None], (N, 2 * m) + shape)
-        if alpha is None:
+        planned = None
+        if alpha is None and region.norm in ("box", "inf"):
+            if nid not in net.plans:
+                net.plans[nid] = window.plan(net, nid)
+            planned = net.plans[nid]
+        if planned is not None:   # single-neuron rows on windows of the maps
+            val = window.window_lower(net, nid, np.concatenate([open_rows, open_rows]),
+                                      np.concatenate([np.ones(m), -np.ones(m)]), bounds, region,
+                                      lambda r: _relaxation(net, r, bounds, None, mode), planned)
+        elif alpha is None:
             a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
             val = region.concretize_lower(a_in, bias)
         else:

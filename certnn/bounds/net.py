@@ -45,6 +45,7 @@ class Net:
     _f0: dict = field(default_factory=dict)
     _jac: dict = field(default_factory=dict)
     _consts: dict | None = None
+    plans: dict = field(default_factory=dict)     # target -> window plan (certnn.bounds.window) or None
 
     # ---- shapes ----------------------------------------------------------------------------
     def shape(self, nid: str) -> tuple:

@@ -32,17 +32,18 @@ class _Res(nn.Module):
         return self.r(self.b(self.r(self.a(x))) + x)
 
 
-def res_graph(seed=0, c=4):
+def res_graph(seed=0, c=4, size=8):
     """conv(stride 2) -> BN -> relu -> residual block -> avg pool -> flatten -> dense -> relu -> dense."""
     manual_seed(seed)
     rng = np.random.default_rng(seed)
     m = nn.Sequential(nn.Conv2d(1, c, 3, stride=2, padding=1), nn.BatchNorm2d(c), nn.ReLU(), _Res(c),
-                      nn.AvgPool2d(2), nn.Flatten(), nn.Linear(c * 4, 10), nn.ReLU(), nn.Linear(10, 3)).eval()
+                      nn.AvgPool2d(2), nn.Flatten(), nn.Linear(c * (size // 4) ** 2, 10), nn.ReLU(),
+                      nn.Linear(10, 3)).eval()
     sd = {k: np.array(v) for k, v in m.state_dict().items()}
     sd["1.running_mean"] = rng.uniform(-0.2, 0.2, c).astype(np.float32)
     sd["1.running_var"] = rng.uniform(0.5, 2.0, c).astype(np.float32)
     m.load_state_dict(sd)
-    g, _ = trace(m, np.zeros((1, 1, 8, 8), np.float32))
+    g, _ = trace(m, np.zeros((1, 1, size, size), np.float32))
     return optimize(g)
 
 
@@ -235,3 +236,21 @@ def test_ibp_folds_the_spec_into_the_last_affine_layer():
     _, y, _ = _samples(net, region, 5000, np.random.default_rng(2))
     rows = y @ spec.C[0].T + spec.d[0]
     assert np.all(rows.min(axis=0) >= folded.lb[0]) and np.all(rows.max(axis=0) <= folded.ub[0])
+
+
+def test_window_rows_equal_the_dense_sweep():
+    """CROWN with single-neuron rows on windows (conv stride 2, BatchNorm, residual
+    add) gives the dense sweep's bounds."""
+    g = res_graph(2, size=20)
+    rng = np.random.default_rng(2)
+    region2 = Region.ball(rng.uniform(0, 1, (2, 1, 20, 20)), 0.05, "inf", domain=(0.0, 1.0))
+    spec2 = LinearSpec.robustness([0, 1], 3)
+    windowed = analyze(g)
+    b1 = compute_bounds(windowed, region2, spec2, method="crown")
+    assert any(p is not None for p in windowed.plans.values())
+    dense = analyze(g)
+    dense.plans.update({k: None for k in windowed.plans})
+    b2 = compute_bounds(dense, region2, spec2, method="crown")
+    np.testing.assert_allclose(b1.lb, b2.lb, rtol=1e-10, atol=1e-10)
+    for k in b1.intermediate:
+        np.testing.assert_allclose(b1.intermediate[k][0], b2.intermediate[k][0], rtol=1e-10, atol=1e-10)
