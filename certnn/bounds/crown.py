@@ -214,19 +214,32 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
     return grads
 
 
+ALPHA_MODES = ("spec", "full")
+
+
 def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "crown",
-          iters: int = 20, lr: float = 0.1, lirpa_compat: bool = False) -> Bounds:
+          iters: int = 20, lr: float = 0.1, lirpa_compat: bool = False, alpha_mode: str = "spec") -> Bounds:
     """Bounds on ``C y + d`` (or on ``y``) over ``region``. ``method``: crown,
-    crown-ibp, same-slope or alpha-crown (``iters`` Adam steps of size ``lr``
-    per target). ``lirpa_compat`` only affects crown-ibp's IBP (see ``ibp``)."""
+    crown-ibp, same-slope or alpha-crown. ``alpha_mode`` (alpha-crown):
+    ``"spec"`` optimizes only the output rows' slopes with CROWN's intermediate
+    bounds fixed (auto_LiRPA's default ``fix_interm_bounds``): at most ``iters``
+    Adam steps of size ``lr`` decaying by 0.98 per step, stopping early when no
+    row improves; ``"full"`` also optimizes the slopes of every intermediate
+    target (``iters`` steps each; tighter intermediate bounds, far slower on
+    convolutional nets). The result's ``alpha_mode`` says which ran.
+    ``lirpa_compat`` only affects crown-ibp's IBP (see ``ibp``)."""
     if method not in METHODS:
         raise CertnnError(f"unknown method {method!r}; use one of {', '.join(METHODS)} (or ibp)")
+    if alpha_mode not in ALPHA_MODES:
+        raise CertnnError(f"unknown alpha mode {alpha_mode!r}; use one of {', '.join(ALPHA_MODES)}")
+    mode_used = alpha_mode if method == "alpha-crown" else None
     t0 = time.perf_counter()
     net = graph if isinstance(graph, Net) else analyze(graph)
     check_region(net, region)
     N = region.n
     mode = "same-slope" if method == "same-slope" else "adaptive"
-    bounds, used_alphas = intermediate_bounds(net, region, method, iters, lr, lirpa_compat)
+    inter_method = "crown" if (method == "alpha-crown" and alpha_mode == "spec") else method
+    bounds, used_alphas = intermediate_bounds(net, region, inter_method, iters, lr, lirpa_compat)
     # the spec rows
     out_shape = net.shape(net.output)
     if spec is None:
@@ -241,7 +254,13 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
         C, d = spec.C, spec.d
     K = C.shape[1]
     A0 = np.concatenate([C, -C], axis=1).reshape((N, 2 * K) + out_shape)
-    if method == "alpha-crown":
+    if method == "alpha-crown" and alpha_mode == "spec":
+        from .split import split_bounds
+        sb = split_bounds(net, region, A0.reshape(N, 2 * K, -1), np.zeros((N, 2 * K)), bounds, {}, iters=iters,
+                          lr_alpha=lr, scores=False, stop_positive=False)
+        val = sb.lb
+        used_alphas.update({("spec", k): v for k, v in sb.alphas.items()})
+    elif method == "alpha-crown":
         val, al = _optimize(net, net.output, A0, bounds, region, mode, iters, lr)
         used_alphas.update({("spec", k): v for k, v in al.items()})
     else:
@@ -260,7 +279,7 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     inter = {k: bounds[k] for k in net.need}
     return Bounds(lb, ub, method, net.graph, intermediate=inter, alphas=used_alphas,
                   interval_nodes=tuple(k for k, v in net.kind.items() if v == "interval"),
-                  seconds=time.perf_counter() - t0)
+                  seconds=time.perf_counter() - t0, alpha_mode=mode_used)
 
 
 def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, lr: float = 0.1,
@@ -374,5 +393,6 @@ def _interval_node(net: Net, nid: str, bounds: dict):
     return np.asarray(lo, np.float64), np.asarray(hi, np.float64)
 
 
-def alpha_crown(graph, region: Region, spec: LinearSpec | None = None, iters: int = 20, lr: float = 0.1) -> Bounds:
-    return crown(graph, region, spec, "alpha-crown", iters=iters, lr=lr)
+def alpha_crown(graph, region: Region, spec: LinearSpec | None = None, iters: int = 20, lr: float = 0.1,
+                alpha_mode: str = "spec") -> Bounds:
+    return crown(graph, region, spec, "alpha-crown", iters=iters, lr=lr, alpha_mode=alpha_mode)

@@ -64,7 +64,10 @@ def clipped(root: dict, splits: dict) -> dict:
 
 
 def batch_region(region: Region, B: int) -> Region:
-    """``B`` copies of the one-example ``region`` (broadcast views, no copies)."""
+    """``B`` copies of the one-example ``region`` (broadcast views, no copies); a
+    region of B examples as it is."""
+    if region.n == B:
+        return region
     rep = lambda a: None if a is None else np.broadcast_to(a[:1], (B,) + a.shape[1:])  # noqa: E731
     return Region(rep(region.lo), rep(region.hi), region.norm, rep(region.center), region.eps)
 
@@ -118,13 +121,13 @@ def sweep(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: dict, sp
 def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: dict, splits: dict,
                  alphas: dict | None = None, betas: dict | None = None, iters: int = 20,
                  lr_alpha: float = 0.1, lr_beta: float = 0.05, lr_decay: float = 0.98,
-                 patience: int = 5, scores: bool = True) -> SplitBounds:
+                 patience: int = 5, scores: bool = True, stop_positive: bool = True) -> SplitBounds:
     """Optimized lower bounds of ``C y + d`` over B sub-problems of the one-example
-    ``region``: ``C`` (B, K, out), ``d`` (B, K), ``root`` the whole region's bounds of
+    ``region`` (or of a region of B examples): ``C`` (B, K, out), ``d`` (B, K), ``root`` the whole region's bounds of
     every node CROWN needs ((1, *shape) each), ``splits`` {relu input: (B, *shape)
     int8 signs}. ``alphas``/``betas`` warm-start the parameters (a parent's), else
-    CROWN's slopes and zero. Stops early when every row is positive or no row
-    improved for ``patience`` steps."""
+    CROWN's slopes and zero. Stops early when no row improved for ``patience``
+    steps, or (``stop_positive``) when every row is positive."""
     B, K = C.shape[:2]
     lb, a_in, bias, saved, bounds, reg = sweep(net, region, C, d, root, splits, alphas, betas, keep=True)
     if alphas is None:
@@ -142,7 +145,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     opt_a, opt_b = _Adam(lr_alpha), _Adam(lr_beta)
     stale, it = 0, 0
     for it in range(1, iters + 1):
-        if np.all(best > 0) or stale >= patience:
+        if (stop_positive and np.all(best > 0)) or stale >= patience:
             break
         G = {}
         grads = _slope_grads(net, net.output, a_in, reg, saved, bounds, values=G)

@@ -99,7 +99,7 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
     from ..bounds import compute_bounds
     from .bab_relu import relu_split
     known = None
-    root = compute_bounds(graph, region, spec, method="alpha-crown")
+    root = compute_bounds(graph, region, spec, method="alpha-crown", alpha_mode="full")
     stats["alpha_crown_lb"] = float(np.min(root.lb))
     inter_alphas = None
     if certifiable:

@@ -254,3 +254,16 @@ def test_window_rows_equal_the_dense_sweep():
     np.testing.assert_allclose(b1.lb, b2.lb, rtol=1e-10, atol=1e-10)
     for k in b1.intermediate:
         np.testing.assert_allclose(b1.intermediate[k][0], b2.intermediate[k][0], rtol=1e-10, atol=1e-10)
+
+
+def test_alpha_crown_modes_say_which_ran_and_both_tighten_crown():
+    g, region, spec = _case(0, 0.5)
+    crown_lb = compute_bounds(g, region, spec, method="crown").lb
+    spec_mode = compute_bounds(g, region, spec, method="alpha-crown", iters=20)
+    full = compute_bounds(g, region, spec, method="alpha-crown", iters=20, alpha_mode="full")
+    assert (spec_mode.alpha_mode, full.alpha_mode) == ("spec", "full")
+    assert np.all(spec_mode.lb >= crown_lb - 1e-12) and np.all(full.lb >= crown_lb - 1e-12)
+    assert spec_mode.lb.min() > crown_lb.min() + 1e-6
+    _, y, _ = _samples(analyze(g), region, 5000, np.random.default_rng(4))
+    rows = y @ spec.C[0].T + spec.d[0]
+    assert np.all(rows.min(axis=0) >= spec_mode.lb[0]) and np.all(rows.max(axis=0) <= spec_mode.ub[0])
