@@ -351,7 +351,16 @@ def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: st
     pass, the skipped rows holding CROWN's default slopes."""
     ilo, ihi = node_bounds(net, region, until=nid, known=bounds)[nid]
     N, shape, k = region.n, net.shape(nid), net.size(nid)
-    open_rows = np.flatnonzero(((ilo < 0) & (ihi > 0)).reshape(N, k).any(axis=0))
+    open_ex = ((ilo < 0) & (ihi > 0)).reshape(N, k)
+    open_rows = np.flatnonzero(open_ex.any(axis=0))
+    if alpha is None and N > 1 and open_rows.size > 1.5 * open_ex.sum(axis=1).mean():
+        # the examples' open neurons differ: bound each example's own rows, not the union
+        lo, hi = ilo.reshape(N, k).copy(), ihi.reshape(N, k).copy()
+        for i in range(N):
+            one = {key: tuple(b[i:i + 1] if b.shape[0] == N else b for b in v) for key, v in bounds.items()}
+            li, hi_i, _ = _open_rows_bounds(net, nid, one, region.rows(slice(i, i + 1)), mode)
+            lo[i], hi[i] = li.reshape(-1), hi_i.reshape(-1)
+        return lo.reshape((N,) + shape), hi.reshape((N,) + shape), {}
     lo, hi = ilo.reshape(N, k).copy(), ihi.reshape(N, k).copy()
     slopes = {}
     if open_rows.size:
