@@ -29,6 +29,7 @@ of :mod:`certnn.bounds`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -121,13 +122,15 @@ def sweep(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: dict, sp
 def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: dict, splits: dict,
                  alphas: dict | None = None, betas: dict | None = None, iters: int = 20,
                  lr_alpha: float = 0.1, lr_beta: float = 0.05, lr_decay: float = 0.98,
-                 patience: int = 5, scores: bool = True, stop_positive: bool = True) -> SplitBounds:
+                 patience: int = 5, scores: bool = True, stop_positive: bool = True,
+                 deadline: float | None = None) -> SplitBounds:
     """Optimized lower bounds of ``C y + d`` over B sub-problems of the one-example
     ``region`` (or of a region of B examples): ``C`` (B, K, out), ``d`` (B, K), ``root`` the whole region's bounds of
     every node CROWN needs ((1, *shape) each), ``splits`` {relu input: (B, *shape)
     int8 signs}. ``alphas``/``betas`` warm-start the parameters (a parent's), else
     CROWN's slopes and zero. Stops early when no row improved for ``patience``
-    steps, or (``stop_positive``) when every row is positive."""
+    steps, (``stop_positive``) when every row is positive, or at ``deadline``
+    (``time.monotonic()``): every iterate is a valid bound."""
     B, K = C.shape[:2]
     lb, a_in, bias, saved, bounds, reg = sweep(net, region, C, d, root, splits, alphas, betas, keep=True)
     if alphas is None:
@@ -145,7 +148,8 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     opt_a, opt_b = _Adam(lr_alpha), _Adam(lr_beta)
     stale, it = 0, 0
     for it in range(1, iters + 1):
-        if (stop_positive and np.all(best > 0)) or stale >= patience:
+        if (stop_positive and np.all(best > 0)) or stale >= patience or \
+                (deadline is not None and time.monotonic() > deadline):
             break
         G = {}
         grads = _slope_grads(net, net.output, a_in, reg, saved, bounds, values=G)

@@ -193,12 +193,14 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
     if not relu_inputs(net):
         return _generic(graph, region, spec, stats, done, deadline, certifiable)
     root = root_bounds(net, region)
+    if time.monotonic() > deadline:
+        return done("timeout")
     C, d, groups = spec.C[:1], spec.d[:1], spec.groups
     on_cex = _attack_replayer(graph, region, spec, seed)
     if certifiable:
         res = relu_split_graph(net, region, C, d, groups, root, deadline, on_cex, certifiable=True)
         return _conclude(res, res.proof, graph, region, spec, stats, done)
-    sb = split_bounds(net, region, C, d, root, {}, iters=ROOT_ITERS)
+    sb = split_bounds(net, region, C, d, root, {}, iters=ROOT_ITERS, deadline=deadline)
     stats["alpha_crown_lb"] = float(group_score(sb.lb, groups)[0])
     per_group = [float(sb.lb[0, groups == g].max()) for g in range(spec.n_groups)]
     totals: dict = {}

@@ -135,7 +135,7 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
     proof = GraphReluProof(zs) if certifiable else None
     splits0 = {z: np.zeros((1,) + net.shape(z), np.int8) for z in zs}
     inter0 = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in root.items() if k != net.input} if certifiable else None
-    sb = split_bounds(net, region, C, d, root, splits0, alphas, None, iters=root_iters)
+    sb = split_bounds(net, region, C, d, root, splits0, alphas, None, iters=root_iters, deadline=deadline)
     stats["root_lb"] = float(group_score(sb.lb, groups)[0])
     dom = _Doms(splits0, _f32(sb.alphas), _f32(sb.betas), _f32(sb.scores), sb.lb, np.zeros(1, np.int64),
                 np.zeros(1, np.int64), inter0)
@@ -181,7 +181,7 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
             kids.inter = {k: v for k, v in kroot.items() if k != net.input}
             kroot = {k: (lo, np.maximum(lo, hi)) for k, (lo, hi) in kroot.items()}   # empty ones: any order
         sb = split_bounds(net, region, np.broadcast_to(C, (m,) + C.shape[1:]), np.broadcast_to(d, (m, K)), kroot,
-                          kids.splits, _f64(kids.alphas), _f64(kids.betas), iters=iters)
+                          kids.splits, _f64(kids.alphas), _f64(kids.betas), iters=iters, deadline=deadline)
         kids.alphas, kids.betas, kids.scores, kids.lb = _f32(sb.alphas), _f32(sb.betas), _f32(sb.scores), sb.lb
         done = (group_score(sb.lb, groups) > 0) | infeasible
         stats["infeasible"] += int(infeasible.sum())
