@@ -73,7 +73,7 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
         return Verdict(status, seconds=time.monotonic() - t0, stats=stats, **kw)
 
     # 1. falsification
-    cex = _falsify(graph, region, spec, seed, stats)
+    cex = _falsify(graph, region, spec, seed, stats, min(deadline, t0 + FALSIFY_SHARE * (deadline - t0)))
     if cex is not None:
         return done("sat", counterexample=(cex[0], cex[1]), evidence="checked", binary32_replays=cex[2])
     if time.monotonic() > deadline:
@@ -255,19 +255,24 @@ def _replayer(graph, region, spec):
     return on_cex
 
 
-def _falsify(graph, region, spec, seed, stats):
-    """(x, y, binary32_replays) of a replayed counterexample, or None."""
+FALSIFY_SHARE = 0.25      # of a case's time, at most, for the attacks before any bound
+
+
+def _falsify(graph, region, spec, seed, stats, deadline=None):
+    """(x, y, binary32_replays) of a replayed counterexample, or None. The PGD
+    passes stop at ``deadline`` (the search goes on inside branch and bound)."""
     flat = int(np.prod(region.shape))
-    tries = [("pgd", 1, dict(steps=50, restarts=1)), ("pgd", 16, dict(steps=100, restarts=3))]
+    G = spec.n_groups
+    tries = [("pgd", 1, dict(steps=50, restarts=1)), ("pgd", G * -(-16 // G), dict(steps=100, restarts=3))]
     if flat <= INPUT_SPLIT_DIMS:
         tries.insert(1, ("random", 1, dict(samples=5000)))
     for name, copies, kw in tries:
         # copies of the region: the random restarts of all copies run as one batch
         reg = Region(np.repeat(region.lo, copies, 0), np.repeat(region.hi, copies, 0), region.norm,
                      None if region.center is None else np.repeat(region.center, copies, 0), region.eps)
-        sp = LinearSpec(np.repeat(spec.C, copies, 0), np.repeat(spec.d, copies, 0), spec.groups, spec.kind)
+        sp = LinearSpec(np.repeat(spec.C, copies, 0), _targeted(spec, copies), spec.groups, spec.kind)
         if name == "pgd":
-            res = pgd(graph, reg, sp, seed=seed, **kw)
+            res = pgd(graph, reg, sp, seed=seed, deadline=deadline, **kw)
         else:
             res = random_search(graph, reg, sp, seed=seed, **kw)
         stats[f"{name}_score"] = min(stats.get(f"{name}_score", np.inf), float(res.score.min()))
@@ -276,6 +281,22 @@ def _falsify(graph, region, spec, seed, stats):
             x = res.x[hit[0]]
             return x, _output(graph, x[None]), bool(res.found_binary32[hit[0]])
     return None
+
+
+def _targeted(spec, copies: int) -> np.ndarray:
+    """Offsets for ``copies`` copies of the one-example spec, copy c aimed at group
+    c mod G (margin targeting): the other groups' rows are lifted far above 0,
+    so the violation score of the copy is its group's and a counterexample it
+    finds violates that group of the original spec as written (a single copy
+    keeps every group)."""
+    d = np.repeat(spec.d[:1], copies, 0)
+    if copies == 1 or spec.n_groups == 1:
+        return d
+    target = np.arange(copies) % spec.n_groups
+    return d + np.where(spec.groups[None, :] != target[:, None], TARGET_LIFT, 0.0)
+
+
+TARGET_LIFT = 1e9
 
 
 def verify_property(graph, cases, timeout: float, seed: int = 0, certifiable: bool = False) -> Verdict:
