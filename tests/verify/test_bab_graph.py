@@ -268,3 +268,14 @@ def test_alpha_crown_modes_say_which_ran_and_both_tighten_crown():
     _, y, _ = _samples(analyze(g), region, 5000, np.random.default_rng(4))
     rows = y @ spec.C[0].T + spec.d[0]
     assert np.all(rows.min(axis=0) >= spec_mode.lb[0]) and np.all(rows.max(axis=0) <= spec_mode.ub[0])
+
+
+def test_verify_case_certifies_an_unsat_on_a_residual_net(tmp_path):
+    """verify_case in certifiable mode goes through the graph engine and its proof is
+    written and re-checked by certify (the path `certnn vnncomp run --cert` takes)."""
+    from certnn.verify.bab_certificate import certify
+    g, region, spec = _case(2, 0.5)
+    v = verify_case(g, region, spec, 30, certifiable=True)
+    assert v.status == "unsat"
+    summary = certify(v, g, [(region, spec)], None, tmp_path / "cert.json")
+    assert summary.get("checked") and summary["leaves"] >= 2, summary
