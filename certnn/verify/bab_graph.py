@@ -235,7 +235,7 @@ def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: i
         valid = np.take_along_axis(s, cand, 1) >= 0
         # both children of every candidate: 2 k n sub-problems, one sweep
         reps = np.repeat(np.arange(n), 2 * k)
-        sign = np.tile(np.repeat(np.array([1, -1], np.int8), 1), n * k)
+        sign = np.tile(np.array([1, -1], np.int8), n * k)
         flat = np.repeat(cand.reshape(-1), 2)
         splits = {z: cur.splits[z][reps].copy() for z in zs}
         _set(splits, zs, offs, np.arange(2 * k * n), flat, sign)
