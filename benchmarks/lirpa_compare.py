@@ -8,8 +8,8 @@ Models (as in the issue): the conv net Conv(1->16, 4x4, s2, p1)-ReLU-Conv(16->32
 4x4, s2, p1)-ReLU-Linear(1568->100)-ReLU-Linear(100->10), the MLPs 784-128-10 and
 784-256-256-10 (trained here with torch for one epoch on the first
 ``--train-images`` MNIST training images, seed 0), and the ResNet of VNN-COMP
-2022's sri_resnet_a (its ONNX, on CIFAR-shaped inputs taken from its first
-instances' boxes). Inputs: the first ``--images`` MNIST test images, L-inf
+2022's sri_resnet_a (its ONNX, on the CIFAR images at the centres of its
+first ``--resnet-images`` instances' boxes). Inputs: the first ``--images`` MNIST test images, L-inf
 ball of radius ``--eps`` clipped to [0, 1], the robustness spec (label minus
 each other class) folded into the bound (``C``). alpha-CROWN runs in both
 tools' default mode: the output rows' slopes only, intermediate bounds fixed
@@ -122,7 +122,6 @@ def main():
     from threadpoolctl import threadpool_limits
     from certnn.data.mnist import load_mnist
     from certnn.interop.torch_import import from_torch
-    from certnn.io import atomic_write
     from certnn.spec.linear import LinearSpec
     from certnn.spec.region import Region
     torch.set_num_threads(1)
@@ -136,8 +135,13 @@ def main():
     for name in args.models.split(","):
         if name == "resnet":
             from certnn.interop.models import load_onnx_model
-            graph = load_onnx_model(Path(os.environ["CERTNN_BENCHMARKS"]) / RESNET)
-            xs = np.random.default_rng(0).uniform(0, 1, (args.resnet_images, 3, 32, 32))
+            from certnn.verify.vnncomp import load_instance, read_instances
+            base = Path(os.environ["CERTNN_BENCHMARKS"]) / "vnncomp2022" / "sri_resnet_a"
+            rows_ = read_instances(base / "instances.csv")[:args.resnet_images]
+            graph = load_onnx_model(base.parent.parent / RESNET)
+            # the CIFAR images the category's properties are about: the centres of their boxes
+            xs = np.concatenate([(c[0][0].lo + c[0][0].hi) / 2 for c in
+                                 (load_instance(r["onnx"], r["vnnlib"])[2] for r in rows_)])
             model = None                                   # auto_LiRPA would need the ONNX converted to torch
         else:
             model = train(torch_models()[name](), xtr, ytr)
@@ -169,6 +173,14 @@ def main():
                       f"auto_LiRPA {fmt(row['auto_lirpa_ms'], '9.2f')} ms  ratio {fmt(row['ratio'], '6.2f')}  "
                       f"diff {fmt(diff, '.1e')}  verified {row['certnn_verified']}/{fmt(row['auto_lirpa_verified'], 'd')}",
                       flush=True)
+                _write(args, lirpa, why, rows, torch)
+    _write(args, lirpa, why, rows, torch)
+    print(f"wrote {args.out}")
+
+
+def _write(args, lirpa, why, rows, torch):
+    """The results so far (rewritten after every row: a long run leaves what it measured)."""
+    from certnn.io import atomic_write
     doc = {"images": args.images, "eps": args.eps, "alpha_iters": args.alpha_iters, "threads": 1,
            "auto_lirpa": None if lirpa is None else getattr(lirpa, "__version__", "?"), "auto_lirpa_missing": why,
            "data": "mnist (CERTNN_DATA); resnet: " + RESNET + " (CERTNN_BENCHMARKS)",
@@ -176,7 +188,6 @@ def main():
            "rows": rows}
     with atomic_write(args.out, "w") as f:
         json.dump(doc, f, indent=1)
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -118,10 +118,8 @@ def _relu_graph_case(path, k, graph, region_spec, proof):
     (:mod:`certnn.verify.bab_graph`): per leaf its own intermediate bounds (CROWN
     under its constraints, which the checker re-derives), spec slopes and multipliers."""
     from ..bounds.result import Bounds
-    from ..ir.passes import unfuse
     region, spec = region_spec
     entries = _preorder_relu(proof)
-    relu_of = {n.inputs[0]: n.id for n in unfuse(graph).nodes if n.op == "relu"}
     m = len(proof.rows)
     shape = tuple(graph.inputs[0].shape[1:])
     reg = Region.box(np.broadcast_to(region.lo[:1], (m,) + shape).copy(),
