@@ -283,13 +283,14 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
 
 
 def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, lr: float = 0.1,
-                        lirpa_compat: bool = False, splits: dict | None = None):
+                        lirpa_compat: bool = False, splits: dict | None = None, deadline: float | None = None):
     """Bounds (lo, hi), each (N, *shape), of every node CROWN needs (inputs of relaxed
     nodes, interval nodes), in topological order, and the slopes alpha-CROWN chose
     ({(target, relaxed node): slopes}). ``splits`` {relu input id: (N, *shape) signs}
     restricts example n to the subdomain where s z >= 0 for every split neuron: a
     split node's bounds are clipped to that sign as soon as they are computed, so
-    the later nodes are bounded on the subdomain (lo > hi: the subdomain is empty)."""
+    the later nodes are bounded on the subdomain (lo > hi: the subdomain is empty).
+    Past ``deadline`` (``time.monotonic()``, checked between nodes) raises TimeoutError."""
     N = region.n
     mode = "same-slope" if method == "same-slope" else "adaptive"
     bounds = {net.input: (region.lo, region.hi)}
@@ -298,6 +299,8 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
     if method == "crown-ibp":
         return node_bounds(net, region, lirpa_compat=lirpa_compat), used_alphas
     for nid in net.need:
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError("intermediate bounds not finished before the deadline")
         if nid in net.prefix:
             lo, hi = prefix_bounds(net, nid, region)
         elif net.kind[nid] in ("interval", "relax") and all(

@@ -192,8 +192,8 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
     net = analyze(graph)
     if not relu_inputs(net):
         return _generic(graph, region, spec, stats, done, deadline, certifiable)
-    root = root_bounds(net, region)
-    if time.monotonic() > deadline:
+    root = root_bounds(net, region, deadline=deadline)
+    if root is None or time.monotonic() > deadline:
         return done("timeout")
     C, d, groups = spec.C[:1], spec.d[:1], spec.groups
     on_cex = _attack_replayer(graph, region, spec, seed)

@@ -111,9 +111,14 @@ def group_score(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return np.min(np.stack([lb[:, groups == g].max(axis=1) for g in range(int(groups.max()) + 1)], 1), axis=1)
 
 
-def root_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20) -> dict:
-    """The whole region's bounds of every node CROWN needs, (1, *shape) each."""
-    b, _ = intermediate_bounds(net, region, "alpha-crown" if method == "alpha-crown" else "crown", iters)
+def root_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, deadline: float | None = None):
+    """The whole region's bounds of every node CROWN needs, (1, *shape) each; None
+    when ``deadline`` passes first."""
+    try:
+        b, _ = intermediate_bounds(net, region, "alpha-crown" if method == "alpha-crown" else "crown", iters,
+                                   deadline=deadline)
+    except TimeoutError:
+        return None
     return b
 
 
