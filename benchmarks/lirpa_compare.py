@@ -8,10 +8,11 @@ Models (as in the issue): the conv net Conv(1->16, 4x4, s2, p1)-ReLU-Conv(16->32
 4x4, s2, p1)-ReLU-Linear(1568->100)-ReLU-Linear(100->10), the MLPs 784-128-10 and
 784-256-256-10 (trained here with torch for one epoch on the first
 ``--train-images`` MNIST training images, seed 0), and the ResNet of VNN-COMP
-2022's sri_resnet_a (its ONNX, on the CIFAR images at the centres of its
-first ``--resnet-images`` instances' boxes). Inputs: the first ``--images`` MNIST test images, L-inf
-ball of radius ``--eps`` clipped to [0, 1], the robustness spec (label minus
-each other class) folded into the bound (``C``). alpha-CROWN runs in both
+2022's sri_resnet_a (its ONNX, over the boxes of its first ``--resnet-images``
+instances, each with the instance's own spec rows' labels taken from the box
+centre). MNIST inputs: the first ``--images`` test images, L-inf ball of radius
+``--eps`` clipped to [0, 1]. The robustness spec (label minus each other class)
+is folded into the bound (``C``). alpha-CROWN runs in both
 tools' default mode: the output rows' slopes only, intermediate bounds fixed
 (certnn ``alpha_mode="spec"``, auto_LiRPA ``fix_interm_bounds``).
 
@@ -140,8 +141,8 @@ def main():
             rows_ = read_instances(base / "instances.csv")[:args.resnet_images]
             graph = load_onnx_model(base.parent.parent / RESNET)
             # the CIFAR images the category's properties are about: the centres of their boxes
-            xs = np.concatenate([(c[0][0].lo + c[0][0].hi) / 2 for c in
-                                 (load_instance(r["onnx"], r["vnnlib"])[2] for r in rows_)])
+            boxes = [load_instance(r["onnx"], r["vnnlib"])[2][0][0] for r in rows_]
+            xs = np.concatenate([(b.lo + b.hi) / 2 for b in boxes])
             model = None                                   # auto_LiRPA would need the ONNX converted to torch
         else:
             model = train(torch_models()[name](), xtr, ytr)
@@ -153,7 +154,10 @@ def main():
             logits = np.asarray(run(graph, xs, semantics="real")).reshape(len(xs), -1)
         labels = logits.argmax(1)
         spec = LinearSpec.robustness(labels, logits.shape[1])
-        region = Region.ball(xs, args.eps, "inf", domain=(0.0, 1.0))
+        if name == "resnet":     # the properties' own boxes (inputs normalized inside the box)
+            region = Region.box(np.concatenate([b.lo for b in boxes]), np.concatenate([b.hi for b in boxes]))
+        else:
+            region = Region.ball(xs, args.eps, "inf", domain=(0.0, 1.0))
         for method in methods:
             for batched in (False, True):
                 with threadpool_limits(limits=1):
@@ -186,6 +190,10 @@ def _write(args, lirpa, why, rows, torch):
            "data": "mnist (CERTNN_DATA); resnet: " + RESNET + " (CERTNN_BENCHMARKS)",
            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "torch": torch.__version__},
            "rows": rows}
+    out = Path(args.out)
+    if out.exists():            # keep the rows of models this run did not measure
+        ran = {r["model"] for r in rows}
+        doc["rows"] = [r for r in json.loads(out.read_text()).get("rows", []) if r["model"] not in ran] + rows
     with atomic_write(args.out, "w") as f:
         json.dump(doc, f, indent=1)
 
