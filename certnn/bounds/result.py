@@ -33,5 +33,6 @@ class Bounds:
     alphas: dict = field(default_factory=dict)
     interval_nodes: tuple = ()      # nodes bounded by the constant (interval) relaxation
     seconds: float = 0.0
+    alpha_mode: str | None = None   # alpha-CROWN: "spec" (intermediate bounds fixed) or "full"
     evidence: str = "computed"
     assumptions: tuple = ()

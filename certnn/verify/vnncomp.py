@@ -111,18 +111,22 @@ def read_instances(csv_path) -> list[dict]:
             t = float(r[2])
         except ValueError:
             raise InstanceError(f"{p}: row {k}: timeout {r[2]!r} is not a number") from None
-        exp = r[3].lower() if len(r) > 3 and r[3] else None
+        # VNN-COMP writes "-" (or nothing) where no tool decided the instance
+        exp = r[3].lower() if len(r) > 3 and r[3] not in ("", "-") else None
         if exp is not None and exp not in ("sat", "unsat", "timeout", "unknown"):
-            raise InstanceError(f"{p}: row {k}: expected {r[3]!r} is not sat/unsat")
+            raise InstanceError(f"{p}: row {k}: expected {r[3]!r} is not sat/unsat (or '-' for unknown)")
         out.append({"onnx": str(p.parent / r[0]), "vnnlib": str(p.parent / r[1]), "timeout_s": t,
-                    "expected": exp, "name": f"{Path(r[0]).stem}:{Path(r[1]).stem}"})
+                    "expected": exp, "name": f"{Path(r[0]).stem}:{Path(r[1]).stem}",
+                    "rel": (r[0], r[1])})
     return out
 
 
 def suite_task(item: dict) -> dict:
     """One suite instance (a picklable top-level function for the executor)."""
     t0 = time.monotonic()
-    row = {"name": item["name"], "onnx": item["onnx"], "vnnlib": item["vnnlib"], "expected": item["expected"],
+    # recorded relative to the category folder (the CSV's), never as this machine's paths
+    onnx, vnnlib = item.get("rel", (item["onnx"], item["vnnlib"]))
+    row = {"name": item["name"], "onnx": onnx, "vnnlib": vnnlib, "expected": item["expected"],
            "timeout_s": item["timeout_s"]}
     try:
         from threadpoolctl import threadpool_limits
@@ -159,12 +163,15 @@ def score(rows: list[dict]) -> dict:
 
 
 def run_suite(csv_path, jobs: int = 1, scheduler=None, limit: int | None = None, timeout_cap: float | None = None,
-              progress=None, cert_dir=None) -> dict:
-    """Run every instance of a category; ``progress(row)`` is called as each completes.
+              progress=None, cert_dir=None, only: list | None = None) -> dict:
+    """Run every instance of a category (or the rows ``only``); ``progress(row)`` is called as each completes.
     ``cert_dir``: run in certifiable mode and write each split-tree unsat's
     certificate there (rows get ``certified``; the count is ``certified``)."""
     from ..executor import TaskError, make_executor
-    items = read_instances(csv_path)[:limit]
+    items = read_instances(csv_path)
+    if only is not None:
+        items = [items[i] for i in only]
+    items = items[:limit]
     if timeout_cap is not None:
         items = [dict(it, timeout_s=min(it["timeout_s"], timeout_cap)) for it in items]
     if cert_dir is not None:
