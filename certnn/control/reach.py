@@ -1,0 +1,588 @@
+"""Closed-loop reachability: decide a scenario, and build its reach tube.
+
+The producer. Per scenario:
+
+1. **Falsification first.** Simulate the centre, the corners and random points
+   of the initial box (:mod:`.simulate`); a trajectory that violates the spec by
+   more than a small tolerance is replayed on its own with tighter tolerances, in
+   the network's real and binary32 semantics, before ``falsified`` is reported.
+   A validated tube from a tiny box around that initial point that lies inside
+   the unsafe set (or outside the target) makes the evidence ``checked``;
+   otherwise it is ``tested``.
+2. **Reach tube.** The initial box is split into pieces (only the dimensions of
+   positive width are variables). Each piece's states are Taylor models in the
+   normalized initial state z. Per control period: the network input's TM gives
+   a box, CROWN a linear bound of the network over it
+   (:class:`.controller.ControllerBounds`), substituted into the TMs to form the
+   control; then one validated step (:func:`.flow.flow_step`, a priori box
+   searched here) or the discrete map (:func:`.flow.map_step`); the spec is
+   checked on the enclosures of every time sub-interval in the window
+   (:mod:`.sets`). A piece that fails (the spec not shown, an enclosure that
+   blows up, no a priori box) is split in two along the initial-state variable
+   that its failing quantity is most sensitive to and started again, up to
+   ``max_depth`` splits and ``max_pieces`` pieces.
+3. ``verified`` when every piece's tube satisfies the spec (evidence
+   ``checked`` at this stage: sound arithmetic in process; ``certified`` once
+   the tube checker accepts the written tube); ``unknown`` otherwise (with a
+   last search for counterexamples inside the pieces that could not be shown).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+import numpy as np
+
+from ..floats import interval as iv
+from . import expr as ex
+from .controller import ControlClaim, ControllerBounds
+from .flow import flow_step, interval_rhs, map_step, picard_ok
+from .problem import Problem, ProblemError, Scenario, load_problem
+from .sets import check_times, in_window, target_margin, unsafe_margin
+from .simulate import Loop, corners_and_samples, margins, simulate
+from .taylor import TM, TMAlgebra, absorb, affine, basis, constant, qiv, stack, unstack
+
+BLOWUP = 1e6            # a piece whose enclosure is wider than this (relative to its scale) failed
+
+
+@dataclass
+class Settings:
+    tm_order: int = 3            # Taylor-model order in the initial-state variables
+    time_order: int = 5          # Taylor order in time (Lagrange remainder of this order)
+    sub: int = 4                 # time sub-intervals per period where a safety window is checked
+    substeps: int = 1            # integration steps per control period
+    split: tuple | None = None   # initial split: pieces per free dimension (None: one piece)
+    max_pieces: int = 4096
+    max_depth: int = 12
+    batch: int = 256
+    time_limit: float = 300.0
+    method: str = "crown"
+    falsify: int = 64            # random falsification samples (plus centre and corners)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass
+class Tube:
+    """Per verified piece: the state TMs at every sampling time, the control claims
+    and the a priori boxes of every step (arrays with a leading piece axis)."""
+    problem: Problem
+    scenario: Scenario
+    settings: Settings
+    free: tuple                      # indices of the initial box's free dimensions (TM variables)
+    piece_lo: np.ndarray             # (P, n) the pieces of the initial box
+    piece_hi: np.ndarray
+    states: list                     # steps + 1 TMs (P, n)
+    claims: list                     # steps ControlClaims
+    apriori: list                    # steps lists (one per substep) of (lo, hi) (P, n); [] for discrete plants
+    margin: np.ndarray               # (P,) the tightest spec margin per piece
+
+    @property
+    def pieces(self) -> int:
+        return int(self.piece_lo.shape[0])
+
+
+@dataclass
+class ReachResult:
+    problem: str
+    scenario: str
+    verdict: str                     # verified | falsified | unknown
+    seconds: float
+    margin: float | None             # tightest margin (> 0: satisfied; < 0: violation)
+    evidence: str | None
+    assumptions: tuple
+    expected: str | None
+    pieces: int = 0
+    counterexample: dict | None = None
+    tube: Tube | None = None
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def wrong(self) -> bool:
+        return self.expected is not None and self.verdict in ("verified", "falsified") and \
+            self.verdict != self.expected
+
+    def to_dict(self) -> dict:
+        return {"problem": self.problem, "scenario": self.scenario, "verdict": self.verdict,
+                "seconds": round(self.seconds, 3), "margin": self.margin, "evidence": self.evidence,
+                "assumptions": list(self.assumptions), "expected": self.expected, "wrong": self.wrong,
+                "pieces": self.pieces, "counterexample": self.counterexample, "stats": self.stats}
+
+
+ASSUME_VERIFIED = ("problem-expressions-parsed", "arb-ball-arithmetic") + iv.BLAS
+ASSUME_TESTED = ("problem-expressions-parsed", "simulation-tolerance")
+ASSUMPTIONS = {
+    "simulation-tolerance":
+        "scipy's solve_ivp (DOP853, rtol 1e-10, atol 1e-12) follows the exact trajectory to well within the "
+        "reported violation margin; a falsifying point given in binary64 stands for the decimal initial "
+        "state next to it (used for 'falsified' with evidence 'tested' only)",
+}
+
+
+# ------------------------------------------------------------------ the closed loop in TM arithmetic
+
+class ClosedLoop:
+    """One scenario's loop with its compiled tapes and controller bounds."""
+
+    def __init__(self, problem: Problem, scenario: Scenario, settings: Settings):
+        self.p, self.s, self.cfg = problem, scenario, settings
+        c = problem.controller_of(scenario)
+        self.f = ex.compile_tape(problem.dynamics)
+        self.inputs = ex.compile_tape(c.inputs)
+        self.post = ex.compile_tape(c.outputs)
+        self.bounds = ControllerBounds(c.graph, settings.method)
+        self.n_out = self.bounds.n_out
+        self.free = tuple(int(i) for i in np.flatnonzero(scenario.hi > scenario.lo))
+        self.b = basis(len(self.free), settings.tm_order)
+
+    def initial(self, lo, hi) -> TM:
+        """x = m + r z over the free dimensions, exactly ([m - r, m + r] contains [lo, hi])."""
+        m, r = iv.midrad(lo, hi)
+        tms = []
+        for i in range(lo.shape[1]):
+            if i in self.free:
+                tms.append(affine(m[:, i], r[:, i], self.free.index(i), self.b))
+            else:
+                tms.append(constant(lo[:, i], hi[:, i], self.b, (lo.shape[0],)))
+        return stack(tms)
+
+    def network_input(self, X: TM) -> list:
+        alg = TMAlgebra(self.b, X.shape[:-1])
+        env = dict(zip(self.p.states, unstack(X)))
+        return [alg.lift(v) for v in ex.evaluate(self.inputs, env, alg)]
+
+    def controls(self, X: TM, V: list, claim: ControlClaim) -> dict:
+        """The control TMs from the claim y_j = a_j . v + [r_lo, r_hi] and the post-processing."""
+        alg = TMAlgebra(self.b, X.shape[:-1])
+        env = dict(zip(self.p.states, unstack(X)))
+        for j in range(self.n_out):
+            acc = Fraction(0)
+            for i, Vi in enumerate(V):
+                a = claim.a[:, j, i]
+                if np.any(a != 0):
+                    acc = alg.add(acc, alg.scale(Vi, a, a))
+            env[ex.output_symbol(j).name] = alg.add_interval(alg.lift(acc), claim.r_lo[:, j], claim.r_hi[:, j])
+        us = ex.evaluate(self.post, env, alg)
+        params = {u: alg.lift(v) for u, v in zip(self.p.controls, us)}
+        for k, w in enumerate(self.p.held):
+            params[w] = constant(self.p.held_lo[k], self.p.held_hi[k], self.b, X.shape[:-1])
+        return params
+
+    def apriori(self, X: TM, params: dict, h: Fraction):
+        """Search an a priori box: iterate B <- hull(X) + [0, h] f(B), inflated."""
+        _, h_hi = qiv(h)
+        xl, xh = X.range()
+        Bl, Bh = xl.copy(), xh.copy()
+        for it in range(12):
+            fl, fh = interval_rhs(self.f, self.p.states, Bl, Bh, params)
+            cl, ch = iv.add(xl, xh, *iv.mul(fl, fh, 0.0, h_hi))
+            w = ch - cl
+            grow = 0.1 * w + 1e-12 * (1 + np.abs(cl) + np.abs(ch)) + (it >= 6) * w
+            nl, nh = np.minimum(Bl, cl - grow), np.maximum(Bh, ch + grow)
+            if not (np.isfinite(nl).all() and np.isfinite(nh).all()):
+                break
+            Bl, Bh = nl, nh
+            if picard_ok(self.f, self.p.states, X, params, h_hi, Bl, Bh).all():
+                break
+        return Bl, Bh
+
+
+# ------------------------------------------------------------------ one batch of pieces
+
+def _scale(X: TM) -> np.ndarray:
+    lo, hi = X.range()
+    return np.max(np.maximum(np.abs(lo), np.abs(hi)), -1)
+
+
+def run_batch(loop: ClosedLoop, lo: np.ndarray, hi: np.ndarray, deadline: float, progress=None):
+    """Tubes of the pieces [lo, hi] (P, n). Returns (alive mask, records, failures)
+    where failures maps a failed piece index to (reason, sensitivity weights)."""
+    p, s, cfg = loop.p, loop.s, loop.cfg
+    prop = s.prop
+    P = lo.shape[0]
+    X = loop.initial(lo, hi)
+    X0_scale = _scale(X) + 1.0
+    idx = np.arange(P)                              # original index of each live row
+    states, claims, aprioris = [X], [], []
+    margin = np.full(P, np.inf)
+    tmargin = np.full(P, -np.inf)                   # best target margin over the checked times
+    failures = {}
+    period = p.period
+
+    def drop(bad, why, weights):
+        nonlocal X, idx, states, claims, aprioris, margin, tmargin
+        for r in np.flatnonzero(bad):
+            failures[int(idx[r])] = (why, weights[r] if weights is not None else None, states[-1][r])
+        keep = ~bad
+        X, idx = X[keep], idx[keep]
+        states = [t[keep] for t in states]
+        claims = [_take_claim(c, keep) for c in claims]
+        aprioris = [[(a[keep], b[keep]) for a, b in ap] for ap in aprioris]
+        margin, tmargin = margin[keep], tmargin[keep]
+
+    def check_unsafe(E: TM):
+        """E: enclosures (..., P, n) at checked times."""
+        nonlocal margin
+        m = unsafe_margin(prop, E)
+        margin = np.minimum(margin, m.min(0) if m.ndim > 1 else m)
+
+    def check_target(E: TM):
+        nonlocal tmargin
+        m = target_margin(prop, E)
+        tmargin = np.maximum(tmargin, m.max(0) if m.ndim > 1 else m)
+
+    def discrete_checks(X, t):
+        if prop.unsafe and in_window(prop.window, t, t):
+            check_unsafe(X)
+        if prop.target and in_window(prop.target_window, t, t):
+            check_target(X)
+
+    if p.time == "discrete":
+        discrete_checks(X, Fraction(0))
+    for k in range(s.steps):
+        if X.shape[0] == 0 or time.monotonic() > deadline:
+            break
+        t_k = period * k
+        V = loop.network_input(X)
+        ranges = [v.range() for v in V]
+        Vlo = np.stack([r[0] for r in ranges], -1)
+        Vhi = np.stack([r[1] for r in ranges], -1)
+        finite = np.isfinite(Vlo).all(-1) & np.isfinite(Vhi).all(-1)
+        if not finite.all():
+            drop(~finite, "blow-up", None)
+            if X.shape[0] == 0:
+                break
+            V = loop.network_input(X)
+            ranges = [v.range() for v in V]
+            Vlo, Vhi = np.stack([r[0] for r in ranges], -1), np.stack([r[1] for r in ranges], -1)
+        claim = loop.bounds(Vlo, Vhi)
+        params = loop.controls(X, V, claim)
+        if p.time == "continuous":
+            h = period / cfg.substeps
+            aps, ok_all = [], np.ones(X.shape[0], bool)
+            Xn = X
+            for j in range(cfg.substeps):
+                ta = t_k + h * j
+                Bl, Bh = loop.apriori(Xn, params, h)
+                tu = check_times(prop.window, ta, h, cfg.sub) if prop.unsafe else []
+                tt = check_times(prop.target_window, ta, h, cfg.sub) \
+                    if prop.target and prop.target_window[0] < prop.target_window[1] else []
+                ok, Xn, pieces = flow_step(loop.f, p.states, Xn, params, h, cfg.time_order, Bl, Bh, tu + tt)
+                ok_all &= ok
+                aps.append((Bl, Bh))
+                if tu:
+                    check_unsafe(pieces[:len(tu)])
+                if tt:
+                    check_target(pieces[len(tu):])
+            claims.append(claim)
+            aprioris.append(aps)
+            X = absorb(Xn)
+            states.append(X)
+            bad = ~ok_all
+            if bad.any():
+                drop(bad, "a priori", None)
+        else:
+            claims.append(claim)
+            X = absorb(map_step(loop.f, p.states, X, params))
+            states.append(X)
+            discrete_checks(X, period * (k + 1))
+        if X.shape[0] == 0:
+            break
+        lo_, hi_ = X.range()
+        width = np.max(hi_ - lo_, -1)
+        blown = ~np.isfinite(width) | (width > BLOWUP * X0_scale[idx])
+        if blown.any():
+            drop(blown, "blow-up", None)
+        if prop.unsafe and X.shape[0]:
+            bad = margin <= 0
+            if bad.any():
+                drop(bad, "spec", _weights(prop, X, "unsafe"))
+        if progress is not None:
+            progress(k + 1, s.steps)
+    if X.shape[0] and time.monotonic() <= deadline and len(states) == s.steps + 1:
+        if prop.target and p.time == "continuous" and in_window(prop.target_window, period * s.steps,
+                                                                  period * s.steps):
+            check_target(X)
+        if prop.target:
+            margin = np.minimum(margin, tmargin)
+            bad = ~(tmargin >= 0)
+            if bad.any():
+                drop(bad, "spec", _weights(prop, X, "target"))
+    complete = X.shape[0] > 0 and len(states) == s.steps + 1
+    if not complete:
+        for r in range(X.shape[0]):
+            failures[int(idx[r])] = ("time limit", None, X[r])
+        idx = idx[:0]
+    return idx, states, claims, aprioris, margin, failures
+
+
+def _take_claim(c: ControlClaim, keep) -> ControlClaim:
+    return ControlClaim(c.lo[keep], c.hi[keep], c.a[keep], c.r_lo[keep], c.r_hi[keep],
+                        {k: (a[keep], b[keep]) for k, (a, b) in c.anchors.items()},
+                        {k: (v[keep] if v.shape[0] == keep.size else v) for k, v in c.alphas.items()})
+
+
+def _weights(prop, X: TM, kind: str):
+    """Per piece, weights over the states for the split direction: the spec's coefficients."""
+    hs = [h for poly in prop.unsafe for h in poly] if kind == "unsafe" else list(prop.target)
+    w = np.zeros(X.shape[-1])
+    for h in hs:
+        w += np.abs(h.a_float)
+    return np.broadcast_to(w, X.shape)
+
+
+def _split_dim(loop: ClosedLoop, X: TM, weights, lo, hi) -> int:
+    """The free dimension to bisect for a failed piece (X: its state TM, shape (n,)):
+    the variable with the largest weighted linear coefficient (its sensitivity),
+    else the widest."""
+    nv = len(loop.free)
+    if nv == 0:
+        return -1
+    lin = np.abs(X.c[:, [loop.b.linear_index(v) for v in range(nv)]])     # (n, nv)
+    if weights is None:
+        xl, xh = X.range()
+        weights = 1.0 / np.maximum(xh - xl, 1e-300)
+    sens = np.nan_to_num(np.asarray(weights, np.float64) @ lin, nan=0.0, posinf=0.0)
+    if not np.any(sens > 0):
+        return loop.free[int(np.argmax((hi - lo)[list(loop.free)]))]
+    return loop.free[int(np.argmax(sens))]
+
+
+# ------------------------------------------------------------------ the whole scenario
+
+def initial_pieces(scenario: Scenario, split) -> tuple[np.ndarray, np.ndarray]:
+    lo, hi = scenario.lo, scenario.hi
+    if not split:
+        return lo[None].copy(), hi[None].copy()
+    free = np.flatnonzero(hi > lo)
+    counts = np.ones(lo.size, int)
+    for j, d in enumerate(free):
+        counts[d] = split[j] if j < len(split) else 1
+    grids = [np.linspace(lo[i], hi[i], counts[i] + 1) if counts[i] > 1 else np.array([lo[i], hi[i]])
+             for i in range(lo.size)]
+    cells = np.stack(np.meshgrid(*[np.arange(len(g) - 1) for g in grids], indexing="ij"), -1).reshape(-1, lo.size)
+    plo = np.array([[grids[i][c[i]] for i in range(lo.size)] for c in cells])
+    phi = np.array([[grids[i][c[i] + 1] for i in range(lo.size)] for c in cells])
+    return plo, phi
+
+
+def build_tube(loop: ClosedLoop, plo, phi, deadline, progress=None):
+    """Pieces queue with splitting. Returns (tube or None, unresolved pieces (lo, hi), stats)."""
+    cfg = loop.cfg
+    queue = [(plo[i], phi[i], 0) for i in range(plo.shape[0])]
+    parts, unresolved = [], []
+    root_vol = _volume(loop.s.lo, loop.s.hi, loop.free)
+    stats = {"batches": 0, "splits": 0, "pieces_tried": 0}
+    done_vol = 0.0
+    while queue and not unresolved:
+        if time.monotonic() > deadline:
+            unresolved += [(a, b) for a, b, _ in queue]
+            break
+        batch, queue = queue[:cfg.batch], queue[cfg.batch:]
+        lo = np.stack([q[0] for q in batch])
+        hi = np.stack([q[1] for q in batch])
+        depth = np.array([q[2] for q in batch])
+        stats["batches"] += 1
+        stats["pieces_tried"] += len(batch)
+        alive, states, claims, aps, margin, failures = run_batch(loop, lo, hi, deadline)
+        if alive.size:
+            parts.append((lo[alive], hi[alive], states, claims, aps, margin))
+            done_vol += sum(_volume(lo[i], hi[i], loop.free) for i in alive)
+            if progress is not None:
+                progress(min(done_vol / root_vol, 1.0) if root_vol > 0 else 1.0)
+        for i, (why, weights, Xf) in sorted(failures.items()):
+            total = sum(len(x[0]) for x in parts) + len(queue) + 2
+            if why == "time limit" or depth[i] >= cfg.max_depth or total > cfg.max_pieces:
+                unresolved.append((lo[i], hi[i]))
+                continue
+            d = _split_dim(loop, Xf, weights, lo[i], hi[i])
+            if d < 0:
+                unresolved.append((lo[i], hi[i]))
+                continue
+            mid = (lo[i][d] + hi[i][d]) / 2
+            a_hi, b_lo = hi[i].copy(), lo[i].copy()
+            a_hi[d], b_lo[d] = mid, mid
+            queue += [(lo[i], a_hi, depth[i] + 1), (b_lo, hi[i], depth[i] + 1)]
+            stats["splits"] += 1
+    if unresolved or not parts:
+        return None, unresolved, stats
+    return _assemble(loop, parts), [], stats
+
+
+def _volume(lo, hi, free) -> float:
+    return float(np.prod([(hi[i] - lo[i]) for i in free])) if free else 1.0
+
+
+def _assemble(loop: ClosedLoop, parts) -> Tube:
+    from .taylor import concat
+    plo = np.concatenate([p[0] for p in parts])
+    phi = np.concatenate([p[1] for p in parts])
+    steps = len(parts[0][2])
+    states = [concat([p[2][k] for p in parts]) for k in range(steps)]
+    claims = [_cat_claims([p[3][k] for p in parts]) for k in range(len(parts[0][3]))]
+    aps = [[(np.concatenate([p[4][k][j][0] for p in parts]), np.concatenate([p[4][k][j][1] for p in parts]))
+            for j in range(len(parts[0][4][k]))] for k in range(len(parts[0][4]))]
+    margin = np.concatenate([p[5] for p in parts])
+    return Tube(loop.p, loop.s, loop.cfg, loop.free, plo, phi, states, claims, aps, margin)
+
+
+def _cat_claims(cs) -> ControlClaim:
+    cat = np.concatenate
+    anchors = {k: (cat([c.anchors[k][0] for c in cs]), cat([c.anchors[k][1] for c in cs])) for k in cs[0].anchors}
+    alphas = {}
+    for k in cs[0].alphas:
+        vs = [c.alphas[k] for c in cs]
+        alphas[k] = cat([np.broadcast_to(v, (c.lo.shape[0],) + v.shape[1:]) for v, c in zip(vs, cs)])
+    return ControlClaim(cat([c.lo for c in cs]), cat([c.hi for c in cs]), cat([c.a for c in cs]),
+                        cat([c.r_lo for c in cs]), cat([c.r_hi for c in cs]), anchors, alphas)
+
+
+# ------------------------------------------------------------------ falsification
+
+def falsify(problem: Problem, scenario: Scenario, points: np.ndarray, tol: float = 1e-7):
+    """The first point whose trajectory violates the spec by more than ``tol`` (after a
+    replay of it alone with tighter tolerances, in real and binary32 semantics), or None."""
+    loop = Loop.of(problem, scenario)
+    per = 20 if problem.time == "continuous" else 1
+    tr = simulate(loop, points, per_period=per)
+    m = margins(scenario.prop, tr)
+    bad = np.flatnonzero(m < -tol)
+    for i in bad[np.argsort(m[bad])][:5]:
+        x0 = points[i:i + 1]
+        replay = simulate(loop, x0, per_period=per * 2, rtol=1e-12, atol=1e-14)
+        mr = float(margins(scenario.prop, replay)[0])
+        if mr < -tol:
+            b32 = simulate(loop, x0, "binary32", per_period=per * 2, rtol=1e-12, atol=1e-14)
+            mb = float(margins(scenario.prop, b32)[0])
+            viol = _violation_time(scenario, replay)
+            return {"x0": x0[0].tolist(), "margin": mr, "binary32_margin": mb, "binary32_replays": mb < -tol,
+                    "time": viol}
+    return None
+
+
+def _violation_time(scenario, tr) -> float | None:
+    prop = scenario.prop
+    if prop.unsafe:
+        from .simulate import _hs
+        t = tr.times
+        w = (t >= float(prop.window[0]) - 1e-12) & (t <= float(prop.window[1]) + 1e-12)
+        v = _hs(prop.unsafe, tr.states[0, w]).min(-1)
+        return float(t[w][int(np.argmin(v))])
+    return float(tr.times[-1])
+
+
+def _inner_points(scenario: Scenario, pts: np.ndarray) -> np.ndarray:
+    """Clip sample points into the initial box."""
+    return np.clip(pts, scenario.lo, scenario.hi)
+
+
+def confirm_falsification(problem, scenario, x0, settings: Settings) -> bool:
+    """A validated tube from a tiny box around x0 (one binary64 step each side) that
+    lies inside an unsafe polyhedron at some checked time, or outside the target: a
+    proof that the exact trajectories from that box violate the spec."""
+    x0 = np.asarray(x0, np.float64)
+    lo, hi = iv.down(x0), iv.up(x0)
+    s = replace(scenario, lo=np.maximum(lo, scenario.lo), hi=np.minimum(hi, scenario.hi))
+    s = replace(s, lo=np.minimum(s.lo, x0), hi=np.maximum(s.hi, x0))
+    cfg = replace(settings, split=None)
+    loop = ClosedLoop(problem, s, cfg)
+    return _tube_violates(loop)
+
+
+def _tube_violates(loop: ClosedLoop) -> bool:
+    """Integrate one piece and look for a time enclosure inside the unsafe set (every
+    half-space of some polyhedron with max <= 0) or a final set outside the target."""
+    p, s, cfg = loop.p, loop.s, loop.cfg
+    prop = s.prop
+    X = loop.initial(s.lo[None], s.hi[None])
+    from .sets import functional
+
+    def inside_unsafe(E):
+        for poly in prop.unsafe:
+            if all(np.any(functional(E, h).range()[1] <= 0) for h in poly):
+                return True
+        return False
+
+    for k in range(s.steps):
+        t_k = p.period * k
+        V = loop.network_input(X)
+        ranges = [v.range() for v in V]
+        claim = loop.bounds(np.stack([r[0] for r in ranges], -1), np.stack([r[1] for r in ranges], -1))
+        params = loop.controls(X, V, claim)
+        if p.time == "continuous":
+            h = p.period
+            Bl, Bh = loop.apriori(X, params, h)
+            ok, X, pieces = flow_step(loop.f, p.states, X, params, h, cfg.time_order, Bl, Bh, 16)
+            if not ok.all():
+                return False
+            if prop.unsafe and in_window(prop.window, t_k, t_k + h):
+                for j in range(16):
+                    ta, tb = t_k + h * Fraction(j, 16), t_k + h * Fraction(j + 1, 16)
+                    if ta >= prop.window[0] and tb <= prop.window[1] and inside_unsafe(pieces[j]):
+                        return True
+        else:
+            X = map_step(loop.f, p.states, X, params)
+            if prop.unsafe and in_window(prop.window, t_k + 1, t_k + 1) and inside_unsafe(X):
+                return True
+    if prop.target and prop.target_window[0] == prop.target_window[1]:
+        from .sets import functional as fn
+        return any(fn(X, h).range()[0][0] > 0 for h in prop.target)
+    return False
+
+
+# ------------------------------------------------------------------ entry points
+
+def decide(problem: Problem | str, scenario: str | None = None, settings: Settings | None = None,
+           progress=None, want_tube: bool = True) -> ReachResult:
+    """Decide one scenario: verified (sound tube), falsified (replayed trajectory) or unknown."""
+    t0 = time.perf_counter()
+    if not isinstance(problem, Problem):
+        problem = load_problem(problem)
+    s = problem.scenario(scenario)
+    cfg = settings or default_settings(problem, s)
+    deadline = time.monotonic() + cfg.time_limit
+    rng = np.random.default_rng(cfg.seed)
+    pts = _inner_points(s, corners_and_samples(s.lo, s.hi, cfg.falsify, rng))
+    cex = falsify(problem, s, pts)
+    stats = {}
+    if cex is not None:
+        return _falsified(problem, s, cfg, cex, t0, stats)
+    loop = ClosedLoop(problem, s, cfg)
+    plo, phi = initial_pieces(s, cfg.split)
+    tube, unresolved, stats = build_tube(loop, plo, phi, deadline, progress)
+    if tube is not None:
+        margin = float(np.min(tube.margin)) if tube.margin.size else None
+        return ReachResult(problem.name, s.name, "verified", time.perf_counter() - t0, margin, "checked",
+                           ASSUME_VERIFIED, s.expected, tube.pieces, None, tube if want_tube else None, stats)
+    # a last search for counterexamples inside the pieces that could not be shown
+    extra = [corners_and_samples(a, b, 16, rng) for a, b in unresolved[:32]]
+    if extra:
+        cex = falsify(problem, s, _inner_points(s, np.concatenate(extra)))
+        if cex is not None:
+            return _falsified(problem, s, cfg, cex, t0, stats)
+    stats["unresolved"] = len(unresolved)
+    return ReachResult(problem.name, s.name, "unknown", time.perf_counter() - t0, None, None, (), s.expected,
+                       0, None, None, stats)
+
+
+def _falsified(problem, s, cfg, cex, t0, stats) -> ReachResult:
+    try:
+        proved = confirm_falsification(problem, s, cex["x0"], cfg)
+    except (ArithmeticError, ValueError, ProblemError):
+        proved = False
+    cex["validated"] = bool(proved)
+    ev = "checked" if proved else "tested"
+    assumptions = ASSUME_VERIFIED if proved else ASSUME_TESTED
+    return ReachResult(problem.name, s.name, "falsified", time.perf_counter() - t0, cex["margin"], ev,
+                       assumptions, s.expected, 0, cex, None, stats)
+
+
+def default_settings(problem: Problem, scenario: Scenario) -> Settings:
+    """Settings that suit the problem's size: lower Taylor-model orders for more variables."""
+    nv = int(np.count_nonzero(scenario.hi > scenario.lo))
+    order = 3 if nv <= 2 else 2 if nv <= 6 else 1
+    return Settings(tm_order=order)
