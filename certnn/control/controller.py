@@ -21,8 +21,6 @@ sound recomputation lands inside it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..bounds.crown import backward, crown
@@ -32,35 +30,9 @@ from ..spec.linear import LinearSpec
 from ..spec.region import Region
 from ..verify.certificate import make_certificate
 from .network import augmented, io_sizes
+from .tube import Claims, claim_spec
 
 PAD_REL, PAD_ABS = 1e-9, 1e-12
-
-
-@dataclass
-class ControlClaim:
-    """Per piece p and output j: y_j(v) - a[p, j] . v in [r_lo[p, j], r_hi[p, j]] on the box V."""
-    lo: np.ndarray          # (P, n_in) the box V
-    hi: np.ndarray
-    a: np.ndarray           # (P, n_out, n_in)
-    r_lo: np.ndarray        # (P, n_out)
-    r_hi: np.ndarray
-    anchors: dict           # node id -> (lo, hi), each (P, *shape): CROWN's intermediate bounds
-    alphas: dict            # certificate slopes / tangent points
-
-    def rows(self):
-        return claim_spec(self.a, self.r_lo, self.r_hi)
-
-
-def claim_spec(a, r_lo, r_hi) -> LinearSpec:
-    """Rows over [y; v]: y_j - a_j.v - r_lo_j > 0 and r_hi_j - y_j + a_j.v > 0, one group each."""
-    P, K, n_in = a.shape
-    C = np.zeros((P, 2 * K, K + n_in))
-    d = np.zeros((P, 2 * K))
-    for j in range(K):
-        C[:, 2 * j, j], C[:, 2 * j, K:] = 1.0, -a[:, j]
-        C[:, 2 * j + 1, j], C[:, 2 * j + 1, K:] = -1.0, a[:, j]
-        d[:, 2 * j], d[:, 2 * j + 1] = -r_lo[:, j], r_hi[:, j]
-    return LinearSpec(C, d, np.arange(2 * K), "control-claim")
 
 
 class ControllerBounds:
@@ -70,7 +42,7 @@ class ControllerBounds:
         self.n_in, self.n_out = io_sizes(graph)
         self.method = method
 
-    def __call__(self, lo: np.ndarray, hi: np.ndarray) -> ControlClaim:
+    def __call__(self, lo: np.ndarray, hi: np.ndarray) -> Claims:
         P, K = lo.shape[0], self.n_out
         region = Region.box(lo, hi)
         C0 = np.zeros((P, K, K + self.n_in))
@@ -88,14 +60,10 @@ class ControllerBounds:
         r_hi = bu + np.sum(np.maximum(du * lo3, du * hi3), -1)
         scale = np.abs(r_lo) + np.abs(r_hi) + np.sum(np.abs(a) * np.maximum(np.abs(lo3), np.abs(hi3)), -1)
         pad = PAD_REL * scale + PAD_ABS
-        return ControlClaim(lo, hi, a, r_lo - 2 * pad, r_hi + 2 * pad, dict(b.intermediate),
-                            {k: v for k, v in b.alphas.items() if k[0] != "spec"})
-
-    def certificate(self, claim: ControlClaim):
-        """The claim as a certificate about the augmented graph (for the checker)."""
-        region = Region.box(claim.lo, claim.hi)
-        spec = claim.rows()
-        P = claim.lo.shape[0]
+        r_lo, r_hi = r_lo - 2 * pad, r_hi + 2 * pad
+        # the certificate's anchors (padded) and relaxation parameters, as the checker will read them
+        spec = claim_spec(a, r_lo, r_hi)
         bounds = Bounds(np.ones((P, spec.C.shape[1])), None, self.method, self.graph,
-                        intermediate=claim.anchors, alphas=claim.alphas)
-        return make_certificate(self.graph, region, spec, bounds)
+                        intermediate=b.intermediate, alphas={k: v for k, v in b.alphas.items() if k[0] != "spec"})
+        cert = make_certificate(self.graph, region, spec, bounds)
+        return Claims(lo, hi, a, r_lo, r_hi, cert.anchors, cert.alphas)

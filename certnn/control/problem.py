@@ -124,6 +124,34 @@ class Scenario:
     prop: Property
     expected: str | None
     controller: str
+    exact: tuple = ()       # the decimal box as written: ((lo, hi) Fractions) per state
+
+    def inner_points(self, pts: np.ndarray) -> np.ndarray:
+        """Sample points moved into the decimal box: clipped to the binary64 numbers
+        inside it, or (a bound that is a non-representable point) to the nearest one."""
+        out = np.array(pts, np.float64, copy=True)
+        for i, (ql, qh) in enumerate(self.exact):
+            a, b = _ceil_float(ql), _floor_float(qh)
+            if a <= b:
+                out[..., i] = np.clip(out[..., i], a, b)
+            else:
+                out[..., i] = float(ql)
+        return out
+
+    def contains_exact(self, lo, hi) -> bool:
+        """Does the box [lo, hi] meet the decimal initial box?"""
+        return all(Fraction(float(a)) <= qh and Fraction(float(b)) >= ql
+                   for a, b, (ql, qh) in zip(lo, hi, self.exact))
+
+
+def _ceil_float(q: Fraction) -> float:
+    f = float(q)
+    return f if Fraction(f) >= q else float(np.nextafter(f, np.inf))
+
+
+def _floor_float(q: Fraction) -> float:
+    f = float(q)
+    return f if Fraction(f) <= q else float(np.nextafter(f, -np.inf))
 
 
 @dataclass(frozen=True)
@@ -266,12 +294,12 @@ class _Reader:
         period = Fraction(d["control_period"])
         held, held_lo, held_hi = (), np.zeros(0), np.zeros(0)
         if dist:
-            dlo, dhi = self.box(d["disturbance_set"], len(dist), "disturbance_set")
+            dlo, dhi, dq = self.box(d["disturbance_set"], len(dist), "disturbance_set", exact=True)
             if semantics == "constant":     # an extra state that never changes
                 zero = sympy.Integer(0)
                 dynamics += [zero if d["time"] == "continuous" else sympy.Symbol(w, real=True) for w in dist]
                 states = states + dist
-                const_box = (dlo, dhi)
+                const_box = (dlo, dhi, [a for a, _ in dq], [b for _, b in dq])
             else:
                 held, held_lo, held_hi, const_box = tuple(dist), dlo, dhi, None
         else:
@@ -351,7 +379,7 @@ class _Reader:
         return Controller(name, g, inputs, tuple(outputs), tuple(str(f) for f in files))
 
     # ---- sets and properties
-    def box(self, b, n, fld):
+    def box(self, b, n, fld, exact=False):
         lo, hi = b["lo"], b["hi"]
         if len(lo) != n or len(hi) != n:
             self.fail(fld, f"lo and hi need {n} entries each")
@@ -365,6 +393,8 @@ class _Reader:
         fhi = np.where([Fraction(f) < q for f, q in zip(fhi, qhi)], up(fhi), fhi)
         if not (np.isfinite(flo).all() and np.isfinite(fhi).all()):
             self.fail(fld, "bounds must be finite")
+        if exact:
+            return flo, fhi, tuple(zip(qlo, qhi))
         return flo, fhi
 
     def scenarios(self, states, period, const_box, controllers):
@@ -380,10 +410,11 @@ class _Reader:
         for i, s in enumerate(entries):
             fld = f"scenarios[{i}]" if d.get("scenarios") else "(top level)"
             merged = {**base, **{k: v for k, v in s.items() if k in base}}
-            lo, hi = self.box(merged["initial_set"], n_plant, f"{fld}.initial_set"
-                              if "initial_set" in s else "initial_set")
+            lo, hi, exact = self.box(merged["initial_set"], n_plant, f"{fld}.initial_set"
+                                     if "initial_set" in s else "initial_set", exact=True)
             if const_box is not None:
                 lo, hi = np.concatenate([lo, const_box[0]]), np.concatenate([hi, const_box[1]])
+                exact = exact + tuple(zip(const_box[2], const_box[3]))
             steps = self.steps(merged, period, fld)
             own = {k: v for k, v in s.items() if k in PROPERTY_FIELDS}
             if any(k in FORMS for k in own):    # a scenario's own property replaces the shared one
@@ -397,7 +428,7 @@ class _Reader:
             ctrl = s.get("controller", "default")
             if ctrl not in controllers:
                 self.fail(f"{fld}.controller", f"{ctrl!r} is not one of the controllers {sorted(controllers)}")
-            out.append(Scenario(str(s["name"]), lo, hi, steps, prop, expected, ctrl))
+            out.append(Scenario(str(s["name"]), lo, hi, steps, prop, expected, ctrl, exact))
         names = [s.name for s in out]
         if len(set(names)) != len(names):
             self.fail("scenarios", "scenario names must be distinct")

@@ -37,14 +37,17 @@ import numpy as np
 
 from ..floats import interval as iv
 from . import expr as ex
-from .controller import ControlClaim, ControllerBounds
+from .controller import ControllerBounds
+from .tube import Claims, Tube
 from .flow import flow_step, interval_rhs, map_step, picard_ok
 from .problem import Problem, ProblemError, Scenario, load_problem
-from .sets import check_times, in_window, target_margin, unsafe_margin
+from .sets import check_times, functional, in_window, target_margin, unsafe_margin
 from .simulate import Loop, corners_and_samples, margins, simulate
-from .taylor import TM, TMAlgebra, absorb, affine, basis, constant, qiv, stack, unstack
+from .closed_loop import LoopTM
+from .taylor import TM, absorb, qiv
 
 BLOWUP = 1e6            # a piece whose enclosure is wider than this (relative to its scale) failed
+PAD = 2.0 ** -30        # relative widening of recorded sets and claim boxes: the checker rounds differently
 
 
 @dataclass
@@ -64,26 +67,6 @@ class Settings:
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
-
-
-@dataclass
-class Tube:
-    """Per verified piece: the state TMs at every sampling time, the control claims
-    and the a priori boxes of every step (arrays with a leading piece axis)."""
-    problem: Problem
-    scenario: Scenario
-    settings: Settings
-    free: tuple                      # indices of the initial box's free dimensions (TM variables)
-    piece_lo: np.ndarray             # (P, n) the pieces of the initial box
-    piece_hi: np.ndarray
-    states: list                     # steps + 1 TMs (P, n)
-    claims: list                     # steps ControlClaims
-    apriori: list                    # steps lists (one per substep) of (lo, hi) (P, n); [] for discrete plants
-    margin: np.ndarray               # (P,) the tightest spec margin per piece
-
-    @property
-    def pieces(self) -> int:
-        return int(self.piece_lo.shape[0])
 
 
 @dataclass
@@ -125,52 +108,14 @@ ASSUMPTIONS = {
 
 # ------------------------------------------------------------------ the closed loop in TM arithmetic
 
-class ClosedLoop:
-    """One scenario's loop with its compiled tapes and controller bounds."""
+class ClosedLoop(LoopTM):
+    """One scenario's loop in TM arithmetic with its controller bounds (CROWN) and
+    the search for a priori boxes."""
 
     def __init__(self, problem: Problem, scenario: Scenario, settings: Settings):
-        self.p, self.s, self.cfg = problem, scenario, settings
-        c = problem.controller_of(scenario)
-        self.f = ex.compile_tape(problem.dynamics)
-        self.inputs = ex.compile_tape(c.inputs)
-        self.post = ex.compile_tape(c.outputs)
-        self.bounds = ControllerBounds(c.graph, settings.method)
-        self.n_out = self.bounds.n_out
-        self.free = tuple(int(i) for i in np.flatnonzero(scenario.hi > scenario.lo))
-        self.b = basis(len(self.free), settings.tm_order)
-
-    def initial(self, lo, hi) -> TM:
-        """x = m + r z over the free dimensions, exactly ([m - r, m + r] contains [lo, hi])."""
-        m, r = iv.midrad(lo, hi)
-        tms = []
-        for i in range(lo.shape[1]):
-            if i in self.free:
-                tms.append(affine(m[:, i], r[:, i], self.free.index(i), self.b))
-            else:
-                tms.append(constant(lo[:, i], hi[:, i], self.b, (lo.shape[0],)))
-        return stack(tms)
-
-    def network_input(self, X: TM) -> list:
-        alg = TMAlgebra(self.b, X.shape[:-1])
-        env = dict(zip(self.p.states, unstack(X)))
-        return [alg.lift(v) for v in ex.evaluate(self.inputs, env, alg)]
-
-    def controls(self, X: TM, V: list, claim: ControlClaim) -> dict:
-        """The control TMs from the claim y_j = a_j . v + [r_lo, r_hi] and the post-processing."""
-        alg = TMAlgebra(self.b, X.shape[:-1])
-        env = dict(zip(self.p.states, unstack(X)))
-        for j in range(self.n_out):
-            acc = Fraction(0)
-            for i, Vi in enumerate(V):
-                a = claim.a[:, j, i]
-                if np.any(a != 0):
-                    acc = alg.add(acc, alg.scale(Vi, a, a))
-            env[ex.output_symbol(j).name] = alg.add_interval(alg.lift(acc), claim.r_lo[:, j], claim.r_hi[:, j])
-        us = ex.evaluate(self.post, env, alg)
-        params = {u: alg.lift(v) for u, v in zip(self.p.controls, us)}
-        for k, w in enumerate(self.p.held):
-            params[w] = constant(self.p.held_lo[k], self.p.held_hi[k], self.b, X.shape[:-1])
-        return params
+        super().__init__(problem, scenario, settings.tm_order)
+        self.cfg = settings
+        self.bounds = ControllerBounds(problem.controller_of(scenario).graph, settings.method)
 
     def apriori(self, X: TM, params: dict, h: Fraction):
         """Search an a priori box: iterate B <- hull(X) + [0, h] f(B), inflated."""
@@ -247,20 +192,15 @@ def run_batch(loop: ClosedLoop, lo: np.ndarray, hi: np.ndarray, deadline: float,
         if X.shape[0] == 0 or time.monotonic() > deadline:
             break
         t_k = period * k
-        V = loop.network_input(X)
-        ranges = [v.range() for v in V]
-        Vlo = np.stack([r[0] for r in ranges], -1)
-        Vhi = np.stack([r[1] for r in ranges], -1)
+        V, Vlo, Vhi = loop.network_input(X)
         finite = np.isfinite(Vlo).all(-1) & np.isfinite(Vhi).all(-1)
         if not finite.all():
             drop(~finite, "blow-up", None)
             if X.shape[0] == 0:
                 break
-            V = loop.network_input(X)
-            ranges = [v.range() for v in V]
-            Vlo, Vhi = np.stack([r[0] for r in ranges], -1), np.stack([r[1] for r in ranges], -1)
-        claim = loop.bounds(Vlo, Vhi)
-        params = loop.controls(X, V, claim)
+            V, Vlo, Vhi = loop.network_input(X)
+        claim = loop.bounds(*_widen(Vlo, Vhi))
+        params = loop.controls(X, V, claim.a, claim.r_lo, claim.r_hi)
         if p.time == "continuous":
             h = period / cfg.substeps
             aps, ok_all = [], np.ones(X.shape[0], bool)
@@ -280,14 +220,14 @@ def run_batch(loop: ClosedLoop, lo: np.ndarray, hi: np.ndarray, deadline: float,
                     check_target(pieces[len(tu):])
             claims.append(claim)
             aprioris.append(aps)
-            X = absorb(Xn)
+            X = absorb(Xn, PAD)
             states.append(X)
             bad = ~ok_all
             if bad.any():
                 drop(bad, "a priori", None)
         else:
             claims.append(claim)
-            X = absorb(map_step(loop.f, p.states, X, params))
+            X = absorb(map_step(loop.f, p.states, X, params), PAD)
             states.append(X)
             discrete_checks(X, period * (k + 1))
         if X.shape[0] == 0:
@@ -320,8 +260,14 @@ def run_batch(loop: ClosedLoop, lo: np.ndarray, hi: np.ndarray, deadline: float,
     return idx, states, claims, aprioris, margin, failures
 
 
-def _take_claim(c: ControlClaim, keep) -> ControlClaim:
-    return ControlClaim(c.lo[keep], c.hi[keep], c.a[keep], c.r_lo[keep], c.r_hi[keep],
+def _widen(lo, hi):
+    """The box widened by PAD relative to its width and magnitude (outward rounded)."""
+    w = PAD * ((hi - lo) + np.abs(lo) + np.abs(hi)) + 2.0 ** -1022
+    return iv.down(lo - w), iv.up(hi + w)
+
+
+def _take_claim(c: Claims, keep) -> Claims:
+    return Claims(c.lo[keep], c.hi[keep], c.a[keep], c.r_lo[keep], c.r_hi[keep],
                         {k: (a[keep], b[keep]) for k, (a, b) in c.anchors.items()},
                         {k: (v[keep] if v.shape[0] == keep.size else v) for k, v in c.alphas.items()})
 
@@ -427,17 +373,20 @@ def _assemble(loop: ClosedLoop, parts) -> Tube:
     aps = [[(np.concatenate([p[4][k][j][0] for p in parts]), np.concatenate([p[4][k][j][1] for p in parts]))
             for j in range(len(parts[0][4][k]))] for k in range(len(parts[0][4]))]
     margin = np.concatenate([p[5] for p in parts])
-    return Tube(loop.p, loop.s, loop.cfg, loop.free, plo, phi, states, claims, aps, margin)
+    cfg = loop.cfg
+    settings = {"tm_order": cfg.tm_order, "time_order": cfg.time_order, "sub": cfg.sub, "substeps": cfg.substeps,
+                "method": cfg.method, "semantics": "real"}
+    return Tube(loop.p, loop.s, settings, loop.free, plo, phi, states, claims, aps, margin)
 
 
-def _cat_claims(cs) -> ControlClaim:
+def _cat_claims(cs) -> Claims:
     cat = np.concatenate
     anchors = {k: (cat([c.anchors[k][0] for c in cs]), cat([c.anchors[k][1] for c in cs])) for k in cs[0].anchors}
     alphas = {}
     for k in cs[0].alphas:
         vs = [c.alphas[k] for c in cs]
         alphas[k] = cat([np.broadcast_to(v, (c.lo.shape[0],) + v.shape[1:]) for v, c in zip(vs, cs)])
-    return ControlClaim(cat([c.lo for c in cs]), cat([c.hi for c in cs]), cat([c.a for c in cs]),
+    return Claims(cat([c.lo for c in cs]), cat([c.hi for c in cs]), cat([c.a for c in cs]),
                         cat([c.r_lo for c in cs]), cat([c.r_hi for c in cs]), anchors, alphas)
 
 
@@ -475,62 +424,51 @@ def _violation_time(scenario, tr) -> float | None:
     return float(tr.times[-1])
 
 
-def _inner_points(scenario: Scenario, pts: np.ndarray) -> np.ndarray:
-    """Clip sample points into the initial box."""
-    return np.clip(pts, scenario.lo, scenario.hi)
-
-
 def confirm_falsification(problem, scenario, x0, settings: Settings) -> bool:
     """A validated tube from a tiny box around x0 (one binary64 step each side) that
     lies inside an unsafe polyhedron at some checked time, or outside the target: a
     proof that the exact trajectories from that box violate the spec."""
     x0 = np.asarray(x0, np.float64)
-    lo, hi = iv.down(x0), iv.up(x0)
-    s = replace(scenario, lo=np.maximum(lo, scenario.lo), hi=np.minimum(hi, scenario.hi))
-    s = replace(s, lo=np.minimum(s.lo, x0), hi=np.maximum(s.hi, x0))
+    lo, hi = np.minimum(np.maximum(iv.down(x0), scenario.lo), x0), np.maximum(np.minimum(iv.up(x0), scenario.hi), x0)
+    if not scenario.contains_exact(lo, hi):
+        return False
+    s = replace(scenario, lo=lo, hi=hi)
     cfg = replace(settings, split=None)
     loop = ClosedLoop(problem, s, cfg)
     return _tube_violates(loop)
 
 
 def _tube_violates(loop: ClosedLoop) -> bool:
-    """Integrate one piece and look for a time enclosure inside the unsafe set (every
-    half-space of some polyhedron with max <= 0) or a final set outside the target."""
+    """Integrate one piece and look for an enclosure inside an unsafe polyhedron (every
+    half-space's max <= 0) at a time in the window, or a final set outside the target."""
     p, s, cfg = loop.p, loop.s, loop.cfg
     prop = s.prop
     X = loop.initial(s.lo[None], s.hi[None])
-    from .sets import functional
 
     def inside_unsafe(E):
-        for poly in prop.unsafe:
-            if all(np.any(functional(E, h).range()[1] <= 0) for h in poly):
-                return True
-        return False
+        return any(all(bool(np.any(functional(E, h).range()[1] <= 0)) for h in poly) for poly in prop.unsafe)
 
     for k in range(s.steps):
         t_k = p.period * k
-        V = loop.network_input(X)
-        ranges = [v.range() for v in V]
-        claim = loop.bounds(np.stack([r[0] for r in ranges], -1), np.stack([r[1] for r in ranges], -1))
-        params = loop.controls(X, V, claim)
+        V, Vlo, Vhi = loop.network_input(X)
+        claim = loop.bounds(Vlo, Vhi)
+        params = loop.controls(X, V, claim.a, claim.r_lo, claim.r_hi)
         if p.time == "continuous":
             h = p.period
             Bl, Bh = loop.apriori(X, params, h)
-            ok, X, pieces = flow_step(loop.f, p.states, X, params, h, cfg.time_order, Bl, Bh, 16)
+            times = check_times(prop.window, t_k, h, 16) if prop.unsafe else []
+            ok, X, pieces = flow_step(loop.f, p.states, X, params, h, cfg.time_order, Bl, Bh, times)
             if not ok.all():
                 return False
-            if prop.unsafe and in_window(prop.window, t_k, t_k + h):
-                for j in range(16):
-                    ta, tb = t_k + h * Fraction(j, 16), t_k + h * Fraction(j + 1, 16)
-                    if ta >= prop.window[0] and tb <= prop.window[1] and inside_unsafe(pieces[j]):
-                        return True
+            if any(inside_unsafe(pieces[j]) for j in range(len(times))):
+                return True
         else:
             X = map_step(loop.f, p.states, X, params)
-            if prop.unsafe and in_window(prop.window, t_k + 1, t_k + 1) and inside_unsafe(X):
+            if prop.unsafe and in_window(prop.window, t_k + p.period, t_k + p.period) and inside_unsafe(X):
                 return True
+        X = absorb(X)
     if prop.target and prop.target_window[0] == prop.target_window[1]:
-        from .sets import functional as fn
-        return any(fn(X, h).range()[0][0] > 0 for h in prop.target)
+        return any(functional(X, h).range()[0][0] > 0 for h in prop.target)
     return False
 
 
@@ -546,7 +484,7 @@ def decide(problem: Problem | str, scenario: str | None = None, settings: Settin
     cfg = settings or default_settings(problem, s)
     deadline = time.monotonic() + cfg.time_limit
     rng = np.random.default_rng(cfg.seed)
-    pts = _inner_points(s, corners_and_samples(s.lo, s.hi, cfg.falsify, rng))
+    pts = s.inner_points(corners_and_samples(s.lo, s.hi, cfg.falsify, rng))
     cex = falsify(problem, s, pts)
     stats = {}
     if cex is not None:
@@ -561,7 +499,7 @@ def decide(problem: Problem | str, scenario: str | None = None, settings: Settin
     # a last search for counterexamples inside the pieces that could not be shown
     extra = [corners_and_samples(a, b, 16, rng) for a, b in unresolved[:32]]
     if extra:
-        cex = falsify(problem, s, _inner_points(s, np.concatenate(extra)))
+        cex = falsify(problem, s, s.inner_points(np.concatenate(extra)))
         if cex is not None:
             return _falsified(problem, s, cfg, cex, t0, stats)
     stats["unresolved"] = len(unresolved)

@@ -157,7 +157,8 @@ def _sum_up(a, axis=-1):
     n = a.shape[axis]
     if n == 0:
         return np.zeros(a.shape[:-1]) if axis == -1 else np.sum(a, axis=axis)
-    return _upx(np.sum(a, axis=axis) * _grow(n))
+    s = np.sum(a, axis=axis)
+    return np.where(s == 0, 0.0, _upx(s * _grow(n)))    # a float sum of nonnegatives is 0 only if all are
 
 
 def _err(x) -> np.ndarray:
@@ -291,12 +292,16 @@ def unstack(t: TM) -> list:
     return [TM(t.c[..., j, :], t.lo[..., j], t.hi[..., j], t.b, t.e[..., j, :]) for j in range(t.lo.shape[-1])]
 
 
-def absorb(X: TM) -> TM:
+def absorb(X: TM, pad: float = 0.0) -> TM:
     """Move the remainders of a stacked TM (..., n) into n new noise symbols, one per
     component (column j of the new block is nonzero in component j only), so that
     later steps carry them linearly instead of wrapping them in intervals. The
-    sets are unchanged: [lo, hi] is inside mid + rad [-1, 1]."""
+    sets do not shrink: [lo, hi] is inside mid + rad [-1, 1]; ``pad`` widens the
+    radius by that relative amount (and the remainder left by 2^-1022), so that a
+    recomputation that rounds differently still lands inside."""
     m, r = iv.midrad(X.lo, X.hi)
+    if pad:
+        r = _upx(r * (1.0 + pad))
     c0l, c0h = iv.add(X.c[..., 0], X.c[..., 0], m, m)
     c0, r0 = iv.midrad(c0l, c0h)
     c = X.c.copy()
@@ -305,6 +310,8 @@ def absorb(X: TM) -> TM:
     new = np.zeros(X.shape + (n,))
     idx = np.arange(n)
     new[..., idx, idx] = r
+    if pad:
+        r0 = _upx(r0 * (1.0 + pad) + 2.0 ** -1022)
     return TM(c, -r0, r0, X.b, np.concatenate([X.e, new], -1))
 
 
@@ -313,22 +320,38 @@ def contains(outer: TM, inner: TM) -> np.ndarray:
     (for every z and every value of its noise symbols) a value of outer for the same
     z and the same symbols, for some value of outer's *new* symbols (those beyond
     inner's)? The new symbols must each sit in one component (else: False). Sound
-    test: range(p_in - p_out) + sum |e_in - e_out| + I_in inside I_out +- sum |e_new|."""
+    test: range(p_in - p_out) + sum |e_in - e_out| + I_in inside I_out +- sum |e_new|
+    (exact when the two agree: equal coefficients give a zero deviation)."""
     q_old = inner.q
     if outer.q < q_old:
         outer = TM(outer.c, outer.lo, outer.hi, outer.b, _pad_e(outer.e, q_old))
     new = outer.e[..., q_old:]
     diagonal = np.all(np.count_nonzero(new, axis=-2) <= 1, axis=-1)       # (...) per batch element
-    slack = _sum_up(np.abs(new))
-    dl, dh = iv.sub(inner.c, inner.c, outer.c, outer.c)
-    m, rad = _sweep(dl, dh)
-    el, eh = iv.sub(inner.e, inner.e, outer.e[..., :q_old], outer.e[..., :q_old])
-    dev = _sum_up(np.maximum(np.abs(el), np.abs(eh)))
-    plo, phi = poly_range(m, inner.b)
-    lo, hi = iv.add(*iv.add(plo, phi, -rad, rad), inner.lo, inner.hi)
-    lo, hi = iv.add(lo, hi, -dev, dev)
-    ok = (lo >= iv.down(outer.lo - slack)) & (hi <= iv.up(outer.hi + slack))
-    return np.all(ok, axis=-1) & diagonal
+    with np.errstate(all="ignore"):
+        slack = _sum_up(np.abs(new))
+        dl, dh = iv.sub(inner.c, inner.c, outer.c, outer.c)
+        exact = inner.c == outer.c
+        m, r = iv.midrad(dl, dh)
+        m, r = np.where(exact, 0.0, m), np.where(exact, 0.0, r)
+        dn, up = _poly_dev(m, inner.b)
+        el, eh = iv.sub(inner.e, inner.e, outer.e[..., :q_old], outer.e[..., :q_old])
+        edev = _sum_up(np.where(inner.e == outer.e[..., :q_old], 0.0, np.maximum(np.abs(el), np.abs(eh))))
+        spread = _up0(_up0(_sum_up(r) + edev))
+        lo_dev = _up0(_up0(dn - m[..., 0]) + spread)       # deviation below: -(c0 - dn) + ...
+        hi_dev = _up0(_up0(up + m[..., 0]) + spread)
+        lo_ok = _dn0(inner.lo, lo_dev) >= _dn0(outer.lo, slack)
+        hi_ok = _up0(inner.hi + hi_dev) <= _up0(outer.hi + slack)
+    return np.all(lo_ok & hi_ok, axis=-1) & diagonal
+
+
+def _up0(x):
+    """One step up, except for an exact 0 (a sum of zeros)."""
+    return np.where(x == 0, 0.0, _upx(x))
+
+
+def _dn0(a, b):
+    """A lower bound of a - b for b >= 0, exact when b == 0."""
+    return np.where(b == 0, a, _dn(a - b))
 
 
 class TMAlgebra:
