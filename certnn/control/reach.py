@@ -30,6 +30,7 @@ The producer. Per scenario:
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
@@ -475,8 +476,10 @@ def _tube_violates(loop: ClosedLoop) -> bool:
 # ------------------------------------------------------------------ entry points
 
 def decide(problem: Problem | str, scenario: str | None = None, settings: Settings | None = None,
-           progress=None, want_tube: bool = True) -> ReachResult:
-    """Decide one scenario: verified (sound tube), falsified (replayed trajectory) or unknown."""
+           progress=None, want_tube: bool = True, executor=None, workers: int = 1) -> ReachResult:
+    """Decide one scenario: verified (sound tube), falsified (replayed trajectory) or
+    unknown. With an ``executor`` (:mod:`certnn.executor`) the initial box is cut into
+    at least ``workers`` pieces whose tubes are built in parallel."""
     t0 = time.perf_counter()
     if not isinstance(problem, Problem):
         problem = load_problem(problem)
@@ -491,7 +494,10 @@ def decide(problem: Problem | str, scenario: str | None = None, settings: Settin
         return _falsified(problem, s, cfg, cex, t0, stats)
     loop = ClosedLoop(problem, s, cfg)
     plo, phi = initial_pieces(s, cfg.split)
-    tube, unresolved, stats = build_tube(loop, plo, phi, deadline, progress)
+    if executor is not None and workers > 1:
+        tube, unresolved, stats = _build_parallel(loop, plo, phi, executor, workers, deadline, progress)
+    else:
+        tube, unresolved, stats = build_tube(loop, plo, phi, deadline, progress)
     if tube is not None:
         margin = float(np.min(tube.margin)) if tube.margin.size else None
         return ReachResult(problem.name, s.name, "verified", time.perf_counter() - t0, margin, "checked",
@@ -505,6 +511,67 @@ def decide(problem: Problem | str, scenario: str | None = None, settings: Settin
     stats["unresolved"] = len(unresolved)
     return ReachResult(problem.name, s.name, "unknown", time.perf_counter() - t0, None, None, (), s.expected,
                        0, None, None, stats)
+
+
+def _cut(lo, hi, free, k: int):
+    """At least k pieces: bisect the widest free dimension (relative to the root) of the
+    largest piece until there are k."""
+    root = np.where(hi[0] > lo[0], hi[0] - lo[0], 1.0) if lo.ndim > 1 else hi - lo
+    pieces = [(a, b) for a, b in zip(lo, hi)]
+    while len(pieces) < k and free:
+        i = int(np.argmax([_volume(a, b, free) for a, b in pieces]))
+        a, b = pieces.pop(i)
+        d = free[int(np.argmax([(b[j] - a[j]) / root[j] for j in free]))]
+        m = (a[d] + b[d]) / 2
+        a2, b1 = b.copy(), a.copy()
+        a2[d], b1[d] = m, m
+        pieces += [(a, a2), (b1, b)]
+    return np.stack([p[0] for p in pieces]), np.stack([p[1] for p in pieces])
+
+
+def _tube_job(item):
+    """Worker: the tube of some pieces (the problem is read again in the worker)."""
+    folder, scenario, cfg, lo, hi, seconds = item
+    problem = load_problem(folder)
+    loop = ClosedLoop(problem, problem.scenario(scenario), cfg)
+    tube, unresolved, stats = build_tube(loop, lo, hi, time.monotonic() + seconds)
+    if tube is not None:
+        tube.problem = tube.scenario = None          # the parent has them; keep the payload small
+    return tube, unresolved, stats
+
+
+def _build_parallel(loop, plo, phi, executor, workers, deadline, progress):
+    lo, hi = _cut(plo, phi, loop.free, workers)
+    items = [(str(loop.p.folder), loop.s.name, loop.cfg, lo[i:i + 1], hi[i:i + 1], deadline - time.monotonic())
+             for i in range(lo.shape[0])]
+    parts, unresolved, stats = [], [], {"batches": 0, "splits": 0, "pieces_tried": 0, "jobs": len(items)}
+    done = 0
+    for _, (tube, unres, st) in executor.map(_tube_job, items):
+        unresolved += unres
+        for k in ("batches", "splits", "pieces_tried"):
+            stats[k] += st.get(k, 0)
+        if tube is not None:
+            parts.append(tube)
+        done += 1
+        if progress is not None:
+            progress(done / len(items))
+    if unresolved or len(parts) != len(items):
+        return None, unresolved, stats
+    return _merge(loop, parts), [], stats
+
+
+def _merge(loop, tubes) -> Tube:
+    """One tube from the tubes of disjoint pieces (computed in other processes)."""
+    from .taylor import concat
+    b = loop.b
+    rebase = lambda t: TM(t.c, t.lo, t.hi, b, t.e)  # noqa: E731  (the basis object of this process)
+    states = [concat([rebase(t.states[k]) for t in tubes]) for k in range(len(tubes[0].states))]
+    claims = [_cat_claims([t.claims[k] for t in tubes]) for k in range(tubes[0].steps)]
+    cat = np.concatenate
+    aps = [[(cat([t.apriori[k][j][0] for t in tubes]), cat([t.apriori[k][j][1] for t in tubes]))
+            for j in range(len(tubes[0].apriori[k]))] for k in range(len(tubes[0].apriori))]
+    return Tube(loop.p, loop.s, tubes[0].settings, loop.free, cat([t.piece_lo for t in tubes]),
+                cat([t.piece_hi for t in tubes]), states, claims, aps, cat([t.margin for t in tubes]))
 
 
 def _falsified(problem, s, cfg, cex, t0, stats) -> ReachResult:
@@ -524,3 +591,55 @@ def default_settings(problem: Problem, scenario: Scenario) -> Settings:
     nv = int(np.count_nonzero(scenario.hi > scenario.lo))
     order = 3 if nv <= 2 else 2 if nv <= 6 else 1
     return Settings(tm_order=order)
+
+
+# ------------------------------------------------------------------ suites
+
+def find_problems(folder) -> list:
+    """Every folder at or below ``folder`` that holds a spec.json, sorted."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ProblemError(f"{root}: no such folder")
+    return sorted(p.parent for p in root.rglob("spec.json"))
+
+
+def _suite_job(item):
+    folder, scenario, time_limit = item
+    t0 = time.perf_counter()
+    try:
+        problem = load_problem(folder)
+        s = problem.scenario(scenario)
+        cfg = default_settings(problem, s)
+        if time_limit is not None:
+            cfg.time_limit = time_limit
+        return decide(problem, scenario, cfg, want_tube=False).to_dict()
+    except Exception as e:      # one broken problem must not stop the suite
+        return {"problem": Path(folder).name, "scenario": scenario or "-", "verdict": "error",
+                "seconds": time.perf_counter() - t0, "error": f"{type(e).__name__}: {e}", "wrong": False,
+                "expected": None}
+
+
+def run_suite(folder, jobs: int = 1, scheduler: str | None = None, time_limit: float | None = None,
+              progress=None) -> dict:
+    """Decide every scenario of every problem below ``folder``. ``problems`` counts the
+    scenarios decided (verified + falsified + unknown, errors counted as unknown)."""
+    from ..executor import make_executor
+    t0 = time.perf_counter()
+    items = []
+    for f in find_problems(folder):
+        try:
+            names = [s.name for s in load_problem(f).scenarios]
+        except ProblemError:
+            names = [None]
+        items += [(str(f), n, time_limit) for n in names]
+    rows = [None] * len(items)
+    with make_executor(jobs, scheduler) as ex:
+        for i, row in ex.map(_suite_job, items):
+            rows[i] = row
+            if progress is not None:
+                progress(row, len(items))
+    count = lambda v: sum(r["verdict"] == v for r in rows)  # noqa: E731
+    return {"problems": len(rows), "verified": count("verified"), "falsified": count("falsified"),
+            "unknown": count("unknown") + count("error"), "errors": count("error"),
+            "wrong": sum(bool(r.get("wrong")) for r in rows), "total_seconds": round(time.perf_counter() - t0, 3),
+            "rows": rows}

@@ -122,7 +122,8 @@ def _check(tube: Tube, problem: Problem, scenario, reasons: list):
     if tube.steps != scenario.steps:
         raise _Reject(f"steps: the tube has {tube.steps} steps, the scenario {scenario.steps}")
     loop = LoopTM(problem, scenario, int(cfg["tm_order"]))
-    if tuple(tube.free) != loop.free or tube.states[0].b is not loop.b:
+    b = tube.states[0].b
+    if tuple(tube.free) != loop.free or (b.nvars, b.order) != (loop.b.nvars, loop.b.order):
         raise _Reject("basis: the tube's variables or Taylor-model order do not fit the scenario")
     _coverage(tube, scenario, loop)
     N, P = tube.steps, tube.pieces
