@@ -34,7 +34,12 @@ MAX_TEXT, MAX_POWER = 10_000, 64
 
 
 class ExpressionError(CertnnError, ValueError):
-    """An expression in a problem file uses something the reader does not accept."""
+    """An expression in a problem file uses something the reader does not accept.
+    ``where`` names the field, ``why`` says what is wrong."""
+
+    def __init__(self, where: str, why: str):
+        self.where, self.why = where, why
+        super().__init__(f"{where}: {why}")
 
 
 def parse(text, names, where: str, output_name: str | None = None) -> sympy.Expr:
@@ -44,13 +49,13 @@ def parse(text, names, where: str, output_name: str | None = None) -> sympy.Expr
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         text = repr(text)
     if not isinstance(text, str) or not text.strip():
-        raise ExpressionError(f"{where}: expected an expression string, got {text!r}")
+        raise ExpressionError(where, f"expected an expression string, got {text!r}")
     if len(text) > MAX_TEXT:
-        raise ExpressionError(f"{where}: expression longer than {MAX_TEXT} characters")
+        raise ExpressionError(where, f"expression longer than {MAX_TEXT} characters")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
-        raise ExpressionError(f"{where}: not a valid expression ({e.msg}): {text!r}") from None
+        raise ExpressionError(where, f"not a valid expression ({e.msg}): {text!r}") from None
     symbols = {n: sympy.Symbol(n, real=True) for n in names}
     return _Translator(text.strip(), symbols, where, output_name).visit(tree.body)
 
@@ -65,7 +70,7 @@ class _Translator:
 
     def fail(self, node, why):
         seg = ast.get_source_segment(self.text, node) or type(node).__name__
-        raise ExpressionError(f"{self.where}: {why}: {seg!r}")
+        raise ExpressionError(self.where, f"{why}: {seg!r}")
 
     def visit(self, node):
         if isinstance(node, ast.Constant):
@@ -181,7 +186,7 @@ def compile_tape(exprs) -> Tape:
             return emit(("div", emit(("sin", a)), emit(("cos", a))))
         if name in UNARY:
             return emit((name, walk(e.args[0])))
-        raise ExpressionError(f"cannot compile {e} ({name})")
+        raise ExpressionError("expression", f"cannot compile {e} ({name})")
 
     outs = tuple(walk(sympy.sympify(e)) for e in exprs)
     return Tape(tuple(ops), outs)
@@ -198,7 +203,7 @@ def evaluate(tape: Tape, env: dict, alg) -> list:
             vals.append(alg.const(op[1]))
         elif kind == "var":
             if op[1] not in env:
-                raise ExpressionError(f"no value for the name {op[1]!r}")
+                raise ExpressionError("expression", f"no value for the name {op[1]!r}")
             vals.append(env[op[1]])
         elif len(op) == 3:
             vals.append(getattr(alg, kind)(vals[op[1]], vals[op[2]]))

@@ -95,7 +95,7 @@ def series_coefficients(tape: ex.Tape, states, x0: list, params: dict, K: int, a
                 elif name in params:
                     v = params[name] if k == 0 else None
                 else:
-                    raise ex.ExpressionError(f"no value for the name {name!r}")
+                    raise ex.ExpressionError("dynamics", f"no value for the name {name!r}")
             else:
                 a = node[op[1]]
                 b = node[op[2]] if len(op) == 3 else None
@@ -162,7 +162,7 @@ def _coefficient(S, kind, k, a, b, out, aux, n, ja):
             return s0
         rest = S.dot((out[j], out[k - j]) for j in range(1, k))
         return S.mul(S.add(a[k], None if _zero(rest) else alg.neg(rest)), aux[n])
-    raise ex.ExpressionError(f"no Taylor rule for {kind}")  # pragma: no cover
+    raise ex.ExpressionError("dynamics", f"no Taylor rule for {kind}")  # pragma: no cover
 
 
 # ------------------------------------------------------------------ one validated step

@@ -258,6 +258,12 @@ class _Reader:
     def fail(self, fld, why):
         raise ProblemError(f"{self.path}: field '{fld}': {why}")
 
+    def expr(self, text, names, fld, output_name=None):
+        try:
+            return ex.parse(text, names, fld, output_name=output_name)
+        except ex.ExpressionError as e:
+            self.fail(e.where, e.why)
+
     # ---- names and dynamics
     def names(self):
         d = self.doc
@@ -290,7 +296,7 @@ class _Reader:
         if set(dyn) != set(states):
             self.fail("dynamics", f"must give exactly the states {states}, got {sorted(dyn)}")
         symbols = states + controls + dist
-        dynamics = [ex.parse(dyn[s], symbols, f"dynamics.{s}") for s in states]
+        dynamics = [self.expr(dyn[s], symbols, f"dynamics.{s}") for s in states]
         period = Fraction(d["control_period"])
         held, held_lo, held_hi = (), np.zeros(0), np.zeros(0)
         if dist:
@@ -364,14 +370,14 @@ class _Reader:
         ins = c["network_input"]
         if len(ins) != n_in:
             self.fail(f"{fld}.network_input", f"{len(ins)} expressions for a network with {n_in} inputs")
-        inputs = tuple(ex.parse(e, states, f"{fld}.network_input[{i}]") for i, e in enumerate(ins))
+        inputs = tuple(self.expr(e, states, f"{fld}.network_input[{i}]") for i, e in enumerate(ins))
         post = c["control_from_network_output"]
         controls = list(self.doc["control_names"])
         if set(post) != set(controls):
             self.fail(f"{fld}.control_from_network_output", f"must give exactly the controls {controls}")
         outputs = []
         for u in controls:
-            e = ex.parse(post[u], states, f"{fld}.control_from_network_output.{u}", output_name="y")
+            e = self.expr(post[u], states, f"{fld}.control_from_network_output.{u}", output_name="y")
             bad = [s.name for s in e.free_symbols if s.name.startswith("y[") and int(s.name[2:-1]) >= n_out]
             if bad:
                 self.fail(f"{fld}.control_from_network_output.{u}", f"{bad[0]} but the network has {n_out} outputs")
@@ -403,6 +409,7 @@ class _Reader:
         spec = d.get("specification")
         if spec is None:
             self.fail("specification", "missing")
+        self.box(d["initial_set"], n_plant, "initial_set")
         base = {"initial_set": d["initial_set"], "horizon_steps": d.get("horizon_steps"),
                 "time_horizon": d.get("time_horizon")}
         entries = d.get("scenarios") or [{"name": "default"}]
