@@ -57,7 +57,8 @@ class Settings:
     time_order: int = 5          # Taylor order in time (Lagrange remainder of this order)
     sub: int = 4                 # time sub-intervals per period where a safety window is checked
     substeps: int = 1            # integration steps per control period
-    split: tuple | None = None   # initial split: pieces per free dimension (None: one piece)
+    split: tuple | None = None   # initial split: pieces per free dimension (None: chosen, see ``pieces``)
+    pieces: int = 8              # without ``split``: about this many initial pieces, by controller sensitivity
     max_pieces: int = 4096
     max_depth: int = 12
     batch: int = 256
@@ -317,6 +318,31 @@ def initial_pieces(scenario: Scenario, split) -> tuple[np.ndarray, np.ndarray]:
     return plo, phi
 
 
+def sensitive_split(loop: ClosedLoop, count: int) -> tuple:
+    """Pieces per free dimension (product about ``count``): double the count of the
+    dimension whose share of the first control's variation is largest. The shares
+    are the linear coefficients, in the initial-state variables, of the controls'
+    Taylor models on the whole box (the network input TM times CROWN's slopes)."""
+    nv = len(loop.free)
+    if nv == 0 or count <= 1:
+        return ()
+    s = loop.s
+    X = loop.initial(s.lo[None], s.hi[None])
+    V, vlo, vhi = loop.network_input(X)
+    claim = loop.bounds(*_widen(vlo, vhi))
+    params = loop.controls(X, V, claim.a, claim.r_lo, claim.r_hi)
+    sens = np.zeros(nv)
+    for u in loop.p.controls:
+        U = params[u]
+        lin = np.abs(np.array([U.c[0, loop.b.linear_index(v)] for v in range(nv)]))
+        if lin.sum() > 0:
+            sens += lin / lin.sum()
+    counts = np.ones(nv, int)
+    while counts.prod() * 2 <= count and np.any(sens > 0):
+        counts[int(np.argmax(sens / counts))] *= 2
+    return tuple(int(c) for c in counts)
+
+
 def build_tube(loop: ClosedLoop, plo, phi, deadline, progress=None):
     """Pieces queue with splitting. Returns (tube or None, unresolved pieces (lo, hi), stats)."""
     cfg = loop.cfg
@@ -493,7 +519,7 @@ def decide(problem: Problem | str, scenario: str | None = None, settings: Settin
     if cex is not None:
         return _falsified(problem, s, cfg, cex, t0, stats)
     loop = ClosedLoop(problem, s, cfg)
-    plo, phi = initial_pieces(s, cfg.split)
+    plo, phi = initial_pieces(s, cfg.split if cfg.split else sensitive_split(loop, cfg.pieces))
     if executor is not None and workers > 1:
         tube, unresolved, stats = _build_parallel(loop, plo, phi, executor, workers, deadline, progress)
     else:
