@@ -22,7 +22,7 @@ def _run(*args):
 def test_run_writes_a_checked_tube_and_a_plot(tmp_path):
     folder = short_pendulum(tmp_path)
     code, out, err = _run("reach", folder, "--json", "--cert", tmp_path / "tube.json", "--plot", tmp_path / "p.png",
-                          "--no-progress")
+                          "--no-progress", "--scenario", "verification")
     assert code == 0, err
     o = json.loads(out.strip().splitlines()[-1])
     assert o["verdict"] == "verified" and o["evidence"] == "certified" and o["margin"] > 0
@@ -30,8 +30,11 @@ def test_run_writes_a_checked_tube_and_a_plot(tmp_path):
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
     code, out, _ = _run("reach", "check", tmp_path / "tube.json")
     assert code == 0 and out.startswith("accepted")
-    code, out, _ = _run("reach", "run", folder, "--scenario", "verification", "--no-progress")
-    assert code == 0 and "verified in" in out and "tightest margin" in out
+
+
+def test_run_prints_verdict_time_and_margin(tmp_path):
+    code, out, _ = _run("reach", "run", toy(tmp_path, steps=4, unsafe_b=-0.7), "--no-progress", "--split", "2")
+    assert code == 0 and "verified in" in out and "tightest margin" in out and "2 piece(s)" in out
 
 
 def test_suite_counts_and_wrong_answers(tmp_path):

@@ -44,7 +44,7 @@ def test_splitting_and_parallel_pieces(tmp_path):
     p = load_problem(toy(tmp_path, unsafe_b=-0.56))
     s = p.scenarios[0]
     cfg = default_settings(p, s)
-    cfg.tm_order, cfg.falsify = 1, 8
+    cfg.tm_order, cfg.falsify, cfg.pieces = 1, 8, 1
     r = decide(p, s.name, cfg, executor=SequentialExecutor(), workers=2)
     assert r.verdict == "verified" and r.pieces >= 2
     _inside_tube(p, s, r.tube, n=100)
