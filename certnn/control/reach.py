@@ -37,7 +37,6 @@ from fractions import Fraction
 import numpy as np
 
 from ..floats import interval as iv
-from . import expr as ex
 from .controller import ControllerBounds
 from .tube import Claims, Tube
 from .flow import flow_step, interval_rhs, map_step, picard_ok

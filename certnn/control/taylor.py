@@ -339,8 +339,9 @@ def contains(outer: TM, inner: TM) -> np.ndarray:
         spread = _up0(_up0(_sum_up(r) + edev))
         lo_dev = _up0(_up0(dn - m[..., 0]) + spread)       # deviation below: -(c0 - dn) + ...
         hi_dev = _up0(_up0(up + m[..., 0]) + spread)
-        lo_ok = _dn0(inner.lo, lo_dev) >= _dn0(outer.lo, slack)
-        hi_ok = _up0(inner.hi + hi_dev) <= _up0(outer.hi + slack)
+        # inner's bounds rounded outward, outer's (widened by the new symbols) inward
+        lo_ok = _dn0(inner.lo, lo_dev) >= np.where(slack == 0, outer.lo, _upx(outer.lo - slack))
+        hi_ok = _up0(inner.hi + hi_dev) <= np.where(slack == 0, outer.hi, _dn(outer.hi + slack))
     return np.all(lo_ok & hi_ok, axis=-1) & diagonal
 
 
@@ -350,7 +351,7 @@ def _up0(x):
 
 
 def _dn0(a, b):
-    """A lower bound of a - b for b >= 0, exact when b == 0."""
+    """A lower bound of a - b, exact when b == 0."""
     return np.where(b == 0, a, _dn(a - b))
 
 

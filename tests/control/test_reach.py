@@ -4,7 +4,6 @@ it at every control step), falsified only from a replayed trajectory, else unkno
 from dataclasses import replace
 
 import numpy as np
-import pytest
 
 from certnn.control.problem import load_problem
 from certnn.control.reach import decide, default_settings

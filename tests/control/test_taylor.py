@@ -66,7 +66,7 @@ def test_higher_order_is_tighter():
 
 
 def test_containment_is_exact_and_sound():
-    b, S, rng = _setup(3, seed=5)
+    b, S, _ = _setup(3, seed=5)
     assert contains(S, S).all()
     moved = TM(S.c.copy(), S.lo, S.hi, b, S.e)
     moved.c[..., 0] += 1e-9

@@ -86,7 +86,7 @@ def _apriori(a, doc):
 
 
 def _anchor(a, doc):
-    k = [key for key in a if key.startswith("anchor.") and key.endswith(".hi")][0]
+    k = next(key for key in a if key.startswith("anchor.") and key.endswith(".hi"))
     a[k][:] = a[k.replace(".hi", ".lo")]        # a CROWN anchor squeezed to a point
 
 
