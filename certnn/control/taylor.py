@@ -341,7 +341,8 @@ def contains(outer: TM, inner: TM) -> np.ndarray:
         hi_dev = _up0(_up0(up + m[..., 0]) + spread)
         # inner's bounds rounded outward, outer's (widened by the new symbols) inward
         lo_ok = _dn0(inner.lo, lo_dev) >= np.where(slack == 0, outer.lo, _upx(outer.lo - slack))
-        hi_ok = _up0(inner.hi + hi_dev) <= np.where(slack == 0, outer.hi, _dn(outer.hi + slack))
+        hi_ok = np.where(hi_dev == 0, inner.hi, _upx(inner.hi + hi_dev)) <= \
+            np.where(slack == 0, outer.hi, _dn(outer.hi + slack))
     return np.all(lo_ok & hi_ok, axis=-1) & diagonal
 
 
