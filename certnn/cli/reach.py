@@ -74,7 +74,8 @@ def _named(path: str | None, scenario: str, several: bool) -> Path | None:
 
 @click.group("reach", cls=_DefaultRun)
 def reach_group():
-    """Closed-loop reachability of neural-network controllers (ARCH-COMP AINNCS format)."""
+    """Closed-loop reachability of neural-network controllers (ARCH-COMP AINNCS format).
+    `certnn reach PROBLEM_DIR ...` is short for `certnn reach run PROBLEM_DIR ...`."""
 
 
 @reach_group.command("run")
