@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..bounds.crown import backward, crown
+from ..ops.relax import ALPHA, TangentPoints
 from ..bounds.net import analyze
 from ..bounds.result import Bounds
 from ..spec.linear import LinearSpec
@@ -32,7 +33,7 @@ from ..verify.certificate import make_certificate
 from .network import augmented, io_sizes
 from .tube import Claims, claim_spec
 
-PAD_REL, PAD_ABS = 1e-9, 1e-12
+PAD_REL, PAD_ABS = 1e-8, 1e-12
 
 
 class ControllerBounds:
@@ -66,4 +67,12 @@ class ControllerBounds:
         bounds = Bounds(np.ones((P, spec.C.shape[1])), None, self.method, self.graph,
                         intermediate=b.intermediate, alphas={k: v for k, v in b.alphas.items() if k[0] != "spec"})
         cert = make_certificate(self.graph, region, spec, bounds)
-        return Claims(lo, hi, a, r_lo, r_hi, cert.anchors, cert.alphas)
+        alphas = dict(cert.alphas)
+        # the tangent points this backward pass used for the claim's rows (CROWN's defaults
+        # on the unpadded bounds), so that the checker builds the same lines
+        for nid in self.net.order:
+            n = self.net.nodes[nid]
+            if isinstance(ALPHA.get(n.op), TangentPoints) and n.inputs[0] in known:
+                l, u = (x[:, None] for x in known[n.inputs[0]])
+                alphas[("spec", nid, "both")] = ALPHA[n.op].init(l, u, (P, spec.C.shape[1]) + l.shape[2:], "adaptive")
+        return Claims(lo, hi, a, r_lo, r_hi, cert.anchors, alphas)
