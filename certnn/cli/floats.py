@@ -15,11 +15,18 @@ def float_group():
 @click.argument("value")
 @click.option("--format", "fmt", default="binary32", show_default=True,
               help="binary32, binary16, bfloat16, e4m3 or e5m2.")
-def float_explain(value, fmt):
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: format, bits, sign, exponent, "
+              "fraction, class, value, ulp, ...")
+def float_explain(value, fmt, as_json):
     """Show the bits, fields, neighbours, ulp and rounding error of VALUE
     (a decimal, inf, nan, or a hex bit pattern such as 0x3f800000)."""
-    from ..floats.explain import explain
-    click.echo(explain(value, fmt))
+    if as_json:
+        import json
+        from ..floats.explain import explain_fields
+        click.echo(json.dumps(explain_fields(value, fmt)))
+    else:
+        from ..floats.explain import explain
+        click.echo(explain(value, fmt))
 
 
 @float_group.command("error-budget")

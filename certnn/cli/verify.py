@@ -92,8 +92,7 @@ def _print_summary(s: dict, rep) -> None:
                  ("PGD accuracy (upper bound)", pct(s["pgd_accuracy"])),
                  ("verified accuracy", pct(s["verified_accuracy"])),
                  ("certified accuracy (checker)", pct(s["certified_accuracy"])),
-                 ("checker", "-" if not checked else
-                  ("all accepted" if not rep.check_failures else f"{len(rep.check_failures)} rejected")),
+                 ("checker", s["checker"] or "-"),
                  ("bounds ms/example", f"{ms['bounds']:.3f}"),
                  ("attack ms/example", f"{ms['attack']:.3f}"),
                  ("checker ms/example", f"{ms['check']:.3f}" if checked else "-")):
@@ -103,7 +102,10 @@ def _print_summary(s: dict, rep) -> None:
         click.echo(f"certificates: {len(s['certificates'])} file(s) in {Path(s['certificates'][0]).parent}")
     for i, why in rep.check_failures[:10]:
         click.echo(f"  example {i}: checker rejected: {why}")
-    click.echo(f"evidence: {s['evidence']}; assumptions: {', '.join(s['assumptions']) or 'none'}")
+    if s["evidence"] is None:
+        click.echo("evidence: none (no example was verified, so there is no claim to back)")
+    else:
+        click.echo(f"evidence: {s['evidence']}; assumptions: {', '.join(s['assumptions']) or 'none'}")
 
 
 def _rows_for(graph, x: np.ndarray, path) -> np.ndarray:

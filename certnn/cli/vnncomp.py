@@ -45,6 +45,9 @@ def run_cmd(onnx_path, vnnlib_path, timeout, out, cert, seed, as_json):
     except CertnnError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
+    if v.stats.get("empty_input_set"):
+        click.echo(f"warning: {vnnlib_path}: the input set is empty ({v.stats['empty_input_set']}): no input "
+                   f"satisfies the asserts, so `unsat` holds vacuously", err=True)
     line = f"{v.status} in {v.seconds:.2f} s"
     if v.status == "sat":
         b32 = "yes" if v.binary32_replays else "no"

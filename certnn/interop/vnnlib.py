@@ -21,7 +21,9 @@ disjunctive normal form; each conjunct (a "cube") is a box on X (every X_i
 must be bounded above and below) and rows G y + h <= 0 on Y. Cubes with the
 same box share one ``LinearSpec.unsafe_set`` (an OR over the cubes' ANDs); an
 ``or`` over different input boxes gives several (box, spec) cases. A cube whose
-constraints contradict (lo > hi, or a false constant comparison) is dropped.
+constraints contradict (lo > hi, or a false constant comparison) is dropped;
+when every cube is, the property has no cases and ``empty`` says why (no input
+satisfies the asserts, so there is no counterexample).
 
 Tokenizing is one regular-expression pass; comments are blanked in place so
 every error can name its line and column.
@@ -72,6 +74,7 @@ class VnnlibProperty:
     n_outputs: int = 0
     source: str = "<vnnlib>"
     exact: list = field(default_factory=list)  # per cube: (lo, hi, lo_strict, hi_strict, G, h, strict)
+    empty: str | None = None                   # no cases: why the asserts admit no input
 
     def is_counterexample(self, x, y) -> bool:
         """Does (x, y) (flattened input and output) satisfy the asserts as written,
@@ -336,21 +339,26 @@ def _cases(p: _Parser, decl, common, crossed, n_x: int, n_y: int) -> VnnlibPrope
     from ..spec.linear import LinearSpec
 
     base = _Cube(n_x, n_y)
+    false = "a comparison of constants is false"
     if not base.add(p, common):
-        return VnnlibProperty([], n_x, n_y, p.source)
+        return VnnlibProperty([], n_x, n_y, p.source, empty=false)
     groups: dict[bytes, tuple] = {}
     exact = []
+    why = None
     for extra in crossed:
         cube = base.copy()
         if not cube.add(p, extra):
+            why = why or false
             continue
         bad = ~(np.isfinite(cube.lo) & np.isfinite(cube.hi))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             side = "lower" if not np.isfinite(cube.lo[i]) else "upper"
             raise p.error(f"input X_{i} has no {side} bound (every X_i must lie in a box)", decl[("X", i)])
-        if np.any(cube.lo > cube.hi):
-            continue  # an empty input box: no counterexample there
+        if np.any(cube.lo > cube.hi):  # an empty input box: no counterexample there
+            i = int(np.argmax(cube.lo > cube.hi))
+            why = why or f"X_{i} >= {float(cube.lo[i])!r} and X_{i} <= {float(cube.hi[i])!r} leave no value for X_{i}"
+            continue
         key = cube.lo.tobytes() + cube.hi.tobytes()
         G = np.array(cube.G) if cube.G else np.zeros((1, n_y))   # no output constraint: always unsafe
         h = np.array(cube.h) if cube.h else np.zeros(1)
@@ -358,7 +366,7 @@ def _cases(p: _Parser, decl, common, crossed, n_x: int, n_y: int) -> VnnlibPrope
         groups.setdefault(key, (cube.lo, cube.hi, []))[2].append((G, h))
         exact.append((cube.lo, cube.hi, cube.lo_strict, cube.hi_strict, G, h, strict))
     cases = [(InputBox(lo, hi), LinearSpec.unsafe_set(disj)) for lo, hi, disj in groups.values()]
-    return VnnlibProperty(cases, n_x, n_y, p.source, exact)
+    return VnnlibProperty(cases, n_x, n_y, p.source, exact, None if cases else why)
 
 
 class _Cube:

@@ -1,12 +1,13 @@
 """Certificates: a claim about a network, with the data needed to re-derive it.
 
-A certificate is a JSON document (format ``certnn-certificate``, version 1)
+A certificate is a JSON document (format ``certnn-certificate``, version 2)
 plus a sibling ``.npz`` of float64 arrays, listed in the JSON with a SHA-256
 each (so a truncated or corrupted array file is caught on loading). It names
-the graph (``graph_hash`` of the model graph as loaded), the input region, the
-linear spec, the semantics the claim is about, the examples it claims, and the
-producer's intermediate bounds ("anchors") and ReLU lower slopes ("alphas").
-Field by field: docs/certificates.md.
+the graph (``graph_hash`` of the model graph as loaded), the input region (a
+ball records its radius and clipping domain, which the checker binds to the
+box: :mod:`certnn.verify.claim`), the linear spec, the semantics the claim is
+about, the examples it claims, and the producer's intermediate bounds
+("anchors") and ReLU lower slopes ("alphas"). Field by field: docs/certificates.md.
 
 Hashes only catch accidents. Tampering with the numbers is caught by
 :mod:`certnn.verify.checker`, which re-derives everything in sound arithmetic
@@ -25,6 +26,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import math
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -45,7 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..ir.graph import Graph
 
 FORMAT = "certnn-certificate"
-VERSION = 1
+VERSION = 2          # 2: a ball records its clip domain, and eps/clip/spec kind are bound to the arrays
 SEMANTICS = ("real", "binary32", "binary32-any-order")
 SIDES = ("both", "lower", "upper")
 PAD_REL, PAD_ABS = 1e-9, 1e-12
@@ -171,8 +173,9 @@ def save_certificate(cert: Certificate, path) -> Path:
 
     r, s = cert.region, cert.spec
     region = {"kind": "box" if r.norm == "box" else "ball", "norm": r.norm,
-              "eps": None if r.eps is None else float(r.eps), "input_shape": list(r.shape),
-              "lo": put("region.lo", r.lo), "hi": put("region.hi", r.hi)}
+              "eps": None if r.eps is None else float(r.eps),
+              "clip": None if r.domain is None else [float(r.domain[0]), float(r.domain[1])],
+              "input_shape": list(r.shape), "lo": put("region.lo", r.lo), "hi": put("region.hi", r.hi)}
     if r.center is not None:
         region["center"] = put("region.center", r.center)
     spec = {"kind": s.kind, "rows": int(s.C.shape[1]), "out": int(s.C.shape[2]), "groups_count": s.n_groups,
@@ -229,7 +232,9 @@ def load_certificate(path) -> Certificate:
         bad(f"not a certnn certificate (format is {doc.get('format') if isinstance(doc, dict) else None!r}, "
             f"expected {FORMAT!r})")
     if doc.get("version") != VERSION:
-        bad(f"certificate version {doc.get('version')!r} is not supported (this certnn reads {VERSION})")
+        old = " (version 1 did not bind its radius and spec kind to the arrays; re-create the certificate)" \
+            if doc.get("version") == 1 else ""
+        bad(f"certificate version {doc.get('version')!r} is not supported (this certnn reads {VERSION}){old}")
     missing = [k for k in REQUIRED if k not in doc]
     if missing:
         bad(f"missing field(s) {', '.join(repr(k) for k in missing)}")
@@ -268,13 +273,15 @@ def load_certificate(path) -> Certificate:
             if a.ndim < 2 or a.shape[0] not in (1, n) or not np.isfinite(a).all():
                 bad(f"betas of node '{e['node']}': shape {a.shape} is not (N or 1, K, ...) or not finite")
             betas[str(e["node"])] = a
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         if isinstance(e, CertificateError):
             raise
         bad(f"malformed field ({type(e).__name__}: {e})")
     if region.n != n or spec.n != n or claimed.shape != (n,):
         bad(f"inconsistent example counts: n={n}, region {region.n}, spec {spec.n}, claimed {claimed.shape}")
     model = doc.get("model")
+    if not isinstance(model, (str, type(None))):
+        bad(f"'model' must be a path (a string) or null, got {model!r}")
     if model is not None:
         model = str((path.parent / model).resolve())
     return Certificate(str(doc["graph_hash"]), region, spec, doc["semantics"], str(doc.get("method", "")),
@@ -335,6 +342,14 @@ def _region(r: dict, get, bad) -> Region:
     norm = str(r["norm"])
     if norm not in ("box", "inf", "2", "1"):
         bad(f"region norm {norm!r} is not one of box, inf, 2, 1")
+    if r.get("kind") != ("box" if norm == "box" else "ball"):
+        bad(f"region kind {r.get('kind')!r} does not fit norm {norm!r} (box: kind box; inf, 2, 1: kind ball)")
+    eps, clip = r.get("eps"), r.get("clip")
+    if not (eps is None or _finite_number(eps)):
+        bad(f"region.eps must be a finite number or null, got {eps!r}")
+    if clip is not None and not (isinstance(clip, list) and len(clip) == 2 and all(map(_finite_number, clip))
+                                 and clip[0] <= clip[1]):
+        bad(f"region.clip must be null or [lo, hi] with finite lo <= hi, got {clip!r}")
     lo, hi = get(r["lo"]), get(r["hi"])
     center = get(r.get("center"), required=False)
     if lo.shape != hi.shape or lo.ndim < 1 or (center is not None and center.shape != lo.shape):
@@ -344,11 +359,18 @@ def _region(r: dict, get, bad) -> Region:
         bad("region bounds must be finite")
     if np.any(lo > hi):
         bad("region lower bound exceeds upper bound somewhere")
-    eps = r.get("eps")
+    if list(r.get("input_shape", [])) != list(lo.shape[1:]):
+        bad(f"region.input_shape {r.get('input_shape')!r} is not the arrays' {list(lo.shape[1:])}")
     if norm in ("2", "1"):
-        if center is None or eps is None or not (np.isfinite(float(eps)) and float(eps) > 0):
+        if center is None or eps is None or not eps > 0:
             bad(f"an L{norm} ball region needs a center and a positive finite eps")
-    return Region(lo, hi, norm, center, None if eps is None else float(eps))
+    return Region(lo, hi, norm, center, None if eps is None else float(eps),
+                  None if clip is None else (float(clip[0]), float(clip[1])))
+
+
+def _finite_number(v) -> bool:
+    return isinstance(v, float) and math.isfinite(v) or isinstance(v, int) and not isinstance(v, bool) \
+        and abs(v) < 2 ** 1000
 
 
 def _spec(s: dict, get, bad) -> LinearSpec:
@@ -356,6 +378,11 @@ def _spec(s: dict, get, bad) -> LinearSpec:
     if not (np.isfinite(C).all() and np.isfinite(d).all()):
         bad("spec coefficients must be finite")
     try:
-        return LinearSpec(C, d, g.astype(np.int64), str(s.get("kind", "linear")))
+        spec = LinearSpec(C, d, g.astype(np.int64), str(s.get("kind", "linear")))
     except CertnnError as e:
         bad(f"spec: {e}")
+    counts = {"rows": spec.C.shape[1], "out": spec.C.shape[2], "groups_count": spec.n_groups}
+    for k, v in counts.items():
+        if s.get(k) != v:
+            bad(f"spec.{k} is {s.get(k)!r}, the arrays have {v}")
+    return spec

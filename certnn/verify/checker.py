@@ -4,7 +4,9 @@ Given a certificate and the model graph, re-derive the claim in sound
 arithmetic, trusting none of the producer's numbers:
 
 1. the graph's hash must equal the certificate's (and, when the caller passes
-   them, the region and spec must equal the expected ones);
+   them, the region and spec must equal the expected ones); the descriptive
+   fields (radius, clip, spec kind, labels) must agree with the arrays
+   (:mod:`certnn.verify.claim`), which is what the result's ``claim`` states;
 2. on the unfused graph, walk the nodes in topological order with a sound
    interval (IBP) pass; at every ReLU input (and every node the certificate
    gives bounds for) also run a sound backward linear substitution (CROWN) to
@@ -64,6 +66,7 @@ from ..ops import get_op
 from ..ops.relax import ALPHA
 from . import sound_lines
 from .certificate import Certificate, CertificateError, load_certificate
+from .claim import Claim, ClaimMismatch, region_claim, spec_claim
 
 S_SHAPED = tuple(sound_lines.OPS)
 SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "add", "sub", "neg", "reshape", "flatten", "relu") \
@@ -76,6 +79,9 @@ ASSUMPTIONS = {   # the checker's own boundaries (the rest come from certnn.floa
         "are code, tested for every op in tests/conformance on random points and box corners, not "
         "proved); the checker uses them only for constants computed inside the graph",
 }
+# Entries of the theorem registry (certnn.proofs, being built) that this check rests on,
+# reported with every result; none is registered for it yet.
+THEOREMS: tuple = ()
 
 
 class _Reject(Exception):
@@ -92,6 +98,7 @@ class CheckResult:
     seconds: float = 0.0
     graph_hash: str = ""
     evidence: list = field(default_factory=list)
+    claim: Claim | None = None               # what was checked (None: rejected as a whole)
 
     def __post_init__(self):
         if not self.evidence:
@@ -99,14 +106,26 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        """Every claimed example's claim was re-derived."""
+        """Every claimed example's claim was re-derived (and there is at least one)."""
         return bool(np.all(self.accepted | ~self.claimed)) and bool(np.any(self.claimed))
 
+    def summary(self) -> str:
+        """One line: the verdict, with the same words wherever a check is reported."""
+        a, c, n = int(self.accepted.sum()), int(self.claimed.sum()), int(self.accepted.size)
+        if self.ok:
+            return f"accepted: {a}/{c} claimed examples re-derived (of {n})"
+        if c == 0:
+            return f"nothing certified: the certificate claims none of its {n} examples"
+        return f"REJECTED: {a}/{c} claimed examples re-derived (of {n})"
+
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "accepted": int(self.accepted.sum()), "claimed": int(self.claimed.sum()),
-                "n": int(self.accepted.size), "per_example": self.accepted.tolist(), "reasons": self.reasons,
-                "evidence": self.evidence, "assumptions": list(self.assumptions), "seconds": self.seconds,
-                "graph_hash": self.graph_hash}
+        c = self.claim
+        return {"ok": self.ok, "verdict": self.summary(), "accepted": int(self.accepted.sum()),
+                "claimed": int(self.claimed.sum()), "n": int(self.accepted.size),
+                "per_example": self.accepted.tolist(), "reasons": self.reasons, "evidence": self.evidence,
+                "semantics": c and c.semantics, "region": c and c.region, "spec": c and c.spec,
+                "claim": c.words() if self.ok else None, "assumptions": list(self.assumptions),
+                "theorems": list(THEOREMS), "seconds": self.seconds, "graph_hash": self.graph_hash}
 
 
 def check_certificate(cert, graph: Graph | None = None, expected_region=None, expected_spec=None,
@@ -136,6 +155,10 @@ def check_certificate(cert, graph: Graph | None = None, expected_region=None, ex
                           f"the model is {h[:19]}...)")
         _compare(cert, expected_region, expected_spec)
         _compare_splits(cert, expected_splits)
+        try:
+            region, spec = region_claim(cert.region), spec_claim(cert.spec)
+        except ClaimMismatch as e:
+            raise _Reject(str(e)) from None
         checker = _Checker(unfuse(graph), cert)
         lower, reasons = checker.run()
         if cert.semantics != "real":
@@ -155,7 +178,10 @@ def check_certificate(cert, graph: Graph | None = None, expected_region=None, ex
         reasons[i] = None
     for i in np.flatnonzero(~claimed):
         reasons[i] = reasons[i] or "no claim: the certificate does not claim this example"
-    return CheckResult(accepted, claimed, reasons, lower, tuple(checker.assumptions), time.perf_counter() - t0, h)
+    claim = Claim(cert.semantics, region, spec, np.flatnonzero(accepted).tolist(), N, list(checker.assumptions),
+                  list(THEOREMS))
+    return CheckResult(accepted, claimed, reasons, lower, tuple(checker.assumptions), time.perf_counter() - t0, h,
+                       claim=claim)
 
 
 def _compare(cert: Certificate, region, spec) -> None:
@@ -164,7 +190,7 @@ def _compare(cert: Certificate, region, spec) -> None:
     if region is not None:
         r = cert.region
         if not (r.norm == region.norm and same(r.lo, region.lo) and same(r.hi, region.hi)
-                and same(r.center, region.center) and (r.eps == region.eps or r.norm in ("box", "inf"))):
+                and same(r.center, region.center) and r.eps == region.eps and r.domain == region.domain):
             raise _Reject("region: the certificate is for another region")
     if spec is not None:
         s = cert.spec

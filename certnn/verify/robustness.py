@@ -40,6 +40,7 @@ class RobustnessReport:
     certificates: list = field(default_factory=list)
     check_failures: list = field(default_factory=list)
     assumptions: tuple = ()
+    claims: int = 0             # examples the certificates claim (what the checker re-derives)
 
     @property
     def n(self) -> int:
@@ -56,9 +57,27 @@ class RobustnessReport:
                "ms_per_example": {k: 1000 * v / n for k, v in self.seconds.items()},
                "certificates": [str(c) for c in self.certificates],
                "checker_rejections": len(self.check_failures),
-               "evidence": ("certified" if self.certified is not None else "computed"),
+               "checker": self.checker_verdict(),
+               "evidence": self.evidence(),
                "assumptions": list(self.assumptions)}
         return out
+
+    def checker_verdict(self) -> str | None:
+        """What the checker said, in the words ``certnn check`` uses (None: not checked)."""
+        if self.certified is None:
+            return None
+        if self.check_failures:
+            return f"REJECTED: {len(self.check_failures)} of {self.claims} claimed examples not re-derived"
+        if self.claims == 0:
+            return "nothing certified: the certificates claim no example"
+        return f"accepted: {self.claims}/{self.claims} claimed examples re-derived"
+
+    def evidence(self) -> str | None:
+        """certified: checked certificates back the certified count; computed: bounds only;
+        None: nothing was verified, so there is no claim to back."""
+        if not self.verified.any():
+            return None
+        return "certified" if self.certified is not None and self.certified.any() else "computed"
 
 
 def verify_robustness(graph, x, labels, eps: float, norm="inf", method: str = "crown",
@@ -81,7 +100,7 @@ def verify_robustness(graph, x, labels, eps: float, norm="inf", method: str = "c
     verified = np.zeros(labels.size, bool)
     pgd_robust = clean.copy()
     certified = np.zeros(labels.size, bool) if (out_dir is not None and check) else None
-    certs, failures, assumptions = [], [], set()
+    certs, failures, assumptions, claims = [], [], set(), 0
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     for start in range(0, labels.size, batch):
@@ -119,6 +138,7 @@ def verify_robustness(graph, x, labels, eps: float, norm="inf", method: str = "c
                 cr = check_certificate(path, graph=graph, expected_region=region, expected_spec=spec)
                 secs["check"] += time.perf_counter() - t0
                 assumptions.update(cr.assumptions)  # certified rests on the checker's arithmetic too
+                claims += int(cr.claimed.sum())
                 acc = np.asarray(cr.accepted, bool)
                 certified[sl] = acc & clean[sl]
                 for i in np.flatnonzero(ver & ~acc):
@@ -127,5 +147,5 @@ def verify_robustness(graph, x, labels, eps: float, norm="inf", method: str = "c
             progress(sl.stop - sl.start)
     return RobustnessReport(float(eps), str(norm), method, semantics, labels, clean,
                             pgd_robust if attack else None, verified,
-                            certified, secs, certs, failures, tuple(sorted(assumptions)))
+                            certified, secs, certs, failures, tuple(sorted(assumptions)), claims)
 

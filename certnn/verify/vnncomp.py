@@ -64,16 +64,20 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
     is known, so within the timeout) and then, for a split-tree ``unsat``, a
     certificate at ``cert_path``, re-checked by the independent checker (which
     takes extra time, about 13 ms per leaf on ACAS Xu). Returns the Verdict
-    (``stats['certificate']`` says what happened to the certificate)."""
-    from .bab import verify_property
+    (``stats['certificate']`` says what happened to the certificate). A property
+    whose asserts admit no input is ``unsat`` with ``stats['empty_input_set']``
+    saying why, and no certificate."""
+    from .bab import Verdict, verify_property
     t0 = time.monotonic()
     graph, prop, cases = load_instance(onnx_path, vnnlib_path)
     left = max(0.0, timeout - (time.monotonic() - t0))
-    v = verify_property(graph, cases, left, seed=seed, certifiable=cert_path is not None)
+    if prop.empty:     # no input satisfies the asserts: no counterexample, whatever the network
+        v = Verdict("unsat", evidence="checked", stats={"empty_input_set": prop.empty})
+    else:
+        v = verify_property(graph, cases, left, seed=seed, certifiable=cert_path is not None)
     if v.status == "sat" and not prop.is_counterexample(*v.counterexample):
         # found in the closed sets the bounds use, but on the boundary of a strict
         # comparison as written: not a counterexample (it never is one otherwise)
-        from .bab import Verdict
         v = Verdict("unknown", stats={**v.stats, "rejected_counterexample": "on the boundary of a strict "
                                       "comparison of the property"})
     v.seconds = time.monotonic() - t0
@@ -81,7 +85,7 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
         write_result(result_path, format_result(v))
     if cert_path is not None and v.status == "unsat":
         from .bab_certificate import certify
-        v.stats["certificate"] = certify(v, graph, cases, onnx_path, cert_path)
+        v.stats["certificate"] = certify(v, graph, cases, onnx_path, cert_path, vnnlib_path)
     return v
 
 
