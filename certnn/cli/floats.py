@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .options import NONNEGATIVE
+
 
 # ---- float -------------------------------------------------------------------------------------
 @click.group("float")
@@ -24,7 +26,7 @@ def float_explain(value, fmt):
 
 @float_group.command("error-budget")
 @click.argument("checkpoint")
-@click.option("--eps", default=0.0, show_default=True, type=click.FloatRange(min=0.0),
+@click.option("--eps", default=0.0, show_default=True, type=NONNEGATIVE,
               help="L-inf radius of the box around each test image (clipped to [0, 1]).")
 @click.option("--n", "count", default=100, show_default=True, type=click.IntRange(min=1),
               help="How many test images.")

@@ -5,37 +5,38 @@ files and give the same errors."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 from ..errors import CertnnError, GraphError
+from ..io import parse_json, read_text
 from ..ir.graph import Graph
 
 
-def load_model(path) -> Graph:
+def load_model(path, deadline: float | None = None) -> Graph:
+    """``deadline`` (a ``time.monotonic()`` value) bounds an ONNX import (see
+    :func:`certnn.interop.onnx_import.load_onnx`)."""
+    if str(path) == "":
+        raise CertnnError("empty path given for the model")
     p = Path(path)
     if not p.exists():
         raise CertnnError(f"{p}: no such model file or folder")
     name = p.name.lower()
     if name.endswith(".onnx") or name.endswith(".onnx.gz"):
-        return load_onnx_model(p)
-    if p.is_file() and name.endswith(".json"):
-        try:
-            fmt = json.loads(p.read_text()).get("format")
-        except (ValueError, UnicodeDecodeError, AttributeError):
-            raise CertnnError(f"{p}: not a JSON document") from None
-        if fmt == "certnn.graph":
+        return load_onnx_model(p, deadline)
+    if not p.is_dir() and name.endswith(".json"):
+        doc = parse_json(read_text(p, "model file"), p, "model file")
+        if isinstance(doc, dict) and doc.get("format") == "certnn.graph":
             from ..ir import load
             return load(p)
     from .checkpoint import load_graph
     return load_graph(p)
 
 
-def load_onnx_model(path) -> Graph:
+def load_onnx_model(path, deadline: float | None = None) -> Graph:
     """An ONNX model with a dynamic batch dimension (see :func:`batched`)."""
     from .onnx_import import load_onnx
-    return batched(load_onnx(path))
+    return batched(load_onnx(path, deadline))
 
 
 def batched(graph):

@@ -31,12 +31,13 @@ class InstanceError(CertnnError):
     """An instance file (CSV, ONNX, VNNLIB) cannot be used."""
 
 
-def load_instance(onnx_path, vnnlib_path):
-    """(graph, property, [(Region, LinearSpec)]) with the X/Y counts checked."""
+def load_instance(onnx_path, vnnlib_path, deadline: float | None = None):
+    """(graph, property, [(Region, LinearSpec)]) with the X/Y counts checked.
+    ``deadline`` (``time.monotonic()``): the model import raises ImportTimeout past it."""
     from ..interop import load_vnnlib
     from ..interop.models import load_onnx_model
     from ..interop.vnnlib import check_against
-    graph = load_onnx_model(onnx_path)
+    graph = load_onnx_model(onnx_path, deadline)
     prop = load_vnnlib(vnnlib_path)
     check_against(prop, graph)
     shape = tuple(graph.inputs[0].shape[1:])
@@ -65,15 +66,21 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
     certificate at ``cert_path``, re-checked by the independent checker (which
     takes extra time, about 13 ms per leaf on ACAS Xu). Returns the Verdict
     (``stats['certificate']`` says what happened to the certificate)."""
-    from .bab import verify_property
+    from ..interop.errors import ImportTimeout
+    from .bab import Verdict, verify_property
     t0 = time.monotonic()
-    graph, prop, cases = load_instance(onnx_path, vnnlib_path)
+    try:
+        graph, prop, cases = load_instance(onnx_path, vnnlib_path, deadline=t0 + timeout)
+    except ImportTimeout as e:      # the timeout bounds the whole run, import included
+        v = Verdict("timeout", seconds=time.monotonic() - t0, stats={"timeout_in": str(e)})
+        if result_path is not None:
+            write_result(result_path, format_result(v))
+        return v
     left = max(0.0, timeout - (time.monotonic() - t0))
     v = verify_property(graph, cases, left, seed=seed, certifiable=cert_path is not None)
     if v.status == "sat" and not prop.is_counterexample(*v.counterexample):
         # found in the closed sets the bounds use, but on the boundary of a strict
         # comparison as written: not a counterexample (it never is one otherwise)
-        from .bab import Verdict
         v = Verdict("unknown", stats={**v.stats, "rejected_counterexample": "on the boundary of a strict "
                                       "comparison of the property"})
     v.seconds = time.monotonic() - t0
