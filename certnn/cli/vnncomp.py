@@ -81,7 +81,8 @@ def _jsonable(x):
 @click.option("--no-progress", is_flag=True, help="Do not draw a progress bar.")
 def suite_cmd(csv_path, jobs, scheduler, limit, timeout_cap, as_json, no_progress):
     """Run a category (onnx,vnnlib,timeout_s[,expected]) and count solved / wrong /
-    timeout / unknown against the `expected` column. Exit 1 when any answer is wrong."""
+    timeout / unknown against the `expected` column. Exit 1 when any answer is wrong
+    or any instance could not be run (an error)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -107,4 +108,4 @@ def suite_cmd(csv_path, jobs, scheduler, limit, timeout_cap, as_json, no_progres
                f"(wall {res['wall_seconds']:.1f} s)", file=out)
     if as_json:
         click.echo(json.dumps(_jsonable(res)))
-    sys.exit(1 if res["wrong"] else 0)
+    sys.exit(1 if res["wrong"] or res["error"] else 0)

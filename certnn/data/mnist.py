@@ -25,8 +25,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DataError
-from ..io import atomic_write
-from .idx import GZIP_MAGIC, gunzip, read_idx
+from ..io import GZIP_MAGIC, atomic_write, data_root, gunzip
+from .idx import read_idx
 
 SPLITS = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -66,15 +66,16 @@ def cache_dir() -> Path:
 def _candidates(data_dir) -> list[Path]:
     if data_dir is not None:
         return [Path(data_dir), Path(data_dir) / "mnist"]
-    env = os.environ.get("CERTNN_DATA")
-    dirs = [Path(env), Path(env) / "mnist"] if env else []
-    return dirs + [cache_dir()]
+    root = data_root()
+    return [root, root / "mnist", cache_dir()]
 
 
 def _find(folder: Path, name: str) -> Path | None:
-    """The raw file when present, else the ``.gz`` one, else None."""
+    """The raw file when present, else the ``.gz`` one, else None. Anything by that
+    name counts as present (a folder or a device too): reading it then says what is
+    wrong with it, rather than a download replacing it silently."""
     for p in (folder / name, folder / f"{name}.gz"):
-        if p.is_file():
+        if p.exists() or p.is_symlink():
             return p
     return None
 
@@ -97,7 +98,14 @@ def locate_mnist(data_dir=None, download: bool = False, *, mirrors=MIRRORS,
             return folder
     if download:
         target = Path(data_dir) if data_dir is not None else cache_dir()
-        download_mnist(target, mirrors=mirrors, fetch=fetch, progress=progress)
+        partial = next((c for c in candidates if c.is_dir() and len(_missing(c)) < len(FILES)), None)
+        try:
+            download_mnist(target, mirrors=mirrors, fetch=fetch, progress=progress)
+        except DataError as e:
+            if partial is None:
+                raise
+            raise DataError(f"{partial}: MNIST folder lacks {', '.join(_missing(partial))} (raw or .gz), and "
+                            f"downloading failed: {e}") from None
         return target
     looked = "; ".join(f"{c} (missing {', '.join(_missing(c))})" if c.is_dir() else f"{c} (no such folder)"
                        for c in candidates)
@@ -130,7 +138,7 @@ def _verify(data: bytes, name: str) -> str | None:
     if digest == GZ_SHA256[name]:
         return None
     try:
-        if hashlib.sha256(gunzip(data, f"{name}.gz")).hexdigest() == RAW_SHA256[name]:
+        if hashlib.sha256(gunzip(data, f"{name}.gz", "download", DataError)).hexdigest() == RAW_SHA256[name]:
             return None
     except DataError as e:
         return str(e)
@@ -202,6 +210,8 @@ def load_mnist(data_dir=None, split: str = "train", download: bool = False):
     if len(images) != len(labels):
         raise DataError(f"{folder}: {split} split has {len(images)} images ({img_path.name}) "
                         f"but {len(labels)} labels ({lab_path.name})")
+    if len(images) == 0:
+        raise DataError(f"{img_path}: the {split} split holds no images")
     if labels.size and labels.max() >= 10:
         bad = int(np.argmax(labels >= 10))
         raise DataError(f"{lab_path}: label {int(labels[bad])} at index {bad} is not a digit (must be < 10)")

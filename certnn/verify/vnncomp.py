@@ -18,13 +18,14 @@ partial file, in particular never an ``unsat`` that was not finished.
 from __future__ import annotations
 
 import csv
+import math
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CertnnError
-from ..io import atomic_write
+from ..io import atomic_write, read_text
 
 
 class InstanceError(CertnnError):
@@ -96,13 +97,14 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
 
 def read_instances(csv_path) -> list[dict]:
     """Rows of an instances.csv (``onnx,vnnlib,timeout_s[,expected]``; a header line is
-    optional), paths resolved against the CSV's folder."""
+    optional; ``expected`` may be empty or ``-`` when not known), paths resolved
+    against the CSV's folder."""
     p = Path(csv_path)
+    text = read_text(p, "instances file", InstanceError)
     try:
-        text = p.read_text()
-    except OSError as e:
-        raise InstanceError(f"{p}: cannot read ({e.strerror or e})") from None
-    rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+        rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+    except csv.Error as e:
+        raise InstanceError(f"{p}: not a CSV file ({e})") from None
     if rows and rows[0][0].strip().lower() == "onnx":
         rows = rows[1:]
     out = []
@@ -113,10 +115,13 @@ def read_instances(csv_path) -> list[dict]:
         try:
             t = float(r[2])
         except ValueError:
-            raise InstanceError(f"{p}: row {k}: timeout {r[2]!r} is not a number") from None
-        exp = r[3].lower() if len(r) > 3 and r[3] else None
+            raise InstanceError(f"{p}: row {k}: timeout {r[2][:40]!r} is not a number") from None
+        if not (math.isfinite(t) and t > 0):
+            raise InstanceError(f"{p}: row {k}: timeout {r[2][:40]!r} must be a finite number of seconds > 0")
+        exp = r[3].lower() if len(r) > 3 and r[3] not in ("", "-") else None    # "-": not known
         if exp is not None and exp not in ("sat", "unsat", "timeout", "unknown"):
-            raise InstanceError(f"{p}: row {k}: expected {r[3]!r} is not sat/unsat")
+            raise InstanceError(f"{p}: row {k}: expected {r[3][:40]!r} is not sat, unsat, timeout, unknown "
+                                f"or - (not known)")
         out.append({"onnx": str(p.parent / r[0]), "vnnlib": str(p.parent / r[1]), "timeout_s": t,
                     "expected": exp, "name": f"{Path(r[0]).stem}:{Path(r[1]).stem}"})
     return out
