@@ -299,7 +299,7 @@ def _npy_header(f, name: str, what: str, error) -> tuple[np.dtype, tuple, bool]:
     try:
         magic = f.read(len(NPY_MAGIC))
         if magic != NPY_MAGIC:
-            raise error(f"{name}: not a NumPy .npy array (bad magic {magic[:6]!r}) in the {what}")
+            raise error(f"{name}: the {what} is not a NumPy .npy array (it starts with {magic[:6]!r})")
         version = tuple(f.read(2))
         if version == (1, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)

@@ -54,7 +54,7 @@ def test_bounds_command_rejects_bad_input_files(ckpt, tmp_path):
     np.save(tmp_path / "wrong.npy", np.zeros((2, 100), np.float32))
     np.save(tmp_path / "nan.npy", np.full((1, 784), np.nan, np.float32))
     (tmp_path / "junk.npy").write_bytes(b"not an array")
-    for name, msg in (("wrong", "do not fit"), ("nan", "NaN"), ("junk", "cannot read")):
+    for name, msg in (("wrong", "do not fit"), ("nan", "NaN"), ("junk", "not a NumPy .npy array")):
         r = _run("bounds", "--model", str(ckpt), "--input", str(tmp_path / f"{name}.npy"), "--eps", "0.1",
                  "--out", str(tmp_path / "o.npz"))
         assert r.returncode != 0 and msg in r.stderr, (name, r.stderr)

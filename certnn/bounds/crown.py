@@ -38,7 +38,7 @@ from ..ops.relax import ALPHA, ALPHA_OPS
 from .ibp import node_bounds
 from .net import Net, analyze, check_region, prefix_bounds
 from ..spec.region import Region
-from .result import Bounds
+from .result import Bounds, no_nan
 from ..spec.linear import LinearSpec
 
 METHODS = ("crown", "crown-ibp", "same-slope", "alpha-crown")
@@ -221,11 +221,11 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     used_alphas = {}
     relu_only = _feeds_only_relus(net)
     if method == "crown-ibp":
-        bounds = node_bounds(net, region, lirpa_compat=lirpa_compat)
+        bounds = node_bounds(net, region, lirpa_compat=lirpa_compat)     # NaN-free already
     else:
         for nid in net.need:
             if nid in net.prefix:
-                bounds[nid] = prefix_bounds(net, nid, region)
+                bounds[nid] = no_nan(*prefix_bounds(net, nid, region))
             elif net.kind[nid] in ("interval", "relax") and all(
                     i in bounds for i in net.nodes[nid].inputs if i in net.var):
                 # the image of known input bounds: exact for a monotone elementwise op
@@ -246,7 +246,7 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
                 if net.kind[nid] == "interval":  # an interval node's own box may be tighter
                     il, ih = _interval_node(net, nid, bounds)
                     lo, hi = np.maximum(lo, il), np.minimum(hi, ih)
-                bounds[nid] = (lo, hi)
+                bounds[nid] = no_nan(lo, hi)
             # a node that is also fed to an interval op needs its IBP image too
         for nid in net.order:
             if net.kind.get(nid) == "interval" and nid not in bounds:
@@ -271,7 +271,7 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     else:
         a_in, bias, _ = backward(net, net.output, A0, bounds, None, mode)
         val = region.concretize_lower(a_in, bias)
-    lb, ub = val[:, :K] + d, -val[:, K:] + d
+    lb, ub = no_nan(val[:, :K] + d, -val[:, K:] + d)
     out = net.nodes[net.output]
     if net.kind[net.output] == "relax" and out.op != "relu" and out.inputs[0] in bounds:
         # an S-shaped output on a wide input interval: its linear lines are
@@ -336,7 +336,7 @@ def _interval_node(net: Net, nid: str, bounds: dict):
     los = [bounds[i][0] if i in net.var else net.const(i) for i in n.inputs]
     his = [bounds[i][1] if i in net.var else net.const(i) for i in n.inputs]
     lo, hi = get_op(n.op).interval(los, his, **n.attrs)
-    return np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    return no_nan(lo, hi)
 
 
 def alpha_crown(graph, region: Region, spec: LinearSpec | None = None, iters: int = 20, lr: float = 0.1) -> Bounds:

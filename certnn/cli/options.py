@@ -25,16 +25,18 @@ class Real(click.ParamType):
         except (TypeError, ValueError):
             self.fail(f"{value!r} is not a number", param, ctx)
         if not math.isfinite(v):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
+            self.fail(f"must be a finite number, got {value!r}", param, ctx)
         if self.min is not None and (v <= self.min if self.min_open else v < self.min) or \
                 self.max is not None and (v >= self.max if self.max_open else v > self.max):
-            self.fail(f"{value!r} is not in {self._range()}", param, ctx)
+            self.fail(f"must be {self._range()}, got {value!r}", param, ctx)
         return v
 
     def _range(self) -> str:
-        lo = "(-inf" if self.min is None else ("(" if self.min_open else "[") + f"{self.min:g}"
-        hi = "inf)" if self.max is None else f"{self.max:g}" + (")" if self.max_open else "]")
-        return f"{lo}, {hi}"
+        if self.max is None:
+            return f"{'>' if self.min_open else '>='} {self.min:g}"
+        if self.min is None:
+            return f"{'<' if self.max_open else '<='} {self.max:g}"
+        return f"in {'(' if self.min_open else '['}{self.min:g}, {self.max:g}{')' if self.max_open else ']'}"
 
 
 POSITIVE = Real(min=0.0, min_open=True)

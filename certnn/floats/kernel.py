@@ -543,8 +543,8 @@ MAX_DIGITS = 4000     # significant digits (Python's int-from-text limit is 4300
 
 def decimal_fraction(fmt: Format, t: str, text: str | None = None) -> tuple[Fraction, bool]:
     """``(value, exact)`` of the unsigned decimal (or 'a/b') ``t``. A decimal whose
-    exponent puts it far beyond ``fmt``'s range in either direction (``1e999999999999``)
-    is not expanded: its stand-in (twice the largest finite value, or a quarter of
+    exponent puts it 100 decimal orders beyond ``fmt``'s range in either direction
+    (``1e999999999999``) is not expanded: its stand-in (twice the largest finite value, or a quarter of
     the smallest subnormal) rounds like it in every mode, and ``exact`` is False."""
     bad = FloatFormatError(f"{(text if text is not None else t)[:60]!r} is not a decimal number, 'inf' or 'nan'")
     if "/" in t:
@@ -566,9 +566,9 @@ def decimal_fraction(fmt: Format, t: str, text: str | None = None) -> tuple[Frac
     e10 = int(exp) if len(exp.lstrip("+-")) <= 18 else (10**18 if exp[0] != "-" else -10**18)
     shift = e10 - len(frac)                     # value = digits * 10**shift
     order = shift + len(digits)                 # 10**(order-1) <= value < 10**order
-    if order > math.floor((fmt.emax + 1) * math.log10(2)) + 2:
+    if order > math.floor((fmt.emax + 1) * math.log10(2)) + 100:
         return fmt.max_value * 2, False
-    if order < math.floor((fmt.emin - fmt.p) * math.log10(2)) - 2:
+    if order < math.floor((fmt.emin - fmt.p) * math.log10(2)) - 100:
         return Fraction(2) ** (fmt.emin - fmt.p - 1), False
     return Fraction(int(digits)) * Fraction(10) ** shift, True
 
