@@ -518,7 +518,8 @@ def output_file(path, what: str = "output file", others=()) -> Path:
 
 
 def output_folder(path, what: str = "output folder") -> Path:
-    """Check (and create) an output folder: not empty, not an existing file, writable."""
+    """Check an output folder location before any work is done: not empty, not an
+    existing file, inside a folder that can be written (nothing is created yet)."""
     if path is None or str(path) == "":
         raise FileError(f"empty path given for the {what}")
     p = Path(path)
@@ -527,11 +528,7 @@ def output_folder(path, what: str = "output folder") -> Path:
     anc = _existing_ancestor(p)
     if not anc.is_dir():
         raise FileError(f"{path}: cannot make the {what}: {anc} is not a folder")
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise FileError(f"{path}: cannot make the {what} ({e.strerror or e})") from None
-    _probe(p, what)
+    _probe(anc, what)
     return p
 
 

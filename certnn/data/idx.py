@@ -48,7 +48,10 @@ def read_bytes(path: str | os.PathLike, what: str = "data") -> bytes:
         return raw
     head = io.gunzip(raw, str(path), "IDX file", DataError, limit=4 + 4 * 255)
     size = _declared_size(head)
-    limit = io.max_bytes() if size is None else min(size + (1 << 20), io.max_bytes() + 1)
+    if size is not None and size > io.max_bytes():
+        raise DataError(f"{path}: the IDX header declares {size} bytes, more than the limit of {io.max_bytes()} "
+                        f"(set CERTNN_MAX_FILE_BYTES to raise it)")
+    limit = io.max_bytes() if size is None else size + (1 << 20)
     data = io.gunzip(raw, str(path), "IDX file", DataError, limit=limit)
     if size is None and len(data) > io.max_bytes():
         raise DataError(f"{path}: the gzip data decompress to more than the limit of {io.max_bytes()} bytes")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import urllib.request
 from pathlib import Path
@@ -239,6 +240,9 @@ def download_allowed() -> bool:
 def mnist_arrays(input_shape=(784,), data_dir=None, split: str = "train"):
     """(x, labels): images scaled to [0, 1] in the given per-example shape
     ((784,) for an MLP, (1, 28, 28) for a CNN) and int64 labels."""
+    if math.prod(input_shape) != 28 * 28:
+        raise DataError(f"the model takes inputs of shape {tuple(input_shape)}, but MNIST images have "
+                        f"28 x 28 = 784 values")
     images, labels = load_mnist(data_dir, split, download=download_allowed())
     x = normalize(images).reshape((len(images),) + tuple(input_shape))
     return x, labels.astype(np.int64)

@@ -81,6 +81,11 @@ def read_meta(path) -> tuple[dict, dict[str, np.ndarray], Path]:
         raise CheckpointError(f"{mpath}: checkpoint version {meta.get('version')!r} is not supported "
                               f"(this certnn reads version {VERSION})")
     validate_json(meta, SCHEMA, mpath, "checkpoint", CheckpointError)
+    if meta.get("graph") is not None:
+        try:
+            serialize.check_document(meta["graph"], f"{mpath}: graph")
+        except CertnnError as e:
+            raise CheckpointError(str(e)) from None
     wpath = confined(mpath.parent, meta["weights"]["file"], "weights.file", mpath, CheckpointError)
     digest, size = sha256_file(wpath, "weights file", CheckpointError)
     if digest != meta["weights"]["sha256"]:
@@ -99,6 +104,7 @@ def load_graph(path) -> Graph:
     names = meta["graph"].get("arrays", {})
     try:
         return serialize.from_dict(meta["graph"], {k: state[k] if k in state else state.get(GRAPH_PREFIX + k)
-                                                 for k in names if k in state or GRAPH_PREFIX + k in state}, source=str(mpath))
+                                                 for k in names if k in state or GRAPH_PREFIX + k in state},
+                                   source=str(mpath), checked=True)
     except CertnnError as e:
         raise CheckpointError(str(e)) from None

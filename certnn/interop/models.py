@@ -28,9 +28,25 @@ def load_model(path, deadline: float | None = None) -> Graph:
         doc = parse_json(read_text(p, "model file"), p, "model file")
         if isinstance(doc, dict) and doc.get("format") == "certnn.graph":
             from ..ir import load
-            return load(p)
+            return _runnable(load(p), p)
     from .checkpoint import load_graph
-    return load_graph(p)
+    return _runnable(load_graph(p), p)
+
+
+def _runnable(graph: Graph, path) -> Graph:
+    """A model has one input and outputs computed from it (a graph whose output is a
+    parameter or a constant is a valid graph, but nothing to run, bound or verify)."""
+    if len(graph.inputs) != 1:
+        raise GraphError(f"{path}: a model needs exactly one input node, this graph has {len(graph.inputs)}")
+    var = {graph.inputs[0].id}
+    for n in graph.nodes:
+        if any(i in var for i in n.inputs):
+            var.add(n.id)
+    fixed = [o for o in graph.outputs if o not in var]
+    if fixed:
+        raise GraphError(f"{path}: the graph output '{fixed[0]}' does not depend on the model input "
+                         f"(a parameter or constant): nothing to run or verify")
+    return graph
 
 
 def load_onnx_model(path, deadline: float | None = None) -> Graph:

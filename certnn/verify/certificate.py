@@ -253,6 +253,9 @@ def load_certificate(path) -> Certificate:
     path = Path(path)
     if path.is_dir() or (not path.exists() and path.with_name(path.name + ".json").exists()):
         path = path / "certificate.json" if path.is_dir() else path.with_name(path.name + ".json")
+        if path.name == "certificate.json" and not path.exists():
+            raise CertificateError(f"{path.parent}: a folder, not a certificate file (and it holds no "
+                                   f"certificate.json)")
     if path.name.lower().endswith((".onnx", ".onnx.gz")):
         raise CertificateError(f"{path}: an ONNX model, not a certificate; check a certificate with "
                                f"`certnn check CERT --model {path}`")
