@@ -564,3 +564,23 @@ def relative_to_roots(path) -> str:
         return p.relative_to(project_root()).as_posix()
     except ValueError:
         return Path(path).as_posix() if not Path(path).is_absolute() else p.name
+
+
+def portable(doc):
+    """``doc`` (JSON-like) with every path in it made machine-independent for a
+    committed result: the data and benchmark roots become ``$CERTNN_DATA`` /
+    ``$CERTNN_BENCHMARKS``, the project root is dropped (inside messages too), and a
+    string that is any other absolute path keeps only its name."""
+    if isinstance(doc, dict):
+        return {k: portable(v) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [portable(v) for v in doc]
+    if not isinstance(doc, str) or "/" not in doc:
+        return doc
+    if os.path.isabs(doc) and "\n" not in doc and " " not in doc.strip():
+        return relative_to_roots(doc)
+    for var, root in (("$CERTNN_BENCHMARKS", benchmarks_root()), ("$CERTNN_DATA", data_root()),
+                      ("", project_root())):
+        doc = doc.replace(os.path.abspath(root) + "/", var + "/" if var else "")
+    return doc
+

@@ -16,7 +16,6 @@ import gzip
 import json
 import os
 import random
-import resource
 import stat
 import subprocess
 import sys

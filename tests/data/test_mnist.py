@@ -1,6 +1,5 @@
 import gzip
 import hashlib
-import os
 import time
 import urllib.request
 from pathlib import Path
