@@ -100,8 +100,9 @@ def _run_console(block: Block, where: str) -> None:
         else:
             raise AssertionError(f"{where}: cannot run {cmd!r}; mark the block <!-- docs-test: skip (why) -->")
         shown = [ln for ln in shown if ln.strip()]
-        if shown and shown[0].startswith("error:"):
-            assert code in (1, 2) and got.strip().splitlines()[-1].startswith("error:"), (where, cmd, got)
+        if shown and shown[-1].startswith(("error:", "Error:")):     # the page shows a refusal
+            last = got.strip().splitlines()[-1] if got.strip() else ""
+            assert code in (1, 2) and last.split(":")[0] == shown[-1].split(":")[0], (where, cmd, got)
             continue
         assert code == 0, (where, cmd, got)
         if shown:

@@ -38,8 +38,8 @@ def load_instance(onnx_path, vnnlib_path, deadline: float | None = None):
     from ..interop import load_vnnlib
     from ..interop.models import load_onnx_model
     from ..interop.vnnlib import check_against
+    prop = load_vnnlib(vnnlib_path)          # first: its errors are not hidden by an import timeout
     graph = load_onnx_model(onnx_path, deadline)
-    prop = load_vnnlib(vnnlib_path)
     check_against(prop, graph)
     shape = tuple(graph.inputs[0].shape[1:])
     cases = [(box.region(shape), spec) for box, spec in prop.cases]
