@@ -619,7 +619,7 @@ INPUT_CASES = {
 
 
 @pytest.mark.parametrize("case", list(INPUT_CASES) + ["npz", "pickled objects", "random bytes", "header says 10^12",
-                                                      "folder", "fifo", "devzero", "missing", "truncated"])
+                                                      "folder", "missing", "truncated"])
 def test_bounds_input_files(w, tmp_path, capsys, case):
     p = tmp_path / "x.npy"
     words: tuple = ()
