@@ -127,36 +127,44 @@ def read_bytes(path, what: str = "file", error: type[CertnnError] = FileError, l
         raise error(f"{path}: the {what} has more than the limit of {_size_text(limit)}")
     if gunzip_data and data[:2] == GZIP_MAGIC:
         data = gunzip(data, f"{path}", what, error, limit)
-        if len(data) > limit:
-            raise error(f"{path}: the gzip data of the {what} decompress to more than the limit of "
-                        f"{_size_text(limit)} (set CERTNN_MAX_FILE_BYTES to raise it)")
     return data
 
 
 def gunzip(data: bytes, name: str = "<bytes>", what: str = "file", error: type[CertnnError] = FileError,
-           limit: int | None = None) -> bytes:
-    """Decompress gzip ``data`` (several members allowed), producing at most
-    ``limit + 1`` bytes: a result longer than ``limit`` means "more than the cap"
-    (the caller decides what to say), and a bomb never costs more than that."""
+           limit: int | None = None, partial: bool = False) -> bytes:
+    """Decompress gzip ``data`` (several members allowed). More than ``limit`` bytes
+    of output is an error; with ``partial`` the first ``limit + 1`` bytes are returned
+    instead (to read a header, or to tell that more follows). The size is measured
+    first without keeping the output, so a bomb costs one bounded chunk of memory."""
     limit = max_bytes() if limit is None else limit
-    out, rest = [], data
-    total = 0
+    if not partial and _inflate(data, name, what, error, limit, keep=False) > limit:
+        raise error(f"{name}: the gzip data of the {what} decompress to more than the limit of "
+                    f"{_size_text(limit)} (set CERTNN_MAX_FILE_BYTES to raise it)")
+    return _inflate(data, name, what, error, limit, keep=True)
+
+
+def _inflate(data: bytes, name, what, error, limit: int, keep: bool):
+    """The first ``limit + 1`` bytes of gzip ``data`` (``keep``), or how many there are."""
+    out, total, rest = [], 0, data
     try:
-        while rest:
+        while rest and total <= limit:
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            chunk = d.decompress(rest, limit + 1 - total)
-            out.append(chunk)
-            total += len(chunk)
-            if total > limit:
-                break
-            if not d.eof:
-                if d.unconsumed_tail:      # stopped by the cap
-                    break
-                raise EOFError("compressed data end before the end-of-stream marker")
+            buf = rest
+            while total <= limit and not d.eof:
+                if buf:
+                    chunk = d.decompress(buf, min(_CHUNK * 16, limit + 1 - total))
+                    buf = d.unconsumed_tail
+                else:             # input used up: what zlib still holds (< one window), then the end
+                    chunk = d.flush()
+                    if not d.eof:
+                        raise EOFError("compressed data end before the end-of-stream marker")
+                total += len(chunk)
+                if keep:
+                    out.append(chunk)
             rest = d.unused_data.lstrip(b"\x00")
     except (zlib.error, EOFError) as e:
         raise error(f"{name}: corrupt or truncated gzip data in the {what} ({e})") from None
-    return b"".join(out)
+    return b"".join(out)[:limit + 1] if keep else total
 
 
 def read_text(path, what: str = "file", error: type[CertnnError] = FileError, limit: int | None = None) -> str:

@@ -966,5 +966,6 @@ def test_memory_and_time_guards(w, tmp_path):
         assert len(msg) == 1 and msg[0].startswith("error: "), (name, row)
         assert all(x in msg[0] for x in (file,) + tuple(words)), (name, row)
     chain, explain = rows[len(limited):]
-    assert chain["code"] == 0 and (t / "r5").read_text() == "timeout\n" and chain["seconds"] < 1 + 2, chain
+    # the import alone takes over 10 s without the deadline (onnx's own checker, ~1 s, cannot be interrupted)
+    assert chain["code"] == 0 and (t / "r5").read_text() == "timeout\n" and chain["seconds"] < 1 + 5, chain
     assert explain["code"] == 0 and explain["seconds"] < 5, explain

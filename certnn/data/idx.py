@@ -46,16 +46,15 @@ def read_bytes(path: str | os.PathLike, what: str = "data") -> bytes:
     raw = io.read_bytes(path, "IDX file", DataError, gunzip_data=False)
     if raw[:2] != GZIP_MAGIC:
         return raw
-    head = io.gunzip(raw, str(path), "IDX file", DataError, limit=4 + 4 * 255)
+    head = io.gunzip(raw, str(path), "IDX file", DataError, limit=4 + 4 * 255, partial=True)
     size = _declared_size(head)
-    if size is not None and size > io.max_bytes():
+    if size is None:             # a bad header: parse_idx says what is wrong with it
+        return head
+    if size > io.max_bytes():
         raise DataError(f"{path}: the IDX header declares {size} bytes, more than the limit of {io.max_bytes()} "
                         f"(set CERTNN_MAX_FILE_BYTES to raise it)")
-    limit = io.max_bytes() if size is None else size + (1 << 20)
-    data = io.gunzip(raw, str(path), "IDX file", DataError, limit=limit)
-    if size is None and len(data) > io.max_bytes():
-        raise DataError(f"{path}: the gzip data decompress to more than the limit of {io.max_bytes()} bytes")
-    return data
+    # up to 1 MiB past the declared end, so that parse_idx can say how much garbage trails
+    return io.gunzip(raw, str(path), "IDX file", DataError, limit=size + (1 << 20), partial=True)
 
 
 def _declared_size(head: bytes) -> int | None:
