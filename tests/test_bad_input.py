@@ -838,7 +838,7 @@ for argv in json.loads(sys.stdin.read()):
     except BaseException as e:
         code, err = "traceback", io.StringIO(f"{type(e).__name__}: {e}")
     out.append({"argv": argv, "code": code, "err": err.getvalue(), "seconds": time.monotonic() - t0})
-print(json.dumps(out))
+print(json.dumps({"rows": out, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 GUARD_LIMIT = 3 << 30          # address space (the interpreter with onnx and NumPy maps ~1.4 GiB)
 GUARD_FILE_CAP = 64 << 20      # certnn's size cap in the child: every legitimate cost stays far below
@@ -908,7 +908,7 @@ for argv in json.loads(sys.stdin.read()):
     except BaseException as e:
         code, err = "traceback", io.StringIO(f"{type(e).__name__}: {e}")
     out.append({"argv": argv, "code": code, "err": err.getvalue(), "seconds": time.monotonic() - t0})
-print(json.dumps(out))
+print(json.dumps({"rows": out, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 GUARD_LIMIT = 3 << 30          # address space (the interpreter with onnx and NumPy maps ~1.4 GiB)
 GUARD_FILE_CAP = 64 << 20      # certnn's size cap in the child: every legitimate cost stays far below
@@ -959,7 +959,9 @@ def test_memory_and_time_guards(w, tmp_path):
     r = subprocess.run([sys.executable, "-c", GUARD, str(GUARD_LIMIT)], env=env, capture_output=True, text=True,
                        timeout=120, input=json.dumps([[str(a) for a in argv] for argv in argvs]))
     assert r.returncode == 0, r.stderr[-3000:]
-    rows = json.loads(r.stdout)
+    res = json.loads(r.stdout)
+    assert res["maxrss_kb"] < 1.5 * 2**20, res["maxrss_kb"]       # the issue's bound: under 1.5 GB
+    rows = res["rows"]
     for (name, (argv, file, words)), row in zip(limited.items(), rows):
         assert row["code"] in (1, 2) and row["seconds"] < 30, (name, row)
         msg = [ln for ln in row["err"].splitlines() if ln.strip()]
