@@ -377,6 +377,9 @@ def onnx_cases():
         "NaN weights": (_onnx_model([h.make_node("Add", ["x", "W"], ["y"])],
                                     [nh.from_array(np.array([[NAN, 1, 2]], np.float32), "W")]),
                         ("initializer 'W'", "NaN")),
+        "NaN in a Constant node": (_onnx_model(
+            [h.make_node("Constant", [], ["W"], value=nh.from_array(np.array([[NAN, 1, 2]], np.float32))),
+             h.make_node("Add", ["x", "W"], ["y"])]), ("output W", "NaN")),
         "Expand to 3.6 GB": (_onnx_model(
             [h.make_node("Expand", ["c", "s"], ["e"]), h.make_node("ReduceSum", ["e"], ["r"], keepdims=0),
              h.make_node("Add", ["x", "r"], ["y"])],
@@ -386,7 +389,7 @@ def onnx_cases():
 
 
 ONNX_CASES = ["Gather index 7 on an axis of size 3", "Softmax axis 9 on rank 2", "opset 99", "input dim -5",
-              "input dim 10^12", "NaN weights", "Expand to 3.6 GB"]
+              "input dim 10^12", "NaN weights", "NaN in a Constant node", "Expand to 3.6 GB"]
 
 
 @pytest.mark.parametrize("case", ONNX_CASES)

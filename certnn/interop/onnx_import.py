@@ -217,9 +217,8 @@ class _Importer:
         g = self.model.graph
         for t in g.initializer:
             a = numpy_helper.to_array(t)
-            if a.dtype.kind == "f" and not np.isfinite(a).all():
-                bad = "NaN" if np.isnan(a).any() else "infinite values"
-                raise OnnxError(f"{self.source}: initializer '{t.name}' contains {bad}")
+            if a.dtype.kind == "f" and np.isnan(a).any():    # (an infinity may be a mask value)
+                raise OnnxError(f"{self.source}: initializer '{t.name}' contains NaN")
             self.names[id(a)] = (a, t.name)
             self.env[t.name] = a
         for n in g.node:
@@ -319,6 +318,8 @@ class _Importer:
         if sum(o.nbytes for o in outs) > max_bytes():
             raise OnnxError(f"{self.source}: constant node '{_node_name(n)}' ({n.op_type}) folds to more "
                             f"than the limit of {max_bytes()} bytes")
+        if any(o.dtype.kind == "f" and np.isnan(o).any() for o in outs):
+            raise OnnxError(f"{self.source}: constant node '{_node_name(n)}' ({n.op_type}) holds NaN")
         return outs
 
 
