@@ -345,7 +345,8 @@ def _npy_body(f, dtype, shape, fortran, name, what, error) -> np.ndarray:
     return a.reshape(shape, order="F" if fortran else "C")
 
 
-def _checked_nbytes(dtype, shape, stored: int, name, what, error, limit) -> int:
+def _check_nbytes(dtype, shape, stored: int, name, what, error, limit) -> None:
+    """The declared size fits the cap and equals the ``stored`` bytes."""
     nbytes = math.prod(shape) * dtype.itemsize
     if nbytes > limit:
         raise error(f"{name}: array of shape {shape} ({_size_text(nbytes)}) in the {what} exceeds the limit of "
@@ -353,7 +354,6 @@ def _checked_nbytes(dtype, shape, stored: int, name, what, error, limit) -> int:
     if nbytes != stored:
         raise error(f"{name}: array header declares shape {shape} ({nbytes} bytes of {dtype}) but "
                     f"{stored} bytes are stored in the {what}; truncated or corrupt?")
-    return nbytes
 
 
 def read_npy(path, what: str = ".npy array", error: type[CertnnError] = FileError,
@@ -361,12 +361,12 @@ def read_npy(path, what: str = ".npy array", error: type[CertnnError] = FileErro
     """A ``.npy`` file (never unpickled; dtype, shape and size checked first)."""
     limit = max_bytes() if limit is None else limit
     with open_input(path, what, error, limit) as (f, size):
-        head = f.peek(2)[:2] if hasattr(f, "peek") else b""
-        if head == GZIP_MAGIC or head[:2] == b"PK":
+        head = f.peek(2)[:2]
+        if head in (GZIP_MAGIC, b"PK"):
             raise error(f"{path}: the {what} is a {'gzip' if head == GZIP_MAGIC else 'zip (.npz)'} file, "
                         f"not a plain .npy array")
         dtype, shape, fortran = _npy_header(f, str(path), what, error)
-        _checked_nbytes(dtype, shape, size - f.tell(), path, what, error, limit)
+        _check_nbytes(dtype, shape, size - f.tell(), path, what, error, limit)
         return _npy_body(f, dtype, shape, fortran, str(path), what, error)
 
 
@@ -411,7 +411,7 @@ def read_npz(path, what: str = "array file", error: type[CertnnError] = FileErro
                     header_len = m.tell()
             except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
                 raise error(f"{where}: cannot read the {what} ({e}); truncated or corrupt?") from None
-            _checked_nbytes(dtype, shape, info.file_size - header_len, where, what, error, limit)
+            _check_nbytes(dtype, shape, info.file_size - header_len, where, what, error, limit)
             if manifest is not None and key in manifest:
                 _match_manifest(manifest[key], dtype, shape, where, what, error)
             heads[key] = (dtype, shape, fortran)
