@@ -340,6 +340,11 @@ MODEL_CASES = {
     "graph JSON array_file escapes": _graph_edit(lambda d: d.__setitem__("array_file", "../../etc/passwd"),
                                                  ("array_file",)),
     "graph JSON node id a number": _graph_edit(lambda d: d["nodes"][0].__setitem__("id", 5), ("nodes[0].id",)),
+    "graph JSON dtype not a number type": _graph_edit(lambda d: d["nodes"][0].__setitem__("dtype", "foo"),
+                                                      ("dtype 'foo'",)),
+    "graph JSON node of 4 GB per example": _graph_edit(lambda d: (d["nodes"].append(
+        {"id": "p", "op": "pad", "inputs": [d["outputs"][0]], "attrs": {"pads": [0, 0, 0, 10**9], "value": 0.0},
+         "shape": [None, 10**9 + 10], "dtype": "float32"}), d.__setitem__("outputs", ["p"])), ("node 'p'", "bytes")),
 }
 
 
@@ -377,6 +382,10 @@ def onnx_cases():
         "NaN weights": (_onnx_model([h.make_node("Add", ["x", "W"], ["y"])],
                                     [nh.from_array(np.array([[NAN, 1, 2]], np.float32), "W")]),
                         ("initializer 'W'", "NaN")),
+        "Pad by 10^9": (_onnx_model(
+            [h.make_node("Pad", ["x", "p"], ["y"], mode="constant")],
+            [nh.from_array(np.array([0, 0, 0, 10**9], np.int64), "p")], oshape=(1, 10**9 + 3)),
+            ("Pad", "bytes per example")),
         "NaN in a Constant node": (_onnx_model(
             [h.make_node("Constant", [], ["W"], value=nh.from_array(np.array([[NAN, 1, 2]], np.float32))),
              h.make_node("Add", ["x", "W"], ["y"])]), ("output W", "NaN")),
@@ -389,7 +398,7 @@ def onnx_cases():
 
 
 ONNX_CASES = ["Gather index 7 on an axis of size 3", "Softmax axis 9 on rank 2", "opset 99", "input dim -5",
-              "input dim 10^12", "NaN weights", "NaN in a Constant node", "Expand to 3.6 GB"]
+              "input dim 10^12", "NaN weights", "NaN in a Constant node", "Expand to 3.6 GB", "Pad by 10^9"]
 
 
 @pytest.mark.parametrize("case", ONNX_CASES)

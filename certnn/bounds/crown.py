@@ -273,7 +273,7 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
         val = region.concretize_lower(a_in, bias)
     lb, ub = no_nan(val[:, :K] + d, -val[:, K:] + d)
     out = net.nodes[net.output]
-    if net.kind[net.output] == "relax" and out.op != "relu" and out.inputs[0] in bounds:
+    if net.kind.get(net.output) == "relax" and out.op != "relu" and out.inputs[0] in bounds:
         # an S-shaped output on a wide input interval: its linear lines are
         # poorer than the plain image [f(l), f(u)], so take the better of the two
         ylo, yhi = (b.reshape(N, -1) for b in _interval_node(net, net.output, bounds))

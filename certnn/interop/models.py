@@ -5,11 +5,14 @@ files and give the same errors."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import CertnnError, GraphError
-from ..io import parse_json, read_text
+from ..io import max_bytes, parse_json, read_text
 from ..ir.graph import Graph
 
 
@@ -46,6 +49,11 @@ def _runnable(graph: Graph, path) -> Graph:
     if fixed:
         raise GraphError(f"{path}: the graph output '{fixed[0]}' does not depend on the model input "
                          f"(a parameter or constant): nothing to run or verify")
+    for n in graph.nodes:
+        size = math.prod(d for d in n.shape if d is not None) * np.dtype(n.dtype).itemsize
+        if size > max_bytes():
+            raise GraphError(f"{path}: node '{n.id}' would hold {size} bytes per example (shape {n.shape}), "
+                             f"more than the limit of {max_bytes()}")
     return graph
 
 

@@ -186,6 +186,11 @@ class _Importer:
                             f"imported as '{op}': {e}") from None
         dtype = next((self.dtype[i] for i in inputs if np.dtype(self.dtype[i]).kind == "f"),
                      self.dtype[inputs[0]])
+        size = math.prod(d for d in shape if d is not None) * np.dtype(dtype).itemsize
+        if size > max_bytes():     # checked before anything (the batch test below) evaluates it
+            n = self.onnx_node
+            raise OnnxError(f"{self.source}: node '{_node_name(n)}' ({n.op_type}) would hold {size} bytes "
+                            f"per example (shape {shape}), more than the limit of {max_bytes()}")
         self.nodes.append(Node(nid, op, inputs, attrs, shape=shape, dtype=dtype))
         self.shape[nid], self.dtype[nid] = shape, dtype
         return nid

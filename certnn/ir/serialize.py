@@ -92,6 +92,13 @@ def from_dict(d: dict, arrays: dict[str, np.ndarray], source: str = "graph", che
     """The graph of a document (``checked``: :func:`check_document` already ran)."""
     if not checked:
         check_document(d, source)
+    for n in d["nodes"]:
+        try:
+            ok = np.dtype(n.get("dtype", "float32")).kind in "biuf"
+        except TypeError:
+            ok = False
+        if not ok:
+            raise GraphError(f"{source}: node '{n['id']}' has dtype {n['dtype']!r}, not a real number type")
     try:
         nodes = [Node(id=str(n["id"]), op=str(n["op"]), inputs=tuple(n.get("inputs", ())),
                       attrs=dict(n.get("attrs", {})),
