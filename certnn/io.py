@@ -508,8 +508,8 @@ def _existing_ancestor(p: Path) -> Path:
 
 def output_file(path, what: str = "output file", others=()) -> Path:
     """Check an output file location before any work is done: not empty, not a
-    folder, not the same file as any of ``others`` (other outputs of the same
-    command), in a folder that exists or can be made and can be written."""
+    folder, not the same file as any of ``others`` (the command's other outputs
+    and its inputs), in a folder that exists or can be made and can be written."""
     if path is None or str(path) == "":
         raise FileError(f"empty path given for the {what}")
     p = _target(Path(path))
@@ -517,7 +517,7 @@ def output_file(path, what: str = "output file", others=()) -> Path:
         raise FileError(f"{path}: the {what} is a folder; give a file name")
     for o in others:
         if o is not None and str(o) != "" and os.path.realpath(_target(Path(o))) == os.path.realpath(p):
-            raise FileError(f"{path}: the {what} is the same file as another output ({o})")
+            raise FileError(f"{path}: the {what} is the same file as {o}, which the command also uses")
     anc = _existing_ancestor(p.parent)
     if not anc.is_dir():
         raise FileError(f"{path}: cannot write the {what}: {anc} is not a folder")

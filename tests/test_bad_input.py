@@ -740,6 +740,15 @@ def test_out_equal_to_cert_is_refused(w, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_out_equal_to_an_input_is_refused(w, tmp_path, capsys):
+    x = copy_tree(w.x, tmp_path / "x.npy")
+    refused(run_cli(capsys, "bounds", "--model", w.ck, "--input", x, "--eps", "0.1", "--out", x), "same file")
+    assert x.read_bytes() == w.x.read_bytes()
+    prop = copy_tree(w.prop, tmp_path / "p.vnnlib")
+    refused(run_cli(capsys, "vnncomp", "run", w.onnx, prop, "--timeout", "30", "--out", prop), "same file")
+    assert prop.read_text() == VNNLIB
+
+
 def test_out_through_a_symlink_writes_the_target(w, tmp_path, capsys):
     target = tmp_path / "target.txt"
     target.write_text("previous\n")

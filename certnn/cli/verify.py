@@ -149,7 +149,7 @@ def bounds_cmd(model, input_path, eps, norm, method, semantics, domain, out):
     from ..io import atomic_write, output_file, read_npy
     from ..interop.models import load_model
     dom = _domain(domain)
-    output_file(out, "bounds file (--out)")
+    output_file(out, "bounds file (--out)", others=[input_path, model])
     graph = load_model(model)
     x = _rows_for(graph, read_npy(input_path, "--input array"), input_path)
     region = Region.ball(np.asarray(x, np.float64), eps, norm, domain=dom)

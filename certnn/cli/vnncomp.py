@@ -37,9 +37,9 @@ def run_cmd(onnx_path, vnnlib_path, timeout, out, cert, seed, as_json):
     from ..io import output_file
     from ..verify.vnncomp import run_instance
     try:
-        output_file(out, "result file (--out)", others=[cert])
+        output_file(out, "result file (--out)", others=[cert, onnx_path, vnnlib_path])
         if cert is not None:
-            output_file(cert, "certificate (--cert)", others=[out])
+            output_file(cert, "certificate (--cert)", others=[out, onnx_path, vnnlib_path])
         v = run_instance(onnx_path, vnnlib_path, timeout, result_path=out, cert_path=cert, seed=seed)
     except CertnnError as e:
         click.echo(f"error: {e}", err=True)
