@@ -10,6 +10,39 @@ process under an address-space limit and a wall-clock limit, so a regression
 fails the test instead of eating the machine.
 """
 
+# Where each finding of the survey (issue #11; wrong answers 1, 2, 3 and 7 are the
+# certificate checker's, tested with it) is tested here:
+#   wrong answers 4 ONNX (Gather index, Softmax axis, opset 99)  test_onnx_models
+#                 5 NaN bounds (--eps 1e308)                     test_bounds_are_never_nan (+ tests/bounds/test_options.py)
+#                 6 --out X --cert X, --out link                 test_out_equal_to_cert_is_refused, test_out_through_a_symlink_...
+#   memory/time: DNF, gzip bombs (VNNLIB, ONNX, MNIST), deflated npz member, /dev/zero, FIFO, 20,000-layer
+#                chain under --timeout, float explain 1e999999999999       test_memory_and_time_guards
+#                npy headers of 10^12 elements, Expand to 3.6 GB, input dim 10^12
+#                                       test_model_files, test_certificate_files, test_bounds_input_files, test_onnx_models
+#   tracebacks: nesting 100,000 deep (VNNLIB, JSON, BaB tree)      test_vnnlib_files, test_model_files, test_certificate_files,
+#                                                                  test_bab_certificate_files
+#               --out a folder, a file, read-only, ""              test_file_outputs, test_folder_outputs_that_are_files
+#               option values (train, vnncomp)                     test_options
+#               checkpoint fields ("graph": "x", manifests, NaN attrs, folders), certificate fields ("n": 1e999,
+#               "producer", "model")                               test_model_files, test_certificate_files
+#               zero images, (0, 784) input, wrapping IDX dims, ONNX dim -5, .npz/string --input, output a
+#               parameter, binary CSV, 4,300-digit integers        test_mnist_files, test_bounds_input_files,
+#                                                                  test_onnx_models, test_model_files, test_instances_csv
+#   lower severity: empty .npy, suite with every ONNX missing, timeout_s nan/-5, umask, stale certificates,
+#               "claimed": ["yes", ...], X_٣, escaping references, complex --input
+#                                                                  test_bounds_input_files, test_suite_where_every_onnx_...,
+#                                                                  test_instances_csv, test_outputs_get_the_umask_mode,
+#                                                                  test_verify_rerun_..., test_certificate_files,
+#                                                                  test_vnnlib_files, test_model_files, test_bab_certificate_files
+#   messages: VNNLIB 1e400 (file:line), NaN ONNX weights (initializer), error-budget --eps nan, an ONNX file given
+#             as a certificate, MNIST folder missing a file / holding a folder or a device, IDX sizes, VNNLIB/CSV
+#             BOM, random bytes as .npy, BaB reasons (np.float64 reprs, 'split_nodes')
+#                                                                  test_vnnlib_files, test_onnx_models, test_options,
+#                                                                  test_certificate_files, test_mnist_files,
+#                                                                  test_mnist_folder_missing_a_file_..., test_vnnlib_with_a_bom,
+#                                                                  test_csv_with_bom_..., test_bounds_input_files,
+#                                                                  test_bab_rejection_reasons_..., test_bab_certificate_files
+
 from __future__ import annotations
 
 import gzip
