@@ -39,6 +39,7 @@ from .ibp import node_bounds
 from . import window
 from .net import Net, analyze, check_region, prefix_bounds
 from ..spec.region import Region
+from .options import ALPHA_MODES
 from .result import Bounds, no_nan
 from ..spec.linear import LinearSpec
 
@@ -214,7 +215,6 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
     return grads
 
 
-ALPHA_MODES = ("spec", "full")
 
 
 def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "crown",
