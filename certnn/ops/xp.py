@@ -50,3 +50,55 @@ class _Sym:
 
 
 SYM = _Sym()
+
+
+# ---- array functions that also run on object arrays of sympy expressions ----------------
+# The ops that are not elementwise call these where they would call np.exp, np.log,
+# np.sqrt or np.max, so that certnn.proofs can run the ops' own real, jvp and vjp
+# code on NumPy object arrays of sympy symbols. On number arrays each one IS the
+# NumPy call (same arguments, bit-identical results).
+
+def is_symbolic(x) -> bool:
+    """An object array (of sympy expressions), as opposed to an array of numbers."""
+    return getattr(x, "dtype", None) == object
+
+
+def _map(name, x, out=None):
+    import sympy
+    y = np.frompyfunc(getattr(sympy, name), 1, 1)(x)
+    if out is None:
+        return y
+    out[...] = y
+    return out
+
+
+def exp(x, out=None):
+    return _map("exp", x, out) if is_symbolic(x) else np.exp(x, out=out)
+
+
+def log(x, out=None):
+    return _map("log", x, out) if is_symbolic(x) else np.log(x, out=out)
+
+
+def sqrt(x, out=None):
+    return _map("sqrt", x, out) if is_symbolic(x) else np.sqrt(x, out=out)
+
+
+def amax(x, axis, keepdims=False):
+    """np.max along one axis; on symbols, sympy's ``Max`` of each row (symbols have
+    no order, so the maximum stays a symbolic function of the row)."""
+    if not is_symbolic(x):
+        return np.max(x, axis=axis, keepdims=keepdims)
+    import sympy
+    moved = np.moveaxis(x, axis, -1)
+    rows = moved.reshape(-1, moved.shape[-1])
+    m = np.empty(len(rows), dtype=object)
+    m[:] = [sympy.Max(*r) for r in rows]
+    m = m.reshape(moved.shape[:-1])
+    return np.expand_dims(m, axis) if keepdims else m
+
+
+def mask(m, like):
+    """A boolean mask to multiply ``like`` by: the mask itself for numbers, its
+    0/1 integers for symbols (sympy does not multiply by booleans)."""
+    return np.asarray(m).astype(np.int64).astype(object) if np.asarray(like).dtype == object else m
