@@ -176,11 +176,7 @@ def _laws_at(op, sample: Sample) -> None:
     # jvp is the derivative of real along u: sum over the inputs of u_k d real / d x_k
     tangent_of = {x: u for xi, ui, d in zip(xs, us, diff) if d for x, u in zip(xi.ravel(), ui.ravel())}
     for idx in np.ndindex(*y.shape):
-        e = S.exact(sympy.sympify(y[idx]))
-        shifts = {m: sympy.Dummy("shift", real=True) for m in e.atoms(sympy.Max)}
-        e = e.xreplace(shifts)
-        for m in shifts.values():   # the shift is arbitrary: real does not depend on it
-            S.require_zero(sympy.diff(e, m), f"{where}: d real{idx} / d shift")
+        e = S.shift_free(y[idx], f"{where}: real{idx}")
         d = sympy.Add(*[tangent_of[x] * sympy.diff(e, x) for x in e.free_symbols if x in tangent_of])
         S.require_zero(d - ju[idx], f"{where}: jvp{idx} - d/dt real(x + t u){idx} at t = 0")
 

@@ -22,10 +22,14 @@ calls that need a function (``exp``, ``log``, ``sqrt``, ``max``) go through
    holds in particular at the values of the exponentials;
 4. the result is a rational function over Q in the remaining symbols and atoms
    (sqrt, log, erf treated as independent generators): it is zero iff its
-   reduced numerator is the zero polynomial (sympy's sparse field arithmetic).
+   numerator is the zero polynomial (exact FLINT polynomial arithmetic).
 
-Steps 2-4 can only lose information, so they may fail to prove a true identity
-(then ``sympy.simplify`` gets a last try) but never prove a false one.
+When ``e`` holds logarithms (a log-sum-exp), the same is tried on ``exp(e) - 1``:
+every expression here is real (real symbols; logs only of positive values: sums
+of exponentials, or inside the log op's domain), and exp is injective on the
+reals. Steps 2-4 can only lose information, so they may fail to prove a true identity
+(then, on a small expression, ``sympy.simplify`` gets a last try) but never
+prove a false one.
 """
 
 from __future__ import annotations
@@ -57,80 +61,176 @@ def inner(a, b):
     return sympy.Add(*[x * y for x, y in zip(a.ravel(), b.ravel())])
 
 
+def rebuild(e, fn, memo=None):
+    """Rewrite ``e`` top-down: ``fn(x)`` returns a replacement for the
+    subexpression x (not descended into) or None (x is rebuilt from its rewritten
+    arguments). Memoised over shared subexpressions: ``xreplace`` walks the tree,
+    whose size grows exponentially with the depth of the DAG the rules build."""
+    memo = {} if memo is None else memo
+
+    def walk(x):
+        if x in memo:
+            return memo[x]
+        new = fn(x)
+        if new is None:
+            args = [walk(a) for a in x.args] if x.args and not x.is_Atom else None
+            new = x.func(*args) if args is not None and any(a is not b for a, b in zip(args, x.args)) else x
+        memo[x] = new
+        return new
+    return walk(sympy.sympify(e))
+
+
 def exact(e):
     """Floats -> the simplest rationals that round to them (see the module docstring)."""
-    e = sympy.sympify(e)
-    floats = e.atoms(sympy.Float)
-    return e.xreplace({f: sympy.nsimplify(f, rational=True) for f in floats}) if floats else e
+    return rebuild(e, lambda x: sympy.nsimplify(x, rational=True) if x.is_Float else None)
 
 
-def generic_shifts(e):
-    """Each distinct ``Max(...)`` -> a fresh real symbol (see the module docstring)."""
-    maxima = e.atoms(sympy.Max)
-    return e.xreplace({m: sympy.Dummy("shift", real=True) for m in maxima}) if maxima else e
+class _Fractions:
+    """An expression as a fraction of FLINT polynomials over Q (python-flint),
+    following steps 1-4 of the module docstring. Every pass over the expression
+    is memoised, so shared subexpressions (the op rules build DAGs: a softmax
+    denominator occurs in every gradient entry) are converted once."""
 
+    def __init__(self, e):
+        import flint
+        self.flint = flint
+        self.rationals: dict = {}        # Float -> Rational
+        self.base: dict = {}             # generator expression -> None (ordered)
+        self.exps: dict = {}             # exp node -> None (their exponents are split)
+        self._scan(e, set(), False)
+        # phase 1: the exponents, as polynomials in the base generators
+        self._use(list(self.base))
+        self.split: dict = {}            # exp node -> [(key, power)]; key: an E generator or ("log", expr)
+        factors: dict = {}
+        for node in self.exps:
+            self.split[node] = self._split(node, factors)
+        # phase 2: everything, with one generator E per distinct exponential factor
+        self._use(list(self.base) + list(factors))
+        self.e = e
 
-def _split_exps(e):
-    atoms: dict = {}
+    def _scan(self, e, seen, in_exponent):
+        if e in seen:
+            return
+        seen.add(e)
+        if e.is_Float:
+            self.rationals[e] = sympy.nsimplify(e, rational=True)
+        elif e.is_Rational:
+            pass
+        elif e.is_Add or e.is_Mul or (e.is_Pow and e.exp.is_Integer):
+            for a in e.args:
+                self._scan(a, seen, in_exponent)
+        elif e.is_Pow and e.exp.is_Rational:
+            self.base.setdefault(e.base ** sympy.Rational(1, e.exp.q), None)
+        elif isinstance(e, sympy.exp) and not in_exponent:   # exp(exp(..)): the inner one is an atom
+            self.exps.setdefault(e, None)
+            self._scan(e.args[0], seen, True)
+        else:                    # a symbol, a Max (the shift: a free symbol), log, tanh, erf, pi, ...
+            self.base.setdefault(e, None)
 
-    def split(arg):
-        out = sympy.S.One
-        for term in sympy.Add.make_args(sympy.expand(arg)):
-            c, mono = term.as_coeff_Mul()
-            if isinstance(mono, sympy.log) and c.is_integer:
-                out *= mono.args[0] ** c
+    def _use(self, gens):
+        names = tuple(f"g{i}" for i in range(len(gens))) or ("g0",)
+        self.ctx = self.flint.fmpq_mpoly_ctx.get(names, "lex")
+        self.var = dict(zip(gens, self.ctx.gens()))
+        self.one = self.ctx.from_dict({}) + 1
+        self.memo: dict = {}
+
+    def _split(self, node, factors):
+        """exp(sum_k c_k m_k) -> prod_k E_{m_k}^{c_k} (integer c_k); exp(c log s) -> s^c."""
+        num, den = self.fraction(node.args[0])
+        if not den.is_one():
+            return [(factors.setdefault(node, node), 1)]
+        gens = list(self.var)
+        out = []
+        for monom, c in num.to_dict().items():
+            c = sympy.Rational(int(c.p), int(c.q))
+            used = [(gens[i], k) for i, k in enumerate(monom) if k]
+            if c.is_integer and len(used) == 1 and used[0][1] == 1 and isinstance(used[0][0], sympy.log):
+                out.append((("log", used[0][0].args[0]), int(c)))
             elif c.is_integer:
-                out *= atoms.setdefault(mono, sympy.Dummy("E")) ** c
+                out.append((factors.setdefault(monom, monom), int(c)))
             else:
-                out *= atoms.setdefault(term, sympy.Dummy("E"))
+                out.append((factors.setdefault((monom, c), (monom, c)), 1))
         return out
 
-    if not e.has(sympy.exp):
-        return e
-    return e.replace(lambda n: isinstance(n, sympy.exp), lambda n: split(n.args[0]))
+    def fraction(self, e):
+        """(numerator, denominator) of ``e`` in the current generators."""
+        if e in self.memo:
+            return self.memo[e]
+        one = self.one
+        if e in self.var:
+            out = (self.var[e], one)
+        elif e in self.rationals or e.is_Rational:
+            q = self.rationals.get(e, e)
+            out = (one * self.flint.fmpq(int(q.p), int(q.q)), one)
+        elif e.is_Add or e.is_Mul:
+            n, d = self.fraction(e.args[0])
+            for a in e.args[1:]:
+                pn, pd = self.fraction(a)
+                if e.is_Mul:
+                    n, d = n * pn, d * pd
+                elif d == pd:
+                    n = n + pn
+                else:
+                    n, d = n * pd + pn * d, d * pd
+            out = (n, d)
+        elif e.is_Pow and e.exp.is_Integer:
+            n, d = self.fraction(e.base)
+            k = int(e.exp)
+            out = (n ** k, d ** k) if k >= 0 else (d ** -k, n ** -k)
+        elif e.is_Pow:                  # b**(p/q) = (b**(1/q))**p
+            g = self.var[e.base ** sympy.Rational(1, e.exp.q)]
+            p = int(e.exp.p)
+            out = (g ** p, one) if p >= 0 else (one, g ** -p)
+        else:                           # an exponential, split into its factors
+            n, d = one, one
+            for key, k in self.split[e]:
+                fn, fd = self.fraction(key[1]) if isinstance(key, tuple) and key[0] == "log" else (self.var[key], one)
+                fn, fd = (fn ** k, fd ** k) if k >= 0 else (fd ** -k, fn ** -k)
+                n, d = n * fn, d * fd
+            out = (n, d)
+        self.memo[e] = out
+        return out
+
+    def is_zero(self) -> bool:
+        num, den = self.fraction(self.e)
+        return num.is_zero() and not den.is_zero()
 
 
-def _generators(e, out: dict) -> bool:
-    """Collect in ``out`` the atoms of ``e`` as a rational function: symbols,
-    ``b**(1/q)`` for each fractional power ``b**(p/q)``, and every other
-    non-arithmetic subterm. Returns True when ``e`` is a polynomial in them."""
-    if e.is_Number:
-        return True
-    if e.is_Add or e.is_Mul:
-        return all([_generators(a, out) for a in e.args])
-    if e.is_Pow and e.exp.is_Integer:
-        return _generators(e.base, out) and e.exp > 0
-    if e.is_Pow and e.exp.is_Rational:
-        out.setdefault(e.base ** sympy.Rational(1, e.exp.q), None)
-        return e.exp > 0
-    out.setdefault(e, None)
-    return True
-
-
-def _rational_zero(e) -> bool:
-    """``e`` is zero as a polynomial (or rational function) over Q in its generators."""
-    from sympy.polys.domains import QQ
-    from sympy.polys.fields import field
-    from sympy.polys.rings import ring
-    gens: dict = {}
-    polynomial = _generators(e, gens)
-    if not gens:
-        return e == 0
-    algebra = ring if polynomial else field   # polynomial arithmetic is much faster
-    return algebra(list(gens), QQ)[0].from_expr(e) == 0
+_SIMPLIFY_MAX = 100   # distinct subexpressions up to which sympy.simplify gets a last try
 
 
 def is_zero(e) -> bool:
     """True when ``e`` is identically zero (proved; see the module docstring)."""
-    e = generic_shifts(exact(e))
+    e = exact(e)       # first, so that sympy puts every power base in one canonical form
     if e == 0:
         return True
-    try:
-        if _rational_zero(_split_exps(e)):
-            return True
-    except (ValueError, sympy.polys.polyerrors.PolynomialError, sympy.polys.polyerrors.CoercionFailed):
-        pass
-    return sympy.simplify(e) == 0
+    fractions = _Fractions(e)
+    if fractions.is_zero():
+        return True
+    if e.has(sympy.log) and _Fractions(sympy.exp(e) - 1).is_zero():   # e is real: exp(e) = 1 gives e = 0
+        return True
+    if len(fractions.memo) > _SIMPLIFY_MAX:      # simplify would take too long on it
+        return False
+    return sympy.simplify(generic_shifts(exact(e))) == 0
+
+
+def generic_shifts(e, shifts=None):
+    """Each distinct ``Max(...)`` -> a fresh real symbol (see the module docstring)."""
+    shifts = {} if shifts is None else shifts
+    return rebuild(e, lambda x: shifts.setdefault(x, sympy.Dummy("shift", real=True))
+                   if isinstance(x, sympy.Max) else None)
+
+
+def shift_free(e, what: str = "expression"):
+    """``e`` with each ``Max(...)`` shift replaced by a free symbol, after proving
+    that ``e`` does not depend on it, i.e. e(shifts) - e(other shifts) == 0 (so a
+    derivative may hold the shift constant)."""
+    e = exact(e)
+    shifts: dict = {}
+    one = generic_shifts(e, shifts)
+    if shifts:
+        require_zero(one - generic_shifts(e), f"{what}: the value depends on the max shift")
+    return one
 
 
 def require_zero(e, what: str) -> None:
