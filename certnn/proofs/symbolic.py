@@ -9,9 +9,9 @@ calls that need a function (``exp``, ``log``, ``sqrt``, ``max``) go through
 
 ``is_zero(e)`` proves ``e == 0`` identically, in four steps, each sound:
 
-1. every float constant becomes the simplest rational that rounds to it
-   (``sympy.nsimplify``): the code's ``0.5``, ``1e-5`` and ``2.0 / n`` stand for
-   1/2, 1/100000 and 2/n. The laws are about the real-number rules the code
+1. every float constant becomes the simplest number that rounds to it
+   (``sympy.nsimplify``: rationals, surds, pi): the code's ``0.5``, ``1e-5``,
+   ``2.0 / n`` and ``1 / sqrt(2.0)`` stand for 1/2, 1/100000, 2/n and sqrt(2)/2. The laws are about the real-number rules the code
    implements; that such constants are rounded is the float semantics' business
    (the error budget), not these theorems';
 2. every ``Max(...)`` (the shift of a stable softmax/log-sum-exp) becomes a fresh
@@ -85,16 +85,16 @@ def rebuild(e, fn, memo=None):
     return walk(sympy.sympify(e))
 
 
-_RATIONALS: dict = {}   # Float -> the simplest rational that rounds to it
+_RATIONALS: dict = {}   # Float -> the simplest number (rational, surd, pi) that rounds to it
 
 
 def exact(e):
-    """Floats -> the simplest rationals that round to them (see the module docstring)."""
+    """Floats -> the simplest numbers that round to them (see the module docstring)."""
     def rational(x):
         if not x.is_Float:
             return None
         if x not in _RATIONALS:
-            _RATIONALS[x] = sympy.nsimplify(x, rational=True)
+            _RATIONALS[x] = sympy.nsimplify(x, [sympy.pi])
         return _RATIONALS[x]
     return rebuild(e, rational)
 
@@ -121,15 +121,14 @@ def _times(a, b):
 
 
 class _Fractions:
-    """An expression as a fraction of FLINT polynomials over Q (python-flint),
-    following steps 1-4 of the module docstring. Every pass over the expression
+    """An expression (floats already made exact) as a fraction of FLINT
+    polynomials over Q (python-flint), following steps 2-4 of the module docstring. Every pass over the expression
     is memoised, so shared subexpressions (the op rules build DAGs: a softmax
     denominator occurs in every gradient entry) are converted once."""
 
     def __init__(self, e):
         import flint
         self.flint = flint
-        self.rationals: dict = {}        # Float -> Rational
         self.base: dict = {}             # generator expression -> None (ordered)
         self.exps: dict = {}             # exp node -> None (their exponents are split)
         self._scan(e, set(), False)
@@ -147,9 +146,7 @@ class _Fractions:
         if e in seen:
             return
         seen.add(e)
-        if e.is_Float:
-            self.rationals[e] = sympy.nsimplify(e, rational=True)
-        elif e.is_Rational:
+        if e.is_Rational:
             pass
         elif e.is_Add or e.is_Mul or (e.is_Pow and e.exp.is_Integer):
             for a in e.args:
@@ -200,9 +197,8 @@ class _Fractions:
         one = self.one
         if e in self.var:
             out = (self.var[e], one)
-        elif e in self.rationals or e.is_Rational:
-            q = self.rationals.get(e, e)
-            out = (one * self.flint.fmpq(int(q.p), int(q.q)), one)
+        elif e.is_Rational:
+            out = (one * self.flint.fmpq(int(e.p), int(e.q)), one)
         elif e.is_Add or e.is_Mul:
             n, d = self.fraction(e.args[0])
             for a in e.args[1:]:
