@@ -42,6 +42,9 @@ from .result import Bounds
 from ..spec.linear import LinearSpec
 
 METHODS = ("crown", "crown-ibp", "same-slope", "alpha-crown")
+# back-substitution runs each affine op's vjp (its transpose: adjoint/*) and the
+# relaxation lines of the activations (relax/*): the theorems of `certnn prove`
+THEOREMS_USED = ("adjoint/*", "relax/*")
 
 
 def _relaxation(net: Net, nid: str, bounds: dict, alpha, mode: str):
@@ -284,7 +287,7 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     inter = {k: bounds[k] for k in net.need}
     return Bounds(lb, ub, method, net.graph, intermediate=inter, alphas=used_alphas,
                   interval_nodes=tuple(k for k, v in net.kind.items() if v == "interval"),
-                  seconds=time.perf_counter() - t0)
+                  seconds=time.perf_counter() - t0, theorems=THEOREMS_USED)
 
 
 def _feeds_only_relus(net: Net) -> dict:

@@ -35,3 +35,4 @@ class Bounds:
     seconds: float = 0.0
     evidence: str = "computed"
     assumptions: tuple = ()
+    theorems: tuple = ()            # the theorems (certnn prove) the method rests on
