@@ -272,5 +272,5 @@ THEOREMS = [
         evidence="proved",
         covers=("op cross_entropy (vjp)",),
         domain=f"one row of every length n = 2..{N_MAX}, all real z, every label y",
-        prove=prove_ce_gradient, quick=True),
+        prove=prove_ce_gradient),
 ]

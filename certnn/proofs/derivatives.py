@@ -128,7 +128,9 @@ SMALL = {
                       Sample((_z(3, 2), _ints(1, -100, 0))),
                       Sample((_z(2, 2), _ints(-100, -100)))],
 }
-_BILINEAR_ELEMENTWISE = ("mul", "div")   # linear in each argument: their Jacobians are worth proving too
+_BILINEAR_ELEMENTWISE = ("mul", "div")
+# proofs that take more than about a second (the test suite runs only a sample of them)
+_SLOW = {"conv2d", "layer_norm", "cross_entropy", "softmax", "log_softmax", "mse", "mean", "sum", "sub", "batch_norm"}   # linear in each argument: their Jacobians are worth proving too
 
 # Ops whose rules cannot run on symbols: the reason, listed by `certnn prove`.
 _CANNOT = {
@@ -208,7 +210,7 @@ def _adjoint_theorem(op) -> Theorem:
                 + " at exactly these input shapes and attributes: " + "; ".join(_describe(s) for s in cs)
                 + ". Other shapes: shape-generic only by the structure of the code, not machine-checked"),
         prove=lambda: prove_adjoint(op),
-        quick=op.name not in ("conv2d", "batch_norm", "layer_norm", "cross_entropy", "avg_pool2d"))
+        quick=op.name not in _SLOW)
 
 
 def _adjoint_ops():

@@ -34,11 +34,13 @@ THEOREMS = [
     _theorem("binade-structure",
              "(a) binade structure: for every finite binary32 s >= 0, value(s) = (hidden + fraction) * ulp, and "
              "its IEEE neighbours lie at s + ulp and s - ulp (ulp/2 at the bottom of a normal binade)",
-             lambda: prove_binade_structure(BINARY32), quick=False),
+             lambda: prove_binade_structure(BINARY32, timeout_s=600), quick=False),
     _theorem("sum", "(b) for all finite binary32 a, b whose round-to-nearest-even sum s is finite: "
-             "|s - (a + b)| <= 2^-24 |a + b|", lambda: prove_rounding_bound("sum", BINARY32), quick=False),
+             "|s - (a + b)| <= 2^-24 |a + b|", lambda: prove_rounding_bound("sum", BINARY32, timeout_s=600), quick=False),
     _theorem("nearest", "(b) for every real x whose round-to-nearest-even binary32 rounding s is finite: "
-             "|s - x| <= 2^-24 |x| + 2^-150", lambda: prove_rounding_bound("nearest", BINARY32), quick=False),
+             "|s - x| <= 2^-24 |x| + 2^-150", lambda: prove_rounding_bound("nearest", BINARY32, timeout_s=600),
+             quick=False),
     _theorem("directed", "(b) for every real x and s its binary32 rounding toward -inf, +inf or 0 (finite): "
-             "|s - x| <= 2^-23 |x| + 2^-149", lambda: prove_rounding_bound("directed", BINARY32), quick=False),
+             "|s - x| <= 2^-23 |x| + 2^-149", lambda: prove_rounding_bound("directed", BINARY32, timeout_s=600),
+             quick=False),
 ]

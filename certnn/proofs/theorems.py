@@ -90,25 +90,28 @@ class Outcome:
                 "seconds": round(self.seconds, 3), "detail": self.detail}
 
 
-def declaring_modules() -> list[str]:
-    """Modules of the certnn package that declare ``THEOREMS`` or ``GAPS`` at top level
-    (found from the source text, without importing anything)."""
-    import certnn
-    root = Path(certnn.__file__).parent
+def declaring_modules(root: Path | None = None, package: str = "certnn") -> list[str]:
+    """Modules of ``package`` (at ``root``; default: certnn) that declare
+    ``THEOREMS`` or ``GAPS`` at top level, found from the source text without
+    importing anything."""
+    if root is None:
+        import certnn
+        root = Path(certnn.__file__).parent
     out = []
-    for path in sorted(root.rglob("*.py")):
+    for path in sorted(Path(root).rglob("*.py")):
         if _DECLARES.search(path.read_text(encoding="utf-8")):
-            rel = path.relative_to(root.parent).with_suffix("")
+            rel = path.relative_to(root).with_suffix("")
             parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
-            out.append(".".join(parts))
+            out.append(".".join((package,) + parts))
     return out
 
 
-@lru_cache(maxsize=1)
-def _load() -> tuple[dict, tuple]:
+def collect(module_names) -> tuple[dict, tuple]:
+    """Import the modules; return (name -> Theorem, gaps). A theorem name
+    registered twice, or a THEOREMS entry that is not a Theorem, is an error."""
     theorems: dict[str, Theorem] = {}
     gaps: list[Gap] = []
-    for mod_name in declaring_modules():
+    for mod_name in module_names:
         mod = importlib.import_module(mod_name)
         for t in getattr(mod, "THEOREMS", ()):
             if not isinstance(t, Theorem):
@@ -119,6 +122,11 @@ def _load() -> tuple[dict, tuple]:
             theorems[t.name] = replace(t, module=mod_name)
         gaps += [Gap(name, reason, mod_name) for name, reason in getattr(mod, "GAPS", {}).items()]
     return dict(sorted(theorems.items())), tuple(sorted(gaps, key=lambda g: g.name))
+
+
+@lru_cache(maxsize=1)
+def _load() -> tuple[dict, tuple]:
+    return collect(declaring_modules())
 
 
 def registered() -> dict[str, Theorem]:
