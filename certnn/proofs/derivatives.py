@@ -132,7 +132,10 @@ _BILINEAR_ELEMENTWISE = ("mul", "div")
 # proofs that take more than about a second (the test suite runs only a sample of them)
 _SLOW = {"conv2d", "layer_norm", "cross_entropy", "softmax", "log_softmax", "mse", "mean", "sum", "sub", "batch_norm"}   # linear in each argument: their Jacobians are worth proving too
 
-# Ops whose rules cannot run on symbols: the reason, listed by `certnn prove`.
+# Ops whose rules cannot run on symbols: the reason, listed by `certnn prove`. Any
+# other op whose rules fail on symbols fails its adjoint proof (`certnn prove`
+# names the call that failed): route that call through certnn.ops.xp, or list the
+# op here with the reason.
 _CANNOT = {
     "max": "piecewise: its rules compare elements (x == max), and sympy symbols have no order; "
            "the adjoint identity is tested numerically (tests/conformance/test_autograd_laws.py)",
@@ -216,6 +219,8 @@ def _adjoint_theorem(op) -> Theorem:
 def _adjoint_ops():
     ops, gaps = [], {}
     for op in all_ops():
+        if op.elementwise and op.sympy_form is None:
+            gaps[f"vjp-derivative/{op.name}"] = f"op {op.name} has no sympy_form to differentiate"
         if op.elementwise and not (op.linear or op.name in _BILINEAR_ELEMENTWISE):
             continue          # covered by vjp-derivative/<op>
         if op.jvp is None or op.vjp is None:

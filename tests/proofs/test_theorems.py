@@ -36,7 +36,7 @@ def test_every_op_is_covered_or_a_named_gap():
         if linear:
             assert f"adjoint/{op.name}" in TABLE or f"adjoint/{op.name}" in gaps, op.name
         if op.elementwise:
-            assert f"vjp-derivative/{op.name}" in TABLE, op.name
+            assert f"vjp-derivative/{op.name}" in TABLE or f"vjp-derivative/{op.name}" in gaps, op.name
     assert {"adjoint/max", "adjoint/max_pool2d"} <= gaps
     assert all(g.reason for g in T.gaps())
 
