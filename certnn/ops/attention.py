@@ -28,6 +28,7 @@ from ..errors import ShapeError
 from ..floats.b32 import F32, as_f32, b32_exp, ieee, max_reduce, rowsum
 from ..floats import error_rules as er
 from ..floats import interval as iv
+from . import xp
 from ._common import broadcast_shapes, fmt, norm_axis
 from .registry import OpDef, Sample, register
 from .relax import multivariate
@@ -57,9 +58,9 @@ def _keep(keep, x):
 
 def real(x, keep, *, axis=-1):
     keep = _keep(keep, x)
-    m = np.max(np.where(keep, x, -np.inf), axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0).astype(x.dtype)
-    e = np.exp(np.where(keep, x - m, -np.inf))
+    m = xp.amax(np.where(keep, x, -np.inf), axis=axis, keepdims=True)
+    m = np.where(xp.isfinite(m), m, 0).astype(x.dtype)
+    e = xp.exp(np.where(keep, x - m, -np.inf))
     s = np.sum(e, axis=axis, keepdims=True)
     return e / np.where(s > 0, s, 1).astype(x.dtype)
 

@@ -258,7 +258,7 @@ def rms_shape(in_shapes, eps):
 
 def _rms_parts(x, weight, eps):
     axes = tuple(range(x.ndim - weight.ndim, x.ndim))
-    r = 1.0 / np.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
+    r = 1.0 / xp.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
     return axes, r, x * r
 
 

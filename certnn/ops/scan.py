@@ -33,6 +33,7 @@ from ..errors import ShapeError
 from ..floats.b32 import as_f32, b32_exp, ieee, rowsum
 from ..floats import error_rules as er
 from ..floats import interval as iv
+from . import xp
 from ._common import fmt
 from .registry import OpDef, Sample, register
 
@@ -58,7 +59,7 @@ def shape(in_shapes):
 def _forward(x, delta, A, B, C):
     """(y, H, Ad): outputs and every state h_t and factor a_t, (batch, L, D, N)."""
     shape([x.shape, delta.shape, A.shape, B.shape, C.shape])
-    Ad = np.exp(delta[..., None] * A)
+    Ad = xp.exp(delta[..., None] * A)
     Bx = (delta * x)[..., None] * B[:, :, None, :]
     H = np.empty_like(Ad)
     h = np.zeros_like(Ad[:, 0])

@@ -121,6 +121,14 @@ def amax(x, axis, keepdims=False):
     return np.expand_dims(m, axis) if keepdims else m
 
 
+def isfinite(x):
+    """np.isfinite; on symbols, False only where the expression is provably infinite
+    (the maximum of a fully masked row, ``Max(-oo, -oo)``): a real symbol is finite."""
+    if not is_symbolic(x):
+        return np.isfinite(x)
+    return np.frompyfunc(lambda v: getattr(v, "is_finite", True) is not False, 1, 1)(x).astype(bool)
+
+
 def mask(m, like):
     """A boolean mask to multiply ``like`` by: the mask itself for numbers, its
     0/1 integers for symbols (sympy does not multiply by booleans)."""
