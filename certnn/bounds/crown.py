@@ -45,8 +45,9 @@ from ..spec.linear import LinearSpec
 
 METHODS = ("crown", "crown-ibp", "same-slope", "alpha-crown")
 # back-substitution runs each affine op's vjp (its transpose: adjoint/*) and the
-# relaxation lines of the activations (relax/*): the theorems of `certnn prove`
-THEOREMS_USED = ("adjoint/*", "relax/*")
+# relaxation lines of the activations (relax/*) and the McCormick planes of
+# products of two variable inputs (planes/*): the theorems of `certnn prove`
+THEOREMS_USED = ("adjoint/*", "relax/*", "planes/*")
 
 
 def _relaxation(net: Net, nid: str, bounds: dict, alpha, mode: str):
