@@ -5,7 +5,7 @@ batch (benchmarks/zoo_twins.py; both on one thread, steps interleaved so
 machine load hits both alike), and for the CNN, ResNet and ViT the fraction of
 test images that IBP and CROWN verify robust at small L-inf radii.
 
-    .venv/bin/python benchmarks/zoo.py [--models cnn,vit] [--skip-train] [--steps 5]
+    .venv/bin/python benchmarks/zoo.py [--models cnn,vit] [--skip-train] [--steps 5] [--epochs N]
 
 Results are merged into benchmarks/results/zoo.json model by model (a run of
 some models keeps the others' entries). Checkpoints go to
@@ -39,15 +39,20 @@ VERIFY = {"cnn": 50, "resnet": 30, "vit": 20}      # test images per radius (CRO
 RADII = (0.001, 0.004)
 
 
-def train(name: str) -> dict:
-    """Run the zoo recipe through the CLI; return its JSON line plus the command's wall time."""
+def train(name: str, epochs: int | None = None) -> dict:
+    """Run the zoo recipe through the CLI (``epochs`` overrides the recipe's, and is
+    recorded); return its JSON line plus the command's wall time."""
     cmd = [sys.executable, "-m", "certnn", "zoo", "train", name, "--json", "--no-progress", "--out", str(CKPT / name)]
+    cmd += ["--epochs", str(epochs)] if epochs else []
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if r.returncode:
         raise SystemExit(f"certnn zoo train {name} failed:\n{r.stderr[-2000:]}")
     res = json.loads(r.stdout.strip().splitlines()[-1])
     res["command_wall_s"] = time.perf_counter() - t0
+    if epochs:
+        from certnn.zoo import entry
+        res["recipe_epochs_overridden"] = {"recipe": entry(name).recipe.epochs, "ran": epochs}
     res.pop("checkpoint", None)          # a machine path
     return res
 
@@ -155,6 +160,7 @@ def verify(name: str) -> list[dict]:
 
 
 def main():
+    from certnn.io import atomic_write
     from certnn.zoo import ZOO
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(ZOO), help="comma-separated zoo names")
@@ -162,6 +168,8 @@ def main():
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--skip-verify", action="store_true")
     ap.add_argument("--steps", type=int, default=5, help="timed steps per framework")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="override the recipes' epochs (a shorter run; recorded in the results)")
     args = ap.parse_args()
     try:
         import torch  # noqa: F401
@@ -175,7 +183,7 @@ def main():
         try:
             if not args.skip_train:
                 print(f"training {name} ...", flush=True)
-                row["train"] = train(name)
+                row["train"] = train(name, args.epochs)
                 row["train"]["load_average"] = os.getloadavg()[0]
             if have_torch and not args.skip_timing:
                 row["step_time"] = time_steps(name, args.steps)
@@ -195,9 +203,8 @@ def main():
         doc["models"][name] = row
         doc.update({"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
                     "numpy": np.__version__})
-        tmp = out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(doc, indent=1))
-        tmp.replace(out)
+        with atomic_write(out, "w") as f:      # a unique temporary file: concurrent runs do not clash
+            f.write(json.dumps(doc, indent=1))
         _print_row(name, row)
     print(f"wrote {out.relative_to(ROOT)}")
 
