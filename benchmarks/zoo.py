@@ -168,6 +168,7 @@ def main():
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--skip-verify", action="store_true")
     ap.add_argument("--steps", type=int, default=5, help="timed steps per framework")
+    ap.add_argument("--table", action="store_true", help="print the stored results as a markdown table; run nothing")
     ap.add_argument("--epochs", type=int, default=None,
                     help="override the recipes' epochs (a shorter run; recorded in the results)")
     args = ap.parse_args()
@@ -177,6 +178,9 @@ def main():
     except ImportError:
         have_torch = False
     out = RESULTS / "zoo.json"
+    if args.table:
+        print(markdown_table(_load(out)))
+        return
     sys.path.insert(0, str(ROOT / "benchmarks"))
     for name in args.models.split(","):
         row = _load(out)["models"].get(name, {})
@@ -211,6 +215,28 @@ def main():
 
 def _load(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {"models": {}}
+
+
+def markdown_table(doc: dict) -> str:
+    """The stored results, one row per model (blank where a figure was not measured)."""
+    lines = ["| model | metric | value | target | wall (s) | s/epoch | step certnn / torch (s) | ratio |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, row in doc["models"].items():
+        t, s, tg = row.get("train", {}), row.get("step_time", {}), row.get("target", {})
+        over = t.get("recipe_epochs_overridden")
+        value = f"{t['value']:.4f}" + (f" ({over['ran']} of {over['recipe']} epochs)" if over else "") if t else ""
+        target = f"{tg['target']} {'met' if tg['met'] else 'NOT met'}" if tg else ""
+        step = f"{s['certnn_step_s']:.3f} / {s['torch_step_s']:.3f}" if "ratio" in s else ""
+        ratio = f"{s['ratio']:.2f} (target {s['target_ratio']})" if "ratio" in s else ""
+        lines.append(f"| {name} | {t.get('metric', '')} | {value} | {target} | "
+                     f"{t['wall_seconds']:.0f} | {t['train_seconds_per_epoch']:.0f} | {step} | {ratio} |" if t else
+                     f"| {name} | | | | | | {step} | {ratio} |")
+    ver = [(n, v) for n, row in doc["models"].items() for v in row.get("verified", [])]
+    if ver:
+        lines += ["", "| model | eps | method | n | clean | verified | PGD | seconds |", "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {n} | {v['eps']} | {v['method']} | {v['n']} | {v['clean_accuracy']:.2f} | "
+                  f"{v['verified_accuracy']:.2f} | {v['pgd_accuracy']} | {v['seconds']:.0f} |" for n, v in ver]
+    return "\n".join(lines)
 
 
 def _print_row(name, row):
