@@ -93,7 +93,7 @@ def _trainer(kind: str) -> Callable:
             "fno": train_fno}[kind]
 
 
-_RNN = dict(epochs=3, batch_size=128, lr=2e-3, clip=1.0)
+_RNN = dict(epochs=4, batch_size=128, lr=2e-3, clip=1.0)
 ZOO = {e.name: e for e in [
     Entry("cnn", "CNN conv32-conv64-fc128 on MNIST",
           Recipe({"arch": "cnn", "width": 32, "hidden": 128}, epochs=3, batch_size=64, lr=1e-3), "classifier"),
