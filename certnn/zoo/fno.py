@@ -80,8 +80,13 @@ def train_fno(name: str, recipe, data_dir=None, out=None, progress: bool = True,
         run = runner(model, xtr[:recipe.batch_size], recipe.compiled)
 
         def loss_fn(run, batch):
+            # the relative L2 error itself (the FNO paper's training loss): u(., 1) is about
+            # 60x smaller than u(., 0) at nu = 0.1, and an MSE that small leaves Adam's eps
+            # and the weight decay in charge (plain MSE stalled at 25 % relative error)
             xb, yb = batch
-            return F.mse(run(Tensor(xb)), yb), len(yb)
+            diff = run(Tensor(xb)) - Tensor(yb)
+            norms = np.linalg.norm(yb, axis=1).astype(yb.dtype)
+            return F.mean(F.sqrt(F.sum(diff * diff, axis=1)) / Tensor(norms)), len(yb)
 
         def predict(u):
             with no_grad():
