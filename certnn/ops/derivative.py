@@ -87,7 +87,7 @@ def expression(op: str, wrt: tuple, params: tuple):
 @functools.lru_cache(maxsize=None)
 def _numeric(op: str, wrt: tuple, params: tuple):
     n = _base(op).arity[0]
-    return sympy.lambdify(symbols(n), expression(op, wrt, params), modules=["scipy", "numpy"])
+    return sympy.lambdify(symbols(n), expression(op, wrt, params), modules=["scipy", "numpy"], cse=True)
 
 
 def _dtype(xs):
@@ -165,32 +165,86 @@ def partial(op: str, attrs: dict, p: int) -> tuple[str, tuple, tuple]:
     return op, (p,), params_of(attrs)
 
 
+_Y = sympy.Symbol("y", real=True)   # the op's output, in first derivatives written with it
+
+
+@functools.lru_cache(maxsize=None)
+def rational_partial(op: str, params: tuple, p: int):
+    """The op's first partial ``grads[p]`` as a sympy expression in its inputs
+    ``symbols(n)`` and its output ``y`` when it is rational there (+, -, *, /,
+    integer powers, numbers: tanh' = 1 - y^2, sigmoid' = y (1 - y), exp' = y,
+    log' = 1/x, mul' = b, ...), else None (relu's where, gelu's erf, ...)."""
+    base = _base(op)
+    xs = symbols(base.arity[0])
+    e = sympy.sympify(base.grads(*xs, _Y, xp=SYM, **dict(params))[p])
+    ok = all(a.is_Symbol or a.is_Number or a.is_Add or a.is_Mul or (a.is_Pow and a.exp.is_Integer)
+             for a in sympy.preorder_traversal(e))
+    return e if ok else None
+
+
+def emit(ap, e, env: dict):
+    """Apply a rational sympy expression with ops: ``env`` maps its symbols to
+    the caller's values; numbers come back as Python floats (ap makes them
+    constants where they meet a value)."""
+    if e in env:
+        return env[e]
+    if e.is_Number:
+        return float(e)
+    if e.is_Add:
+        acc = None
+        for a in sorted(e.args, key=lambda a: a.could_extract_minus_sign()):
+            neg = a.could_extract_minus_sign()
+            h = emit(ap, -a if neg else a, env)
+            acc = (ap("neg", h) if neg else h) if acc is None else ap("sub" if neg else "add", acc, h)
+        return acc
+    if e.is_Mul:
+        c, rest = e.as_coeff_Mul()
+        h = emit(ap, rest, env) if not rest.is_Mul else None
+        if rest.is_Mul:
+            for a in rest.args:
+                h = emit(ap, a, env) if h is None else ap("mul", h, emit(ap, a, env))
+        return h if c == 1 else ap("neg", h) if c == -1 else ap("mul", h, float(c))
+    if e.is_Pow and e.exp.is_Integer:
+        n = int(e.exp)
+        b = emit(ap, e.base, env)
+        h = b
+        for _ in range(abs(n) - 1):
+            h = ap("mul", h, b)
+        return h if n > 0 else ap("div", 1.0, h)
+    raise MissingRuleError(f"cannot write {e} with ops")
+
+
 def _elementwise_tangent(name):
-    """sum_p t_p * d_p f(xs); a partial that sympy finds to be a constant or one of
-    the inputs is applied as such (add and sub give add/neg, mul gives two muls)."""
-    def rule(ap, ts, xs, **attrs):
+    """sum_p t_p * d_p f(xs). A first partial that is rational in the inputs and
+    the output is written with arithmetic ops on them (tanh: t * (1 - y*y)),
+    so nested derivatives stay arithmetic; any other partial is a derivative
+    node. Constant partials scale the tangent (add: t, sub: -t)."""
+    def rule(ap, ts, xs, y, **attrs):
         acc = None
         for p, t in enumerate(ts):
             if t is None:
                 continue
             op, wrt, params = partial(name, attrs, p)
-            e = expression(op, wrt, params)
-            if e.is_number:
+            e = rational_partial(op, params, p) if name != NAME else None
+            if e is None:
+                e = expression(op, wrt, params)
+                d = None if e.is_number else ap(NAME, *xs, op=op, wrt=wrt, params=params)
+            else:
+                d = None if e.is_number else emit(ap, e, {**dict(zip(symbols(len(xs)), xs)), _Y: y})
+            if d is None:
                 c = float(e)
                 if c == 0.0:
                     continue
                 term = t if c == 1.0 else ap("neg", t) if c == -1.0 else ap("mul", t, c)
-            elif e in symbols(len(xs)):
-                term = ap("mul", t, xs[symbols(len(xs)).index(e)])
             else:
-                term = ap("mul", t, ap(NAME, *xs, op=op, wrt=wrt, params=params))
+                term = ap("mul", t, d)
             acc = term if acc is None else ap("add", acc, term)
         return acc
     return rule
 
 
 def _linear_tangent(name):
-    def rule(ap, ts, xs, **attrs):
+    def rule(ap, ts, xs, y, **attrs):
         if all(t is None for t in ts):
             return None
         if any(t is None for t in ts):

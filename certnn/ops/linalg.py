@@ -134,14 +134,14 @@ def _sum_terms(ap, terms):
     return out
 
 
-def matmul_tangent(ap, ts, xs):
+def matmul_tangent(ap, ts, xs, y):
     """d(a @ b) = da @ b + a @ db, written with matmul itself (so it nests)."""
     (ta, tb), (a, b) = ts, xs
     return _sum_terms(ap, [None if ta is None else ap("matmul", ta, b),
                            None if tb is None else ap("matmul", a, tb)])
 
 
-def linear_tangent(ap, ts, xs):
+def linear_tangent(ap, ts, xs, y):
     """d linear(x, w, b) = linear(dx, w) + linear(x, dw) + db."""
     tx, tw = ts[0], ts[1]
     tb = ts[2] if len(ts) > 2 else None

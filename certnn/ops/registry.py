@@ -34,10 +34,11 @@ relax       later issue                                       missing rules are 
                                                               ``MissingRuleError``
 ==========  ================================================  =========================
 
-Beside the rules, ``tangent(ap, ts, xs, **attrs)`` is the jvp written with ops
+Beside the rules, ``tangent(ap, ts, xs, y, **attrs)`` is the jvp written with ops
 instead of arrays: ``ap(op_name, *args, **attrs)`` applies an op in the
 caller's arithmetic (graph nodes, eager tensors, intervals), ``ts`` holds one
-tangent per input (``None`` for zero) and ``xs`` the primal inputs; it returns
+tangent per input (``None`` for zero), ``xs`` the primal inputs and ``y`` the
+output; it returns
 the output tangent (``None`` for zero). Forward-mode derivatives built from it
 are ops again, so they can be differentiated, bounded and nested
 (:mod:`certnn.ops.derivative` derives it for elementwise and linear ops).
