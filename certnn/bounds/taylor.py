@@ -11,7 +11,9 @@ box size, so it shrinks fast as boxes are split. Per node:
 * an elementwise op: Taylor's theorem with enclosures from the op table, the
   op's ``interval`` rule at the centre and the ``derivative`` op's interval
   rule for its first partials at the centre and its second partials over the
-  range of the inputs (:func:`certnn.floats.taylor.elementwise`);
+  range of the inputs (:func:`certnn.floats.taylor.elementwise`); an op with
+  kinks (``is_smooth`` false: relu, abs, max) only where its partials are
+  constant over the range (it is affine there), else its interval image;
 * an op affine in its variable inputs (linear, matmul with a constant,
   reshape, ...; the table of :mod:`certnn.ops.relax`): its ``interval`` rule at
   the centre and its tangent rule (the linear part, written with ops) run in
@@ -33,7 +35,7 @@ from ..floats.taylor import TM
 from ..ir.graph import Graph
 from ..ir.passes import unfuse
 from ..ops import get_op
-from ..ops.derivative import NAME as DERIVATIVE, partial, tangent_rule
+from ..ops.derivative import NAME as DERIVATIVE, is_smooth, params_of, partial, tangent_rule
 from .net import _affine_ok
 
 
@@ -53,9 +55,30 @@ def _derivative_enclosure(op: str, attrs: dict, wrt: tuple, boxes: list):
     return _iv_apply(DERIVATIVE, *boxes, **attrs_)
 
 
+def _smooth(node) -> bool:
+    """Is the node's function C^2 (Taylor's theorem with a Lagrange remainder holds)?"""
+    if node.op == DERIVATIVE:
+        a = node.attrs
+        return is_smooth(a["op"], tuple(a["params"]), len(a["wrt"]) + 2)
+    return is_smooth(node.op, params_of(node.attrs), 2)
+
+
 def _elementwise(node, ins: list) -> TM:
+    """Taylor's theorem for a C^2 op. An op with kinks (relu, abs, max) is
+    affine on a box where its partials are constant (their enclosure over the
+    range box is a point): there the same formula with no curvature is exact;
+    elsewhere the node falls back to its interval image (no linear part)."""
     op = get_op(node.op)
     n = len(ins)
+    if not _smooth(node):
+        rng = [t.interval() for t in ins]
+        slopes = [_derivative_enclosure(node.op, node.attrs, (p,), rng) for p in range(n)]
+        flat = np.logical_and.reduce([lo == hi for lo, hi in slopes])
+        lin = tm.elementwise(ins, lambda pts: op.interval([p[0] for p in pts], [p[1] for p in pts], **node.attrs),
+                             lambda pts: slopes, lambda boxes: [(0.0, 0.0)] * (n * (n + 1) // 2))
+        m, r = iv.midrad(*op.interval([b[0] for b in rng], [b[1] for b in rng], **node.attrs))
+        g = None if lin.g is None else np.where(flat, lin.g, 0.0)
+        return tm._finite(np.where(flat, lin.c, m), g, np.where(flat, lin.r, r), lin.h)
 
     def value(points):
         return op.interval([p[0] for p in points], [p[1] for p in points], **node.attrs)

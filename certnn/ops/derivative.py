@@ -90,6 +90,53 @@ def _numeric(op: str, wrt: tuple, params: tuple):
     return sympy.lambdify(symbols(n), expression(op, wrt, params), modules=["scipy", "numpy"], cse=True)
 
 
+def _boundary_subs(cond) -> list:
+    """Substitutions putting a point on the boundary of ``cond`` (symbol REL number
+    or symbol REL symbol); None when the condition has another form."""
+    if isinstance(cond, (sympy.And, sympy.Or)):
+        subs = [_boundary_subs(c) for c in cond.args]
+        return None if any(s is None for s in subs) else [x for s in subs for x in s]
+    if not isinstance(cond, sympy.core.relational.Relational):
+        return None
+    lhs, rhs = cond.lhs, cond.rhs
+    if lhs.is_Symbol and (rhs.is_number or rhs.is_Symbol):
+        return [{lhs: rhs}]
+    if rhs.is_Symbol and lhs.is_number:
+        return [{rhs: lhs}]
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def is_smooth(op: str, params: tuple, order: int) -> bool:
+    """Is the op C^order everywhere? Judged on its sympy form: the function and
+    its partial derivatives up to ``order`` (kinks written as Piecewise) must
+    take equal values from every branch on every branch boundary. relu, abs,
+    leaky_relu, maximum, minimum are not C^1; tanh, sigmoid, softplus, gelu,
+    exp, ... are (sigmoid and softplus are written piecewise only to avoid
+    overflow, and their branches agree)."""
+    base = _base(op)
+    n = base.arity[0]
+    xs = symbols(n)
+    exprs = [_smooth(base.sympy_form(*xs, **dict(params)))]
+    wrts = [()]
+    for _ in range(order):
+        wrts = [w + (p,) for w in wrts for p in range(n)]
+        exprs += [expression(op, tuple(sorted(w)), params) for w in wrts]
+    for e in exprs:
+        for pw in e.atoms(sympy.Piecewise):
+            for _, cond in pw.args:
+                if cond is sympy.true:
+                    continue
+                subs = _boundary_subs(cond)
+                if subs is None:
+                    return False
+                for sub in subs:
+                    vals = [sympy.simplify(b.subs(sub)) for b, _ in pw.args]
+                    if any(sympy.simplify(v - vals[0]) != 0 for v in vals[1:]):
+                        return False
+    return True
+
+
 def _dtype(xs):
     return next((np.asarray(x).dtype for x in xs if np.asarray(x).dtype.kind == "f"), np.dtype(np.float64))
 

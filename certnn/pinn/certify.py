@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bounds.branching import BoxTree, branch
 from ..errors import CertnnError
 from ..ir.graph import Graph
 from ..ir.serialize import graph_hash
@@ -30,83 +31,10 @@ from .error import error_bound
 from .problems import Problem
 from .residual import Residual
 
-LEAF_PAD = 1e-9      # claimed leaf bounds are the sound bounds times 1 + LEAF_PAD (re-evaluation in other
-                     # batch sizes may round differently in BLAS; the claim must hold for the checker's run too)
-
-
-class BoxTree:
-    """The boxes of one region: node arrays grown by splitting (see certificate.py)."""
-
-    def __init__(self, lo, hi, bound_fn, chunk: int):
-        self.k = len(lo)
-        self.lo, self.hi = np.array([lo], float), np.array([hi], float)
-        self.bound, self.scores, self.leaf = np.zeros(0), np.zeros((0, self.k)), np.ones(1, bool)
-        self.splits: list = []
-        self.fn, self.chunk = bound_fn, chunk
-        self.bound, self.scores = self._evaluate(self.lo, self.hi)
-
-    def _evaluate(self, lo, hi):
-        bs, ss = [], []
-        for a in range(0, len(lo), self.chunk):
-            b, s = self.fn(lo[a:a + self.chunk], hi[a:a + self.chunk])
-            bs.append(b)
-            ss.append(s)
-        return np.concatenate(bs), np.concatenate(ss)
-
-    @property
-    def leaves(self) -> np.ndarray:
-        return np.flatnonzero(self.leaf)
-
-    def certified(self) -> float:
-        return float(self.bound[self.leaf].max())
-
-    def split(self, nodes: np.ndarray) -> int:
-        """Split ``nodes`` (leaves) along their best coordinate; returns how many were split."""
-        dims = np.argmax(self.scores[nodes], axis=1)
-        lo, hi = self.lo[nodes], self.hi[nodes]
-        r = np.arange(len(nodes))
-        mid = 0.5 * lo[r, dims] + 0.5 * hi[r, dims]
-        ok = (lo[r, dims] < mid) & (mid < hi[r, dims]) & (self.scores[nodes, dims] >= 0)
-        nodes, dims, mid, lo, hi = nodes[ok], dims[ok], mid[ok], lo[ok], hi[ok]
-        if not len(nodes):
-            return 0
-        r = np.arange(len(nodes))
-        lo1, hi1 = lo.copy(), hi.copy()
-        hi1[r, dims] = mid
-        lo2, hi2 = lo.copy(), hi.copy()
-        lo2[r, dims] = mid
-        clo = np.empty((2 * len(nodes), self.k))
-        chi = np.empty_like(clo)
-        clo[0::2], clo[1::2], chi[0::2], chi[1::2] = lo1, lo2, hi1, hi2
-        b, s = self._evaluate(clo, chi)
-        self.lo, self.hi = np.concatenate([self.lo, clo]), np.concatenate([self.hi, chi])
-        self.bound, self.scores = np.concatenate([self.bound, b]), np.concatenate([self.scores, s])
-        self.leaf[nodes] = False
-        self.leaf = np.concatenate([self.leaf, np.ones(len(clo), bool)])
-        self.splits.extend(zip(nodes.tolist(), dims.tolist()))
-        return len(nodes)
-
-    def region(self, kind: str, name: str, root_lo, root_hi) -> pc.RegionCert:
-        claims = self.bound[self.leaves] * (1.0 + LEAF_PAD)
-        return pc.RegionCert(kind, name, np.asarray(root_lo, float), np.asarray(root_hi, float),
-                             float(claims.max()), np.array(self.splits, np.int64).reshape(-1, 2), claims)
-
-
-def branch(tree: BoxTree, target: float, deadline: float, batch: int, max_boxes: int, report=None) -> BoxTree:
-    """Split the worst leaves (at most ``batch // 2`` per round, all above
-    ``target``) until the certified bound is <= target, the deadline passes or
-    the tree would exceed ``max_boxes`` leaves."""
-    while True:
-        cert = tree.certified()
-        if report:
-            report(tree)
-        leaves = tree.leaves
-        if cert <= target or time.perf_counter() >= deadline or len(leaves) + batch // 2 > max_boxes:
-            return tree
-        above = leaves[tree.bound[leaves] > target]
-        worst = above[np.argsort(-tree.bound[above], kind="stable")[:max(1, batch // 2)]]
-        if tree.split(np.sort(worst)) == 0:
-            return tree                       # boxes at float resolution: nothing left to split
+def _region(tree: BoxTree, kind: str, name: str, lo, hi) -> pc.RegionCert:
+    splits, claims = tree.claims()
+    return pc.RegionCert(kind, name, np.asarray(lo, float), np.asarray(hi, float), float(claims.max()),
+                         splits, claims)
 
 
 def grid_max(values: np.ndarray) -> float:
@@ -152,7 +80,7 @@ def certify(graph: Graph, problem: Problem, inputs=None, budget: float = 600.0, 
         start = time.perf_counter()
         branch(tree, (1 + tol) * fmax, start + face_budget, batch, max_boxes,
                bar.reporter(f"{c.name}: |u - g|", fmax))
-        regions.append(tree.region("condition", c.name, flo, fhi))
+        regions.append(_region(tree, "condition", c.name, flo, fhi))
         out_cond[c.name] = {"bound": regions[-1].claim, "grid_max": fmax, "boxes": int(tree.leaf.sum()),
                             "seconds": time.perf_counter() - start}
     start = time.perf_counter()
@@ -160,7 +88,7 @@ def certify(graph: Graph, problem: Problem, inputs=None, budget: float = 600.0, 
     remaining = max(1.0, budget - (start - t0))
     branch(tree, (1 + tol) * gmax, start + remaining, batch, max_boxes, bar.reporter("residual", gmax))
     bar.stop()
-    residual_region = tree.region("residual", "residual", problem.lo, problem.hi)
+    residual_region = _region(tree, "residual", "residual", problem.lo, problem.hi)
     regions.insert(0, residual_region)
     R = residual_region.claim
     result = {"problem": problem.name, "inputs": names, "residual_bound": R, "grid_max": gmax,

@@ -37,6 +37,7 @@ import numpy as np
 from ..errors import CertnnError
 from ..ir.graph import Graph
 from ..ir.serialize import graph_hash
+from ..verify.partition import leaves
 from . import certificate as pc
 from .error import error_bound
 from .problems import get_problem
@@ -62,34 +63,6 @@ class PinnCheckResult:
     def to_dict(self) -> dict:
         return {"ok": self.ok, "evidence": self.evidence, "reasons": self.reasons, "regions": self.regions,
                 "error": self.error, "assumptions": list(self.assumptions), "seconds": self.seconds}
-
-
-def leaves(lo: np.ndarray, hi: np.ndarray, splits: np.ndarray):
-    """Replay the splits from the root box [lo, hi]; returns the leaf boxes in
-    increasing node order. Raises CertnnError on a split of a non-leaf, an
-    unknown node or coordinate, or a box too small to cut strictly inside."""
-    k = len(lo)
-    n = 1 + 2 * len(splits)
-    blo, bhi = np.empty((n, k)), np.empty((n, k))
-    blo[0], bhi[0] = lo, hi
-    leaf = np.zeros(n, bool)
-    leaf[0] = True
-    for i, (node, dim) in enumerate(splits.tolist()):
-        if not (0 <= node < 1 + 2 * i and leaf[node] and 0 <= dim < k):
-            raise CertnnError(f"split {i}: node {node} is not a leaf so far or coordinate {dim} does not exist")
-        a, b = blo[node, dim], bhi[node, dim]
-        mid = 0.5 * a + 0.5 * b
-        if not a < mid < b:
-            raise CertnnError(f"split {i}: box {node} is too small to cut in coordinate {dim}")
-        leaf[node] = False
-        c1, c2 = 2 * i + 1, 2 * i + 2
-        blo[c1], bhi[c1] = blo[node], bhi[node]
-        blo[c2], bhi[c2] = blo[node], bhi[node]
-        bhi[c1, dim] = mid
-        blo[c2, dim] = mid
-        leaf[c1] = leaf[c2] = True
-    idx = np.flatnonzero(leaf)
-    return blo[idx], bhi[idx]
 
 
 def _check_region(r: pc.RegionCert, bound_fn, reasons: list) -> dict:

@@ -12,7 +12,8 @@ import pytest
 from certnn.ir import trace
 from certnn.pinn import certificate as pc
 from certnn.pinn.certify import certify
-from certnn.pinn.checker import check_pinn_certificate, leaves
+from certnn.pinn.checker import check_pinn_certificate
+from certnn.verify.partition import leaves
 from certnn.pinn.problems import PROBLEMS, get_problem
 from certnn.pinn.residual import Residual
 from certnn.pinn.train import make_model
