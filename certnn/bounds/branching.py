@@ -17,8 +17,9 @@ import time
 
 import numpy as np
 
-LEAF_PAD = 1e-9      # claimed leaf bounds are the sound bounds times 1 + LEAF_PAD (re-evaluation in other
-                     # batch sizes may round differently in BLAS; the claim must hold for the checker's run too)
+LEAF_PAD = 1e-6      # claimed leaf bounds are the sound bounds times 1 + LEAF_PAD: a re-evaluation in
+                     # other batch sizes may round differently inside BLAS (observed: 3e-9 relative on a
+                     # 1258-neuron layer), and the claim must hold for the checker's run too
 
 
 class BoxTree:

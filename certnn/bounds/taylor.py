@@ -13,7 +13,9 @@ box size, so it shrinks fast as boxes are split. Per node:
   rule for its first partials at the centre and its second partials over the
   range of the inputs (:func:`certnn.floats.taylor.elementwise`); an op with
   kinks (``is_smooth`` false: relu, abs, max) only where its partials are
-  constant over the range (it is affine there), else its interval image;
+  constant over the range (it is affine there); across a kink of a one-input
+  piecewise-linear op the chord slope plus an enclosed offset (``_chord``),
+  else its interval image;
 * an op affine in its variable inputs (linear, matmul with a constant,
   reshape, ...; the table of :mod:`certnn.ops.relax`): its ``interval`` rule at
   the centre and its tangent rule (the linear part, written with ops) run in
@@ -35,7 +37,7 @@ from ..floats.taylor import TM
 from ..ir.graph import Graph
 from ..ir.passes import unfuse
 from ..ops import get_op
-from ..ops.derivative import NAME as DERIVATIVE, is_smooth, params_of, partial, tangent_rule
+from ..ops.derivative import NAME as DERIVATIVE, is_smooth, kinks, params_of, partial, tangent_rule
 from .net import _affine_ok
 
 
@@ -76,9 +78,15 @@ def _elementwise(node, ins: list) -> TM:
         flat = np.logical_and.reduce([lo == hi for lo, hi in slopes])
         lin = tm.elementwise(ins, lambda pts: op.interval([p[0] for p in pts], [p[1] for p in pts], **node.attrs),
                              lambda pts: slopes, lambda boxes: [(0.0, 0.0)] * (n * (n + 1) // 2))
-        m, r = iv.midrad(*op.interval([b[0] for b in rng], [b[1] for b in rng], **node.attrs))
-        g = None if lin.g is None else np.where(flat, lin.g, 0.0)
-        return tm._finite(np.where(flat, lin.c, m), g, np.where(flat, lin.r, r), lin.h)
+        bent = None if node.op == DERIVATIVE else kinks(node.op, params_of(node.attrs))
+        if bent is not None:
+            other = _chord(node, ins[0], rng[0], bent)
+        else:
+            m, r = iv.midrad(*op.interval([b[0] for b in rng], [b[1] for b in rng], **node.attrs))
+            other = TM(m, None, r, lin.h)
+        g = None if lin.g is None and other.g is None else np.where(
+            flat, 0.0 if lin.g is None else lin.g, 0.0 if other.g is None else other.g)
+        return tm._finite(np.where(flat, lin.c, other.c), g, np.where(flat, lin.r, other.r), lin.h)
 
     def value(points):
         return op.interval([p[0] for p in points], [p[1] for p in points], **node.attrs)
@@ -92,6 +100,27 @@ def _elementwise(node, ins: list) -> TM:
             return [(0.0, 0.0)] * len(pairs)
         return [_derivative_enclosure(node.op, node.attrs, pq, boxes) for pq in pairs]
     return tm.elementwise(ins, value, partials, hessian)
+
+
+def _chord(node, a: TM, rng, bent: list) -> TM:
+    """A piecewise-linear op f on a box across a kink: f(x) = s x + [t_lo, t_hi]
+    with s the chord slope over the input range [l, u] (any slope is valid) and
+    t_lo, t_hi the extremes of f(x) - s x, attained at l, u or a kink inside,
+    all enclosed in outward-rounded arithmetic (the zonotope/DeepZ relaxation:
+    the linear part, hence the correlation, survives)."""
+    op = get_op(node.op)
+    l, u = rng
+    with np.errstate(all="ignore"):
+        fl, fu = op.real(l, **node.attrs), op.real(u, **node.attrs)
+        s = np.where(u > l, (fu - fl) / np.where(u > l, u - l, 1.0), 0.0)
+        s = np.where(np.isfinite(s), s, 0.0)
+    pts = [l, u] + [np.clip(np.float64(k), l, u) for k in bent]
+    t_lo, t_hi = None, None
+    for p in pts:
+        lo, hi = iv.sub(*op.interval([p], [p], **node.attrs), *iv.mul(p, p, s, s))
+        t_lo = lo if t_lo is None else np.minimum(t_lo, lo)
+        t_hi = hi if t_hi is None else np.maximum(t_hi, hi)
+    return tm.add(tm.scale(a, s), TM.const(t_lo, t_hi, h=a.h))
 
 
 def _affine(node, ins: list, h) -> TM:

@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import audit, check, floats, graph, main_job, pinn, train, verify, vnncomp
+from . import approx, audit, check, floats, graph, main_job, pinn, train, verify, vnncomp
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,6 +32,7 @@ COMMANDS = [
     audit.audit_cmd,
     main_job.main_job_cmd,
     pinn.pinn_group,
+    approx.approx_cmd,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)

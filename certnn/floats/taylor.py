@@ -224,6 +224,20 @@ def _finite(c, g, r, h) -> TM:
     return TM(np.where(np.isfinite(c), c, 0.0), g, np.where(bad, np.inf, r), h)
 
 
+def split_scores(a: TM) -> np.ndarray:
+    """(B, k): how much each input coordinate's extent costs the bound |a| <=
+    |c| + sum_j |g_j| h_j + r of each box: |g_j| h_j plus the remainder shared
+    in proportion to h_j; -1 for a coordinate of zero extent (nothing to split)."""
+    h = a.h
+    lin = np.abs(a.g) * a._hb(a.g) if a.g is not None else np.zeros_like(h)
+    lin = lin.reshape(h.shape + (-1,)).max(axis=-1) if lin.ndim > 2 else lin
+    share = np.where(h.sum(0) > 0, h / np.maximum(h.sum(0), 1e-300), 0.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        r = np.broadcast_to(np.where(np.isfinite(a.r), a.r, 1e300), a.c.shape).reshape(h.shape[1], -1).max(axis=1)
+        s = lin + r * share
+    return np.where(h > 0, s, -1.0).T
+
+
 # ---------------------------------------------------------------- sympy expressions
 
 def column(a: TM, i) -> TM:

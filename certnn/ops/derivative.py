@@ -137,6 +137,29 @@ def is_smooth(op: str, params: tuple, order: int) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=None)
+def kinks(op: str, params: tuple):
+    """The kinks of a one-input piecewise-linear op (its second derivative is 0
+    and its first is piecewise constant with breaks at ``x REL number``): the
+    break points, sorted; None for any other op."""
+    base = _base(op)
+    if base.arity[0] != 1:
+        return None
+    d1, d2 = expression(op, (0,), params), expression(op, (0, 0), params)
+    if d2 != 0:
+        return None
+    points = set()
+    for pw in d1.atoms(sympy.Piecewise):
+        for _, cond in pw.args:
+            if cond is sympy.true:
+                continue
+            subs = _boundary_subs(cond)
+            if subs is None or any(not v.is_number for sub in subs for v in sub.values()):
+                return None
+            points.update(float(v) for sub in subs for v in sub.values())
+    return sorted(points)
+
+
 def _dtype(xs):
     return next((np.asarray(x).dtype for x in xs if np.asarray(x).dtype.kind == "f"), np.dtype(np.float64))
 

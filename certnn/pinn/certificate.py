@@ -23,10 +23,8 @@ halves of a box cover it whatever float the midpoint is.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +32,7 @@ import numpy as np
 import sympy
 
 from ..errors import CertnnError
-from ..io import atomic_write
+from ..verify.partition import check_arrays, load_document, save_document
 from .problems import Problem
 
 FORMAT = "certnn.pinn.certificate"
@@ -104,14 +102,7 @@ def problem_hash(problem: Problem) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _digest(a: np.ndarray) -> str:
-    return hashlib.sha256(a.dtype.str.encode() + str(a.shape).encode() + np.ascontiguousarray(a).tobytes()).hexdigest()
-
-
 def save(cert: PinnCertificate, path) -> Path:
-    path = Path(path)
-    if path.suffix != ".json":
-        path = path.with_name(path.name + ".json")
     arrays = {}
     regions = []
     for i, r in enumerate(cert.regions):
@@ -120,58 +111,27 @@ def save(cert: PinnCertificate, path) -> Path:
         regions.append({"kind": r.kind, "name": r.name, "lo": [float(v) for v in r.lo],
                         "hi": [float(v) for v in r.hi], "claim": float(r.claim),
                         "splits": f"region.{i}.splits", "bounds": f"region.{i}.bounds"})
-    npz = path.with_name(path.stem + ".npz")
+    path = Path(path)
+    path = path if path.suffix == ".json" else path.with_name(path.name + ".json")
     model = None if cert.model is None else os.path.relpath(Path(cert.model).resolve(), path.resolve().parent)
     doc = {"format": FORMAT, "version": VERSION, "problem": cert.problem, "problem_hash": cert.problem_hash,
            "graph_hash": cert.graph_hash, "model": model, "inputs": list(cert.inputs), "regions": regions,
-           "error": cert.error, "producer": cert.producer, "array_file": npz.name,
-           "arrays": {k: _digest(a) for k, a in sorted(arrays.items())}}
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    with atomic_write(npz) as f:
-        f.write(buf.getvalue())
-    with atomic_write(path, "w") as f:
-        json.dump(doc, f, indent=1, allow_nan=False)
-    cert.path = path
-    return path
+           "error": cert.error, "producer": cert.producer}
+    cert.path = save_document(doc, arrays, path)
+    return cert.path
 
 
 def load(path) -> PinnCertificate:
-    import jsonschema
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise PinnCertificateError(f"{path}: no such certificate file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
-        raise PinnCertificateError(f"{path}: not a readable JSON document ({e})") from None
-    try:
-        jsonschema.validate(doc, SCHEMA)
-    except jsonschema.ValidationError as e:
-        where = "/".join(str(p) for p in e.absolute_path) or "the document"
-        raise PinnCertificateError(f"{path}: not a PINN certificate ({where}: {e.message})") from None
-    npz = path.parent / doc["array_file"]
-    try:
-        with np.load(npz, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise PinnCertificateError(f"{path}: array file {npz.name} is missing") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise PinnCertificateError(f"{path}: cannot read {npz.name} ({e})") from None
+    doc, arrays = load_document(path, SCHEMA, PinnCertificateError)
     regions = []
     for r in doc["regions"]:
-        try:
-            splits, bounds = arrays[r["splits"]], arrays[r["bounds"]]
-        except KeyError as e:
-            raise PinnCertificateError(f"{path}: array {e} is missing from {npz.name}") from None
-        for name, a in ((r["splits"], splits), (r["bounds"], bounds)):
-            if doc["arrays"].get(name) != _digest(a):
-                raise PinnCertificateError(f"{path}: array {name} does not match its recorded digest")
-        if splits.dtype.kind != "i" or splits.ndim != 2 or splits.shape[1] != 2 or bounds.dtype != np.float64 \
-                or bounds.shape != (len(splits) + 1,) or len(r["lo"]) != len(r["hi"]):
-            raise PinnCertificateError(f"{path}: region {r['name']}: splits must be (m, 2) integers and bounds "
-                                       f"(m + 1,) float64; got {splits.shape} {splits.dtype}, {bounds.shape} "
-                                       f"{bounds.dtype}")
+        if r["splits"] not in arrays or r["bounds"] not in arrays:
+            raise PinnCertificateError(f"{path}: region {r['name']}: its arrays are not in {doc['array_file']}")
+        splits, bounds = arrays[r["splits"]], arrays[r["bounds"]]
+        check_arrays(splits, bounds, f"{path}: region {r['name']}", PinnCertificateError)
+        if len(r["lo"]) != len(r["hi"]):
+            raise PinnCertificateError(f"{path}: region {r['name']}: lo and hi differ in length")
         regions.append(RegionCert(r["kind"], r["name"], np.array(r["lo"], float), np.array(r["hi"], float),
                                   float(r["claim"]), splits, bounds))
     model = doc.get("model")

@@ -119,12 +119,7 @@ class Residual:
         return r.abs_bound(), self._scores(r)
 
     def _scores(self, r: tm.TM) -> np.ndarray:
-        h = r.h[self.perm]                                   # (k, B) in problem order
-        lin = np.abs(r.g[self.perm]) * h if r.g is not None else np.zeros_like(h)
-        share = np.where(h.sum(0) > 0, h / np.maximum(h.sum(0), 1e-300), 0.0)
-        with np.errstate(invalid="ignore"):
-            s = lin + np.where(np.isfinite(r.r), r.r, 1e300) * share
-        return np.where(h > 0, s, -1.0).T
+        return tm.split_scores(r)[:, self.perm]              # problem coordinate order
 
     def condition_bounds(self, c: Condition, lo: np.ndarray, hi: np.ndarray):
         """(bound, scores) of sup |u - g| over boxes of the condition's face."""
