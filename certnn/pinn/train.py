@@ -162,12 +162,19 @@ def _bar(enabled: bool):
     return bar
 
 
-def fit(obj: Objective, adam: int, lbfgs: int, lr: float = 1e-3, progress: bool = True, log=None) -> list:
+def fit(obj: Objective, adam: int, lbfgs: int, lr: float = 1e-3, progress: bool = True, log=None,
+        every: int = 0, on_every=None) -> list:
     """Adam for ``adam`` steps, then L-BFGS-B for at most ``lbfgs`` iterations.
-    Returns the loss history (one entry per Adam step / L-BFGS iteration)."""
+    Returns the loss history (one entry per Adam step / L-BFGS iteration).
+    ``on_every(step, loss)`` runs every ``every`` steps (logging, snapshots)."""
     from scipy.optimize import minimize
     history = []
     bar = _bar(progress)
+
+    def tick(loss):
+        history.append(loss)
+        if every and on_every and len(history) % every == 0:
+            on_every(len(history), loss)
     try:
         if adam:
             params = [obj.bindings[k] for k in obj.names]
@@ -180,7 +187,7 @@ def fit(obj: Objective, adam: int, lbfgs: int, lr: float = 1e-3, progress: bool 
                 for k, p in zip(obj.names, params):
                     p.grad = grads.get(k)
                 opt.step()
-                history.append(loss)
+                tick(loss)
                 if bar:
                     bar.update(task, advance=1, description=f"adam  loss {loss:.3e}")
         if lbfgs:
@@ -194,7 +201,7 @@ def fit(obj: Objective, adam: int, lbfgs: int, lr: float = 1e-3, progress: bool 
                 return loss, obj.flat_grad(grads)
 
             def callback(theta):
-                history.append(last.get("loss", float("nan")))
+                tick(last.get("loss", float("nan")))
                 if bar:
                     bar.update(task, advance=1, description=f"lbfgs loss {last.get('loss', 0):.3e}")
 
@@ -212,9 +219,10 @@ def fit(obj: Objective, adam: int, lbfgs: int, lr: float = 1e-3, progress: bool 
 
 def train(problem: Problem, out=None, hidden=None, seed: int = 0, points: int | None = None,
           boundary: int | None = None, adam: int | None = None, lbfgs: int | None = None,
-          lr: float | None = None, progress: bool = True, log=None) -> dict:
+          lr: float | None = None, progress: bool = True, log=None, snapshot_every: int = 500) -> dict:
     """Train a tanh MLP on ``problem`` (defaults from ``problem.train``); save a
-    checkpoint to ``out`` when given. Returns a summary (losses, timing)."""
+    checkpoint to ``out`` when given (also every ``snapshot_every`` steps, so a
+    long run can be inspected or stopped). Returns a summary (losses, timing)."""
     from threadpoolctl import threadpool_limits
     cfg = dict(problem.train)
     for k, v in (("points", points), ("boundary", boundary), ("adam", adam), ("lbfgs", lbfgs), ("lr", lr)):
@@ -224,14 +232,26 @@ def train(problem: Problem, out=None, hidden=None, seed: int = 0, points: int | 
     model, config = make_model(problem, hidden, seed)
     interior, faces = sample_points(problem, cfg.get("points", 2000), cfg.get("boundary", 200), seed)
     obj = Objective(problem, model, interior, faces)
+
+    def save(info):
+        if out is not None:
+            from ..interop.checkpoint import save_checkpoint
+            save_checkpoint(Path(out), model, config, obj.graph, info=info)
+
+    def snapshot(step, loss):
+        if log:
+            log(f"step {step}: loss {loss:.4e} ({time.perf_counter() - t0:.0f} s)")
+        save({"problem": problem.name, "loss": loss, "steps": step, "settings": cfg, "seed": seed,
+              "inputs": list(problem.coords), "snapshot": True})
+
     with threadpool_limits(limits=1, user_api="blas"):
-        history = fit(obj, cfg.get("adam", 1000), cfg.get("lbfgs", 1000), cfg.get("lr", 1e-3), progress, log)
+        history = fit(obj, cfg.get("adam", 1000), cfg.get("lbfgs", 1000), cfg.get("lr", 1e-3), progress, log,
+                      snapshot_every, snapshot)
         loss, parts, _ = obj.loss_and_grads()
     info = {"problem": problem.name, "loss": loss, "loss_parts": parts, "steps": len(history),
             "train_seconds": time.perf_counter() - t0, "settings": cfg, "seed": seed,
             "inputs": list(problem.coords)}
+    save(info)
     if out is not None:
-        from ..interop.checkpoint import save_checkpoint
-        save_checkpoint(Path(out), model, config, obj.graph, info=info)
         info["checkpoint"] = str(out)
     return info
