@@ -11,9 +11,9 @@ certificates.
 
 What is evaluated how:
 
-* numbers: integers and binary floats exactly when they are binary64 numbers,
-  rationals by an outward-rounded division, constants such as pi from 30
-  digits and one binary64 step either side;
+* numbers: rationals (integers, binary floats) exactly when they are binary64
+  numbers, else the two neighbouring floats (exact rational comparison);
+  constants such as pi from 30 digits and one binary64 step either side;
 * ``+``, ``*``: folded pairwise with the interval ``add``/``mul``; an integer
   power is monotone on each side of 0 (odd powers increase, even powers are
   powers of ``|x|``), so it is bounded from the endpoint powers; a negative power
@@ -100,12 +100,7 @@ def number(v) -> tuple[float, float]:
     """Floats (lo, hi) enclosing the sympy number ``v``."""
     v = sympy.sympify(v)
     if v.is_Rational:
-        p, q = int(v.p), int(v.q)
-        (pl, ph), (ql, qh) = _exact_float(Fraction(p)), _exact_float(Fraction(q))
-        if q == 1:
-            return pl, ph
-        lo, hi = iv.div(pl, ph, ql, qh)
-        return float(lo), float(hi)
+        return _exact_float(Fraction(int(v.p), int(v.q)))
     if v.is_Float:
         return _exact_float(Fraction(*sympy.Rational(v).as_numer_denom()))
     if v.is_number and v.is_real:

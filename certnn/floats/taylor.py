@@ -104,7 +104,10 @@ class TM:
         return _up(self.lam() + self.r)
 
     def interval(self):
-        """An enclosure (lo, hi) of the quantity over the boxes."""
+        """An enclosure (lo, hi) of the quantity over the boxes (the point itself
+        for an exact constant, so exact weights stay exact)."""
+        if self.g is None and not np.any(self.r):
+            return self.c, self.c
         d = self.radius()
         lo, hi = iv.down(self.c - d), iv.up(self.c + d)
         bad = ~np.isfinite(d) | ~np.isfinite(self.c)
