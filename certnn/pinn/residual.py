@@ -77,7 +77,7 @@ class Residual:
         return out
 
     # ---- point values --------------------------------------------------------------------------
-    def values(self, points: np.ndarray, chunk: int = 50000) -> np.ndarray:
+    def values(self, points: np.ndarray, chunk: int = 8192) -> np.ndarray:
         points = np.asarray(points, np.float64)
         out = np.empty(len(points))
         f = sympy.lambdify(list(self.symbols) + list(self.coords), self.problem.equation, "numpy")
@@ -88,7 +88,7 @@ class Residual:
                 out[a:a + chunk] = f(*[d[self.needs[s]] for s in self.symbols], *p.T)
         return out
 
-    def u(self, points: np.ndarray, chunk: int = 50000) -> np.ndarray:
+    def u(self, points: np.ndarray, chunk: int = 8192) -> np.ndarray:
         points = np.asarray(points, np.float64)
         xid = self.graph.inputs[0].id
         return np.concatenate([evaluate(self.graph, {xid: self.to_model(points[a:a + chunk])})[0][0].reshape(-1)

@@ -76,9 +76,9 @@ def test_baader_network_interval_property_and_certificate():
     t = Target.parse("x*y", "[0,1]x[0,1]")
     c = baader(t, 0.5)
     g = _graph(c, 2)
-    chk = ibp_check(g, t, 0.5, boxes=40)
+    chk = ibp_check(g, t, 0.5, boxes=20)
     assert chk["passed"] == chk["boxes"]
-    res = certify_network(g, t, 0.5, budget=30)
+    res = certify_network(g, t, 0.5, budget=10)
     assert res["within_delta"] and res["certified_error"] >= res["measured_error"]
 
 
