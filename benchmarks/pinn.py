@@ -17,7 +17,7 @@ re-run (it is not installed here).
     .venv/bin/python benchmarks/pinn.py --models runs/pinn [--train] [--problems burgers heat]
 
 Prints a table and writes benchmarks/results/pinn.json (paths relative to the
-models folder).
+models folder; rows of problems not run this time are kept).
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ def main():
           f"dCROWN {DCROWN['dcrown']} ({DCROWN['dcrown'] / DCROWN['grid_max']:.0f}x), LiRPA {DCROWN['lirpa']}, "
           f"IBP {DCROWN['ibp']} in {DCROWN['seconds']:.0e} s")
     out = ROOT / "benchmarks" / "results" / "pinn.json"
+    old = json.loads(out.read_text())["rows"] if out.exists() else []     # keep rows of problems not re-run
+    run_now = {r["problem"] for r in rows}
+    rows = [r for r in old if r["problem"] not in run_now] + rows
     out.write_text(json.dumps({"machine": "2 shared CPU cores, loaded (several other jobs)", "rows": rows,
                                "dcrown_published": DCROWN}, indent=1))
     print(f"wrote {out.relative_to(ROOT)}")
