@@ -35,6 +35,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "runs" / "approx"))
     ap.add_argument("--budget", type=float, default=600.0)
+    ap.add_argument("--only", nargs="*", default=None, help="Run only these constructions (other rows are kept).")
     args = ap.parse_args()
     from threadpoolctl import threadpool_limits
     from certnn.approx.certify import approximate
@@ -43,6 +44,8 @@ def main():
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
         for expr, box, delta, con in CASES:
+            if args.only and con not in args.only:
+                continue
             name = f"{con}-{expr.replace('*', '_').replace('(', '').replace(')', '')}-{delta:g}"
             r = approximate(Target.parse(expr, box), delta, con, args.budget, out / name,
                             onnx=out / f"{name}.onnx")
@@ -52,6 +55,12 @@ def main():
                     r[k] = str(Path(r[k]).relative_to(out))
             rows.append(r)
             print(json.dumps(r)[:300])
+    path = ROOT / "benchmarks" / "results" / "approx.json"
+    key = lambda r: (r["expression"], r["delta"], r["construction"])  # noqa: E731
+    old = json.loads(path.read_text())["rows"] if path.exists() else []
+    rows = [r for r in old if key(r) not in {key(x) for x in rows}] + rows
+    order = [(str(Target.parse(e, b).expr), d, k) for e, b, d, k in CASES]
+    rows.sort(key=lambda r: order.index(key(r)) if key(r) in order else len(order))
     ref = next(r["neurons"] for r in rows if r["construction"] == "explicit-width")
     print(f"\n{'target':16} {'delta':>6} {'construction':15} {'neurons':>8} {'vs 1258':>8} {'certified':>10} "
           f"{'measured':>10} {'boxes':>7} {'seconds':>8} evidence")
@@ -63,7 +72,6 @@ def main():
             c = r["ibp_check"]
             print(f"{'':16} interval property (IBP within delta of f's range) on {c['boxes']} random boxes: "
                   f"{c['passed']} pass, worst margin {c['worst_margin']:.3g}")
-    path = ROOT / "benchmarks" / "results" / "approx.json"
     path.write_text(json.dumps({"machine": "2 shared CPU cores, loaded (several other jobs)", "rows": rows,
                                 "peer": "TorchLean explicit width ceil(2L(b-a)/eps)+1, built and certified in "
                                         "the same run"}, indent=1))

@@ -150,22 +150,26 @@ def kuhn_grid(target: Target, n: list, info: dict | None = None) -> Construction
                                                                           "nodes": len(nodes)})
 
 
-def _rectangles(mask: np.ndarray) -> list:
-    """Cover the True cells of a 2-D mask by rectangles (i0, j0, i1, j1), half-open:
-    runs along each row, merged with an equal run in the rows below."""
-    rects, open_ = [], {}
-    for i in range(mask.shape[0] + 1):
-        runs = set()
-        if i < mask.shape[0]:
-            row = np.concatenate([[False], mask[i], [False]])
-            d = np.flatnonzero(np.diff(row.astype(int)))
-            runs = {(int(d[k]), int(d[k + 1])) for k in range(0, len(d), 2)}
-        for r in list(open_):
-            if r not in runs:
-                rects.append((open_.pop(r), r[0], i, r[1]))
-        for r in runs:
-            open_.setdefault(r, i)
-    return rects
+def maximal_rectangles(mask: np.ndarray) -> list:
+    """All maximal all-True rectangles (i0, j0, i1, j1), half-open, of a 2-D mask:
+    every all-True rectangle lies inside one of them. For each top row and each
+    bottom row the columns True on all rows between form runs; a run is kept
+    when the rectangle cannot grow a row up or down."""
+    m, n = mask.shape
+    out = []
+    for i0 in range(m):
+        cols = np.ones(n, bool)
+        for i1 in range(i0, m):
+            cols &= mask[i1]
+            if not cols.any():
+                break
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], cols.astype(int), [0]])))
+            for j0, j1 in zip(edges[0::2], edges[1::2]):
+                up = i0 > 0 and mask[i0 - 1, j0:j1].all()
+                down = i1 + 1 < m and mask[i1 + 1, j0:j1].all()
+                if not (up or down):
+                    out.append((i0, int(j0), i1 + 1, int(j1)))
+    return out
 
 
 def baader(target: Target, delta: float, margin: int = 8) -> Construction:
@@ -186,7 +190,7 @@ def baader(target: Target, delta: float, margin: int = 8) -> Construction:
     slices, bumps = [], 0
     for k in range(K):
         xi = fmin + k * dlt / 2
-        rects = _rectangles(fc >= xi + dlt / 2)
+        rects = maximal_rectangles(fc >= xi + dlt / 2)
         if not rects:
             continue
         total = None
