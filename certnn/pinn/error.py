@@ -6,11 +6,13 @@ domain and B >= sup |e| over the part of the boundary where the problem
 prescribes u (certified box bounds of |u_theta - g| there, since u* = g).
 
 Heat (u_t = k u_xx + f on [t0, t0 + T] x [a, b], k > 0, u given at t = t0 and
-x = a, b): e_t - k e_xx = r with |r| <= R. w = e - B - R (t - t0) has
-w_t - k w_xx = r - R <= 0 and w <= 0 on the parabolic boundary, so by the weak
-maximum principle w <= 0 everywhere; the same for -e. Hence
+x = a, b): e_t - k e_xx = r with |r| <= R. For psi = t - t0 and for
+psi = (x - a)(b - x)/(2k) alike, psi_t - k psi_xx = 1 and psi >= 0, so
+w = e - B - R psi has w_t - k w_xx = r - R <= 0 and w <= 0 on the parabolic
+boundary; by the weak maximum principle w <= 0 everywhere, and the same for -e.
+Hence
 
-    |u_theta - u*| <= B + T R.
+    |u_theta - u*| <= B + R min(T, (b - a)^2 / (8k)).
 
 Poisson (-(u_xx + u_yy) = f on [a, b] x [c, d], u given on the whole
 boundary): -Lap e = r. With phi = (x - a)(b - x)/2 (-Lap phi = 1, phi >= 0,
@@ -41,8 +43,8 @@ HEAT, POISSON = "maximum-principle-heat", "maximum-principle-poisson"
 ASSUMPTIONS = {
     HEAT: "weak maximum principle for the heat equation: if w is C^{1,2} on (t0, t0+T] x (a, b), continuous "
           "on the closure, and w_t - k w_xx <= 0 with k > 0, then max w is attained on the parabolic boundary "
-          "(t = t0 or x = a, b); applied to e - B - R (t - t0) it gives |u_theta - u*| <= B + T R "
-          "(Evans, PDE, 2nd ed., section 2.3.3)",
+          "(t = t0 or x = a, b); applied to e - B - R psi with psi = t - t0 or psi = (x - a)(b - x)/(2k) it "
+          "gives |u_theta - u*| <= B + R min(T, (b - a)^2/(8k)) (Evans, PDE, 2nd ed., section 2.3.3)",
     POISSON: "weak maximum principle for the Laplacian: if w is C^2 on an open rectangle, continuous on the "
              "closure and -Lap w <= 0, then max w is attained on the boundary; applied to e - B - R phi with "
              "phi = (x - a)(b - x)/2 it gives |u_theta - u*| <= B + R (b - a)^2 / 8 "
@@ -105,10 +107,11 @@ def check_theorem(problem: Problem) -> str:
 def error_bound(problem: Problem, residual_bound: float, boundary_bound: float) -> tuple[float, str]:
     """(bound on sup |u_theta - u*|, theorem name), rounded up."""
     theorem = check_theorem(problem)
+    width = (problem.hi[1] - problem.lo[1]) if theorem == HEAT else (problem.hi[0] - problem.lo[0])
+    factor = width ** 2 / 8.0                           # max of (x - a)(b - x)/2
     if theorem == HEAT:
-        factor = problem.hi[0] - problem.lo[0]          # T
-    else:
-        factor = (problem.hi[0] - problem.lo[0]) ** 2 / 8.0
-    f = float(iv.up(factor))
+        k = float(-_u_terms(problem)[(1, 1)])
+        factor = min(problem.hi[0] - problem.lo[0], factor / k * (1 + 1e-15))   # T, or the stationary comparison
+    f = float(iv.up(iv.up(factor)))
     prod = iv.mul(residual_bound, residual_bound, f, f)[1]
     return float(iv.add(boundary_bound, boundary_bound, prod, prod)[1]), theorem

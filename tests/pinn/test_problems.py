@@ -49,8 +49,11 @@ def test_error_theorems_check_their_conditions():
     heat, poisson = get_problem("heat"), get_problem("poisson")
     assert check_theorem(heat) == "maximum-principle-heat"
     assert check_theorem(poisson) == "maximum-principle-poisson"
-    assert error_bound(heat, 0.5, 0.25)[0] >= 0.75 and error_bound(poisson, 0.8, 0.0)[0] >= 0.1
-    assert error_bound(heat, 0.5, 0.25)[0] <= 0.75 * (1 + 1e-12)
+    # heat: k = 1 on [0, 1] x [0, 1]: min(T, 1/(8k)) = 1/8; Poisson on the unit square: 1/8
+    assert 0.3125 <= error_bound(heat, 0.5, 0.25)[0] <= 0.3125 * (1 + 1e-12)
+    assert 0.1 <= error_bound(poisson, 0.8, 0.0)[0] <= 0.1 * (1 + 1e-12)
+    slow = dataclasses.replace(heat, equation=u_t - u_xx / 100)        # k = 1/100: the time horizon T wins
+    assert 0.75 <= error_bound(slow, 0.5, 0.25)[0] <= 0.75 * (1 + 1e-12)
     with pytest.raises(CertnnError, match="k > 0"):      # backward heat equation: no maximum principle
         check_theorem(dataclasses.replace(heat, equation=u_t + u_xx))
     with pytest.raises(CertnnError, match="prescribed"):   # a boundary face left free
