@@ -50,15 +50,16 @@ def problems_cmd():
 @click.option("--lbfgs", type=click.IntRange(min=0), default=None, help="L-BFGS iterations.")
 @click.option("--lr", type=float, callback=_positive, default=None, help="Adam learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--init", default=None, help="Start from this checkpoint's weights (same architecture), e.g. a snapshot.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the last line.")
 @click.option("--no-progress", is_flag=True, help="Do not draw progress bars.")
-def train_cmd(problem, out, hidden, points, boundary, adam, lbfgs, lr, seed, as_json, no_progress):
+def train_cmd(problem, out, hidden, points, boundary, adam, lbfgs, lr, seed, init, as_json, no_progress):
     """Train a tanh MLP on PROBLEM (burgers, heat, poisson, allen-cahn)."""
     from ..pinn.problems import get_problem
     from ..pinn.train import train
     p = get_problem(problem)
     info = train(p, out, hidden, seed, points, boundary, adam, lbfgs, lr, progress=not (no_progress or as_json),
-                 log=None if as_json else click.echo)
+                 log=None if as_json else click.echo, init=init)
     if as_json:
         click.echo(json.dumps(info))
     else:
@@ -97,7 +98,7 @@ def certify_cmd(model, problem, inputs, budget, tol, grid, cert, plot_path, as_j
             cert_path = cert_path.with_name(cert_path.name + ".json")
     res = certify(graph, p, inputs, budget=budget, grid=grid, tol=tol, cert_path=cert_path,
                   model_path=Path(model).resolve(), progress=not (no_progress or as_json),
-                  log=None if as_json else click.echo)
+                  log=None if as_json else click.echo, init=init)
     if plot_path:
         plot(res, p, plot_path)
     s = res.summary

@@ -27,9 +27,13 @@ from ..errors import CertnnError
 from ..ir.graph import Graph
 from ..ir.serialize import graph_hash
 from . import certificate as pc
-from .error import error_bound
+from .error import HEAT, HEAT_COMPARISON, POISSON_COMPARISON, error_bound
 from .problems import Problem
 from .residual import Residual
+
+# the derivatives the bounds propagate (proved for tanh MLPs; other graphs rest on the tests)
+JET_THEOREMS = "pinn/jet-tanh-*"
+
 
 def _region(tree: BoxTree, kind: str, name: str, lo, hi) -> pc.RegionCert:
     splits, claims = tree.claims()
@@ -95,7 +99,7 @@ def certify(graph: Graph, problem: Problem, inputs=None, budget: float = 600.0, 
               "ratio": R / gmax if gmax > 0 else float("inf"), "boxes": int(tree.leaf.sum()),
               "residual_seconds": time.perf_counter() - start, "conditions": out_cond,
               "grid": [int(s) for s in shape], "evidence": "checked",
-              "assumptions": sorted(ASSUMES)}
+              "assumptions": sorted(ASSUMES), "theorems": [JET_THEOREMS]}
     if problem.error_theorem is not None:
         B = max(v["bound"] for v in out_cond.values())
         bound, theorem = error_bound(problem, R, B)
@@ -103,6 +107,7 @@ def certify(graph: Graph, problem: Problem, inputs=None, budget: float = 600.0, 
         result["error"] = {"bound": bound, "measured": measured, "ratio": bound / measured if measured else
                            float("inf"), "theorem": theorem, "boundary_bound": B}
         result["assumptions"] = sorted(set(result["assumptions"]) | {theorem})
+        result["theorems"] = [JET_THEOREMS, HEAT_COMPARISON if theorem == HEAT else POISSON_COMPARISON]
     elif problem.has_reference:
         u, ref = res.u(pts), problem.exact(pts)
         result["relative_l2"] = float(np.linalg.norm(u - ref) / np.linalg.norm(ref))

@@ -25,10 +25,12 @@ functions); the same for -e. Hence
 Conditions checked here on the problem description: the equation has exactly
 that form (coefficients read off the sympy expression, k a positive constant,
 f free of u), and the conditions prescribe u on every face the theorem needs.
-The theorems themselves are textbook results (Evans, Partial Differential
-Equations, 2nd ed., sections 2.2.3 and 2.3.3; Protter & Weinberger, Maximum
-Principles in Differential Equations, ch. 2-3) registered as named
-boundaries, not proved in certnn.
+The maximum principles themselves are textbook results (Evans, Partial
+Differential Equations, 2nd ed., sections 2.2.3 and 2.3.3; Protter &
+Weinberger, Maximum Principles in Differential Equations, ch. 2-3) registered
+as named boundaries, not proved in certnn; the comparison step from them to
+the bounds above is the theorem pinn/heat-comparison (pinn/poisson-comparison)
+of :mod:`certnn.pinn.proofs`.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from ..floats import interval as iv
 from .problems import Problem
 
 HEAT, POISSON = "maximum-principle-heat", "maximum-principle-poisson"
+# the comparison step, proved in certnn.pinn.proofs (certnn prove 'pinn/*')
+HEAT_COMPARISON, POISSON_COMPARISON = "pinn/heat-comparison", "pinn/poisson-comparison"
 ASSUMPTIONS = {
     HEAT: "weak maximum principle for the heat equation: if w is C^{1,2} on (t0, t0+T] x (a, b), continuous "
           "on the closure, and w_t - k w_xx <= 0 with k > 0, then max w is attained on the parabolic boundary "

@@ -76,6 +76,15 @@ def make_model(problem: Problem, hidden=None, seed: int = 0):
                    "num_classes": 1, "activation": "tanh"}
 
 
+def _warm_start(model, config: dict, init) -> None:
+    """Load the weights of checkpoint ``init`` into ``model``; refuse another architecture."""
+    from ..interop.checkpoint import GRAPH_PREFIX, read_meta
+    meta, state, mpath = read_meta(init)
+    if meta["config"] != config:
+        raise CertnnError(f"{mpath}: --init checkpoint has architecture {meta['config']}, not {config}")
+    model.load_state_dict({k: v for k, v in state.items() if not k.startswith(GRAPH_PREFIX)})
+
+
 def sample_points(problem: Problem, n_interior: int, n_boundary: int, seed: int = 0):
     """Uniform collocation points in the box, and points on each condition's face
     (with the condition's target values)."""
@@ -219,10 +228,13 @@ def fit(obj: Objective, adam: int, lbfgs: int, lr: float = 1e-3, progress: bool 
 
 def train(problem: Problem, out=None, hidden=None, seed: int = 0, points: int | None = None,
           boundary: int | None = None, adam: int | None = None, lbfgs: int | None = None,
-          lr: float | None = None, progress: bool = True, log=None, snapshot_every: int = 500) -> dict:
+          lr: float | None = None, progress: bool = True, log=None, snapshot_every: int = 500,
+          init=None) -> dict:
     """Train a tanh MLP on ``problem`` (defaults from ``problem.train``); save a
     checkpoint to ``out`` when given (also every ``snapshot_every`` steps, so a
-    long run can be inspected or stopped). Returns a summary (losses, timing)."""
+    long run can be inspected or stopped). ``init``: a checkpoint of the same
+    architecture to start from (continue a stopped run, or fine-tune). Returns a
+    summary (losses, timing)."""
     from threadpoolctl import threadpool_limits
     cfg = dict(problem.train)
     for k, v in (("points", points), ("boundary", boundary), ("adam", adam), ("lbfgs", lbfgs), ("lr", lr)):
@@ -230,6 +242,8 @@ def train(problem: Problem, out=None, hidden=None, seed: int = 0, points: int | 
             cfg[k] = v
     t0 = time.perf_counter()
     model, config = make_model(problem, hidden, seed)
+    if init is not None:
+        _warm_start(model, config, init)
     interior, faces = sample_points(problem, cfg.get("points", 2000), cfg.get("boundary", 200), seed)
     obj = Objective(problem, model, interior, faces)
 
@@ -251,6 +265,8 @@ def train(problem: Problem, out=None, hidden=None, seed: int = 0, points: int | 
     info = {"problem": problem.name, "loss": loss, "loss_parts": parts, "steps": len(history),
             "train_seconds": time.perf_counter() - t0, "settings": cfg, "seed": seed,
             "inputs": list(problem.coords)}
+    if init is not None:
+        info["init"] = str(init)
     save(info)
     if out is not None:
         info["checkpoint"] = str(out)
