@@ -2,6 +2,9 @@
 differences, and a few steps that lower the loss."""
 
 import numpy as np
+import pytest
+
+from certnn.errors import CertnnError
 
 from certnn.pinn.problems import get_problem
 from certnn.pinn.train import Objective, fit, make_model, sample_points, train
@@ -37,3 +40,8 @@ def test_adam_then_lbfgs_lowers_the_loss(tmp_path):
     assert history[-1] < 0.5 * history[0]
     info = train(p, tmp_path / "ck", hidden=(4,), points=30, boundary=6, adam=3, lbfgs=3, progress=False)
     assert (tmp_path / "ck" / "checkpoint.json").exists() and info["inputs"] == ["t", "x"]
+    # a warm start resumes from the checkpoint's weights (no steps: the same loss) and refuses another architecture
+    again = train(p, None, hidden=(4,), points=30, boundary=6, adam=0, lbfgs=0, progress=False, init=tmp_path / "ck")
+    assert again["loss"] == info["loss"] and again["init"] == str(tmp_path / "ck")
+    with pytest.raises(CertnnError, match="architecture"):
+        train(p, None, hidden=(5,), points=30, boundary=6, adam=0, lbfgs=0, progress=False, init=tmp_path / "ck")
