@@ -98,7 +98,7 @@ def certify_cmd(model, problem, inputs, budget, tol, grid, cert, plot_path, as_j
             cert_path = cert_path.with_name(cert_path.name + ".json")
     res = certify(graph, p, inputs, budget=budget, grid=grid, tol=tol, cert_path=cert_path,
                   model_path=Path(model).resolve(), progress=not (no_progress or as_json),
-                  log=None if as_json else click.echo, init=init)
+                  log=None if as_json else click.echo)
     if plot_path:
         plot(res, p, plot_path)
     s = res.summary
