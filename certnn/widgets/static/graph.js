@@ -1,0 +1,169 @@
+// The graph IR view: an SVG drawing of the layered DAG (coordinates come from
+// Python), pan/zoom, search by node name or op, and a side panel per node.
+"use strict";
+certnn.mount.graph = function (section, data) {
+  var el = certnn.el, esc = certnn.esc, fmt = certnn.fmt;
+  var nodes = data.nodes, W = data.node_w, H = data.node_h;
+  var consumers = nodes.map(function () { return []; });
+  nodes.forEach(function (n, i) { n.in.forEach(function (j) { consumers[j].push(i); }); });
+  var byId = {};
+  nodes.forEach(function (n, i) { byId[n.id] = i; });
+  var hay = nodes.map(function (n) { return (n.id + " " + n.op + " " + (n.post || []).join(" ")).toLowerCase(); });
+
+  // ---- layout of the widget
+  var search = el("input", {type: "search", class: "cg-search", placeholder: "search name or op (op:relu = exact op)"});
+  var count = el("span", {class: "cg-count muted"});
+  var tools = el("div", {class: "cg-tools"}, search, count,
+                 el("button", {type: "button", class: "cg-fit", text: "fit"}),
+                 el("button", {type: "button", class: "cg-zoom-in", text: "+"}),
+                 el("button", {type: "button", class: "cg-zoom-out", text: "\u2212"}),
+                 el("span", {class: "muted", text: nodes.length + " nodes"}));
+  var results = el("div", {class: "cg-results"});
+  var canvas = certnn.svg("svg", {class: "cg-canvas"});
+  var side = el("aside", {class: "cg-side"}, el("p", {class: "muted", text: "Click a node to see its attributes, arrays and op rules."}));
+  var root = el("div", {class: "cg"}, el("div", {class: "cg-main"}, tools, results, canvas), side);
+  section.appendChild(root);
+
+  // ---- the drawing, built as one string (fast for thousands of nodes)
+  var minX = Infinity, maxX = -Infinity, maxY = 0;
+  nodes.forEach(function (n) { minX = Math.min(minX, n.x); maxX = Math.max(maxX, n.x); maxY = Math.max(maxY, n.y); });
+  var parts = ['<g class="cg-viewport"><g class="cg-edges">'];
+  nodes.forEach(function (n, i) {
+    n.in.forEach(function (j) {
+      var a = nodes[j], y1 = a.y + H / 2, y2 = n.y - H / 2, dy = (y2 - y1) / 2;
+      parts.push('<path class="cg-edge" data-from="' + j + '" data-to="' + i + '" d="M' + a.x + " " + y1 + "C" + a.x + " " +
+                 (y1 + dy) + " " + n.x + " " + (y2 - dy) + " " + n.x + " " + y2 + '"/>');
+    });
+  });
+  parts.push('</g><g class="cg-nodes">');
+  nodes.forEach(function (n, i) {
+    var src = n.op === "input" || n.op === "param" || n.op === "const";
+    var label = src ? n.id : [n.op].concat(n.post || []).join("+");
+    var sub = src ? n.op + " " + n.shape : n.id + " " + n.shape;
+    parts.push('<g class="cg-node' + (src ? " src-" + n.op : "") + (n.output ? " output" : "") + '" data-i="' + i +
+               '" data-id="' + esc(n.id) + '" data-op="' + esc(n.op) + '" transform="translate(' + (n.x - W / 2) + "," +
+               (n.y - H / 2) + ')"><rect width="' + W + '" height="' + H + '" rx="5"/><text x="6" y="14">' +
+               esc(clip(label, 22)) + '</text><text class="sub" x="6" y="29">' + esc(clip(sub, 26)) + "</text></g>");
+  });
+  parts.push("</g></g>");
+  canvas.innerHTML = parts.join("");
+  var gNodes = canvas.querySelectorAll(".cg-node");
+  var view = certnn.zoomable(canvas, canvas.querySelector(".cg-viewport"),
+                             {x: minX - W, y: -H, w: maxX - minX + 2 * W, h: maxY + 2 * H});
+  tools.querySelector(".cg-fit").onclick = function () { view.fit(); };
+  tools.querySelector(".cg-zoom-in").onclick = function () { view.zoomBy(1.4); };
+  tools.querySelector(".cg-zoom-out").onclick = function () { view.zoomBy(1 / 1.4); };
+
+  function clip(s, k) { return s.length > k ? s.slice(0, k - 1) + "\u2026" : s; }
+
+  // ---- search
+  var lastMatches = [];
+  function runSearch(q) {
+    q = q.trim().toLowerCase();
+    var exactOp = q.indexOf("op:") === 0 ? q.slice(3).trim() : null;
+    var matches = [];
+    if (q) nodes.forEach(function (n, i) {
+      if (exactOp !== null ? n.op.toLowerCase() === exactOp || (n.post || []).indexOf(exactOp) >= 0 : hay[i].indexOf(q) >= 0) matches.push(i);
+    });
+    var hit = new Uint8Array(nodes.length);
+    matches.forEach(function (i) { hit[i] = 1; });
+    for (var i = 0; i < gNodes.length; i++) gNodes[i].classList.toggle("match", hit[i] === 1);
+    root.classList.toggle("searching", q.length > 0);
+    count.textContent = q ? matches.length + " match" + (matches.length === 1 ? "" : "es") : "";
+    results.innerHTML = "";
+    matches.slice(0, 200).forEach(function (i) {
+      results.appendChild(el("a", {"data-i": i, text: nodes[i].id + "  (" + nodes[i].op + " " + nodes[i].shape + ")",
+                                   onclick: function () { select(nodes[i].id, true); }}));
+    });
+    if (matches.length > 200) results.appendChild(el("span", {class: "muted", text: "\u2026 and " + (matches.length - 200) + " more"}));
+    lastMatches = matches;
+    return matches.length;
+  }
+  search.addEventListener("input", function () { runSearch(search.value); });
+  search.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && lastMatches.length) select(nodes[lastMatches[0]].id, true);
+  });
+
+  // ---- selection and the side panel
+  canvas.addEventListener("click", function (ev) {
+    var g = ev.target.closest(".cg-node");
+    if (g) select(g.getAttribute("data-id"), false);
+  });
+  var selected = null;
+  function select(id, center) {
+    var i = byId[id];
+    if (i === undefined) return false;
+    if (selected !== null) gNodes[selected].classList.remove("selected");
+    canvas.querySelectorAll(".cg-edge.hot").forEach(function (e) { e.classList.remove("hot"); });
+    selected = i;
+    gNodes[i].classList.add("selected");
+    canvas.querySelectorAll('.cg-edge[data-from="' + i + '"], .cg-edge[data-to="' + i + '"]').forEach(function (e) { e.classList.add("hot"); });
+    if (center) view.center(nodes[i].x, nodes[i].y, Math.max(view.state.k, 0.8));
+    side.innerHTML = "";
+    side.appendChild(panel(i));
+    return true;
+  }
+
+  function link(j) {
+    return el("a", {href: "#", class: "cg-link", text: nodes[j].id,
+                    onclick: function (ev) { ev.preventDefault(); select(nodes[j].id, true); }});
+  }
+
+  function kv(rows) {
+    return el("table", {}, el("tbody", {}, rows.map(function (r) { return el("tr", {}, el("th", {text: r[0]}), el("td", {}, r[1])); })));
+  }
+
+  function panel(i) {
+    var n = nodes[i], box = el("div", {class: "cg-panel", "data-node": n.id});
+    box.appendChild(el("h3", {class: "cg-title", text: n.id}));
+    box.appendChild(kv([["op", [n.op].concat(n.post || []).join(" \u2192 ")], ["shape", n.shape], ["dtype", n.dtype],
+                        ["inputs", n.in.length ? n.in.map(function (j, k) { return [k ? ", " : "", link(j)]; }) : "\u2014"],
+                        ["consumers", consumers[i].length ? consumers[i].map(function (j, k) { return [k ? ", " : "", link(j)]; }) : "\u2014"],
+                        ["graph output", n.output ? "yes" : "no"]]));
+    if (n.attrs) {
+      box.appendChild(el("h3", {text: "Attributes"}));
+      box.appendChild(kv(Object.keys(n.attrs).map(function (k) { return [k, el("code", {text: n.attrs[k]})]; })));
+    }
+    if (n.stats) {
+      var s = n.stats;
+      box.appendChild(el("h3", {text: "Array statistics"}));
+      box.appendChild(kv([["shape", "(" + s.shape.join(", ") + ")"], ["dtype", s.dtype], ["values", s.size],
+                          ["min / max", fmt(s.min) + " / " + fmt(s.max)], ["mean \u00b1 std", fmt(s.mean) + " \u00b1 " + fmt(s.std)],
+                          ["L2 norm", fmt(s.l2)], ["zeros", s.zeros], ["non-finite", s.nonfinite]].filter(function (r) {
+                            return r[1] !== undefined && String(r[1]).indexOf("undefined") < 0; })));
+    }
+    [n.op].concat(n.post || []).forEach(function (op) { if (data.ops[op]) box.appendChild(opPanel(data.ops[op])); });
+    return box;
+  }
+
+  function opPanel(info) {
+    var box = el("div", {class: "cg-op", "data-op": info.name});
+    box.appendChild(el("h3", {text: "Op " + info.name + " (op table)"}));
+    box.appendChild(kv([["module", el("code", {text: info.module})], ["inputs", info.arity.join(" or ").replace("-1", "any number")],
+                        ["flags", info.flags.join(", ") || "\u2014"],
+                        ["formula", info.formula ? el("code", {text: info.formula}) : "\u2014"],
+                        ["attributes", Object.keys(info.attrs).length ? Object.keys(info.attrs).map(function (k) { return k + "=" + info.attrs[k]; }).join(", ") : "\u2014"]]));
+    var rows = info.rules.map(function (r) {
+      var tests = el("ul", {}, r.tests.map(function (t) {
+        return el("li", {}, el("span", {class: "ev ev-" + t.evidence, text: t.evidence}), " ", t.checks, el("br"), el("code", {text: t.test}));
+      }));
+      var detail = el("details", {}, el("summary", {text: r.present ? (r.where || "") : (r.gap || "missing")}),
+                      r.doc ? el("pre", {text: r.doc}) : el("p", {class: "muted", text: "no docstring"}),
+                      r.assumptions.length ? el("p", {}, "rests on: ", el("code", {text: r.assumptions.join(", ")})) : null,
+                      r.tests.length ? tests : null);
+      return el("tr", {"data-rule": r.rule, "data-present": r.present ? "yes" : "no"},
+                el("td", {}, el("b", {text: r.rule})),
+                el("td", {class: r.present ? "rule-yes" : "rule-no", text: r.present ? "yes" : "no"}),
+                el("td", {}, detail));
+    });
+    box.appendChild(el("table", {class: "cg-rules"}, el("thead", {}, el("tr", {}, el("th", {text: "rule"}), el("th", {text: "has"}),
+                                                                              el("th", {text: "definition, docstring, conformance tests"}))),
+                       el("tbody", {}, rows)));
+    box.appendChild(el("details", {}, el("summary", {text: "op documentation"}), el("pre", {text: info.doc || "(none)"})));
+    return box;
+  }
+
+  var api = {section: section, select: select, search: function (q) { search.value = q; return runSearch(q); }, view: view};
+  certnn.graphs.push(api);
+  section.certnnGraph = api;
+};
