@@ -24,14 +24,14 @@ from ..io import atomic_write
 
 STATIC = Path(__file__).with_name("static")
 
-#: Evidence levels, strongest first (DESIGN.md section 4); "computed" is a plain float64
-#: computation without rounding control (bounds before the checker has seen them).
+#: Evidence levels, strongest first (DESIGN.md section 4); "computed" is a plain floating-point
+#: computation without rounding control (bounds before the checker has seen them, a training step).
 LEVELS = {
     "proved": "symbolic or SMT proof for all inputs in the stated domain",
     "certified": "artifact re-checked by an independent checker in sound arithmetic",
     "checked": "sound (outward-rounded) arithmetic, in-process",
     "tested": "sampled points, finite differences or differential tests: no guarantee",
-    "computed": "float64 computation without rounding control: not a guarantee",
+    "computed": "a floating-point computation without rounding control: not a guarantee",
     "assumed": "a named boundary taken on trust",
     "none": "no claim: rejected, not checked, or nothing to back",
 }

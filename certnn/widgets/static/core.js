@@ -236,6 +236,19 @@ var certnn = (function () {
     return el("figure", {class: "chart-box"}, opts.title ? el("figcaption", {text: opts.title}) : null, root);
   }
 
+  // A grayscale image (values in [0, 1]) on a canvas: cheap for many pixels.
+  function image(grid, scale, caption) {
+    var R = grid.length, C = R ? grid[0].length : 0, s = scale || 3;
+    var cv = el("canvas", {width: C * s, height: R * s, class: "thumb"});
+    var ctx = cv.getContext("2d");
+    for (var r = 0; r < R; r++) for (var c = 0; c < C; c++) {
+      var v = Math.round(255 * Math.max(0, Math.min(1, num(grid[r][c]))));
+      ctx.fillStyle = rgb(v, v, v);
+      ctx.fillRect(c * s, r * s, s, s);
+    }
+    return el("figure", {class: "chart-box"}, cv, caption ? el("figcaption", {text: caption}) : null);
+  }
+
   function colour(v, ext, diverging) {
     if (!Number.isFinite(v)) return "#bbb";
     var t = ext[1] > ext[0] ? (v - ext[0]) / (ext[1] - ext[0]) : 0.5;
@@ -282,6 +295,6 @@ var certnn = (function () {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mountAll);
   else setTimeout(mountAll, 0);
 
-  return {num: num, fmt: fmt, esc: esc, el: el, svg: svg, zoomable: zoomable, chart: chart, heatmap: heatmap,
+  return {num: num, fmt: fmt, esc: esc, el: el, svg: svg, zoomable: zoomable, chart: chart, heatmap: heatmap, image: image,
           colour: colour, mount: mount, graphs: graphs};
 })();
