@@ -29,5 +29,5 @@ def compute_bounds(graph, region, spec=None, method: str = "crown", semantics: s
             b = ibp(graph, region, spec, lirpa_compat=opts.lirpa_compat)
         else:
             b = crown(graph, region, spec, method=method, iters=opts.iters, lr=opts.lr,
-                      lirpa_compat=opts.lirpa_compat)
+                      lirpa_compat=opts.lirpa_compat, alpha_mode=opts.alpha_mode)
         return widen(b, graph, region, spec, semantics)

@@ -39,10 +39,14 @@ from .ibp import node_bounds
 from . import window
 from .net import Net, analyze, check_region, prefix_bounds
 from ..spec.region import Region
+from .options import ALPHA_MODES
 from .result import Bounds, no_nan
 from ..spec.linear import LinearSpec
 
 METHODS = ("crown", "crown-ibp", "same-slope", "alpha-crown")
+# back-substitution runs each affine op's vjp (its transpose: adjoint/*) and the
+# relaxation lines of the activations (relax/*): the theorems of `certnn prove`
+THEOREMS_USED = ("adjoint/*", "relax/*")
 
 
 def _relaxation(net: Net, nid: str, bounds: dict, alpha, mode: str):
@@ -214,7 +218,6 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
     return grads
 
 
-ALPHA_MODES = ("spec", "full")
 
 
 def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "crown",
@@ -279,7 +282,7 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     inter = {k: bounds[k] for k in net.need}
     return Bounds(lb, ub, method, net.graph, intermediate=inter, alphas=used_alphas,
                   interval_nodes=tuple(k for k, v in net.kind.items() if v == "interval"),
-                  seconds=time.perf_counter() - t0, alpha_mode=mode_used)
+                  seconds=time.perf_counter() - t0, alpha_mode=mode_used, theorems=THEOREMS_USED)
 
 
 def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, lr: float = 0.1,

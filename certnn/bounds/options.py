@@ -6,6 +6,9 @@ option         methods                          meaning
 iters          alpha-crown                      Adam steps per target (>= 0)
 lr             alpha-crown                      Adam step size (finite, > 0)
 lirpa_compat   ibp, crown-ibp                   auto_LiRPA's IBP on L2/L1 balls
+alpha_mode     alpha-crown                      "spec": optimise the spec rows only,
+                                                intermediate bounds fixed (default);
+                                                "full": every intermediate bound too
 =============  ===============================  =====================================
 
 An option a method does not use is an error (``compute_bounds(g, r,
@@ -21,7 +24,8 @@ from dataclasses import dataclass, fields, replace
 from ..errors import CertnnError
 
 TAKES = {"ibp": ("lirpa_compat",), "crown": (), "crown-ibp": ("lirpa_compat",), "same-slope": (),
-         "alpha-crown": ("iters", "lr")}
+         "alpha-crown": ("iters", "lr", "alpha_mode")}
+ALPHA_MODES = ("spec", "full")
 
 
 class OptionError(CertnnError, ValueError):
@@ -33,6 +37,7 @@ class BoundOptions:
     iters: int = 20
     lr: float = 0.1
     lirpa_compat: bool = False
+    alpha_mode: str = "spec"
 
     def check(self, method: str, given=()) -> "BoundOptions":
         """``self`` if its values are valid and every option that is ``given``
@@ -46,6 +51,8 @@ class BoundOptions:
             raise OptionError(f"option lr must be a finite number > 0, got {self.lr!r}")
         if not isinstance(self.lirpa_compat, bool):
             raise OptionError(f"option lirpa_compat must be True or False, got {self.lirpa_compat!r}")
+        if self.alpha_mode not in ALPHA_MODES:
+            raise OptionError(f"option alpha_mode must be one of {', '.join(ALPHA_MODES)}, got {self.alpha_mode!r}")
         default = BoundOptions()
         for f in fields(self):
             used = f.name in given or getattr(self, f.name) != getattr(default, f.name)

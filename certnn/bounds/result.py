@@ -43,3 +43,4 @@ class Bounds:
     alpha_mode: str | None = None   # alpha-CROWN: "spec" (intermediate bounds fixed) or "full"
     evidence: str = "computed"
     assumptions: tuple = ()
+    theorems: tuple = ()            # the theorems (certnn prove) the method rests on
