@@ -84,7 +84,7 @@ def budget_summary(graph, x: np.ndarray, eps: float = 0.0, order: str = "sequent
     seconds = time.perf_counter() - t0
     worst_measured = float(measured.max())
     per_node = measure_nodes(graph, x)
-    return {"images": int(len(x)), "eps": eps, "order": order,
+    return {"format": "certnn-error-budget", "version": 1, "images": int(len(x)), "eps": eps, "order": order,
             "max_bound": float(bound.max()), "max_measured_at_images": worst_measured,
             "ratio_max_bound_to_max_measured": float(bound.max() / worst_measured) if worst_measured else None,
             "median_elementwise_ratio": float(np.median(bound[measured > 0] / measured[measured > 0]))

@@ -44,7 +44,7 @@ def graph_data(g: Graph) -> dict:
             "node_w": NODE_W, "node_h": NODE_H}
 
 
-def graph_view(g: Graph, title: str = "Graph IR") -> View:
+def graph_view(g: Graph, title: str = "Graph IR", anchor: str = "graph") -> View:
     n_ops = sum(1 for n in g.nodes if not n.is_source)
     params = sum(int(g.arrays[n.id].size) for n in g.params)
     intro = (f'<p class="muted">{len(g.nodes)} nodes ({n_ops} ops, {len(g.params)} parameters, '
@@ -54,4 +54,4 @@ def graph_view(g: Graph, title: str = "Graph IR") -> View:
                    "read from the graph as given (its SHA-256 names it in certificates)"),
           Evidence("op rules: conformance evidence per rule (side panel)", "tested",
                    "the op table's conformance suite; the panel cites each test, the page does not run them")]
-    return View(title, "graph", intro, graph_data(g), ev, scripts=("graph.js",), anchor="graph")
+    return View(title, "graph", intro, graph_data(g), ev, scripts=("graph.js",), anchor=anchor)

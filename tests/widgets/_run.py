@@ -1,0 +1,63 @@
+"""A small run folder like `make run` writes (checkpoint, training log, error budget,
+robustness certificates re-checkable by the checker) plus a BaB certificate and a
+reach tube, built once per test session from real data and real producers."""
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from certnn import run
+from certnn.io import atomic_write
+from certnn.spec import LinearSpec, Region
+
+EPS = 0.01
+N_CERT = 12
+
+
+def _json(path, doc):
+    with atomic_write(path, "w") as f:
+        json.dump(doc, f)
+
+
+def _bab(folder: Path):
+    """An input-split BaB certificate of a small MLP (the graph saved next to it)."""
+    from certnn.ir.serialize import save
+    from certnn.verify.bab import verify_case
+    from certnn.verify.bab_certificate import write_bab_certificate
+    from tests.verify._models import mlp_graph
+    g, _ = mlp_graph(101, (2, 8, 8, 2))
+    rng = np.random.default_rng(1)
+    lo = rng.uniform(-1, 0, (1, 2))
+    hi = lo + rng.uniform(0.5, 1.0, (1, 2))
+    y = np.asarray(run(g, rng.uniform(lo, hi, (20000, 2)), semantics="real"), np.float64)
+    m = (y[:, 0] - y[:, 1]).min()
+    spec = LinearSpec(np.array([[[1.0, -1.0]]]), np.array([[-(m - 0.002 * (abs(m) + 0.1))]]), np.array([0]))
+    region = Region.box(lo, hi)
+    v = verify_case(g, region, spec, timeout=30, method_hint="input", certifiable=True)
+    assert v.status == "unsat", v.stats
+    folder.mkdir(parents=True, exist_ok=True)
+    save(g, folder / "toy-mlp.json")
+    return write_bab_certificate(folder / "toy.bab.json", g, [(region, spec)], v.proofs,
+                                 model_path=folder / "toy-mlp.json")
+
+
+@lru_cache(maxsize=None)
+def run_folder(root: str) -> Path:
+    """Train a 784-32-10 MLP briefly, bound its binary32 error, certify N_CERT test images."""
+    from certnn.data.mnist import mnist_arrays
+    from certnn.error_budget.report import budget_summary
+    from certnn.interop.checkpoint import load_graph
+    from certnn.verify.robustness import verify_robustness
+    from certnn.zoo.train import TrainConfig, train_mnist
+    out = Path(root) / "run"
+    train_mnist(TrainConfig(hidden=[32], epochs=2, limit_train=2000, limit_test=500), out=out, progress=False,
+                log=lambda s: None)
+    graph = load_graph(out)
+    x, y = mnist_arrays((784,), None, "test")
+    _json(out / "error-budget.json", budget_summary(graph, x[:50]))
+    verify_robustness(graph, x[:N_CERT], y[:N_CERT].astype("int64"), EPS, "inf", "crown", "real",
+                      out_dir=out / "certificates" / f"eps{EPS:g}-real", model_path=out.resolve(), attack=False)
+    _bab(out / "vnncomp-certificates")
+    return out
