@@ -43,6 +43,19 @@ def _bab(folder: Path):
                                  model_path=folder / "toy-mlp.json")
 
 
+def _tube(folder: Path) -> Path:
+    """A verified reach tube of the continuous-time toy closed loop (problem folder next to it)."""
+    from certnn.control.problem import load_problem
+    from certnn.control.reach import decide
+    from certnn.control.tube import save_tube
+    from tests.control._problems import toy
+    folder.mkdir(parents=True, exist_ok=True)
+    p = load_problem(toy(folder, time="continuous", steps=5, unsafe_b=-1.5))
+    r = decide(p, p.scenarios[0].name)
+    assert r.verdict == "verified"
+    return save_tube(r.tube, folder / "toy.tube.json")
+
+
 @lru_cache(maxsize=None)
 def run_folder(root: str) -> Path:
     """Train a 784-32-10 MLP briefly, bound its binary32 error, certify N_CERT test images."""
@@ -60,4 +73,5 @@ def run_folder(root: str) -> Path:
     verify_robustness(graph, x[:N_CERT], y[:N_CERT].astype("int64"), EPS, "inf", "crown", "real",
                       out_dir=out / "certificates" / f"eps{EPS:g}-real", model_path=out.resolve(), attack=False)
     _bab(out / "vnncomp-certificates")
+    _tube(out / "reach")
     return out
