@@ -38,7 +38,7 @@ def _claim(words: str | None) -> str:
 
 def _rests_on(assumptions, theorems) -> str:
     a = ", ".join(f"<code>{esc(x)}</code>" for x in assumptions) or "nothing beyond exact arithmetic"
-    t = ", ".join(f"<code>{esc(x)}</code>" for x in theorems) or "none registered yet"
+    t = ", ".join(f"<code>{esc(x)}</code>" for x in theorems) or "none named by the checker"
     return f"<p><b>Assumptions:</b> {a}<br><b>Theorems:</b> {t}</p>"
 
 
@@ -75,7 +75,7 @@ def certificate_view(cert, result: CheckResult | None = None, graph=None, title:
     else:
         verdict = _verdict(result.ok, result.summary())
         words = result.claim.words() if result.ok and result.claim else None
-        claim = _claim(words) + _rests_on(result.assumptions, result.claim.theorems if result.claim else [])
+        claim = _claim(words) + _rests_on(result.assumptions, result.to_dict()["theorems"])
         n_ok = int(result.accepted.sum())
         ev = [Evidence(f"{n_ok} example(s) accepted by the checker", "certified" if n_ok else "none",
                        "re-derived in sound arithmetic from the graph, the region, the spec and the producer's "

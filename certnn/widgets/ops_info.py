@@ -1,7 +1,8 @@
 """What the graph view shows about an op: its entry in the op table (module,
 docstring, flags, attribute schema), which rules it has and their docstrings,
 the named assumptions a rule rests on, the gaps the coverage table lists with
-their reasons, and the conformance tests that exercise each rule.
+their reasons, the conformance tests that exercise each rule, and the theorems of
+the proof layer (:mod:`certnn.proofs.theorems`) that cover it.
 
 The conformance evidence is a map from each rule to the tests of the suite that
 check it (file, test function, what it checks, evidence level). The page
@@ -12,11 +13,14 @@ when a cited test no longer exists, so the citations stay true.
 from __future__ import annotations
 
 import inspect
+import re
 import sys
+from functools import lru_cache
 
 from ..ops import RULE_KINDS, get_op
 from ..ops.coverage import LIMITATIONS
 from ..ops.registry import REQUIRED
+from ..proofs.theorems import registered
 
 # rule -> [(test file, test function, parametrized by op name?, what it checks, evidence, which ops)]
 # "which ops": "all", "elementwise", or a tuple of op names.
@@ -93,9 +97,30 @@ def _where(fn) -> str:
         return type(fn).__name__
 
 
+_COVERS_OP = re.compile(r"^op (\S+) \(([^)]*)\)")
+# theorem covers name the code by what it does; map those words onto the op table's rule kinds
+_RULE_OF = {"grads": "vjp"}
+
+
+@lru_cache(maxsize=1)
+def op_theorems() -> dict:
+    """op name -> rule -> [theorem summary] from the theorem registry (``certnn prove --list``),
+    read off each theorem's ``covers`` entries of the form ``op NAME (rule, rule, ...)``."""
+    out: dict = {}
+    for th in registered().values():
+        for c in th.covers:
+            m = _COVERS_OP.match(c)
+            if m:
+                for rule in {_RULE_OF.get(r.strip(), r.strip()) for r in m.group(2).split(",")}:
+                    out.setdefault(m.group(1), {}).setdefault(rule, []).append(
+                        {"name": th.name, "evidence": th.evidence, "statement": th.statement, "domain": th.domain})
+    return out
+
+
 def op_info(name: str) -> dict:
     """Everything the graph view's side panel shows for op ``name``."""
     op = get_op(name)
+    theorems = op_theorems().get(name, {})
     rules = []
     for kind in RULE_KINDS:
         fn = getattr(op, kind)
@@ -104,7 +129,8 @@ def op_info(name: str) -> dict:
                  for path, func, param, what, ev, which in CONFORMANCE.get(kind, []) if _applies(which, op)]
         rules.append({"rule": kind, "present": fn is not None, "where": _where(fn) if fn is not None else None,
                       "doc": _doc(fn), "assumptions": list(getattr(fn, "assumptions", ()) or ()),
-                      "gap": LIMITATIONS.get((name, kind)), "tests": tests if fn is not None else []})
+                      "gap": LIMITATIONS.get((name, kind)), "tests": tests if fn is not None else [],
+                      "theorems": theorems.get(kind, []) if fn is not None else []})
     module_doc = inspect.getdoc(sys.modules.get(op.module)) or ""
     return {"name": op.name, "module": op.module, "doc": op.doc or module_doc, "formula": _formula(op),
             "arity": list(op.arity), "attrs": {k: ("REQUIRED" if v is REQUIRED else repr(v)) for k, v in op.attrs.items()},

@@ -147,17 +147,24 @@ certnn.mount.graph = function (section, data) {
       var tests = el("ul", {}, r.tests.map(function (t) {
         return el("li", {}, el("span", {class: "ev ev-" + t.evidence, text: t.evidence}), " ", t.checks, el("br"), el("code", {text: t.test}));
       }));
+      var theorems = el("ul", {class: "cg-theorems"}, r.theorems.map(function (t) {
+        return el("li", {"data-theorem": t.name}, el("span", {class: "ev ev-" + t.evidence, text: t.evidence}), " ",
+                  el("code", {text: t.name}), ": " + t.statement, el("br"), el("span", {class: "muted", text: "domain: " + t.domain}));
+      }));
       var detail = el("details", {}, el("summary", {text: r.present ? (r.where || "") : (r.gap || "missing")}),
                       r.doc ? el("pre", {text: r.doc}) : el("p", {class: "muted", text: "no docstring"}),
                       r.assumptions.length ? el("p", {}, "rests on: ", el("code", {text: r.assumptions.join(", ")})) : null,
-                      r.tests.length ? tests : null);
+                      r.theorems.length ? [el("p", {}, el("b", {text: "theorems (certnn prove)"})), theorems] : null,
+                      r.tests.length ? [el("p", {}, el("b", {text: "conformance tests"})), tests] : null);
       return el("tr", {"data-rule": r.rule, "data-present": r.present ? "yes" : "no"},
                 el("td", {}, el("b", {text: r.rule})),
                 el("td", {class: r.present ? "rule-yes" : "rule-no", text: r.present ? "yes" : "no"}),
+                el("td", {}, r.theorems.length ? el("span", {class: "ev ev-" + r.theorems[0].evidence, text: r.theorems.length + " theorem" + (r.theorems.length > 1 ? "s" : "")}) : null,
+                   r.tests.length ? " " + r.tests.length + " test" + (r.tests.length > 1 ? "s" : "") : null),
                 el("td", {}, detail));
     });
-    box.appendChild(el("table", {class: "cg-rules"}, el("thead", {}, el("tr", {}, el("th", {text: "rule"}), el("th", {text: "has"}),
-                                                                              el("th", {text: "definition, docstring, conformance tests"}))),
+    box.appendChild(el("table", {class: "cg-rules"}, el("thead", {}, el("tr", {}, el("th", {text: "rule"}), el("th", {text: "has"}), el("th", {text: "evidence"}),
+                                                                              el("th", {text: "definition, docstring, theorems, conformance tests"}))),
                        el("tbody", {}, rows)));
     box.appendChild(el("details", {}, el("summary", {text: "op documentation"}), el("pre", {text: info.doc || "(none)"})));
     return box;
