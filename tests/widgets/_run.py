@@ -13,7 +13,7 @@ from certnn.io import atomic_write
 from certnn.spec import LinearSpec, Region
 
 EPS = 0.01
-N_CERT = 12
+N_CERT = 8
 
 
 def _json(path, doc):
@@ -44,13 +44,13 @@ def _bab(folder: Path):
 
 
 def _tube(folder: Path) -> Path:
-    """A verified reach tube of the continuous-time toy closed loop (problem folder next to it)."""
+    """A verified reach tube of the discrete-time toy closed loop (problem folder next to it)."""
     from certnn.control.problem import load_problem
     from certnn.control.reach import decide
     from certnn.control.tube import save_tube
     from tests.control._problems import toy
     folder.mkdir(parents=True, exist_ok=True)
-    p = load_problem(toy(folder, time="continuous", steps=5, unsafe_b=-1.5))
+    p = load_problem(toy(folder, steps=6, unsafe_b=-1.5))
     r = decide(p, p.scenarios[0].name)
     assert r.verdict == "verified"
     return save_tube(r.tube, folder / "toy.tube.json")
@@ -65,11 +65,11 @@ def run_folder(root: str) -> Path:
     from certnn.verify.robustness import verify_robustness
     from certnn.zoo.train import TrainConfig, train_mnist
     out = Path(root) / "run"
-    train_mnist(TrainConfig(hidden=[32], epochs=2, limit_train=2000, limit_test=500), out=out, progress=False,
+    train_mnist(TrainConfig(hidden=[32], epochs=2, limit_train=1500, limit_test=200), out=out, progress=False,
                 log=lambda s: None)
     graph = load_graph(out)
     x, y = mnist_arrays((784,), None, "test")
-    _json(out / "error-budget.json", budget_summary(graph, x[:50]))
+    _json(out / "error-budget.json", budget_summary(graph, x[:20]))
     verify_robustness(graph, x[:N_CERT], y[:N_CERT].astype("int64"), EPS, "inf", "crown", "real",
                       out_dir=out / "certificates" / f"eps{EPS:g}-real", model_path=out.resolve(), attack=False)
     _bab(out / "vnncomp-certificates")

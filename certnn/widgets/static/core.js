@@ -60,10 +60,14 @@ var certnn = (function () {
   }
 
   // ---------------------------------------------------------------- pan and zoom
-  // Wheel zooms around the pointer, dragging pans; returns {fit, zoomBy, center, state}.
-  function zoomable(svgEl, g, bbox) {
+  // Wheel zooms around the pointer, dragging pans; onzoom(k) hears every change of scale;
+  // returns {fit, zoomBy, center, state}.
+  function zoomable(svgEl, g, bbox, onzoom) {
     var s = {x: 0, y: 0, k: 1};
-    function apply() { g.setAttribute("transform", "translate(" + s.x + "," + s.y + ") scale(" + s.k + ")"); }
+    function apply() {
+      g.setAttribute("transform", "translate(" + s.x + "," + s.y + ") scale(" + s.k + ")");
+      if (onzoom) onzoom(s.k);
+    }
     function size() { var r = svgEl.getBoundingClientRect(); return [r.width || 800, r.height || 600]; }
     function fit() {
       var wh = size(), w = Math.max(bbox.w, 1), h = Math.max(bbox.h, 1);

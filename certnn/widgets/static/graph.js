@@ -27,29 +27,53 @@ certnn.mount.graph = function (section, data) {
   // ---- the drawing, built as one string (fast for thousands of nodes)
   var minX = Infinity, maxX = -Infinity, maxY = 0;
   nodes.forEach(function (n) { minX = Math.min(minX, n.x); maxX = Math.max(maxX, n.x); maxY = Math.max(maxY, n.y); });
-  var parts = ['<g class="cg-viewport"><g class="cg-edges">'];
+  // all edges are one path (one element instead of thousands); a selected node's edges
+  // are drawn again on top, in the "hot" layer
+  function edge(j, i) {
+    var a = nodes[j], n = nodes[i], y1 = a.y + H / 2, y2 = n.y - H / 2, dy = (y2 - y1) / 2;
+    return "M" + a.x + " " + y1 + "C" + a.x + " " + (y1 + dy) + " " + n.x + " " + (y2 - dy) + " " + n.x + " " + y2;
+  }
+  var d = [];
+  nodes.forEach(function (n, i) { n.in.forEach(function (j) { d.push(edge(j, i)); }); });
+  var parts = ['<g class="cg-viewport"><path class="cg-edge" d="' + d.join("") + '"/><g class="cg-hot"></g>'];
+  parts.push('<g class="cg-nodes">');
+  function isSource(n) { return n.op === "input" || n.op === "param" || n.op === "const"; }
   nodes.forEach(function (n, i) {
-    n.in.forEach(function (j) {
-      var a = nodes[j], y1 = a.y + H / 2, y2 = n.y - H / 2, dy = (y2 - y1) / 2;
-      parts.push('<path class="cg-edge" data-from="' + j + '" data-to="' + i + '" d="M' + a.x + " " + y1 + "C" + a.x + " " +
-                 (y1 + dy) + " " + n.x + " " + (y2 - dy) + " " + n.x + " " + y2 + '"/>');
-    });
-  });
-  parts.push('</g><g class="cg-nodes">');
-  nodes.forEach(function (n, i) {
-    var src = n.op === "input" || n.op === "param" || n.op === "const";
-    var label = src ? n.id : [n.op].concat(n.post || []).join("+");
-    var sub = src ? n.op + " " + n.shape : n.id + " " + n.shape;
+    var src = isSource(n);
     parts.push('<g class="cg-node' + (src ? " src-" + n.op : "") + (n.output ? " output" : "") + '" data-i="' + i +
                '" data-id="' + esc(n.id) + '" data-op="' + esc(n.op) + '" transform="translate(' + (n.x - W / 2) + "," +
-               (n.y - H / 2) + ')"><rect width="' + W + '" height="' + H + '" rx="5"/><text x="6" y="14">' +
-               esc(clip(label, 22)) + '</text><text class="sub" x="6" y="29">' + esc(clip(sub, 26)) + "</text></g>");
+               (n.y - H / 2) + ')"><rect width="' + W + '" height="' + H + '" rx="5"/></g>');
   });
   parts.push("</g></g>");
   canvas.innerHTML = parts.join("");
-  var gNodes = canvas.querySelectorAll(".cg-node");
+  var gNodes = canvas.querySelectorAll(".cg-node"), hot = canvas.querySelector(".cg-hot");
+  // labels are made for the nodes in view only, when first seen at a readable scale:
+  // laying out the text of thousands of nodes is what makes big SVG drawings slow
+  var labelled = new Uint8Array(nodes.length), pending = false;
+  function label(i) {
+    var n = nodes[i], src = isSource(n);
+    var top = src ? n.id : [n.op].concat(n.post || []).join("+"), sub = src ? n.op + " " + n.shape : n.id + " " + n.shape;
+    gNodes[i].appendChild(certnn.svg("text", {x: 6, y: 14, text: clip(top, 22)}));
+    gNodes[i].appendChild(certnn.svg("text", {x: 6, y: 29, class: "sub", text: clip(sub, 26)}));
+    labelled[i] = 1;
+  }
+  function labelInView() {
+    pending = false;
+    var s = view.state, r = canvas.getBoundingClientRect();
+    if (s.k < 0.4) return;
+    var x0 = -s.x / s.k - W, x1 = (r.width - s.x) / s.k + W, y0 = -s.y / s.k - H, y1 = (r.height - s.y) / s.k + H;
+    for (var i = 0; i < nodes.length; i++)
+      if (!labelled[i] && nodes[i].x >= x0 && nodes[i].x <= x1 && nodes[i].y >= y0 && nodes[i].y <= y1) label(i);
+  }
+  // level of detail: labels too small to read (zoomed out) are not drawn, which keeps
+  // graphs of thousands of nodes fast to render, pan and search
   var view = certnn.zoomable(canvas, canvas.querySelector(".cg-viewport"),
-                             {x: minX - W, y: -H, w: maxX - minX + 2 * W, h: maxY + 2 * H});
+                             {x: minX - W, y: -H, w: maxX - minX + 2 * W, h: maxY + 2 * H},
+                             function (k) {
+                               canvas.classList.toggle("lod", k < 0.4);
+                               if (k >= 0.4 && !pending && view) { pending = true; requestAnimationFrame(labelInView); }
+                             });
+  labelInView();
   tools.querySelector(".cg-fit").onclick = function () { view.fit(); };
   tools.querySelector(".cg-zoom-in").onclick = function () { view.zoomBy(1.4); };
   tools.querySelector(".cg-zoom-out").onclick = function () { view.zoomBy(1 / 1.4); };
@@ -94,10 +118,11 @@ certnn.mount.graph = function (section, data) {
     var i = byId[id];
     if (i === undefined) return false;
     if (selected !== null) gNodes[selected].classList.remove("selected");
-    canvas.querySelectorAll(".cg-edge.hot").forEach(function (e) { e.classList.remove("hot"); });
     selected = i;
     gNodes[i].classList.add("selected");
-    canvas.querySelectorAll('.cg-edge[data-from="' + i + '"], .cg-edge[data-to="' + i + '"]').forEach(function (e) { e.classList.add("hot"); });
+    hot.innerHTML = "";
+    nodes[i].in.map(function (j) { return edge(j, i); }).concat(consumers[i].map(function (c) { return edge(i, c); }))
+      .forEach(function (p) { hot.appendChild(certnn.svg("path", {class: "cg-edge hot", d: p})); });
     if (center) view.center(nodes[i].x, nodes[i].y, Math.max(view.state.k, 0.8));
     side.innerHTML = "";
     side.appendChild(panel(i));
