@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from ..bounds import Bounds, LinearSpec, Region, compute_bounds
+from ..bounds import LinearSpec, Region, compute_bounds
 from ..ir.graph import Graph
 from ..ir.interpret import evaluate
 from .page import Evidence, Raw, View, esc, num, table

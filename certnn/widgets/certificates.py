@@ -16,7 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CertnnError
-from ..verify.bab_checker import BabCheckResult, check_bab_certificate, load_bab_document
+from ..verify.bab_checker import (
+    BabCheckResult,
+    check_bab_certificate,
+    load_bab_document,
+)
 from ..verify.certificate import Certificate, load_certificate
 from ..verify.checker import CheckResult, check_certificate
 from .page import Evidence, Raw, View, badge, esc, num, table
@@ -159,7 +163,8 @@ def bab_view(path, result: BabCheckResult | None = None, graph=None, vnnlib=None
                       "root_hi": case["root_hi"] if len(case["root_hi"]) <= 16 else None,
                       "leaves_file": case["leaves"]})
     facts = [("file", str(path)), ("graph", doc["graph_hash"]), ("model", doc.get("model") or "-"),
-             ("VNNLIB", f"{doc['property'].get('vnnlib')} (SHA-256 {doc['property'].get('vnnlib_sha256')})"),
+             ("VNNLIB", f"{doc['property']['vnnlib']} (SHA-256 {doc['property'].get('vnnlib_sha256')})"
+              if doc["property"].get("vnnlib") else "- (the property is recorded in the certificate)"),
              ("cases", len(doc["cases"])), ("semantics", doc["semantics"])]
     html = verdict + claim + table(["field", "value"], facts, "cert-facts") + \
         '<h3>Split trees</h3><p class="muted">Preorder as recorded; a split\'s first child is the low side ' \

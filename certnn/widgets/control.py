@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..control.lyapunov_checker import _load as load_lyapunov, _rebuild as rebuild_leaves, check_lyapunov
+from ..control.lyapunov_checker import _load as load_lyapunov
+from ..control.lyapunov_checker import _rebuild as rebuild_leaves
+from ..control.lyapunov_checker import check_lyapunov
 from ..control.plot import tube_enclosures
 from ..control.problem import load_problem
 from ..control.simulate import Loop, corners_and_samples, simulate

@@ -17,6 +17,7 @@ import re
 import sys
 from functools import lru_cache
 
+from ..errors import CertnnError
 from ..ops import RULE_KINDS, get_op
 from ..ops.coverage import LIMITATIONS
 from ..ops.registry import REQUIRED
@@ -146,5 +147,5 @@ def _formula(op) -> str | None:
     try:
         syms = sympy.symbols("x y z")[:op.arity[0]]
         return str(op.sympy_form(*syms, **op.normalize({})))
-    except Exception:          # an attribute without default, or a form that needs more: just no formula
+    except (CertnnError, TypeError, ValueError):   # an attribute without default, or a form that needs more
         return None

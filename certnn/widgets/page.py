@@ -122,7 +122,8 @@ def evidence_banner(items: list) -> str:
         return ""
     rows = []
     for e in items:
-        assume = f' <span class="assume">rests on: {esc(", ".join(e.assumptions))}</span>' if e.assumptions else ""
+        assume = (f' <span class="assume">rests on: {esc(", ".join(dict.fromkeys(e.assumptions)))}</span>'
+                  if e.assumptions else "")
         note = f' <span class="note">{esc(e.note)}</span>' if e.note else ""
         rows.append(f'<li data-level="{esc(e.level)}">{badge(e.level)} <b>{esc(e.what)}</b>{note}{assume}</li>')
     return f'<ul class="evidence">{"".join(rows)}</ul>'

@@ -14,9 +14,9 @@ known by (the checker's verdict for certificates, ``tested`` for samples,
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..errors import CertnnError
 from .page import Evidence, Raw, View, esc, page, table
@@ -212,8 +212,8 @@ def _safely(build, path: Path, run_dir: Path, ctx: dict) -> list:
 def _certificates(paths, run_dir: Path, ctx: dict) -> list:
     """A table of every certificate with the checker's verdict, then the first file of
     each folder in full (at most :data:`MAX_CERT_VIEWS`)."""
-    from .certificates import certificate_view, check
     from ..verify.certificate import load_certificate
+    from .certificates import certificate_view, check
     rows, full, seen = [], [], set()
     n_acc = n_claim = n_all = 0
     for p in paths:

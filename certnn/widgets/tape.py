@@ -47,7 +47,7 @@ def record_step(model, x, labels) -> dict:
                      "shape": list(t.shape), "dtype": str(t.dtype),
                      "value_norm": float(np.linalg.norm(np.asarray(t.data, np.float64))) if t.dtype.kind == "f" else None,
                      "bwd": None if b is None else b[0], "grad_norm": None if b is None else b[1]})
-    return {"loss": float(loss.data), "batch": int(len(labels)), "nodes": rows}
+    return {"loss": float(loss.data), "batch": len(labels), "nodes": rows}
 
 
 def tape_view(step: dict, title: str = "Autograd tape of one training step", anchor: str = "tape") -> View:

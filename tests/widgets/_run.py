@@ -3,12 +3,12 @@ robustness certificates re-checkable by the checker) plus a BaB certificate and 
 reach tube, built once per test session from real data and real producers."""
 
 import json
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from certnn import run
+from certnn import functional as F
+from certnn import nn, run
 from certnn.io import atomic_write
 from certnn.spec import LinearSpec, Region
 
@@ -56,7 +56,6 @@ def _tube(folder: Path) -> Path:
     return save_tube(r.tube, folder / "toy.tube.json")
 
 
-@lru_cache(maxsize=None)
 def run_folder(root: str) -> Path:
     """Train a 784-32-10 MLP briefly, bound its binary32 error, certify N_CERT test images."""
     from certnn.data.mnist import mnist_arrays
@@ -75,3 +74,28 @@ def run_folder(root: str) -> Path:
     _bab(out / "vnncomp-certificates")
     _tube(out / "reach")
     return out
+
+
+class Block(nn.Module):
+    """A transformer-style block (layer norm, attention, MLP, residuals): about 30 graph nodes."""
+
+    def __init__(self, d):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.up, self.down = nn.Linear(d, 2 * d), nn.Linear(2 * d, d)
+
+    def forward(self, x):
+        h = self.ln1(x)
+        a = F.softmax(F.matmul(self.q(h), F.transpose(self.k(h), (0, 2, 1))), axis=-1)
+        x = x + self.o(F.matmul(a, self.v(h)))
+        return x + self.down(F.gelu(self.up(self.ln2(x))))
+
+
+def transformer(blocks: int, d: int = 4):
+    """A graph of ``blocks`` transformer-style blocks (about 31 nodes each) on (1, 3, d) inputs."""
+    from certnn.ir.trace import trace
+    from certnn.random import manual_seed
+    manual_seed(0)
+    g, _ = trace(nn.Sequential(*[Block(d) for _ in range(blocks)]), np.zeros((1, 3, d), np.float32))
+    return g

@@ -6,6 +6,7 @@ The browser is Debian's ``chromium`` (``apt-get install chromium``), found at
 are skipped with the reason, unless ``CERTNN_REQUIRE_BROWSER=1`` (CI sets it), in
 which case they fail saying the browser is missing."""
 
+import fcntl
 import os
 import shutil
 from pathlib import Path
@@ -28,10 +29,20 @@ def _missing(why: str):
 
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory):
+    """Built once per test run: pytest-xdist workers share it (under a file lock)."""
     from certnn.io import data_root
     if not (data_root() / "mnist" / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"MNIST not found under {data_root()} (set CERTNN_DATA)")
-    return run_folder(str(tmp_path_factory.mktemp("widgets")))
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "certnn-widgets"
+    root.mkdir(exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "done").exists():
+            shutil.rmtree(root / "run", ignore_errors=True)     # a worker that failed half-way
+            run_folder(str(root))
+            (root / "done").touch()
+    return root / "run"
 
 
 @pytest.fixture(scope="session")

@@ -10,13 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from certnn import functional as F
-from certnn import nn
 from certnn.bounds import compute_bounds
 from certnn.interop.checkpoint import load_graph
-from certnn.ir.trace import trace
 from certnn.ops import RULE_KINDS
-from certnn.random import manual_seed
 from certnn.verify.bab_checker import check_bab_certificate
 from certnn.verify.certificate import load_certificate
 from certnn.verify.checker import check_certificate
@@ -24,6 +20,7 @@ from certnn.widgets.graph import graph_view
 from certnn.widgets.ops_info import op_info
 from certnn.widgets.report import report_page
 
+from ._run import transformer
 from .conftest import Loaded
 
 
@@ -73,7 +70,7 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     graph.screenshot(path=str(shots_dir / "graph-selected.png"))
 
     # certificate: the checker's verdict, one row per example
-    cpath = sorted((run_dir / "certificates").rglob("cert-*.json"))[0]
+    cpath = min((run_dir / "certificates").rglob("cert-*.json"))
     res = check_certificate(cpath)
     cert = page.locator("#cert-0")
     assert cert.locator(".verdict").inner_text().strip() == res.summary()
@@ -114,26 +111,8 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     assert report.errors == []
 
 
-class Block(nn.Module):
-    """A transformer-style block (layer norm, attention, MLP, residuals): about 30 graph nodes."""
-
-    def __init__(self, d):
-        super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
-        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
-        self.up, self.down = nn.Linear(d, 2 * d), nn.Linear(2 * d, d)
-
-    def forward(self, x):
-        h = self.ln1(x)
-        a = F.softmax(F.matmul(self.q(h), F.transpose(self.k(h), (0, 2, 1))), axis=-1)
-        x = x + self.o(F.matmul(a, self.v(h)))
-        return x + self.down(F.gelu(self.up(self.ln2(x))))
-
-
 def test_a_graph_of_thousands_of_nodes_renders_and_searches_fast(open_page, tmp_path, shots_dir):
-    manual_seed(0)
-    model = nn.Sequential(*[Block(4) for _ in range(100)])
-    g, _ = trace(model, np.zeros((1, 3, 4), np.float32))
+    g = transformer(100)
     assert len(g.nodes) >= 3000
     t0 = time.perf_counter()
     path = graph_view(g).save(tmp_path / "big.html")

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from certnn.bounds import Region, compute_bounds
 from certnn.interop.checkpoint import load_graph
@@ -36,7 +35,7 @@ def _cli(capsys, *args):
 
 
 def _cert(run_dir):
-    return sorted((run_dir / "certificates").rglob("cert-*.json"))[0]
+    return min((run_dir / "certificates").rglob("cert-*.json"))
 
 
 def test_view_and_report_commands(run_dir, tmp_path, capsys):
