@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CertnnError
+from ..proofs.theorems import registered
 from ..verify.bab_checker import (
     BabCheckResult,
     check_bab_certificate,
@@ -42,7 +43,9 @@ def _claim(words: str | None) -> str:
 
 def _rests_on(assumptions, theorems) -> str:
     a = ", ".join(f"<code>{esc(x)}</code>" for x in assumptions) or "nothing beyond exact arithmetic"
-    t = ", ".join(f"<code>{esc(x)}</code>" for x in theorems) or "none named by the checker"
+    known = registered()
+    t = ", ".join(f'<code title="{esc(known[x].statement) if x in known else "not in the theorem registry"}">'
+                  f"{esc(x)}</code>" for x in theorems) or "none named by the checker"
     return f"<p><b>Assumptions:</b> {a}<br><b>Theorems:</b> {t}</p>"
 
 

@@ -118,8 +118,10 @@ def op_theorems() -> dict:
     return out
 
 
+@lru_cache(maxsize=None)
 def op_info(name: str) -> dict:
-    """Everything the graph view's side panel shows for op ``name``."""
+    """Everything the graph view's side panel shows for op ``name`` (the op table does
+    not change while a process runs; callers must not modify the dict)."""
     op = get_op(name)
     theorems = op_theorems().get(name, {})
     rules = []
