@@ -5,7 +5,9 @@ side computes; and a graph of thousands of nodes, timed. Screenshots of every vi
 to $CERTNN_WIDGET_SHOTS (default build/widget-screenshots)."""
 
 import json
+import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,6 +70,10 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     covered = sum(any(t["name"] == "adjoint/linear" for t in r["theorems"]) for r in info["rules"])
     assert covered >= 2 and panel.locator("[data-theorem='adjoint/linear']").count() == covered
     graph.screenshot(path=str(shots_dir / "graph-selected.png"))
+    with page.expect_download() as dl:
+        graph.locator(".cg-export").click()
+    svg = Path(dl.value.path()).read_text()
+    assert dl.value.suggested_filename == "graph.svg" and len(re.findall(r'class="cg-node[ "]', svg)) == len(g.nodes)
 
     # certificate: the checker's verdict, one row per example
     cpath = min((run_dir / "certificates").rglob("cert-*.json"))

@@ -17,6 +17,7 @@ certnn.mount.graph = function (section, data) {
                  el("button", {type: "button", class: "cg-fit", text: "fit"}),
                  el("button", {type: "button", class: "cg-zoom-in", text: "+"}),
                  el("button", {type: "button", class: "cg-zoom-out", text: "\u2212"}),
+                 el("button", {type: "button", class: "cg-export", text: "SVG", title: "download the whole drawing as SVG"}),
                  el("span", {class: "muted", text: nodes.length + " nodes"}));
   var results = el("div", {class: "cg-results"});
   var canvas = certnn.svg("svg", {class: "cg-canvas"});
@@ -75,8 +76,28 @@ certnn.mount.graph = function (section, data) {
                              });
   labelInView();
   tools.querySelector(".cg-fit").onclick = function () { view.fit(); };
+  tools.querySelector(".cg-export").onclick = exportSvg;
   tools.querySelector(".cg-zoom-in").onclick = function () { view.zoomBy(1.4); };
   tools.querySelector(".cg-zoom-out").onclick = function () { view.zoomBy(1 / 1.4); };
+
+  // the whole graph, every node labelled, as a standalone SVG file (styles inlined)
+  function exportSvg() {
+    for (var i = 0; i < nodes.length; i++) if (!labelled[i]) label(i);
+    var copy = canvas.cloneNode(true);
+    copy.setAttribute("xmlns", "http://www.w3.org/2000/svg");
+    copy.setAttribute("viewBox", (minX - W) + " " + (-H) + " " + (maxX - minX + 2 * W) + " " + (maxY + 2 * H));
+    copy.classList.remove("lod");
+    copy.querySelector(".cg-viewport").removeAttribute("transform");
+    copy.insertBefore(certnn.svg("style", {text: ".cg-edge{fill:none;stroke:#a9b3bd}.cg-edge.hot{stroke:#d0342c;stroke-width:2}" +
+      ".cg-node rect{fill:#fff;stroke:#7a8794}.src-input rect{fill:#dbeafe}.src-param rect{fill:#fef9c3}.src-const rect{fill:#eceff3}" +
+      ".output rect{stroke:#2e7d32;stroke-width:2}.selected rect{stroke:#d0342c;stroke-width:3}.match rect{fill:#ffe08a}" +
+      "text{font:12px sans-serif;fill:#1d2430}text.sub{font-size:10px;fill:#5a6470}"}), copy.firstChild);
+    var a = el("a", {download: "graph.svg", href: "data:image/svg+xml;charset=utf-8," +
+                     encodeURIComponent(new XMLSerializer().serializeToString(copy))});
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
 
   function clip(s, k) { return s.length > k ? s.slice(0, k - 1) + "\u2026" : s; }
 
