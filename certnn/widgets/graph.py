@@ -6,7 +6,10 @@ evidence it states is what the op table's conformance suite checks."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..ir.graph import Graph
+from ..ir.interpret import evaluate
 from ..ir.serialize import graph_hash
 from ..ops._common import fmt
 from .layout import NODE_H, NODE_W, layered
@@ -18,10 +21,14 @@ def _shape(shape) -> str:
     return fmt(tuple(shape))
 
 
-def graph_data(g: Graph) -> dict:
+def graph_data(g: Graph, sample=None) -> dict:
     """The JSON the graph renderer reads: nodes (in topological order) with their
-    inputs as indices and centre coordinates, array statistics, and one op-table
-    entry per op used."""
+    inputs as indices and centre coordinates, array statistics, the statistics of
+    each node's value at the ``sample`` inputs (when given), and one op-table entry
+    per op used."""
+    values = {}
+    if sample is not None:
+        _, values, _ = evaluate(g, {g.inputs[0].id: np.asarray(sample)})
     index = {n.id: k for k, n in enumerate(g.nodes)}
     ins = [[index[i] for i in n.inputs] for n in g.nodes]
     pos = layered(len(g.nodes), ins, [n.is_source for n in g.nodes], [n.op == "input" for n in g.nodes])
@@ -36,6 +43,8 @@ def graph_data(g: Graph) -> dict:
             d["post"] = [op for op, _ in n.post]
         if n.id in g.arrays:
             d["stats"] = stats(g.arrays[n.id])
+        elif n.id in values:
+            d["values"] = stats(values[n.id])
         if n.id in outputs:
             d["output"] = True
         nodes.append(d)
@@ -44,7 +53,9 @@ def graph_data(g: Graph) -> dict:
             "node_w": NODE_W, "node_h": NODE_H}
 
 
-def graph_view(g: Graph, title: str = "Graph IR", anchor: str = "graph") -> View:
+def graph_view(g: Graph, title: str = "Graph IR", anchor: str = "graph", sample=None) -> View:
+    """The view of ``g``; with ``sample`` (a batch of inputs) each node's panel also shows
+    the statistics of its value on that batch (the execution trace, real semantics)."""
     n_ops = sum(1 for n in g.nodes if not n.is_source)
     params = sum(int(g.arrays[n.id].size) for n in g.params)
     intro = (f'<p class="muted">{len(g.nodes)} nodes ({n_ops} ops, {len(g.params)} parameters, '
@@ -54,4 +65,7 @@ def graph_view(g: Graph, title: str = "Graph IR", anchor: str = "graph") -> View
                    "read from the graph as given (its SHA-256 names it in certificates)"),
           Evidence("op rules: conformance evidence per rule (side panel)", "tested",
                    "the op table's conformance suite; the panel cites each test, the page does not run them")]
-    return View(title, "graph", intro, graph_data(g), ev, scripts=("graph.js",), anchor=anchor)
+    if sample is not None:
+        ev.append(Evidence(f"node values at {len(sample)} sample input(s)", "computed",
+                           "one evaluation in real (float64) semantics, for inspection"))
+    return View(title, "graph", intro, graph_data(g, sample), ev, scripts=("graph.js",), anchor=anchor)

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import CertnnError
 from .page import Evidence, Raw, View, esc, page, table
 
@@ -63,7 +65,8 @@ def _checkpoint(path: Path, ctx: dict) -> list:
     from ..interop.checkpoint import load_graph
     from .graph import graph_view
     graph = ctx.get("graph") or load_graph(path)
-    return [graph_view(graph, title=f"Graph IR of {path.name if path.is_dir() else path.parent.name}")]
+    return [graph_view(graph, title=f"Graph IR of {path.name if path.is_dir() else path.parent.name}",
+                       sample=ctx.get("sample"))]
 
 
 def _graph_file(path: Path, ctx: dict) -> list:
@@ -182,6 +185,7 @@ def run_views(run_dir, data=None, tape: bool = True, bounds: bool = True) -> tup
         from ..interop.checkpoint import load_graph
         ck = by_format.pop("certnn.interop.checkpoint")[0]
         ctx["graph"] = load_graph(ck)
+        ctx["sample"] = _sample(by_format.get("certnn-certificate", []), ctx["graph"])
         views += _checkpoint(ck, ctx)
     for fmt in ("certnn-training-log", "certnn-error-budget"):
         for p in by_format.pop(fmt, []):
@@ -195,6 +199,20 @@ def run_views(run_dir, data=None, tape: bool = True, bounds: bool = True) -> tup
     if "graph" in ctx:
         views += _derived(run_dir, ctx, certs, data, tape, bounds)
     return views, skipped
+
+
+def _sample(certs, graph, k: int = 16):
+    """The first ``k`` region centers of the first certificate for ``graph`` (the inputs the
+    run certified), as the graph view's sample inputs; None when there is none."""
+    from ..verify.certificate import load_certificate
+    for p in certs:
+        try:
+            c = load_certificate(p)
+        except CertnnError:
+            continue
+        if c.region.center is not None and _graph_for(c, {"graph": graph}) is not None:
+            return c.region.center[:k].astype(np.float64)
+    return None
 
 
 def _safely(build, path: Path, run_dir: Path, ctx: dict) -> list:

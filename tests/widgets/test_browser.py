@@ -61,6 +61,7 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     graph.locator(".cg-search").fill("bias")
     assert graph.locator(".cg-node.match").count() == sum("bias" in n.id for n in g.nodes)
     graph.locator(".cg-node[data-op='linear']").first.click()
+    assert "Value at the sample inputs" in graph.locator(".cg-panel").inner_text()
     panel = graph.locator(".cg-op[data-op='linear']")
     info = op_info("linear")
     assert panel.locator("tr[data-rule]").count() == len(RULE_KINDS)

@@ -170,14 +170,15 @@ certnn.mount.graph = function (section, data) {
       box.appendChild(el("h3", {text: "Attributes"}));
       box.appendChild(kv(Object.keys(n.attrs).map(function (k) { return [k, el("code", {text: n.attrs[k]})]; })));
     }
-    if (n.stats) {
-      var s = n.stats;
-      box.appendChild(el("h3", {text: "Array statistics"}));
+    [["Array statistics", n.stats], ["Value at the sample inputs (computed)", n.values]].forEach(function (pair) {
+      var s = pair[1];
+      if (!s) return;
+      box.appendChild(el("h3", {text: pair[0]}));
       box.appendChild(kv([["shape", "(" + s.shape.join(", ") + ")"], ["dtype", s.dtype], ["values", s.size],
                           ["min / max", fmt(s.min) + " / " + fmt(s.max)], ["mean \u00b1 std", fmt(s.mean) + " \u00b1 " + fmt(s.std)],
                           ["L2 norm", fmt(s.l2)], ["zeros", s.zeros], ["non-finite", s.nonfinite]].filter(function (r) {
                             return r[1] !== undefined && String(r[1]).indexOf("undefined") < 0; })));
-    }
+    });
     [n.op].concat(n.post || []).forEach(function (op) { if (data.ops[op]) box.appendChild(opPanel(data.ops[op])); });
     return box;
   }
