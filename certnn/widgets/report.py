@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CertnnError
+from ..io import parse_json, read_text
 from .page import Evidence, Raw, View, esc, page, table
 
 
@@ -135,6 +136,9 @@ def views_of(path, ctx: dict | None = None) -> list:
     if not path.exists():
         raise ReportError(f"{path}: no such file or folder")
     fmt = format_of(path)
+    if fmt is None and path.suffix == ".json" and path.is_file():
+        doc = parse_json(read_text(path, "artifact", ReportError), path, "artifact", ReportError)  # says why
+        fmt = doc.get("format") if isinstance(doc, dict) else None
     if fmt is None:
         raise ReportError(f"{path}: not a certnn artifact (a JSON file with a 'format' field, or a checkpoint "
                           f"folder); known formats: {', '.join(sorted(ARTIFACTS))}")

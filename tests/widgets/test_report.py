@@ -49,8 +49,10 @@ def test_view_and_report_commands(run_dir, tmp_path, capsys):
     for anchor in ('id="graph"', 'id="certificates"', 'id="training"', 'id="error-budget"', 'id="cert-0"'):
         assert anchor in html
     (tmp_path / "notes.json").write_text('{"a": 1}')
+    (tmp_path / "cut.json").write_text('{"format": "certnn-certif')
     for args, words in ((("view", tmp_path / "notes.json"), "not a certnn artifact"),
                         (("view", tmp_path / "missing.json"), "no such file"),
+                        (("view", tmp_path / "cut.json"), "not valid JSON"),
                         (("report", tmp_path / "notes.json"), "not a folder"),
                         (("report", tmp_path / "empty"), "not a folder")):
         code, err = _cli(capsys, *args, "--out", tmp_path / "x.html")
