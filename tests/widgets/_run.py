@@ -56,6 +56,17 @@ def _tube(folder: Path) -> Path:
     return save_tube(r.tube, folder / "toy.tube.json")
 
 
+def _lyapunov(folder: Path) -> Path:
+    """A Lyapunov certificate of a barely trained Van der Pol controller: its leaves fail,
+    so the view must make no claim (the honest case is the one worth testing)."""
+    from certnn.control.lyapunov import SYSTEMS, certify, save_certificate, train
+    s = SYSTEMS["vanderpol"]
+    tr = train(s, steps=20, batch=64, hidden_v=8, hidden_u=4, lr=1e-2, margin=0.02)
+    res = certify(s, tr.V, tr.controller, lo=[0.3, -0.6], hi=[0.6, -0.3], time_limit=3)
+    folder.mkdir(parents=True, exist_ok=True)
+    return save_certificate(res, tr.V, tr.controller, folder / "vanderpol.json")
+
+
 def run_folder(root: str) -> Path:
     """Train a 784-32-10 MLP briefly, bound its binary32 error, certify N_CERT test images."""
     from certnn.data.mnist import mnist_arrays
@@ -73,6 +84,7 @@ def run_folder(root: str) -> Path:
                       out_dir=out / "certificates" / f"eps{EPS:g}-real", model_path=out.resolve(), attack=False)
     _bab(out / "vnncomp-certificates")
     _tube(out / "reach")
+    _lyapunov(out / "lyapunov")
     return out
 
 

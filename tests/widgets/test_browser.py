@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from certnn.bounds import compute_bounds
+from certnn.control.lyapunov_checker import check_lyapunov
 from certnn.interop.checkpoint import load_graph
 from certnn.ops import RULE_KINDS
 from certnn.verify.bab_checker import check_bab_certificate
@@ -43,7 +44,7 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     page, g = report.page, load_graph(run_dir)
     sections = page.eval_on_selector_all("section.certnn-view", "ss => ss.map(s => s.id)")
     for anchor in ("graph", "training", "error-budget", "certificates", "cert-0", "bounds", "tape", "floats",
-                   "certnn-bab-certificate-0", "certnn-reach-tube-0"):
+                   "certnn-bab-certificate-0", "certnn-reach-tube-0", "certnn-lyapunov-0"):
         assert anchor in sections, f"the report has no {anchor} view: {sections}"
     for sid in sections:
         page.locator(f"section[id='{sid}']").screenshot(path=str(shots_dir / f"{sid}.png"))
@@ -106,6 +107,12 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     tube = page.locator("section[id='certnn-reach-tube-0']")
     assert tube.locator(".verdict").get_attribute("data-ok") == "true"
     assert tube.locator(".tube-state").count() == 2
+    # Lyapunov: the checker's verdict, one box per leaf, no claim when a leaf failed
+    lyap = check_lyapunov(run_dir / "lyapunov" / "vanderpol.json")
+    view = page.locator("section[id='certnn-lyapunov-0']")
+    assert view.locator(".verdict").get_attribute("data-ok") == str(lyap.ok).lower()
+    assert view.locator(".ly-leaf").count() == lyap.leaves
+    assert lyap.ok or (view.locator(".claim").count() == 0 and view.locator(".ly-leaf.k3").count() > 0)
     # floats: 0.1 in binary32 is 0x3dcccccd
     card = page.locator(".float-card[data-input='0.1']")
     card.locator("button[data-format='binary32']").click()
