@@ -101,6 +101,9 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     (node, (lo, hi)), = b.intermediate.items()
     panel = page.locator(f".bounds-panel[data-node='{node}']")
     assert int(panel.get_attribute("data-unstable")) == int(np.sum((lo < 0) & (hi > 0)))
+    link = page.locator("#bounds table.bounds-summary a[data-goto-node]").first   # links between views
+    link.click()
+    assert graph.locator(".cg-node.selected").get_attribute("data-id") == link.get_attribute("data-goto-node")
     assert page.locator(".bounds-panel").count() == len(b.intermediate) + 1
 
     # reach tube: one chart per state, one band piece per enclosure time slice
