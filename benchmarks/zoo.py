@@ -134,22 +134,23 @@ def time_steps(name: str, steps: int) -> dict:
             "torch_params": int(sum(p.numel() * (2 if p.is_complex() else 1) for p in tm.parameters()))}
 
 
-def verify(name: str) -> list[dict]:
-    """Verified accuracy (IBP, CROWN) of the trained checkpoint at the radii RADII."""
+def verify(name: str, radii=RADII, n: int | None = None) -> list[dict]:
+    """Verified accuracy (IBP, CROWN) of the trained checkpoint at ``radii`` on the
+    first ``n`` test images (default VERIFY[name])."""
     from certnn.data.mnist import mnist_arrays
     from certnn.interop.checkpoint import load_graph
     from certnn.verify.robustness import verify_robustness
     from certnn.zoo import input_shape, load_checkpoint
     _, meta = load_checkpoint(CKPT / name)
     g = load_graph(CKPT / name)
-    n = VERIFY[name]
+    n = n or VERIFY[name]
     x, y = mnist_arrays(input_shape(meta["config"]), None, "test")
     rows = []
-    for eps in RADII:
+    for eps in radii:
         for method in ("ibp", "crown"):
             t0 = time.perf_counter()
             rep = verify_robustness(g, x[:n], y[:n], eps, method=method, attack=method == "crown",
-                                    batch=10 if name == "vit" else 50)
+                                    batch=min(n, 10 if name == "vit" else 50))
             s = rep.summary()
             rows.append({"eps": eps, "method": method, "n": n, "clean_accuracy": s["clean_accuracy"],
                          "verified_accuracy": s["verified_accuracy"], "pgd_accuracy": s["pgd_accuracy"],
@@ -168,6 +169,9 @@ def main():
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--skip-verify", action="store_true")
     ap.add_argument("--steps", type=int, default=5, help="timed steps per framework")
+    ap.add_argument("--radii", default=None, help="comma-separated L-inf radii for the verification "
+                    f"(default {','.join(map(str, RADII))})")
+    ap.add_argument("--verify-n", type=int, default=None, help="test images to verify (default per model)")
     ap.add_argument("--table", action="store_true", help="print the stored results as a markdown table; run nothing")
     ap.add_argument("--epochs", type=int, default=None,
                     help="override the recipes' epochs (a shorter run; recorded in the results)")
@@ -194,7 +198,8 @@ def main():
             elif not have_torch:
                 row["step_time"] = {"note": "torch not installed: PyTorch comparison skipped"}
             if name in VERIFY and not args.skip_verify:
-                row["verified"] = verify(name)
+                radii = tuple(float(r) for r in args.radii.split(",")) if args.radii else RADII
+                row["verified"] = verify(name, radii, args.verify_n)
         except (Exception, SystemExit) as e:  # noqa: BLE001 - one model's failure must not lose the others
             row["error"] = f"{type(e).__name__}: {e}"[:2000]
             print(f"{name}: {row['error']}", flush=True)
