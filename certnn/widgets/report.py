@@ -108,6 +108,16 @@ def _lyapunov(path: Path, ctx: dict) -> list:
     return [lyapunov_view(path, anchor=ctx.get("anchor", "") or "lyapunov")]
 
 
+def _pinn(path: Path, ctx: dict) -> list:
+    from .partition import pinn_view
+    return [pinn_view(path, anchor=ctx.get("anchor", "") or "pinn")]
+
+
+def _approx(path: Path, ctx: dict) -> list:
+    from .partition import approx_view
+    return [approx_view(path, anchor=ctx.get("anchor", "") or "approx")]
+
+
 def _graph_for(cert, ctx: dict):
     """The run's graph when ``cert`` is for it (else None: the checker loads the model it names)."""
     g = ctx.get("graph")
@@ -124,7 +134,9 @@ for _a in (Artifact("certnn.interop.checkpoint", "model checkpoint", _checkpoint
            Artifact("certnn-training-log", "training log", _training),
            Artifact("certnn-error-budget", "binary32 error budget", _budget),
            Artifact("certnn-reach-tube", "reach tube", _tube),
-           Artifact("certnn-lyapunov", "Lyapunov certificate", _lyapunov)):
+           Artifact("certnn-lyapunov", "Lyapunov certificate", _lyapunov),
+           Artifact("certnn.pinn.certificate", "PINN residual certificate (box partition)", _pinn),
+           Artifact("certnn.approx.certificate", "approximation certificate (box partition)", _approx)):
     register(_a)
 
 
