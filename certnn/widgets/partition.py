@@ -73,6 +73,17 @@ def sampled_raster(values: np.ndarray, shape) -> np.ndarray:
     return np.abs(values).reshape(shape).max(axis=2).T[::-1]
 
 
+def _model(cert, path: Path, what: str):
+    """The graph the certificate names; errors name the certificate too."""
+    from ..interop.models import load_model
+    if cert.model is None:
+        raise CertnnError(f"{path}: the certificate names no {what}, so it cannot be checked or drawn")
+    try:
+        return load_model(cert.model)
+    except CertnnError as e:
+        raise CertnnError(f"{path}: its {what}: {e}") from None
+
+
 def _verdict(ok: bool, what: str, reasons: list) -> str:
     return (f'<p class="verdict {"ok" if ok else "bad"}" data-ok="{str(ok).lower()}">'
             + (f"accepted by the {what} checker: every leaf re-derived when this page was built" if ok
@@ -93,16 +104,13 @@ def _map_data(region_lo, region_hi, leaf_lo, leaf_hi, bounds, sampled, axes, ok:
 def pinn_view(path, title: str | None = None, anchor: str = "pinn") -> View:
     """A PINN box-partition certificate: the checker's verdict, the certified-bound and
     sampled-residual heat maps of the domain, and every region's and the error claim."""
-    from ..interop.models import load_model
     from ..pinn.certificate import load
     from ..pinn.checker import check_pinn_certificate
     from ..pinn.problems import get_problem
     from ..pinn.residual import Residual
     path = Path(path)
     cert = load(path)
-    if cert.model is None:
-        raise CertnnError(f"{path}: the certificate names no model, so it cannot be checked or drawn")
-    graph = load_model(cert.model)
+    graph = _model(cert, path, "model")
     result = check_pinn_certificate(cert, graph)
     problem = get_problem(cert.problem)
     (res_region,) = [r for r in cert.regions if r.kind == "residual"]
@@ -157,13 +165,10 @@ def approx_view(path, title: str | None = None, anchor: str = "approx") -> View:
     from ..approx.certificate import load
     from ..approx.checker import check_approx_certificate
     from ..approx.target import Target
-    from ..interop.models import load_model
     from ..ir.interpret import evaluate
     path = Path(path)
     cert = load(path)
-    if cert.model is None:
-        raise CertnnError(f"{path}: the certificate names no network, so it cannot be checked or drawn")
-    graph = load_model(cert.model)
+    graph = _model(cert, path, "network")
     result = check_approx_certificate(cert, graph)
     target = Target.parse(cert.expression, (cert.lo, cert.hi))
     leaf_lo, leaf_hi = leaves(target.lo, target.hi, cert.splits)

@@ -53,9 +53,9 @@ def format_of(path: Path) -> str | None:
         path = path / "checkpoint.json"
     if path.suffix != ".json" or not path.is_file():
         return None
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    try:      # certnn's guarded reader: size cap, nesting depth, no NaN tricks
+        doc = parse_json(read_text(path, "artifact", ReportError), path, "artifact", ReportError)
+    except ReportError:
         return None
     return doc.get("format") if isinstance(doc, dict) else None
 
@@ -176,6 +176,8 @@ def run_views(run_dir, data=None, tape: bool = True, bounds: bool = True) -> tup
     the autograd tape of one step, the floats of the radii). ``skipped`` lists
     (relative path, reason) for the JSON files it holds but cannot show."""
     run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise ReportError(f"{run_dir}: no such folder")
     if not run_dir.is_dir():
         raise ReportError(f"{run_dir}: not a folder (certnn report takes a run folder; use certnn view for a file)")
     files = sorted(p for p in run_dir.rglob("*.json") if p.is_file())
