@@ -35,8 +35,9 @@ certnn.mount.partition = function (section, data) {
   var sampled = certnn.heatmap({grid: data.sampled, extent: data.extent, cell: cell,
                                 title: "sampled " + data.quantity + " (tested)"});
   sampled.classList.add("partition-sampled");
-  var axes = el("p", {class: "muted", text: "horizontal: " + data.axes[0] + " in [" + lo[0] + ", " + hi[0] + "], vertical: " +
-                      data.axes[1] + " in [" + lo[1] + ", " + hi[1] + "] (upwards); one colour scale for both maps"});
+  function range(k) { return data.axes[k] + " in [" + certnn.fmt(lo[k], 5) + ", " + certnn.fmt(hi[k], 5) + "]"; }
+  var axes = el("p", {class: "muted", text: "horizontal: " + range(0) + ", vertical: " + range(1) +
+                      " (upwards); one colour scale for both maps"});
   section.appendChild(el("div", {class: "row"}, bound, sampled));
   section.appendChild(axes);
 };
