@@ -15,6 +15,10 @@ side by side on the same colour scale:
 * the **sampled map**: |residual| (or |N - f|) at the pixel centres, a float64
   evaluation at points (tested, no guarantee between them).
 
+A PINN certificate's initial and boundary faces (one-dimensional for the built-in
+problems) are drawn as charts: the leaf bounds of |u - g| as steps over the face,
+|u - g| sampled as a line.
+
 In one dimension (an approximation of f(x)) the two are one chart: the leaf
 bounds as steps, the sampled error as a line.
 """
@@ -117,10 +121,13 @@ def pinn_view(path, title: str | None = None, anchor: str = "pinn") -> View:
     leaf_lo, leaf_hi = leaves(res_region.lo, res_region.hi, res_region.splits)
     if len(leaf_lo) != len(res_region.bounds):        # the checker has said so; nothing to draw
         raise CertnnError(f"{path}: {len(res_region.bounds)} leaf bounds for {len(leaf_lo)} leaves")
+    residual = Residual(graph, problem, cert.inputs)
     pts, shape = pixel_centres(res_region.lo, res_region.hi)
-    sampled = sampled_raster(Residual(graph, problem, cert.inputs).values(pts), shape)
+    sampled = sampled_raster(residual.values(pts), shape)
     data = _map_data(res_region.lo, res_region.hi, leaf_lo, leaf_hi, res_region.bounds, sampled, problem.coords,
                      result.ok, "|residual|")
+    data["faces"] = [_face(r, problem, residual, result.ok) for r in cert.regions if r.kind == "condition"
+                     and np.count_nonzero(r.hi > r.lo) == 1 and r.name in {c.name for c in problem.conditions}]
     rows = []
     for r in cert.regions:
         chk = result.regions.get(r.name, {})
@@ -151,6 +158,19 @@ def pinn_view(path, title: str | None = None, anchor: str = "pinn") -> View:
                    "float64 evaluation at points: no guarantee between them")]
     return View(title or f"PINN certificate {path.name}", "partition", _verdict(result.ok, "PINN", result.reasons)
                 + claim + intro + facts, data, ev, scripts=("partition.js",), anchor=anchor)
+
+
+def _face(r, problem, residual, ok: bool) -> dict:
+    """A one-dimensional face: its leaf bounds of |u - g| as steps, |u - g| sampled at 401 points."""
+    (k,) = np.flatnonzero(r.hi > r.lo)
+    lo, hi = leaves(r.lo, r.hi, r.splits)
+    bounds = r.bounds if len(r.bounds) == len(lo) else np.full(len(lo), np.nan)   # the checker has said why
+    pts = np.repeat(r.lo[None], 401, axis=0)
+    pts[:, k] = np.linspace(r.lo[k], r.hi[k], 401)
+    (c,) = [c for c in problem.conditions if c.name == r.name]
+    return {"axes": [problem.coords[k]], "name": r.name, "ok": ok, "x0": lo[:, k], "x1": hi[:, k], "bounds": bounds,
+            "x": pts[:, k], "err": np.abs(residual.condition_values(c, pts)), "leaves": len(lo),
+            "quantity": f"|u - g| on {r.name}"}
 
 
 def _box(names, lo, hi) -> str:

@@ -59,6 +59,10 @@ def test_a_tampered_partition_certificate_is_shown_as_no_claim(certs, tmp_path):
     assert [e.level for e in good.evidence] == ["certified", "tested"] and "Proved (checker)" in good.body
     bound, sampled = (np.array(good.data[k], float) for k in ("bound", "sampled"))
     assert bound.shape == sampled.shape == (64, 64) and np.all(bound >= sampled)   # the bound map bounds the samples
+    for f in good.data["faces"]:          # and each face's steps bound |u - g| sampled on the face
+        x, x0, x1 = (np.asarray(f[k])[:, None] if k == "x" else np.asarray(f[k]) for k in ("x", "x0", "x1"))
+        covering = np.where((x0 <= x) & (x <= x1), np.asarray(f["bounds"]), -np.inf).max(axis=1)
+        assert np.all(covering >= np.asarray(f["err"])), f["name"]
     cases = {"pinn": (certs / "heat.cert.json",                  # a residual claim below its leaves' bounds
                       lambda d: d["regions"][0].__setitem__("claim", d["regions"][0]["claim"] / 2)),
              "approx": (certs / "sin.cert.json", lambda d: d.__setitem__("claim", d["claim"] / 1e3))}
@@ -86,6 +90,7 @@ def test_partition_views_in_the_browser(certs, open_page, tmp_path, shots_dir):
     assert pinn.locator(".leaf-outlines rect.leaf").count() == views[0].data["leaves"]
     assert pinn.locator(".partition-bound .hm-cell").count() == pinn.locator(".partition-sampled .hm-cell").count() \
         == 64 * 64
+    assert pinn.locator(".partition-faces .partition-1d").count() == len(views[0].data["faces"]) == 3
     assert approx.locator(".partition-1d").count() == 1 and approx.locator(".verdict.ok").count() == 1
     assert loaded.page.locator(".render-error").count() == 0 and loaded.errors == []
     for sid in ("pinn", "approx"):

@@ -5,17 +5,17 @@
 certnn.mount.partition = function (section, data) {
   var el = certnn.el, svg = certnn.svg, num = certnn.num;
   var label = data.ok ? "certified bound" : "claimed bound (NOT accepted)";
-  if (data.x0) {                       // one dimension
-    var fig = certnn.chart({title: data.quantity + " over " + data.axes[0], xlabel: data.axes[0], ylabel: data.quantity,
-                            width: 640, height: 280,
-                            bands: [{name: label + " per leaf (" + data.leaves + ")", x0: data.x0, x1: data.x1,
-                                     lo: data.x0.map(function () { return 0; }), hi: data.bounds,
-                                     color: data.ok ? "#4a90d9" : "#999"}],
-                            series: [{name: "sampled (tested)", x: data.x, y: data.err, color: "#1d2430", width: 1}]});
+  function steps(d, width) {          // one dimension: leaf bounds as steps, the sampled error as a line
+    var fig = certnn.chart({title: d.quantity + " over " + d.axes[0], xlabel: d.axes[0], ylabel: d.quantity,
+                            width: width, height: 260,
+                            bands: [{name: label + " per leaf (" + d.leaves + ")", x0: d.x0, x1: d.x1,
+                                     lo: d.x0.map(function () { return 0; }), hi: d.bounds,
+                                     color: d.ok ? "#4a90d9" : "#999"}],
+                            series: [{name: "sampled (tested)", x: d.x, y: d.err, color: "#1d2430", width: 1}]});
     fig.classList.add("partition-1d");
-    section.appendChild(fig);
-    return;
+    return fig;
   }
+  if (data.x0) { section.appendChild(steps(data, 640)); return; }
   var cell = 5, n = data.bound.length;
   var bound = certnn.heatmap({grid: data.bound, extent: data.extent, cell: cell,
                               title: label + " of " + data.quantity + ", " + data.leaves + " leaves"});
@@ -40,4 +40,6 @@ certnn.mount.partition = function (section, data) {
                       " (upwards); one colour scale for both maps"});
   section.appendChild(el("div", {class: "row"}, bound, sampled));
   section.appendChild(axes);
+  if (data.faces && data.faces.length)
+    section.appendChild(el("div", {class: "row partition-faces"}, data.faces.map(function (f) { return steps(f, 420); })));
 };
