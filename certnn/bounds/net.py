@@ -129,10 +129,11 @@ TRANSPOSE_CHUNK = 1 << 21  # elements of a transposed convolution's column buffe
 
 def conv_transpose(a: np.ndarray, w: np.ndarray, x_shape: tuple, *, stride, padding, dilation, groups) -> np.ndarray:
     """The adjoint of ``x -> conv2d(x, w)`` applied to coefficient rows ``a``
-    (M, O, Ho, Wo): (M, C, H, W). Per chunk of rows one GEMM of the kernel
-    against the rows (the column buffer) and a col2im over the kH kW kernel
-    positions; chunks keep the column buffer in cache (the buffer is kH kW
-    times the result, and the GEMM's inner dimension is only O/groups)."""
+    (M, O, Ho, Wo): (M, C, H, W). Per chunk of rows and group one GEMM of the
+    transposed kernel (cg kH kW, og) against all rows' positions side by side
+    (og, m Ho Wo), then a col2im over the kH kW kernel positions into a
+    channel-major buffer (one large GEMM instead of m small ones: the maps of
+    deep layers have few positions)."""
     M, O, Ho, Wo = a.shape
     C, H, Wd = x_shape
     _, cg, kh, kw = w.shape
@@ -145,13 +146,15 @@ def conv_transpose(a: np.ndarray, w: np.ndarray, x_shape: tuple, *, stride, padd
     step = max(1, TRANSPOSE_CHUNK // max(1, cg * kh * kw * Ho * Wo * groups))
     for s in range(0, M, step):
         m = min(step, M - s)
-        rows = a[s:s + m].reshape(m, groups, og, Ho * Wo)
-        cols = np.matmul(wt[None], rows).reshape(m, groups * cg, kh, kw, Ho, Wo)
-        buf = np.zeros((m, C, Hp, Wp))
-        for p in range(kh):
-            for q in range(kw):
-                buf[:, :, p * dh:p * dh + sh * (Ho - 1) + 1:sh, q * dw:q * dw + sw * (Wo - 1) + 1:sw] += cols[:, :, p, q]
-        out[s:s + m] = buf[:, :, ph:ph + H, pw:pw + Wd]
+        buf = np.zeros((C, m, Hp, Wp))
+        for g in range(groups):
+            rows = a[s:s + m, g * og:(g + 1) * og].reshape(m, og, Ho * Wo).transpose(1, 0, 2).reshape(og, -1)
+            cols = (wt[g] @ rows).reshape(cg, kh, kw, m, Ho, Wo)
+            bg = buf[g * cg:(g + 1) * cg]
+            for p in range(kh):
+                for q in range(kw):
+                    bg[:, :, p * dh:p * dh + sh * (Ho - 1) + 1:sh, q * dw:q * dw + sw * (Wo - 1) + 1:sw] += cols[:, p, q]
+        out[s:s + m] = buf[:, :, ph:ph + H, pw:pw + Wd].transpose(1, 0, 2, 3)
     return out
 
 
