@@ -43,10 +43,9 @@ def main():
                     help="certifiable mode: write and re-check a certificate for every input- or ReLU-split unsat "
                          "(results go under 'certified_categories')")
     args = ap.parse_args()
-    os.environ.setdefault("CERTNN_BENCHMARKS", str(ROOT.parent / "shared" / "benchmarks"))
-    from certnn.io import atomic_write
+    from certnn.io import atomic_write, benchmarks_root, portable
     from certnn.verify.vnncomp import run_suite
-    base = Path(os.environ["CERTNN_BENCHMARKS"]) / "vnncomp2022"
+    base = benchmarks_root() / "vnncomp2022"
     cats = [c.strip() for c in args.categories.split(",") if c.strip()]
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
@@ -75,7 +74,7 @@ def main():
         res["only"] = only
         res["timeout_cap"] = args.timeout_cap
         res["wall_seconds"] = round(time.monotonic() - t0, 3)
-        results[key][cat] = res
+        results[key][cat] = portable(res)       # paths relative to $CERTNN_BENCHMARKS
         results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "jobs": args.jobs}
         with atomic_write(out, "w") as f:
             json.dump(results, f, indent=1)

@@ -39,10 +39,14 @@ from .ibp import node_bounds
 from . import window
 from .net import Net, analyze, check_region, prefix_bounds
 from ..spec.region import Region
-from .result import Bounds
+from .options import ALPHA_MODES
+from .result import Bounds, no_nan
 from ..spec.linear import LinearSpec
 
 METHODS = ("crown", "crown-ibp", "same-slope", "alpha-crown")
+# back-substitution runs each affine op's vjp (its transpose: adjoint/*) and the
+# relaxation lines of the activations (relax/*): the theorems of `certnn prove`
+THEOREMS_USED = ("adjoint/*", "relax/*")
 
 
 def _relaxation(net: Net, nid: str, bounds: dict, alpha, mode: str):
@@ -240,7 +244,6 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
     return grads
 
 
-ALPHA_MODES = ("spec", "full")
 
 
 def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "crown",
@@ -292,9 +295,9 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     else:
         a_in, bias, _ = backward(net, net.output, A0, bounds, None, mode)
         val = region.concretize_lower(a_in, bias)
-    lb, ub = val[:, :K] + d, -val[:, K:] + d
+    lb, ub = no_nan(val[:, :K] + d, -val[:, K:] + d)
     out = net.nodes[net.output]
-    if net.kind[net.output] == "relax" and out.op != "relu" and out.inputs[0] in bounds:
+    if net.kind.get(net.output) == "relax" and out.op != "relu" and out.inputs[0] in bounds:
         # an S-shaped output on a wide input interval: its linear lines are
         # poorer than the plain image [f(l), f(u)], so take the better of the two
         ylo, yhi = (b.reshape(N, -1) for b in _interval_node(net, net.output, bounds))
@@ -305,7 +308,7 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     inter = {k: bounds[k] for k in net.need}
     return Bounds(lb, ub, method, net.graph, intermediate=inter, alphas=used_alphas,
                   interval_nodes=tuple(k for k, v in net.kind.items() if v == "interval"),
-                  seconds=time.perf_counter() - t0, alpha_mode=mode_used)
+                  seconds=time.perf_counter() - t0, alpha_mode=mode_used, theorems=THEOREMS_USED)
 
 
 def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, lr: float = 0.1,
@@ -348,6 +351,7 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
             if net.kind[nid] == "interval":  # an interval node's own box may be tighter
                 il, ih = _interval_node(net, nid, bounds)
                 lo, hi = np.maximum(lo, il), np.minimum(hi, ih)
+        lo, hi = no_nan(lo, hi)                 # a bound is never NaN: +-inf instead
         if splits is not None and nid in splits:
             s = splits[nid]
             lo, hi = np.where(s > 0, np.maximum(lo, 0.0), lo), np.where(s < 0, np.minimum(hi, 0.0), hi)
@@ -428,7 +432,7 @@ def _interval_node(net: Net, nid: str, bounds: dict):
     los = [bounds[i][0] if i in net.var else net.const(i) for i in n.inputs]
     his = [bounds[i][1] if i in net.var else net.const(i) for i in n.inputs]
     lo, hi = get_op(n.op).interval(los, his, **n.attrs)
-    return np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    return no_nan(lo, hi)
 
 
 def alpha_crown(graph, region: Region, spec: LinearSpec | None = None, iters: int = 20, lr: float = 0.1,

@@ -18,7 +18,7 @@ import numpy as np
 from ..ops import get_op
 from .net import Net, analyze, check_region, prefix_bounds
 from ..spec.region import Region
-from .result import Bounds
+from .result import Bounds, no_nan
 from ..spec.linear import LinearSpec
 
 
@@ -38,7 +38,7 @@ def node_bounds(net: Net, region: Region, until: str | None = None, known: dict 
             if region.norm in ("2", "1") and nid in net.prefix:
                 plo, phi = prefix_bounds(net, nid, region, channel_max=lirpa_compat)
                 lo, hi = np.maximum(lo, plo), np.minimum(hi, phi)
-            L[nid] = (np.asarray(lo, np.float64), np.asarray(hi, np.float64))
+            L[nid] = no_nan(lo, hi)
         if nid == until:
             break
     return L
@@ -82,7 +82,7 @@ def ibp(graph, region: Region, spec: LinearSpec | None = None, lirpa_compat: boo
     net = graph if isinstance(graph, Net) else analyze(graph)
     check_region(net, region)
     L = node_bounds(net, region, lirpa_compat=lirpa_compat)
-    lb, ub = folded_spec_bounds(net, L, spec)
+    lb, ub = no_nan(*folded_spec_bounds(net, L, spec))
     # the interval rules are outward rounded: the node bounds are sound, resting on
     # the named boundaries; the (folded) spec step and the L2/L1 prefix norms are plain float64
     assumptions = sorted({a for nid in net.order[1:]
