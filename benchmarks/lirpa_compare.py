@@ -284,9 +284,10 @@ def _write(args, lirpa, why, rows, torch):
            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "torch": torch.__version__},
            "rows": rows}
     out = Path(args.out)
-    if out.exists():            # keep the rows of models this run did not measure
-        ran = {r["model"] for r in rows}
-        doc["rows"] = [r for r in json.loads(out.read_text()).get("rows", []) if r["model"] not in ran] + rows
+    if out.exists():            # keep the rows (model, method, mode) this run did not measure
+        key = lambda r: (r["model"], r["method"], r["batched"])  # noqa: E731
+        ran = {key(r) for r in rows}
+        doc["rows"] = [r for r in json.loads(out.read_text()).get("rows", []) if key(r) not in ran] + rows
     with atomic_write(args.out, "w") as f:
         json.dump(doc, f, indent=1)
 
