@@ -2,7 +2,7 @@
 same inputs, one process, one thread each.
 
     .venv/bin/python benchmarks/lirpa_compare.py [--images 20] [--eps 0.01] [--models conv,mlp128,mlp256x2,resnet]
-        [--alpha-iters 20] [--train-images 10000]
+        [--methods ibp,crown,alpha-crown] [--modes single,batch] [--alpha-iters 20] [--train-images 10000]
 
 Models (as in the issue): the conv net Conv(1->16, 4x4, s2, p1)-ReLU-Conv(16->32,
 4x4, s2, p1)-ReLU-Linear(1568->100)-ReLU-Linear(100->10), the MLPs 784-128-10 and
@@ -189,6 +189,7 @@ def main():
     ap.add_argument("--eps", type=float, default=0.01)
     ap.add_argument("--models", default="conv,mlp128,mlp256x2,resnet")
     ap.add_argument("--methods", default="ibp,crown,alpha-crown")
+    ap.add_argument("--modes", default="single,batch", help="single calls per example, one batched call, or both")
     ap.add_argument("--alpha-iters", type=int, default=20)
     ap.add_argument("--train-images", type=int, default=10000)
     ap.add_argument("--resnet-images", type=int, default=3, help="inputs for the (slow) ResNet rows")
@@ -237,7 +238,7 @@ def main():
         else:
             region = Region.ball(xs, args.eps, "inf", domain=(0.0, 1.0))
         for method in methods:
-            for batched in (False, True):
+            for batched in [m == "batch" for m in args.modes.split(",")]:
                 with threadpool_limits(limits=1):
                     t_c, lb_c = time_certnn(graph, region, spec, method, args.alpha_iters, batched)
                     t_l = lb_l = None
