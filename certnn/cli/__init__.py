@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import audit, check, floats, graph, lyapunov, main_job, prove, reach, train, verify, vnncomp
+from . import audit, check, floats, graph, lyapunov, main_job, prove, reach, train, verify, vnncomp, widgets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,6 +34,8 @@ COMMANDS = [
     main_job.main_job_cmd,
     reach.reach_group,
     lyapunov.lyapunov_group,
+    widgets.report_cmd,
+    widgets.view_cmd,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)
