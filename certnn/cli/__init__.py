@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import audit, check, floats, graph, lyapunov, main_job, prove, reach, train, verify, vnncomp, widgets
+from . import approx, audit, check, floats, graph, lyapunov, main_job, pinn, prove, reach, train, verify, vnncomp, widgets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,6 +36,8 @@ COMMANDS = [
     lyapunov.lyapunov_group,
     widgets.report_cmd,
     widgets.view_cmd,
+    pinn.pinn_group,
+    approx.approx_cmd,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)
