@@ -1,0 +1,141 @@
+"""The exact checker of value functions: given an MDP and a value vector u (any
+numbers, e.g. the last iterate of a float64 value iteration), re-derive in exact
+rational arithmetic (python-flint ``fmpq``) what u implies, trusting nothing
+the solver computed:
+
+    w = T u (exactly),  delta = ||w - u||,  beta = gamma * rho (rho = exact largest row sum)
+    returned values  fl(w) (w rounded to binary64)
+    value bound      ||fl(w) - v*|| <= beta delta / (1 - beta) + ||fl(w) - w||
+    policy           pi greedy for w (exact comparisons, lowest action on ties)
+    policy bound     ||v_pi - v*|| <= 2 beta delta / (1 - beta)
+
+(theorem ``value-iteration-stopping-rule``, :mod:`certnn.rl.theorems`). Both
+bounds are computed exactly and rounded up to binary64 for reporting. The same
+module checks a claimed fixed point (T v = v exactly, e.g. V* from rational
+policy iteration). It imports the MDP and the theorem names only, never the
+solvers.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+from flint import fmpq, fmpq_mat
+
+from .mdp import MDP, MDPError
+from .theorems import CONTRACTION, FLINT, OPTIMALITY, PROVED_SIZE
+
+_EXACT = weakref.WeakKeyDictionary()   # MDP -> its exact matrices (built once per MDP)
+
+
+@dataclass
+class ValueCheck:
+    values: np.ndarray         # fl(T u), binary64
+    value_bound: float         # ||values - v*||_inf <= value_bound
+    policy: np.ndarray         # greedy for T u
+    policy_bound: float        # ||v_policy - v*||_inf <= policy_bound
+    residual: float            # ||T u - u||_inf, rounded up
+    modulus: object            # fmpq beta = gamma * rho
+    exact_values: list         # T u as fmpq
+    evidence: str = "certified"
+    assumptions: tuple = ()
+    theorems: tuple = ("bellman-contraction", "value-iteration-stopping-rule")
+
+    def eps_optimal(self, eps: float) -> bool:
+        return self.policy_bound < eps
+
+
+def fmpq_of(x):
+    """An exact fmpq from a Fraction, an int, an fmpq or a binary64 number."""
+    if isinstance(x, fmpq):
+        return x
+    if isinstance(x, float | np.floating):
+        return fmpq(*float(x).as_integer_ratio())
+    if isinstance(x, int | np.integer):
+        return fmpq(int(x))
+    q = Fraction(x)
+    return fmpq(q.numerator, q.denominator)
+
+
+def round_up(q) -> float:
+    """The smallest binary64 >= the rational q."""
+    f = float(q)
+    return f if fmpq_of(f) >= q else float(np.nextafter(f, np.inf))
+
+
+def exact_numbers(mdp: MDP):
+    """(P_a as fmpq_mat, R as fmpq rows, gamma, rho) for the MDP's exact numbers."""
+    if mdp in _EXACT:
+        return _EXACT[mdp]
+    S = mdp.n_states
+    P = [fmpq_mat(S, S, [fmpq_of(x) for row in Pa for x in row]) for Pa in mdp.exact.get("P", mdp.transitions)]
+    R = [[fmpq_of(x) for x in row] for row in mdp.exact.get("R", mdp.rewards)]
+    rho = max(sum((Pa[s, t] for t in range(S)), fmpq_of(0)) for Pa in P for s in range(S))
+    out = (P, R, fmpq_of(mdp.exact_gamma()), rho)
+    _EXACT[mdp] = out
+    return out
+
+
+def modulus(mdp: MDP):
+    """beta = gamma * rho as fmpq; refuses beta >= 1 (no contraction to certify with)."""
+    _, _, g, rho = exact_numbers(mdp)
+    beta = g * rho
+    if beta >= 1:
+        raise MDPError(f"gamma * (largest row sum) = {float(beta)} >= 1: the Bellman operator is no contraction")
+    return beta
+
+
+def q_exact(mdp: MDP, v) -> list:
+    """Q(s, a) = R[s][a] + gamma sum_s' P[a][s][s'] v(s') exactly, as rows of fmpq."""
+    P, R, g, _ = exact_numbers(mdp)
+    S, A = mdp.n_states, mdp.n_actions
+    if len(v) != S:
+        raise MDPError(f"a value vector for this MDP has {S} entries, got {len(v)}")
+    vm = fmpq_mat(S, 1, [fmpq_of(x) for x in v])
+    ev = [Pa * vm for Pa in P]
+    return [[R[s][a] + g * ev[a][s, 0] for a in range(A)] for s in range(S)]
+
+
+def greedy_exact(q: list) -> tuple[list, np.ndarray]:
+    """(max_a Q(s, a), argmax with the lowest index on ties) per state, exactly."""
+    vals, acts = [], []
+    for row in q:
+        best = max(range(len(row)), key=lambda a: (row[a], -a))
+        vals.append(row[best])
+        acts.append(best)
+    return vals, np.asarray(acts, dtype=np.int64)
+
+
+def sup_dist(a: list, b: list):
+    return max(abs(fmpq_of(x) - fmpq_of(y)) for x, y in zip(a, b))
+
+
+def assumptions_for(mdp: MDP) -> tuple:
+    """The boundaries a certified answer about this MDP rests on (the contraction is proved up to
+    PROVED_SIZE next states and actions)."""
+    big = mdp.n_states > PROVED_SIZE or mdp.n_actions > PROVED_SIZE
+    return (FLINT, OPTIMALITY) + ((CONTRACTION,) if big else ())
+
+
+def check_values(mdp: MDP, u) -> ValueCheck:
+    """What one exact Bellman step from ``u`` certifies (see the module docstring)."""
+    beta = modulus(mdp)
+    w, _ = greedy_exact(q_exact(mdp, u))
+    delta = sup_dist(w, u)
+    _, policy = greedy_exact(q_exact(mdp, w))
+    values = np.array([float(x) for x in w])
+    rounding = sup_dist(values.tolist(), w)
+    one = fmpq_of(1)
+    value_bound = beta * delta / (one - beta) + rounding
+    policy_bound = 2 * beta * delta / (one - beta)
+    return ValueCheck(values, round_up(value_bound), policy, round_up(policy_bound), round_up(delta), beta, w,
+                      assumptions=assumptions_for(mdp))
+
+
+def is_fixed_point(mdp: MDP, v) -> bool:
+    """T v == v exactly (then v = v*, the unique fixed point, ``puterman-1994-optimality-equation``)."""
+    w, _ = greedy_exact(q_exact(mdp, v))
+    return all(fmpq_of(x) == fmpq_of(y) for x, y in zip(w, v))
