@@ -114,6 +114,9 @@ def _box_problem(space, x, batch, exact_dtype):
     ok = x.dtype == space.dtype if exact_dtype else np.can_cast(x.dtype, space.dtype)
     if not ok:
         return "", x, f"dtype {x.dtype}, the space wants {space.dtype}"
+    in_box = (x >= space.low) & (x <= space.high)     # False for NaN
+    if in_box.all() and (x.dtype.kind != "f" or np.isfinite(x).all()):
+        return None                                     # the common case, without locating anything
     if x.dtype.kind == "f":
         i = _first_bad(~np.isfinite(x))
         if i is not None:
@@ -129,6 +132,8 @@ def _box_problem(space, x, batch, exact_dtype):
 
 
 def _int_problem(x, batch, shape, lo, hi):
+    if isinstance(x, int | np.integer) and not isinstance(x, bool) and not batch and not shape:
+        return None if lo <= x < hi else ("", x, f"outside [{lo}, {hi - 1}]")   # a Discrete scalar
     a = np.asarray(x) if isinstance(x, np.ndarray | np.integer | int) and not isinstance(x, bool) else None
     if a is None or a.dtype.kind not in "iu":
         return "", x, "not an integer (or integer array)"
