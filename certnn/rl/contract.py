@@ -58,6 +58,8 @@ class UnsupportedSpace(CertnnError):
 def _show(v) -> str:
     if isinstance(v, np.ndarray):
         return np.array2string(v, precision=6, threshold=8) + f" ({v.dtype}, shape {v.shape})"
+    if isinstance(v, np.generic):
+        return f"{v.item()!r} ({v.dtype})"
     text = repr(v)
     return text if len(text) <= 80 else text[:77] + "..."
 

@@ -81,7 +81,7 @@ class MDP:
         bad = np.argwhere(np.abs(sums - 1) > ROW_TOL)
         if bad.size:
             a, s = bad[0]
-            raise MDPError(f"transitions[a={a}][s={s}] sums to {sums[a, s]!r}, not 1: each row P[a][s] "
+            raise MDPError(f"transitions[a={a}][s={s}] sums to {float(sums[a, s])!r}, not 1: each row P[a][s] "
                            f"must be a probability distribution over next states")
         if not (np.isfinite(g) and 0 <= g < 1):
             raise MDPError(f"gamma must satisfy 0 <= gamma < 1, got {g}")
@@ -102,11 +102,11 @@ class MDP:
     # ---- Bellman operators in float64 (iteration; the certified versions are exact) ------------
     def q_values(self, v: np.ndarray) -> np.ndarray:
         """Q(s, a) = R[s][a] + gamma sum_s' P[a][s][s'] v(s'), shape (S, A)."""
-        return self.rewards + self.gamma * np.einsum("ast,t->sa", self.transitions, v)
+        return self.rewards + self.gamma * (self.transitions @ v).T
 
     def bellman_optimality(self, v: np.ndarray) -> np.ndarray:
         """(T v)(s) = max_a Q(s, a)."""
-        return self.q_values(v).max(axis=1)
+        return np.max(self.q_values(v), axis=1)
 
     def bellman_policy(self, v: np.ndarray, policy) -> np.ndarray:
         """(T_pi v)(s) for a deterministic policy (S,) of action indices or a stochastic one (S, A)."""

@@ -94,16 +94,19 @@ def q_exact(mdp: MDP, v) -> list:
     S, A = mdp.n_states, mdp.n_actions
     if len(v) != S:
         raise MDPError(f"a value vector for this MDP has {S} entries, got {len(v)}")
-    vm = fmpq_mat(S, 1, [fmpq_of(x) for x in v])
-    ev = [Pa * vm for Pa in P]
-    return [[R[s][a] + g * ev[a][s, 0] for a in range(A)] for s in range(S)]
+    vm = fmpq_mat(S, 1, [fmpq_of(x) for x in v]) * g
+    ev = [(Pa * vm).entries() for Pa in P]
+    return [[R[s][a] + ev[a][s] for a in range(A)] for s in range(S)]
 
 
 def greedy_exact(q: list) -> tuple[list, np.ndarray]:
     """(max_a Q(s, a), argmax with the lowest index on ties) per state, exactly."""
     vals, acts = [], []
     for row in q:
-        best = max(range(len(row)), key=lambda a: (row[a], -a))
+        best = 0
+        for a in range(1, len(row)):
+            if row[a] > row[best]:
+                best = a
         vals.append(row[best])
         acts.append(best)
     return vals, np.asarray(acts, dtype=np.int64)
