@@ -31,7 +31,8 @@ import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker")
+REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker",
+              "certnn.rl.theorems", "certnn.rl.contract")
 
 
 @dataclass

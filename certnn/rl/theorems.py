@@ -28,7 +28,7 @@ beta = gamma * rho < 1.
    value) and v_pi = T_pi v_pi is ``puterman-1994-optimality-equation``.
 3. ``gae-lambda-one``: with lambda = 1 the GAE advantage equals the discounted
    return minus the value, A_t = G_t - V(s_t), G_t = sum_k gamma^k r_{t+k} +
-   gamma^(T-t) V(s_T) (bootstrapped) for every trajectory of length T <= 8
+   gamma^(T-t) V(s_T) (bootstrapped) for every trajectory of length T <= 6
    (sympy, exact symbolic identity).
 """
 
@@ -149,7 +149,7 @@ def prove_stopping_rule() -> ProofResult:
         _z3_unsat("eps rule", premises + [eps > 0], rule, True)])
 
 
-def prove_gae_lambda_one(max_len: int = 8) -> ProofResult:
+def prove_gae_lambda_one(max_len: int = 6) -> ProofResult:
     """GAE with lambda = 1 telescopes to the discounted return minus the value (sympy)."""
     import sympy as sp
     t0 = time.perf_counter()
@@ -182,5 +182,5 @@ THEOREMS = [
     Theorem("gae-lambda-one",
             "GAE(gamma, lambda=1) advantages equal bootstrapped discounted returns minus values, "
             "A_t = sum_k gamma^k r_{t+k} + gamma^(T-t) V(s_T) - V(s_t)",
-            "proved", prove_gae_lambda_one, (), "Schulman et al. 2016, eq. (18); sympy for T <= 8"),
+            "proved", prove_gae_lambda_one, (), "Schulman et al. 2016, eq. (18); sympy for T <= 6"),
 ]
