@@ -109,7 +109,7 @@ class CheckedVectorEnv(gym.vector.VectorWrapper):
     @property
     def autoreset_rows(self) -> np.ndarray:
         """Sub-environments whose next step is an autoreset (they ended at the last step)."""
-        return np.array(self.contract._done, bool)
+        return np.array(self.contract.ended, bool)
 
 
 def make_env(env_id: str, reward_range=None, record: bool = False, **kwargs) -> CheckedEnv:

@@ -85,7 +85,25 @@ def space_problem(space, x, *, batch: tuple = (), exact_dtype: bool = True):
             return "", x, f"not a dict with keys {sorted(space.spaces)}"
         return _first((f"[{k!r}]", space_problem(s, x[k], batch=batch, exact_dtype=exact_dtype))
                       for k, s in space.spaces.items())
-    raise UnsupportedSpace(f"the transition contract cannot check a {type(space).__name__} space ({space})")
+    raise UnsupportedSpace(_unsupported(space))
+
+
+def check_supported(space) -> None:
+    """Raise UnsupportedSpace unless the contract can check every part of ``space`` (draws no sample,
+    so the space's random generator is left alone)."""
+    from gymnasium import spaces
+    if isinstance(space, spaces.Tuple):
+        for s in space.spaces:
+            check_supported(s)
+    elif isinstance(space, spaces.Dict):
+        for s in space.spaces.values():
+            check_supported(s)
+    elif not isinstance(space, spaces.Box | spaces.Discrete | spaces.MultiDiscrete | spaces.MultiBinary):
+        raise UnsupportedSpace(_unsupported(space))
+
+
+def _unsupported(space) -> str:
+    return f"the transition contract cannot check a {type(space).__name__} space ({space})"
 
 
 def _first(problems):
@@ -160,11 +178,11 @@ class Contract:
     steps: int = 0
     episodes: int = 0
     _started: bool = False
-    _done: np.ndarray | bool = False
+    ended: np.ndarray | bool = False   # ended at the last step (vector: per sub-environment, next step autoresets)
 
     def __post_init__(self):
         for sp in (self.observation_space, self.action_space):
-            space_problem(sp, sp.sample(), batch=())   # raises UnsupportedSpace early
+            check_supported(sp)
         if self.reward_range is not None:
             lo, hi = (float(v) for v in self.reward_range)
             if not lo <= hi:
@@ -180,7 +198,7 @@ class Contract:
         self._check_space("observation", self.observation_space, obs, exact=True)
         self._check_info(info)
         self._started = True
-        self._done = np.zeros(self.num_envs, bool) if self.num_envs else False
+        self.ended = np.zeros(self.num_envs, bool) if self.num_envs else False
         self.episodes += self.num_envs or 1
 
     def check_action(self, action) -> None:
@@ -188,7 +206,7 @@ class Contract:
         step = self.steps + 1
         if not self._started:
             raise ContractViolation(step, "protocol", "step", "step() called before reset()")
-        if self.num_envs is None and self._done:
+        if self.num_envs is None and self.ended:
             raise ContractViolation(step, "protocol", "step", "step() after the episode ended, without reset()")
         self._check_space("action", self.action_space, action, exact=False, step=step)
 
@@ -198,13 +216,13 @@ class Contract:
         self._check_space("observation", self.observation_space, obs, exact=True)
         if self.num_envs is None:
             self._check_scalar_step(reward, terminated, truncated)
-            self._done = bool(terminated) or bool(truncated)
+            self.ended = bool(terminated) or bool(truncated)
         else:
             self._check_vector_step(reward, terminated, truncated)
-            restarted = self._done
+            restarted = self.ended
             self.episodes += int(restarted.sum())
-            self._done = np.asarray(terminated) | np.asarray(truncated)
-            self._done &= ~restarted
+            self.ended = np.asarray(terminated) | np.asarray(truncated)
+            self.ended &= ~restarted
         self._check_info(info)
 
     # ---- pieces ---------------------------------------------------------------------------------
@@ -239,9 +257,9 @@ class Contract:
         for name, flag in (("terminated", terminated), ("truncated", truncated)):
             if not (isinstance(flag, np.ndarray) and flag.shape == (n,) and flag.dtype == np.bool_):
                 raise ContractViolation(self.steps, name, flag, f"not a bool array of shape ({n},)")
-        for i in np.flatnonzero(~self._done):
+        for i in np.flatnonzero(~self.ended):
             self._check_reward_value(f"reward[{i}]", float(reward[i]))
-        for i in np.flatnonzero(self._done):   # next-step autoreset: these rows are resets
+        for i in np.flatnonzero(self.ended):   # next-step autoreset: these rows are resets
             for name, v, want in (("reward", reward[i], 0), ("terminated", terminated[i], False),
                                   ("truncated", truncated[i], False)):
                 if v != want:

@@ -65,11 +65,8 @@ class Recorder:
     def __init__(self, contract: Contract, env_id: str = ""):
         self.contract, self.env_id = contract, env_id
         self.kind, self.obs, self.action, self.reward, self.terminated, self.truncated = [], [], [], [], [], []
-        self._zero_action = np.zeros_like(np.asarray(self._batched(contract.action_space.sample())))
-
-    def _batched(self, x):
-        n = self.contract.num_envs
-        return np.stack([x] * n) if n else x
+        space = contract.action_space      # a placeholder action for resets (no sample is drawn)
+        self._zero_action = np.zeros(contract.batch + tuple(space.shape or ()), space.dtype)
 
     def reset(self, obs) -> None:
         self._add(RESET, obs, self._zero_action, 0, False, False)
