@@ -21,14 +21,18 @@ def rl_group():
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Environment steps (default: the config's).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", required=True, help="Run folder to write (policy, config, log, returns.png, eval).")
+@click.option("--double", is_flag=True, help="DQN: Double DQN targets.")
 @click.option("--eval-episodes", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line: mean_return, steps, wall_seconds, ...")
 @click.option("--no-progress", is_flag=True)
-def train_cmd(env_id, algo, steps, seed, out, eval_episodes, as_json, no_progress):
+def train_cmd(env_id, algo, steps, seed, out, double, eval_episodes, as_json, no_progress):
     """Train DQN or PPO on a Gymnasium environment (e.g. CartPole-v1), then evaluate it greedily."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from ..rl.runs import make_config, train_run
-    total = make_config(algo, env_id, steps, seed).total_steps
+    if double and algo != "dqn":
+        raise click.BadParameter("--double applies to --algo dqn")
+    overrides = {"double": True} if double else {}
+    total = make_config(algo, env_id, steps, seed, **overrides).total_steps
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("last episode return {task.fields[ret]}"))
     with Progress(*columns, disable=no_progress or as_json, transient=True) as bar:
@@ -40,7 +44,7 @@ def train_cmd(env_id, algo, steps, seed, out, eval_episodes, as_json, no_progres
             else:
                 bar.update(task, completed=step, ret=f"{episode_return:.1f}")
 
-        res = train_run(algo, env_id, out, steps, seed, eval_episodes, progress)
+        res = train_run(algo, env_id, out, steps, seed, eval_episodes, progress, **overrides)
     if as_json:
         click.echo(json.dumps(res))
         return

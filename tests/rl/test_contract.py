@@ -176,3 +176,15 @@ def test_rollout_file_errors(tmp_path):
     np.savez(p, meta=np.array(json.dumps({"format": "other"})))
     with pytest.raises(CertnnError, match="missing"):
         recheck(p)
+
+
+def test_composite_spaces_name_the_sub_field():
+    from certnn.rl.contract import space_problem
+    sp = gym.spaces.Dict({"pos": gym.spaces.Box(0, 1, (2,), np.float32), "mode": gym.spaces.MultiDiscrete([2, 3])})
+    ok = {"pos": np.array([0.5, 1.0], np.float32), "mode": np.array([1, 2])}
+    assert space_problem(sp, ok) is None
+    bad = dict(ok, mode=np.array([1, 3]))
+    assert space_problem(sp, bad)[:2] == ("['mode'][1]", 3)
+    assert space_problem(gym.spaces.Tuple([gym.spaces.Discrete(2), gym.spaces.MultiBinary(2)]),
+                         (1, np.array([0, 2])))[0] == "[1][1]"
+    assert "not a dict" in space_problem(sp, [1, 2])[2]
