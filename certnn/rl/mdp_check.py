@@ -9,7 +9,7 @@ the solver computed:
     policy           pi greedy for w (exact comparisons, lowest action on ties)
     policy bound     ||v_pi - v*|| <= 2 beta delta / (1 - beta)
 
-(theorem ``value-iteration-stopping-rule``, :mod:`certnn.rl.theorems`). Both
+(theorem ``mdp/value-iteration-stopping-rule``, :mod:`certnn.rl.theorems`). Both
 bounds are computed exactly and rounded up to binary64 for reporting. The same
 module checks a claimed fixed point (T v = v exactly, e.g. V* from rational
 policy iteration). It imports the MDP and the theorem names only, never the
@@ -26,7 +26,7 @@ import numpy as np
 from flint import fmpq, fmpq_mat
 
 from .mdp import MDP, MDPError
-from .theorems import CONTRACTION, FLINT, OPTIMALITY, PROVED_SIZE
+from .theorems import CONTRACTION, CONTRACTION_THEOREM, FLINT, OPTIMALITY, PROVED_SIZE, STOPPING_THEOREM
 
 _EXACT = weakref.WeakKeyDictionary()   # MDP -> its exact matrices (built once per MDP)
 
@@ -42,7 +42,7 @@ class ValueCheck:
     exact_values: list         # T u as fmpq
     evidence: str = "certified"
     assumptions: tuple = ()
-    theorems: tuple = ("bellman-contraction", "value-iteration-stopping-rule")
+    theorems: tuple = (CONTRACTION_THEOREM, STOPPING_THEOREM)
 
     def eps_optimal(self, eps: float) -> bool:
         return self.policy_bound < eps

@@ -58,7 +58,7 @@ def train_run(algo: str, env_id: str, out, steps: int | None = None, seed: int =
     agent, log = (train_dqn if algo == "dqn" else train_ppo)(cfg, progress)
     agent.save(out)
     with atomic_write(out / "config.json", "w") as f:
-        json.dump({"algo": algo, "env_id": env_id, "config": dataclasses.asdict(cfg)}, f, indent=1)
+        json.dump({"algo": algo, "env_id": env_id, "config": dataclasses.asdict(cfg)}, f, indent=1, default=repr)
     with atomic_write(out / "log.json", "w") as f:
         json.dump(log.to_dict(), f)
     plot_returns(log, out / "returns.png", f"{algo} on {env_id}, seed {seed}")

@@ -9,14 +9,14 @@ Notation: ||.|| is the sup norm; an MDP has P >= 0 with every row sum <= rho
 (rho = 1 for a stochastic P), rewards R, discount 0 <= gamma < 1, and
 beta = gamma * rho < 1.
 
-1. ``bellman-contraction``: ||T u - T v|| <= beta ||u - v|| (and the same for
+1. ``mdp/bellman-contraction``: ||T u - T v|| <= beta ||u - v|| (and the same for
    every T_pi). Per state, T is a max over actions of r_a + gamma E_a u, so it
    follows from two lemmas: an expectation under p >= 0 with sum p <= rho
    moves by at most rho m when every entry moves by at most m
    (``expectation-nonexpansive``, z3 nlsat, S <= 6 next states) and a max of A
    numbers moves by at most the largest move (``max-nonexpansive``, z3 linear
    arithmetic, A <= 6). Larger S or A rest on ``puterman-1994-contraction``.
-2. ``value-iteration-stopping-rule``: for a beta-contraction T with fixed point
+2. ``mdp/value-iteration-stopping-rule``: for a beta-contraction T with fixed point
    v* and any u, with delta = ||T u - u||: ||T u - v*|| <= beta delta / (1 - beta);
    the policy pi greedy for w = T u satisfies ||v_pi - v*|| <= 2 beta delta / (1 - beta),
    so delta < eps (1 - beta) / (2 beta) makes pi eps-optimal (Puterman 1994,
@@ -26,7 +26,7 @@ beta = gamma * rho < 1.
    f <= beta f + beta delta (T_pi w = T w, contraction twice), and the claims
    follow for 0 <= beta < 1. Existence and uniqueness of v* = T v* (the optimal
    value) and v_pi = T_pi v_pi is ``puterman-1994-optimality-equation``.
-3. ``gae-lambda-one``: with lambda = 1 the GAE advantage equals the discounted
+3. ``rl/gae-lambda-one``: with lambda = 1 the GAE advantage equals the discounted
    return minus the value, A_t = G_t - V(s_t), G_t = sum_k gamma^k r_{t+k} +
    gamma^(T-t) V(s_T) (bootstrapped) for every trajectory of length T <= 6
    (sympy, exact symbolic identity).
@@ -35,7 +35,7 @@ beta = gamma * rho < 1.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from ..floats.proofs import ProofResult
@@ -48,7 +48,7 @@ ASSUMPTIONS = {
     CONTRACTION:
         "for every finite MDP with P >= 0 and row sums <= rho, the Bellman operators T and T_pi are "
         "gamma*rho-contractions in the sup norm (Puterman 1994, Markov Decision Processes, Prop. 6.2.4; "
-        "certnn proves it with z3 for at most 6 states and 6 actions, theorem bellman-contraction)",
+        "certnn proves it with z3 for at most 6 states and 6 actions, theorem mdp/bellman-contraction)",
     OPTIMALITY:
         "for a finite MDP with gamma*rho < 1, v = T v has a unique solution v*, the optimal value, and "
         "v = T_pi v a unique solution v_pi, the value of policy pi (Banach's fixed-point theorem; "
@@ -59,14 +59,32 @@ ASSUMPTIONS = {
 }
 
 
+class ProofFailed(Exception):
+    """A proof that did not go through (the message says which step and why)."""
+
+
 @dataclass(frozen=True)
 class Theorem:
+    """A registry entry, with the fields of certnn.proofs' theorem registry (name "family/detail",
+    ``prove`` returns a detail line or raises ProofFailed)."""
     name: str
     statement: str
-    evidence: str                          # "proved" for the stated scope
-    proof: Callable[[], ProofResult]       # re-runs the proof
+    evidence: str                          # "proved" for the stated domain
+    covers: tuple                          # the code whose answers rest on it
+    domain: str                            # what the proof covers, and what it does not
+    prove: Callable[[], str] = field(repr=False, compare=False)
+    module: str = __name__
+    quick: bool = False
     assumptions: tuple = ()                # what the statement rests on beyond its proof
-    reference: str = ""
+
+
+def _detail(fn: Callable[[], ProofResult]) -> Callable[[], str]:
+    def prove() -> str:
+        res = fn()
+        if not res:
+            raise ProofFailed(f"{res.claim}: {res.evidence} ({res.detail})")
+        return f"{res.claim}: proved in {res.seconds:.2f} s"
+    return prove
 
 
 def _z3_unsat(claim: str, hyps, goal, nonlinear: bool, timeout_ms: int = 60_000) -> ProofResult:
@@ -167,20 +185,32 @@ def prove_gae_lambda_one(max_len: int = 6) -> ProofResult:
     return ProofResult("gae-lambda-one", "proved", time.perf_counter() - t0)
 
 
+CONTRACTION_THEOREM = "mdp/bellman-contraction"
+STOPPING_THEOREM = "mdp/value-iteration-stopping-rule"
+GAE_THEOREM = "rl/gae-lambda-one"
+
 THEOREMS = [
-    Theorem("bellman-contraction",
-            "for a finite MDP with P >= 0, row sums <= rho and 0 <= gamma: ||T u - T v||_inf <= gamma rho "
+    Theorem(CONTRACTION_THEOREM,
+            "for a finite MDP with P >= 0, row sums <= rho and gamma >= 0: ||T u - T v||_inf <= gamma rho "
             "||u - v||_inf for all u, v (and the same for T_pi)",
-            "proved", prove_contraction, (CONTRACTION,),
-            f"z3 for at most {PROVED_SIZE} next states and actions; Puterman 1994 Prop. 6.2.4 beyond"),
-    Theorem("value-iteration-stopping-rule",
+            "proved", ("certnn.rl.mdp_check.check_values", "certnn.rl.solve.value_iteration"),
+            f"z3 (nlsat) for at most {PROVED_SIZE} next states and {PROVED_SIZE} actions, every real P, R, u, v, "
+            f"gamma, rho; larger MDPs rest on the assumption {CONTRACTION} (Puterman 1994, Prop. 6.2.4)",
+            _detail(prove_contraction), assumptions=(CONTRACTION,)),
+    Theorem(STOPPING_THEOREM,
             "if T is a beta-contraction (beta < 1) with fixed point v*, then for every u with "
             "delta = ||T u - u||_inf: ||T u - v*||_inf <= beta delta / (1 - beta), the policy pi greedy for "
             "T u has ||v_pi - v*||_inf <= 2 beta delta / (1 - beta), and delta < eps (1 - beta) / (2 beta) "
-            "makes pi eps-optimal",
-            "proved", prove_stopping_rule, ("bellman-contraction", OPTIMALITY), "Puterman 1994, Thm. 6.3.1"),
-    Theorem("gae-lambda-one",
+            "makes pi eps-optimal (Puterman 1994, Thm. 6.3.1)",
+            "proved", ("certnn.rl.mdp_check.check_values", "certnn.rl.solve.value_iteration"),
+            "the scalar argument, z3, any dimension; premises: the contraction (mdp/bellman-contraction), the "
+            f"triangle inequality, and the fixed points v* and v_pi ({OPTIMALITY})",
+            _detail(prove_stopping_rule), quick=True, assumptions=(CONTRACTION_THEOREM, OPTIMALITY)),
+    Theorem(GAE_THEOREM,
             "GAE(gamma, lambda=1) advantages equal bootstrapped discounted returns minus values, "
-            "A_t = sum_k gamma^k r_{t+k} + gamma^(T-t) V(s_T) - V(s_t)",
-            "proved", prove_gae_lambda_one, (), "Schulman et al. 2016, eq. (18); sympy for T <= 6"),
+            "A_t = sum_k gamma^k r_{t+k} + gamma^(T-t) V(s_T) - V(s_t) (Schulman et al. 2016, eq. 18)",
+            "proved", ("certnn.rl.returns.gae",),
+            "sympy, exact symbolic identity for trajectories of length T <= 6 without episode ends "
+            "(tests check it in exact rationals for other lengths)",
+            _detail(prove_gae_lambda_one), quick=True),
 ]

@@ -8,10 +8,23 @@ from certnn.rl import theorems as th
 
 @pytest.mark.parametrize("theorem", th.THEOREMS, ids=lambda t: t.name)
 def test_every_theorem_is_proved(theorem):
-    res = theorem.proof()
-    assert theorem.evidence == "proved" and res.evidence == "proved", res.detail
+    detail = theorem.prove()
+    assert theorem.evidence == "proved" and "proved" in detail
+    assert "/" in theorem.name and theorem.covers and theorem.domain
     for name in theorem.assumptions:
         assert name in th.ASSUMPTIONS or name in {t.name for t in th.THEOREMS}
+
+
+def test_results_name_registered_theorems():
+    from certnn.rl.solve import forest, value_iteration
+    names = {t.name for t in th.THEOREMS}
+    assert set(value_iteration(forest(), 0.1).theorems) <= names
+
+
+def test_a_failed_proof_raises():
+    bad = th._detail(lambda: th.ProofResult("a claim", "refuted", 0.0, "x = 1"))
+    with pytest.raises(th.ProofFailed, match="a claim: refuted"):
+        bad()
 
 
 def test_a_false_contraction_bound_is_refuted():
