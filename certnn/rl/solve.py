@@ -18,7 +18,7 @@ against eps (1 - gamma) / gamma, which bounds neither distance.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

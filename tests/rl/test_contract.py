@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from certnn.errors import CertnnError
-from certnn.rl.boundary import CheckedEnv, CheckedVectorEnv, check_seeding, make_env, make_vector_env
+from certnn.rl.boundary import CheckedEnv, check_seeding, make_env, make_vector_env
 from certnn.rl.contract import Contract, ContractViolation, UnsupportedSpace
 from certnn.rl.rollout import recheck
 
@@ -99,7 +99,7 @@ def test_continuous_actions_and_reward_range_of_pendulum():
 def test_vector_env_next_step_autoreset_is_checked():
     env = make_vector_env("CartPole-v1", 3)
     env.reset(seed=0)
-    ended = False
+    ended, was = False, np.zeros(3, bool)
     for _ in range(200):
         _, r, te, tr, _ = env.step(np.zeros(3, np.int64))
         if ended:

@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 
 from certnn.errors import CertnnError
 from certnn.rl.boundary import make_env
-from certnn.rl.gridworld import GridWorld, GridWorldEnv
+from certnn.rl.gridworld import GridWorld
 from certnn.rl.solve import evaluate_policy_exact, policy_iteration, value_iteration
 
 
@@ -25,7 +25,7 @@ def test_mdp_is_built_from_the_same_outcomes_the_env_samples():
     m = w.mdp("0.9")
     for s in range(w.n_states):
         for a in range(4):
-            for p, t, r, _ in w.outcomes(s, a):
+            for p, t, _, _ in w.outcomes(s, a):
                 assert m.exact["P"][a][s][t] >= p > 0
     assert sum(m.exact["P"][1][w.start]) == 1 and m.exact["R"][w.start][1] == -1
     # the environment's empirical transition frequencies from the start match P (same object)
@@ -75,3 +75,9 @@ def test_bad_layouts():
         GridWorld(["S.X", "..G"])
     with pytest.raises(CertnnError, match="slip"):
         GridWorld(slip=2)
+
+
+def test_render_marks_the_agent():
+    env = GridWorld().env()
+    env.reset(seed=0)
+    assert env.render().splitlines()[0][0] == "A"

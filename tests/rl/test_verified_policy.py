@@ -4,7 +4,6 @@ independent checker, tampering rejected."""
 import json
 
 import numpy as np
-import pytest
 
 from certnn import nn
 from certnn.ir.trace import trace
