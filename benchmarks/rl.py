@@ -196,7 +196,7 @@ def section_float(args) -> dict:
     a = qn.argmax(1)
     y = td_target(r, qn[np.arange(256), a], term, 0.99)
     g = td_target_graph(q, 4, 2, 0.99)
-    x = td_target_inputs(r, term, s, a)
+    x = td_target_inputs(r, term, s, a, 2)
     real = run(g, x.astype(np.float64), "real")
     seq, anyo = bound(g, x), bound(g, x, order="any")
     b32 = run(g, x, "binary32")

@@ -71,11 +71,10 @@ def td_target_graph(q_network, obs_dim: int, n_actions: int, gamma: float) -> Gr
     return graph
 
 
-def td_target_inputs(reward, terminated, next_obs, select) -> np.ndarray:
+def td_target_inputs(reward, terminated, next_obs, select, n_actions: int) -> np.ndarray:
     """Rows [r, 1 - terminated, s', one-hot(select)] (float32) for :func:`td_target_graph`."""
     next_obs = np.asarray(next_obs, np.float32)
-    n_actions = int(np.max(select)) + 1 if np.ndim(select) == 1 else None
-    sel = np.eye(n_actions, dtype=np.float32)[select] if n_actions else np.asarray(select, np.float32)
+    sel = np.eye(n_actions, dtype=np.float32)[np.asarray(select, np.int64)]
     keep = 1 - np.asarray(terminated, bool).astype(np.float32)
     return np.concatenate([np.asarray(reward, np.float32)[:, None], keep[:, None], next_obs, sel], axis=1)
 

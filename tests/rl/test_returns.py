@@ -87,7 +87,7 @@ def test_td_target_error_bound_covers_blas_and_binary32(double):
         a = np.argmax(q_online(Tensor(s)).data if double else qn, axis=1)
     y = td_target(r, qn[np.arange(64), a], term, 0.99)           # what the trainer computes (BLAS)
     g = td_target_graph(q, 4, 2, 0.99)
-    x = td_target_inputs(r, term, s, a)
+    x = td_target_inputs(r, term, s, a, 2)
     real = run(g, x.astype(np.float64), "real")
     b32 = run(g, x, "binary32")
     any_order, seq = bound(g, x, order="any"), bound(g, x)
