@@ -80,19 +80,24 @@ def eval_cmd(folder, episodes, seed, as_json):
 @click.option("--method", type=click.Choice(["ibp", "crown", "alpha-crown"]), default="crown", show_default=True)
 @click.option("--low", default=None, help="State rectangle lower corner, comma separated (default: known per env).")
 @click.option("--high", default=None, help="State rectangle upper corner, comma separated.")
+@click.option("--action", type=click.IntRange(min=0), default=None,
+              help="Certify that this action is the greedy one on every box (e.g. with --low/--high: 'when the "
+                   "pole turns right faster than X, push right').")
 @click.option("--json", "as_json", is_flag=True)
-def verify_cmd(folder, boxes, method, low, high, as_json):
+def verify_cmd(folder, boxes, method, low, high, action, as_json):
     """Certify the trained policy's greedy action on a grid of state boxes; the certificate is re-checked."""
     from ..rl.runs import verify_run
     corners = [None if v is None else _floats(v, opt) for v, opt in ((low, "--low"), (high, "--high"))]
     if (low is None) != (high is None):
         raise click.BadParameter("give both --low and --high, or neither")
-    res = verify_run(folder, boxes, method, *corners)
+    res = verify_run(folder, boxes, method, *corners, action=action)
     if as_json:
         click.echo(json.dumps(res))
         return
-    click.echo(f"{res['kind']} on {res['env_id']}: greedy action certified constant on {res['certified']} of "
-               f"{res['boxes']} boxes ({100 * res['fraction']:.1f}%); per action: {res['actions']}")
+    what = "greedy action certified constant" if action is None else f"action {action} certified greedy"
+    click.echo(f"{res['kind']} on {res['env_id']}: {what} on {res['certified']} of {res['boxes']} boxes "
+               f"({100 * res['fraction']:.1f}%) of [{res['state_low']}, {res['state_high']}]; per action: "
+               f"{res['actions']}")
     click.echo(f"certificate {res['certificate']}: checker {'accepted' if res['checker_ok'] else 'REJECTED'} "
                f"(evidence {res['evidence']}; assumptions: {', '.join(res['assumptions']) or 'none'})")
     if res["certificate"] and not res["checker_ok"]:

@@ -97,8 +97,9 @@ def state_rectangle(agent: Agent, low=None, high=None):
                       f"give --low and --high")
 
 
-def verify_run(folder, boxes: int, method: str = "crown", low=None, high=None) -> dict:
-    """Certify the greedy action on the boxes of a grid over the state rectangle (boxes per dimension)."""
+def verify_run(folder, boxes: int, method: str = "crown", low=None, high=None, action: int | None = None) -> dict:
+    """Certify the greedy action on the boxes of a grid over the state rectangle (boxes per dimension);
+    with ``action``, certify that this action is the greedy one on every box (a stated property)."""
     folder = Path(folder)
     agent = Agent.load(folder)
     if agent.kind == "ppo-gaussian" and agent.config["num_classes"] != 1:
@@ -106,9 +107,15 @@ def verify_run(folder, boxes: int, method: str = "crown", low=None, high=None) -
     lo_state, hi_state = state_rectangle(agent, low, high)
     lo, hi = grid(lo_state, hi_state, boxes)
     graph = load_model(agent.graph_path(folder))
-    res = verify_policy(graph, lo, hi, folder / "verify", method=method, model_path=agent.graph_path(folder))
+    actions, name = None, "policy-boxes"
+    if action is not None:
+        n_out = agent.config["num_classes"]
+        if not 0 <= action < max(n_out, 2):
+            raise CertnnError(f"action {action} is not an action of this policy (0..{max(n_out, 2) - 1})")
+        actions, name = np.full(len(lo), action), f"action-{action}-boxes"
+    res = verify_policy(graph, lo, hi, folder / "verify", actions, method, agent.graph_path(folder), name)
     return dict(res.to_dict(), env_id=agent.env_id, kind=agent.kind, per_dimension=boxes,
-                state_low=lo_state.tolist(), state_high=hi_state.tolist(), method=method)
+                state_low=lo_state.tolist(), state_high=hi_state.tolist(), method=method, action=action)
 
 
 def plot_returns(log, path, title: str) -> None:

@@ -69,6 +69,11 @@ def test_train_eval_verify_tiny_run(tmp_path, capsys):
     assert r.returncode == 0, r.stderr
     v = json.loads(r.stdout)
     assert v["boxes"] == 16 and v["certified"] <= 16 and (v["certified"] == 0 or v["checker_ok"])
+    r = _run("verify", str(out), "--boxes", "1", "--low", "0,0,0,0", "--high", "0.1,0.1,0.1,0.1", "--action", "1",
+             capsys=capsys)
+    assert r.returncode == 0 and "action 1 certified greedy on" in r.stdout, r.stderr
+    r = _run("verify", str(out), "--action", "5", capsys=capsys)
+    assert r.returncode == 1 and "not an action" in r.stderr
 
 
 def test_train_errors(tmp_path, capsys):
