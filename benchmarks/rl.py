@@ -4,7 +4,7 @@ Pendulum-v1, per-update time against PyTorch CPU (same network, batch and
 loss, measured in the same run), float32 error bounds of the TD target and
 GAE, and the certified fraction of a CartPole state grid.
 
-    .venv/bin/python benchmarks/rl.py [--sections mdp,update,float,dqn,ppo,pendulum,verify]
+    .venv/bin/python benchmarks/rl.py [--sections mdp,update,float,dqn,ppo,pendulum,verify,property]
                                       [--seeds 0,1,2] [--runs runs/rl-bench]
 
 Each section updates its own entry of benchmarks/results/rl.json, so sections
@@ -279,8 +279,32 @@ def section_verify(args) -> dict:
     return out
 
 
+def section_property(args) -> dict:
+    """A stated safety property: when the pole turns right at >= X rad/s, the policy pushes right."""
+    from certnn.rl.runs import verify_run
+    from certnn.rl.verified_policy import CARTPOLE_STATES
+    out = {}
+    for algo in ("dqn", "ppo"):
+        folder = Path(args.runs) / f"{algo}-CartPole-v1-seed{args.seeds[0]}"
+        if not folder.exists():
+            continue
+        rows = []
+        for x in (0.5, 1.0, 2.0):
+            lo, hi = CARTPOLE_STATES[0].copy(), CARTPOLE_STATES[1].copy()
+            lo[3] = x
+            c0 = time.process_time()
+            res = verify_run(folder, args.property_boxes, low=lo, high=hi, action=1, name=f"push-right-{x}")
+            rows.append({"theta_dot_at_least": x, "boxes": res["boxes"], "certified": res["certified"],
+                         "fraction": res["fraction"], "checker_ok": res["checker_ok"],
+                         "cpu_seconds": time.process_time() - c0,
+                         "certificate": _rel(res["certificate"]) if res["certificate"] else None})
+            print(f"property {algo}: theta_dot >= {x} -> push right on {res['certified']}/{res['boxes']} boxes")
+        out[algo] = rows
+    return out
+
+
 SECTIONS = {"mdp": section_mdp, "update": section_update, "float": section_float, "dqn": section_dqn,
-            "ppo": section_ppo, "pendulum": section_pendulum, "verify": section_verify}
+            "ppo": section_ppo, "pendulum": section_pendulum, "verify": section_verify, "property": section_property}
 
 
 def main():
@@ -292,6 +316,7 @@ def main():
     ap.add_argument("--random-mdps", type=int, default=10_000)
     ap.add_argument("--update-reps", type=int, default=7)
     ap.add_argument("--boxes", type=int, default=8, help="CartPole grid boxes per dimension")
+    ap.add_argument("--property-boxes", type=int, default=6, help="boxes per dimension for the safety property")
     args = ap.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.pendulum_seeds = [int(s) for s in args.pendulum_seeds.split(",")]

@@ -97,7 +97,8 @@ def state_rectangle(agent: Agent, low=None, high=None):
                       f"give --low and --high")
 
 
-def verify_run(folder, boxes: int, method: str = "crown", low=None, high=None, action: int | None = None) -> dict:
+def verify_run(folder, boxes: int, method: str = "crown", low=None, high=None, action: int | None = None,
+               name: str | None = None) -> dict:
     """Certify the greedy action on the boxes of a grid over the state rectangle (boxes per dimension);
     with ``action``, certify that this action is the greedy one on every box (a stated property)."""
     folder = Path(folder)
@@ -107,12 +108,12 @@ def verify_run(folder, boxes: int, method: str = "crown", low=None, high=None, a
     lo_state, hi_state = state_rectangle(agent, low, high)
     lo, hi = grid(lo_state, hi_state, boxes)
     graph = load_model(agent.graph_path(folder))
-    actions, name = None, "policy-boxes"
+    actions, name = None, name or "policy-boxes"
     if action is not None:
         n_out = agent.config["num_classes"]
         if not 0 <= action < max(n_out, 2):
             raise CertnnError(f"action {action} is not an action of this policy (0..{max(n_out, 2) - 1})")
-        actions, name = np.full(len(lo), action), f"action-{action}-boxes"
+        actions, name = np.full(len(lo), action), name or f"action-{action}-boxes"
     res = verify_policy(graph, lo, hi, folder / "verify", actions, method, agent.graph_path(folder), name)
     return dict(res.to_dict(), env_id=agent.env_id, kind=agent.kind, per_dimension=boxes,
                 state_low=lo_state.tolist(), state_high=hi_state.tolist(), method=method, action=action)
