@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import audit, check, floats, graph, main_job, rl, train, verify, vnncomp
+from . import audit, check, floats, graph, lyapunov, main_job, prove, reach, rl, train, verify, vnncomp
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +30,10 @@ COMMANDS = [
     check.check_cmd,
     vnncomp.vnncomp_group,
     audit.audit_cmd,
+    prove.prove_cmd,
     main_job.main_job_cmd,
+    reach.reach_group,
+    lyapunov.lyapunov_group,
     rl.rl_group,
 ]
 for _command in COMMANDS:

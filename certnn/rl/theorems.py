@@ -1,9 +1,11 @@
 """The facts behind certnn's certified MDP answers, with their proofs.
 
-``THEOREMS`` lists each fact with its statement, its evidence and a function
-that re-runs its proof (z3 or sympy) and returns a
-:class:`certnn.floats.proofs.ProofResult`. Facts certnn does not prove for every
-size are registered in ``ASSUMPTIONS`` with their textbook reference.
+``THEOREMS`` registers each fact in certnn's theorem registry
+(:mod:`certnn.proofs.theorems`; ``certnn prove 'mdp/*' 'rl/*'`` re-runs them)
+with its statement, its evidence and a function that re-runs its proof (z3 or
+sympy). Facts certnn does not prove for every size are registered in
+``ASSUMPTIONS`` with their textbook reference; each theorem's ``domain`` names
+the assumptions its statement rests on beyond its proof (``PREMISES``).
 
 Notation: ||.|| is the sup norm; an MDP has P >= 0 with every row sum <= rho
 (rho = 1 for a stochastic P), rewards R, discount 0 <= gamma < 1, and
@@ -35,10 +37,10 @@ beta = gamma * rho < 1.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 from ..floats.proofs import ProofResult
+from ..proofs.theorems import ProofFailed, Theorem
 
 PROVED_SIZE = 6          # contraction proved for at most this many next states and actions
 CONTRACTION = "puterman-1994-contraction"
@@ -57,25 +59,6 @@ ASSUMPTIONS = {
         "python-flint's fmpq and fmpq_mat arithmetic (+, -, *, solve, comparisons) is exact rational "
         "arithmetic",
 }
-
-
-class ProofFailed(Exception):
-    """A proof that did not go through (the message says which step and why)."""
-
-
-@dataclass(frozen=True)
-class Theorem:
-    """A registry entry, with the fields of certnn.proofs' theorem registry (name "family/detail",
-    ``prove`` returns a detail line or raises ProofFailed)."""
-    name: str
-    statement: str
-    evidence: str                          # "proved" for the stated domain
-    covers: tuple                          # the code whose answers rest on it
-    domain: str                            # what the proof covers, and what it does not
-    prove: Callable[[], str] = field(repr=False, compare=False)
-    module: str = __name__
-    quick: bool = False
-    assumptions: tuple = ()                # what the statement rests on beyond its proof
 
 
 def _detail(fn: Callable[[], ProofResult]) -> Callable[[], str]:
@@ -196,7 +179,7 @@ THEOREMS = [
             "proved", ("certnn.rl.mdp_check.check_values", "certnn.rl.solve.value_iteration"),
             f"z3 (nlsat) for at most {PROVED_SIZE} next states and {PROVED_SIZE} actions, every real P, R, u, v, "
             f"gamma, rho; larger MDPs rest on the assumption {CONTRACTION} (Puterman 1994, Prop. 6.2.4)",
-            _detail(prove_contraction), assumptions=(CONTRACTION,)),
+            _detail(prove_contraction)),
     Theorem(STOPPING_THEOREM,
             "if T is a beta-contraction (beta < 1) with fixed point v*, then for every u with "
             "delta = ||T u - u||_inf: ||T u - v*||_inf <= beta delta / (1 - beta), the policy pi greedy for "
@@ -205,7 +188,7 @@ THEOREMS = [
             "proved", ("certnn.rl.mdp_check.check_values", "certnn.rl.solve.value_iteration"),
             "the scalar argument, z3, any dimension; premises: the contraction (mdp/bellman-contraction), the "
             f"triangle inequality, and the fixed points v* and v_pi ({OPTIMALITY})",
-            _detail(prove_stopping_rule), quick=True, assumptions=(CONTRACTION_THEOREM, OPTIMALITY)),
+            _detail(prove_stopping_rule), quick=True),
     Theorem(GAE_THEOREM,
             "GAE(gamma, lambda=1) advantages equal bootstrapped discounted returns minus values, "
             "A_t = sum_k gamma^k r_{t+k} + gamma^(T-t) V(s_T) - V(s_t) (Schulman et al. 2016, eq. 18)",
@@ -214,3 +197,6 @@ THEOREMS = [
             "(tests check it in exact rationals for other lengths)",
             _detail(prove_gae_lambda_one), quick=True),
 ]
+
+# what each statement rests on beyond its own proof (assumptions or other theorems)
+PREMISES = {CONTRACTION_THEOREM: (CONTRACTION,), STOPPING_THEOREM: (CONTRACTION_THEOREM, OPTIMALITY), GAE_THEOREM: ()}

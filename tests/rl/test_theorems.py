@@ -11,8 +11,9 @@ def test_every_theorem_is_proved(theorem):
     detail = theorem.prove()
     assert theorem.evidence == "proved" and "proved" in detail
     assert "/" in theorem.name and theorem.covers and theorem.domain
-    for name in theorem.assumptions:
+    for name in th.PREMISES[theorem.name]:
         assert name in th.ASSUMPTIONS or name in {t.name for t in th.THEOREMS}
+        assert name in theorem.domain
 
 
 def test_results_name_registered_theorems():
