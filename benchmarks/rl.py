@@ -98,7 +98,8 @@ def section_update(args) -> dict:
     rng = np.random.default_rng(0)
     out = {}
     with threadpool_limits(1, "blas"):
-        # DQN: the default CartPole learner (64-64 relu, batch 64, Double DQN, Huber, grad clip 10, Adam)
+        # DQN: the default CartPole learner (its hidden sizes, batch 64, Huber, grad clip 10, Adam); the torch
+        # update does exactly the same work (Double DQN targets only when the config asks for them)
         cfg = DQNConfig()
         learner = DQN(cfg, 4, 2)
         for _ in range(2000):
@@ -110,9 +111,10 @@ def section_update(args) -> dict:
             b = learner.buffer.sample(cfg.batch_size)
             o, no = torch.from_numpy(b["obs"]), torch.from_numpy(b["next_obs"])
             with torch.no_grad():
-                a2 = q(no).argmax(1)
+                q_next = qt(no)
+                a2 = q(no).argmax(1) if cfg.double else q_next.argmax(1)
                 y = torch.from_numpy(b["reward"]) + cfg.gamma * (1 - torch.from_numpy(b["terminated"]).float()) \
-                    * qt(no).gather(1, a2[:, None])[:, 0]
+                    * q_next.gather(1, a2[:, None])[:, 0]
             qa = q(o).gather(1, torch.from_numpy(b["action"])[:, None])[:, 0]
             loss = torch.nn.functional.smooth_l1_loss(qa, y)
             opt.zero_grad()
@@ -120,9 +122,10 @@ def section_update(args) -> dict:
             torch.nn.utils.clip_grad_norm_(q.parameters(), cfg.max_grad_norm)
             opt.step()
         out["dqn"] = _race(learner.update, torch_dqn, args.update_reps)
-        out["dqn"].update(net="4-64-64-2 relu", batch=cfg.batch_size)
+        out["dqn"].update(net="-".join(map(str, (4, *cfg.hidden, 2))) + " relu", batch=cfg.batch_size,
+                          double=cfg.double)
 
-        # PPO: the CartPole learner (separate 64-64 tanh actor and critic, batch 256)
+        # PPO: the CartPole learner (separate tanh actor and critic of the config's sizes, one minibatch)
         pcfg = PPOConfig()
         ppo = PPO(pcfg, 4, gym.spaces.Discrete(2))
         n = pcfg.batch_size
@@ -131,14 +134,14 @@ def section_update(args) -> dict:
                  "ret": rng.normal(size=n).astype(np.float32)}
 
         def certnn_ppo():
-            loss = ppo.loss(batch["obs"], batch["action"], batch["logp"], batch["adv"], batch["ret"], 0.2)
+            loss = ppo.loss(batch["obs"], batch["action"], batch["logp"], batch["adv"], batch["ret"], pcfg.clip)
             ppo.opt.zero_grad()
             loss.backward()
             from certnn import optim
             optim.clip_grad_norm(ppo.opt.params, pcfg.max_grad_norm)
             ppo.opt.step()
 
-        actor, critic = _torch_mlp([4, 64, 64, 2], torch.nn.Tanh), _torch_mlp([4, 64, 64, 1], torch.nn.Tanh)
+        actor, critic = _torch_mlp([4, *pcfg.hidden, 2], torch.nn.Tanh), _torch_mlp([4, *pcfg.hidden, 1], torch.nn.Tanh)
         params = list(actor.parameters()) + list(critic.parameters())
         topt = torch.optim.Adam(params, lr=pcfg.lr, eps=1e-5)
         tb = {k: torch.from_numpy(np.asarray(v)) for k, v in batch.items()}
@@ -147,15 +150,16 @@ def section_update(args) -> dict:
             adv = (tb["adv"] - tb["adv"].mean()) / (tb["adv"].std() + 1e-8)
             dist = torch.distributions.Categorical(logits=actor(tb["obs"]))
             ratio = (dist.log_prob(tb["action"]) - tb["logp"]).exp()
-            pg = torch.max(-adv * ratio, -adv * ratio.clamp(0.8, 1.2)).mean()
+            pg = torch.max(-adv * ratio, -adv * ratio.clamp(1 - pcfg.clip, 1 + pcfg.clip)).mean()
             vl = ((critic(tb["obs"])[:, 0] - tb["ret"]) ** 2).mean()
-            loss = pg + 0.5 * vl - 0.0 * dist.entropy().mean()
+            loss = pg + pcfg.vf_coef * vl - pcfg.ent_coef * dist.entropy().mean()
             topt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, pcfg.max_grad_norm)
             topt.step()
         out["ppo"] = _race(certnn_ppo, torch_ppo, args.update_reps)
-        out["ppo"].update(net="actor 4-64-64-2 tanh + critic 4-64-64-1 tanh", batch=n)
+        h = "-".join(map(str, pcfg.hidden))
+        out["ppo"].update(net=f"actor 4-{h}-2 tanh + critic 4-{h}-1 tanh", batch=n)
     for k, v in out.items():
         print(f"per-update {k}: certnn {v['certnn_ms']:.3f} ms, torch {v['torch_ms']:.3f} ms, "
               f"ratio {v['ratio']:.2f}")

@@ -122,16 +122,20 @@ def mdp_group():
               help="Target suboptimality of the greedy policy (> 0).")
 @click.option("--max-iter", type=click.IntRange(min=1), default=100_000, show_default=True)
 @click.option("--exact", is_flag=True, help="Also compute V* exactly (rational policy iteration) and compare.")
+@click.option("--certificate", default=None, help="Write the certificate (re-checked by `certnn rl mdp check`).")
 @click.option("--json", "as_json", is_flag=True)
-def mdp_solve_cmd(file, eps, max_iter, exact, as_json):
+def mdp_solve_cmd(file, eps, max_iter, exact, certificate, as_json):
     """Value iteration on FILE ({"gamma", "transitions": P[a][s][s'], "rewards": R[s][a]}) with a certified
     bound on the distance to V* and an eps-optimal greedy policy."""
     from ..rl.mdp import MDP
-    from ..rl.solve import exact_distance, policy_iteration, value_iteration
+    from ..rl.solve import exact_distance, policy_iteration, save_certificate, value_iteration
     if not eps > 0:
         raise click.BadParameter(f"--eps must be > 0, got {eps}")
     mdp = MDP.from_json(file)
-    res = value_iteration(mdp, eps, max_iter).to_dict()
+    result = value_iteration(mdp, eps, max_iter)
+    res = result.to_dict()
+    if certificate:
+        res["certificate"] = str(save_certificate(result, file, certificate))
     if exact:
         pi = policy_iteration(mdp)
         res["exact"] = {"values": pi.floats().tolist(), "policy": pi.policy.tolist(),
@@ -148,5 +152,27 @@ def mdp_solve_cmd(file, eps, max_iter, exact, as_json):
         click.echo(f"exact V* (policy iteration): ||V - V*||_inf = {res['exact']['distance']:.3g}")
     click.echo(f"evidence: {res['evidence']}; theorems: {', '.join(res['theorems'])}; "
                f"assumptions: {', '.join(res['assumptions'])}")
+    if certificate:
+        click.echo(f"certificate: {certificate} (check with: certnn rl mdp check {file} {certificate})")
     if not res["eps_optimal"]:
         raise CertnnError(f"value iteration did not certify an eps-optimal policy in {max_iter} iterations")
+
+
+@mdp_group.command("check")
+@click.argument("file")
+@click.argument("certificate")
+@click.option("--json", "as_json", is_flag=True)
+def mdp_check_cmd(file, certificate, as_json):
+    """Re-check a value certificate against the MDP FILE in exact arithmetic (exit 1 when refused)."""
+    from ..rl.mdp_check import check_certificate
+    res = check_certificate(file, certificate).to_dict()
+    if as_json:
+        click.echo(json.dumps(res))
+    elif res["ok"]:
+        click.echo(f"accepted: ||values - V*||_inf <= {res['bound']:.3g}, the policy is within "
+                   f"{res['policy_bound']:.3g} of optimal (evidence {res['evidence']}; assumptions: "
+                   f"{', '.join(res['assumptions'])})")
+    else:
+        click.echo("REJECTED: " + "; ".join(res["problems"]))
+    if not res["ok"]:
+        raise SystemExit(1)

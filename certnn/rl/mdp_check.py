@@ -14,17 +14,24 @@ bounds are computed exactly and rounded up to binary64 for reporting. The same
 module checks a claimed fixed point (T v = v exactly, e.g. V* from rational
 policy iteration). It imports the MDP and the theorem names only, never the
 solvers.
+
+A **certificate** (``certnn rl mdp solve --certificate``) records the MDP
+file's SHA-256, the last iterate u and the claims (values, policy, bound,
+policy bound). :func:`check_certificate` accepts it only when the file is the
+one certified, ``values`` is exactly fl(T u), ``policy`` is exactly greedy for
+T u, and each claimed bound is at least the bound re-derived here from u.
 """
 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 from flint import fmpq, fmpq_mat
 
+from ..io import parse_json, read_text, sha256_file, validate_json
 from .mdp import MDP, MDPError
 from .theorems import CONTRACTION, CONTRACTION_THEOREM, FLINT, OPTIMALITY, PROVED_SIZE, STOPPING_THEOREM
 
@@ -142,3 +149,72 @@ def is_fixed_point(mdp: MDP, v) -> bool:
     """T v == v exactly (then v = v*, the unique fixed point, ``puterman-1994-optimality-equation``)."""
     w, _ = greedy_exact(q_exact(mdp, v))
     return all(fmpq_of(x) == fmpq_of(y) for x, y in zip(w, v))
+
+
+# ---- certificates -----------------------------------------------------------------------------------
+
+CERTIFICATE_KIND = "certnn-mdp-values"
+_FLOATS = {"type": "array", "minItems": 1, "items": {"type": "number"}}
+CERTIFICATE_SCHEMA = {
+    "type": "object",
+    "required": ["kind", "version", "mdp", "iterate", "values", "policy", "bound", "policy_bound"],
+    "properties": {
+        "kind": {"const": CERTIFICATE_KIND},
+        "version": {"const": 1},
+        "mdp": {"type": "object", "required": ["file", "sha256"],
+                "properties": {"file": {"type": "string"}, "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
+        "iterate": _FLOATS,
+        "values": _FLOATS,
+        "policy": {"type": "array", "minItems": 1, "items": {"type": "integer", "minimum": 0}},
+        "bound": {"type": "number", "minimum": 0},
+        "policy_bound": {"type": "number", "minimum": 0},
+    },
+}
+
+
+@dataclass
+class CertificateCheck:
+    ok: bool
+    problems: list = field(default_factory=list)    # one line per refused claim
+    bound: float | None = None                       # the bounds re-derived from the iterate
+    policy_bound: float | None = None
+    evidence: str = "certified"
+    assumptions: tuple = ()
+    theorems: tuple = (CONTRACTION_THEOREM, STOPPING_THEOREM)
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "problems": list(self.problems), "bound": self.bound,
+                "policy_bound": self.policy_bound, "evidence": self.evidence if self.ok else "refuted",
+                "assumptions": list(self.assumptions), "theorems": list(self.theorems)}
+
+
+def check_certificate(mdp_path, certificate_path) -> CertificateCheck:
+    """Re-derive a value certificate from the MDP file and the recorded iterate (see the module docstring)."""
+    doc = parse_json(read_text(certificate_path, "certificate", MDPError), certificate_path, "certificate", MDPError)
+    validate_json(doc, CERTIFICATE_SCHEMA, certificate_path, "certificate", MDPError)
+    digest, _ = sha256_file(mdp_path, "MDP file", MDPError)
+    if digest != doc["mdp"]["sha256"]:
+        return CertificateCheck(False, [f"{mdp_path} is not the MDP the certificate is about (SHA-256 "
+                                        f"{digest[:12]}..., the certificate says {doc['mdp']['sha256'][:12]}...)"])
+    mdp = MDP.from_json(mdp_path)
+    S = mdp.n_states
+    sizes = {k: len(doc[k]) for k in ("iterate", "values", "policy")}
+    if set(sizes.values()) != {S}:
+        return CertificateCheck(False, [f"the MDP has {S} states; the certificate's lengths are {sizes}"])
+    c = check_values(mdp, doc["iterate"])
+    problems = []
+    diff = np.flatnonzero(np.asarray(doc["values"], np.float64) != c.values)
+    if diff.size:
+        s = int(diff[0])
+        problems.append(f"values[{s}] = {doc['values'][s]!r} is not T(iterate)[{s}] rounded to binary64 "
+                        f"({c.values[s]!r})")
+    diff = np.flatnonzero(np.asarray(doc["policy"]) != c.policy)
+    if diff.size:
+        s = int(diff[0])
+        problems.append(f"policy[{s}] = {doc['policy'][s]} is not greedy for T(iterate) (action {c.policy[s]})")
+    # a claimed binary64 b is >= the exact bound iff b >= the exact bound rounded up (c's bounds)
+    if not doc["bound"] >= c.value_bound:
+        problems.append(f"bound {doc['bound']!r} is below the certified distance bound {c.value_bound!r}")
+    if not doc["policy_bound"] >= c.policy_bound:
+        problems.append(f"policy_bound {doc['policy_bound']!r} is below the certified {c.policy_bound!r}")
+    return CertificateCheck(not problems, problems, c.value_bound, c.policy_bound, assumptions=c.assumptions)

@@ -17,13 +17,17 @@ against eps (1 - gamma) / gamma, which bounds neither distance.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from ..io import atomic_write, sha256_file
 from .mdp import MDP, MDPError
-from .mdp_check import assumptions_for, check_values, fmpq_of, greedy_exact, is_fixed_point, modulus, q_exact
+from .mdp_check import (CERTIFICATE_KIND, assumptions_for, check_values, fmpq_of, greedy_exact, is_fixed_point,
+                        modulus, q_exact)
 
 
 @dataclass
@@ -36,6 +40,7 @@ class VIResult:
     eps_optimal: bool          # policy_bound < eps
     iterations: int
     seconds: float
+    iterate: np.ndarray        # the last iterate u the exact check started from (values = fl(T u))
     evidence: str = "certified"
     assumptions: tuple = ()
     theorems: tuple = ()
@@ -70,7 +75,21 @@ def value_iteration(mdp: MDP, eps: float = 1e-6, max_iter: int = 100_000, v0=Non
         threshold /= 16                      # rounding kept the exact residual too large: iterate further
         v = check.values
     return VIResult(check.values, check.policy, check.value_bound, check.policy_bound, eps, check.eps_optimal(eps),
-                    k, time.perf_counter() - t0, check.evidence, check.assumptions, check.theorems)
+                    k, time.perf_counter() - t0, np.asarray(u, np.float64), check.evidence, check.assumptions,
+                    check.theorems)
+
+
+def save_certificate(result: VIResult, mdp_path, out) -> Path:
+    """Write the certificate of a value-iteration result about the MDP in ``mdp_path`` (checked by
+    :func:`certnn.rl.mdp_check.check_certificate`); JSON floats round-trip binary64 exactly."""
+    digest, _ = sha256_file(mdp_path, "MDP file", MDPError)
+    doc = {"kind": CERTIFICATE_KIND, "version": 1, "mdp": {"file": Path(mdp_path).name, "sha256": digest},
+           "iterate": result.iterate.tolist(), "values": result.values.tolist(), "policy": result.policy.tolist(),
+           "bound": result.bound, "policy_bound": result.policy_bound, "eps": result.eps,
+           "evidence": result.evidence, "assumptions": list(result.assumptions), "theorems": list(result.theorems)}
+    with atomic_write(out, "w") as f:
+        json.dump(doc, f, indent=1)
+    return Path(out)
 
 
 @dataclass

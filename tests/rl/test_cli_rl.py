@@ -83,3 +83,15 @@ def test_train_errors(tmp_path, capsys):
     assert r.returncode == 1 and "Discrete action space" in r.stderr
     r = _run("eval", str(tmp_path), capsys=capsys)
     assert r.returncode == 1 and "not a certnn rl run folder" in r.stderr
+
+
+def test_mdp_solve_certificate_and_check(tmp_path, capsys):
+    p, cert = tmp_path / "forest.json", tmp_path / "cert.json"
+    p.write_text(json.dumps(forest().to_json()))
+    assert _run("mdp", "solve", str(p), "--eps", "0.01", "--certificate", str(cert), capsys=capsys).returncode == 0
+    r = _run("mdp", "check", str(p), str(cert), "--json", capsys=capsys)
+    assert r.returncode == 0 and json.loads(r.stdout)["ok"] is True
+    doc = json.loads(cert.read_text())
+    cert.write_text(json.dumps(dict(doc, bound=doc["bound"] / 4)))
+    r = _run("mdp", "check", str(p), str(cert), capsys=capsys)
+    assert r.returncode == 1 and r.stdout.startswith("REJECTED: bound")

@@ -116,3 +116,62 @@ def test_vi_without_an_eps_optimal_answer_says_so():
     res = value_iteration(m, eps=1e-9, max_iter=5)
     assert not res.eps_optimal and res.iterations == 5
     assert exact_distance(res.values, policy_iteration(m).values) <= res.bound
+
+
+@pytest.fixture
+def forest_certificate(tmp_path):
+    from certnn.rl.solve import save_certificate
+    mdp_file, cert = tmp_path / "forest.json", tmp_path / "cert.json"
+    mdp_file.write_text(json.dumps(forest().to_json()))
+    res = value_iteration(MDP.from_json(mdp_file), eps=0.01)
+    save_certificate(res, mdp_file, cert)
+    return mdp_file, cert, json.loads(cert.read_text())
+
+
+def _tampered(cert, doc, **changes):
+    cert.write_text(json.dumps(dict(doc, **changes)))
+    return cert
+
+
+def test_value_certificate_is_accepted_and_tampering_is_refused(forest_certificate):
+    from certnn.rl.mdp_check import check_certificate
+    mdp_file, cert, doc = forest_certificate
+    ok = check_certificate(mdp_file, cert)
+    assert ok.ok and ok.bound == doc["bound"] and ok.to_dict()["evidence"] == "certified"
+    refused = {
+        "bound": dict(bound=doc["bound"] / 2),
+        "policy_bound": dict(policy_bound=0.0),
+        r"values\[1\]": dict(values=[doc["values"][0], float(np.nextafter(doc["values"][1], 0)), doc["values"][2]]),
+        r"policy\[2\]": dict(policy=[0, 0, 1]),
+        "lengths": dict(policy=[0, 0]),
+    }
+    for message, change in refused.items():
+        res = check_certificate(mdp_file, _tampered(cert, doc, **change))
+        assert not res.ok and any(__import__("re").search(message, p) for p in res.problems), (message, res.problems)
+        assert res.to_dict()["evidence"] == "refuted"
+
+
+def test_a_consistent_forgery_from_another_iterate_is_refused(forest_certificate):
+    # values and policy recomputed from a far iterate are consistent, but the old small bound no longer holds
+    from certnn.rl.mdp_check import check_certificate
+    mdp_file, cert, doc = forest_certificate
+    far = [x + 5 for x in doc["iterate"]]
+    c = check_values(MDP.from_json(mdp_file), far)
+    res = check_certificate(mdp_file, _tampered(cert, doc, iterate=far, values=c.values.tolist(),
+                                                policy=c.policy.tolist()))
+    assert not res.ok and len(res.problems) == 2 and res.problems[0].startswith("bound")
+
+
+def test_a_certificate_of_another_mdp_or_malformed_is_refused(forest_certificate):
+    from certnn.rl.mdp_check import check_certificate
+    mdp_file, cert, doc = forest_certificate
+    other = mdp_file.parent / "other.json"
+    m = forest().to_json()
+    m["rewards"][0][0] = 1
+    other.write_text(json.dumps(m))
+    res = check_certificate(other, cert)
+    assert not res.ok and "is not the MDP the certificate is about" in res.problems[0]
+    bad = {k: v for k, v in doc.items() if k != "iterate"}
+    cert.write_text(json.dumps(bad))
+    with pytest.raises(MDPError, match="cert.json: the certificate is malformed.*iterate"):
+        check_certificate(mdp_file, cert)
