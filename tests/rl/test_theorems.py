@@ -6,11 +6,22 @@ from certnn.proofs.audit import registered
 from certnn.rl import theorems as th
 
 
+def test_the_registry_holds_the_rl_theorems():
+    from certnn.proofs.theorems import registered
+    table = registered()
+    for t in th.THEOREMS:
+        assert table[t.name].module == "certnn.rl.theorems" and t.evidence == "proved"
+
+
+# the quick ones are re-run by tests/proofs/test_theorems.py::test_quick_proofs_pass
+@pytest.mark.parametrize("theorem", [t for t in th.THEOREMS if not t.quick], ids=lambda t: t.name)
+def test_the_slow_theorems_are_proved(theorem):
+    assert "proved" in theorem.prove()
+
+
 @pytest.mark.parametrize("theorem", th.THEOREMS, ids=lambda t: t.name)
-def test_every_theorem_is_proved(theorem):
-    detail = theorem.prove()
-    assert theorem.evidence == "proved" and "proved" in detail
-    assert "/" in theorem.name and theorem.covers and theorem.domain
+def test_every_theorem_states_its_premises(theorem):
+    assert theorem.covers and theorem.domain
     for name in th.PREMISES[theorem.name]:
         assert name in th.ASSUMPTIONS or name in {t.name for t in th.THEOREMS}
         assert name in theorem.domain
