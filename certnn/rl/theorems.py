@@ -176,7 +176,8 @@ THEOREMS = [
     Theorem(CONTRACTION_THEOREM,
             "for a finite MDP with P >= 0, row sums <= rho and gamma >= 0: ||T u - T v||_inf <= gamma rho "
             "||u - v||_inf for all u, v (and the same for T_pi)",
-            "proved", ("certnn.rl.mdp_check.check_values", "certnn.rl.solve.value_iteration"),
+            "proved", ("certnn.rl.mdp_check.check_values", "certnn.rl.mdp_check.check_certificate",
+                       "certnn.rl.solve.value_iteration"),
             f"z3 (nlsat) for at most {PROVED_SIZE} next states and {PROVED_SIZE} actions, every real P, R, u, v, "
             f"gamma, rho; larger MDPs rest on the assumption {CONTRACTION} (Puterman 1994, Prop. 6.2.4)",
             _detail(prove_contraction)),
@@ -185,7 +186,8 @@ THEOREMS = [
             "delta = ||T u - u||_inf: ||T u - v*||_inf <= beta delta / (1 - beta), the policy pi greedy for "
             "T u has ||v_pi - v*||_inf <= 2 beta delta / (1 - beta), and delta < eps (1 - beta) / (2 beta) "
             "makes pi eps-optimal (Puterman 1994, Thm. 6.3.1)",
-            "proved", ("certnn.rl.mdp_check.check_values", "certnn.rl.solve.value_iteration"),
+            "proved", ("certnn.rl.mdp_check.check_values", "certnn.rl.mdp_check.check_certificate",
+                       "certnn.rl.solve.value_iteration"),
             "the scalar argument, z3, any dimension; premises: the contraction (mdp/bellman-contraction), the "
             f"triangle inequality, and the fixed points v* and v_pi ({OPTIMALITY})",
             _detail(prove_stopping_rule), quick=True),
