@@ -4,7 +4,7 @@ Pendulum-v1, per-update time against PyTorch CPU (same network, batch and
 loss, measured in the same run), float32 error bounds of the TD target and
 GAE, and the certified fraction of a CartPole state grid.
 
-    .venv/bin/python benchmarks/rl.py [--sections mdp,update,float,dqn,ppo,pendulum,verify,property]
+    .venv/bin/python benchmarks/rl.py [--sections mdp,update,float,dqn,ppo,pendulum,verify,property,sb3]
                                       [--seeds 0,1,2] [--runs runs/rl-bench]
 
 Each section updates its own entry of benchmarks/results/rl.json, so sections
@@ -307,6 +307,87 @@ def section_property(args) -> dict:
     return out
 
 
+# ---- the same training in Stable-Baselines3 (same run, same hyperparameters and protocol) ----------
+
+def _sb3_train(algo: str, seed: int, out: Path) -> dict:
+    """SB3 with certnn's CartPole config (rl-baselines3-zoo's settings, certnn's network sizes), the same
+    model selection (EvalCallback: best of periodic 20-episode greedy evaluations) and the same final
+    100 greedy episodes (seeds 100000...)."""
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import DQN as SB3DQN, PPO as SB3PPO
+    from stable_baselines3.common.callbacks import EvalCallback
+    from stable_baselines3.common.env_util import make_vec_env
+    from certnn.rl.dqn import DQNConfig
+    from certnn.rl.ppo import PPOConfig
+    from certnn.rl.runs import FINAL_EVAL_SEED
+    torch.set_num_threads(1)
+    if algo == "dqn":
+        c = DQNConfig()
+        model = SB3DQN("MlpPolicy", "CartPole-v1", learning_rate=c.lr, batch_size=c.batch_size,
+                       buffer_size=c.buffer_size, learning_starts=c.learning_starts, gamma=c.gamma,
+                       target_update_interval=c.target_update, train_freq=c.train_freq,
+                       gradient_steps=c.gradient_steps, exploration_fraction=c.eps_fraction,
+                       exploration_initial_eps=c.eps_start, exploration_final_eps=c.eps_end,
+                       max_grad_norm=c.max_grad_norm, policy_kwargs={"net_arch": list(c.hidden)}, seed=seed,
+                       device="cpu")
+        every, steps, n_envs = c.eval_every, c.total_steps, 1
+    else:
+        c = PPOConfig()
+        env = make_vec_env("CartPole-v1", n_envs=c.n_envs, seed=seed)
+        model = SB3PPO("MlpPolicy", env, n_steps=c.n_steps, batch_size=c.batch_size, n_epochs=c.n_epochs,
+                       learning_rate=lambda p: p * c.lr, clip_range=lambda p: p * c.clip, gamma=c.gamma,
+                       gae_lambda=c.gae_lambda, ent_coef=c.ent_coef, vf_coef=c.vf_coef,
+                       max_grad_norm=c.max_grad_norm, policy_kwargs={"net_arch": list(c.hidden)}, seed=seed,
+                       device="cpu")
+        every, steps, n_envs = c.eval_every, c.total_steps, c.n_envs
+    best = out / f"sb3-{algo}-seed{seed}"
+    callback = EvalCallback(gym.make("CartPole-v1"), n_eval_episodes=c.eval_episodes,
+                            eval_freq=max(1, every // n_envs), best_model_save_path=str(best), deterministic=True,
+                            verbose=0)
+    t0, c0 = time.perf_counter(), time.process_time()
+    model.learn(steps, callback=callback)
+    train_wall, train_cpu = time.perf_counter() - t0, time.process_time() - c0
+    model = (SB3DQN if algo == "dqn" else SB3PPO).load(best / "best_model", device="cpu")
+    env, returns = gym.make("CartPole-v1"), []
+    for i in range(100):
+        obs, _ = env.reset(seed=FINAL_EVAL_SEED + i)
+        total, done = 0.0, False
+        while not done:
+            obs, r, term, trunc, _ = env.step(int(model.predict(obs, deterministic=True)[0]))
+            total, done = total + r, term or trunc
+        returns.append(total)
+    return {"mean_return": float(np.mean(returns)), "std_return": float(np.std(returns)),
+            "train_wall_seconds": train_wall, "train_cpu_seconds": train_cpu}
+
+
+def section_sb3(args) -> dict:
+    """CartPole DQN and PPO: certnn and Stable-Baselines3, one after the other in this run, same seed."""
+    from certnn.rl.dqn import train_dqn
+    from certnn.rl.ppo import train_ppo
+    from certnn.rl.runs import FINAL_EVAL_SEED, make_config
+    from certnn.rl.agent import evaluate
+    import stable_baselines3
+    out, seed = Path(args.runs) / "peer", args.seeds[0]
+    rows = json.loads(RESULTS.read_text()).get("sb3", {}) if RESULTS.exists() else {}   # keep the other algo's row
+    rows.pop("section_wall_seconds", None)
+    for algo in args.peer_algos.split(","):
+        t0, c0 = time.perf_counter(), time.process_time()
+        agent, _ = (train_dqn if algo == "dqn" else train_ppo)(make_config(algo, "CartPole-v1", None, seed))
+        ours = {"train_wall_seconds": time.perf_counter() - t0, "train_cpu_seconds": time.process_time() - c0}
+        ev = evaluate(agent, 100, FINAL_EVAL_SEED)
+        ours.update(mean_return=float(np.mean(ev.returns)), std_return=float(np.std(ev.returns)))
+        theirs = _sb3_train(algo, seed, out)
+        rows[algo] = {"seed": seed, "certnn": ours, "sb3": theirs,
+                      "cpu_ratio": ours["train_cpu_seconds"] / theirs["train_cpu_seconds"],
+                      "wall_ratio": ours["train_wall_seconds"] / theirs["train_wall_seconds"]}
+        print(f"{algo} CartPole seed {seed}: certnn {ours['mean_return']:.1f} in {ours['train_cpu_seconds']:.0f} s CPU; "
+              f"SB3 {theirs['mean_return']:.1f} in {theirs['train_cpu_seconds']:.0f} s CPU "
+              f"(CPU ratio {rows[algo]['cpu_ratio']:.2f})")
+    rows["sb3_version"] = stable_baselines3.__version__
+    return rows
+
+
 # the issue's reference figures (published, not run here): what the training sections compare to
 ANCHORS = {
     "CartPole-v1 ppo": "CleanRL PPO 490.0 +- 6.1 after 500k steps in 10.5 min on CPU; SB3 zoo PPO 500 after 100k steps",
@@ -316,7 +397,7 @@ ANCHORS = {
 }
 
 SECTIONS = {"mdp": section_mdp, "update": section_update, "float": section_float, "dqn": section_dqn,
-            "ppo": section_ppo, "pendulum": section_pendulum, "verify": section_verify, "property": section_property}
+            "ppo": section_ppo, "pendulum": section_pendulum, "verify": section_verify, "property": section_property, "sb3": section_sb3}
 
 
 def main():
@@ -328,6 +409,7 @@ def main():
     ap.add_argument("--random-mdps", type=int, default=10_000)
     ap.add_argument("--update-reps", type=int, default=7)
     ap.add_argument("--boxes", type=int, default=8, help="CartPole grid boxes per dimension")
+    ap.add_argument("--peer-algos", default="ppo,dqn", help="sb3 section: which CartPole algorithms to race")
     ap.add_argument("--property-boxes", type=int, default=6, help="boxes per dimension for the safety property")
     args = ap.parse_args()
     args.seeds = [int(s) for s in args.seeds.split(",")]
