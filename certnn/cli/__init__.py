@@ -9,7 +9,8 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import approx, audit, check, floats, graph, lyapunov, main_job, pinn, prove, reach, train, verify, vnncomp, widgets
+from . import (approx, audit, check, floats, graph, lyapunov, main_job, pinn, prove, reach, rl, train, verify, vnncomp,
+               widgets)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,6 +39,7 @@ COMMANDS = [
     widgets.view_cmd,
     pinn.pinn_group,
     approx.approx_cmd,
+    rl.rl_group,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)
