@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker",
-              "certnn.control.taylor", "certnn.control.problem", "certnn.control.reach", "certnn.pinn.error")
+              "certnn.control.taylor", "certnn.control.problem", "certnn.control.reach", "certnn.pinn.error",
+              "certnn.rl.theorems", "certnn.rl.contract")
 
 
 @dataclass
