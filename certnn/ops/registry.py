@@ -34,6 +34,13 @@ relax       later issue                                       missing rules are 
                                                               ``MissingRuleError``
 ==========  ================================================  =========================
 
+Beside the rules, an op whose parameter cotangent contracts over the batch
+(``linear``, ``conv2d``) may give ``vjp_per_example(ct, out, *xs, index=,
+**attrs)``: the cotangent of input ``index`` for each example separately, shape
+``(N,) + xs[index].shape``, whose sum over the first axis is the ``vjp`` rule's
+cotangent (the per-example gradient walk of :mod:`certnn.optim.per_example`;
+elementwise ops need none: their broadcast cotangent already has the batch axis).
+
 Kink convention (the same in every interpreter): where an op is not
 differentiable, its derivative is the element of minimal norm of the Clarke
 generalized gradient: relu'(0) = 0, abs'(0) = 0, leaky_relu'(0) = slope,
@@ -82,6 +89,7 @@ class OpDef:
     linear: bool = False            # linear in all differentiable inputs jointly
     differentiable: tuple[bool, ...] | None = None  # per input; None = all
     vjp_needs: bool = False         # vjp takes ``needs=`` (which inputs want a cotangent) to skip work
+    vjp_per_example: Callable | None = None  # per-example cotangent of a batch-free input (see above)
     doc: str = ""
 
     def rules(self) -> list[str]:
