@@ -129,7 +129,10 @@ def linear_vjp_per_example(ct, out, x, w, b=None, *, index):
         return ct3.sum(axis=1)
     if index != 1:
         raise ValueError(f"linear: per-example cotangents are for the weight and bias, not input {index}")
-    return np.matmul(ct3.transpose(0, 2, 1), x.reshape(n, -1, x.shape[-1]))
+    x3 = x.reshape(n, -1, x.shape[-1])
+    if ct3.shape[1] == 1:                       # (N, out) x (N, in): a broadcast outer product
+        return ct3[:, 0, :, None] * x3[:, 0, None, :]
+    return np.matmul(ct3.transpose(0, 2, 1), x3)
 
 
 def linear_jvp(tangents, out, x, w, b=None):

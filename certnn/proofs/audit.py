@@ -10,7 +10,8 @@ boundary is registered once, in the module whose arithmetic relies on it:
 * ``certnn.floats.b32.ASSUMPTIONS``: exact binary32 execution;
 * ``certnn.bounds.semantics.ASSUMPTIONS``: what a claim in a float semantics
   says about the runtime that executes the network;
-* ``certnn.verify.checker.ASSUMPTIONS``: the certificate checker.
+* ``certnn.verify.checker.ASSUMPTIONS``: the certificate checker;
+* ``certnn.theory.accounting.ASSUMPTIONS``: differential privacy (the accountant, the mechanism, the noise).
 
 Results name the boundaries they rest on in their ``assumptions``. The audit
 joins the registries with the places that use them:
@@ -31,7 +32,8 @@ import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker")
+REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker",
+              "certnn.theory.accounting")
 
 
 @dataclass
