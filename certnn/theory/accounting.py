@@ -29,6 +29,7 @@ the data per 1/q steps), as TF Privacy's ``compute_dp_sgd_privacy`` counts.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import asdict, dataclass, field
 
 from ..errors import CertnnError
@@ -116,9 +117,14 @@ def epsilon(event, delta: float, kind: str) -> float:
 
 def dpsgd_privacy(sample_rate: float, noise_multiplier: float, steps: int, delta: float) -> PrivacyReport:
     _check(sample_rate, noise_multiplier, steps, delta)
+    rdp, pld = _epsilons(float(sample_rate), float(noise_multiplier), int(steps), float(delta))
+    return PrivacyReport(sample_rate, noise_multiplier, steps, delta, epsilon_rdp=rdp, epsilon_pld=pld)
+
+
+@lru_cache(maxsize=64)
+def _epsilons(sample_rate, noise_multiplier, steps, delta) -> tuple[float, float]:
     event = dpsgd_event(sample_rate, noise_multiplier, steps)
-    return PrivacyReport(sample_rate, noise_multiplier, steps, delta,
-                         epsilon_rdp=epsilon(event, delta, "rdp"), epsilon_pld=epsilon(event, delta, "pld"))
+    return epsilon(event, delta, "rdp"), epsilon(event, delta, "pld")
 
 
 def noise_for_epsilon(target_epsilon: float, sample_rate: float, steps: int, delta: float,
