@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import audit, check, floats, graph, main_job, train, verify, vnncomp
+from . import audit, check, dp, floats, gen, graph, main_job, train, verify, vnncomp
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,6 +31,8 @@ COMMANDS = [
     vnncomp.vnncomp_group,
     audit.audit_cmd,
     main_job.main_job_cmd,
+    gen.gen_group,
+    dp.dp_group,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)

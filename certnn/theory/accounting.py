@@ -135,9 +135,18 @@ def noise_for_epsilon(target_epsilon: float, sample_rate: float, steps: int, del
     _check(sample_rate, 1.0, steps, delta)
     if not target_epsilon > 0:
         raise CertnnError(f"target epsilon must be positive, got {target_epsilon}")
-    sigma = dpa.calibrate_dp_mechanism(
-        lambda: _accountant(accountant), lambda s: dpsgd_event(sample_rate, s, steps),
-        target_epsilon, delta, dpa.LowerEndpointAndGuess(1e-2, 1.0), tol=tol)
+    def calibrate(kind, bracket):
+        return dpa.calibrate_dp_mechanism(lambda: _accountant(kind), lambda s: dpsgd_event(sample_rate, s, steps),
+                                          target_epsilon, delta, bracket, tol=tol)
+
+    # RDP is cheap at any sigma; PLD at tiny sigma is not (its loss range explodes), so the RDP answer
+    # (an upper end: PLD's epsilon is the smaller) brackets the PLD search
+    sigma = calibrate("rdp", dpa.LowerEndpointAndGuess(0.3, 1.0))    # DP-SGD never uses sigma < 0.3
+    if accountant != "rdp":
+        low = sigma / 2
+        while epsilon(dpsgd_event(sample_rate, low, steps), delta, accountant) <= target_epsilon:
+            low /= 2
+        sigma = calibrate(accountant, dpa.ExplicitBracketInterval(low, sigma + tol))
     while epsilon(dpsgd_event(sample_rate, sigma, steps), delta, accountant) > target_epsilon:
         sigma += tol           # Brent's answer is within tol of the optimum, on either side
     return float(sigma)

@@ -69,6 +69,23 @@ class AuditResult:
         return asdict(self) | {"epsilon_upper": self.epsilon_upper, "caught": self.caught}
 
 
+class NoiseTimesTenth(DPSGD):
+    """A deliberately broken DP-SGD: one tenth of the noise the accountant assumes."""
+
+    def noise(self, shape, dtype):
+        return 0.1 * super().noise(shape, dtype)
+
+
+class ClippingSkipped(DPSGD):
+    """A deliberately broken DP-SGD: per-example gradients are not clipped."""
+
+    def clip_factors(self, grads):
+        return np.ones(grads[0].shape[0])
+
+
+FAULTS = {"noise-0.1": NoiseTimesTenth, "no-clipping": ClippingSkipped}
+
+
 def clopper_pearson_upper(k: int, n: int, alpha: float) -> float:
     """One-sided upper confidence bound (level 1 - alpha) for a binomial rate, k successes in n."""
     return 1.0 if k >= n else float(beta_dist.ppf(1 - alpha, k + 1, n - k))
