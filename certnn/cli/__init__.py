@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import audit, check, dp, floats, gen, graph, main_job, train, verify, vnncomp
+from . import audit, check, dp, floats, gen, graph, lyapunov, main_job, prove, reach, train, verify, vnncomp
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +30,10 @@ COMMANDS = [
     check.check_cmd,
     vnncomp.vnncomp_group,
     audit.audit_cmd,
+    prove.prove_cmd,
     main_job.main_job_cmd,
+    reach.reach_group,
+    lyapunov.lyapunov_group,
     gen.gen_group,
     dp.dp_group,
 ]

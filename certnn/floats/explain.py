@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 
 from .formats import Format, FloatFormatError, get_format
-from .kernel import (RNE, Flags, classify, from_string, is_signaling, next_down, next_up, to_fraction,
+from .kernel import (RNE, Flags, classify, decimal_fraction, from_string, is_signaling, next_down, next_up, to_fraction,
                      ulp)
 from .error_model import unit_roundoff
 
@@ -153,7 +153,7 @@ def explain(value: str, fmt_name="binary32") -> str:
     else:
         lines.append(f"fields    sign={sign}  exponent={e_field}  fraction={f_field:#x}")
     tail = [] if is_bits or text.lower().lstrip("+-") in ("inf", "infinity", "nan") \
-        else _rounding_lines(fmt, bits, cls, Fraction(text.replace("_", "")), flags)
+        else _rounding_lines(fmt, bits, cls, text, flags)
     if cls == "nan":
         kind = "signalling" if is_signaling(fmt, bits) else "quiet"
         lines.append(f"class     nan ({kind}{', canonical' if bits == fmt.qnan else ''})")
@@ -178,8 +178,14 @@ def _short(q: Fraction) -> str:
     return exact if len(exact) <= 24 else decimal_sci(q)
 
 
-def _rounding_lines(fmt: Format, bits: int, cls: str, x: Fraction, flags: Flags) -> list[str]:
-    out = [f"rounding  exact input {x}"]
+def _rounding_lines(fmt: Format, bits: int, cls: str, text: str, flags: Flags) -> list[str]:
+    t = text.lower().replace("_", "")
+    x, exact = decimal_fraction(fmt, t.lstrip("+-"))
+    if not exact:      # far outside the format's range: the errors would be astronomically long numbers
+        return [f"rounding  exact input {text} is far {'above' if x > 1 else 'below'} the range of {fmt.name}",
+                f"flags     {', '.join(sorted(flags.names())) or 'none'}"]
+    x = -x if t.startswith("-") else x
+    out = [f"rounding  exact input {_short(abs(x)) if len(str(x.numerator)) > 60 else x}"]
     if cls in ("inf", "nan"):
         what = "+-"[bits >> fmt.sign_bit] + "inf" if cls == "inf" else \
             f"NaN ({fmt.name} has no infinities and does not saturate)"

@@ -14,10 +14,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-try:
-    from ..proofs.theorems import ProofFailed, Theorem
-except ImportError:                       # the theorem registry is not merged yet
-    from ..proofs.theorem_stub import ProofFailed, Theorem
+from ..proofs.theorems import ProofFailed, Theorem
 
 _u = sp.Symbol("u", real=True)
 

@@ -7,10 +7,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-try:
-    from ..proofs.theorems import ProofFailed, Theorem
-except ImportError:                       # the theorem registry is not merged yet
-    from ..proofs.theorem_stub import ProofFailed, Theorem
+from ..proofs.theorems import ProofFailed, Theorem
 
 
 def _zero(expr, what):

@@ -122,6 +122,34 @@ def _relu_case(path, k, graph, region_spec, proof):
             "split_nodes": list(mlp.relu_inputs), "tree": entries, "leaves": leaf_path.name}
 
 
+def _relu_graph_case(path, k, graph, region_spec, proof):
+    """The case entry and leaf certificate of a graph ReLU-split proof
+    (:mod:`certnn.verify.bab_graph`): per leaf its own intermediate bounds (CROWN
+    under its constraints, which the checker re-derives), spec slopes and multipliers."""
+    from ..bounds.result import Bounds
+    region, spec = region_spec
+    entries = _preorder_relu(proof)
+    m = len(proof.rows)
+    shape = tuple(graph.inputs[0].shape[1:])
+    reg = Region.box(np.broadcast_to(region.lo[:1], (m,) + shape).copy(),
+                     np.broadcast_to(region.hi[:1], (m,) + shape).copy())
+    sp = LinearSpec(np.repeat(spec.C[:1], m, 0), np.repeat(spec.d[:1], m, 0), spec.groups, spec.kind)
+    rows = proof.rows
+    inter = {nid: (np.stack([r["inter"][nid][0] for r in rows]), np.stack([r["inter"][nid][1] for r in rows]))
+             for nid in rows[0]["inter"]}
+    alphas = {("spec", r, "lower"): np.stack([row["alphas"][r] for row in rows]) for r in rows[0]["alphas"]}
+    cert = make_certificate(graph, reg, sp, Bounds(None, None, "beta-crown (graph relu split leaves)", graph,
+                                                   intermediate=inter, alphas=alphas))
+    cert.claimed = np.ones(m, bool)      # infeasible leaves too: the checker decides them itself
+    cert.splits = {z: np.stack([r["splits"][z] for r in rows]).astype(np.int8) for z in proof.split_nodes}
+    cert.betas = {z: np.stack([r["betas"][z] for r in rows]) for z in proof.split_nodes if z in rows[0]["betas"]}
+    leaf_path = path.with_name(f"{path.stem}.case{k}.leaves.json")
+    save_certificate(cert, leaf_path)
+    return {"kind": "relu", "root_lo": region.lo.reshape(-1).astype(np.float64).tolist(),
+            "root_hi": region.hi.reshape(-1).astype(np.float64).tolist(),
+            "split_nodes": list(proof.split_nodes), "tree": entries, "leaves": leaf_path.name}
+
+
 def _property_case(region, spec) -> dict:
     return {"lo": region.lo.reshape(-1).astype(np.float64).tolist(),
             "hi": region.hi.reshape(-1).astype(np.float64).tolist(),
@@ -140,6 +168,9 @@ def write_bab_certificate(path, graph, cases, trees, model_path=None, vnnlib_pat
     for k, ((region, spec), tree) in enumerate(zip(cases, trees)):
         if tree is None:
             raise CertnnError(f"case {k} was not proved by input or ReLU splitting; no certificate can be written")
+        if hasattr(tree, "split_nodes"):       # a GraphReluProof
+            doc_cases.append(_relu_graph_case(path, k, graph, (region, spec), tree))
+            continue
         if not hasattr(tree, "leaf_lo"):       # a ReluProof
             doc_cases.append(_relu_case(path, k, graph, (region, spec), tree))
             continue

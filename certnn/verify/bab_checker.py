@@ -15,7 +15,6 @@ the producers (``certnn.bounds``, the BaB engines)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CertnnError
+from ..io import confined, parse_json, read_text, validate_json
 from ..ir.serialize import graph_hash
 from ..spec import LinearSpec, Region
 from .certificate import CertificateError, load_certificate
@@ -95,11 +95,34 @@ def _row(c, h) -> str:
     return ("-" + text[3:] if text.startswith(" - ") else text[3:]) + " <= 0"
 
 
+#: The tree document, validated once on loading (tree entries are checked by the rebuild).
+SCHEMA = {
+    "type": "object",
+    "required": ["graph_hash", "cases", "semantics"],
+    "properties": {
+        "graph_hash": {"type": "string"},
+        "model": {"type": ["string", "null"]},
+        "semantics": {"const": "real"},
+        "cases": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["root_lo", "root_hi", "tree", "leaves"],
+            "properties": {"kind": {"enum": ["input", "relu"]},
+                           "root_lo": {"type": "array", "items": {"type": "number"}},
+                           "root_hi": {"type": "array", "items": {"type": "number"}},
+                           "split_nodes": {"type": "array", "items": {"type": "string"}},
+                           "tree": {"type": "array"},
+                           "leaves": {"type": "string"}},
+            "if": {"properties": {"kind": {"const": "relu"}}, "required": ["kind"]},
+            "then": {"required": ["split_nodes"]}}},
+    },
+}
+
+
 def is_bab_certificate(path) -> bool:
     try:
-        return json.loads(Path(path).read_text()).get("format") == FORMAT
-    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
-        return False
+        doc = parse_json(read_text(path, "certificate", CertificateError), path, "certificate", CertificateError)
+    except CertificateError:
+        return False        # the certificate loader says what is wrong with the file
+    return isinstance(doc, dict) and doc.get("format") == FORMAT
 
 
 def _bad(path, msg):
@@ -108,12 +131,7 @@ def _bad(path, msg):
 
 def load_bab_document(path) -> dict:
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        _bad(path, "no such certificate file")
-    except (ValueError, UnicodeDecodeError) as e:
-        _bad(path, f"not valid JSON ({e}); truncated or corrupt?")
+    doc = parse_json(read_text(path, "certificate", CertificateError), path, "certificate", CertificateError)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         _bad(path, f"not a BaB certificate (format {doc.get('format') if isinstance(doc, dict) else None!r})")
     if doc.get("version") != VERSION:
@@ -121,6 +139,7 @@ def load_bab_document(path) -> dict:
             if doc.get("version") == 1 else ""
         _bad(path, f"BaB certificate version {doc.get('version')!r} is not supported (this certnn reads "
                    f"{VERSION}){old}")
+    validate_json(doc, SCHEMA, path, "BaB certificate", CertificateError)
     for k in ("graph_hash", "cases", "semantics", "property"):
         if k not in doc:
             _bad(path, f"missing field {k!r}")
@@ -196,7 +215,8 @@ def _rebuild(tree, root_lo, root_hi, n_rows):
             raise ValueError(f"tree entry {pos - 1}: bad split {e!r}")
         val = float(val)
         if not lo[dim] <= val <= hi[dim]:
-            raise ValueError(f"tree entry {pos - 1}: split value {val!r} lies outside [{lo[dim]!r}, {hi[dim]!r}]")
+            raise ValueError(f"tree entry {pos - 1}: split value {val!r} lies outside "
+                             f"[{float(lo[dim])!r}, {float(hi[dim])!r}]")
         lo_b, hi_a = lo.copy(), hi.copy()
         hi_a[dim] = val
         lo_b[dim] = val
@@ -301,7 +321,8 @@ def check_bab_certificate(path, graph=None, expected_cases=None, vnnlib=None) ->
         try:
             root_lo = np.asarray(case["root_lo"], np.float64).reshape(-1)
             root_hi = np.asarray(case["root_hi"], np.float64).reshape(-1)
-            leaf = load_certificate(path.parent / str(case["leaves"]))
+            leaf = load_certificate(confined(path.parent, case["leaves"], f"cases[{k}].leaves", path,
+                                             CertificateError))
             tree = case["tree"]
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, CertificateError):

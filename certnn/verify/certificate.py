@@ -28,7 +28,6 @@ import io
 import json
 import math
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,7 +38,7 @@ from ..spec.region import Region
 from ..spec.linear import LinearSpec
 from ..errors import CertnnError
 from ..floats.interval import down, up
-from ..io import atomic_write
+from ..io import atomic_write, confined, parse_json, read_npz, read_text, validate_json
 from ..ir.serialize import array_digest, graph_hash
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,6 +51,44 @@ SEMANTICS = ("real", "binary32", "binary32-any-order")
 SIDES = ("both", "lower", "upper")
 PAD_REL, PAD_ABS = 1e-9, 1e-12
 REQUIRED = ("graph_hash", "semantics", "n", "region", "spec", "anchors", "alphas", "arrays", "array_file")
+_NAME = {"type": "string"}                       # an array's name in the manifest
+_OPT_NAME = {"type": ["string", "null"]}
+#: The JSON document, validated once on loading (docs/certificates.md); extra fields are allowed.
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "graph_hash": {"type": "string"},
+        "model": {"type": ["string", "null"]},
+        "semantics": {"type": "string"},
+        "method": {"type": "string"},
+        "n": {"type": "integer", "minimum": 0},
+        "claimed": {"type": "array", "items": {"type": "boolean"}},
+        "region": {"type": "object", "required": ["norm", "lo", "hi"],
+                   "properties": {"kind": {"type": "string"}, "norm": {"type": "string"},
+                                  "eps": {"type": ["number", "null"]},
+                                  "input_shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                                  "lo": _NAME, "hi": _NAME, "center": _OPT_NAME}},
+        "spec": {"type": "object", "required": ["C", "d", "groups"],
+                 "properties": {"kind": {"type": "string"}, "C": _NAME, "d": _NAME, "groups": _NAME}},
+        "anchors": {"type": "array", "items": {"type": "object", "required": ["node", "lo", "hi"],
+                                               "properties": {"node": {"type": "string"}, "lo": _NAME,
+                                                              "hi": _NAME}}},
+        "alphas": {"type": "array", "items": {"type": "object", "required": ["target", "relu", "array"],
+                                              "properties": {"target": {"type": "string"},
+                                                             "relu": {"type": "string"},
+                                                             "side": {"type": "string"}, "array": _NAME}}},
+        "splits": {"type": "array", "items": {"type": "object", "required": ["node", "array"],
+                                              "properties": {"node": {"type": "string"}, "array": _NAME}}},
+        "betas": {"type": "array", "items": {"type": "object", "required": ["node", "array"],
+                                             "properties": {"node": {"type": "string"}, "array": _NAME}}},
+        "producer": {"type": "object"},
+        "array_file": {"type": "string"},
+        "arrays": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["dtype", "shape", "sha256"],
+            "properties": {"dtype": {"type": "string"}, "sha256": {"type": "string"},
+                           "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}}}}},
+    },
+}
 
 
 class CertificateError(CertnnError, ValueError):
@@ -219,14 +256,13 @@ def load_certificate(path) -> Certificate:
     path = Path(path)
     if path.is_dir() or (not path.exists() and path.with_name(path.name + ".json").exists()):
         path = path / "certificate.json" if path.is_dir() else path.with_name(path.name + ".json")
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CertificateError(f"{path}: no such certificate file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CertificateError(f"{path}: not valid JSON ({e}); truncated or corrupt?") from None
-    except OSError as e:
-        raise CertificateError(f"{path}: cannot read ({e})") from None
+        if path.name == "certificate.json" and not path.exists():
+            raise CertificateError(f"{path.parent}: a folder, not a certificate file (and it holds no "
+                                   f"certificate.json)")
+    if path.name.lower().endswith((".onnx", ".onnx.gz")):
+        raise CertificateError(f"{path}: an ONNX model, not a certificate; check a certificate with "
+                               f"`certnn check CERT --model {path}`")
+    doc = parse_json(read_text(path, "certificate", CertificateError), path, "certificate", CertificateError)
     bad = _Bad(path)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         bad(f"not a certnn certificate (format is {doc.get('format') if isinstance(doc, dict) else None!r}, "
@@ -240,6 +276,7 @@ def load_certificate(path) -> Certificate:
         bad(f"missing field(s) {', '.join(repr(k) for k in missing)}")
     if doc["semantics"] not in SEMANTICS:
         bad(f"unknown semantics {doc['semantics']!r} (known: {', '.join(SEMANTICS)})")
+    validate_json(doc, SCHEMA, path, "certificate", CertificateError)
     arrays = _read_arrays(path, doc, bad)
     get = _getter(arrays, bad)
     try:
@@ -297,25 +334,11 @@ class _Bad:
 
 
 def _read_arrays(path: Path, doc: dict, bad) -> dict:
-    npz = path.parent / str(doc["array_file"])
-    if not npz.exists():
-        bad(f"array file {npz} is missing")
-    try:
-        with np.load(npz, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
-        bad(f"cannot read array file {npz.name} ({type(e).__name__}: {e}); truncated or corrupt?")
-    manifest = doc["arrays"]
-    if not isinstance(manifest, dict):
-        bad("field 'arrays' must be an object")
-    for name, meta in manifest.items():
-        if name not in arrays:
-            bad(f"array '{name}' is missing from {npz.name}")
-        if not isinstance(meta, dict) or array_digest(arrays[name]) != meta.get("sha256"):
+    npz = confined(path.parent, doc["array_file"], "array_file", path, CertificateError)
+    arrays = read_npz(npz, "certificate's array file", CertificateError, manifest=doc["arrays"])
+    for name, meta in doc["arrays"].items():
+        if array_digest(arrays[name]) != meta["sha256"]:
             bad(f"array '{name}' does not match its recorded SHA-256 (corrupt or modified)")
-    extra = sorted(set(arrays) - set(manifest))
-    if extra:
-        bad(f"{npz.name} holds arrays the certificate does not list: {extra}")
     return arrays
 
 

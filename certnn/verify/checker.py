@@ -38,7 +38,8 @@ bad point can only make the check fail, never make it unsound. These steps
 assume libm within a few ulps (the op table's interval rules for the two ops).
 
 Supported ops: linear, matmul with a constant operand, conv2d (its transpose
-implemented here), batch_norm (eval), add/sub (two values or a constant), neg,
+implemented here), batch_norm (eval), avg_pool2d (window sums divided by the
+count, the adjoint implemented here), add/sub (two values or a constant), neg,
 reshape, flatten, relu, sigmoid, tanh. Anything else is rejected, never
 accepted.
 
@@ -63,14 +64,16 @@ from ..ir.graph import Graph
 from ..ir.passes import unfuse
 from ..ir.serialize import graph_hash
 from ..ops import get_op
+from ..ops.conv import kernel_slices
+from ..ops.pool import _avg_setup, _window_sums   # the op's own window geometry (its definition)
 from ..ops.relax import ALPHA
 from . import sound_lines
 from .certificate import Certificate, CertificateError, load_certificate
 from .claim import Claim, ClaimMismatch, region_claim, spec_claim
 
 S_SHAPED = tuple(sound_lines.OPS)
-SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "add", "sub", "neg", "reshape", "flatten", "relu") \
-    + S_SHAPED
+SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "avg_pool2d", "add", "sub", "neg", "reshape", "flatten",
+             "relu") + S_SHAPED
 ROW_BUDGET = 1 << 22       # elements of one coefficient array; rows are chunked to stay below
 OP_INTERVAL = "op-interval-rules-sound"
 ASSUMPTIONS = {   # the checker's own boundaries (the rest come from certnn.floats.interval)
@@ -665,6 +668,15 @@ class _Checker:
             if len(ins) == 3:
                 bl, bh = self._const(ins[2])
                 yield None, None, self._const_term(A, (bl.reshape(-1, 1, 1), bh.reshape(-1, 1, 1)), pe, n)
+        elif op == "avg_pool2d":
+            # the window-sum adjoint of A / count: bilinear in (A, 1/count), each input
+            # a sum of at most kH kW products, 1/count enclosed by outward rounding
+            x = self.nodes[ins[0]]
+            k, s, p, d, out_hw, div = _avg_setup(np.zeros((1,) + _pe(x)), **at)
+            inv = _mr(*iv.div_pos(1.0, 1.0, np.asarray(div, np.float64)))
+            c, r = _product(lambda a, w: _window_sums_t(a * w, k, s, p, d, out_hw, _pe(x)[1:]), A.as_mr(), inv,
+                            k[0] * k[1])
+            yield ins[0], _Coef(m=c, r=r, shared=sh), None
         elif op == "batch_norm":
             self._var_only(n, [1, 2, 3, 4])
             k, shift = self._bn(n)
@@ -738,6 +750,11 @@ class _Checker:
                 bl, bh = self._const(ins[2])
                 lo, hi = iv.add(lo, hi, bl.reshape(-1, 1, 1), bh.reshape(-1, 1, 1))
             return lo, hi
+        if op == "avg_pool2d":
+            lo, hi = box[ins[0]]
+            k, s, p, d, out_hw, div = _avg_setup(lo, **at)
+            sums = iv.sum_enclosure(lambda v: _window_sums(v, k, s, p, d, out_hw), lo, hi, k[0] * k[1])
+            return iv.div_pos(*sums, div)
         if op == "batch_norm":
             (kl, kh), (sl, sh) = self._bn(n)
             kl, kh = (v.reshape((-1,) + (1,) * (len(_pe(n)) - 1)) for v in (kl, kh))
@@ -784,6 +801,15 @@ class _Checker:
         scope = {"binary32": "semantics:binary32", "binary32-any-order": "semantics:binary32-any-order"}
         self.assumptions += [a for a in ASSUMPTIONS + (scope[self.cert.semantics],) if a not in self.assumptions]
         return iv.down(lower - pen)
+
+
+def _window_sums_t(g, k, s, p, d, out_hw, hw):
+    """Adjoint of the window sums of avg_pool2d: (..., C, Ho, Wo) -> (..., C, H, W)."""
+    H, W = hw
+    out = np.zeros(g.shape[:-2] + (H + 2 * p[0], W + 2 * p[1]))
+    for _, idx in kernel_slices(k, s, d, out_hw):
+        out[idx] += g
+    return out[..., p[0]:p[0] + H, p[1]:p[1] + W]
 
 
 def _conv_t(A, W, x_shape, *, stride, padding, dilation, groups):

@@ -9,6 +9,7 @@ being reported.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,18 @@ from ..bounds import LinearSpec, Region, compute_bounds
 from ..bounds.semantics import check_semantics
 from ..errors import CertnnError
 from ..ir.run import run
+
+
+CERT_NAME = re.compile(r"cert-\d{6}\.(json|npz)\Z")
+
+
+def _remove_stale(folder: Path, written: list) -> None:
+    """Remove the certificates an earlier run left in ``folder`` (``cert-NNNNNN.*``
+    not written now), so the folder holds exactly this run's claims."""
+    keep = {p.name for c in written for p in (Path(c), Path(c).with_suffix(".npz"))}
+    for p in folder.iterdir():
+        if CERT_NAME.match(p.name) and p.name not in keep and p.is_file():
+            p.unlink()
 
 
 class SoundnessError(CertnnError):
@@ -145,6 +158,8 @@ def verify_robustness(graph, x, labels, eps: float, norm="inf", method: str = "c
                     failures.append((int(i + start), cr.reasons[i]))
         if progress is not None:
             progress(sl.stop - sl.start)
+    if out_dir is not None:
+        _remove_stale(Path(out_dir), certs)
     return RobustnessReport(float(eps), str(norm), method, semantics, labels, clean,
                             pgd_robust if attack else None, verified,
                             certified, secs, certs, failures, tuple(sorted(assumptions)), claims)

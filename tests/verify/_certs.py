@@ -173,11 +173,12 @@ def edit_array(json_path: Path, r: random.Random) -> str:
 
 
 def rehash(json_path: Path) -> None:
-    """Recompute every manifest hash from the arrays on disk (what a tamperer does)."""
+    """Recompute every manifest entry (hash, dtype, shape) from the arrays on disk (what a tamperer does)."""
     doc = json.loads(json_path.read_text())
     with np.load(json_path.with_suffix(".npz")) as z:
         arrays = {k: z[k] for k in z.files}
     for name, meta in (doc.get("arrays") or {}).items() if isinstance(doc.get("arrays"), dict) else ():
         if name in arrays and isinstance(meta, dict):
-            meta["sha256"] = array_digest(arrays[name])
+            meta.update(sha256=array_digest(arrays[name]), dtype=arrays[name].dtype.str,
+                        shape=list(arrays[name].shape))
     json_path.write_text(json.dumps(doc))

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
+from certnn.io import benchmarks_root
 from certnn.bounds import Region, compute_bounds
 from certnn.spec.linear import LinearSpec
 from certnn import run
@@ -26,7 +27,7 @@ from certnn.verify.vnncomp import load_instance, read_instances, run_instance
 
 from ._models import conv_bn_graph, mlp_graph
 
-VNN = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022"
+VNN = benchmarks_root() / "vnncomp2022"
 needs_bench = pytest.mark.skipif(not (VNN / "test" / "instances.csv").exists(), reason="no VNN-COMP benchmarks")
 
 
