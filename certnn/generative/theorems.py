@@ -1,6 +1,8 @@
-"""The mathematics the generative models rest on, each identity proved with
-sympy (evidence ``proved``) and checked against the running code (evidence
-``tested``: sampled points, Monte Carlo with a stated tolerance).
+"""The mathematics the generative models rest on: each identity is proved with
+sympy and registered in ``THEOREMS`` (evidence ``proved``, re-run by
+``certnn prove 'generative/*'``), and checked against the running code by a
+``CODE_CHECKS`` entry (evidence ``tested``: sampled points or Monte Carlo with a
+stated tolerance; the test suite runs them).
 
 Gaussian expectations are taken from the definition: E[u^k] for u ~ N(0, 1) is
 the integral of u^k exp(-u^2/2) / sqrt(2 pi) (sympy), and a Gaussian variable
@@ -357,23 +359,14 @@ THEOREMS = [
             "mu real, s2 > 0; diagonal Gaussians (independent coordinates)", prove_kl_closed_form),
     Theorem("generative/gaussian-kl-nonnegative", "the closed-form KL is >= 0, with equality iff mu = 0 and s2 = 1",
             "proved", _KL, "mu real, s2 > 0", prove_kl_nonnegative, quick=True),
-    Theorem("generative/gaussian-kl-code", "the KL the VAE trains with equals the closed form and the integral",
-            "tested", _KL + ("certnn.generative.vae.VAE.terms",), "5 x 3 random (mu, logvar); a float64 VAE",
-            check_kl_code, quick=True),
     Theorem("generative/elbo-decomposition", "ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)) = log p(x) - "
             "KL(q(z|x) || p(z|x))", "proved", ("certnn.generative.vae.VAE.terms",),
             "symbolic in a linear-Gaussian model (all parameters free); the general identity is linearity "
             "of expectation over log p(x,z) = log p(x|z) + log p(z)", prove_elbo),
-    Theorem("generative/elbo-code", "the VAE's loss (reconstruction + closed-form KL) is an unbiased estimate of "
-            "-E_q[log p(x,z) - log q(z|x)]", "tested", ("certnn.generative.vae.VAE.terms",),
-            "one random float64 VAE and input, 20000 draws, 5 standard errors", check_elbo_code, quick=True),
     Theorem("generative/forward-marginal", "q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I) for the composed "
             "kernels q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I)", "proved",
             ("certnn.generative.diffusion.q_sample", "certnn.generative.diffusion.Schedule"),
             "0 < beta_t < 1, any T (induction on t)", prove_forward_marginal, quick=True),
-    Theorem("generative/forward-marginal-code", "q_sample and the composed kernels have the closed-form moments",
-            "tested", ("certnn.generative.diffusion.q_sample",), "T = 50 linear schedule, 40000 draws, 5 se",
-            check_forward_marginal_code, quick=True),
     Theorem("generative/ddpm-posterior-mean", "q(x_{t-1} | x_t, x_0) = N(mu~_t, beta~_t I) with the sampler's "
             "coefficients, and its mean at x0_hat(eps_hat) is Ho et al.'s Algorithm 2 update", "proved",
             ("certnn.generative.diffusion.ddpm_step",), "0 < beta < 1, 0 < abar_{t-1} <= 1",
@@ -382,27 +375,42 @@ THEOREMS = [
             "ancestral step (same mean, same variance)", "proved",
             ("certnn.generative.diffusion.ddim_step", "certnn.generative.diffusion.ddpm_step"),
             "0 < beta < 1, 0 < abar_{t-1} <= 1", prove_ddim_eta1, quick=True),
-    Theorem("generative/samplers-code", "ddpm_step, ddim_step(eta=1) and Algorithm 2 agree at every step; the "
-            "two samplers agree from the same generator", "tested",
-            ("certnn.generative.diffusion.sample_ddpm", "certnn.generative.diffusion.sample_ddim"),
-            "T = 20, 50 random points per step, float64", check_samplers_code, quick=True),
     Theorem("generative/vq-nearest-code", "the nearest code (by the expanded distance the code computes) "
             "minimises the quantisation loss ||z - e_k||^2 over the codebook", "proved",
             ("certnn.generative.vqvae.nearest_codes",), "any dimension (shown for generic symbols in dimension 4)",
             prove_vq_nearest, quick=True),
-    Theorem("generative/vq-code", "nearest_codes returns a minimiser; the VQ-VAE's codebook and commitment "
-            "terms have equal values", "tested", ("certnn.generative.vqvae.nearest_codes",
-                                                  "certnn.generative.vqvae.VQVAE.forward_terms"),
-            "500 random vectors, 64 codes, dimension 16", check_vq_code, quick=True),
     Theorem("generative/gan-optimal-discriminator", "for fixed G the discriminator maximising V(D, G) is "
             "D* = p_data / (p_data + p_G)", "proved", ("certnn.generative.gan.discriminator_loss",),
             "pointwise where p_data, p_G > 0", prove_gan_optimal_d, quick=True),
     Theorem("generative/gan-jensen-shannon", "V(D*, G) = -log 4 + 2 JS(p_data || p_G)", "proved",
             ("certnn.generative.gan.discriminator_loss",), "densities with int p = int q = 1, p, q > 0",
             prove_gan_js, quick=True),
-    Theorem("generative/gan-code", "training the code's discriminator loss reaches D* and log 4 - 2 JS",
-            "tested", ("certnn.generative.gan.discriminator_loss",),
-            "1-D N(0,1) vs N(1,1), 2000 draws each, logistic D on (x, x^2), tolerance 0.05 on D and 0.03 "
-            "on the loss",
-            check_gan_code, quick=True),
+]
+
+# Checks of the running code against the identities above: sampled comparisons with a stated
+# tolerance (evidence `tested`), so they are tests (tests/), not registry theorems.
+# Each is (name, statement, covers, domain, check); check() raises ProofFailed on a mismatch.
+CODE_CHECKS = [
+    ("generative/gaussian-kl-code", "the KL the VAE trains with equals the closed form and the integral",
+     _KL + ("certnn.generative.vae.VAE.terms",), "5 x 3 random (mu, logvar); a float64 VAE",
+     check_kl_code),
+    ("generative/elbo-code", "the VAE's loss (reconstruction + closed-form KL) is an unbiased estimate of "
+     "-E_q[log p(x,z) - log q(z|x)]", ("certnn.generative.vae.VAE.terms",),
+     "one random float64 VAE and input, 20000 draws, 5 standard errors", check_elbo_code),
+    ("generative/forward-marginal-code", "q_sample and the composed kernels have the closed-form moments",
+     ("certnn.generative.diffusion.q_sample",), "T = 50 linear schedule, 40000 draws, 5 se",
+     check_forward_marginal_code),
+    ("generative/samplers-code", "ddpm_step, ddim_step(eta=1) and Algorithm 2 agree at every step; the "
+     "two samplers agree from the same generator",
+     ("certnn.generative.diffusion.sample_ddpm", "certnn.generative.diffusion.sample_ddim"),
+     "T = 20, 50 random points per step, float64", check_samplers_code),
+    ("generative/vq-code", "nearest_codes returns a minimiser; the VQ-VAE's codebook and commitment "
+     "terms have equal values",
+     ("certnn.generative.vqvae.nearest_codes", "certnn.generative.vqvae.VQVAE.forward_terms"),
+     "500 random vectors, 64 codes, dimension 16", check_vq_code),
+    ("generative/gan-code", "training the code's discriminator loss reaches D* and log 4 - 2 JS",
+     ("certnn.generative.gan.discriminator_loss",),
+     "1-D N(0,1) vs N(1,1), 2000 draws each, logistic D on (x, x^2), tolerance 0.05 on D and 0.03 "
+     "on the loss",
+     check_gan_code),
 ]

@@ -15,11 +15,11 @@ point z, all in the bounded set; loss l(w; x, y) = (<w, x> - y)^2):
 Derivation. ||w_S|| <= ||b|| / lambda <= XY / lambda (A >= lambda I). With S'
 replacing (x_i, y_i) by (x', y'), A (w_S - w_{S'}) = b - b' + (A' - A) w_{S'}
 = (1/N) [x_i (y_i - <x_i, w_{S'}>) - x' (y' - <x', w_{S'}>)] (theorem
-``theory/ridge-replace-one-identity``), so
+``stability/ridge-replace-one-identity``), so
 ||w_S - w_{S'}|| <= (2 / (lambda N)) X (Y + X^2 Y / lambda) = 2 X Y (lambda + X^2) / (lambda^2 N).
 And |l(w; z) - l(w'; z)| = |<w - w', x>| |<w + w', x> - 2y|
 <= X ||w - w'|| (2 X^2 Y / lambda + 2Y). Multiplying gives beta (theorem
-``theory/ridge-stability-bound``). The bound is dimension-free: d enters only
+``stability/ridge-stability-bound``). The bound is dimension-free: d enters only
 through X = max ||x||_2, and d = 1 is TorchLean's 1-D theorem.
 
 Measured stability. For a replacement, sup_z |l(w; z) - l(w'; z)| over the ball

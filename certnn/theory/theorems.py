@@ -1,6 +1,7 @@
 """The mathematics of certnn.theory: differential-privacy mechanisms and ridge
-stability, proved (sympy/z3) where it is algebra and tested against the
-running code where it is a claim about the code."""
+stability, proved (sympy/z3) where it is algebra (``THEOREMS``, re-run by
+``certnn prove 'dp/*' 'stability/*'``) and tested against the running code where
+it is a claim about the code (``CODE_CHECKS``, run by the test suite)."""
 
 from __future__ import annotations
 
@@ -148,29 +149,35 @@ THEOREMS = [
     Theorem("dp/laplace-density-ratio", "the Laplace mechanism with b = Delta / epsilon is (epsilon, 0)-DP",
             "proved", ("certnn.theory.mechanisms.laplace_mechanism",), "real outputs, L1 sensitivity Delta",
             prove_laplace, quick=True),
-    Theorem("dp/laplace-code", "laplace_mechanism draws Laplace(Delta / epsilon) noise", "tested",
-            ("certnn.theory.mechanisms.laplace_mechanism",), "20000 draws, KS test at p = 1e-4",
-            check_laplace_code, quick=True),
     Theorem("dp/gaussian-privacy-loss", "the Gaussian mechanism's privacy loss is N(mu, 2 mu), "
             "mu = Delta^2 / (2 sigma^2)", "proved", ("certnn.theory.accounting.dpsgd_event",),
             "one release, L2 sensitivity Delta along the difference (other coordinates cancel)",
             prove_gaussian_loss, quick=True),
-    Theorem("dp/gaussian-sigma", "gaussian_sigma is the analytic Gaussian mechanism's smallest sigma", "tested",
-            ("certnn.theory.mechanisms.gaussian_sigma",), "4 (epsilon, delta) settings, 1 % tightness",
-            check_gaussian_sigma, quick=True),
-    Theorem("dp/clipping-code", "DP-SGD's clipping bounds every per-example gradient's norm by C and leaves "
-            "smaller ones unchanged", "tested", _DPSGD, "6 random per-example gradients over two parameters",
-            check_clipping_code, quick=True),
-    Theorem("theory/ridge-replace-one-identity", "A (w_S - w_S') = (1/N)[x_i (y_i - <x_i, w_S'>) - "
+    Theorem("stability/ridge-replace-one-identity", "A (w_S - w_S') = (1/N)[x_i (y_i - <x_i, w_S'>) - "
             "x' (y' - <x', w_S'>)]", "proved", ("certnn.theory.stability.ridge",),
             "symbolic in dimension 3 with generic data (the identity is coordinate-wise linear algebra)",
             prove_ridge_identity, quick=True),
-    Theorem("theory/ridge-stability-bound", "ridge regression is uniformly replace-one stable with "
+    Theorem("stability/ridge-stability-bound", "ridge regression is uniformly replace-one stable with "
             "beta = 4 X^2 Y^2 (lambda + X^2)^2 / (lambda^3 N) in any dimension", "proved",
             ("certnn.theory.stability.bound",), "||x|| <= X, |y| <= Y, lambda > 0; the algebra of the "
             "inequality chain (Cauchy-Schwarz and A >= lambda I are cited, not re-proved)", prove_ridge_bound,
             quick=True),
-    Theorem("theory/ridge-stability-code", "adversarial replacements never exceed the bound", "tested",
-            ("certnn.theory.stability.ridge", "certnn.theory.stability.sup_loss_change"),
-            "N = 30, d in {1, 4}, lambda = 0.05, the adversarial candidate set", check_ridge_code, quick=True),
+]
+
+# Checks of the running code against the identities above: sampled comparisons with a stated
+# tolerance (evidence `tested`), so they are tests (tests/), not registry theorems.
+# Each is (name, statement, covers, domain, check); check() raises ProofFailed on a mismatch.
+CODE_CHECKS = [
+    ("dp/laplace-code", "laplace_mechanism draws Laplace(Delta / epsilon) noise",
+     ("certnn.theory.mechanisms.laplace_mechanism",), "20000 draws, KS test at p = 1e-4",
+     check_laplace_code),
+    ("dp/gaussian-sigma", "gaussian_sigma is the analytic Gaussian mechanism's smallest sigma",
+     ("certnn.theory.mechanisms.gaussian_sigma",), "4 (epsilon, delta) settings, 1 % tightness",
+     check_gaussian_sigma),
+    ("dp/clipping-code", "DP-SGD's clipping bounds every per-example gradient's norm by C and leaves "
+     "smaller ones unchanged", _DPSGD, "6 random per-example gradients over two parameters",
+     check_clipping_code),
+    ("stability/ridge-stability-code", "adversarial replacements never exceed the bound",
+     ("certnn.theory.stability.ridge", "certnn.theory.stability.sup_loss_change"),
+     "N = 30, d in {1, 4}, lambda = 0.05, the adversarial candidate set", check_ridge_code),
 ]

@@ -1,5 +1,6 @@
-"""Every registered identity re-runs (sympy proofs and checks of the running
-code), and a check fails when the code it covers is wrong."""
+"""The identities of certnn.generative and certnn.theory: the proofs that the
+registry's quick run (tests/proofs) does not re-run are re-run here, every check
+of the running code passes, and a check fails when the code it covers is wrong."""
 
 import numpy as np
 import pytest
@@ -7,17 +8,34 @@ import pytest
 from certnn.generative import theorems as gen
 from certnn.theory import theorems as thy
 
+from certnn.proofs import theorems as registry
+
 ALL = gen.THEOREMS + thy.THEOREMS
+SLOW = [t for t in ALL if not t.quick]            # the quick ones run in tests/proofs/test_theorems.py
+CHECKS = gen.CODE_CHECKS + thy.CODE_CHECKS
 
 
-@pytest.mark.parametrize("thm", ALL, ids=lambda t: t.name)
-def test_theorem_reruns(thm):
-    assert thm.evidence in ("proved", "tested") and "/" in thm.name and thm.covers
+def test_the_identities_are_registered():
+    table = registry.registered()
+    assert {t.name for t in ALL} <= set(table)
+    assert all(table[t.name].evidence == "proved" and t.covers and t.domain for t in ALL)
+
+
+@pytest.mark.parametrize("thm", SLOW, ids=lambda t: t.name)
+def test_slow_proof_reruns(thm):
     assert isinstance(thm.prove(), str)
 
 
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c[0])
+def test_code_check_passes(check):
+    name, statement, covers, domain, run = check
+    assert "/" in name and statement and covers and domain
+    assert isinstance(run(), str)
+
+
 def test_names_are_unique():
-    assert len({t.name for t in ALL}) == len(ALL)
+    names = [t.name for t in ALL] + [c[0] for c in CHECKS]
+    assert len(set(names)) == len(names)
 
 
 def test_kl_check_catches_a_wrong_kl(monkeypatch):
