@@ -70,7 +70,132 @@ def dpsgd_eps12(quick):
     return out
 
 
-SECTIONS = {"accounting": accounting, "dpsgd": dpsgd, "dpsgd-eps1.2": dpsgd_eps12}
+def _opacus_stepper(xtr, ytr, seed):
+    """Opacus' DP-SGD (PrivacyEngine, Poisson sampling) on the same CNN; returns a
+    function running k steps. Opacus is the peer named by the issue (PyTorch CPU)."""
+    import warnings
+    import torch
+    from opacus import PrivacyEngine
+    warnings.filterwarnings("ignore", module="opacus")
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(1, 16, 8, 2, padding=3), nn.ReLU(), nn.MaxPool2d(2, 1),
+                          nn.Conv2d(16, 32, 4, 2), nn.ReLU(), nn.MaxPool2d(2, 1), nn.Flatten(),
+                          nn.Linear(512, 32), nn.ReLU(), nn.Linear(32, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.15)
+    data = torch.utils.data.TensorDataset(torch.tensor(xtr), torch.tensor(ytr))
+    loader = torch.utils.data.DataLoader(data, batch_size=round(Q * len(xtr)))
+    model, opt, loader = PrivacyEngine(accountant="rdp").make_private(
+        module=model, optimizer=opt, data_loader=loader, noise_multiplier=SIGMA, max_grad_norm=1.0,
+        poisson_sampling=True)
+    batches = iter(loader)
+
+    def run(k):
+        nonlocal batches
+        for _ in range(k):
+            try:
+                xb, yb = next(batches)
+            except StopIteration:
+                batches = iter(loader)
+                xb, yb = next(batches)
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(xb), yb).backward()
+            opt.step()
+    return run
+
+
+def _certnn_stepper(xtr, ytr, seed):
+    from certnn import functional as F
+    from certnn import optim
+    from certnn.random import manual_seed
+    from certnn.tensor import Tensor
+    from certnn.theory.dp_train import dp_cnn
+    from certnn.theory.dpsgd import DPSGD
+    manual_seed(seed)
+    model = dp_cnn()
+    dp = DPSGD(model.parameters(), optim.SGD(model.parameters(), lr=0.15), len(xtr), Q, SIGMA, 1.0, seed=seed)
+
+    def run(k):
+        for _ in range(k):
+            dp.step(lambda idx: F.cross_entropy(model(Tensor(xtr[idx])), ytr[idx], reduction="none"))
+    return run
+
+
+def opacus(quick):
+    """Per-step time of certnn's DP-SGD and Opacus', blocks of steps interleaved so
+    both see the same machine load; one thread each; per epoch = 1/q steps."""
+    from threadpoolctl import threadpool_limits
+    from certnn.data.mnist import mnist_arrays
+    import opacus as opacus_pkg
+    import torch
+    xtr, ytr = mnist_arrays((1, 28, 28), None, "train")
+    ytr = ytr.astype(np.int64)
+    block, blocks = (2, 2) if quick else (10, 4)
+    steppers = {"certnn": _certnn_stepper(xtr, ytr, 0), "opacus": _opacus_stepper(xtr, ytr, 0)}
+    times = {k: [] for k in steppers}
+    with threadpool_limits(limits=1, user_api="blas"):
+        for f in steppers.values():
+            f(1)                                            # warm-up (allocation, first-call costs)
+        for b in range(blocks):
+            for name, f in steppers.items():
+                t0 = time.perf_counter()
+                f(block)
+                times[name].append((time.perf_counter() - t0) / block)
+            print(f"block {b + 1}: " + "  ".join(f"{k} {v[-1]:.3f} s/step" for k, v in times.items()), flush=True)
+    per_step = {k: float(np.median(v)) for k, v in times.items()}
+    steps_per_epoch = round(1 / Q)
+    return {"model": "tf-privacy-cnn (Opacus SampleConvNet)", "batch_expected": Q * len(xtr),
+            "noise_multiplier": SIGMA, "max_grad_norm": 1.0, "steps_timed_each": block * blocks,
+            "seconds_per_step": per_step, "epoch_seconds_extrapolated": {k: v * steps_per_epoch
+                                                                          for k, v in per_step.items()},
+            "time_ratio_certnn_over_opacus": per_step["certnn"] / per_step["opacus"], "target_ratio": 1.0,
+            "blocks": times, "peer": f"opacus {opacus_pkg.__version__} on torch {torch.__version__} CPU, 1 thread"}
+
+
+def audit(quick):
+    """The canary audit: the correct DP-SGD and the two deliberately broken ones."""
+    from certnn.theory.audit import FAULTS, audit_dpsgd
+    from certnn.theory.dpsgd import DPSGD
+    trials = 200 if quick else 1000
+    out = {}
+    for name, cls in [("correct", DPSGD)] + list(FAULTS.items()):
+        r = audit_dpsgd(cls, trials=trials)
+        out[name] = r.to_dict()
+        print(f"audit {name}: epsilon >= {r.epsilon_lower:.3f} vs accountant <= {r.epsilon_upper:.3f}"
+              f" ({'caught' if r.caught else 'consistent'})", flush=True)
+    return out
+
+
+def stability(quick):
+    """Ridge on MNIST features (top principal components, rows scaled into the unit
+    ball; target +1 for digits >= 5, else -1): bound vs measured, real and binary32."""
+    from certnn.data.mnist import mnist_arrays
+    from certnn.theory.stability import measure, measure_binary32
+    x, y = mnist_arrays((784,), None, "train")
+    n, held, d = (200, 200, 8) if quick else (2000, 2000, 32)
+    x = x[:n + held].astype(np.float64)
+    mean = x[:n].mean(0)
+    _, _, vt = np.linalg.svd(x[:n] - mean, full_matrices=False)
+    f = (x - mean) @ vt[:d].T
+    f /= np.linalg.norm(f, axis=1).max()
+    f = f.astype(np.float32).astype(np.float64)                 # binary32-representable data
+    t = np.where(y[:n + held] >= 5, 1.0, -1.0)
+    out = {"features": f"MNIST train rows 0..{n + held - 1}, top {d} principal components of the first {n}, "
+                       "scaled so max ||x|| = 1; y = +1 for digits >= 5 else -1", "rows": []}
+    for lam in (0.1, 1.0):
+        r = measure(f[:n], t[:n], f[n:], t[n:], lam, random=20 if quick else 100)
+        b = measure_binary32(f[:n], t[:n], f[n:], t[n:], lam, random=5 if quick else 20)
+        row = {"lambda": lam, "n": n, "d": d, "real": r.__dict__, "binary32": b.__dict__}
+        out["rows"].append(row)
+        print(f"lambda {lam}: bound {r.bound:.4g}; measured random {r.measured_random:.4g}, adversarial "
+              f"{r.measured_adversarial:.4g} (bound / adversarial {r.bound / r.measured_adversarial:.1f}x); "
+              f"binary32 bound {b.bound:.4g} vs measured {b.measured:.4g}", flush=True)
+    return out
+
+
+SECTIONS = {"accounting": accounting, "dpsgd": dpsgd, "dpsgd-eps1.2": dpsgd_eps12, "opacus": opacus,
+            "audit": audit, "stability": stability}
 
 
 def _merge(updates: dict) -> dict:

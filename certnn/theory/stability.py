@@ -184,3 +184,58 @@ def evaluation_error(w: np.ndarray, X: float, Y: float) -> float:
 def binary32_loss(w: np.ndarray, z: np.ndarray) -> np.ndarray:
     from ..ir.run import run
     return run(loss_graph(w), np.asarray(z, np.float32), "binary32")[:, 0]
+
+
+@dataclass
+class Binary32StabilityReport:
+    n: int
+    d: int
+    lam: float
+    X: float
+    Y: float
+    bound_real: float             # beta, for the exact ridge on the (binary32) data
+    bound: float                  # max over the pairs of beta + L_S e_S + L_S' e_S' + E_S + E_S'
+    measured: float               # max over the pairs and held-out z of |l~(w~_S; z) - l~(w~_S'; z)|
+    holds: bool                   # every pair's change is within that pair's bound
+    solve_error: float            # max e_T: the a-posteriori bound on ||w~_T - w_T||
+    evaluation_error: float       # max E_T: the error budget of the binary32 loss on the box
+    replacements: int
+    evidence: str = "tested"      # each pair's bound is sound; the pairs are a sample
+
+
+def measure_binary32(x, y, x_held, y_held, lam: float, random: int = 20, seed: int = 0) -> Binary32StabilityReport:
+    """The replace-one change of the binary32 pipeline (float32 solve, loss in
+    certnn's binary32 semantics) on held-out points, against the bound of the
+    module docstring: for each pair, |l~(w~_S; z) - l~(w~_S'; z)| <= E_S + L_S e_S
+    + beta + L_S' e_S' + E_S' (triangle inequality through l(w~_T), l(w_T)).
+    The data must be binary32 numbers (the bound is about the ridge on them)."""
+    x, y, x_held, y_held = (np.asarray(a, np.float64) for a in (x, y, x_held, y_held))
+    if any(not np.array_equal(a, a.astype(np.float32)) for a in (x, y, x_held, y_held)):
+        raise CertnnError("measure_binary32: the data must be binary32 numbers (cast to float32 first)")
+    n, d = x.shape
+    pad = 1 + 1e-12                   # covers the float64 rounding of these few bound computations
+    X = float(max(np.linalg.norm(x, axis=1).max(), np.linalg.norm(x_held, axis=1).max())) * pad
+    Y = float(max(np.abs(y).max(), np.abs(y_held).max()))
+    beta = bound(X, Y, lam, n)
+    z = np.concatenate([x_held, y_held[:, None]], 1).astype(np.float32)
+
+    def pipeline(xs, ys):
+        w = ridge(xs.astype(np.float32), ys.astype(np.float32), lam, np.float32).astype(np.float64)
+        e = solve_error_bound(xs, ys, lam, w)
+        lip = X * (X * (2 * np.linalg.norm(w) + e) + 2 * Y) * pad
+        return w, e, lip, evaluation_error(w, X, Y), binary32_loss(w, z)
+
+    w, e, lip, E, loss = pipeline(x, y)
+    rng = np.random.default_rng(seed)
+    worst_bound = measured = 0.0
+    holds, solve_err, eval_err = True, e, E
+    for _ in range(random):
+        i, j = rng.integers(n), rng.integers(len(x_held))
+        w2, e2, lip2, E2, loss2 = pipeline(*replace(x, y, i, x_held[j], y_held[j]))
+        pair_bound = float((beta + lip * e + lip2 * e2 + E + E2) * pad)
+        change = float(np.max(np.abs(loss.astype(np.float64) - loss2.astype(np.float64))))
+        holds &= change <= pair_bound
+        worst_bound, measured = max(worst_bound, pair_bound), max(measured, change)
+        solve_err, eval_err = max(solve_err, e2), max(eval_err, E2)
+    return Binary32StabilityReport(n, d, lam, X, Y, beta, worst_bound, measured, bool(holds), solve_err, eval_err,
+                                   random)

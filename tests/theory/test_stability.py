@@ -52,3 +52,13 @@ def test_binary32_solve_and_evaluation_bounds_hold():
     z = np.concatenate([xh, yh[:, None]], 1).astype(np.float32)
     exact = (z[:, :-1].astype(np.float64) @ w32.astype(np.float64) - z[:, -1]) ** 2
     assert np.abs(st.binary32_loss(w32.astype(np.float64), z) - exact).max() <= E
+
+
+def test_binary32_replace_one_changes_stay_within_the_float_bound():
+    x, y, xh, yh = (a.astype(np.float32).astype(np.float64) for a in _data(n=40, seed=3))
+    r = st.measure_binary32(x, y, xh, yh, lam=0.05, random=2)
+    assert r.holds and 0 < r.measured <= r.bound
+    assert r.bound_real < r.bound < r.bound_real * (1 + 1e-3)    # the float terms are small but counted
+    assert 0 < r.solve_error < 1e-3 and 0 < r.evaluation_error < 1e-3
+    with pytest.raises(CertnnError, match="binary32 numbers"):
+        st.measure_binary32(x + 1e-9, y, xh, yh, lam=0.05, random=1)
