@@ -9,7 +9,7 @@ Gaussian: noise N(0, sigma^2 I) with sigma = Delta_2 * s(epsilon, delta), s the
 smallest noise multiplier of the analytic Gaussian mechanism (Balle & Wang
 2018: the mechanism is (epsilon, delta)-DP iff
 Phi(1/(2s) - epsilon s) - e^epsilon Phi(-1/(2s) - epsilon s) <= delta), found by
-``dp_accounting.get_sigma_gaussian`` (theorem ``dp/gaussian-delta-curve``
+``dp_accounting.get_sigma_gaussian`` (the code check ``dp/gaussian-sigma``
 re-checks its answer against that formula).
 """
 
