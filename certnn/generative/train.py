@@ -114,7 +114,7 @@ def _fit(model, xtr, xte, epochs, batch_size, seed, out, progress, log, data, ex
             save(model, out, {"data": data, "epochs": epoch + 1, "seed": seed, "history": history, **extra_info})
     result = {"model": model.arch, "data": data, "epochs": epochs,
               "test_loss": history[-1]["test_loss"] if history else model.evaluate(xte, np.random.default_rng(eval_seed))["test_loss"],
-              "history": history, "params": model.num_parameters(),
+              "history": history, "params": model.num_parameters(), "theorems": THEOREMS_USED[model.arch],
               "epoch_seconds": float(np.median([h["train_seconds"] for h in history])) if history else None}
     if out is not None:
         grid = Path(out) / "samples.png"
@@ -122,6 +122,16 @@ def _fit(model, xtr, xte, epochs, batch_size, seed, out, progress, log, data, ex
         result["checkpoint"], result["samples_png"] = str(out), str(grid)
     result["wall_seconds"] = time.perf_counter() - t0
     return result
+
+
+# the registered identities each model's loss and sampler rest on (`certnn prove 'generative/*'`)
+THEOREMS_USED = {
+    "vae": ("generative/gaussian-kl-closed-form", "generative/gaussian-kl-nonnegative",
+            "generative/elbo-decomposition"),
+    "vqvae": ("generative/vq-nearest-code",),
+    "gan": ("generative/gan-optimal-discriminator", "generative/gan-jensen-shannon"),
+    "ddpm": ("generative/forward-marginal", "generative/ddpm-posterior-mean", "generative/ddim-eta1-is-ddpm"),
+}
 
 
 def save(model, folder, info: dict) -> Path:

@@ -32,6 +32,7 @@ class Release:
     delta: float
     evidence: str
     assumptions: list = field(default_factory=list)
+    theorems: tuple = ()
 
 
 def _check(sensitivity, epsilon, delta=None):
@@ -59,7 +60,7 @@ def laplace_mechanism(value, sensitivity: float, epsilon: float, rng: np.random.
     b = laplace_scale(sensitivity, epsilon)
     value = np.asarray(value, dtype=np.float64)
     return Release(value + rng.laplace(0.0, b, size=value.shape), "laplace", b, epsilon, 0.0, "proved",
-                   ["dp-ideal-noise"])
+                   ["dp-ideal-noise"], theorems=("dp/laplace-density-ratio",))
 
 
 def gaussian_mechanism(value, sensitivity: float, epsilon: float, delta: float,

@@ -101,6 +101,9 @@ def adversarial_candidates(x, y, lam, X, Y, k: int = 4, top: int = 8):
                     yield int(i), sgn * X * v, yn
 
 
+THEOREMS_USED = ("stability/ridge-replace-one-identity", "stability/ridge-stability-bound")
+
+
 @dataclass
 class StabilityReport:
     n: int
@@ -114,6 +117,7 @@ class StabilityReport:
     measured_test_points: float   # the same with z ranging over held-out data only
     replacements: int
     evidence: str = "tested"      # the bound is proved (theorems); the comparison is sampled
+    theorems: tuple = THEOREMS_USED
 
 
 def measure(x, y, x_held, y_held, lam: float, random: int = 50, seed: int = 0) -> StabilityReport:
@@ -201,6 +205,7 @@ class Binary32StabilityReport:
     evaluation_error: float       # max E_T: the error budget of the binary32 loss on the box
     replacements: int
     evidence: str = "tested"      # each pair's bound is sound; the pairs are a sample
+    theorems: tuple = THEOREMS_USED + ("rounding/binary32-*",)   # the error budget's
 
 
 def measure_binary32(x, y, x_held, y_held, lam: float, random: int = 20, seed: int = 0) -> Binary32StabilityReport:

@@ -22,7 +22,7 @@ def test_train_checkpoint_reload_sample(arch, tmp_path):
     r = train(arch, "mnist", epochs=2, seed=0, out=out, batch_size=32, overrides=SMALL[arch],
               limit_train=n_train, limit_test=64, log=lambda s: None)
     h = r["history"]
-    assert r["model"] == arch and r["epochs"] == 2 and np.isfinite(r["test_loss"])
+    assert r["model"] == arch and r["epochs"] == 2 and np.isfinite(r["test_loss"]) and r["theorems"]
     if arch != "gan":                                  # adversarial losses need not go down
         assert h[1]["train_loss"] < h[0]["train_loss"], h
     png = (out / "samples.png").read_bytes()
