@@ -162,20 +162,23 @@ def time_embedding(t: np.ndarray, dim: int, dtype=np.float32) -> np.ndarray:
 
 class TimeMLP(nn.Module):
     """eps_theta(x, t): an MLP whose every layer also reads the time embedding
-    (h_{k+1} = relu(W_k [h_k, e(t)] + b_k), output linear)."""
+    (h_{k+1} = relu(W_k [h_k, e(t)] + b_k)); the linear output layer reads
+    [h_K, e(t), x], a linear skip initialised to the identity: at large t the
+    optimal eps is nearly x_t itself, which a stack of relu layers learns slowly."""
 
     def __init__(self, dim: int, hidden=(128, 128, 128), emb: int = 32):
         super().__init__()
         self.emb = emb
         widths = [dim, *hidden]
         self.layers = nn.Sequential(*[nn.Linear(w + emb, h) for w, h in zip(widths, hidden)])
-        self.out = nn.Linear(widths[-1] + emb, dim)
+        self.out = nn.Linear(widths[-1] + emb + dim, dim)
+        self.out.weight.data[:, -dim:] = np.eye(dim, dtype=self.out.weight.data.dtype)
 
     def forward(self, x: Tensor, e: Tensor) -> Tensor:
         h = x
         for layer in self.layers:
             h = F.relu(layer(F.concat([h, e], axis=1)))
-        return self.out(F.concat([h, e], axis=1))
+        return self.out(F.concat([h, e, x], axis=1))
 
 
 class DDPM(nn.Module):
