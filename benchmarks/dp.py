@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "dp.json"
 
 Q, SIGMA, EPOCHS, DELTA = 256 / 60000, 1.1, 60, 1e-5
+DPSGD_EPOCHS = EPOCHS             # --dpsgd-epochs: a shorter run of the same recipe (the peers' figures are at 60)
 
 
 def accounting(quick):
@@ -58,7 +59,7 @@ def _dp_run(cfg, quick):
 
 def dpsgd(quick):
     from certnn.theory.dp_train import DPConfig
-    out = _dp_run(DPConfig(epochs=EPOCHS, sample_rate=Q, noise_multiplier=SIGMA), quick)
+    out = _dp_run(DPConfig(epochs=DPSGD_EPOCHS, sample_rate=Q, noise_multiplier=SIGMA), quick)
     out["peers"] = {"tf_privacy": {"test_accuracy": 0.966}, "opacus": {"test_accuracy": 0.9678, "epsilon": 2.91}}
     return out
 
@@ -211,10 +212,13 @@ def _merge(updates: dict) -> dict:
 
 
 def main(argv=None):
+    global DPSGD_EPOCHS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
     ap.add_argument("--quick", action="store_true", help="tiny runs (smoke test)")
+    ap.add_argument("--dpsgd-epochs", type=int, default=EPOCHS, help="epochs of the dpsgd section")
     args = ap.parse_args(argv)
+    DPSGD_EPOCHS = args.dpsgd_epochs
     for name in args.only or list(SECTIONS):
         t0 = time.perf_counter()
         res = SECTIONS[name](args.quick)
