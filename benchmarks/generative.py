@@ -150,7 +150,7 @@ def _generative_run(arch, epochs, quick, overrides=None, picture=None):
 
 
 def vqvae(quick):
-    r, _ = _generative_run("vqvae", 3, quick, picture="vqvae_samples.png")
+    r, _ = _generative_run("vqvae", EPOCHS["vqvae"], quick, picture="vqvae_samples.png")
     last = r["history"][-1]
     return r | {"reconstruction_mse": last["reconstruction_mse"], "codes_used": last["codes_used"],
                 "perplexity": last["perplexity"], "peer": {"keras_example_mse": 0.0042, "keras_epochs": 30}}
@@ -158,7 +158,7 @@ def vqvae(quick):
 
 def gan(quick):
     from certnn.generative.train import load
-    r, out = _generative_run("gan", 10, quick, picture="gan_samples.png")
+    r, out = _generative_run("gan", EPOCHS["gan"], quick, picture="gan_samples.png")
     net, ref, meta = _net_and_reference(quick)
     model, _ = load(out)
     fd = _frechet(lambda n: model.sample(n, np.random.default_rng(5)), net, ref)
@@ -166,6 +166,7 @@ def gan(quick):
 
 
 DDPM_MINUTES = 30
+EPOCHS = {"vqvae": 3, "gan": 10}       # --vqvae-epochs, --gan-epochs
 DDPM_HIDDEN = [512, 512, 512]
 DDPM_FULL_SAMPLER = True
 
@@ -266,9 +267,12 @@ def main(argv=None):
     ap.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
     ap.add_argument("--quick", action="store_true", help="tiny runs (smoke test)")
     ap.add_argument("--ddpm-minutes", type=float, default=DDPM_MINUTES, help="DDPM training budget (wall time)")
+    ap.add_argument("--vqvae-epochs", type=int, default=EPOCHS["vqvae"])
+    ap.add_argument("--gan-epochs", type=int, default=EPOCHS["gan"])
     ap.add_argument("--no-ddpm-1000", action="store_true", help="skip scoring the 1000-step ancestral sampler")
     args = ap.parse_args(argv)
     DDPM_MINUTES, DDPM_FULL_SAMPLER = args.ddpm_minutes, not args.no_ddpm_1000
+    EPOCHS.update(vqvae=args.vqvae_epochs, gan=args.gan_epochs)
     for name in args.only or list(SECTIONS):
         t0 = time.perf_counter()
         res = SECTIONS[name](args.quick)
