@@ -14,6 +14,7 @@ boundary is registered once, in the module whose arithmetic relies on it:
 * ``certnn.verify.checker.ASSUMPTIONS``: the certificate checker;
 * ``certnn.control.taylor``, ``.problem``, ``.reach``: Arb's rigorous ball
   arithmetic, the problem reader's expression translation, simulation tolerances;
+* ``certnn.pinn.error.ASSUMPTIONS``: the maximum principles behind PINN error bounds;
 * ``certnn.theory.accounting.ASSUMPTIONS``: differential privacy (the accountant, the mechanism, the noise).
 
 Results name the boundaries they rest on in their ``assumptions``. The audit
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker",
-              "certnn.control.taylor", "certnn.control.problem", "certnn.control.reach",
+              "certnn.control.taylor", "certnn.control.problem", "certnn.control.reach", "certnn.pinn.error",
               "certnn.theory.accounting")
 
 

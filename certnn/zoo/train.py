@@ -161,9 +161,28 @@ def _train(cfg, data_dir, out, progress, log) -> dict:
         from ..interop.checkpoint import save_checkpoint
         graph = compile_module(model, xte[:1]).graph
         save_checkpoint(out, model, mcfg, graph, info={k: v for k, v in result.items() if k != "history"})
+        save_training_log(out, result)
         result["checkpoint"] = str(out)
     result["wall_seconds"] = time.perf_counter() - t0
     return result
+
+
+TRAINING_LOG = "training.json"
+
+
+def save_training_log(folder, result: dict) -> Path:
+    """``training.json`` next to the checkpoint: the per-epoch history (loss, train and
+    test accuracy, seconds) and the run's settings, for ``certnn report``."""
+    import json
+
+    from ..io import atomic_write
+    path = Path(folder) / TRAINING_LOG
+    doc = {"format": "certnn-training-log", "version": 1, "history": result.get("history", []),
+           "config": result.get("config", {}), "summary": {k: result.get(k) for k in
+                                                            ("arch", "test_accuracy", "train_accuracy", "epochs", "params")}}
+    with atomic_write(path, "w") as f:
+        json.dump(doc, f, indent=1)
+    return path
 
 
 def _progress(enabled: bool):
