@@ -9,8 +9,8 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import (approx, audit, check, dp, floats, gen, graph, lyapunov, main_job, pinn, prove, reach, train, verify,
-               vnncomp, widgets)
+from . import (approx, audit, check, dp, floats, gen, graph, lyapunov, main_job, pinn, prove, reach, rl, train,
+               verify, vnncomp, widgets)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,6 +39,7 @@ COMMANDS = [
     widgets.view_cmd,
     pinn.pinn_group,
     approx.approx_cmd,
+    rl.rl_group,
     gen.gen_group,
     dp.dp_group,
 ]

@@ -38,7 +38,7 @@ from pathlib import Path
 
 REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker",
               "certnn.control.taylor", "certnn.control.problem", "certnn.control.reach", "certnn.pinn.error",
-              "certnn.theory.accounting")
+              "certnn.rl.theorems", "certnn.rl.contract", "certnn.theory.accounting")
 
 
 @dataclass
