@@ -9,8 +9,8 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import (approx, audit, check, floats, graph, lyapunov, main_job, pinn, prove, reach, rl, train, verify, vnncomp,
-               widgets, zoo)
+from . import (approx, audit, check, dp, floats, gen, graph, lyapunov, main_job, pinn, prove, reach, rl, train,
+               verify, vnncomp, widgets, zoo)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,6 +41,8 @@ COMMANDS = [
     approx.approx_cmd,
     rl.rl_group,
     zoo.zoo_group,
+    gen.gen_group,
+    dp.dp_group,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)

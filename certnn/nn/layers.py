@@ -201,6 +201,30 @@ class AvgPool2d(Module):
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
 
+class PixelShuffle(Module):
+    """(N, C r^2, H, W) -> (N, C, H r, W r), PyTorch's channel order: input channel
+    c r^2 + i r + j goes to output pixel (h r + i, w r + j) of channel c. Composed
+    from reshape and transpose (so every interpreter of the op table handles it);
+    a convolution followed by it is the sub-pixel form of a stride-r transposed
+    convolution (Shi et al. 2016)."""
+
+    def __init__(self, upscale_factor: int):
+        super().__init__()
+        if not (isinstance(upscale_factor, int) and upscale_factor >= 1):
+            raise ShapeError(f"PixelShuffle: upscale_factor must be a positive int, got {upscale_factor!r}")
+        self.upscale_factor = upscale_factor
+
+    def forward(self, x):
+        r = self.upscale_factor
+        _expect(x.ndim == 4 and x.shape[1] % (r * r) == 0, f"(N, C*{r * r}, H, W)", x)
+        n, c, h, w = x.shape
+        y = F.transpose(F.reshape(x, (n, c // (r * r), r, r, h, w)), (0, 1, 4, 2, 5, 3))
+        return F.reshape(y, (n, c // (r * r), h * r, w * r))
+
+    def extra_repr(self):
+        return f"upscale_factor={self.upscale_factor}"
+
+
 class Softmax(Module):
     def __init__(self, dim: int = -1):
         super().__init__()

@@ -199,6 +199,20 @@ def vjp(ct, out, x, w, b=None, *, stride, padding, dilation, groups, needs=None)
     return gx, gw, gb
 
 
+def vjp_per_example(ct, out, x, w, b=None, *, stride, padding, dilation, groups, index):
+    """Per-example cotangents of the weight (index 1) or bias (index 2): the weight
+    gradient's im2col product kept apart per example, (N, G, Og, P) @ (N, G, P, K)."""
+    N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x, w, b, stride, padding, dilation, groups)
+    if index == 2:
+        return ct.sum(axis=(2, 3))
+    if index != 1:
+        raise ValueError(f"{_NAME}: per-example cotangents are for the weight and bias, not input {index}")
+    og, k = O // groups, cg * kh * kw
+    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo)).reshape(groups, k, N, ho * wo)
+    ctm = ct.reshape(N, groups, og, ho * wo)
+    return np.matmul(ctm, cols.transpose(2, 0, 3, 1)).reshape(N, O, cg, kh, kw)
+
+
 def jvp(tangents, out, x, w, b=None, *, stride, padding, dilation, groups):
     a = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     tx, tw = np.broadcast_to(tangents[0], x.shape), np.broadcast_to(tangents[1], w.shape)
@@ -283,4 +297,4 @@ def b32_conv2d(x, w, b=None, order=None, backend=None, *, stride=(1, 1), padding
 register(OpDef(
     name=_NAME, module=__name__, arity=(2, 3), binary32=ieee(b32_conv2d),
     attrs={"stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "groups": 1},
-    shape=shape, real=real, vjp=vjp, vjp_needs=True, jvp=jvp, interval=interval, error=error, samples=samples, doc=__doc__))
+    shape=shape, real=real, vjp=vjp, vjp_needs=True, vjp_per_example=vjp_per_example, jvp=jvp, interval=interval, error=error, samples=samples, doc=__doc__))

@@ -119,6 +119,22 @@ def linear_vjp(ct, out, x, w, b=None, needs=None):
     return gx, gw, ct2.sum(axis=0)
 
 
+def linear_vjp_per_example(ct, out, x, w, b=None, *, index):
+    """Per-example cotangents of the weight (index 1: ct_n^T x_n, summed over any
+    middle dims) or the bias (index 2: ct_n summed over middle dims): one batched
+    product over the examples, the outer-product form of ``gw = ct^T x``."""
+    n = x.shape[0]
+    ct3 = ct.reshape(n, -1, ct.shape[-1])
+    if index == 2:
+        return ct3.sum(axis=1)
+    if index != 1:
+        raise ValueError(f"linear: per-example cotangents are for the weight and bias, not input {index}")
+    x3 = x.reshape(n, -1, x.shape[-1])
+    if ct3.shape[1] == 1:                       # (N, out) x (N, in): a broadcast outer product
+        return ct3[:, 0, :, None] * x3[:, 0, None, :]
+    return np.matmul(ct3.transpose(0, 2, 1), x3)
+
+
 def linear_jvp(tangents, out, x, w, b=None):
     y = linear_real(tangents[0], w) + linear_real(x, tangents[1])
     if b is not None:
@@ -234,4 +250,5 @@ register(OpDef(
 
 register(OpDef(
     name="linear", binary32=ieee(b32_linear), module=_M, arity=(2, 3), attrs={}, shape=linear_shape, real=linear_real,
-    vjp=linear_vjp, vjp_needs=True, jvp=linear_jvp, tangent=linear_tangent, interval=linear_interval, error=linear_error, samples=_linear_samples, doc=__doc__))
+    vjp=linear_vjp, vjp_needs=True, vjp_per_example=linear_vjp_per_example, jvp=linear_jvp, tangent=linear_tangent,
+    interval=linear_interval, error=linear_error, samples=_linear_samples, doc=__doc__))

@@ -35,6 +35,13 @@ relax       ``relax(l, u, alpha=, mode=, **attrs)``           lines ``(lw, lb, u
             through its vjp)
 ==========  ================================================  =========================
 
+Beside the rules, an op whose parameter cotangent contracts over the batch
+(``linear``, ``conv2d``) may give ``vjp_per_example(ct, out, *xs, index=,
+**attrs)``: the cotangent of input ``index`` for each example separately, shape
+``(N,) + xs[index].shape``, whose sum over the first axis is the ``vjp`` rule's
+cotangent (the per-example gradient walk of :mod:`certnn.optim.per_example`;
+elementwise ops need none: their broadcast cotangent already has the batch axis).
+
 Beside the rules, ``tangent(ap, ts, xs, y, **attrs)`` is the jvp written with ops
 instead of arrays: ``ap(op_name, *args, **attrs)`` applies an op in the
 caller's arithmetic (graph nodes, eager tensors, intervals), ``ts`` holds one
@@ -93,6 +100,7 @@ class OpDef:
     linear: bool = False            # linear in all differentiable inputs jointly
     differentiable: tuple[bool, ...] | None = None  # per input; None = all
     vjp_needs: bool = False         # vjp takes ``needs=`` (which inputs want a cotangent) to skip work
+    vjp_per_example: Callable | None = None  # per-example cotangent of a batch-free input (see above)
     doc: str = ""
 
     def rules(self) -> list[str]:

@@ -13,8 +13,9 @@ boundary is registered once, in the module whose arithmetic relies on it:
   says about the runtime that executes the network;
 * ``certnn.verify.checker.ASSUMPTIONS``: the certificate checker;
 * ``certnn.control.taylor``, ``.problem``, ``.reach``: Arb's rigorous ball
-  arithmetic, the problem reader's expression translation, simulation tolerances.
-* ``certnn.pinn.error.ASSUMPTIONS``: the maximum principles behind PINN error bounds.
+  arithmetic, the problem reader's expression translation, simulation tolerances;
+* ``certnn.pinn.error.ASSUMPTIONS``: the maximum principles behind PINN error bounds;
+* ``certnn.theory.accounting.ASSUMPTIONS``: differential privacy (the accountant, the mechanism, the noise).
 
 Results name the boundaries they rest on in their ``assumptions``. The audit
 joins the registries with the places that use them:
@@ -37,7 +38,7 @@ from pathlib import Path
 
 REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker",
               "certnn.control.taylor", "certnn.control.problem", "certnn.control.reach", "certnn.pinn.error",
-              "certnn.rl.theorems", "certnn.rl.contract")
+              "certnn.rl.theorems", "certnn.rl.contract", "certnn.theory.accounting")
 
 
 @dataclass

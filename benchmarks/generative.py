@@ -1,0 +1,286 @@
+"""Generative models benchmark (certnn.generative).
+
+    python benchmarks/generative.py [--only SECTION ...] [--quick]
+
+Sections (each merges its entry into benchmarks/results/generative.json):
+
+* ``vae``: the VAE of PyTorch's example (784-400-20, Bernoulli decoder, Adam 1e-3,
+  batch 128) for 10 epochs in certnn and in PyTorch CPU, epochs interleaved
+  (certnn epoch k, then torch epoch k) so both see the same machine load; test
+  loss per example (negative ELBO, nats; PyTorch's example: about 105.6) and
+  per-epoch training time (ratio certnn / torch; target <= 1.5);
+* ``vqvae``: VQ-VAE reconstruction MSE on the MNIST test set in [0, 1] pixel
+  units (Keras' example: about 0.0042 after 30 epochs) and codebook usage;
+* ``gan`` and ``ddpm``: trained on MNIST (the DDPM within a 30-minute budget),
+  sample grids as PNG under benchmarks/results/, and the Frechet distance of 2000
+  samples to the MNIST test set in the features of certnn's feature classifier
+  (certnn.generative.frechet.FEATURE_NET); the MNIST training split's own distance
+  is the floor; compare models only with each other;
+* ``toy``: DDPM on the 2-D Gaussian mixture: sample mean and covariance against
+  the target's.
+
+The machine was shared by several jobs (2 cores): times are only meaningful as
+the same-run ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results" / "generative.json"
+PICTURES = ROOT / "benchmarks" / "results"
+FEATURE_CACHE = ROOT / "runs" / "feature_net"
+FD_SAMPLES = 2000
+
+
+def _log(s):
+    print(s, flush=True)
+
+
+def _torch_vae(threads):
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+
+    class VAE(torch.nn.Module):                      # pytorch/examples vae/main.py
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc21, self.fc22 = torch.nn.Linear(784, 400), torch.nn.Linear(400, 20), torch.nn.Linear(400, 20)
+            self.fc3, self.fc4 = torch.nn.Linear(20, 400), torch.nn.Linear(400, 784)
+
+        def forward(self, x):
+            h = torch.relu(self.fc1(x))
+            mu, logvar = self.fc21(h), self.fc22(h)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            return torch.sigmoid(self.fc4(torch.relu(self.fc3(z)))), mu, logvar
+
+    def loss(recon, x, mu, logvar):
+        bce = torch.nn.functional.binary_cross_entropy(recon, x, reduction="sum")
+        return bce - 0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+
+    model = VAE()
+    return torch, model, torch.optim.Adam(model.parameters(), lr=1e-3), loss
+
+
+def vae(quick):
+    from threadpoolctl import threadpool_limits
+    from certnn.data.loader import DataLoader
+    from certnn.generative.train import build, load_data
+    from certnn.random import manual_seed
+    epochs = 1 if quick else 10
+    manual_seed(0)
+    model = build({"arch": "vae"})
+    xtr, xte = load_data("mnist", (784,), limit_train=6000 if quick else None, limit_test=2000 if quick else None)
+    model.make_optimizers()
+    loader = DataLoader(xtr, batch_size=128, shuffle=True, seed=0)
+    rng = np.random.default_rng([0, 1])
+    torch, tmodel, topt, tloss = _torch_vae(1)
+    txtr, txte = torch.tensor(xtr), torch.tensor(xte)
+    rows = []
+    with threadpool_limits(limits=1, user_api="blas"):
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            for (xb,) in loader.batches(epoch):
+                model.train_step(xb, rng)
+            c_time = time.perf_counter() - t0
+            c_loss = model.evaluate(xte, np.random.default_rng([0, 3]))["test_loss"]
+            perm = torch.randperm(len(txtr))
+            t0 = time.perf_counter()
+            tmodel.train()
+            for i in range(0, len(txtr), 128):
+                xb = txtr[perm[i:i + 128]]
+                topt.zero_grad()
+                recon, mu, logvar = tmodel(xb)
+                tloss(recon, xb, mu, logvar).backward()
+                topt.step()
+            t_time = time.perf_counter() - t0
+            with torch.no_grad():
+                tmodel.eval()
+                t_loss = 0.0
+                for i in range(0, len(txte), 1000):
+                    recon, mu, logvar = tmodel(txte[i:i + 1000])
+                    t_loss += float(tloss(recon, txte[i:i + 1000], mu, logvar))
+                t_loss /= len(txte)
+            rows.append({"epoch": epoch + 1, "certnn_test_loss": c_loss, "torch_test_loss": t_loss,
+                         "certnn_seconds": c_time, "torch_seconds": t_time})
+            _log(f"vae epoch {epoch + 1}: certnn {c_loss:.2f} ({c_time:.1f} s)  torch {t_loss:.2f} ({t_time:.1f} s)")
+    from certnn.generative.train import save
+    save(model, ROOT / "runs" / "bench_vae", {"data": "mnist", "epochs": epochs, "history": rows})
+    ratio = float(np.median([r["certnn_seconds"] / r["torch_seconds"] for r in rows]))
+    return {"epochs": epochs, "certnn_test_loss": rows[-1]["certnn_test_loss"],
+            "torch_test_loss": rows[-1]["torch_test_loss"], "time_ratio_median": ratio,
+            "certnn_epoch_seconds_median": float(np.median([r["certnn_seconds"] for r in rows])),
+            "torch_epoch_seconds_median": float(np.median([r["torch_seconds"] for r in rows])),
+            "targets": {"test_loss": 106.0, "time_ratio": 1.5}, "peer": "pytorch/examples vae (about 105.6)",
+            "history": rows}
+
+
+def _frechet(samples_fn, net, reference):
+    from certnn.generative.frechet import features, frechet_distance
+    return frechet_distance(features(net, samples_fn(FD_SAMPLES)), reference)
+
+
+def _net_and_reference(quick):
+    from certnn.data.mnist import mnist_arrays
+    from certnn.generative.frechet import FEATURE_NET, feature_net, features
+    net = feature_net(FEATURE_CACHE, log=_log)
+    xte, yte = mnist_arrays((784,), None, "test")
+    ref = features(net, xte)
+    return net, ref, {"feature_net": FEATURE_NET, "samples": FD_SAMPLES, "reference": "MNIST test split (10000)"}
+
+
+def _generative_run(arch, epochs, quick, overrides=None, picture=None):
+    from certnn.generative.train import train
+    out = ROOT / "runs" / f"bench_{arch}"
+    r = train(arch, "mnist", epochs=1 if quick else epochs, seed=0, out=out, overrides=overrides or {},
+              limit_train=2000 if quick else None, limit_test=500 if quick else None, log=_log)
+    if picture:
+        import shutil
+        shutil.copyfile(out / "samples.png", PICTURES / picture)
+    return {k: v for k, v in r.items() if k not in ("checkpoint", "samples_png")}, out
+
+
+def vqvae(quick):
+    r, _ = _generative_run("vqvae", EPOCHS["vqvae"], quick, picture="vqvae_samples.png")
+    last = r["history"][-1]
+    return r | {"reconstruction_mse": last["reconstruction_mse"], "codes_used": last["codes_used"],
+                "perplexity": last["perplexity"], "peer": {"keras_example_mse": 0.0042, "keras_epochs": 30}}
+
+
+def gan(quick):
+    from certnn.generative.train import load
+    r, out = _generative_run("gan", EPOCHS["gan"], quick, picture="gan_samples.png")
+    net, ref, meta = _net_and_reference(quick)
+    model, _ = load(out)
+    fd = _frechet(lambda n: model.sample(n, np.random.default_rng(5)), net, ref)
+    return r | {"frechet_distance": fd, "frechet": meta}
+
+
+DDPM_MINUTES = 30
+EPOCHS = {"vqvae": 3, "gan": 10}       # --vqvae-epochs, --gan-epochs
+DDPM_HIDDEN = [512, 512, 512]
+DDPM_FULL_SAMPLER = True
+
+
+def ddpm(quick):
+    """Train the MNIST DDPM for at most DDPM_MINUTES minutes of wall time, then sample
+    with both samplers (the 1000-step ancestral sampler is scored only with
+    DDPM_FULL_SAMPLER; it costs ten times the DDIM-100 samplers)."""
+    from certnn.data.loader import DataLoader
+    from certnn.generative.grid import save_samples
+    from certnn.generative.train import build, fit, load_data
+    from certnn.random import manual_seed
+    budget = 60 if quick else DDPM_MINUTES * 60
+    manual_seed(0)
+    model = build({"arch": "ddpm", "hidden": DDPM_HIDDEN})
+    xtr, xte = load_data("mnist", (784,), limit_train=2000 if quick else None, limit_test=500 if quick else None)
+    t0 = time.perf_counter()
+    history, epoch = [], 0
+    model.make_optimizers()
+    loader = DataLoader(xtr, batch_size=128, shuffle=True, seed=0)
+    rng = np.random.default_rng([0, 1])
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1, user_api="blas"):
+        while time.perf_counter() - t0 < budget:
+            te = time.perf_counter()
+            losses = [model.train_step(xb, rng)["loss"] for (xb,) in loader.batches(epoch)
+                      if time.perf_counter() - t0 < budget]
+            epoch += 1
+            history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "steps": len(losses),
+                            "seconds": time.perf_counter() - te})
+            _log(f"ddpm epoch {epoch}: loss {history[-1]['train_loss']:.4f} ({history[-1]['seconds']:.0f} s)")
+        train_seconds = time.perf_counter() - t0
+        test_loss = model.evaluate(xte, np.random.default_rng([0, 3]))["test_loss"]
+        from certnn.generative.train import save
+        out = ROOT / "runs" / "bench_ddpm"
+        save(model, out, {"data": "mnist", "epochs": epoch, "history": history})
+        net, ref, meta = _net_and_reference(quick)
+        res = {"config": model.config(), "budget_minutes": budget / 60, "train_seconds": train_seconds, "epochs": epoch, "steps": sum(h["steps"] for h in history),
+               "test_loss": test_loss, "history": history, "frechet": meta, "samplers": {}}
+        samplers = [("ddim-100-eta0", {"sampler": "ddim", "steps": 100, "eta": 0.0}),
+                    ("ddim-100-eta1", {"sampler": "ddim", "steps": 100, "eta": 1.0})]
+        for name, kw in samplers + ([("ddpm-1000", {"sampler": "ddpm"})] if DDPM_FULL_SAMPLER else []):
+            ts = time.perf_counter()
+            fd = _frechet(lambda n: model.sample(n, np.random.default_rng(5), **kw), net, ref)
+            res["samplers"][name] = {"frechet_distance": fd, "seconds": time.perf_counter() - ts}
+            _log(f"ddpm {name}: Frechet distance {fd:.2f}")
+            save_samples(model.sample(64, np.random.default_rng(6), **kw), PICTURES / f"ddpm_{name}.png",
+                         f"DDPM on MNIST ({epoch} epochs, {train_seconds / 60:.0f} min), {name}")
+    return res
+
+
+def floor(quick):
+    """The Frechet distance of the MNIST training split itself (and of VAE samples)."""
+    from certnn.data.mnist import mnist_arrays
+    from certnn.generative.frechet import features, frechet_distance
+    net, ref, meta = _net_and_reference(quick)
+    xtr, _ = mnist_arrays((784,), None, "train")
+    out = {"train_split": frechet_distance(features(net, xtr[:FD_SAMPLES]), ref), "frechet": meta}
+    vae_dir = ROOT / "runs" / "bench_vae"
+    if vae_dir.exists():
+        from certnn.generative.train import load
+        model, _ = load(vae_dir)
+        out["vae"] = _frechet(lambda n: model.sample(n, np.random.default_rng(5)), net, ref)
+    return out
+
+
+def toy(quick):
+    from certnn.generative.toy import GaussianMixture
+    from certnn.generative.train import train
+    r = train("ddpm", "toy2d", epochs=2 if quick else 20, seed=0, out=ROOT / "runs" / "bench_toy", log=_log)
+    from certnn.generative.train import load
+    model, _ = load(ROOT / "runs" / "bench_toy")
+    gm, out = GaussianMixture(), {"epochs": r["epochs"], "test_loss": r["test_loss"]}
+    for name, kw in [("ddpm", {"sampler": "ddpm"}), ("ddim-eta0", {"sampler": "ddim", "eta": 0.0})]:
+        x = model.sample(20000, np.random.default_rng(1), **kw)
+        out[name] = {"mean": x.mean(0).tolist(), "cov": np.cov(x.T).tolist()}
+    out["target"] = {"mean": gm.mean().tolist(), "cov": gm.cov().tolist()}
+    return out
+
+
+SECTIONS = {"vae": vae, "vqvae": vqvae, "gan": gan, "ddpm": ddpm, "floor": floor, "toy": toy}
+
+
+def _merge(updates: dict) -> dict:
+    from certnn.io import atomic_write
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data.update(updates)
+    data["machine"] = {"platform": platform.platform(), "python": platform.python_version(),
+                       "note": "2 CPU cores shared with other jobs; compare times only as same-run ratios"}
+    with atomic_write(RESULTS, "w") as f:
+        json.dump(data, f, indent=1, default=float)
+    return data
+
+
+def main(argv=None):
+    global DDPM_MINUTES, DDPM_FULL_SAMPLER
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
+    ap.add_argument("--quick", action="store_true", help="tiny runs (smoke test)")
+    ap.add_argument("--ddpm-minutes", type=float, default=DDPM_MINUTES, help="DDPM training budget (wall time)")
+    ap.add_argument("--vqvae-epochs", type=int, default=EPOCHS["vqvae"])
+    ap.add_argument("--gan-epochs", type=int, default=EPOCHS["gan"])
+    ap.add_argument("--no-ddpm-1000", action="store_true", help="skip scoring the 1000-step ancestral sampler")
+    args = ap.parse_args(argv)
+    DDPM_MINUTES, DDPM_FULL_SAMPLER = args.ddpm_minutes, not args.no_ddpm_1000
+    EPOCHS.update(vqvae=args.vqvae_epochs, gan=args.gan_epochs)
+    for name in args.only or list(SECTIONS):
+        t0 = time.perf_counter()
+        res = SECTIONS[name](args.quick)
+        res["section_seconds"] = time.perf_counter() - t0
+        res["quick"] = args.quick
+        _merge({name: res})
+        print(json.dumps({name: {k: v for k, v in res.items() if k != "history"}}, default=float), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+r"""Denoising diffusion (Ho et al. 2020) with epsilon-prediction, its ancestral
+sampler and DDIM (Song et al. 2021). This docstring is the specification; the
+functions below implement exactly these formulas (the tests check each step
+against them, and ``docs/generative.md`` quotes them).
+
+Schedule: betas beta_1..beta_T, alpha_t = 1 - beta_t, abar_t = prod_{s<=t} alpha_s,
+abar_0 = 1. Forward process q(x_t | x_{t-1}) = N(sqrt(alpha_t) x_{t-1}, beta_t I),
+whose marginal is q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I) (theorem
+``generative/forward-marginal``), so :func:`q_sample` draws
+x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps in one step.
+
+Training: t ~ Uniform{1..T}, eps ~ N(0, I), loss = mean ||eps - eps_theta(x_t, t)||^2.
+
+Both samplers read the network through the same two quantities at step t:
+
+    x0_hat  = (x_t - sqrt(1 - abar_t) eps_hat) / sqrt(abar_t)    [then clipped to
+              [-c, c] when ``clip=c`` is given; no clipping by default]
+    eps_hat <- (x_t - sqrt(abar_t) x0_hat) / sqrt(1 - abar_t)     (unchanged without clipping)
+
+DDPM ancestral step t -> t-1 (Ho et al. Algorithm 2, written with the
+posterior q(x_{t-1} | x_t, x_0) = N(mu_t, beta~_t I)):
+
+    mu_t      = sqrt(abar_{t-1}) beta_t / (1 - abar_t) x0_hat
+                + sqrt(alpha_t) (1 - abar_{t-1}) / (1 - abar_t) x_t
+    beta~_t   = (1 - abar_{t-1}) / (1 - abar_t) beta_t
+    x_{t-1}   = mu_t + sqrt(beta~_t) z,   z ~ N(0, I), no noise at t = 1
+
+(without clipping mu_t equals Algorithm 2's (x_t - beta_t / sqrt(1 - abar_t)
+eps_hat) / sqrt(alpha_t): theorem ``generative/ddpm-posterior-mean``).
+
+DDIM step t -> s (s < t, on the sub-sequence tau of S timesteps evenly spaced
+in 1..T, then s = 0 at the end; Song et al. eq. 12):
+
+    sigma   = eta sqrt((1 - abar_s) / (1 - abar_t)) sqrt(1 - abar_t / abar_s)
+    x_s     = sqrt(abar_s) x0_hat + sqrt(1 - abar_s - sigma^2) eps_hat + sigma z
+
+with z drawn only when sigma > 0. eta = 0 is deterministic; eta = 1 on the full
+sequence is the DDPM ancestral sampler (theorem ``generative/ddim-eta1-is-ddpm``).
+Both samplers start from x_T ~ N(0, I) drawn from the same generator first,
+and the returned sample is the final x_0 (the last step's mean: no noise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .. import functional as F
+from .. import nn, optim
+from ..errors import CertnnError
+from ..tensor import Tensor, no_grad
+
+EpsModel = Callable[[np.ndarray, np.ndarray], np.ndarray]   # (x_t, t) -> eps_hat
+
+
+@dataclass(frozen=True)
+class Schedule:
+    betas: np.ndarray                       # beta_1..beta_T (index t-1)
+
+    @classmethod
+    def linear(cls, T: int = 1000, beta_1: float | None = None, beta_T: float | None = None) -> "Schedule":
+        """Ho et al.'s linear schedule 1e-4..0.02 for T = 1000, scaled by 1000/T for other T
+        (so the total noise stays comparable)."""
+        if T < 1:
+            raise CertnnError(f"diffusion needs T >= 1 steps, got {T}")
+        s = 1000.0 / T
+        b1 = 1e-4 * s if beta_1 is None else beta_1
+        bT = min(0.02 * s, 0.999) if beta_T is None else beta_T
+        return cls(np.linspace(b1, bT, T, dtype=np.float64))
+
+    @property
+    def T(self) -> int:
+        return len(self.betas)
+
+    @property
+    def alphas(self) -> np.ndarray:
+        return 1.0 - self.betas
+
+    @property
+    def abar(self) -> np.ndarray:
+        """abar_0..abar_T (index t; abar_0 = 1)."""
+        return np.concatenate([[1.0], np.cumprod(self.alphas)])
+
+
+def q_sample(sched: Schedule, x0: np.ndarray, t: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps, t an int array in 1..T per example."""
+    ab = sched.abar[t].reshape((-1,) + (1,) * (x0.ndim - 1))
+    return (np.sqrt(ab) * x0 + np.sqrt(1.0 - ab) * eps).astype(x0.dtype)
+
+
+def predict_x0(x_t, eps_hat, abar_t, clip: float | None):
+    """(x0_hat, eps_hat) at one step, with the optional clipping of x0_hat shared by both samplers."""
+    x0 = (x_t - np.sqrt(1.0 - abar_t) * eps_hat) / np.sqrt(abar_t)
+    if clip is None:
+        return x0, eps_hat
+    x0 = np.clip(x0, -clip, clip)
+    return x0, (x_t - np.sqrt(abar_t) * x0) / np.sqrt(1.0 - abar_t)
+
+
+def ddpm_step(sched: Schedule, x_t, eps_hat, t: int, z, clip: float | None = None):
+    """One ancestral step t -> t-1 (``z`` is ignored at t = 1)."""
+    ab, ab_prev, beta, alpha = sched.abar[t], sched.abar[t - 1], sched.betas[t - 1], sched.alphas[t - 1]
+    x0, _ = predict_x0(x_t, eps_hat, ab, clip)
+    mean = np.sqrt(ab_prev) * beta / (1.0 - ab) * x0 + np.sqrt(alpha) * (1.0 - ab_prev) / (1.0 - ab) * x_t
+    if t == 1:
+        return mean
+    return mean + np.sqrt((1.0 - ab_prev) / (1.0 - ab) * beta) * z
+
+
+def ddim_sigma(sched: Schedule, t: int, s: int, eta: float) -> float:
+    ab, ab_s = sched.abar[t], sched.abar[s]
+    return float(eta * np.sqrt((1.0 - ab_s) / (1.0 - ab)) * np.sqrt(1.0 - ab / ab_s))
+
+
+def ddim_step(sched: Schedule, x_t, eps_hat, t: int, s: int, eta: float, z, clip: float | None = None):
+    """One DDIM step t -> s (``z`` is ignored when sigma = 0)."""
+    ab_s = sched.abar[s]
+    x0, eps = predict_x0(x_t, eps_hat, sched.abar[t], clip)
+    sigma = ddim_sigma(sched, t, s, eta)
+    out = np.sqrt(ab_s) * x0 + np.sqrt(max(1.0 - ab_s - sigma ** 2, 0.0)) * eps
+    return out + sigma * z if sigma > 0 else out
+
+
+def ddim_timesteps(T: int, steps: int) -> list[int]:
+    """The DDIM sub-sequence: ``steps`` timesteps evenly spaced in 1..T, descending."""
+    if not 1 <= steps <= T:
+        raise CertnnError(f"DDIM steps must be in 1..{T}, got {steps}")
+    return sorted({int(v) for v in np.round(np.linspace(1, T, steps))}, reverse=True)
+
+
+def sample_ddpm(eps_model: EpsModel, sched: Schedule, shape, rng: np.random.Generator,
+                clip: float | None = None, dtype=np.float32) -> np.ndarray:
+    x = rng.standard_normal(shape).astype(dtype)
+    for t in range(sched.T, 0, -1):
+        eps = eps_model(x, np.full(shape[0], t))
+        z = rng.standard_normal(shape).astype(dtype) if t > 1 else None
+        x = ddpm_step(sched, x, eps, t, z, clip).astype(dtype)
+    return x
+
+
+def sample_ddim(eps_model: EpsModel, sched: Schedule, shape, rng: np.random.Generator, steps: int,
+                eta: float = 0.0, clip: float | None = None, dtype=np.float32, x_T=None) -> np.ndarray:
+    x = rng.standard_normal(shape).astype(dtype) if x_T is None else np.array(x_T, dtype=dtype)
+    ts = ddim_timesteps(sched.T, steps)
+    for t, s in zip(ts, ts[1:] + [0]):
+        eps = eps_model(x, np.full(shape[0], t))
+        z = rng.standard_normal(shape).astype(dtype) if ddim_sigma(sched, t, s, eta) > 0 else None
+        x = ddim_step(sched, x, eps, t, s, eta, z, clip).astype(dtype)
+    return x
+
+
+# ---- the noise-prediction network and the trainable model -------------------------------
+
+def time_embedding(t: np.ndarray, dim: int, dtype=np.float32) -> np.ndarray:
+    """Sinusoidal embedding [sin(t w_k), cos(t w_k)], w_k = 10000^(-k / (dim/2))."""
+    w = np.exp(-np.log(10000.0) * np.arange(dim // 2) / max(dim // 2, 1))
+    a = np.asarray(t, np.float64)[:, None] * w[None]
+    return np.concatenate([np.sin(a), np.cos(a)], axis=1).astype(dtype)
+
+
+class TimeMLP(nn.Module):
+    """eps_theta(x, t): an MLP whose every layer also reads the time embedding
+    (h_{k+1} = relu(W_k [h_k, e(t)] + b_k)); the linear output layer reads
+    [h_K, e(t), x], a linear skip initialised to the identity: at large t the
+    optimal eps is nearly x_t itself, which a stack of relu layers learns slowly."""
+
+    def __init__(self, dim: int, hidden=(128, 128, 128), emb: int = 32):
+        super().__init__()
+        self.emb = emb
+        widths = [dim, *hidden]
+        self.layers = nn.Sequential(*[nn.Linear(w + emb, h) for w, h in zip(widths, hidden)])
+        self.out = nn.Linear(widths[-1] + emb + dim, dim)
+        self.out.weight.data[:, -dim:] = np.eye(dim, dtype=self.out.weight.data.dtype)
+
+    def forward(self, x: Tensor, e: Tensor) -> Tensor:
+        h = x
+        for layer in self.layers:
+            h = F.relu(layer(F.concat([h, e], axis=1)))
+        return self.out(F.concat([h, e, x], axis=1))
+
+
+class DDPM(nn.Module):
+    """The trainable model: a :class:`TimeMLP` noise predictor on flattened data
+    (MNIST pixels mapped to [-1, 1], or 2-D points), Adam, the loss above."""
+
+    arch = "ddpm"
+
+    def __init__(self, dim: int = 784, hidden=(1024, 1024, 1024), emb: int = 64, T: int = 1000,
+                 lr: float = 1e-3, sampler: str = "ddim", sample_steps: int = 100, eta: float = 0.0,
+                 clip: float | None = None, pixels: bool = True):
+        super().__init__()
+        self.dim, self.hidden, self.emb_dim, self.lr = dim, tuple(hidden), emb, lr
+        self.sampler, self.sample_steps, self.eta, self.clip, self.pixels = sampler, sample_steps, eta, clip, pixels
+        if sampler not in ("ddpm", "ddim"):
+            raise CertnnError(f"unknown sampler {sampler!r} (choose ddpm or ddim)")
+        self.schedule = Schedule.linear(T)
+        self.net = TimeMLP(dim, self.hidden, emb)
+
+    @property
+    def data_shape(self) -> tuple:
+        return (self.dim,)
+
+    def config(self) -> dict:
+        return {"arch": self.arch, "dim": self.dim, "hidden": list(self.hidden), "emb": self.emb_dim,
+                "T": self.schedule.T, "lr": self.lr, "sampler": self.sampler, "sample_steps": self.sample_steps,
+                "eta": self.eta, "clip": self.clip, "pixels": self.pixels}
+
+    def to_model_space(self, x: np.ndarray) -> np.ndarray:
+        return (2.0 * x - 1.0).astype(np.float32) if self.pixels else x.astype(np.float32)
+
+    def to_data_space(self, x: np.ndarray) -> np.ndarray:
+        return np.clip((x + 1.0) / 2.0, 0.0, 1.0) if self.pixels else x
+
+    def eps_tensor(self, x_t: np.ndarray, t: np.ndarray) -> Tensor:
+        return self.net(Tensor(x_t), Tensor(time_embedding(t, self.emb_dim)))
+
+    def eps_model(self, x_t: np.ndarray, t: np.ndarray) -> np.ndarray:
+        with no_grad():
+            return self.eps_tensor(x_t, t).data
+
+    def loss(self, x0: np.ndarray, rng) -> Tensor:
+        t = rng.integers(1, self.schedule.T + 1, size=len(x0))
+        eps = rng.standard_normal(x0.shape).astype(np.float32)
+        return F.mse(self.eps_tensor(q_sample(self.schedule, x0, t, eps), t), Tensor(eps))
+
+    def make_optimizers(self):
+        self._opt = optim.Adam(self.parameters(), lr=self.lr)
+
+    def train_step(self, x: np.ndarray, rng) -> dict:
+        loss = self.loss(self.to_model_space(x), rng)
+        self._opt.zero_grad()
+        loss.backward()
+        self._opt.step()
+        return {"loss": float(loss.data)}
+
+    def evaluate(self, x: np.ndarray, rng, batch: int = 1000) -> dict:
+        total = 0.0
+        with no_grad():
+            for i in range(0, len(x), batch):
+                xb = self.to_model_space(x[i:i + batch])
+                total += float(self.loss(xb, rng).data) * len(xb)
+        return {"test_loss": total / max(len(x), 1)}
+
+    def sample(self, n: int, rng, sampler: str | None = None, steps: int | None = None,
+               eta: float | None = None) -> np.ndarray:
+        sampler = sampler or self.sampler
+        if sampler == "ddpm":
+            x = sample_ddpm(self.eps_model, self.schedule, (n, self.dim), rng, self.clip)
+        else:
+            x = sample_ddim(self.eps_model, self.schedule, (n, self.dim), rng, steps or self.sample_steps,
+                            self.eta if eta is None else eta, self.clip)
+        return self.to_data_space(x)
