@@ -126,3 +126,86 @@ def cross_entropy(logits, target, ignore_index=-100, reduction="mean"):
 
 def mse(pred, target, reduction="mean"):
     return apply("mse", pred, target, reduction=reduction)
+
+
+def pad(x, pads, value=0.0):
+    """ONNX-style constant padding: ``pads`` = (begin_0, ..., begin_{n-1}, end_0, ..., end_{n-1})."""
+    return apply("pad", x, pads=tuple(int(p) for p in pads), value=float(value))
+
+
+# ---- the zoo's ops: embeddings, attention, normalisation, scans, spectral layers
+
+def embedding(indices, weight):
+    """Rows of ``weight`` (V, D) picked by integer ``indices``: shape indices.shape + (D,)."""
+    return apply("embedding", indices, weight)
+
+
+def dropout(x, keep, p):
+    """x / (1 - p) where the boolean mask ``keep`` is True, 0 elsewhere (``nn.Dropout`` draws the mask)."""
+    return apply("dropout", x, keep, p=float(p))
+
+
+def rms_norm(x, weight, eps=1e-6):
+    return apply("rms_norm", x, weight, eps=float(eps))
+
+
+def masked_softmax(x, keep, axis=-1):
+    """Softmax over the entries where ``keep`` is True; the others, and fully masked rows, are 0."""
+    return apply("masked_softmax", x, keep, axis=axis)
+
+
+def causal_mask(q_len: int, k_len: int):
+    """(q_len, k_len) booleans: query i sees keys j <= i + (k_len - q_len), i.e. the
+    queries are the last q_len positions (what a KV-cache decoding step needs;
+    for q_len == k_len this is the lower triangle)."""
+    import numpy as np
+    return np.tril(np.ones((q_len, k_len), dtype=bool), k=k_len - q_len)
+
+
+def scaled_dot_product_attention(q, k, v, mask=None, is_causal=False, scale=None):
+    """softmax(q k^T * scale) v over the last two axes: q (..., Tq, d), k (..., Tk, d),
+    v (..., Tk, dv) -> (..., Tq, dv); ``scale`` defaults to 1/sqrt(d). ``mask``: booleans
+    broadcastable to (..., Tq, Tk), True where attention is allowed (a padding mask is
+    (B, 1, 1, Tk)); ``is_causal`` adds :func:`causal_mask`. With a mask the weights are
+    ``masked_softmax``: a query with no allowed key gets zeros, not NaN."""
+    import numpy as np
+    d = q.shape[-1]
+    perm = tuple(range(k.ndim - 2)) + (k.ndim - 1, k.ndim - 2)
+    scores = matmul(q, transpose(k, perm)) * (1.0 / float(np.sqrt(d)) if scale is None else float(scale))
+    keep = None if mask is None else np.asarray(mask.data if isinstance(mask, Tensor) else mask, dtype=bool)
+    if is_causal:
+        c = causal_mask(q.shape[-2], k.shape[-2])
+        keep = c if keep is None else keep & c
+    weights = softmax(scores, axis=-1) if keep is None else masked_softmax(scores, keep, axis=-1)
+    return matmul(weights, v)
+
+
+def selective_scan(x, delta, A, B, C):
+    """Mamba's selective scan (see :mod:`certnn.ops.scan`): x, delta (batch, L, D), A (D, N),
+    B, C (batch, L, N) -> (batch, L, D)."""
+    return apply("selective_scan", x, delta, A, B, C)
+
+
+def rfft(x, axis=-1, modes=None):
+    """Real FFT along ``axis``, keeping the first ``modes`` frequencies; (re, im) on a new last axis."""
+    return apply("rfft", x, axis=axis, modes=modes)
+
+
+def irfft(z, n, axis=-1):
+    """Inverse of :func:`rfft`: z (..., m, ..., 2) with m <= n//2 + 1 frequencies -> n real samples."""
+    return apply("irfft", z, n=int(n), axis=axis)
+
+
+def complex_mul(a, b):
+    """Complex product of (re, im) pairs on the last axis, broadcasting the others."""
+    return apply("complex_mul", a, b)
+
+
+def complex_matmul(a, b):
+    """Complex matrix product of (..., m, k, 2) and (..., k, n, 2) in real arithmetic."""
+    return apply("complex_matmul", a, b)
+
+
+def global_avg_pool2d(x):
+    """(N, C, H, W) -> (N, C): the mean over the spatial axes."""
+    return mean(x, axis=(2, 3))

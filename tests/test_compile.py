@@ -7,14 +7,15 @@ from certnn import Tensor
 from certnn import functional as F
 from certnn.ir.compile import compile
 
-from .zoo_models import build_all
+from .zoo_models import build_all, build_token_models
 
 N_MODELS = len(build_all())
+N_TOKEN_MODELS = len(build_token_models())
 
 
 def _grads(module, run, x):
     module.zero_grad()
-    xt = Tensor(x, requires_grad=True)
+    xt = Tensor(x, requires_grad=np.asarray(x).dtype.kind == "f")   # token ids have no gradient
     out = run(xt)
     v = np.cos(np.arange(out.data.size, dtype=out.dtype)).reshape(out.shape)  # fixed cotangent
     F.sum(out * Tensor(v)).backward()
@@ -31,6 +32,19 @@ def test_compiled_equals_eager_bitwise(idx, dtype):
     assert y_c.dtype == dtype
     assert np.array_equal(y_e, y_c), name
     assert np.array_equal(gx_e, gx_c), name
+    for a, b in zip(gp_e, gp_c):
+        assert np.array_equal(a, b), name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("idx", range(N_TOKEN_MODELS))
+def test_compiled_equals_eager_bitwise_on_token_models(idx, dtype):
+    name, m, x = build_token_models(dtype)[idx]
+    c = compile(m, x)
+    assert c.graph.inputs[0].shape[0] is None, name          # batch-free graph
+    y_e, _, gp_e = _grads(m, m, x)
+    y_c, _, gp_c = _grads(m, c, x)
+    assert y_c.dtype == dtype and np.array_equal(y_e, y_c), name
     for a, b in zip(gp_e, gp_c):
         assert np.array_equal(a, b), name
 
@@ -78,11 +92,12 @@ def test_constant_folding_and_dead_code():
 
 def test_compile_rejects_training_mode_dropout_and_batchnorm():
     from certnn.errors import CertnnError
-    _, m, x = build_all()[-1]
+    models = {name: (m, x) for name, m, x in build_all()}
+    m, x = models["dropout_softmax"]
     m.train()
     with pytest.raises(CertnnError, match="Dropout"):
         compile(m, x)
-    _, m, x = build_all()[2]
+    m, x = models["residual_bn"]
     m.train()
     with pytest.raises(CertnnError, match="BatchNorm2d"):
         compile(m, x)

@@ -60,6 +60,13 @@ def build_all(dtype=np.float32):
         ("zoo_cnn", zoo.cnn(1, 10, width=4), rng.random((2, 1, 28, 28))),
         ("dropout_softmax", nn.Sequential(nn.Linear(8, 8), nn.GELU(), nn.Dropout(0.3), nn.Linear(8, 4),
                                           nn.Softmax()), rng.standard_normal((5, 8))),
+        # the model zoo's families at small size (certnn.zoo)
+        ("zoo_resnet", zoo.resnet(1, 10, width=2), rng.random((2, 1, 8, 8))),
+        ("zoo_vit", zoo.vit(image_size=14, patch=7, dim=8, depth=1, heads=2, mlp_ratio=2), rng.random((2, 1, 14, 14))),
+        ("zoo_rnn", zoo.recurrent("rnn", input_size=2, hidden=2, num_classes=2), rng.random((2, 3, 2))),
+        ("zoo_gru", zoo.recurrent("gru", input_size=2, hidden=2, num_classes=2), rng.random((2, 3, 2))),
+        ("zoo_lstm", zoo.recurrent("lstm", input_size=2, hidden=2, num_classes=2), rng.random((2, 3, 2))),
+        ("zoo_fno", zoo.fno(modes=3, width=4, depth=2), rng.standard_normal((2, 8, 2)) * 0.5),
     ]
     out = []
     for name, m, x in models:
@@ -68,3 +75,16 @@ def build_all(dtype=np.float32):
             b.data[...] = rng.uniform(0.5, 1.5, b.shape).astype(dtype)
         out.append((name, m, x.astype(dtype)))
     return out
+
+
+def build_token_models(dtype=np.float32):
+    """(name, module in eval mode, int64 token input) for the zoo's language models
+    (their input is discrete: no input gradient, no input region to bound)."""
+    manual_seed(321)
+    rng = np.random.default_rng(8)
+    models = [
+        ("zoo_chargpt", zoo.gpt(11, 6, n_layer=1, n_head=2, n_embd=8, pos="rope"), rng.integers(0, 11, (2, 6))),
+        ("zoo_adder", zoo.gpt(10, 6, n_layer=1, n_head=2, n_embd=8), rng.integers(0, 10, (3, 6))),
+        ("zoo_mamba", zoo.mamba(11, d_model=8, n_layer=1, d_state=2), rng.integers(0, 11, (2, 5))),
+    ]
+    return [(name, m.to(dtype).eval(), x) for name, m, x in models]

@@ -45,8 +45,9 @@ from ..spec.linear import LinearSpec
 
 METHODS = ("crown", "crown-ibp", "same-slope", "alpha-crown")
 # back-substitution runs each affine op's vjp (its transpose: adjoint/*) and the
-# relaxation lines of the activations (relax/*): the theorems of `certnn prove`
-THEOREMS_USED = ("adjoint/*", "relax/*")
+# relaxation lines of the activations (relax/*) and the McCormick planes of
+# products of two variable inputs (planes/*): the theorems of `certnn prove`
+THEOREMS_USED = ("adjoint/*", "relax/*", "planes/*")
 
 
 def _relaxation(net: Net, nid: str, bounds: dict, alpha, mode: str):
@@ -56,6 +57,15 @@ def _relaxation(net: Net, nid: str, bounds: dict, alpha, mode: str):
     if alpha is not None and n.op in ALPHA_OPS:
         return op.relax(l[:, None], u[:, None], alpha=alpha, mode=mode, **n.attrs)
     return tuple(x[:, None] for x in op.relax(l, u, mode=mode, **n.attrs))
+
+
+def _planes(net: Net, nid: str, bounds: dict):
+    """The linear functions bounding a ``planes`` node on its inputs' bounds."""
+    from .net import planes_rule
+    n = net.nodes[nid]
+    los = [bounds[i][0] if i in net.var else net.const(i) for i in n.inputs]
+    his = [bounds[i][1] if i in net.var else net.const(i) for i in n.inputs]
+    return planes_rule(n.op)(los, his, tuple(i in net.var for i in n.inputs), **n.attrs)
 
 
 def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict | None = None,
@@ -95,6 +105,14 @@ def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict |
                 saved[nid] = (a, alpha, lw, lb, uw, ub)
             i = n.inputs[0]
             acc[i] = c if i not in acc else acc[i] + c
+        elif kind == "planes":
+            planes = _planes(net, nid, bounds)
+            cs, b = planes.back(a)
+            bias += b
+            if keep:
+                saved[nid] = (a, planes)
+            for i, c in zip([n.inputs[p] for p in net.var_inputs(nid)], cs):
+                acc[i] = c if i not in acc else acc[i] + c
         else:  # interval: constant relaxation from the node's own bounds
             yl, yu = bounds[nid]
             bias += np.sum(np.maximum(a, 0) * yl[:, None] + np.minimum(a, 0) * yu[:, None], axis=red)
@@ -236,6 +254,12 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
             if n.op in ALPHA_OPS and alpha is not None:
                 l, u = (b[:, None] for b in bounds[n.inputs[0]])
                 grads[nid] = ALPHA[n.op].grad(alpha, l, u, gi, np.maximum(a, 0), np.minimum(a, 0))
+        elif kind == "planes":
+            if nid not in saved:
+                G[nid] = np.zeros((N, K) + net.shape(nid))
+                continue
+            a, planes = saved[nid]
+            G[nid] = planes.forward([G[n.inputs[p]] for p in net.var_inputs(nid)], a)
         else:
             yl, yu = bounds[nid]
             G[nid] = np.zeros((N, K) + net.shape(nid)) + yl[:, None]  # corner: only the sign of A matters
@@ -348,7 +372,7 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
             else:
                 a_in, bias, _ = backward(net, nid, _target_rows(net, nid, N), bounds, None, mode)
                 lo, hi = _split(region.concretize_lower(a_in, bias), net.shape(nid))
-            if net.kind[nid] == "interval":  # an interval node's own box may be tighter
+            if net.kind[nid] in ("interval", "planes"):  # the node's own box may be tighter
                 il, ih = _interval_node(net, nid, bounds)
                 lo, hi = np.maximum(lo, il), np.minimum(hi, ih)
         lo, hi = no_nan(lo, hi)                 # a bound is never NaN: +-inf instead

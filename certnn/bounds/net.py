@@ -7,6 +7,9 @@ computed from them only). Each var node gets a *kind*:
 * ``affine``: the op's ``relax`` rule is :data:`certnn.ops.relax.AFFINE` and its
   variable inputs sit where the op is affine in them;
 * ``relax``: an elementwise unary op with a linear relaxation rule;
+* ``planes``: an op relaxed by two linear functions of all its variable inputs
+  (a ``multivariate`` relax rule: softmax's tangent planes; McCormick planes for
+  a product of two variable inputs, ``relax.BILINEAR``);
 * ``interval``: anything else with an ``interval`` rule, relaxed by the
   constant bounds of its output (IBP inside CROWN; recorded in results);
 * no interval rule either: :class:`~certnn.errors.UnsupportedOp`.
@@ -27,7 +30,7 @@ from ..ir.interpret import evaluate
 from ..ir.passes import unfuse
 from ..ops import get_op
 from ..ops._common import unbroadcast
-from ..ops.relax import AFFINE, AFFINE_OPS
+from ..ops.relax import AFFINE, AFFINE_OPS, BILINEAR
 from ..spec.region import Region
 
 
@@ -183,6 +186,14 @@ def evaluate_consts(g: Graph) -> dict:
     return vals
 
 
+def planes_rule(op_name: str):
+    """The multivariate relax rule of an op that is not affine in its variable inputs."""
+    rule = get_op(op_name).relax
+    if getattr(rule, "multivariate", False):
+        return rule
+    return BILINEAR.get(op_name)
+
+
 def _affine_ok(op_name: str, var_pos: list[int], arity: int) -> bool:
     rule = AFFINE_OPS.get(op_name)
     if rule == "any":
@@ -214,6 +225,8 @@ def analyze(graph: Graph) -> Net:
         pos = [p for p, i in enumerate(n.inputs) if i in var]
         if op.relax == AFFINE and _affine_ok(n.op, pos, len(n.inputs)):
             kind[n.id] = "affine"
+        elif planes_rule(n.op) is not None:
+            kind[n.id] = "planes"
         elif callable(op.relax) and op.elementwise and len(n.inputs) == 1:
             kind[n.id] = "relax"
         elif op.interval is not None:
@@ -225,7 +238,7 @@ def analyze(graph: Graph) -> Net:
         raise CertnnError(f"the graph output '{out}' does not depend on the input")
     need_set = set()
     for nid, k in kind.items():
-        if k in ("relax", "interval"):
+        if k in ("relax", "interval", "planes"):
             need_set.update(i for i in nodes[nid].inputs if i in var)
         if k == "interval":
             need_set.add(nid)

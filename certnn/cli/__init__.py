@@ -10,7 +10,7 @@ import click
 
 from ..errors import CertnnError
 from . import (approx, audit, check, floats, graph, lyapunov, main_job, pinn, prove, reach, rl, train, verify, vnncomp,
-               widgets)
+               widgets, zoo)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,6 +40,7 @@ COMMANDS = [
     pinn.pinn_group,
     approx.approx_cmd,
     rl.rl_group,
+    zoo.zoo_group,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)

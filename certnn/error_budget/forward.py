@@ -85,7 +85,10 @@ def error_budget(graph: Graph, lo, hi, order: str = "sequential", inputs_binary3
         for op_name, attrs in ((n.op, n.attrs),) + tuple(n.post):
             op = get_op(op_name)
             ol, oh = op.interval(los, his, **attrs)
-            e = op.error(los, his, errs, ol, oh, order=order, **attrs)
+            # an earlier infinite bound may meet a zero here (inf * 0): the rules' finish()
+            # turns the NaN into inf, which is always sound
+            with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+                e = op.error(los, his, errs, ol, oh, order=order, **attrs)
             los, his, errs = [ol], [oh], [np.broadcast_to(e, ol.shape)]
         L[n.id], H[n.id], E[n.id] = los[0], his[0], errs[0]
         rows.append((n.id, " + ".join([n.op] + [p for p, _ in n.post]), float(np.max(errs[0], initial=0.0))))

@@ -607,6 +607,26 @@ SEMANTICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
             "scalar loop", _SUM),
     "reshape, flatten, transpose, concat, slice": ("data movement (exact)", "equals the real rule", ()),
     "pad": ("data movement (exact); the padding is RN32(value)", "equals the real rule on float32", ()),
+    "embedding": ("gather of weight rows (exact)", "equals the real rule", ()),
+    "dropout": ("RN(x * RN32(1/(1-p))) where kept, +0.0 where dropped", "equals the float32 real rule", _HW),
+    "rms_norm": (
+        "ms = sum(RN(x*x))/n in the order (C order over the normalised axes), "
+        "r = RN(1/RN(sqrt(RN(ms + RN32(eps))))), y = RN(RN(x*r)*w)", "scalar loop", _SUM),
+    "masked_softmax": (
+        "softmax over the kept entries (IEEE max over kept, z = RN(x - m), e = exp32(z), s = sum(e) in the "
+        "order with +0.0 for masked entries, y = RN(e / s)); masked entries and fully masked rows are +0.0",
+        "scalar loop over the kernels", _SUM + _CR[1:]),
+    "selective_scan": (
+        "h_0 = +0.0; per step a = exp32(RN(delta A)), u = RN(delta x), h = RN(RN(a h) + RN(u B)), "
+        "y = sum over n of RN(h C) in the order", "scalar loop", _SUM + _CR[1:]),
+    "rfft, irfft": (
+        "one matrix product (as matmul) with the DFT coefficients cos(2 pi j/n), -sin(2 pi j/n) (inverse: "
+        "times c_k/n) correctly rounded to binary32 (Arb balls decide the rounding); sums over t (inverse: "
+        "over (k, re/im)) in the order", "scalar loop; coefficients against mpmath", _SUM),
+    "complex_mul": ("re = RN(RN(a_re b_re) - RN(a_im b_im)), im = RN(RN(a_re b_im) + RN(a_im b_re))",
+                    "equals the float32 real rule", _HW),
+    "complex_matmul": ("the real matmul of the blocks [a_re a_im] and [[b_re b_im], [-b_im b_re]]: 2k products "
+                       "per output, real parts of a first, in the order", "scalar loop", _SUM),
 }
 
 

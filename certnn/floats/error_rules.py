@@ -346,20 +346,46 @@ def layer_norm_error(los, his, errs, out_lo, out_hi, order="sequential", *, eps)
     return finish(y[2].reshape(np.shape(out_lo)))
 
 
+def rms_norm_error(los, his, errs, out_lo, out_hi, order="sequential", *, eps):
+    """b32: ms = sum(RN(x^2))/n (in the order), r = RN(1/RN(sqrt(RN(ms + RN32(eps))))),
+    y = RN(RN(x r) w). The real xhat is clipped to |xhat| <= sqrt(n) (always true:
+    x_i^2 <= sum x^2 = n ms)."""
+    x, w = ((lo, hi, np.broadcast_to(e, np.shape(lo))) for lo, hi, e in zip(los, his, errs))
+    n = int(np.size(w[0]))
+    X = tuple(np.asarray(a, np.float64).reshape(-1, n) for a in x)
+    W = tuple(np.asarray(a, np.float64).reshape(-1) for a in w)
+    ms = t_div_count(t_sum_rows(t_square(X), order), n)
+    r = t_div(exact(1.0), t_sqrt(t_add((np.maximum(ms[0], 0.0), ms[1], ms[2]), const(eps))))
+    xl, xh, xe = t_mul(X, tuple(a[:, None] for a in r))
+    lim = float(np.sqrt(n)) * (1 + 1e-12)
+    y = t_mul((np.maximum(xl, -lim), np.minimum(xh, lim), xe), W)
+    return finish(y[2].reshape(np.shape(out_lo)))
+
+
 # ---- softmax family
 
-def softmax_steps(lo, hi, e, order):
+def softmax_steps(lo, hi, e, order, keep=None):
     """Rows (B, n): z = RN(x^ - max x^) <= 0, exp32(z), s = sum in the order (>= 1 in
-    both semantics: the max's own term is exp(0) = 1 and the others are >= 0)."""
+    both semantics: the max's own term is exp(0) = 1 and the others are >= 0).
+    ``keep`` (B, n) booleans: only kept entries enter the max and the sum, the
+    others are exact zeros (masked softmax; a row with none kept has s = 0)."""
     e = np.broadcast_to(e, lo.shape)
-    mx = (np.max(lo, axis=1, keepdims=True), np.max(hi, axis=1, keepdims=True),
-          np.max(e, axis=1, keepdims=True))
-    zl, zh, ze = t_sub((lo, hi, e), mx)
+    if keep is not None:
+        lo, hi, e = (np.where(keep, v, fill) for v, fill in ((lo, -np.inf), (hi, -np.inf), (e, 0.0)))
+    with np.errstate(invalid="ignore"):
+        mx = (np.max(lo, axis=1, keepdims=True), np.max(hi, axis=1, keepdims=True),
+              np.max(e, axis=1, keepdims=True))
+        zl, zh, ze = t_sub((lo, hi, e), mx)
+    if keep is not None:
+        zl, zh, ze = (np.where(keep, v, fill) for v, fill in ((zl, -1.0), (zh, -1.0), (ze, 0.0)))
     z = (zl, np.minimum(zh, 0.0), ze)
     ex = t_exp(z, cap=0.0)
     ex = (ex[0], np.minimum(ex[1], 1.0), ex[2])
+    if keep is not None:
+        ex = tuple(np.where(keep, v, 0.0) for v in ex)
     s = t_sum_rows(ex, order)
-    s = (np.maximum(s[0], 1.0), s[1], s[2])
+    floor = 1.0 if keep is None else np.where(keep.any(axis=1), 1.0, 0.0)
+    s = (np.maximum(s[0], floor), s[1], s[2])
     return z, ex, s
 
 

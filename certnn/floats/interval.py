@@ -62,6 +62,11 @@ ASSUMPTIONS = {
         "a float64 matmul (BLAS) computes each output as a sum of its n products in some order with "
         "binary64 multiplications and additions (or FMAs), so its error is at most "
         "gamma_n * sum |terms| + n * 2^-1074 (no Strassen-like algorithm, no reduced precision)",
+    "arb-ball-arithmetic":
+        "python-flint's arb and arb_series functions (sin, cos, sin_pi, cos_pi, exp, log, sqrt, inv and "
+        "their power series) return balls that contain the exact value for every point of the input ball "
+        "(Arb's documented guarantee), converted to binary64 intervals by one outward step (rfft/irfft's "
+        "DFT coefficients, certnn.control's Taylor models)",
 }
 
 

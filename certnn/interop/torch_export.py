@@ -158,6 +158,59 @@ def certnn_mse(pred, target, *, reduction="mean"):
     return F.mse_loss(pred, target, reduction=reduction)
 
 
+def certnn_embedding(indices, weight):
+    return F.embedding(indices.long(), weight)
+
+
+def certnn_dropout(x, keep, *, p=0.5):
+    """The op's fixed-mask semantics: x / (1 - p) where kept, 0 elsewhere."""
+    return torch.where(keep, x * (1.0 / (1.0 - p)), torch.zeros((), dtype=x.dtype))
+
+
+def certnn_rms_norm(x, weight, *, eps=1e-6):
+    return F.rms_norm(x, tuple(weight.shape), weight, eps)
+
+
+def certnn_masked_softmax(x, keep, *, axis=-1):
+    """Masked entries and fully masked rows are 0 (torch's softmax of an all -inf row
+    is NaN, so such rows are fed zeros before the softmax and zeroed after)."""
+    keep = torch.broadcast_to(keep, x.shape)
+    live = keep.any(dim=axis, keepdim=True)
+    z = torch.where(keep | ~live, x, torch.full((), float("-inf"), dtype=x.dtype))
+    z = torch.where(live, z, torch.zeros((), dtype=x.dtype))
+    return torch.where(keep, torch.softmax(z, dim=axis), torch.zeros((), dtype=x.dtype))
+
+
+def certnn_selective_scan(x, delta, A, B, C):
+    """Mamba's selective_scan_ref (without D and the gate): a loop over time."""
+    h = x.new_zeros(x.shape[0], A.shape[0], A.shape[1])
+    ys = []
+    for t in range(x.shape[1]):
+        h = torch.exp(delta[:, t, :, None] * A) * h + (delta[:, t] * x[:, t])[..., None] * B[:, t, None, :]
+        ys.append(torch.einsum("bdn,bn->bd", h, C[:, t]))
+    return torch.stack(ys, dim=1)
+
+
+def certnn_rfft(x, *, axis=-1, modes=None):
+    z = torch.fft.rfft(x, dim=axis)
+    if modes is not None:
+        z = z.narrow(axis % x.ndim, 0, modes)
+    return torch.view_as_real(z)
+
+
+def certnn_irfft(z, *, n, axis=-1):
+    return torch.fft.irfft(torch.view_as_complex(z.contiguous()), n=n, dim=axis % (z.ndim - 1))
+
+
+def certnn_complex_mul(a, b):
+    a, b = torch.broadcast_tensors(a, b)
+    return torch.view_as_real(torch.view_as_complex(a.contiguous()) * torch.view_as_complex(b.contiguous()))
+
+
+def certnn_complex_matmul(a, b):
+    return torch.view_as_real(torch.view_as_complex(a.contiguous()) @ torch.view_as_complex(b.contiguous()))
+
+
 TORCH_OPS = {
     "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "neg": torch.neg,
     "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs,
@@ -172,6 +225,10 @@ TORCH_OPS = {
     "concat": certnn_concat, "slice": certnn_slice, "pad": certnn_pad,
     "sum": certnn_sum, "mean": certnn_mean, "max": certnn_max,
     "cross_entropy": certnn_cross_entropy, "mse": certnn_mse,
+    "embedding": certnn_embedding, "dropout": certnn_dropout, "rms_norm": certnn_rms_norm,
+    "masked_softmax": certnn_masked_softmax, "selective_scan": certnn_selective_scan,
+    "rfft": certnn_rfft, "irfft": certnn_irfft, "complex_mul": certnn_complex_mul,
+    "complex_matmul": certnn_complex_matmul,
 }
 
 # The implementations that are certnn's own functions (kept as leaf calls when

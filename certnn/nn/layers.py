@@ -211,8 +211,9 @@ class Softmax(Module):
 
 
 class Dropout(Module):
-    """Inverted dropout: in training, zero each element with probability ``p``
-    and scale the rest by 1/(1-p); the identity in eval mode."""
+    """Inverted dropout: in training, each element is kept with probability 1 - p
+    (the mask drawn from certnn's seeded generator) and scaled by 1/(1-p): the
+    ``dropout`` op with that mask. The identity in eval mode."""
 
     def __init__(self, p: float = 0.5):
         super().__init__()
@@ -223,8 +224,47 @@ class Dropout(Module):
     def forward(self, x):
         if not self.training or self.p == 0.0:
             return x
-        keep = default_rng().random(x.shape) >= self.p
-        return x * Tensor((keep / (1.0 - self.p)).astype(x.dtype))
+        return F.dropout(x, default_rng().random(x.shape) >= self.p, self.p)
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+class Embedding(Module):
+    """A lookup table (num_embeddings, dim), initialised N(0, 1) like PyTorch's."""
+
+    def __init__(self, num_embeddings: int, dim: int, dtype=np.float32):
+        super().__init__()
+        self.num_embeddings, self.dim = num_embeddings, dim
+        self.weight = Parameter(default_rng().standard_normal((num_embeddings, dim)).astype(dtype))
+
+    def forward(self, indices):
+        return F.embedding(indices, self.weight)
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.dim}"
+
+
+class RMSNorm(Module):
+    def __init__(self, normalized_shape, eps: float = 1e-6, dtype=np.float32):
+        super().__init__()
+        self.normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.eps = eps
+        self.weight = Parameter(np.ones(self.normalized_shape, dtype))
+
+    def forward(self, x):
+        k = len(self.normalized_shape)
+        _expect(x.shape[x.ndim - k:] == self.normalized_shape,
+                f"(..., {', '.join(map(str, self.normalized_shape))})", x)
+        return F.rms_norm(x, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}"
+
+
+class GlobalAvgPool2d(Module):
+    """(N, C, H, W) -> (N, C), the mean over the spatial axes."""
+
+    def forward(self, x):
+        _expect(x.ndim == 4, "(N, C, H, W)", x)
+        return F.global_avg_pool2d(x)

@@ -1,4 +1,4 @@
-"""Normalisation: ``batch_norm`` (eval mode) and ``layer_norm``, PyTorch semantics.
+"""Normalisation: ``batch_norm`` (eval mode), ``layer_norm`` and ``rms_norm``, PyTorch semantics.
 
 batch_norm(x, weight, bias, running_mean, running_var; eps=1e-5):
     Eval mode, the running statistics being inputs. x is (N, C, *spatial)
@@ -29,6 +29,16 @@ layer_norm(x, weight, bias; eps=1e-5):
     xhat dw + db; the vjp is the same (self-adjoint) projection applied to
     g = ct w, and dweight, dbias sum ct xhat, ct over the leading axes.
 
+rms_norm(x, weight; eps=1e-6):
+    Root-mean-square normalisation over the trailing k = weight.ndim axes
+    (``torch.nn.functional.rms_norm``; no centring, no bias)::
+
+        r = 1 / sqrt(mean(x^2) + eps),   xhat = x r,   y = xhat * weight
+
+    Both inputs differentiable: dxhat = r (dx - xhat mean(xhat dx)) (the
+    projection is symmetric, so the vjp applies it to g = ct w), dweight sums
+    ct xhat over the leading axes.
+
 Only the batch dimension (axis 0) of x may be dynamic (``None``) in the
 shape rules. Computation is in the inputs' dtype (eps a Python float, so
 float32 stays float32).
@@ -44,6 +54,11 @@ exactly via x_i - mu = ((k - 1) x_i - sum_{j != i} x_j) / k (each x_j once);
 var >= mean of the lower bounds of (x_j - mu)^2 >= 0; and xhat is clipped to
 |xhat_i| <= sqrt(k - 1), which always holds (sum xhat = 0 and
 sum xhat^2 = k var / (var + eps) <= k give xhat_i^2 <= (k - 1) sum xhat^2 / k).
+rms_norm is tight up to rounding: with S_i = sum_{j != i} x_j^2 (exact range
+from the squares' bounds, an exclusive sum), xhat_i = x_i / sqrt((x_i^2 + S_i)/k
++ eps) increases in x_i (its derivative is r (1 - xhat_i^2 / k) > 0) and |xhat_i|
+decreases in S_i, so its extremes are at x_i = lo_i or hi_i with S_i at the end
+that makes |xhat_i| largest (upper bound) or smallest (lower bound).
 """
 
 from __future__ import annotations
@@ -225,6 +240,79 @@ def ln_samples(rng):
 
 
 
+# ---------------------------------------------------------------- rms_norm
+
+def rms_shape(in_shapes, eps):
+    _check_eps("rms_norm", eps)
+    x, w = (tuple(s) for s in in_shapes)
+    k = len(w)
+    if k < 1:
+        raise ShapeError(f"rms_norm: weight must have at least 1 dimension (the normalized shape), got {fmt(w)}")
+    if len(x) < k or x[len(x) - k:] != w:
+        raise ShapeError(f"rms_norm: input {fmt(x)} must end with the normalized shape {fmt(w)} "
+                         f"(the weight's shape)")
+    if any(d is None for d in x[1:]):
+        raise ShapeError(f"rms_norm: only the batch dimension may be dynamic, got input {fmt(x)}")
+    return x
+
+
+def _rms_parts(x, weight, eps):
+    axes = tuple(range(x.ndim - weight.ndim, x.ndim))
+    r = 1.0 / xp.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
+    return axes, r, x * r
+
+
+def rms_real(x, weight, *, eps):
+    rms_shape([x.shape, weight.shape], eps=eps)
+    return _rms_parts(x, weight, eps)[2] * weight
+
+
+def _rms_project(g, xhat, r, axes):
+    """r (g - xhat mean(xhat g)): the (symmetric) Jacobian of xhat wrt x."""
+    return r * (g - xhat * (xhat * g).mean(axis=axes, keepdims=True))
+
+
+def rms_vjp(ct, out, x, weight, *, eps):
+    axes, r, xhat = _rms_parts(x, weight, eps)
+    lead = tuple(range(x.ndim - weight.ndim))
+    return _rms_project(ct * weight, xhat, r, axes), (ct * xhat).sum(axis=lead)
+
+
+def rms_jvp(tangents, out, x, weight, *, eps):
+    tx, tw = (np.broadcast_to(t, a.shape) for t, a in zip(tangents, (x, weight)))
+    axes, r, xhat = _rms_parts(x, weight, eps)
+    return _rms_project(tx, xhat, r, axes) * weight + xhat * tw
+
+
+@iv.uses(*iv.RN)
+def rms_interval(los, his, *, eps):
+    (xl, wl), (xh, wh) = iv.inputs("rms_norm", los, his, 2)
+    rms_shape([xl.shape, wl.shape], eps=eps)
+    k = wl.size
+    lead = xl.shape[:xl.ndim - wl.ndim]
+    sq_lo, sq_hi = (a.reshape(lead + (k,)) for a in iv.square(xl, xh))
+    # S_i = sum_{j != i} x_j^2: exclusive sums of nonnegative bounds, outward
+    s_lo = iv.nonneg_sum_bounds(iv.exclusive_sum(sq_lo), k)[0].reshape(xl.shape)
+    s_hi = iv.nonneg_sum_bounds(iv.exclusive_sum(sq_hi), k)[1].reshape(xl.shape)
+
+    def xhat(x, s):
+        """Enclosure of x / sqrt((x^2 + s)/k + eps) at the points x, s."""
+        q = iv.add(*iv.div_pos(*iv.add(*iv.square(x, x), s, s), k), eps, eps)
+        return iv.div(x, x, *iv.sqrt(*q))
+
+    hi = np.where(xh >= 0, xhat(xh, s_lo)[1], xhat(xh, s_hi)[1])
+    lo = np.where(xl >= 0, xhat(xl, s_hi)[0], xhat(xl, s_lo)[0])
+    return iv.finish("rms_norm", *iv.mul(lo, hi, wl, wh))
+
+
+def rms_samples(rng):
+    def s(xshape, k, **attrs):
+        ns = xshape[len(xshape) - k:]
+        return Sample((rng.uniform(-2, 2, xshape), rng.uniform(0.5, 1.5, ns)), attrs)
+
+    return [s((3, 5), 1), s((2, 3, 4), 2), s((2, 3, 6), 1, eps=1e-3), s((4, 1), 1)]
+
+
 # ---- binary32 rules (the engine: certnn.floats.b32) -------------------------------------
 
 def b32_batch_norm(x, weight, bias, running_mean, running_var, order=None, backend=None, *, eps=1e-5):
@@ -256,6 +344,17 @@ def b32_layer_norm(x, weight, bias, order=None, backend=None, *, eps=1e-5):
     return y.reshape(x.shape)
 
 
+def b32_rms_norm(x, weight, order=None, backend=None, *, eps=1e-6):
+    x, weight = as_f32(x, "rms_norm"), as_f32(weight, "rms_norm", "weight")
+    rms_shape([x.shape, weight.shape], eps=eps)
+    n = weight.size
+    X2 = x.reshape(-1, n)
+    ms = rowsum(X2 * X2, order, backend) / count32(n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = F32(1) / np.sqrt(ms + F32(eps))
+    return ((X2 * r[:, None]) * weight.reshape(-1)).reshape(x.shape)
+
+
 register(OpDef(
     name="batch_norm", binary32=ieee(b32_batch_norm), module=__name__, arity=(5,), attrs={"eps": 1e-5},
     shape=bn_shape, real=bn_real, vjp=bn_vjp, jvp=bn_jvp, interval=bn_interval, error=er.batch_norm_error, samples=bn_samples,
@@ -265,3 +364,8 @@ register(OpDef(
     name="layer_norm", binary32=ieee(b32_layer_norm), module=__name__, arity=(3,), attrs={"eps": 1e-5},
     shape=ln_shape, real=ln_real, vjp=ln_vjp, jvp=ln_jvp, interval=ln_interval, error=er.layer_norm_error, samples=ln_samples,
     doc=__doc__))
+
+register(OpDef(
+    name="rms_norm", binary32=ieee(b32_rms_norm), module=__name__, arity=(2,), attrs={"eps": 1e-6},
+    shape=rms_shape, real=rms_real, vjp=rms_vjp, jvp=rms_jvp, interval=rms_interval, error=er.rms_norm_error,
+    samples=rms_samples, doc=__doc__))

@@ -40,6 +40,7 @@ AFFINE_OPS = {
     "concat": "any", "slice": "any", "sum": "any", "mean": "any", "pad": "any",
     "linear": (0,), "conv2d": (0,), "batch_norm": (0,), "avg_pool2d": (0,), "div": (0,),
     "matmul": "one", "mul": "one",
+    "embedding": (1,), "dropout": (0,), "rfft": "any", "irfft": "any", "complex_mul": "one", "complex_matmul": "one",
 }
 
 def _chord(l, u, fl, fu, xp=np):
@@ -270,3 +271,116 @@ ALPHA = {
     "tanh": tanh_relax.alpha,
 }
 ALPHA_OPS = tuple(ALPHA)
+
+
+# ---------------------------------------------------------------- relaxations of several inputs
+#
+# A ``multivariate`` relax rule ``relax(los, his, var, **attrs) -> Planes`` bounds an op
+# of several variable inputs (or a non-elementwise one) by two linear functions of
+# its variable inputs on their box: lower(x) <= f(x) <= upper(x). ``los``/``his``
+# give every input's bounds (constants with lo == hi), ``var`` which inputs vary.
+# CROWN's backward sweep asks ``back``; alpha-CROWN's reverse sweep asks ``forward``.
+
+class Planes:
+    """Two linear functions of the variable inputs (sample axis N first)."""
+
+    def back(self, a):
+        """Coefficient rows ``a`` (N, K, *out) on the output: rows on each variable input
+        and the bias (N, K), taking the lower function where a > 0, the upper where a < 0."""
+        raise NotImplementedError
+
+    def forward(self, xs, a):
+        """The chosen function (by the sign of ``a``) at values ``xs`` of the variable inputs."""
+        raise NotImplementedError
+
+
+def multivariate(rule):
+    rule.multivariate = True
+    return rule
+
+
+def _sum_to(g, shape):
+    """Sum a (N, K, *s) array over the axes broadcast against (N, K, *shape)."""
+    from ._common import unbroadcast
+    return unbroadcast(g, g.shape[:2] + tuple(shape))
+
+
+class _McCormick(Planes):
+    """z = prod(x, y) for a bilinear map ``prod`` (elementwise product, matmul) whose
+    terms are products x_p y_q, each bounded by McCormick planes with one fixed choice:
+    x y >= l_y x + l_x y - l_x l_y and x y <= u_y x + l_x y - l_x u_y (both valid on the
+    box [l_x, u_x] x [l_y, u_y]). The coefficients factor through ``prod`` itself, so
+    the sweep costs a few products of the op's own shape, never one per term."""
+
+    def __init__(self, los, his, prod, grad_x, grad_y):
+        (self.lx, self.ly), (self.ux, self.uy) = los, his
+        self.prod, self.grad_x, self.grad_y = prod, grad_x, grad_y
+
+    def back(self, a):
+        ap, am = np.maximum(a, 0), np.minimum(a, 0)
+        ex = lambda v: v[:, None]  # noqa: E731   sample axis -> (N, 1, ...) against the rows
+        cx = self.grad_x(ap, ex(self.ly)) + self.grad_x(am, ex(self.uy))
+        cy = self.grad_y(ex(self.lx), a)
+        red = tuple(range(2, a.ndim))
+        bias = -np.sum(ap * ex(self.prod(self.lx, self.ly)) + am * ex(self.prod(self.lx, self.uy)), axis=red)
+        return [_sum_to(cx, self.lx.shape[1:]), _sum_to(cy, self.ly.shape[1:])], bias
+
+    def forward(self, xs, a):
+        x, y = xs
+        ex = lambda v: v[:, None]  # noqa: E731
+        lx, ly, uy = ex(self.lx), ex(self.ly), ex(self.uy)
+        low = self.prod(x, ly) + self.prod(lx, y) - self.prod(lx, ly)
+        up = self.prod(x, uy) + self.prod(lx, y) - self.prod(lx, uy)
+        return np.where(a > 0, low, up)
+
+
+def _t(v):
+    return np.swapaxes(v, -1, -2)
+
+
+@multivariate
+def mul_bilinear(los, his, var, **_):
+    return _McCormick(los, his, np.multiply, np.multiply, np.multiply)
+
+
+@multivariate
+def matmul_bilinear(los, his, var, **_):
+    """z_ij = sum_k x_ik y_kj: rows a on z give a l_y^T (+ a^- (u_y - l_y)^T) on x and
+    l_x^T a on y."""
+    return _McCormick(los, his, np.matmul, lambda g, y: np.matmul(g, _t(y)), lambda x, g: np.matmul(_t(x), g))
+
+
+# ops affine in one variable input whose product of two variable inputs is bilinear
+BILINEAR = {"mul": mul_bilinear, "matmul": matmul_bilinear}
+
+
+class Tangent(Planes):
+    """First-order Taylor planes with a rigorous remainder, for a smooth op acting
+    along ``axis`` (softmax): f(x) = f(c) + J(c)(x - c) + R with |R_i| <= rem_i on the
+    box, so f(c) + J(x - c) -/+ rem enclose f. ``jvp(t)`` applies J(c) (J symmetric for
+    softmax, so it also is the transpose). Where an output's planes are wider than its
+    interval [ylo, yhi], that output is bounded by the constants instead (``use``)."""
+
+    def __init__(self, c, fc, jvp, rem, ylo, yhi, use):
+        self.c, self.fc, self.jvp, self.rem = c, fc, jvp, rem
+        self.ylo, self.yhi, self.use = ylo, yhi, use
+
+    def back(self, a):
+        ex = lambda v: v[:, None]  # noqa: E731
+        use = ex(self.use)
+        ap, am = np.maximum(a, 0), np.minimum(a, 0)
+        plane = np.where(use, a, 0.0)
+        cx = self.jvp(plane)                                   # J^T a = J a
+        red = tuple(range(2, a.ndim))
+        offset = ex(self.fc) - self.jvp(ex(self.c))
+        bias = np.sum(np.where(use, plane * offset - np.abs(a) * ex(self.rem),
+                               ap * ex(self.ylo) + am * ex(self.yhi)), axis=red)
+        return [cx], bias
+
+    def forward(self, xs, a):
+        ex = lambda v: v[:, None]  # noqa: E731
+        (x,) = xs
+        lin = ex(self.fc) + self.jvp(x - ex(self.c))
+        plane = np.where(a > 0, lin - ex(self.rem), lin + ex(self.rem))
+        const = np.where(a > 0, ex(self.ylo), ex(self.yhi))
+        return np.where(ex(self.use), plane, const)

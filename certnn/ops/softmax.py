@@ -40,6 +40,7 @@ from ..floats import interval as iv
 from . import xp
 from ._common import fmt, norm_axis, rand_samples
 from .registry import OpDef, Sample, register
+from .relax import Tangent, multivariate
 
 _M = __name__
 
@@ -92,12 +93,18 @@ def _shift(x, axis):
     return np.where(np.isfinite(s), s, 0.0)
 
 
-def z_bounds(lo, hi, axis=-1):
-    """Bounds [zlo, zup] of Z_i = log sum_{j != i} exp(x_j - x_i) over the box [lo, hi]."""
+def z_bounds(lo, hi, axis=-1, keep=None):
+    """Bounds [zlo, zup] of Z_i = log sum_{j != i} exp(x_j - x_i) over the box [lo, hi].
+    ``keep`` (booleans broadcastable to lo): the sums run over kept j only (a
+    masked softmax); Z_i = -inf when no other j is kept."""
     n = lo.shape[axis]
+    if keep is not None:  # masked entries drop out of the shifts and the sums
+        lo, hi = np.where(keep, lo, -np.inf), np.where(keep, hi, -np.inf)
     s_hi, s_lo = _shift(hi, axis), _shift(lo, axis)
     e_up = iv.exp(*iv.sub(hi, hi, s_hi, s_hi))[1]           # >= exp(hi_j - s_hi)
     e_dn = iv.exp(*iv.sub(lo, lo, s_lo, s_lo))[0]           # <= exp(lo_j - s_lo)
+    if keep is not None:
+        e_up, e_dn = np.where(keep, e_up, 0.0), np.where(keep, e_dn, 0.0)
     u = iv.nonneg_sum_bounds(iv.exclusive_sum(e_up, axis), n)[1]
     l = iv.nonneg_sum_bounds(iv.exclusive_sum(e_dn, axis), n)[0]  # noqa: E741
     zup = iv.add(*iv.sub(s_hi, s_hi, lo, lo), *iv.log(u, u))[1]
@@ -132,6 +139,46 @@ def _samples(rng):
     out.append(Sample((rng.uniform(-3.0, 3.0, size=(2, 5)) + 800.0,)))
     return out
 
+
+
+# ---- linear relaxation (CROWN)
+
+def tangent_planes(l, u, axis=-1, keep=None, interval=None):
+    """Tangent planes at the box centre c with a rigorous second-order remainder
+    (:class:`certnn.ops.relax.Tangent`), for softmax along ``axis`` (over the entries
+    where ``keep``, if given). With y in [ylo, yhi] on the box (the interval rule) and
+    r the box radius, the Hessian d2y_i/dx_j dx_k = y_i ((d_ij - y_j)(d_ik - y_k)
+    - y_j (d_jk - y_k)) gives, by Taylor's theorem on the segment from c,
+
+        |y_i(x) - y_i(c) - J_i (x - c)| <= 1/2 Y_i ((D r)_i^2 + sum_j Y_j r_j (D r)_j)
+
+    with Y = yhi, D_ij = max |d_ij - y_j| (Y_j off the diagonal, 1 - ylo_i on it).
+    Outputs whose planes are further apart (2 rem) than their interval is wide keep
+    the interval."""
+    keep = np.ones(l.shape, bool) if keep is None else np.broadcast_to(keep, l.shape)
+    ax = axis % l.ndim
+    c, r = (l + u) / 2, np.where(keep, (u - l) / 2, 0.0)
+    s = np.where(keep, np.exp(np.where(keep, c - np.max(np.where(keep, c, -np.inf), axis=ax, keepdims=True),
+                                       -np.inf)), 0.0)
+    tot = np.sum(s, axis=ax, keepdims=True)
+    s = s / np.where(tot > 0, tot, 1.0)
+    ylo, yhi = interval
+    total = lambda v: np.sum(v, axis=ax, keepdims=True)  # noqa: E731
+    Dr = total(yhi * r) - yhi * r + (1 - ylo) * r
+    rem = 0.5 * yhi * (Dr * Dr + total(yhi * r * Dr))
+    use = (2 * rem < yhi - ylo) | ~keep                        # the planes' gap vs the interval's
+    se = s[:, None]
+
+    def jvp(t):                                               # J t = s (t - sum(s t)), rows (N, K, ...)
+        return se * (t - np.sum(se * t, axis=ax + 1, keepdims=True))
+
+    return Tangent(c, s, jvp, rem * (1 + 1e-12) + 1e-300, ylo, yhi, use)
+
+
+@multivariate
+def softmax_relax(los, his, var, axis=-1, mode=None):
+    lo, hi = los[0], his[0]
+    return tangent_planes(lo, hi, axis, interval=softmax_interval([lo], [hi], axis=axis))
 
 
 # ---- binary32 rules (the engine: certnn.floats.b32) -------------------------------------
@@ -171,6 +218,7 @@ def b32_log_softmax(x, axis=-1, order=None, backend=None):
 
 register(OpDef(name="softmax", binary32=ieee(b32_softmax), module=_M, arity=(1,), attrs={"axis": -1}, shape=_shape("softmax"),
                real=softmax_real, vjp=softmax_vjp, jvp=softmax_jvp, interval=softmax_interval, error=er.softmax_error,
+               relax=softmax_relax,
                samples=_samples, doc=__doc__))
 register(OpDef(name="log_softmax", binary32=ieee(b32_log_softmax), module=_M, arity=(1,), attrs={"axis": -1}, shape=_shape("log_softmax"),
                real=log_softmax_real, vjp=log_softmax_vjp, jvp=log_softmax_jvp,

@@ -60,6 +60,14 @@ def _erf(x):
     return erf(x)
 
 
+def _expit(x):
+    if is_symbolic(x):
+        import sympy
+        return np.frompyfunc(lambda v: 1 / (1 + sympy.exp(-v)), 1, 1)(x)
+    from scipy.special import expit
+    return expit(x)
+
+
 def _sqrt(x):
     # a Python float stays a (weakly typed) Python float, so float32 arrays stay float32
     return math.sqrt(x) if isinstance(x, float) else sqrt(x)
@@ -67,7 +75,7 @@ def _sqrt(x):
 
 NP = SimpleNamespace(
     exp=exp, log=log, log1p=log1p, sqrt=_sqrt, tanh=tanh, abs=np.abs,
-    where=np.where, maximum=np.maximum, minimum=np.minimum, erf=_erf, pi=math.pi,
+    where=np.where, maximum=np.maximum, minimum=np.minimum, erf=_erf, expit=_expit, pi=math.pi,
     symbolic=False)
 
 
@@ -82,6 +90,7 @@ class _Sym:
             "exp": sympy.exp, "log": sympy.log, "log1p": lambda x: sympy.log(1 + x),
             "sqrt": sympy.sqrt, "tanh": sympy.tanh, "abs": sympy.Abs, "erf": sympy.erf,
             "maximum": sympy.Max, "minimum": sympy.Min, "pi": sympy.pi,
+            "expit": lambda x: 1 / (1 + sympy.exp(-x)),
             "where": lambda c, a, b: sympy.Piecewise((a, c), (b, True)),
         }
         if name not in table:
@@ -110,6 +119,14 @@ def amax(x, axis, keepdims=False):
     m[:] = [sympy.Max(*r, evaluate=False) for r in rows]   # no comparisons: a symbolic row
     m = m.reshape(moved.shape[:-1])
     return np.expand_dims(m, axis) if keepdims else m
+
+
+def isfinite(x):
+    """np.isfinite; on symbols, False only where the expression is provably infinite
+    (the maximum of a fully masked row, ``Max(-oo, -oo)``): a real symbol is finite."""
+    if not is_symbolic(x):
+        return np.isfinite(x)
+    return np.frompyfunc(lambda v: getattr(v, "is_finite", True) is not False, 1, 1)(x).astype(bool)
 
 
 def mask(m, like):

@@ -127,10 +127,28 @@ SMALL = {
                       Sample((_z(2, 3), _ints(2, 0)), {"reduction": "none"}),
                       Sample((_z(3, 2), _ints(1, -100, 0))),
                       Sample((_z(2, 2), _ints(-100, -100)))],
+    # the zoo's ops (DFT sizes whose cos/sin coefficients sympy recognises from their floats)
+    "complex_mul": [Sample((_z(2, 2), _z(2, 2))), Sample((_z(2, 1, 2), _z(3, 2))), Sample((_z(2), _z(2, 2)))],
+    "complex_matmul": [Sample((_z(1, 2, 2), _z(2, 1, 2))), Sample((_z(2, 1, 1, 2), _z(1, 2, 2))),
+                       Sample((_z(1, 1, 2), _z(1, 1, 2)))],
+    "rfft": [Sample((_z(2, 4),)), Sample((_z(1, 8),), {"modes": 3}), Sample((_z(1, 4, 2),), {"axis": 1}),
+             Sample((_z(1, 6),)), Sample((_z(1),))],
+    "irfft": [Sample((_z(2, 3, 2),), {"n": 4}), Sample((_z(1, 5, 2),), {"n": 8}), Sample((_z(1, 3, 2),), {"n": 5}),
+              Sample((_z(1, 4, 2, 2),), {"n": 6, "axis": 1}), Sample((_z(1, 2, 2),), {"n": 8}),
+              Sample((_z(1, 2),), {"n": 1})],
+    "masked_softmax": [Sample((_z(3, 3), np.tril(np.ones((3, 3), bool)))),          # causal
+                       Sample((_z(2, 3), np.array([True, False, True]))),            # padding
+                       Sample((_z(2, 3), np.array([[True, False, True], [False, False, False]]))),  # a masked row
+                       Sample((_z(3, 2), np.array([[True], [False], [True]])), {"axis": 0})],
+    "rms_norm": [Sample((_z(2, 3), _z(3))), Sample((_z(1, 2, 2), _z(2, 2))), Sample((_z(2, 2), _z(2)), {"eps": 1e-3})],
+    "selective_scan": [Sample((_z(1, 2, 1), _z(1, 2, 1), _z(1, 1), _z(1, 2, 1), _z(1, 2, 1))),
+                       Sample((_z(2, 2, 2), _z(2, 2, 2), _z(2, 1), _z(2, 2, 1), _z(2, 2, 1))),
+                       Sample((_z(1, 3, 1), _z(1, 3, 1), _z(1, 2), _z(1, 3, 2), _z(1, 3, 2)))],
 }
 _BILINEAR_ELEMENTWISE = ("mul", "div")
 # proofs that take more than about a second (the test suite runs only a sample of them)
-_SLOW = {"conv2d", "layer_norm", "cross_entropy", "softmax", "log_softmax", "mse", "mean", "sum", "sub", "batch_norm"}   # linear in each argument: their Jacobians are worth proving too
+_SLOW = {"conv2d", "layer_norm", "cross_entropy", "softmax", "log_softmax", "mse", "mean", "sum", "sub", "batch_norm",
+         "irfft", "masked_softmax", "rms_norm", "selective_scan"}   # linear in each argument: their Jacobians are worth proving too
 
 # Ops whose rules cannot run on symbols: the reason, listed by `certnn prove`. Any
 # other op whose rules fail on symbols fails its adjoint proof (`certnn prove`
