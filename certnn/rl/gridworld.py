@@ -84,6 +84,11 @@ class GridWorld:
                     R[s][a] += p * r
         return MDP.from_exact(P, R, Fraction(gamma))
 
+    def to_json(self, gamma="0.95") -> dict:
+        """The MDP file of this world (``certnn rl mdp solve``), with its layout and slip, so a view can
+        draw the values on the grid (after checking that they generate exactly this MDP)."""
+        return self.mdp(gamma).to_json() | {"gridworld": {"layout": list(self.layout), "slip": str(self.slip)}}
+
     def observation(self, s: int) -> np.ndarray:
         x = np.zeros(self.n_states, np.float32)
         x[s] = 1

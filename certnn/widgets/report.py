@@ -53,11 +53,31 @@ def format_of(path: Path) -> str | None:
         path = path / "checkpoint.json"
     if path.suffix != ".json" or not path.is_file():
         return None
-    try:      # certnn's guarded reader: size cap, nesting depth, no NaN tricks
-        doc = parse_json(read_text(path, "artifact", ReportError), path, "artifact", ReportError)
+    doc = format_doc(path)
+    return _format_field(path, doc) if isinstance(doc, dict) else None
+
+
+def _format_field(path: Path, doc: dict) -> str | None:
+    """``format``, or the one artifact name of the certnn files written before that field
+    existed: MDP value certificates name themselves by ``kind``; an RL run's ``log.json``
+    is known by the ``config.json`` next to it (naming the algorithm and environment)."""
+    if "format" in doc:
+        return doc["format"]
+    if doc.get("kind") == "certnn-mdp-values":
+        return "certnn-mdp-values"
+    if path.name == "log.json" and "episode_returns" in doc and (path.parent / "config.json").is_file():
+        config = format_doc(path.parent / "config.json")
+        if isinstance(config, dict) and {"algo", "env_id"} <= config.keys():
+            return "certnn.rl.run-log"
+    return None
+
+
+def format_doc(path: Path):
+    """A JSON file through certnn's guarded reader (size cap, nesting depth, no NaN tricks), or None."""
+    try:
+        return parse_json(read_text(path, "artifact", ReportError), path, "artifact", ReportError)
     except ReportError:
         return None
-    return doc.get("format") if isinstance(doc, dict) else None
 
 
 # ------------------------------------------------------------------------------ the builders
@@ -118,6 +138,16 @@ def _approx(path: Path, ctx: dict) -> list:
     return [approx_view(path, anchor=ctx.get("anchor", "") or "approx")]
 
 
+def _mdp_values(path: Path, ctx: dict) -> list:
+    from .rl import mdp_certificate_view
+    return [mdp_certificate_view(path, anchor=ctx.get("anchor", "") or "mdp")]
+
+
+def _rl_run(path: Path, ctx: dict) -> list:
+    from .rl import run_log_view
+    return [run_log_view(path, anchor=ctx.get("anchor", "") or "rl-run")]
+
+
 def _graph_for(cert, ctx: dict):
     """The run's graph when ``cert`` is for it (else None: the checker loads the model it names)."""
     g = ctx.get("graph")
@@ -136,7 +166,9 @@ for _a in (Artifact("certnn.interop.checkpoint", "model checkpoint", _checkpoint
            Artifact("certnn-reach-tube", "reach tube", _tube),
            Artifact("certnn-lyapunov", "Lyapunov certificate", _lyapunov),
            Artifact("certnn.pinn.certificate", "PINN residual certificate (box partition)", _pinn),
-           Artifact("certnn.approx.certificate", "approximation certificate (box partition)", _approx)):
+           Artifact("certnn.approx.certificate", "approximation certificate (box partition)", _approx),
+           Artifact("certnn-mdp-values", "MDP value certificate", _mdp_values),
+           Artifact("certnn.rl.run-log", "RL run training log (return curves)", _rl_run)):
     register(_a)
 
 
@@ -150,7 +182,7 @@ def views_of(path, ctx: dict | None = None) -> list:
     fmt = format_of(path)
     if fmt is None and path.suffix == ".json" and path.is_file():
         doc = parse_json(read_text(path, "artifact", ReportError), path, "artifact", ReportError)  # says why
-        fmt = doc.get("format") if isinstance(doc, dict) else None
+        fmt = _format_field(path, doc) if isinstance(doc, dict) else None
     if fmt is None:
         raise ReportError(f"{path}: not a certnn artifact (a JSON file with a 'format' field, or a checkpoint "
                           f"folder); known formats: {', '.join(sorted(ARTIFACTS))}")
@@ -202,7 +234,7 @@ def run_views(run_dir, data=None, tape: bool = True, bounds: bool = True) -> tup
     if "certnn.interop.checkpoint" in by_format:
         from ..interop.checkpoint import load_graph
         ck = by_format.pop("certnn.interop.checkpoint")[0]
-        ctx["graph"] = load_graph(ck)
+        ctx["graph"], ctx["checkpoint"] = load_graph(ck), ck.parent
         ctx["sample"] = _sample(by_format.get("certnn-certificate", []), ctx["graph"])
         views += _checkpoint(ck, ctx)
     for fmt in ("certnn-training-log", "certnn-error-budget"):
@@ -294,7 +326,7 @@ def _derived(run_dir: Path, ctx: dict, certs, data, tape: bool, bounds: bool) ->
         views.append(compare_methods(ctx["graph"], cert.region, cert.spec, certified_lower=lower,
                                      title=f"Bounds on example 0 of {first[0].path.relative_to(run_dir)}"))
     if tape:
-        views += _tape(run_dir, data)
+        views += _tape(ctx["checkpoint"], data)
     from .floats import floats_view
     values = ([f"{first[0].region.eps:g}"] if first and first[0].region.eps is not None else []) + ["0.1"]
     views.append(floats_view(values, note="The radius of the first certificate and 0.1, in every supported "
@@ -302,14 +334,16 @@ def _derived(run_dir: Path, ctx: dict, certs, data, tape: bool, bounds: bool) ->
     return views
 
 
-def _tape(run_dir: Path, data) -> list:
-    """One training step of the run's model on the first 32 MNIST training images
-    (when the data is there; else nothing, and the page says so in the listing)."""
+def _tape(folder: Path, data) -> list:
+    """One training step of the checkpoint's model on the first 32 MNIST training images
+    (when the data is there and the model takes MNIST images; else nothing)."""
     from ..data.mnist import mnist_arrays
     from ..errors import DataError
     from ..zoo import input_shape, load_checkpoint
     from .tape import record_step, tape_view
-    model, meta = load_checkpoint(run_dir)
+    model, meta = load_checkpoint(folder)
+    if int(np.prod(input_shape(meta["config"]))) != 28 * 28:     # e.g. an RL policy (run/policy/)
+        return []
     try:
         x, labels = mnist_arrays(input_shape(meta["config"]), data, "train")
     except DataError:

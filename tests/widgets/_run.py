@@ -1,6 +1,7 @@
 """A small run folder like `make run` writes (checkpoint, training log, error budget,
-robustness certificates re-checkable by the checker) plus a BaB certificate and a
-reach tube, built once per test session from real data and real producers."""
+robustness certificates re-checkable by the checker) plus a BaB certificate, a
+reach tube, a Lyapunov certificate, an MDP value certificate and a short RL run,
+built once per test session from real data and real producers."""
 
 import json
 from pathlib import Path
@@ -67,6 +68,20 @@ def _lyapunov(folder: Path) -> Path:
     return save_certificate(res, tr.V, tr.controller, folder / "vanderpol.json")
 
 
+def _rl(folder: Path) -> Path:
+    """A GridWorld MDP file with its value certificate, and a short DQN run folder on GridWorld."""
+    from certnn.rl.gridworld import GridWorld
+    from certnn.rl.mdp import MDP
+    from certnn.rl.runs import train_run
+    from certnn.rl.solve import save_certificate, value_iteration
+    folder.mkdir(parents=True, exist_ok=True)
+    _json(folder / "grid.json", GridWorld().to_json())
+    save_certificate(value_iteration(MDP.from_json(folder / "grid.json"), 0.01), folder / "grid.json",
+                     folder / "grid.cert.json")
+    train_run("dqn", "certnn/GridWorld-v0", folder / "dqn", steps=400, eval_episodes=2)
+    return folder
+
+
 def run_folder(root: str) -> Path:
     """Train a 784-32-10 MLP briefly, bound its binary32 error, certify N_CERT test images."""
     from certnn.data.mnist import mnist_arrays
@@ -85,6 +100,7 @@ def run_folder(root: str) -> Path:
     _bab(out / "vnncomp-certificates")
     _tube(out / "reach")
     _lyapunov(out / "lyapunov")
+    _rl(out / "rl")
     return out
 
 

@@ -1,7 +1,7 @@
 """The views in headless Chromium, built from real artifacts: the run report (graph,
-training curves, error budget, certificates, a BaB certificate, a reach tube, bounds,
-autograd tape, floats) loaded once and checked view by view against what the Python
-side computes; and a graph of thousands of nodes, timed. Screenshots of every view go
+training curves, error budget, certificates, a BaB certificate, a reach tube, an MDP
+value certificate, RL return curves, bounds, autograd tape, floats) loaded once and
+checked view by view against what the Python side computes; and a graph of thousands of nodes, timed. Screenshots of every view go
 to $CERTNN_WIDGET_SHOTS (default build/widget-screenshots)."""
 
 import json
@@ -16,6 +16,8 @@ from certnn.bounds import compute_bounds
 from certnn.control.lyapunov_checker import check_lyapunov
 from certnn.interop.checkpoint import load_graph
 from certnn.ops import RULE_KINDS
+from certnn.rl.gridworld import GridWorld
+from certnn.rl.mdp_check import check_certificate as check_mdp_certificate
 from certnn.verify.bab_checker import check_bab_certificate
 from certnn.verify.certificate import load_certificate
 from certnn.verify.checker import check_certificate
@@ -44,7 +46,8 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     page, g = report.page, load_graph(run_dir)
     sections = page.eval_on_selector_all("section.certnn-view", "ss => ss.map(s => s.id)")
     for anchor in ("graph", "training", "error-budget", "certificates", "cert-0", "bounds", "tape", "floats",
-                   "certnn-bab-certificate-0", "certnn-reach-tube-0", "certnn-lyapunov-0"):
+                   "certnn-bab-certificate-0", "certnn-reach-tube-0", "certnn-lyapunov-0", "certnn-mdp-values-0",
+                   "certnn.rl.run-log-0"):
         assert anchor in sections, f"the report has no {anchor} view: {sections}"
     for sid in sections:
         page.locator(f"section[id='{sid}']").screenshot(path=str(shots_dir / f"{sid}.png"))
@@ -116,6 +119,18 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     assert view.locator(".verdict").get_attribute("data-ok") == str(lyap.ok).lower()
     assert view.locator(".ly-leaf").count() == lyap.leaves
     assert lyap.ok or (view.locator(".claim").count() == 0 and view.locator(".ly-leaf.k3").count() > 0)
+    # MDP certificate: accepted, one cell per grid square, one policy arrow per state but the goal
+    world = GridWorld()
+    mdp = page.locator("section[id='certnn-mdp-values-0']")
+    assert check_mdp_certificate(run_dir / "rl" / "grid.json", run_dir / "rl" / "grid.cert.json").ok
+    assert mdp.locator(".verdict").get_attribute("data-ok") == "true" and mdp.locator(".claim").count() == 1
+    assert mdp.locator(".mdp-grid .hm-cell").count() == len(world.layout) * len(world.layout[0])
+    assert mdp.locator(".mdp-grid line.arrow").count() == world.n_states - len(world.goals)
+    # RL run: return curves from the log, evidence tested only
+    run = page.locator("section[id='certnn.rl.run-log-0']")
+    log = json.loads((run_dir / "rl" / "dqn" / "log.json").read_text())
+    assert run.locator(".curve[data-title='episode return'] circle").count() >= len(log["episode_returns"])
+    assert run.locator("ul.evidence li").evaluate_all("ls => ls.map(l => l.dataset.level)") == ["tested"]
     # floats: 0.1 in binary32 is 0x3dcccccd
     card = page.locator(".float-card[data-input='0.1']")
     card.locator("button[data-format='binary32']").click()

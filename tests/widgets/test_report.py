@@ -125,3 +125,32 @@ def test_notebook_representations(run_dir):
     b = compute_bounds(g, Region.box(x - 0.01, x + 0.01), None, method="crown")
     assert "bounds-summary" in b._repr_html_()
     assert "Proved (checker)" in load_certificate(_cert(run_dir))._repr_html_()
+
+
+def test_mdp_certificate_view_claims_only_what_the_checker_accepts(run_dir, tmp_path, capsys):
+    from certnn.rl.gridworld import GridWorld
+    from certnn.rl.mdp import MDP
+    from certnn.rl.solve import forest, save_certificate, value_iteration
+    for name in ("grid.json", "grid.cert.json"):
+        shutil.copy(run_dir / "rl" / name, tmp_path / name)
+    page = report.view_page(tmp_path / "grid.cert.json")
+    assert 'class="verdict ok"' in page and 'class="claim"' in page and '"gridworld"' in page
+    # a tampered value: REJECTED, no claim, nothing certified on the page
+    cert = json.loads((tmp_path / "grid.cert.json").read_text())
+    cert["values"][0] += 1e-9
+    (tmp_path / "grid.cert.json").write_text(json.dumps(cert))
+    page = report.view_page(tmp_path / "grid.cert.json")
+    assert "REJECTED" in page and 'data-ok="false"' in page and "values[0]" in page
+    assert 'class="claim"' not in page and 'data-level="certified"' not in page
+    # a layout that does not generate the file's MDP is not drawn as that grid; a non-grid MDP gets bars
+    for doc, name in ((GridWorld().to_json() | {"gridworld": {"layout": ["S..", "..G"], "slip": "0"}}, "fake"),
+                      (forest().to_json(), "forest")):
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+        save_certificate(value_iteration(MDP.from_json(tmp_path / f"{name}.json"), 0.01), tmp_path / f"{name}.json",
+                         tmp_path / f"{name}.cert.json")
+        page = report.view_page(tmp_path / f"{name}.cert.json")
+        assert 'class="verdict ok"' in page and '"gridworld"' not in page and "a bar per state" in page
+    # without its MDP file the certificate cannot be checked: a one-line error
+    (tmp_path / "forest.json").unlink()
+    code, err = _cli(capsys, "view", tmp_path / "forest.cert.json", "--out", tmp_path / "x.html")
+    assert code == 1 and "forest.json" in err and "cannot be checked" in err and len(err.strip().splitlines()) == 1

@@ -130,6 +130,13 @@ var certnn = (function () {
     return [lo, hi];
   }
 
+  // An extent with room for ticks: [v - 1, v + 1] when it is flat, or narrower than the rounding of its
+  // numbers (-100 to -99.99999999999997 would give ticks too fine to advance); [0, 1] when empty.
+  function widen(e) {
+    if (!Number.isFinite(e[0])) return [0, 1];
+    return e[1] - e[0] > 1e-9 * Math.max(Math.abs(e[0]), Math.abs(e[1])) ? e : [e[0] - 1, e[0] + 1];
+  }
+
   // A line chart. opts: {series: [{name, x, y, color, dash, width, points}], bands: [{name, x0, x1, lo, hi, color}],
   // hlines: [{y, color, label}], xlabel, ylabel, logy, width, height, title}
   function chart(opts) {
@@ -140,9 +147,7 @@ var certnn = (function () {
     (opts.hlines || []).forEach(function (h) { ys.push(h.y); });
     var tr = opts.logy ? function (v) { return v > 0 ? Math.log10(v) : NaN; } : function (v) { return v; };
     var xe = opts.xrange || finiteExtent(xs), ye = opts.yrange || finiteExtent(ys.map(function (v) { return tr(num(v)); }));
-    if (!(xe[1] > xe[0])) xe = [xe[0] - 1, xe[0] + 1];
-    if (!Number.isFinite(xe[0])) xe = [0, 1];
-    if (!(ye[1] > ye[0])) ye = Number.isFinite(ye[0]) ? [ye[0] - 1, ye[0] + 1] : [0, 1];
+    xe = widen(xe); ye = widen(ye);
     var pad = (ye[1] - ye[0]) * 0.05; ye = [ye[0] - pad, ye[1] + pad];
     function X(v) { return m.l + (num(v) - xe[0]) / (xe[1] - xe[0]) * (W - m.l - m.r); }
     function Y(v) { var t = tr(num(v)); return H - m.b - (t - ye[0]) / (ye[1] - ye[0]) * (H - m.t - m.b); }
