@@ -73,6 +73,18 @@ def rand_samples(shapes, low=-2.0, high=2.0, avoid=None, gap=0.05):
     return samples
 
 
+def _times(ct, g):
+    """ct * g with a strong zero: a zero cotangent contributes exactly zero even where
+    the partial derivative g is infinite or NaN. A zero cotangent means the output
+    does not reach the loss (the branch ``where`` did not take, a dropped entry), so
+    the chain rule owes it nothing: this is what makes ``where(y != 0, x / y, 0)``
+    differentiate like its safe formulation instead of giving 0 * inf = NaN."""
+    r = ct * g
+    if np.asarray(r).dtype.kind == "f" and not np.isfinite(r).all():
+        r = np.where(np.asarray(ct) == 0, np.zeros((), r.dtype), r)
+    return r
+
+
 def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int = 1,
                 attrs: dict | None = None, samples=None, doc: str = "", interval: Callable | None = None,
                 assumes: tuple = (), error: Callable | None = None, **flags) -> OpDef:
@@ -101,7 +113,8 @@ def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int
                 for g in grads(*xs, out, xp=NP, **a)]
 
     def vjp(ct, out, *xs, **a):
-        return tuple(ct * g for g in partials(xs, out, a))
+        with np.errstate(divide="ignore", invalid="ignore"):   # inf/NaN partials are handled by _times
+            return tuple(_times(ct, g) for g in partials(xs, out, a))
 
     def jvp(tangents, out, *xs, **a):
         parts = partials(xs, out, a)
