@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 
 from .errors import ShapeError
+from .ops._common import strict_broadcast  # noqa: F401  (re-exported: F.strict_broadcast())
 from .tensor import Tensor, apply
 
 
