@@ -95,10 +95,10 @@ def main():
     for r in grad:
         print(f"{r['batch']:>5} {r['source']:>10} {r['max_bound']:>10.3e} {r['max_measured']:>12.3e} "
               f"{r['ratio_max']:>8.1f} {r['median_elementwise_ratio']:>12.1f} {str(r['holds_everywhere']):>6}")
-    from certnn.io import atomic_write
+    from certnn.io import atomic_write, relative_to_roots
     out = ROOT / "benchmarks" / "results" / "error_budget.json"
     with atomic_write(out, "w") as f:
-        f.write(json.dumps({"checkpoint": str(ck), "rows": rows, "gradient_rows": grad}, indent=1))
+        f.write(json.dumps({"checkpoint": relative_to_roots(ck), "rows": rows, "gradient_rows": grad}, indent=1))
     print(f"wrote {out.relative_to(ROOT)}")
 
 

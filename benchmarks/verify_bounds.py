@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -55,8 +54,8 @@ def _layers_graph(Ws, bs, acts):
 def _s_shaped_cases():
     from certnn.bounds import Region
     cases = []
-    mc = Path(os.environ.get("CERTNN_BENCHMARKS", ROOT.parent / "shared" / "benchmarks")) / \
-        "controllers" / "Mountain_Car" / "controller.npz"
+    from certnn.io import benchmarks_root
+    mc = benchmarks_root() / "controllers" / "Mountain_Car" / "controller.npz"
     if mc.exists():
         z = np.load(mc, allow_pickle=False)
         acts = [str(a) for a in z["activations"]]
@@ -121,14 +120,13 @@ def main():
 
     mlp_rows("mlp-784-128-10", g, x, 0.02)
     # a deeper net: VNN-COMP's mnist-net_256x2 (784-256-256-10), same images
-    fc = Path(os.environ.get("CERTNN_BENCHMARKS", ROOT.parent / "shared" / "benchmarks")) / \
-        "vnncomp2022" / "mnist_fc" / "onnx" / "mnist-net_256x2.onnx"
+    from certnn.io import benchmarks_root
+    fc = benchmarks_root() / "vnncomp2022" / "mnist_fc" / "onnx" / "mnist-net_256x2.onnx"
     if fc.exists():
         from certnn.interop import load_onnx
         mlp_rows("mnist-net_256x2", load_onnx(fc), x.reshape(len(y), 784, 1), 0.02)
 
     sys.path.insert(0, str(ROOT / "tests" / "bounds"))
-    os.environ.setdefault("CERTNN_BENCHMARKS", str(ROOT.parent / "shared" / "benchmarks"))
     try:
         from _models import cnn4
         gc, z = cnn4()
@@ -180,7 +178,10 @@ def main():
         print(f"{a['eps']:>5} {a['clean']:>6.3f} {a['pgd']:>6.3f} {a['verified_crown']:>6.3f} {a['certified']:>9.3f}")
     print(f"auto_LiRPA: {lirpa}")
     out = ROOT / "benchmarks" / "results" / "verify_bounds.json"
-    out.write_text(json.dumps({"checkpoint": str(ck), "rows": rows, "accuracy": acc, "auto_lirpa": lirpa}, indent=1))
+    from certnn.io import atomic_write, relative_to_roots
+    with atomic_write(out, "w") as f:
+        json.dump({"checkpoint": relative_to_roots(ck), "rows": rows, "accuracy": acc, "auto_lirpa": lirpa}, f,
+                  indent=1)
     print(f"wrote {out.relative_to(ROOT)}")
 
 

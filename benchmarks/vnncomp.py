@@ -1,11 +1,13 @@
-"""VNN-COMP 2022 categories (test, acasxu, mnist_fc) through `certnn vnncomp`'s
+"""VNN-COMP 2022 categories (test, acasxu, mnist_fc, sri_resnet_a) through `certnn vnncomp`'s
 suite runner: per category instances, solved, wrong (sat vs expected unsat or
 the reverse), timeout, unknown, total and median seconds.
 
     .venv/bin/python benchmarks/vnncomp.py [--categories test,acasxu,mnist_fc]
-        [--timeout-cap S] [--jobs N] [--limit K] [--certify]
+        [--timeout-cap S] [--jobs N] [--limit K] [--only I,J,...] [--certify]
 
-Instances come from $CERTNN_BENCHMARKS/vnncomp2022/<category>/instances.csv.
+Instances come from $CERTNN_BENCHMARKS/vnncomp2022/<category>/instances.csv
+(``--only``: a subset by row index, for development runs; the result records
+which rows ran). Paths in the results are relative to the category folder.
 Prints a table and writes benchmarks/results/vnncomp.json (atomically; the
 categories run are merged into an existing file). ``--certify`` runs the
 certifiable mode (plain CROWN input splitting, or ReLU splitting with re-derivable
@@ -26,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-CATEGORIES = ("test", "acasxu", "mnist_fc")
+CATEGORIES = ("test", "acasxu", "mnist_fc", "sri_resnet_a")
 
 
 def main():
@@ -35,15 +37,15 @@ def main():
     ap.add_argument("--timeout-cap", type=float, default=None, help="cap each instance's timeout (seconds)")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--only", default=None, help="comma-separated row indices of instances.csv to run")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "vnncomp.json"))
     ap.add_argument("--certify", action="store_true",
                     help="certifiable mode: write and re-check a certificate for every input- or ReLU-split unsat "
                          "(results go under 'certified_categories')")
     args = ap.parse_args()
-    os.environ.setdefault("CERTNN_BENCHMARKS", str(ROOT.parent / "shared" / "benchmarks"))
-    from certnn.io import atomic_write
+    from certnn.io import atomic_write, benchmarks_root, portable
     from certnn.verify.vnncomp import run_suite
-    base = Path(os.environ["CERTNN_BENCHMARKS"]) / "vnncomp2022"
+    base = benchmarks_root() / "vnncomp2022"
     cats = [c.strip() for c in args.categories.split(",") if c.strip()]
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
@@ -62,11 +64,17 @@ def main():
             print(f"  {cat:<9} {row['name']:<45} {row['status']:<8} {row.get('seconds', 0):7.2f} s "
                   f"(expected {row.get('expected') or '-'}){cert}", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
+            only = None if args.only is None else [int(i) for i in args.only.split(",") if i.strip()]
             res = run_suite(csv, jobs=args.jobs, limit=args.limit, timeout_cap=args.timeout_cap, progress=progress,
-                            cert_dir=tmp if args.certify else None)
+                            cert_dir=tmp if args.certify else None, only=only)
+        for row in res["rows"]:
+            if isinstance(row.get("certificate"), dict) and row["certificate"].get("written"):
+                row["certificate"]["written"] = Path(row["certificate"]["written"]).name
+        res["csv"] = f"vnncomp2022/{cat}/instances.csv"
+        res["only"] = only
         res["timeout_cap"] = args.timeout_cap
         res["wall_seconds"] = round(time.monotonic() - t0, 3)
-        results[key][cat] = res
+        results[key][cat] = portable(res)       # paths relative to $CERTNN_BENCHMARKS
         results["machine"] = {"python": platform.python_version(), "cpus": os.cpu_count(), "jobs": args.jobs}
         with atomic_write(out, "w") as f:
             json.dump(results, f, indent=1)

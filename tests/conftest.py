@@ -1,10 +1,6 @@
 import os
-from pathlib import Path
 
-_shared = Path(__file__).resolve().parents[1].parent / "shared"
 os.environ["CERTNN_OFFLINE"] = "1"  # tests never download
-os.environ.setdefault("CERTNN_DATA", str(_shared / "data"))
-os.environ.setdefault("CERTNN_BENCHMARKS", str(_shared / "benchmarks"))
 
 # One BLAS thread: the suite's products are small, and a busy 2-core machine
 # makes multi-threaded OpenBLAS orders of magnitude slower.

@@ -64,7 +64,12 @@ def test_audit_command():
     r = subprocess.run([sys.executable, "-m", "certnn", "audit", "--json"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
-    assert {d["name"] for d in doc} == set(registered())
+    assert {d["name"] for d in doc["assumptions"]} == set(registered())
+    theorems = {d["name"]: d for d in doc["theorems"]}
+    assert "backprop/lean-mnist-4-3-3" in theorems and theorems["relax/relu"]["used_by"]
     r = subprocess.run([sys.executable, "-m", "certnn", "audit"], capture_output=True, text=True)
-    assert r.returncode == 0 and "libm-float64-within-4ulp  (registered in certnn.floats.interval)" in r.stdout
+    assert r.returncode == 0 and "libm-float64-within-4ulp  (registered in certnn.proofs" not in r.stdout
+    assert "libm-float64-within-4ulp  (registered in certnn.floats.interval)" in r.stdout
     assert "op rules:" in r.stdout and "code (" in r.stdout
+    assert "Theorems (re-run by `certnn prove`" in r.stdout and "relax/relu  [proved]" in r.stdout
+    assert "results resting on it" in r.stdout

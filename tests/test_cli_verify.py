@@ -1,7 +1,6 @@
 """`certnn bounds` and `certnn verify robustness` end to end on a small trained MLP."""
 
 import json
-from pathlib import Path
 import subprocess
 import sys
 
@@ -10,6 +9,7 @@ import pytest
 
 from certnn.interop.checkpoint import load_graph
 from certnn import run
+from certnn.io import benchmarks_root
 
 
 def _run(*args):
@@ -54,7 +54,7 @@ def test_bounds_command_rejects_bad_input_files(ckpt, tmp_path):
     np.save(tmp_path / "wrong.npy", np.zeros((2, 100), np.float32))
     np.save(tmp_path / "nan.npy", np.full((1, 784), np.nan, np.float32))
     (tmp_path / "junk.npy").write_bytes(b"not an array")
-    for name, msg in (("wrong", "do not fit"), ("nan", "NaN"), ("junk", "cannot read")):
+    for name, msg in (("wrong", "do not fit"), ("nan", "NaN"), ("junk", "not a NumPy .npy array")):
         r = _run("bounds", "--model", str(ckpt), "--input", str(tmp_path / f"{name}.npy"), "--eps", "0.1",
                  "--out", str(tmp_path / "o.npz"))
         assert r.returncode != 0 and msg in r.stderr, (name, r.stderr)
@@ -112,8 +112,7 @@ def test_verify_binary32_semantics_is_never_more_verified(ckpt):
 
 def test_bounds_accepts_flattened_rows_for_an_onnx_model(tmp_path):
     """mnist-net_256x2.onnx takes (784, 1) per example; rows may come flattened."""
-    import os
-    onnx_path = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / \
+    onnx_path = benchmarks_root() / \
         "vnncomp2022" / "mnist_fc" / "onnx" / "mnist-net_256x2.onnx"
     if not onnx_path.exists():
         pytest.skip("benchmark model not present")
@@ -132,8 +131,7 @@ def test_bounds_accepts_flattened_rows_for_an_onnx_model(tmp_path):
 
 
 def test_verify_robustness_refuses_a_model_that_does_not_take_mnist(tmp_path):
-    import os
-    acas = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022" / "acasxu" / \
+    acas = benchmarks_root() / "vnncomp2022" / "acasxu" / \
         "onnx" / "ACASXU_run2a_1_1_batch_2000.onnx"
     if not acas.exists():
         pytest.skip("benchmark model not present")
@@ -143,8 +141,7 @@ def test_verify_robustness_refuses_a_model_that_does_not_take_mnist(tmp_path):
 
 def test_bounds_on_an_onnx_model_without_a_batch_dimension(tmp_path):
     """test_nano.onnx takes a 1-D input of shape (1,): one example per row."""
-    import os
-    nano = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022" / "test" / \
+    nano = benchmarks_root() / "vnncomp2022" / "test" / \
         "test_nano.onnx"
     if not nano.exists():
         pytest.skip("benchmark model not present")

@@ -3,12 +3,10 @@
 import gzip
 import io
 import json
-import os
 import re
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,8 +14,9 @@ import pytest
 
 from certnn import run
 from certnn.verify.vnncomp import format_result, load_instance, score
+from certnn.io import benchmarks_root
 
-VNN = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022"
+VNN = benchmarks_root() / "vnncomp2022"
 TEST = VNN / "test"
 ACAS = VNN / "acasxu"
 pytestmark = pytest.mark.skipif(not (TEST / "instances.csv").exists(), reason="no VNN-COMP benchmarks")

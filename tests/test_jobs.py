@@ -2,15 +2,14 @@
 by the train/verify CLI tests)."""
 
 import io
-import os
-from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from certnn.cli.main_job import _vnncomp_test
+from certnn.io import benchmarks_root
 
-TEST_CSV = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022" / "test" / \
+TEST_CSV = benchmarks_root() / "vnncomp2022" / "test" / \
     "instances.csv"
 
 

@@ -36,12 +36,17 @@ from ..errors import CertnnError
 from ..ops import get_op
 from ..ops.relax import ALPHA, ALPHA_OPS
 from .ibp import node_bounds
+from . import window
 from .net import Net, analyze, check_region, prefix_bounds
 from ..spec.region import Region
-from .result import Bounds
+from .options import ALPHA_MODES
+from .result import Bounds, no_nan
 from ..spec.linear import LinearSpec
 
 METHODS = ("crown", "crown-ibp", "same-slope", "alpha-crown")
+# back-substitution runs each affine op's vjp (its transpose: adjoint/*) and the
+# relaxation lines of the activations (relax/*): the theorems of `certnn prove`
+THEOREMS_USED = ("adjoint/*", "relax/*")
 
 
 def _relaxation(net: Net, nid: str, bounds: dict, alpha, mode: str):
@@ -63,12 +68,16 @@ def _planes(net: Net, nid: str, bounds: dict):
 
 
 def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict | None = None,
-             mode: str = "adaptive", keep: bool = False):
+             mode: str = "adaptive", keep: bool = False, extra: dict | None = None):
     """One backward sweep from ``target`` with rows ``A0`` (N, K, *shape).
+    ``extra`` adds coefficients (N, K, *shape) on earlier nodes (beta-CROWN's
+    split terms ``-beta s z``): the bound is then of ``A0 . target + sum extra . z``.
     Returns (A on the input (N, K, *in_shape), bias (N, K), saved) where ``saved``
     (when ``keep``) holds what the slope gradient needs per relaxed node."""
     N, K = A0.shape[:2]
     acc = {target: A0}
+    for z, e in (extra or {}).items():
+        acc[z] = acc[z] + e if z in acc else e
     bias = np.zeros((N, K))
     saved = {}
     idx = net.order.index(target)
@@ -190,11 +199,13 @@ def _concretize_grad(region: Region, a_in: np.ndarray) -> np.ndarray:
     return x.reshape(a_in.shape)
 
 
-def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved: dict, bounds: dict) -> dict:
+def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved: dict, bounds: dict,
+                 values: dict | None = None) -> dict:
     """Reverse of the backward sweep: G_n = dL/dA_n for every node, computed by a
     forward walk from the input (affine nodes: their real rule on the G of their
     inputs; relaxed nodes: their chosen lines; interval nodes: their box corner),
-    and dL/dalpha = G_input-of-relu * max(A, 0)."""
+    and dL/dalpha = G_input-of-relu * max(A, 0). ``values``, when given, receives
+    every G_n (the gradient of the bound with respect to extra coefficients on n)."""
     N, K = a_in.shape[:2]
     G = {net.input: _concretize_grad(region, a_in)}
     grads = {}
@@ -225,55 +236,36 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
         else:
             yl, yu = bounds[nid]
             G[nid] = np.zeros((N, K) + net.shape(nid)) + yl[:, None]  # corner: only the sign of A matters
+    if values is not None:
+        values.update(G)
     return grads
 
 
+
+
 def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "crown",
-          iters: int = 20, lr: float = 0.1, lirpa_compat: bool = False) -> Bounds:
+          iters: int = 20, lr: float = 0.1, lirpa_compat: bool = False, alpha_mode: str = "spec") -> Bounds:
     """Bounds on ``C y + d`` (or on ``y``) over ``region``. ``method``: crown,
-    crown-ibp, same-slope or alpha-crown (``iters`` Adam steps of size ``lr``
-    per target). ``lirpa_compat`` only affects crown-ibp's IBP (see ``ibp``)."""
+    crown-ibp, same-slope or alpha-crown. ``alpha_mode`` (alpha-crown):
+    ``"spec"`` optimizes only the output rows' slopes with CROWN's intermediate
+    bounds fixed (auto_LiRPA's default ``fix_interm_bounds``): at most ``iters``
+    Adam steps of size ``lr`` decaying by 0.98 per step, stopping early when no
+    row improves; ``"full"`` also optimizes the slopes of every intermediate
+    target (``iters`` steps each; tighter intermediate bounds, far slower on
+    convolutional nets). The result's ``alpha_mode`` says which ran.
+    ``lirpa_compat`` only affects crown-ibp's IBP (see ``ibp``)."""
     if method not in METHODS:
         raise CertnnError(f"unknown method {method!r}; use one of {', '.join(METHODS)} (or ibp)")
+    if alpha_mode not in ALPHA_MODES:
+        raise CertnnError(f"unknown alpha mode {alpha_mode!r}; use one of {', '.join(ALPHA_MODES)}")
+    mode_used = alpha_mode if method == "alpha-crown" else None
     t0 = time.perf_counter()
     net = graph if isinstance(graph, Net) else analyze(graph)
     check_region(net, region)
     N = region.n
     mode = "same-slope" if method == "same-slope" else "adaptive"
-    bounds = {net.input: (region.lo, region.hi)}
-    used_alphas = {}
-    relu_only = _feeds_only_relus(net)
-    if method == "crown-ibp":
-        bounds = node_bounds(net, region, lirpa_compat=lirpa_compat)
-    else:
-        for nid in net.need:
-            if nid in net.prefix:
-                bounds[nid] = prefix_bounds(net, nid, region)
-            elif net.kind[nid] in ("interval", "relax") and all(
-                    i in bounds for i in net.nodes[nid].inputs if i in net.var):
-                # the image of known input bounds: exact for a monotone elementwise op
-                bounds[nid] = _interval_node(net, nid, bounds)
-            else:
-                A0 = _target_rows(net, nid, N)
-                if relu_only[nid]:
-                    lo, hi, al = _open_rows_bounds(net, nid, bounds, region, mode,
-                                                   (iters, lr) if method == "alpha-crown" else None)
-                    used_alphas.update({(nid, k): v for k, v in al.items()})
-                elif method == "alpha-crown":
-                    val, al = _optimize(net, nid, A0, bounds, region, mode, iters, lr)
-                    used_alphas.update({(nid, k): v for k, v in al.items()})
-                    lo, hi = _split(val, net.shape(nid))
-                else:
-                    a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
-                    lo, hi = _split(region.concretize_lower(a_in, bias), net.shape(nid))
-                if net.kind[nid] in ("interval", "planes"):  # the node's own box may be tighter
-                    il, ih = _interval_node(net, nid, bounds)
-                    lo, hi = np.maximum(lo, il), np.minimum(hi, ih)
-                bounds[nid] = (lo, hi)
-            # a node that is also fed to an interval op needs its IBP image too
-        for nid in net.order:
-            if net.kind.get(nid) == "interval" and nid not in bounds:
-                bounds[nid] = _interval_node(net, nid, bounds)
+    inter_method = "crown" if (method == "alpha-crown" and alpha_mode == "spec") else method
+    bounds, used_alphas = intermediate_bounds(net, region, inter_method, iters, lr, lirpa_compat)
     # the spec rows
     out_shape = net.shape(net.output)
     if spec is None:
@@ -288,15 +280,21 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
         C, d = spec.C, spec.d
     K = C.shape[1]
     A0 = np.concatenate([C, -C], axis=1).reshape((N, 2 * K) + out_shape)
-    if method == "alpha-crown":
+    if method == "alpha-crown" and alpha_mode == "spec":
+        from .split import split_bounds
+        sb = split_bounds(net, region, A0.reshape(N, 2 * K, -1), np.zeros((N, 2 * K)), bounds, {}, iters=iters,
+                          lr_alpha=lr, scores=False, stop_positive=False)
+        val = sb.lb
+        used_alphas.update({("spec", k): v for k, v in sb.alphas.items()})
+    elif method == "alpha-crown":
         val, al = _optimize(net, net.output, A0, bounds, region, mode, iters, lr)
         used_alphas.update({("spec", k): v for k, v in al.items()})
     else:
         a_in, bias, _ = backward(net, net.output, A0, bounds, None, mode)
         val = region.concretize_lower(a_in, bias)
-    lb, ub = val[:, :K] + d, -val[:, K:] + d
+    lb, ub = no_nan(val[:, :K] + d, -val[:, K:] + d)
     out = net.nodes[net.output]
-    if net.kind[net.output] == "relax" and out.op != "relu" and out.inputs[0] in bounds:
+    if net.kind.get(net.output) == "relax" and out.op != "relu" and out.inputs[0] in bounds:
         # an S-shaped output on a wide input interval: its linear lines are
         # poorer than the plain image [f(l), f(u)], so take the better of the two
         ylo, yhi = (b.reshape(N, -1) for b in _interval_node(net, net.output, bounds))
@@ -307,7 +305,59 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     inter = {k: bounds[k] for k in net.need}
     return Bounds(lb, ub, method, net.graph, intermediate=inter, alphas=used_alphas,
                   interval_nodes=tuple(k for k, v in net.kind.items() if v == "interval"),
-                  seconds=time.perf_counter() - t0)
+                  seconds=time.perf_counter() - t0, alpha_mode=mode_used, theorems=THEOREMS_USED)
+
+
+def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, lr: float = 0.1,
+                        lirpa_compat: bool = False, splits: dict | None = None, deadline: float | None = None):
+    """Bounds (lo, hi), each (N, *shape), of every node CROWN needs (inputs of relaxed
+    nodes, interval nodes), in topological order, and the slopes alpha-CROWN chose
+    ({(target, relaxed node): slopes}). ``splits`` {relu input id: (N, *shape) signs}
+    restricts example n to the subdomain where s z >= 0 for every split neuron: a
+    split node's bounds are clipped to that sign as soon as they are computed, so
+    the later nodes are bounded on the subdomain (lo > hi: the subdomain is empty).
+    Past ``deadline`` (``time.monotonic()``, checked between nodes) raises TimeoutError."""
+    N = region.n
+    mode = "same-slope" if method == "same-slope" else "adaptive"
+    bounds = {net.input: (region.lo, region.hi)}
+    used_alphas = {}
+    relu_only = _feeds_only_relus(net)
+    if method == "crown-ibp":
+        return node_bounds(net, region, lirpa_compat=lirpa_compat), used_alphas
+    for nid in net.need:
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError("intermediate bounds not finished before the deadline")
+        if nid in net.prefix:
+            lo, hi = prefix_bounds(net, nid, region)
+        elif net.kind[nid] in ("interval", "relax") and all(
+                i in bounds for i in net.nodes[nid].inputs if i in net.var):
+            # the image of known input bounds: exact for a monotone elementwise op
+            lo, hi = _interval_node(net, nid, bounds)
+        else:
+            if relu_only[nid]:
+                lo, hi, al = _open_rows_bounds(net, nid, bounds, region, mode,
+                                               (iters, lr) if method == "alpha-crown" else None)
+                used_alphas.update({(nid, k): v for k, v in al.items()})
+            elif method == "alpha-crown":
+                val, al = _optimize(net, nid, _target_rows(net, nid, N), bounds, region, mode, iters, lr)
+                used_alphas.update({(nid, k): v for k, v in al.items()})
+                lo, hi = _split(val, net.shape(nid))
+            else:
+                a_in, bias, _ = backward(net, nid, _target_rows(net, nid, N), bounds, None, mode)
+                lo, hi = _split(region.concretize_lower(a_in, bias), net.shape(nid))
+            if net.kind[nid] in ("interval", "planes"):  # the node's own box may be tighter
+                il, ih = _interval_node(net, nid, bounds)
+                lo, hi = np.maximum(lo, il), np.minimum(hi, ih)
+        lo, hi = no_nan(lo, hi)                 # a bound is never NaN: +-inf instead
+        if splits is not None and nid in splits:
+            s = splits[nid]
+            lo, hi = np.where(s > 0, np.maximum(lo, 0.0), lo), np.where(s < 0, np.minimum(hi, 0.0), hi)
+        bounds[nid] = (lo, hi)
+    # a node that is also fed to an interval op needs its IBP image too
+    for nid in net.order:
+        if net.kind.get(nid) == "interval" and nid not in bounds:
+            bounds[nid] = _interval_node(net, nid, bounds)
+    return bounds, used_alphas
 
 
 def _feeds_only_relus(net: Net) -> dict:
@@ -331,14 +381,34 @@ def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: st
     pass, the skipped rows holding CROWN's default slopes."""
     ilo, ihi = node_bounds(net, region, until=nid, known=bounds)[nid]
     N, shape, k = region.n, net.shape(nid), net.size(nid)
-    open_rows = np.flatnonzero(((ilo < 0) & (ihi > 0)).reshape(N, k).any(axis=0))
+    open_ex = ((ilo < 0) & (ihi > 0)).reshape(N, k)
+    open_rows = np.flatnonzero(open_ex.any(axis=0))
+    if alpha is None and N > 1 and open_rows.size > 1.5 * open_ex.sum(axis=1).mean():
+        # the examples' open neurons differ: bound each example's own rows, not the union
+        lo, hi = ilo.reshape(N, k).copy(), ihi.reshape(N, k).copy()
+        for i in range(N):
+            one = {key: tuple(b[i:i + 1] if b.shape[0] == N else b for b in v) for key, v in bounds.items()}
+            li, hi_i, _ = _open_rows_bounds(net, nid, one, region.rows(slice(i, i + 1)), mode)
+            lo[i], hi[i] = li.reshape(-1), hi_i.reshape(-1)
+        return lo.reshape((N,) + shape), hi.reshape((N,) + shape), {}
     lo, hi = ilo.reshape(N, k).copy(), ihi.reshape(N, k).copy()
     slopes = {}
     if open_rows.size:
         m = open_rows.size
-        eye = np.eye(k)[open_rows].reshape((-1,) + shape)
+        eye = np.zeros((m, k))
+        eye[np.arange(m), open_rows] = 1.0
+        eye = eye.reshape((-1,) + shape)
         A0 = np.broadcast_to(np.concatenate([eye, -eye])[None], (N, 2 * m) + shape)
-        if alpha is None:
+        planned = None
+        if alpha is None and region.norm in ("box", "inf"):
+            if nid not in net.plans:
+                net.plans[nid] = window.plan(net, nid)
+            planned = net.plans[nid]
+        if planned is not None:   # single-neuron rows on windows of the maps
+            val = window.window_lower(net, nid, np.concatenate([open_rows, open_rows]),
+                                      np.concatenate([np.ones(m), -np.ones(m)]), bounds, region,
+                                      lambda r: _relaxation(net, r, bounds, None, mode), planned)
+        elif alpha is None:
             a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
             val = region.concretize_lower(a_in, bias)
         else:
@@ -359,8 +429,9 @@ def _interval_node(net: Net, nid: str, bounds: dict):
     los = [bounds[i][0] if i in net.var else net.const(i) for i in n.inputs]
     his = [bounds[i][1] if i in net.var else net.const(i) for i in n.inputs]
     lo, hi = get_op(n.op).interval(los, his, **n.attrs)
-    return np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    return no_nan(lo, hi)
 
 
-def alpha_crown(graph, region: Region, spec: LinearSpec | None = None, iters: int = 20, lr: float = 0.1) -> Bounds:
-    return crown(graph, region, spec, "alpha-crown", iters=iters, lr=lr)
+def alpha_crown(graph, region: Region, spec: LinearSpec | None = None, iters: int = 20, lr: float = 0.1,
+                alpha_mode: str = "spec") -> Bounds:
+    return crown(graph, region, spec, "alpha-crown", iters=iters, lr=lr, alpha_mode=alpha_mode)

@@ -47,8 +47,8 @@ class Net:
     prefix: set
     _f0: dict = field(default_factory=dict)
     _jac: dict = field(default_factory=dict)
-    _local: dict = field(default_factory=dict)
     _consts: dict | None = None
+    plans: dict = field(default_factory=dict)     # target -> window plan (certnn.bounds.window) or None
 
     # ---- shapes ----------------------------------------------------------------------------
     def shape(self, nid: str) -> tuple:
@@ -69,35 +69,8 @@ class Net:
             self._f0[nid] = np.asarray(get_op(n.op).real(*args, **n.attrs), np.float64)
         return self._f0[nid]
 
-    def local_matrix(self, nid: str):
-        """A convolution's linear part as a sparse (out, in) CSR matrix, built once
-        from its own vjp rule (in chunks of rows): many coefficient rows then cross
-        the node in one sparse product, touching only the kernel's nonzeros,
-        instead of a strided col2im per call."""
-        if nid not in self._local:
-            n, J = self.nodes[nid], None
-            var = self.var_inputs(nid)
-            if n.op == "conv2d" and len(var) == 1:
-                from scipy import sparse
-                k_out, shape = self.size(nid), self.shape(nid)
-                chunk = max(1, LOCAL_CHUNK // max(1, self.size(n.inputs[var[0]])))
-                parts = []
-                for s in range(0, k_out, chunk):
-                    rows = _eye_rows(k_out, s, chunk)
-                    parts.append(sparse.csr_matrix(self._vjp(nid, rows.reshape((-1,) + shape))[0]
-                                                   .reshape(rows.shape[0], -1)))
-                J = sparse.vstack(parts, format="csr")
-                self._local[nid] = (J, J.T.tocsr())
-            else:
-                self._local[nid] = None
-        return self._local[nid]
-
     def apply(self, nid: str, xs: list) -> np.ndarray:
         """The node's real rule on given values of its variable inputs (float64)."""
-        J = self.local_matrix(nid)
-        if J is not None:
-            x = xs[0].reshape(xs[0].shape[0], -1)
-            return (J[0] @ x.T).T.reshape((x.shape[0],) + self.shape(nid)) + self.f0(nid)
         n = self.nodes[nid]
         it = iter(xs)
         args = [next(it) if i in self.var else self.const(i) for i in n.inputs]
@@ -105,11 +78,13 @@ class Net:
 
     def transpose(self, nid: str, a: np.ndarray) -> list:
         """Backward step of an affine node: coefficients ``a`` (M, *out_shape) on its
-        output become coefficients on each variable input, via the op's vjp rule."""
-        J = self.local_matrix(nid)
-        if J is not None:
-            i = self.nodes[nid].inputs[self.var_inputs(nid)[0]]
-            return [(J[1] @ a.reshape(a.shape[0], -1).T).T.reshape((a.shape[0],) + self.shape(i))]
+        output become coefficients on each variable input, via the op's vjp rule
+        (a convolution in the variable input alone: its transposed convolution on
+        the coefficient tensor, see :func:`conv_transpose`)."""
+        n = self.nodes[nid]
+        if n.op == "conv2d" and self.var_inputs(nid) == [0]:
+            x = self.shape(n.inputs[0])
+            return [conv_transpose(a, self.const(n.inputs[1]), x, **n.attrs)]
         return self._vjp(nid, a)
 
     def _vjp(self, nid: str, a: np.ndarray) -> list:
@@ -151,13 +126,36 @@ class Net:
         return self._jac[nid]
 
 
-LOCAL_CHUNK = 1 << 22  # dense entries per chunk while building a convolution's sparse matrix
+JACOBIAN_MAX = 1 << 22      # entries of a prefix node's Jacobian above which a box is bounded by intervals
+TRANSPOSE_CHUNK = 1 << 21  # elements of a transposed convolution's column buffer per chunk of rows
 
 
-def _eye_rows(k: int, start: int, count: int) -> np.ndarray:
-    rows = np.zeros((min(count, k - start), k))
-    rows[np.arange(rows.shape[0]), start + np.arange(rows.shape[0])] = 1.0
-    return rows
+def conv_transpose(a: np.ndarray, w: np.ndarray, x_shape: tuple, *, stride, padding, dilation, groups) -> np.ndarray:
+    """The adjoint of ``x -> conv2d(x, w)`` applied to coefficient rows ``a``
+    (M, O, Ho, Wo): (M, C, H, W). Per chunk of rows one GEMM of the kernel
+    against the rows (the column buffer) and a col2im over the kH kW kernel
+    positions; chunks keep the column buffer in cache (the buffer is kH kW
+    times the result, and the GEMM's inner dimension is only O/groups)."""
+    M, O, Ho, Wo = a.shape
+    C, H, Wd = x_shape
+    _, cg, kh, kw = w.shape
+    og = O // groups
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    wt = np.ascontiguousarray(w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1))   # (G, cg kk, og)
+    Hp = max(H + 2 * ph, (Ho - 1) * sh + (kh - 1) * dh + 1)
+    Wp = max(Wd + 2 * pw, (Wo - 1) * sw + (kw - 1) * dw + 1)
+    out = np.empty((M, C, H, Wd))
+    step = max(1, TRANSPOSE_CHUNK // max(1, cg * kh * kw * Ho * Wo * groups))
+    for s in range(0, M, step):
+        m = min(step, M - s)
+        rows = a[s:s + m].reshape(m, groups, og, Ho * Wo)
+        cols = np.matmul(wt[None], rows).reshape(m, groups * cg, kh, kw, Ho, Wo)
+        buf = np.zeros((m, C, Hp, Wp))
+        for p in range(kh):
+            for q in range(kw):
+                buf[:, :, p * dh:p * dh + sh * (Ho - 1) + 1:sh, q * dw:q * dw + sw * (Wo - 1) + 1:sw] += cols[:, :, p, q]
+        out[s:s + m] = buf[:, :, ph:ph + H, pw:pw + Wd]
+    return out
 
 
 def evaluate_consts(g: Graph) -> dict:
@@ -246,6 +244,14 @@ def prefix_bounds(net: Net, nid: str, region: Region, channel_max: bool = False)
     centre's image plus the dual norm (ball) or |J| times the radius (box).
     ``channel_max`` replaces each row norm by the largest in its channel (the
     whole-kernel norm auto_LiRPA uses; looser, still sound)."""
+    n = net.nodes[nid]
+    if region.norm in ("box", "inf") and all(i == net.input for i in n.inputs if i in net.var) \
+            and net.size(nid) * net.size(net.input) > JACOBIAN_MAX:
+        # one affine map of the box: its interval image is exact up to outward
+        # rounding, without the Jacobian (large for a convolution of an image)
+        args = lambda b: [b if i == net.input else net.const(i) for i in n.inputs]  # noqa: E731
+        lo, hi = get_op(n.op).interval(args(region.lo), args(region.hi), **n.attrs)
+        return np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     J = net.jacobian(nid)
     c = (region.lo + region.hi) / 2
     r = (region.hi - region.lo) / 2

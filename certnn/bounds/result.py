@@ -9,6 +9,13 @@ import numpy as np
 from ..ir.graph import Graph
 
 
+def no_nan(lo, hi):
+    """``(lo, hi)`` with NaN (inf - inf or 0 * inf when float64 overflows on a huge
+    region) replaced by the always-sound -inf (lower) and +inf (upper)."""
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    return np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), np.inf, hi)
+
+
 @dataclass
 class Bounds:
     """Bounds on rows ``C y + d`` (or on ``y`` itself when no spec was given).
@@ -33,5 +40,7 @@ class Bounds:
     alphas: dict = field(default_factory=dict)
     interval_nodes: tuple = ()      # nodes bounded by the constant (interval) relaxation
     seconds: float = 0.0
+    alpha_mode: str | None = None   # alpha-CROWN: "spec" (intermediate bounds fixed) or "full"
     evidence: str = "computed"
     assumptions: tuple = ()
+    theorems: tuple = ()            # the theorems (certnn prove) the method rests on

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import CertnnError
 from ..error_budget.forward import error_budget
 from ..spec.region import Region
-from .result import Bounds
+from .result import Bounds, no_nan
 from ..spec.linear import LinearSpec
 
 SEMANTICS = ("real", "binary32", "binary32-any-order")
@@ -63,7 +63,7 @@ def widen(bounds: Bounds, graph, region: Region, spec: LinearSpec | None, semant
     if eps is None:
         return bounds
     w = eps if spec is None else np.einsum("nko,no->nk", np.abs(spec.C), eps)
-    ub = None if bounds.ub is None else bounds.ub + w
+    lb, ub = no_nan(bounds.lb - w, np.inf if bounds.ub is None else bounds.ub + w)
     from ..error_budget.forward import ASSUMPTIONS as BUDGET
-    return replace(bounds, lb=bounds.lb - w, ub=ub,
+    return replace(bounds, lb=lb, ub=None if bounds.ub is None else ub,
                    assumptions=tuple(bounds.assumptions) + tuple(BUDGET) + (SCOPE[semantics],))

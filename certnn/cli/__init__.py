@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import audit, check, floats, graph, main_job, train, verify, vnncomp, zoo
+from . import audit, check, floats, graph, lyapunov, main_job, prove, reach, train, verify, vnncomp, zoo
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +30,10 @@ COMMANDS = [
     check.check_cmd,
     vnncomp.vnncomp_group,
     audit.audit_cmd,
+    prove.prove_cmd,
     main_job.main_job_cmd,
+    reach.reach_group,
+    lyapunov.lyapunov_group,
     zoo.zoo_group,
 ]
 for _command in COMMANDS:

@@ -22,16 +22,20 @@ def _or_exit_2(load):
 @click.command("check")
 @click.argument("cert")
 @click.option("--model", default=None, help="Checkpoint, graph JSON or ONNX file (default: the model the certificate names).")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the verdicts.")
-def check_cmd(cert, model, as_json):
-    """Re-check a certificate with the independent checker. Exit 0 when every claimed
-    example is re-derived, 1 when any is rejected (the failing step is printed),
-    2 when the certificate or the model cannot be read."""
+@click.option("--property", "prop", default=None,
+              help="BaB certificates: the VNNLIB file the certificate must prove (rejected if it proves another).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the verdicts and the claim.")
+def check_cmd(cert, model, prop, as_json):
+    """Re-check a certificate with the independent checker and state the claim it
+    verified. Exit 0 when every claimed example is re-derived, 1 when any is
+    rejected (the failing step is printed) or nothing is claimed, 2 when the
+    certificate or the model cannot be read."""
     from ..interop.models import load_model
     from ..verify.bab_checker import check_bab_certificate, is_bab_certificate
     from ..verify.checker import check_certificate
     if is_bab_certificate(cert):  # a branch-and-bound split tree with its leaf certificate
-        res = _or_exit_2(lambda: check_bab_certificate(cert, graph=load_model(model) if model else None))
+        res = _or_exit_2(lambda: check_bab_certificate(cert, graph=load_model(model) if model else None,
+                                                       vnnlib=prop))
         if as_json:
             click.echo(json.dumps(res.to_dict()))
         else:
@@ -40,16 +44,23 @@ def check_cmd(cert, model, as_json):
             click.echo(f"accepted: split tree covers the input box and {res.leaves} leaves re-derived "
                        f"({res.cases} case(s)) in {res.seconds:.2f} s" if res.ok
                        else f"REJECTED ({res.cases} case(s), {res.seconds:.2f} s)")
+            if res.ok:
+                click.echo(f"proved: {res.claim()}")
         sys.exit(0 if res.ok else 1)
+    if prop is not None:
+        click.echo("error: --property applies to BaB certificates (certnn vnncomp run --cert); "
+                   f"{cert} is a robustness certificate", err=True)
+        sys.exit(2)
     res = _or_exit_2(lambda: check_certificate(cert, graph=load_model(model) if model else None))
     if as_json:
         click.echo(json.dumps(res.to_dict()))
     else:
-        for i, why in enumerate(res.reasons):
+        if res.claim is None:          # rejected as a whole: one reason for every example
+            click.echo(f"rejected: {res.reasons[0]}")
+        for i, why in enumerate(res.reasons if res.claim is not None else []):
             if why is not None and res.claimed[i]:
                 click.echo(f"example {i}: rejected: {why}")
-        verdict = "accepted" if res.ok else "REJECTED"
-        click.echo(f"{verdict}: {int(res.accepted.sum())}/{int(res.claimed.sum())} claimed examples re-derived "
-                   f"(of {res.accepted.size}) in {res.seconds * 1e3:.1f} ms; assumptions: "
-                   f"{', '.join(res.assumptions) or 'none'}")
+        click.echo(f"{res.summary()} in {res.seconds * 1e3:.1f} ms")
+        if res.ok:
+            click.echo(f"proved: {res.claim.words()}")
     sys.exit(0 if res.ok else 1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from .options import NONNEGATIVE
+
 
 # ---- float -------------------------------------------------------------------------------------
 @click.group("float")
@@ -15,16 +17,23 @@ def float_group():
 @click.argument("value")
 @click.option("--format", "fmt", default="binary32", show_default=True,
               help="binary32, binary16, bfloat16, e4m3 or e5m2.")
-def float_explain(value, fmt):
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: format, bits, sign, exponent, "
+              "fraction, class, value, ulp, ...")
+def float_explain(value, fmt, as_json):
     """Show the bits, fields, neighbours, ulp and rounding error of VALUE
     (a decimal, inf, nan, or a hex bit pattern such as 0x3f800000)."""
-    from ..floats.explain import explain
-    click.echo(explain(value, fmt))
+    if as_json:
+        import json
+        from ..floats.explain import explain_fields
+        click.echo(json.dumps(explain_fields(value, fmt)))
+    else:
+        from ..floats.explain import explain
+        click.echo(explain(value, fmt))
 
 
 @float_group.command("error-budget")
-@click.argument("checkpoint")
-@click.option("--eps", default=0.0, show_default=True, type=click.FloatRange(min=0.0),
+@click.argument("checkpoint", metavar="MODEL")
+@click.option("--eps", default=0.0, show_default=True, type=NONNEGATIVE,
               help="L-inf radius of the box around each test image (clipped to [0, 1]).")
 @click.option("--n", "count", default=100, show_default=True, type=click.IntRange(min=1),
               help="How many test images.")
@@ -36,6 +45,7 @@ def float_explain(value, fmt):
               "images (binary32 backward vs real), per parameter.")
 def float_error_budget(checkpoint, eps, count, order, data, as_json, grad):
     """Bound |binary32 - real| over boxes around MNIST test images, node by node,
-    and compare with the error measured at the images themselves."""
+    and compare with the error measured at the images themselves. MODEL: a
+    checkpoint folder, graph JSON or ONNX file taking MNIST images."""
     from ..error_budget.report import error_budget_report
     error_budget_report(checkpoint, eps=eps, count=count, order=order, data=data, as_json=as_json, grad=grad)

@@ -54,12 +54,11 @@ def run_main_job(data=None, out="runs/mnist-mlp", epochs: int = 5) -> dict:
 def _vnncomp_test(console, out) -> dict | None:
     """The five VNN-COMP sanity instances, in certifiable mode (every input-split
     unsat answer written as a certificate and re-checked)."""
-    import os
     from pathlib import Path
 
+    from ..io import benchmarks_root
     from ..verify.vnncomp import run_suite
-    csv_path = Path(os.environ.get("CERTNN_BENCHMARKS", "../shared/benchmarks")) / "vnncomp2022" / "test" / \
-        "instances.csv"
+    csv_path = benchmarks_root() / "vnncomp2022" / "test" / "instances.csv"
     console.rule("complete verification: the VNN-COMP 2022 test instances")
     if not csv_path.exists():
         console.print(f"skipped: {csv_path} not found (set CERTNN_BENCHMARKS)")
@@ -121,4 +120,6 @@ def _certify(console, graph, x, out, data, n: int = 1000, epsilons=(0.01, 0.02))
 @click.option("--epochs", default=5, show_default=True, type=click.IntRange(min=1))
 def main_job_cmd(data, out, epochs):
     """The main job (`make run`): train the MNIST MLP, save it, print a summary."""
+    from ..io import output_folder
+    output_folder(out, "checkpoint folder (--out)")
     run_main_job(data=data, out=out, epochs=epochs)

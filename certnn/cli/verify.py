@@ -10,16 +10,11 @@ import click
 import numpy as np
 
 from ..errors import CertnnError
+from .options import POSITIVE
 
 METHOD = click.Choice(["ibp", "crown", "crown-ibp", "same-slope", "alpha-crown"])
 SEMANTICS = click.Choice(["real", "binary32", "binary32-any-order"])
 NORM = click.Choice(["inf", "2", "1"])
-
-
-def _positive(ctx, param, value):
-    if value is not None and not value > 0:
-        raise click.BadParameter(f"must be > 0, got {value}")
-    return value
 
 
 def _mnist_for(graph, count: int, data):
@@ -41,7 +36,7 @@ def verify_group():
 
 @verify_group.command("robustness")
 @click.option("--model", required=True, help="Checkpoint folder, graph JSON or .onnx file.")
-@click.option("--eps", required=True, type=float, callback=_positive, help="Perturbation radius (> 0).")
+@click.option("--eps", required=True, type=POSITIVE, help="Perturbation radius (> 0).")
 @click.option("--norm", type=NORM, default="inf", show_default=True)
 @click.option("--method", type=METHOD, default="crown", show_default=True)
 @click.option("--semantics", type=SEMANTICS, default="real", show_default=True,
@@ -61,7 +56,10 @@ def verify_robustness_cmd(model, eps, norm, method, semantics, count, batch, out
     clean, PGD, verified and certified accuracy, with one certificate per block of
     examples in OUT (each example's claim is checked on its own)."""
     from ..interop.models import load_model
+    from ..io import output_folder
     from ..verify.robustness import verify_robustness
+    if out is not None:
+        output_folder(out, "certificate folder (--out)")
     graph = load_model(model)
     x, y = _mnist_for(graph, count, data)
     from rich.progress import Progress
@@ -92,8 +90,7 @@ def _print_summary(s: dict, rep) -> None:
                  ("PGD accuracy (upper bound)", pct(s["pgd_accuracy"])),
                  ("verified accuracy", pct(s["verified_accuracy"])),
                  ("certified accuracy (checker)", pct(s["certified_accuracy"])),
-                 ("checker", "-" if not checked else
-                  ("all accepted" if not rep.check_failures else f"{len(rep.check_failures)} rejected")),
+                 ("checker", s["checker"] or "-"),
                  ("bounds ms/example", f"{ms['bounds']:.3f}"),
                  ("attack ms/example", f"{ms['attack']:.3f}"),
                  ("checker ms/example", f"{ms['check']:.3f}" if checked else "-")):
@@ -103,7 +100,10 @@ def _print_summary(s: dict, rep) -> None:
         click.echo(f"certificates: {len(s['certificates'])} file(s) in {Path(s['certificates'][0]).parent}")
     for i, why in rep.check_failures[:10]:
         click.echo(f"  example {i}: checker rejected: {why}")
-    click.echo(f"evidence: {s['evidence']}; assumptions: {', '.join(s['assumptions']) or 'none'}")
+    if s["evidence"] is None:
+        click.echo("evidence: none (no example was verified, so there is no claim to back)")
+    else:
+        click.echo(f"evidence: {s['evidence']}; assumptions: {', '.join(s['assumptions']) or 'none'}")
 
 
 def _rows_for(graph, x: np.ndarray, path) -> np.ndarray:
@@ -111,6 +111,10 @@ def _rows_for(graph, x: np.ndarray, path) -> np.ndarray:
     row-major, as VNNLIB numbers them); a single example may omit the row axis."""
     shape = tuple(graph.inputs[0].shape[1:])
     size = int(np.prod(shape, dtype=np.int64))
+    if x.size == 0:
+        raise CertnnError(f"{path}: the --input array is empty (shape {x.shape}); give at least one row")
+    if not np.isfinite(x).all():
+        raise CertnnError(f"{path}: the --input array contains NaN or infinite values")
     if tuple(x.shape) == shape or (x.ndim == 1 and x.size == size):
         return x.reshape((1,) + shape)
     if x.ndim >= 2 and int(np.prod(x.shape[1:], dtype=np.int64)) == size:
@@ -119,10 +123,23 @@ def _rows_for(graph, x: np.ndarray, path) -> np.ndarray:
                       f"({size} values per row)")
 
 
+def _domain(domain):
+    """--domain LO,HI as two finite floats with LO < HI (None when not given)."""
+    if not domain:
+        return None
+    try:
+        lo, hi = (float(v) for v in domain.split(","))
+    except ValueError:
+        raise click.BadParameter(f"wants LO,HI, got {domain!r}", param_hint="--domain") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise click.BadParameter(f"wants finite LO < HI, got {domain!r}", param_hint="--domain")
+    return lo, hi
+
+
 @click.command("bounds")
 @click.option("--model", required=True, help="Checkpoint folder, graph JSON or .onnx file.")
 @click.option("--input", "input_path", required=True, help=".npy array of inputs, one row per example.")
-@click.option("--eps", required=True, type=float, callback=_positive)
+@click.option("--eps", required=True, type=POSITIVE)
 @click.option("--norm", type=NORM, default="inf", show_default=True)
 @click.option("--method", type=METHOD, default="crown", show_default=True)
 @click.option("--semantics", type=SEMANTICS, default="real", show_default=True)
@@ -131,21 +148,12 @@ def _rows_for(graph, x: np.ndarray, path) -> np.ndarray:
 def bounds_cmd(model, input_path, eps, norm, method, semantics, domain, out):
     """Bounds on every model output over a ball around each input row."""
     from ..bounds import Region, compute_bounds
-    from ..io import atomic_write
+    from ..io import atomic_write, output_file, read_npy
     from ..interop.models import load_model
+    dom = _domain(domain)
+    output_file(out, "bounds file (--out)", others=[input_path, model])
     graph = load_model(model)
-    try:
-        x = np.load(input_path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise CertnnError(f"{input_path}: cannot read a .npy array ({e})") from None
-    x = _rows_for(graph, x, input_path)
-    dom = None
-    if domain:
-        try:
-            lo, hi = (float(v) for v in domain.split(","))
-        except ValueError:
-            raise click.BadParameter(f"--domain wants LO,HI, got {domain!r}") from None
-        dom = (lo, hi)
+    x = _rows_for(graph, read_npy(input_path, "--input array"), input_path)
     region = Region.ball(np.asarray(x, np.float64), eps, norm, domain=dom)
     b = compute_bounds(graph, region, method=method, semantics=semantics)
     with atomic_write(out) as f:

@@ -14,12 +14,7 @@ import sys
 import click
 
 from ..errors import CertnnError
-
-
-def _positive(ctx, param, value):
-    if value is not None and not value > 0:
-        raise click.BadParameter(f"must be > 0, got {value}")
-    return value
+from .options import POSITIVE, SEED
 
 
 @click.group("vnncomp")
@@ -30,21 +25,28 @@ def vnncomp_group():
 @vnncomp_group.command("run")
 @click.argument("onnx_path", metavar="ONNX")
 @click.argument("vnnlib_path", metavar="VNNLIB")
-@click.option("--timeout", type=float, required=True, callback=_positive, help="Wall-clock seconds (> 0).")
+@click.option("--timeout", type=POSITIVE, required=True, help="Wall-clock seconds (> 0), import included.")
 @click.option("--out", "out", required=True, help="Result file to write (atomically).")
 @click.option("--cert", default=None, help="For an unsat (input or ReLU splitting on chain ReLU nets): afterwards write a certificate here, "
               "re-checked by the independent checker (`certnn check CERT`); kept only if accepted.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--json", "as_json", is_flag=True, help="Also print one JSON line with the verdict and statistics.")
 def run_cmd(onnx_path, vnnlib_path, timeout, out, cert, seed, as_json):
     """Decide one instance and write RESULT_FILE: `sat` and the counterexample
     ((X_0 v) ... (Y_0 v) ...), or `unsat`, `timeout`, `unknown`."""
+    from ..io import output_file
     from ..verify.vnncomp import run_instance
     try:
+        output_file(out, "result file (--out)", others=[cert, onnx_path, vnnlib_path])
+        if cert is not None:
+            output_file(cert, "certificate (--cert)", others=[out, onnx_path, vnnlib_path])
         v = run_instance(onnx_path, vnnlib_path, timeout, result_path=out, cert_path=cert, seed=seed)
     except CertnnError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
+    if v.stats.get("empty_input_set"):
+        click.echo(f"warning: {vnnlib_path}: the input set is empty ({v.stats['empty_input_set']}): no input "
+                   f"satisfies the asserts, so `unsat` holds vacuously", err=True)
     line = f"{v.status} in {v.seconds:.2f} s"
     if v.status == "sat":
         b32 = "yes" if v.binary32_replays else "no"
@@ -76,13 +78,14 @@ def _jsonable(x):
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Local worker processes.")
 @click.option("--scheduler", default=None, help="Dask scheduler address (tcp://host:port) instead of local workers.")
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Only the first K instances.")
-@click.option("--timeout-cap", default=None, type=float, callback=_positive,
+@click.option("--timeout-cap", default=None, type=POSITIVE,
               help="Cap every instance's timeout at this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (counts and per-instance rows) last.")
 @click.option("--no-progress", is_flag=True, help="Do not draw a progress bar.")
 def suite_cmd(csv_path, jobs, scheduler, limit, timeout_cap, as_json, no_progress):
     """Run a category (onnx,vnnlib,timeout_s[,expected]) and count solved / wrong /
-    timeout / unknown against the `expected` column. Exit 1 when any answer is wrong."""
+    timeout / unknown against the `expected` column. Exit 1 when any answer is wrong
+    or any instance could not be run (an error)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -108,4 +111,4 @@ def suite_cmd(csv_path, jobs, scheduler, limit, timeout_cap, as_json, no_progres
                f"(wall {res['wall_seconds']:.1f} s)", file=out)
     if as_json:
         click.echo(json.dumps(_jsonable(res)))
-    sys.exit(1 if res["wrong"] else 0)
+    sys.exit(1 if res["wrong"] or res["error"] else 0)

@@ -16,14 +16,15 @@ the file and what is wrong with it; nothing is ever unpickled.
 from __future__ import annotations
 
 import gzip
+import math
 import os
-import zlib
 from pathlib import Path
 
 import numpy as np
 
+from .. import io
 from ..errors import DataError
-from ..io import atomic_write
+from ..io import GZIP_MAGIC, atomic_write
 
 #: IDX type code -> big-endian dtype of the stored values.
 DTYPES: dict[int, np.dtype] = {
@@ -35,29 +36,34 @@ DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 _CODES = {dt.newbyteorder("=").str: code for code, dt in DTYPES.items()}
-GZIP_MAGIC = b"\x1f\x8b"
 
 
-def read_bytes(path: str | os.PathLike) -> bytes:
-    """The file's content, gunzipped when it starts with the gzip magic ``1f 8b``."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except FileNotFoundError:
-        raise DataError(f"{path}: file not found") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot read: {e.strerror or e}") from None
-    return gunzip(raw, str(path))
-
-
-def gunzip(raw: bytes, name: str = "<bytes>") -> bytes:
-    """``raw`` decompressed when it starts with the gzip magic ``1f 8b``, else ``raw`` itself."""
+def read_bytes(path: str | os.PathLike, what: str = "data") -> bytes:
+    """The file's content, gunzipped when it starts with the gzip magic ``1f 8b``:
+    only as far as the IDX header says the file goes (plus up to 1 MiB, to measure
+    trailing garbage), so a gzip bomb costs no more than the header declares,
+    and never more than certnn's file-size cap (:mod:`certnn.io`)."""
+    raw = io.read_bytes(path, "IDX file", DataError, gunzip_data=False)
     if raw[:2] != GZIP_MAGIC:
         return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
-        raise DataError(f"{name}: corrupt gzip stream ({e})") from None
+    head = io.gunzip(raw, str(path), "IDX file", DataError, limit=4 + 4 * 255, partial=True)
+    size = _declared_size(head)
+    if size is None:             # a bad header: parse_idx says what is wrong with it
+        return head
+    if size > io.max_bytes():
+        raise DataError(f"{path}: the IDX header declares {size} bytes, more than the limit of {io.max_bytes()} "
+                        f"(set CERTNN_MAX_FILE_BYTES to raise it)")
+    # up to 1 MiB past the declared end, so that parse_idx can say how much garbage trails
+    return io.gunzip(raw, str(path), "IDX file", DataError, limit=size + (1 << 20), partial=True)
+
+
+def _declared_size(head: bytes) -> int | None:
+    """Header plus payload bytes an IDX header declares (None when the header is bad:
+    parse_idx says why)."""
+    if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in DTYPES or head[3] == 0 or len(head) < 4 + 4 * head[3]:
+        return None
+    dims = np.frombuffer(head, ">u4", count=head[3], offset=4)
+    return 4 + 4 * head[3] + math.prod(int(d) for d in dims) * DTYPES[head[2]].itemsize
 
 
 def parse_idx(buf: bytes, name: str = "<bytes>", what: str = "data") -> np.ndarray:
@@ -78,7 +84,7 @@ def parse_idx(buf: bytes, name: str = "<bytes>", what: str = "data") -> np.ndarr
     if len(buf) < header:
         raise DataError(f"{name}: truncated header: {ndims} dims need {header} bytes, found {len(buf)}")
     shape = tuple(int(d) for d in np.frombuffer(buf, ">u4", count=ndims, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize     # Python ints: no wrap-around
     found = len(buf) - header
     if found < expected:
         raise DataError(f"{name}: truncated: expected {expected} bytes of {what} for shape {shape}, "
@@ -92,7 +98,7 @@ def parse_idx(buf: bytes, name: str = "<bytes>", what: str = "data") -> np.ndarr
 
 def read_idx(path: str | os.PathLike, what: str = "data") -> np.ndarray:
     """Read an IDX file (raw or gzipped) into a native-endian NumPy array."""
-    return parse_idx(read_bytes(path), str(path), what)
+    return parse_idx(read_bytes(path, what), str(path), what)
 
 
 def encode_idx(array) -> bytes:

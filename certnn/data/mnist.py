@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import urllib.request
 from pathlib import Path
@@ -25,8 +26,8 @@ from typing import Callable
 import numpy as np
 
 from ..errors import DataError
-from ..io import atomic_write
-from .idx import GZIP_MAGIC, gunzip, read_idx
+from ..io import GZIP_MAGIC, atomic_write, data_root, gunzip
+from .idx import read_idx
 
 SPLITS = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -66,15 +67,16 @@ def cache_dir() -> Path:
 def _candidates(data_dir) -> list[Path]:
     if data_dir is not None:
         return [Path(data_dir), Path(data_dir) / "mnist"]
-    env = os.environ.get("CERTNN_DATA")
-    dirs = [Path(env), Path(env) / "mnist"] if env else []
-    return dirs + [cache_dir()]
+    root = data_root()
+    return [root, root / "mnist", cache_dir()]
 
 
 def _find(folder: Path, name: str) -> Path | None:
-    """The raw file when present, else the ``.gz`` one, else None."""
+    """The raw file when present, else the ``.gz`` one, else None. Anything by that
+    name counts as present (a folder or a device too): reading it then says what is
+    wrong with it, rather than a download replacing it silently."""
     for p in (folder / name, folder / f"{name}.gz"):
-        if p.is_file():
+        if p.exists() or p.is_symlink():
             return p
     return None
 
@@ -97,7 +99,14 @@ def locate_mnist(data_dir=None, download: bool = False, *, mirrors=MIRRORS,
             return folder
     if download:
         target = Path(data_dir) if data_dir is not None else cache_dir()
-        download_mnist(target, mirrors=mirrors, fetch=fetch, progress=progress)
+        partial = next((c for c in candidates if c.is_dir() and len(_missing(c)) < len(FILES)), None)
+        try:
+            download_mnist(target, mirrors=mirrors, fetch=fetch, progress=progress)
+        except DataError as e:
+            if partial is None:
+                raise
+            raise DataError(f"{partial}: MNIST folder lacks {', '.join(_missing(partial))} (raw or .gz), and "
+                            f"downloading failed: {e}") from None
         return target
     looked = "; ".join(f"{c} (missing {', '.join(_missing(c))})" if c.is_dir() else f"{c} (no such folder)"
                        for c in candidates)
@@ -130,7 +139,7 @@ def _verify(data: bytes, name: str) -> str | None:
     if digest == GZ_SHA256[name]:
         return None
     try:
-        if hashlib.sha256(gunzip(data, f"{name}.gz")).hexdigest() == RAW_SHA256[name]:
+        if hashlib.sha256(gunzip(data, f"{name}.gz", "download", DataError)).hexdigest() == RAW_SHA256[name]:
             return None
     except DataError as e:
         return str(e)
@@ -202,6 +211,8 @@ def load_mnist(data_dir=None, split: str = "train", download: bool = False):
     if len(images) != len(labels):
         raise DataError(f"{folder}: {split} split has {len(images)} images ({img_path.name}) "
                         f"but {len(labels)} labels ({lab_path.name})")
+    if len(images) == 0:
+        raise DataError(f"{img_path}: the {split} split holds no images")
     if labels.size and labels.max() >= 10:
         bad = int(np.argmax(labels >= 10))
         raise DataError(f"{lab_path}: label {int(labels[bad])} at index {bad} is not a digit (must be < 10)")
@@ -229,6 +240,9 @@ def download_allowed() -> bool:
 def mnist_arrays(input_shape=(784,), data_dir=None, split: str = "train"):
     """(x, labels): images scaled to [0, 1] in the given per-example shape
     ((784,) for an MLP, (1, 28, 28) for a CNN) and int64 labels."""
+    if math.prod(input_shape) != 28 * 28:
+        raise DataError(f"the model takes inputs of shape {tuple(input_shape)}, but MNIST images have "
+                        f"28 x 28 = 784 values")
     images, labels = load_mnist(data_dir, split, download=download_allowed())
     x = normalize(images).reshape((len(images),) + tuple(input_shape))
     return x, labels.astype(np.int64)

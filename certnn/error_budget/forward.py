@@ -28,6 +28,8 @@ from ..floats import interval as iv
 from ..floats.error_bounds import ETA32, U32
 
 ASSUMPTIONS = ("hardware-float32-elementwise-ieee", "ieee754-binary64-rn")
+# the rounding lemma behind u = 2^-24, eta = 2^-150 (certnn prove rounding/*)
+THEOREMS_USED = ("rounding/binary32-binade-structure", "rounding/binary32-sum", "rounding/binary32-nearest")
 
 
 @dataclass
@@ -40,6 +42,7 @@ class ErrorBudget:
     seconds: float = 0.0
     evidence: str = "checked"  # sound arithmetic in-process, resting on the assumptions below
     assumptions: tuple = ASSUMPTIONS
+    theorems: tuple = THEOREMS_USED
 
 
 def _float32_error(a: np.ndarray) -> np.ndarray:

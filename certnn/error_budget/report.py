@@ -10,7 +10,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ..interop.checkpoint import load_graph
+from ..interop.models import load_model
 from .forward import error_budget
 
 
@@ -59,7 +59,7 @@ def grad_rows(graph, x, labels, eps=0.0, order="sequential") -> list[dict]:
 def error_budget_report(checkpoint, eps=0.0, count=100, order="sequential", data=None, as_json=False,
                         grad=False) -> dict:
     from ..data.mnist import mnist_arrays
-    graph = load_graph(checkpoint)
+    graph = load_model(checkpoint)
     x, labels = mnist_arrays(graph.inputs[0].shape[1:], data, "test")
     x, labels = x[:count], labels[:count]
     t0 = time.perf_counter()

@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 from fractions import Fraction
 
 from .formats import Format, FloatFormatError, get_format
-from .kernel import (RNE, Flags, classify, from_string, is_signaling, next_down, next_up, to_fraction,
+from .kernel import (RNE, Flags, classify, decimal_fraction, from_string, is_signaling, next_down, next_up, to_fraction,
                      ulp)
 from .error_model import unit_roundoff
 
@@ -92,9 +92,8 @@ def _describe(fmt: Format, bits: int) -> str:
     return f"{_hex(fmt, bits)} = {decimal_exact(to_fraction(fmt, bits))}"
 
 
-def explain(value: str, fmt_name="binary32") -> str:
-    """A multi-line report: bits, fields, exact value, class, neighbours, ulp
-    and (for decimal input) the rounding error of the input."""
+def _parse(value: str, fmt_name: str):
+    """(format, stripped text, bits, given as bits?, rounding flags) of an explain input."""
     fmt = get_format(fmt_name)
     if not isinstance(value, str):
         raise FloatFormatError(f"explain needs a string, got {type(value).__name__}")
@@ -102,6 +101,39 @@ def explain(value: str, fmt_name="binary32") -> str:
     flags = Flags()
     is_bits = text.lower().startswith(("0x", "0b"))
     bits = parse_bits(text, fmt) if is_bits else from_string(fmt, text, RNE, flags)
+    return fmt, text, bits, is_bits, flags
+
+
+def explain_fields(value: str, fmt_name="binary32") -> dict:
+    """The machine-readable explanation (``certnn float explain --json``): format,
+    bits (hex), sign, exponent (the biased field) and its power of two, fraction
+    (hex), class, value and ulp as exact decimal strings ("inf", "-inf", "nan";
+    ulp None when undefined), the shortest decimal that reads back, and for a
+    decimal input the rounding flags."""
+    fmt, text, bits, is_bits, flags = _parse(value, fmt_name)
+    cls = classify(fmt, bits)
+    e_field = (bits >> fmt.fbits) & ((1 << fmt.ebits) - 1)
+    sign = bits >> fmt.sign_bit
+    finite = cls in ("normal", "subnormal", "zero")
+    if finite:
+        v = to_fraction(fmt, bits)
+        val = "-0" if cls == "zero" and sign else decimal_exact(v)
+    else:
+        val = "nan" if cls == "nan" else ("-inf" if sign else "inf")
+    return {"format": fmt.name, "input": text, "input_kind": "bits" if is_bits else "decimal",
+            "bits": _hex(fmt, bits), "sign": int(sign), "exponent": int(e_field),
+            "exponent_unbiased": (max(e_field, 1) - fmt.bias) if finite else None,
+            "fraction": f"{bits & ((1 << fmt.fbits) - 1):#x}", "class": cls, "value": val,
+            "shortest": shortest_decimal(fmt, bits) if finite else val,
+            "ulp": decimal_exact(ulp(fmt, bits)) if finite else None,
+            "ulp_pow2": _pow2(ulp(fmt, bits)) if finite else None,
+            "flags": None if is_bits else sorted(flags.names())}
+
+
+def explain(value: str, fmt_name="binary32") -> str:
+    """A multi-line report: bits, fields, exact value, class, neighbours, ulp
+    and (for decimal input) the rounding error of the input."""
+    fmt, text, bits, is_bits, flags = _parse(value, fmt_name)
     e_field = (bits >> fmt.fbits) & ((1 << fmt.ebits) - 1)
     f_field = bits & ((1 << fmt.fbits) - 1)
     sign = bits >> fmt.sign_bit
@@ -121,7 +153,7 @@ def explain(value: str, fmt_name="binary32") -> str:
     else:
         lines.append(f"fields    sign={sign}  exponent={e_field}  fraction={f_field:#x}")
     tail = [] if is_bits or text.lower().lstrip("+-") in ("inf", "infinity", "nan") \
-        else _rounding_lines(fmt, bits, cls, Fraction(text.replace("_", "")), flags)
+        else _rounding_lines(fmt, bits, cls, text, flags)
     if cls == "nan":
         kind = "signalling" if is_signaling(fmt, bits) else "quiet"
         lines.append(f"class     nan ({kind}{', canonical' if bits == fmt.qnan else ''})")
@@ -146,8 +178,14 @@ def _short(q: Fraction) -> str:
     return exact if len(exact) <= 24 else decimal_sci(q)
 
 
-def _rounding_lines(fmt: Format, bits: int, cls: str, x: Fraction, flags: Flags) -> list[str]:
-    out = [f"rounding  exact input {x}"]
+def _rounding_lines(fmt: Format, bits: int, cls: str, text: str, flags: Flags) -> list[str]:
+    t = text.lower().replace("_", "")
+    x, exact = decimal_fraction(fmt, t.lstrip("+-"))
+    if not exact:      # far outside the format's range: the errors would be astronomically long numbers
+        return [f"rounding  exact input {text} is far {'above' if x > 1 else 'below'} the range of {fmt.name}",
+                f"flags     {', '.join(sorted(flags.names())) or 'none'}"]
+    x = -x if t.startswith("-") else x
+    out = [f"rounding  exact input {_short(abs(x)) if len(str(x.numerator)) > 60 else x}"]
     if cls in ("inf", "nan"):
         what = "+-"[bits >> fmt.sign_bit] + "inf" if cls == "inf" else \
             f"NaN ({fmt.name} has no infinities and does not saturate)"

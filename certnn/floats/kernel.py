@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 import struct
 from fractions import Fraction
 from operator import index as _index
@@ -531,14 +532,45 @@ def from_string(fmt: Format, text: str, rm: Rounding = RNE, flags=None) -> int:
         return _infinity(fmt, sign, flags)
     if t == "nan":
         return fmt.qnan
-    try:
-        if not t or t[0] in "+-" or not (t[0].isdigit() or t[0] == "."):
-            raise ValueError
-        v = Fraction(t)
-    except (ValueError, ZeroDivisionError):
-        raise FloatFormatError(f"{text!r} is not a decimal number, 'inf' or 'nan'") from None
+    v, _ = decimal_fraction(fmt, t, text)
     bits = from_fraction(fmt, -v if sign else v, rm, flags)
     return bits | (sign << fmt.sign_bit) if v == 0 else bits
+
+
+_DECIMAL = re.compile(r"([0-9]*)(?:\.([0-9]*))?(?:e([-+]?[0-9]+))?\Z")
+MAX_DIGITS = 4000     # significant digits (Python's int-from-text limit is 4300)
+
+
+def decimal_fraction(fmt: Format, t: str, text: str | None = None) -> tuple[Fraction, bool]:
+    """``(value, exact)`` of the unsigned decimal (or 'a/b') ``t``. A decimal whose
+    exponent puts it 100 decimal orders beyond ``fmt``'s range in either direction
+    (``1e999999999999``) is not expanded: its stand-in (twice the largest finite value, or a quarter of
+    the smallest subnormal) rounds like it in every mode, and ``exact`` is False."""
+    bad = FloatFormatError(f"{(text if text is not None else t)[:60]!r} is not a decimal number, 'inf' or 'nan'")
+    if "/" in t:
+        num, _, den = t.partition("/")
+        if not (num.isascii() and num.isdigit() and den.isascii() and den.isdigit()) or int(den or 0) == 0:
+            raise bad
+        if len(num) > MAX_DIGITS or len(den) > MAX_DIGITS:
+            raise FloatFormatError(f"a fraction with more than {MAX_DIGITS} digits is not read")
+        return Fraction(int(num), int(den)), True
+    m = _DECIMAL.match(t)
+    if not m or not (m.group(1) or m.group(2)):
+        raise bad
+    whole, frac, exp = m.group(1), m.group(2) or "", m.group(3) or "0"
+    digits = (whole + frac).lstrip("0")
+    if not digits:
+        return Fraction(0), True
+    if len(digits) > MAX_DIGITS:
+        raise FloatFormatError(f"a decimal with more than {MAX_DIGITS} significant digits is not read")
+    e10 = int(exp) if len(exp.lstrip("+-")) <= 18 else (10**18 if exp[0] != "-" else -10**18)
+    shift = e10 - len(frac)                     # value = digits * 10**shift
+    order = shift + len(digits)                 # 10**(order-1) <= value < 10**order
+    if order > math.floor((fmt.emax + 1) * math.log10(2)) + 100:
+        return fmt.max_value * 2, False
+    if order < math.floor((fmt.emin - fmt.p) * math.log10(2)) - 100:
+        return Fraction(2) ** (fmt.emin - fmt.p - 1), False
+    return Fraction(int(digits)) * Fraction(10) ** shift, True
 
 
 # ------------------------------------------------------------ comparisons

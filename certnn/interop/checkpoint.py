@@ -9,13 +9,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CertnnError, CheckpointError
-from ..io import atomic_write
+from ..io import atomic_write, confined, parse_json, read_npz, read_text, sha256_file, validate_json
 from ..ir import serialize
 from ..ir.graph import Graph
 
@@ -50,38 +49,51 @@ def _meta_path(path) -> Path:
     return path / META if path.is_dir() else path
 
 
+#: checkpoint.json, validated once on loading (the embedded graph by serialize.from_dict).
+SCHEMA = {
+    "type": "object",
+    "required": ["format", "version", "config", "weights"],
+    "properties": {
+        "format": {"const": FORMAT},
+        "version": {"type": "integer"},
+        "config": {"type": "object"},
+        "weights": {"type": "object", "required": ["file", "sha256"],
+                    "properties": {"file": {"type": "string", "minLength": 1},
+                                   "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}},
+        "graph": {"type": ["object", "null"]},
+        "graph_hash": {"type": ["string", "null"]},
+        "info": {"type": "object"},
+    },
+}
+
+
 def read_meta(path) -> tuple[dict, dict[str, np.ndarray], Path]:
     mpath = _meta_path(path)
-    if not mpath.exists():
+    if not mpath.exists() and not mpath.is_symlink():
         raise CheckpointError(f"{mpath}: no such checkpoint")
-    try:
-        meta = json.loads(mpath.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{mpath}: not valid JSON ({e}); truncated or corrupt?") from None
+    if mpath.suffix.lower() == ".onnx" or mpath.name.lower().endswith(".onnx.gz"):
+        raise CheckpointError(f"{mpath}: an ONNX file, not a checkpoint; commands that take --model read it "
+                              f"(certnn.interop.models.load_model)")
+    meta = parse_json(read_text(mpath, "checkpoint", CheckpointError), mpath, "checkpoint", CheckpointError)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{mpath}: not a certnn checkpoint")
     if meta.get("version") != VERSION:
         raise CheckpointError(f"{mpath}: checkpoint version {meta.get('version')!r} is not supported "
                               f"(this certnn reads version {VERSION})")
-    try:
-        wpath = mpath.parent / meta["weights"]["file"]
-        want = meta["weights"]["sha256"]
-        config = meta["config"]
-    except (KeyError, TypeError):
-        raise CheckpointError(f"{mpath}: missing 'weights' or 'config' entry") from None
-    if not wpath.exists():
-        raise CheckpointError(f"{mpath}: weights file {wpath} is missing")
-    data = wpath.read_bytes()
-    if hashlib.sha256(data).hexdigest() != want:
+    validate_json(meta, SCHEMA, mpath, "checkpoint", CheckpointError)
+    if meta.get("graph") is not None:
+        try:
+            serialize.check_document(meta["graph"], f"{mpath}: graph")
+        except CertnnError as e:
+            raise CheckpointError(str(e)) from None
+    wpath = confined(mpath.parent, meta["weights"]["file"], "weights.file", mpath, CheckpointError)
+    digest, size = sha256_file(wpath, "weights file", CheckpointError)
+    if digest != meta["weights"]["sha256"]:
         raise CheckpointError(f"{wpath}: SHA-256 does not match the checkpoint record "
-                              f"({len(data)} bytes; truncated or modified)")
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as z:
-            state = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise CheckpointError(f"{wpath}: cannot read weights ({e})") from None
-    if not isinstance(config, dict):
-        raise CheckpointError(f"{mpath}: 'config' must be an object")
+                              f"({size} bytes; truncated or modified)")
+    listed = (meta.get("graph") or {}).get("arrays", {})
+    manifest = {**listed, **{GRAPH_PREFIX + k: v for k, v in listed.items()}}
+    state = read_npz(wpath, "weights file", CheckpointError, manifest=manifest, partial=True)
     return meta, state, mpath
 
 
@@ -92,6 +104,7 @@ def load_graph(path) -> Graph:
     names = meta["graph"].get("arrays", {})
     try:
         return serialize.from_dict(meta["graph"], {k: state[k] if k in state else state.get(GRAPH_PREFIX + k)
-                                                 for k in names if k in state or GRAPH_PREFIX + k in state}, source=str(mpath))
+                                                 for k in names if k in state or GRAPH_PREFIX + k in state},
+                                   source=str(mpath), checked=True)
     except CertnnError as e:
         raise CheckpointError(str(e)) from None

@@ -14,6 +14,10 @@ class OnnxError(InteropError):
     """An ONNX file is missing, truncated, malformed, or cannot be converted."""
 
 
+class ImportTimeout(OnnxError):
+    """The time limit ran out while a model was being imported."""
+
+
 class UnsupportedOnnxOp(OnnxError):
     """An ONNX node has an op type (or attribute value) that certnn cannot import."""
 
@@ -28,11 +32,10 @@ class VnnlibError(InteropError):
     """A VNNLIB property is malformed or outside the supported subset."""
 
     def __init__(self, message: str, source: str = "", line: int | None = None, col: int | None = None):
+        """``source`` (the file) and ``line``:``col`` prefix the message when given."""
         self.line, self.col = line, col
-        where = source or "<vnnlib>"
-        if line is not None:
-            where += f":{line}:{col}"
-        super().__init__(f"{where}: {message}")
+        where = source + (f":{line}:{col}" if line is not None else "")
+        super().__init__(f"{where}: {message}" if where else message)
 
 
 class SpecMismatch(InteropError):

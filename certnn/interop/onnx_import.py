@@ -18,66 +18,77 @@ in its attrs; VNNLIB's X_i is element i of the row-major flattened ONNX input.
 
 from __future__ import annotations
 
-import gzip
 import math
+import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CertnnError
+from ..io import max_bytes, read_bytes
 from ..ir.graph import Graph, Node
 from ..ops import get_op
-from .errors import OnnxError, UnsupportedOnnxOp
+from .errors import ImportTimeout, OnnxError, UnsupportedOnnxOp
 
 
 # ---------------------------------------------------------------- reading
 
 def read_model(path):
-    """Parse and check an ONNX file (gzip allowed); errors name the file."""
+    """Parse and check an ONNX file (gzip allowed, within certnn's file-size cap):
+    onnx's full check (shape inference in strict mode included) and an opset this
+    onnx knows; errors name the file."""
     import onnx
     from google.protobuf.message import DecodeError
 
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise OnnxError(f"{path}: cannot read ONNX file ({e.strerror or e})") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            raise OnnxError(f"{path}: corrupt or truncated gzip data ({e})") from None
+    data = read_bytes(path, "ONNX model", OnnxError)
     model = onnx.ModelProto()
     try:
         model.ParseFromString(data)
     except (DecodeError, RuntimeError, ValueError) as e:
         raise OnnxError(f"{path}: not an ONNX model, or truncated ({e})") from None
+    del data
     if not model.HasField("graph") or not model.graph.node:
         raise OnnxError(f"{path}: not an ONNX model, or truncated (no graph nodes)")
+    known = onnx.defs.onnx_opset_version()
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx") and not 1 <= o.version <= known:
+            raise OnnxError(f"{path}: opset {o.version} is not a version of the ONNX operator set "
+                            f"(this onnx knows 1 to {known})")
     try:
-        onnx.checker.check_model(model)
-    except Exception as e:  # onnx raises ValidationError and, for some defects, others
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as e:  # onnx raises ValidationError, InferenceError and, for some defects, others
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise OnnxError(f"{path}: invalid ONNX model, or truncated ({first})") from None
     return model
 
 
-def load_onnx(path) -> Graph:
-    """Import an ONNX model into a validated certnn graph (see the module doc)."""
+def load_onnx(path, deadline: float | None = None) -> Graph:
+    """Import an ONNX model into a validated certnn graph (see the module doc).
+    ``deadline`` (a ``time.monotonic()`` value): raise :class:`ImportTimeout`
+    once it has passed (checked node by node)."""
     model = read_model(path)
-    return from_model(model, source=str(path))
+    return from_model(model, source=str(path), deadline=deadline)
 
 
-def from_model(model, source: str = "<onnx>") -> Graph:
-    imp = _Importer(model, source, batch=False)
+def from_model(model, source: str = "<onnx>", deadline: float | None = None) -> Graph:
+    imp = _Importer(model, source, batch=False, deadline=deadline)
     fixed = imp.run()
     if not imp.batch_candidate:
         return fixed
     try:
-        batched = _Importer(model, source, batch=True).run()
+        batched = _Importer(model, source, batch=True, deadline=deadline).run()
+    except ImportTimeout:
+        raise
     except CertnnError:
         return fixed  # some node pins the batch size
+    _on_time(deadline, source)
     return batched if _batch_free(fixed, batched) else fixed
+
+
+def _on_time(deadline: float | None, source: str) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise ImportTimeout(f"{source}: the time limit ran out while importing the model")
 
 
 def _batch_free(fixed: Graph, batched: Graph) -> bool:
@@ -107,8 +118,8 @@ def _batch_free(fixed: Graph, batched: Graph) -> bool:
 # ---------------------------------------------------------------- the converter
 
 class _Importer:
-    def __init__(self, model, source: str, batch: bool):
-        self.model, self.source, self.batch = model, source, batch
+    def __init__(self, model, source: str, batch: bool, deadline: float | None = None):
+        self.model, self.source, self.batch, self.deadline = model, source, batch, deadline
         self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.nodes: list[Node] = []
         self.arrays: dict[str, np.ndarray] = {}
@@ -126,6 +137,11 @@ class _Importer:
     def fail(self, detail: str) -> OnnxError:
         n = self.onnx_node
         return UnsupportedOnnxOp(n.op_type, _node_name(n), self.source, detail)
+
+    def invalid(self, detail: str) -> OnnxError:
+        """The model breaks ONNX's own rules at the current node (not a gap in certnn)."""
+        n = self.onnx_node
+        return OnnxError(f"{self.source}: node '{_node_name(n)}' ({n.op_type}) is invalid: {detail}")
 
     def fresh(self, base: str) -> str:
         nid, k = base, 1
@@ -170,6 +186,11 @@ class _Importer:
                             f"imported as '{op}': {e}") from None
         dtype = next((self.dtype[i] for i in inputs if np.dtype(self.dtype[i]).kind == "f"),
                      self.dtype[inputs[0]])
+        size = math.prod(d for d in shape if d is not None) * np.dtype(dtype).itemsize
+        if size > max_bytes():     # checked before anything (the batch test below) evaluates it
+            n = self.onnx_node
+            raise OnnxError(f"{self.source}: node '{_node_name(n)}' ({n.op_type}) would hold {size} bytes "
+                            f"per example (shape {shape}), more than the limit of {max_bytes()}")
         self.nodes.append(Node(nid, op, inputs, attrs, shape=shape, dtype=dtype))
         self.shape[nid], self.dtype[nid] = shape, dtype
         return nid
@@ -201,6 +222,8 @@ class _Importer:
         g = self.model.graph
         for t in g.initializer:
             a = numpy_helper.to_array(t)
+            if a.dtype.kind == "f" and np.isnan(a).any():    # (an infinity may be a mask value)
+                raise OnnxError(f"{self.source}: initializer '{t.name}' contains NaN")
             self.names[id(a)] = (a, t.name)
             self.env[t.name] = a
         for n in g.node:
@@ -212,9 +235,11 @@ class _Importer:
             if vi.name not in self.env:  # IR < 4 lists initializers as inputs too
                 self._input(vi)
         for n in g.node:
+            _on_time(self.deadline, self.source)
             self.onnx_node = n
             self._convert(n)
         self.onnx_node = None
+        _on_time(self.deadline, self.source)
         outputs = []
         for o in g.output:
             v = self.env.get(o.name)
@@ -235,6 +260,12 @@ class _Importer:
             raise OnnxError(f"{self.source}: input '{vi.name}' has no tensor shape")
         dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim]
         shape = tuple(d if isinstance(d, int) else 1 for d in dims)
+        if any(d < 0 for d in shape):
+            raise OnnxError(f"{self.source}: input '{vi.name}' has a negative dimension ({dims})")
+        itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(tt.elem_type)).itemsize
+        if math.prod(shape) * itemsize > max_bytes():
+            raise OnnxError(f"{self.source}: input '{vi.name}' of shape {dims} holds more than "
+                            f"{max_bytes()} bytes per example; not a model certnn can run")
         batch = len(dims) >= 1 and (dims[0] == 1 or isinstance(dims[0], str))
         if self.batch and batch:
             shape = (None,) + shape[1:]
@@ -278,13 +309,43 @@ class _Importer:
     def _fold(self, n, ins) -> list:
         from onnx.reference import ReferenceEvaluator
 
+        size = _folded_size(n, ins, _attrs(n))
+        if size is not None and size > max_bytes():
+            raise OnnxError(f"{self.source}: constant node '{_node_name(n)}' ({n.op_type}) would fold to "
+                            f"{size} bytes, more than the limit of {max_bytes()}")
         try:
             ev = ReferenceEvaluator(n, opsets={"": self.opset})
             feeds = {name: v for name, v in zip(n.input, ins) if name}
-            return [np.asarray(v) for v in ev.run(None, feeds)]
+            outs = [np.asarray(v) for v in ev.run(None, feeds)]
         except Exception as e:  # noqa: BLE001 - the reference evaluator raises many kinds
             raise OnnxError(f"{self.source}: cannot fold constant node '{_node_name(n)}' "
                             f"({n.op_type}): {type(e).__name__}: {e}") from None
+        if sum(o.nbytes for o in outs) > max_bytes():
+            raise OnnxError(f"{self.source}: constant node '{_node_name(n)}' ({n.op_type}) folds to more "
+                            f"than the limit of {max_bytes()} bytes")
+        if any(o.dtype.kind == "f" and np.isnan(o).any() for o in outs):
+            raise OnnxError(f"{self.source}: constant node '{_node_name(n)}' ({n.op_type}) holds NaN")
+        return outs
+
+
+def _folded_size(n, ins, attrs) -> int | None:
+    """Bytes a constant node's output would take, for the ops whose output can be
+    far larger than their inputs (known before folding); None for the others,
+    whose outputs are checked after folding."""
+    try:
+        if n.op_type == "Expand":
+            shape = np.broadcast_shapes(ins[0].shape, _ints(ins[1]))
+            return math.prod(shape) * ins[0].itemsize
+        if n.op_type == "Tile":
+            return math.prod(d * r for d, r in zip(ins[0].shape, _ints(ins[1]))) * ins[0].itemsize
+        if n.op_type == "ConstantOfShape":
+            return math.prod(_ints(ins[0])) * 8
+        if n.op_type == "Range":
+            start, limit, delta = (float(np.asarray(v).reshape(-1)[0]) for v in ins[:3])
+            return max(0, math.ceil((limit - start) / delta)) * 8 if delta else None
+    except (ValueError, TypeError, OverflowError, IndexError):
+        return None  # the evaluator names the defect
+    return None
 
 
 NO_FOLD = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
@@ -309,6 +370,14 @@ def _attrs(n) -> dict:
 
 def _ints(v) -> tuple:
     return tuple(int(x) for x in np.asarray(v).reshape(-1))
+
+
+def _axis(imp, axis, nd: int, what: str = "axis", end: bool = False) -> int:
+    """``axis`` in [-nd, nd) (``end``: [-nd, nd], as Flatten allows), made nonnegative."""
+    top = nd + 1 if end else nd
+    if not -nd <= int(axis) < top:
+        raise imp.invalid(f"{what} {axis} is out of range for a rank-{nd} input")
+    return int(axis) % top if end else int(axis) % max(nd, 1)
 
 
 def _need_const(imp, v, what: str) -> np.ndarray:
@@ -543,7 +612,7 @@ def conv_batch_norm(imp, ins, attrs):
 def conv_layer_norm(imp, ins, attrs):
     x = ins[0]
     nd = len(imp.shape[x])
-    axis = attrs.get("axis", -1) % nd
+    axis = _axis(imp, attrs.get("axis", -1), nd)
     scale = _need_const(imp, ins[1], "the LayerNormalization scale")
     bias = ins[2] if len(ins) > 2 and ins[2] is not None else np.zeros_like(scale)
     norm_shape = tuple(imp.shape[x][axis:])
@@ -558,7 +627,7 @@ def _softmax(op):
         s = imp.shape[x]
         nd = len(s)
         default = -1 if imp.opset >= 13 else 1
-        axis = attrs.get("axis", default) % max(nd, 1)
+        axis = _axis(imp, attrs.get("axis", default), nd)
         if imp.opset >= 13 or axis == nd - 1:
             return imp.add(op, [x], {"axis": axis - nd})
         # opset < 13: softmax over all dims from ``axis`` on, as one row
@@ -571,7 +640,7 @@ def _softmax(op):
 def conv_flatten(imp, ins, attrs):
     x = ins[0]
     s = imp.shape[x]
-    axis = attrs.get("axis", 1) % (len(s) + 1)
+    axis = _axis(imp, attrs.get("axis", 1), len(s), end=True)
     if axis == 1 and len(s) >= 2:
         return imp.add("flatten", [x], {"start_dim": 1})
     a = s[:axis]
@@ -607,7 +676,7 @@ def conv_squeeze(imp, ins, attrs):
     x = ins[0]
     s = imp.shape[x]
     axes = _axes(imp, ins, attrs)
-    axes = {a % len(s) for a in axes} if axes else {i for i, d in enumerate(s) if d == 1}
+    axes = {_axis(imp, a, len(s), "squeeze axis") for a in axes} if axes else {i for i, d in enumerate(s) if d == 1}
     if any(s[a] != 1 for a in axes):
         raise imp.fail(f"squeeze of a dim that is not 1 (shape {s}, axes {sorted(axes)})")
     return imp.reshape_to(x, tuple(d for i, d in enumerate(s) if i not in axes))
@@ -618,7 +687,7 @@ def conv_unsqueeze(imp, ins, attrs):
     s = list(imp.shape[x])
     axes = _axes(imp, ins, attrs)
     n = len(s) + len(axes)
-    for a in sorted(a % n for a in axes):
+    for a in sorted(_axis(imp, a, n, "unsqueeze axis") for a in axes):
         s.insert(a, 1)
     return imp.reshape_to(x, tuple(s))
 
@@ -650,9 +719,12 @@ def conv_gather(imp, ins, attrs):
     x = ins[0]
     idx = _need_const(imp, ins[1], "Gather indices on a computed tensor")
     s = imp.shape[x]
-    axis = attrs.get("axis", 0) % len(s)
+    axis = _axis(imp, attrs.get("axis", 0), len(s), "Gather axis")
     if s[axis] is None:
         raise imp.fail("Gather along the dynamic batch dim")
+    bad = [int(i) for i in idx.reshape(-1) if not -s[axis] <= int(i) < s[axis]]
+    if bad:
+        raise imp.invalid(f"index {bad[0]} is out of range for axis {axis} of size {s[axis]}")
     flat = [int(i) % s[axis] for i in idx.reshape(-1)]
     if idx.ndim > 1:
         raise imp.fail("Gather with indices of rank > 1 on a computed tensor")
@@ -681,7 +753,7 @@ def conv_pad(imp, ins, attrs):
         cv = ins[2] if len(ins) > 2 else None
         value = float(_need_const(imp, cv, "Pad constant_value").reshape(-1)[0]) if cv is not None and cv.size else 0.0
         if len(ins) > 3 and ins[3] is not None:  # opset 18 axes
-            axes = [a % nd for a in _ints(_need_const(imp, ins[3], "Pad axes"))]
+            axes = [_axis(imp, a, nd, "Pad axis") for a in _ints(_need_const(imp, ins[3], "Pad axes"))]
             full = [0] * (2 * nd)
             for j, a in enumerate(axes):
                 full[a], full[nd + a] = pads[j], pads[len(axes) + j]
@@ -704,7 +776,7 @@ def conv_cast(imp, ins, attrs):
 def conv_split(imp, ins, attrs):
     x = ins[0]
     s = imp.shape[x]
-    axis = attrs.get("axis", 0) % len(s)
+    axis = _axis(imp, attrs.get("axis", 0), len(s), "Split axis")
     n_out = len(imp.onnx_node.output)
     if len(ins) > 1 and ins[1] is not None:
         sizes = _ints(_need_const(imp, ins[1], "Split sizes"))

@@ -21,7 +21,9 @@ disjunctive normal form; each conjunct (a "cube") is a box on X (every X_i
 must be bounded above and below) and rows G y + h <= 0 on Y. Cubes with the
 same box share one ``LinearSpec.unsafe_set`` (an OR over the cubes' ANDs); an
 ``or`` over different input boxes gives several (box, spec) cases. A cube whose
-constraints contradict (lo > hi, or a false constant comparison) is dropped.
+constraints contradict (lo > hi, or a false constant comparison) is dropped;
+when every cube is, the property has no cases and ``empty`` says why (no input
+satisfies the asserts, so there is no counterexample).
 
 Tokenizing is one regular-expression pass; comments are blanked in place so
 every error can name its line and column.
@@ -29,20 +31,21 @@ every error can name its line and column.
 
 from __future__ import annotations
 
-import gzip
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
+from ..io import max_bytes, read_text
 from .errors import SpecMismatch, VnnlibError
 
 _COMMENT = re.compile(r";[^\n]*")
 _TOKEN = re.compile(r"[()]|[^\s();]+")
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\Z")
-_VAR = re.compile(r"([XY])_(\d+)\Z")
+_NUMBER = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+_VAR = re.compile(r"([XY])_([0-9]{1,9})\Z")     # ASCII digits only: X_٣ is not X_3
 _MAX_CUBES = 100_000
+_MAX_ATOMS = 10_000_000       # atoms over all disjuncts of the expanded DNF
+_MAX_DEPTH = 200              # nesting of parentheses (the parser recurses on it)
 _IGNORED = {"check-sat", "get-model", "set-logic", "set-info", "set-option", "exit"}
 _CMP = {"<=", "<", ">=", ">", "="}
 
@@ -72,6 +75,7 @@ class VnnlibProperty:
     n_outputs: int = 0
     source: str = "<vnnlib>"
     exact: list = field(default_factory=list)  # per cube: (lo, hi, lo_strict, hi_strict, G, h, strict)
+    empty: str | None = None                   # no cases: why the asserts admit no input
 
     def is_counterexample(self, x, y) -> bool:
         """Does (x, y) (flattened input and output) satisfy the asserts as written,
@@ -100,22 +104,9 @@ class VnnlibProperty:
 # ---------------------------------------------------------------- reading and tokens
 
 def load_vnnlib(path) -> VnnlibProperty:
-    """Parse a ``.vnnlib`` or ``.vnnlib.gz`` file."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise VnnlibError(f"cannot read file ({e.strerror or e})", str(path)) from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as e:
-            raise VnnlibError(f"corrupt or truncated gzip data ({e})", str(path)) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise VnnlibError(f"not UTF-8 text (byte {e.start})", str(path)) from None
-    return parse_vnnlib(text, str(path))
+    """Parse a ``.vnnlib`` or ``.vnnlib.gz`` file (certnn.io's limits: a regular
+    file, gzip decompressed up to the size cap, UTF-8 with or without a BOM)."""
+    return parse_vnnlib(read_text(path, "VNNLIB property", VnnlibError), str(path))
 
 
 class _Parser:
@@ -134,6 +125,8 @@ class _Parser:
         for m in _TOKEN.finditer(blanked):
             tok = m.group()
             if tok == "(":
+                if len(stack) > _MAX_DEPTH:
+                    raise self.error(f"parentheses nest deeper than {_MAX_DEPTH} levels", m.start())
                 stack.append((m.start(), []))
             elif tok == ")":
                 if len(stack) == 1:
@@ -147,6 +140,10 @@ class _Parser:
         return stack[0][1]
 
 
+def _short(tok: str) -> str:
+    return tok if len(tok) <= 40 else tok[:37] + "..."
+
+
 def _is_list(e) -> bool:
     return isinstance(e[1], list)
 
@@ -155,7 +152,7 @@ def _is_list(e) -> bool:
 
 def parse_vnnlib(text: str, source: str = "<vnnlib>") -> VnnlibProperty:
     """Parse VNNLIB text; ``source`` names it in error messages."""
-    p = _Parser(text, source)
+    p = _Parser(text.removeprefix("\ufeff"), source)
     decl: dict[tuple[str, int], int] = {}   # (kind, index) -> position of the declaration
     asserts = []
     for e in p.sexprs():
@@ -172,6 +169,7 @@ def parse_vnnlib(text: str, source: str = "<vnnlib>") -> VnnlibProperty:
             raise p.error(f"unknown command '{head}'", e[1][0][0])
     n_x, n_y = _counts(p, decl)
     cx = _Context(p, decl)
+    _check_size(p, asserts, n_x)
     common: list = []
     crossed = [[]]
     for a in asserts:
@@ -190,7 +188,7 @@ def _declare(p: _Parser, e, decl) -> None:
     pos, name = items[1]
     m = _VAR.match(name)
     if not m:
-        raise p.error(f"variable '{name}' is not X_<i> or Y_<i>", pos)
+        raise p.error(f"variable '{_short(name)}' is not X_<i> or Y_<i> (i: at most 9 ASCII digits)", pos)
     if items[2][1] != "Real":
         raise p.error(f"variable '{name}' must be declared Real, not '{items[2][1]}'", items[2][0])
     key = (m.group(1), int(m.group(2)))
@@ -211,6 +209,39 @@ def _counts(p: _Parser, decl) -> tuple[int, int]:
                           decl[(kind, idx[-1])])
         out.append(len(idx))
     return out[0], out[1]
+
+
+def _dnf_size(e) -> tuple[int, int]:
+    """(disjuncts, atoms over all disjuncts) of ``e``'s DNF, counted without expanding
+    it (capped just above the limits, so the numbers stay small)."""
+    if not _is_list(e) or not e[1] or _is_list(e[1][0]):
+        return 1, 1
+    head, args = e[1][0][1], e[1][1:]
+    if head == "and":
+        cubes, atoms = 1, 0
+        for a in args:
+            c, t = _dnf_size(a)
+            cubes, atoms = min(cubes * c, _MAX_CUBES + 1), min(atoms * c + t * cubes, _MAX_ATOMS + 1)
+        return cubes, atoms
+    if head == "or":
+        sizes = [_dnf_size(a) for a in args]
+        return min(sum(c for c, _ in sizes), _MAX_CUBES + 1), min(sum(t for _, t in sizes), _MAX_ATOMS + 1)
+    return 1, max(1, len(args) - 1) * (2 if head == "=" else 1)
+
+
+def _check_size(p: _Parser, asserts, n_x: int) -> None:
+    """Refuse a property whose DNF (the asserts' conjunction) would not fit in memory,
+    before building any of it."""
+    cubes, atoms = 1, 0
+    for a in asserts:
+        c, t = _dnf_size(a)
+        cubes, atoms = min(cubes * c, _MAX_CUBES + 1), min(atoms * c + t * cubes, _MAX_ATOMS + 1)
+        if cubes > _MAX_CUBES:
+            raise p.error(f"the formula expands to more than {_MAX_CUBES} disjuncts", a[0])
+        if atoms > _MAX_ATOMS:
+            raise p.error(f"the formula expands to more than {_MAX_ATOMS} constraints over all disjuncts", a[0])
+    if cubes * (n_x * 18 + 8) > max_bytes():
+        raise p.error(f"{cubes} disjuncts over {n_x} inputs need more than {max_bytes()} bytes", 0)
 
 
 def _product(p, a: list, b: list, pos: int) -> list:
@@ -235,11 +266,17 @@ class _Context:
         if _is_list(e[1][0]):
             raise p.error("expected an operator", head_pos)
         args = e[1][1:]
-        if head == "and":
-            out = [[]]
+        if head == "and":     # conjuncts with one disjunct first: no copying per argument
+            single, multi = [], []
             for a in args:
                 d = self.dnf(a)
-                out = [x + d[0] for x in out] if len(d) == 1 else _product(p, out, d, a[0])
+                if len(d) == 1:
+                    single.extend(d[0])
+                else:
+                    multi.append((d, a[0]))
+            out = [single]
+            for d, pos in multi:
+                out = _product(p, out, d, pos)
             return out
         if head == "or":
             if not args:
@@ -267,11 +304,15 @@ class _Context:
         for v, c in rhs[0].items():
             coeffs[v] = coeffs.get(v, 0.0) - c
         coeffs = {v: c for v, c in coeffs.items() if c != 0.0}
+        const = lhs[1] - rhs[1]
+        if not (np.isfinite(list(coeffs.values())).all() and np.isfinite(const)):
+            raise self.p.error("a coefficient or constant of this constraint overflows float64 "
+                               "(or is NaN)", pos)
         kinds = {v[0] for v in coeffs}
         if len(kinds) > 1:
             raise self.p.error("a constraint mixing X and Y variables is not supported", pos)
         kind = kinds.pop() if kinds else ""
-        return (pos, kind, {v[1]: c for v, c in coeffs.items()}, lhs[1] - rhs[1])
+        return (pos, kind, {v[1]: c for v, c in coeffs.items()}, const)
 
     def term(self, e):
         """(pos, (coeffs {(kind, i): c}, const))."""
@@ -286,8 +327,10 @@ class _Context:
                     raise p.error(f"unknown variable '{tok}' (not declared)", pos)
                 return pos, ({key: 1.0}, 0.0)
             if _NUMBER.match(tok):
+                if not np.isfinite(float(tok)):
+                    raise p.error(f"number '{_short(tok)}' overflows float64", pos)
                 return pos, ({}, float(tok))
-            raise p.error(f"unknown variable or bad number '{tok}'", pos)
+            raise p.error(f"unknown variable or bad number '{_short(tok)}'", pos)
         if not e[1] or _is_list(e[1][0]):
             raise p.error("expected an arithmetic operator", pos)
         op_pos, op = e[1][0]
@@ -336,21 +379,26 @@ def _cases(p: _Parser, decl, common, crossed, n_x: int, n_y: int) -> VnnlibPrope
     from ..spec.linear import LinearSpec
 
     base = _Cube(n_x, n_y)
+    false = "a comparison of constants is false"
     if not base.add(p, common):
-        return VnnlibProperty([], n_x, n_y, p.source)
+        return VnnlibProperty([], n_x, n_y, p.source, empty=false)
     groups: dict[bytes, tuple] = {}
     exact = []
+    why = None
     for extra in crossed:
         cube = base.copy()
         if not cube.add(p, extra):
+            why = why or false
             continue
         bad = ~(np.isfinite(cube.lo) & np.isfinite(cube.hi))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             side = "lower" if not np.isfinite(cube.lo[i]) else "upper"
             raise p.error(f"input X_{i} has no {side} bound (every X_i must lie in a box)", decl[("X", i)])
-        if np.any(cube.lo > cube.hi):
-            continue  # an empty input box: no counterexample there
+        if np.any(cube.lo > cube.hi):  # an empty input box: no counterexample there
+            i = int(np.argmax(cube.lo > cube.hi))
+            why = why or f"X_{i} >= {float(cube.lo[i])!r} and X_{i} <= {float(cube.hi[i])!r} leave no value for X_{i}"
+            continue
         key = cube.lo.tobytes() + cube.hi.tobytes()
         G = np.array(cube.G) if cube.G else np.zeros((1, n_y))   # no output constraint: always unsafe
         h = np.array(cube.h) if cube.h else np.zeros(1)
@@ -358,7 +406,7 @@ def _cases(p: _Parser, decl, common, crossed, n_x: int, n_y: int) -> VnnlibPrope
         groups.setdefault(key, (cube.lo, cube.hi, []))[2].append((G, h))
         exact.append((cube.lo, cube.hi, cube.lo_strict, cube.hi_strict, G, h, strict))
     cases = [(InputBox(lo, hi), LinearSpec.unsafe_set(disj)) for lo, hi, disj in groups.values()]
-    return VnnlibProperty(cases, n_x, n_y, p.source, exact)
+    return VnnlibProperty(cases, n_x, n_y, p.source, exact, None if cases else why)
 
 
 class _Cube:
@@ -388,6 +436,8 @@ class _Cube:
                     raise p.error("an input constraint on several X variables is not supported "
                                   "(inputs must form a box)", pos)
                 (i, c), = coeffs.items()
+                if not np.isfinite(-const / c):
+                    raise p.error(f"the bound on X_{i} overflows float64", pos)
                 idx.append(i)
                 bound.append(-const / c + 0.0)  # + 0.0: no -0.0 bounds
                 upper.append(c > 0)

@@ -56,6 +56,12 @@ class CompiledModule:
             out.requires_grad = True
         return out
 
+    @property
+    def witness(self):
+        """The translation validator's record for this graph's passes (None when
+        compiled with ``optimize_graph=False``): see :mod:`certnn.ir.validate`."""
+        return self.graph.witness
+
     def text(self) -> str:
         return to_text(self.graph)
 

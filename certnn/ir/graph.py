@@ -42,6 +42,9 @@ class Graph:
     nodes: list[Node]
     outputs: list[str]
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    # set by ir.passes.optimize: the translation validator's record that every pass
+    # preserved the denotation (certnn.ir.validate.Witness); not part of the graph
+    witness: object = field(default=None, compare=False, repr=False)
 
     # ---- lookup --------------------------------------------------------------------------
     def node(self, nid: str) -> Node:

@@ -2,7 +2,8 @@
 rewritten graph computes bit-identical results: dead-code elimination,
 constant folding (evaluates a node whose inputs are all constants with the same
 ``real`` rule the interpreter would use), and fusion of an elementwise unary
-activation into the node producing its only input."""
+activation into the node producing its only input. :func:`optimize` validates
+every pass with :mod:`certnn.ir.validate` (translation validation)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import replace
 
 from ..ops import get_op
 from .graph import Graph, Node
+from .validate import Witness, check_step
 
 
 def dead_code(g: Graph) -> Graph:
@@ -83,6 +85,13 @@ DEFAULT_PASSES = (dead_code, fold_constants, fuse_activations)
 
 
 def optimize(g: Graph, passes=DEFAULT_PASSES) -> Graph:
+    """Run the passes in order. After each one the translation validator
+    (:mod:`certnn.ir.validate`, which does not trust the passes) checks that the
+    denotation is unchanged; the result carries its record as ``graph.witness``."""
+    steps = []
     for p in passes:
-        g = p(g)
+        new = p(g)
+        steps.append(check_step(g, new, getattr(p, "__name__", "pass")))
+        g = new
+    g.witness = Witness(tuple(steps))
     return g

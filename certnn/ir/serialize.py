@@ -8,13 +8,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import GraphError
-from ..io import atomic_write
+from ..io import atomic_write, confined, parse_json, read_npz, read_text, validate_json
 from .graph import Graph, Node
 
 FORMAT = "certnn.graph"
@@ -50,11 +49,56 @@ def to_dict(g: Graph) -> dict:
     }
 
 
-def from_dict(d: dict, arrays: dict[str, np.ndarray], source: str = "graph") -> Graph:
+_DIM = {"type": ["integer", "null"], "minimum": 0}
+#: The graph document, validated once by :func:`from_dict` (graph JSON files and checkpoints).
+SCHEMA = {
+    "type": "object",
+    "required": ["format", "version", "nodes", "outputs"],
+    "properties": {
+        "format": {"const": FORMAT},
+        "version": {"type": "integer"},
+        "nodes": {"type": "array", "items": {
+            "type": "object", "required": ["id", "op"],
+            "properties": {"id": {"type": "string"}, "op": {"type": "string"},
+                           "inputs": {"type": "array", "items": {"type": "string"}},
+                           "attrs": {"type": "object"},
+                           "shape": {"type": "array", "items": _DIM},
+                           "dtype": {"type": "string"},
+                           "post": {"type": "array", "items": {
+                               "type": "array", "minItems": 2, "maxItems": 2,
+                               "prefixItems": [{"type": "string"}, {"type": "object"}]}}}}},
+        "outputs": {"type": "array", "items": {"type": "string"}},
+        "arrays": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["dtype", "shape", "sha256"],
+            "properties": {"dtype": {"type": "string"},
+                           "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                           "sha256": {"type": "string"}}}},
+        "array_file": {"type": "string"},
+    },
+}
+
+
+def check_document(d, source: str = "graph") -> dict:
+    """Format, version and :data:`SCHEMA` of a graph document; errors name ``source``."""
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise GraphError(f"{source}: not a certnn graph (format field is {d.get('format') if isinstance(d, dict) else type(d).__name__!r})")
     if d.get("version") != VERSION:
         raise GraphError(f"{source}: graph format version {d.get('version')!r} is not supported (this certnn reads {VERSION})")
+    validate_json(d, SCHEMA, source, "graph", GraphError)
+    return d
+
+
+def from_dict(d: dict, arrays: dict[str, np.ndarray], source: str = "graph", checked: bool = False) -> Graph:
+    """The graph of a document (``checked``: :func:`check_document` already ran)."""
+    if not checked:
+        check_document(d, source)
+    for n in d["nodes"]:
+        try:
+            ok = np.dtype(n.get("dtype", "float32")).kind in "biuf"
+        except TypeError:
+            ok = False
+        if not ok:
+            raise GraphError(f"{source}: node '{n['id']}' has dtype {n['dtype']!r}, not a real number type")
     try:
         nodes = [Node(id=str(n["id"]), op=str(n["op"]), inputs=tuple(n.get("inputs", ())),
                       attrs=dict(n.get("attrs", {})),
@@ -98,28 +142,17 @@ def save(g: Graph, path: str | Path) -> tuple[Path, Path]:
     return path, npz
 
 
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise GraphError(f"{path}: cannot read array file ({e}); truncated or corrupt?") from None
+def load_npz(path: Path, manifest: dict | None = None) -> dict[str, np.ndarray]:
+    return read_npz(path, "array file", GraphError, manifest=manifest)
 
 
 def load(path: str | Path) -> Graph:
     path = Path(path)
-    try:
-        d = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise GraphError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise GraphError(f"{path}: not valid JSON ({e})") from None
+    d = parse_json(read_text(path, "graph JSON", GraphError), path, "graph JSON", GraphError)
+    check_document(d, str(path))
     arrays = {}
-    if isinstance(d, dict) and d.get("arrays"):
-        npz = path.parent / d.get("array_file", path.with_suffix(".npz").name)
-        if not npz.exists():
-            raise GraphError(f"{path}: array file {npz} is missing")
-        arrays = load_npz(npz)
-    return from_dict(d, arrays, source=str(path))
+    if d.get("arrays"):
+        npz = confined(path.parent, d.get("array_file", path.with_suffix(".npz").name), "array_file", path,
+                       GraphError)
+        arrays = load_npz(npz, d["arrays"])
+    return from_dict(d, arrays, source=str(path), checked=True)

@@ -46,6 +46,7 @@ from ..errors import ShapeError
 from ..floats.b32 import F32, as_f32, b32_log, colsum, count32, ieee
 from ..floats import error_rules as er
 from ..floats import interval as iv
+from . import xp
 from ._common import fmt
 from .softmax import _softmax_parts
 from .registry import OpDef, Sample, register
@@ -98,8 +99,8 @@ def _labels(logits, target, ignore_index):
 
 def _shifted(logits):
     """(z, lse): z = logits - rowmax and lse = log sum exp z (both keep the dtype)."""
-    z = logits - np.max(logits, axis=1, keepdims=True)
-    lse = np.log(np.sum(np.exp(z), axis=1))
+    z = logits - xp.amax(logits, axis=1, keepdims=True)
+    lse = xp.log(np.sum(xp.exp(z), axis=1))
     return z, lse
 
 
@@ -126,14 +127,14 @@ def _row_weights(ct, reduction, valid, nvalid, dtype):
     w = np.asarray(ct, dtype=dtype)
     if reduction == "mean":
         w = w / max(nvalid, 1)
-    return np.broadcast_to(w, valid.shape) * valid
+    return np.broadcast_to(w, valid.shape) * xp.mask(valid, w)
 
 
 def cross_entropy_vjp(ct, out, logits, target, ignore_index=-100, reduction="mean"):
     rows, cls, valid, nvalid = _labels(logits, target, ignore_index)
     z, lse = _shifted(logits)
     z -= lse[:, None]
-    g = np.exp(z, out=z)              # softmax, in place
+    g = xp.exp(z, out=z)              # softmax, in place
     g[rows, cls] -= 1
     g *= _row_weights(ct, reduction, valid, nvalid, logits.dtype)[:, None]
     return g, None
@@ -143,9 +144,9 @@ def cross_entropy_jvp(tangents, out, logits, target, ignore_index=-100, reductio
     rows, cls, valid, nvalid = _labels(logits, target, ignore_index)
     t = tangents[0]
     z, lse = _shifted(logits)
-    p = np.exp(z - lse[:, None])
+    p = xp.exp(z - lse[:, None])
     dl = np.sum(p * t, axis=1) - t[rows, cls]
-    dl = dl * valid
+    dl = dl * xp.mask(valid, dl)
     return _reduce(dl, reduction, nvalid, dl.dtype)
 
 

@@ -73,6 +73,7 @@ from ..errors import ShapeError
 from ..floats.b32 import F32, as_f32, count32, ieee, rowsum
 from ..floats import error_rules as er
 from ..floats import interval as iv
+from . import xp
 from ._common import fmt
 from .registry import OpDef, Sample, register
 
@@ -102,7 +103,7 @@ def bn_shape(in_shapes, eps):
 
 def _bn_parts(x, weight, mean, var, eps):
     bc = (1, -1) + (1,) * (x.ndim - 2)
-    r = 1.0 / np.sqrt(var + eps)
+    r = 1.0 / xp.sqrt(var + eps)
     return bc, r, x - mean.reshape(bc)
 
 
@@ -190,7 +191,7 @@ def centred(x, axes):
 def _ln_parts(x, weight, eps):
     axes = tuple(range(x.ndim - weight.ndim, x.ndim))
     xc = centred(x, axes)
-    r = 1.0 / np.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
+    r = 1.0 / xp.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
     return axes, r, xc * r
 
 

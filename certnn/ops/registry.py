@@ -29,9 +29,10 @@ interval    ``interval(los, his, **attrs)``                   (lo, hi) enclosing
 error       ``error(los, his, errs, out_lo, out_hi,           bound on |binary32 - real|
             order=, **attrs)``                                given input enclosures and
                                                               input error bounds
-relax       later issue                                       missing rules are ``None``
-                                                              and ``get_rule`` raises
-                                                              ``MissingRuleError``
+relax       ``relax(l, u, alpha=, mode=, **attrs)``           lines ``(lw, lb, uw, ub)``
+                                                              below/above the op on the
+            (or ``AFFINE``: CROWN passes the op exactly      input box ``[l, u]``
+            through its vjp)
 ==========  ================================================  =========================
 
 Kink convention (the same in every interpreter): where an op is not

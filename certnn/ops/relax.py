@@ -43,49 +43,53 @@ AFFINE_OPS = {
     "embedding": (1,), "dropout": (0,), "where": (1, 2), "rfft": "any", "irfft": "any", "complex_mul": "one", "complex_matmul": "one",
 }
 
-def _chord(l, u, fl, fu):
-    w = np.where(u > l, (fu - fl) / np.where(u > l, u - l, 1.0), 0.0)
+def _chord(l, u, fl, fu, xp=np):
+    w = xp.where(u > l, (fu - fl) / xp.where(u > l, u - l, 1.0), 0.0)
     return w, fl - w * l
 
 
-def relu_relax(l, u, alpha=None, mode="adaptive"):
-    return leaky_relu_relax(l, u, alpha=alpha, mode=mode, negative_slope=0.0)
+# The piecewise-linear rules below are written over a namespace ``xp`` (NumPy by
+# default) so that certnn.proofs can run this very code on z3 terms and prove
+# the lines sound for all real l <= u, slopes and alpha (``relax/*`` theorems).
+
+def relu_relax(l, u, alpha=None, mode="adaptive", xp=np):
+    return leaky_relu_relax(l, u, alpha=alpha, mode=mode, negative_slope=0.0, xp=xp)
 
 
-def leaky_relu_relax(l, u, alpha=None, mode="adaptive", negative_slope=0.01):
+def leaky_relu_relax(l, u, alpha=None, mode="adaptive", negative_slope=0.01, xp=np):
     """Stable pieces are exact; an unstable neuron gets the chord above (the
     function is convex for slope <= 1) and any line through the origin with
     slope in [negative_slope, 1] below."""
     s = negative_slope
     active, inactive = l >= 0, u <= 0
-    uw, ub = _chord(l, u, np.where(l < 0, s * l, l), np.where(u > 0, u, s * u))
+    uw, ub = _chord(l, u, xp.where(l < 0, s * l, l), xp.where(u > 0, u, s * u), xp)
     if alpha is not None:
-        lw = np.clip(alpha, s, 1.0)
+        lw = xp.clip(alpha, s, 1.0)
     elif mode == "same-slope":
-        lw = uw.copy()
+        lw = xp.copy(uw)
     else:
-        lw = np.where(u > -l, 1.0, s)
-    lw = np.where(active, 1.0, np.where(inactive, s, lw))
-    uw = np.where(active, 1.0, np.where(inactive, s, uw))
-    ub = np.where(active | inactive, 0.0, ub)
-    return lw, np.zeros_like(l), uw, ub
+        lw = xp.where(u > -l, 1.0, s)
+    lw = xp.where(active, 1.0, xp.where(inactive, s, lw))
+    uw = xp.where(active, 1.0, xp.where(inactive, s, uw))
+    ub = xp.where(xp.logical_or(active, inactive), 0.0, ub)
+    return lw, xp.zeros_like(l), uw, ub
 
 
-def abs_relax(l, u, alpha=None, mode="adaptive"):
+def abs_relax(l, u, alpha=None, mode="adaptive", xp=np):
     """abs is convex: chord above; below any line through the origin with slope
     in [-1, 1] (adaptive: the sign of the wider side)."""
-    uw, ub = _chord(l, u, np.abs(l), np.abs(u))
+    uw, ub = _chord(l, u, xp.abs(l), xp.abs(u), xp)
     if alpha is not None:
-        lw = np.clip(alpha, -1.0, 1.0)
+        lw = xp.clip(alpha, -1.0, 1.0)
     elif mode == "same-slope":
-        lw = uw.copy()
+        lw = xp.copy(uw)
     else:
-        lw = np.where(u > -l, 1.0, -1.0)
+        lw = xp.where(u > -l, 1.0, -1.0)
     pos, neg = l >= 0, u <= 0
-    lw = np.where(pos, 1.0, np.where(neg, -1.0, lw))
-    uw = np.where(pos, 1.0, np.where(neg, -1.0, uw))
-    ub = np.where(pos | neg, 0.0, ub)
-    return lw, np.zeros_like(l), uw, ub
+    lw = xp.where(pos, 1.0, xp.where(neg, -1.0, lw))
+    uw = xp.where(pos, 1.0, xp.where(neg, -1.0, uw))
+    ub = xp.where(xp.logical_or(pos, neg), 0.0, ub)
+    return lw, xp.zeros_like(l), uw, ub
 
 
 def s_shaped(f, df, d2f):

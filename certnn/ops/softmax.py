@@ -37,6 +37,7 @@ from ..errors import ShapeError
 from ..floats.b32 import as_f32, b32_exp, b32_log, ieee, max_reduce, rowsum
 from ..floats import error_rules as er
 from ..floats import interval as iv
+from . import xp
 from ._common import fmt, norm_axis, rand_samples
 from .registry import OpDef, Sample, register
 from .relax import Tangent, multivariate
@@ -55,8 +56,8 @@ def _shape(op):
 
 
 def softmax_real(x, axis=-1):
-    z = x - np.max(x, axis=axis, keepdims=True)
-    np.exp(z, out=z)
+    z = x - xp.amax(x, axis=axis, keepdims=True)
+    xp.exp(z, out=z)
     z /= np.sum(z, axis=axis, keepdims=True)
     return z
 
@@ -73,18 +74,18 @@ def softmax_jvp(tangents, out, x, axis=-1):
 
 
 def log_softmax_real(x, axis=-1):
-    z = x - np.max(x, axis=axis, keepdims=True)
-    z -= np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    z = x - xp.amax(x, axis=axis, keepdims=True)
+    z -= xp.log(np.sum(xp.exp(z), axis=axis, keepdims=True))
     return z
 
 
 def log_softmax_vjp(ct, out, x, axis=-1):
-    return (ct - np.exp(out) * np.sum(ct, axis=axis, keepdims=True),)
+    return (ct - xp.exp(out) * np.sum(ct, axis=axis, keepdims=True),)
 
 
 def log_softmax_jvp(tangents, out, x, axis=-1):
     t = tangents[0]
-    return t - np.sum(np.exp(out) * t, axis=axis, keepdims=True)
+    return t - np.sum(xp.exp(out) * t, axis=axis, keepdims=True)
 
 
 def _shift(x, axis):

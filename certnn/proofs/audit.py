@@ -1,6 +1,7 @@
 """``certnn audit``: every named boundary a certnn result can rest on, what it
 states, and where the code relies on it, the way Lean's ``#print axioms`` lists
-the axioms behind a theorem.
+the axioms behind a theorem; and, beside them, the theorems results rest on
+(:func:`theorem_audit`, from the registry of :mod:`certnn.proofs.theorems`).
 
 A boundary is a fact certnn assumes and does not prove: NumPy's float64
 arithmetic is IEEE round-to-nearest, libm is within 4 ulps, and so on. Each
@@ -10,7 +11,9 @@ boundary is registered once, in the module whose arithmetic relies on it:
 * ``certnn.floats.b32.ASSUMPTIONS``: exact binary32 execution;
 * ``certnn.bounds.semantics.ASSUMPTIONS``: what a claim in a float semantics
   says about the runtime that executes the network;
-* ``certnn.verify.checker.ASSUMPTIONS``: the certificate checker.
+* ``certnn.verify.checker.ASSUMPTIONS``: the certificate checker;
+* ``certnn.control.taylor``, ``.problem``, ``.reach``: Arb's rigorous ball
+  arithmetic, the problem reader's expression translation, simulation tolerances.
 
 Results name the boundaries they rest on in their ``assumptions``. The audit
 joins the registries with the places that use them:
@@ -31,7 +34,8 @@ import pkgutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker")
+REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker",
+              "certnn.control.taylor", "certnn.control.problem", "certnn.control.reach")
 
 
 @dataclass
@@ -59,13 +63,22 @@ def registered() -> dict:
 
 def audit() -> list[Boundary]:
     """Every registered boundary with the places that rely on it, sorted by name."""
-    import certnn
     from ..ops import all_ops
     found = registered()
     for op in all_ops():
         for rule in ("interval", "error", "binary32"):   # rules tagged by interval.uses
             for name in getattr(getattr(op, rule, None), "assumptions", None) or ():
                 _use(found, name, f"op {op.name} ({rule} rule)")
+    for module, where, tree in _sources():
+        for line, names in _references(module, tree, set(found)):
+            for name in names:
+                _use(found, name, f"{where}:{line}")
+    return [found[k] for k in sorted(found)]
+
+
+def _sources():
+    """(module, path relative to the project, parsed source) for every module of the package."""
+    import certnn
     root = Path(certnn.__file__).parent
     for info in pkgutil.walk_packages(certnn.__path__, "certnn."):
         if info.name.endswith("__main__"):   # importing it would run the command line
@@ -75,13 +88,8 @@ def audit() -> list[Boundary]:
         except ImportError:        # an optional extra (torch) that is not installed
             continue
         path = Path(getattr(module, "__file__", "") or "")
-        if path.suffix != ".py":
-            continue
-        where = path.relative_to(root.parent).as_posix()
-        for line, names in _references(module, path.read_text(), set(found)):
-            for name in names:
-                _use(found, name, f"{where}:{line}")
-    return [found[k] for k in sorted(found)]
+        if path.suffix == ".py":
+            yield module, path.relative_to(root.parent).as_posix(), ast.parse(path.read_text())
 
 
 def _use(found, name, where):
@@ -100,9 +108,8 @@ def _names_in(value, known) -> tuple:
     return ()
 
 
-def _references(module, source: str, known: set):
+def _references(module, tree, known: set):
     """(line, names) for each reference to a boundary in one module's source."""
-    tree = ast.parse(source)
     definitions = {id(k) for n in ast.walk(tree) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Dict)
                    and any(isinstance(t, ast.Name) and t.id == "ASSUMPTIONS" for t in n.targets)
                    for k in n.value.keys}     # a registry's own keys define, they do not use
@@ -118,3 +125,89 @@ def _references(module, source: str, known: set):
                 names = _names_in(getattr(owner, node.attr, None), known)
         if names:
             yield node.lineno, names
+
+
+# ---- theorems: which results rest on which (certnn prove) ------------------------------------
+
+@dataclass
+class TheoremUse:
+    theorem: object                                # certnn.proofs.theorems.Theorem
+    used_by: list = field(default_factory=list)    # "certnn/x.py:12"
+
+    def to_dict(self) -> dict:
+        return {**self.theorem.to_dict(), "used_by": list(self.used_by)}
+
+
+def _is_theorems_name(name: str) -> bool:
+    return name == "theorems" or name.endswith("THEOREMS_USED")
+
+
+def _theorem_values(node) -> list:
+    """The value expressions a module gives to a ``theorems`` field: keyword
+    arguments ``theorems=``, dict entries ``"theorems": ...``, and assignments to
+    ``theorems``, ``x.theorems`` or a constant named ``*THEOREMS_USED``."""
+    if isinstance(node, ast.keyword) and node.arg == "theorems":
+        return [node.value]
+    if isinstance(node, ast.Dict):
+        return [v for k, v in zip(node.keys, node.values) if isinstance(k, ast.Constant) and k.value == "theorems"]
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+    for t in targets:
+        name = t.id if isinstance(t, ast.Name) else t.attr if isinstance(t, ast.Attribute) else ""
+        if _is_theorems_name(name) and node.value is not None:
+            return [node.value]
+    return []
+
+
+def _named(module, value) -> list[str]:
+    """Theorem names (or patterns) in a value expression: string literals and
+    module-level constants holding them."""
+    out = []
+    for n in ast.walk(value):
+        v = None
+        if isinstance(n, ast.Constant):
+            v = n.value
+        elif isinstance(n, ast.Name):
+            v = getattr(module, n.id, None)
+        elif isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name):
+            owner = getattr(module, n.value.id, None)
+            v = getattr(owner, n.attr, None) if type(owner).__name__ == "module" else None
+        for s in ((v,) if isinstance(v, str) else v if isinstance(v, tuple) else ()):
+            if isinstance(s, str) and "/" in s:
+                out.append(s)
+    return out
+
+
+def theorem_references() -> list[tuple[str, str]]:
+    """(theorem name or pattern, "file:line") for every place the code says a
+    result rests on a theorem. Only modules whose source mentions ``theorems``
+    or ``THEOREMS_USED`` are imported and parsed."""
+    import certnn
+    root = Path(certnn.__file__).parent
+    refs = []
+    for path in sorted(root.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if "theorems" not in source and "THEOREMS_USED" not in source:
+            continue
+        rel = path.relative_to(root.parent).with_suffix("")
+        module = importlib.import_module(".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts))
+        where, tree = path.relative_to(root.parent).as_posix(), ast.parse(source)
+        for node in ast.walk(tree):
+            for value in _theorem_values(node):
+                refs += [(name, f"{where}:{value.lineno}") for name in _named(module, value)]
+    return refs
+
+
+def theorem_audit() -> list[TheoremUse]:
+    """Every registered theorem with the places whose results rest on it; a
+    reference that names no theorem is an error."""
+    from .theorems import matches
+    from .theorems import registered as theorems
+    table = {name: TheoremUse(t) for name, t in theorems().items()}
+    for ref, where in theorem_references():
+        found = matches(ref, table)
+        if not found:
+            raise ValueError(f"{where} rests on {ref!r}, which names no registered theorem")
+        for name in found:
+            if where not in table[name].used_by:
+                table[name].used_by.append(where)
+    return list(table.values())

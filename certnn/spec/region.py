@@ -6,6 +6,9 @@ float64), which IBP uses. An L-p ball (``norm`` "2" or "1") also keeps its
 min over the ball of a.x = a.c - eps * ||a||_q. An L-inf ball is stored as its
 box (clipped to the domain when one is given). A ball intersected with a domain
 box concretizes both ways and keeps the larger lower bound: both are valid.
+A ball remembers its clipping ``domain`` (scalar lo, hi), so a certificate can
+state it and the checker can verify that ``lo``/``hi`` are exactly the clipped
+``center -+ eps``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class Region:
     norm: str = "box"
     center: np.ndarray | None = None
     eps: float | None = None
+    domain: tuple | None = None     # (lo, hi) floats a ball was clipped to, or None
 
     @property
     def n(self) -> int:
@@ -70,7 +74,7 @@ class Region:
     def ball(cls, center, eps: float, norm="inf", domain: tuple | None = None) -> "Region":
         """The L-``norm`` ball of radius ``eps`` around each row of ``center``,
         intersected with the box ``domain = (lo, hi)`` when given (e.g. (0, 1)
-        for images)."""
+        for images; two numbers, the same for every element)."""
         norm = norm_name(norm)
         if norm == "box":
             raise RegionError("Region.ball needs a norm (inf, 2 or 1); use Region.box for a box")
@@ -85,20 +89,22 @@ class Region:
             raise RegionError(f"eps must be a positive finite number, got {eps}")
         lo, hi = c - eps, c + eps
         if domain is not None:
-            dlo, dhi = (_finite(d, "domain bound") for d in domain)
-            if np.any(dlo > dhi):
+            try:
+                dlo, dhi = (float(_finite(d, "domain bound")) for d in domain)
+            except (TypeError, ValueError):
+                raise RegionError(f"domain must be two numbers (lo, hi), got {domain!r}") from None
+            domain = (dlo, dhi)
+            if dlo > dhi:
                 raise RegionError("domain lower bound exceeds upper bound")
             lo, hi = np.maximum(lo, dlo), np.minimum(hi, dhi)
             if np.any(lo > hi):
                 raise RegionError("the ball does not meet the domain box (center outside the domain?)")
-        if norm == "inf":
-            return cls(lo, hi, "inf", c, eps)
-        return cls(lo, hi, norm, c, eps)
+        return cls(lo, hi, norm, c, eps, domain)
 
     def rows(self, idx) -> "Region":
         """The sub-region of the examples ``idx`` (a slice or index array)."""
         pick = (lambda a: None if a is None else a[idx])
-        return Region(self.lo[idx], self.hi[idx], self.norm, pick(self.center), self.eps)
+        return Region(self.lo[idx], self.hi[idx], self.norm, pick(self.center), self.eps, self.domain)
 
     def concretize_lower(self, a: np.ndarray, c: np.ndarray | float = 0.0) -> np.ndarray:
         """min over the region of a.x + c, for coefficient rows ``a`` of shape

@@ -17,6 +17,7 @@ Evidence level of a counterexample: ``checked`` (one concrete execution).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -141,12 +142,14 @@ def replay(graph, region: Region, spec: LinearSpec, x: np.ndarray):
 
 
 def pgd(graph, region: Region, spec: LinearSpec, steps: int = 20, restarts: int = 2,
-        seed: int = 0, step_size: float = 2.5, early_stop: bool = True) -> AttackResult:
+        seed: int = 0, step_size: float = 2.5, early_stop: bool = True, x0: np.ndarray | None = None,
+        deadline: float | None = None) -> AttackResult:
     """Projected (sub)gradient descent on the violation score. Restart 0 starts
-    at the region's center (the clean input), the others at uniform random
-    points. L-inf balls and boxes take sign steps scaled by each coordinate's
+    at ``x0`` when given (e.g. the minimizer of a bound) or the region's center
+    (the clean input), the others at uniform random points. L-inf balls and boxes take sign steps scaled by each coordinate's
     half-width; L2/L1 balls take normalized gradient steps. ``step_size`` is the
-    total travel over ``steps`` in units of the radius."""
+    total travel over ``steps`` in units of the radius. At ``deadline``
+    (``time.monotonic()``) the search stops with the best points so far."""
     if spec.n != region.n:
         raise CertnnError(f"spec has {spec.n} examples but the region {region.n}")
     rng = np.random.default_rng(seed)
@@ -159,13 +162,15 @@ def pgd(graph, region: Region, spec: LinearSpec, steps: int = 20, restarts: int 
     for sl in _batched(graph, n):
         reg, sp = region.rows(sl), spec.rows(sl)
         for r in range(max(1, restarts)):
-            x = mid[sl].copy() if r == 0 else _project(rng.uniform(lo[sl], hi[sl]), reg)
+            start = mid if x0 is None else np.asarray(x0, np.float64).reshape(mid.shape)
+            x = _project(start[sl].copy(), reg) if r == 0 else _project(rng.uniform(lo[sl], hi[sl]), reg)
             for t in range(steps + 1):
                 s, g = _score_grad(graph, x, sp)
                 better = s < best_s[sl]
                 best_s[sl] = np.where(better, s, best_s[sl])
                 best_x[sl][better] = x[better]
-                if t == steps or (early_stop and np.all(best_s[sl] <= 0)):
+                if t == steps or (early_stop and np.all(best_s[sl] <= 0)) or \
+                        (deadline is not None and time.monotonic() > deadline):
                     break
                 g = g.reshape(x.shape)
                 if region.norm in ("inf", "box"):

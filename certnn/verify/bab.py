@@ -73,7 +73,7 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
         return Verdict(status, seconds=time.monotonic() - t0, stats=stats, **kw)
 
     # 1. falsification
-    cex = _falsify(graph, region, spec, seed, stats)
+    cex = _falsify(graph, region, spec, seed, stats, min(deadline, t0 + FALSIFY_SHARE * (deadline - t0)))
     if cex is not None:
         return done("sat", counterexample=(cex[0], cex[1]), evidence="checked", binary32_replays=cex[2])
     if time.monotonic() > deadline:
@@ -84,6 +84,8 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
             mlp = extract_chain(graph)
         except NotAChain as e:
             stats["engine"] = f"generic ({e})"
+            if int(np.prod(region.shape)) > INPUT_SPLIT_DIMS:
+                return _graph_split(graph, region, spec, stats, done, deadline, certifiable, seed)
             return _generic(graph, region, spec, stats, done, deadline, certifiable)
     flat = int(np.prod(region.shape))
     lo, hi = region.lo.reshape(-1), region.hi.reshape(-1)
@@ -97,7 +99,7 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
     from ..bounds import compute_bounds
     from .bab_relu import relu_split
     known = None
-    root = compute_bounds(graph, region, spec, method="alpha-crown")
+    root = compute_bounds(graph, region, spec, method="alpha-crown", alpha_mode="full")
     stats["alpha_crown_lb"] = float(np.min(root.lb))
     inter_alphas = None
     if certifiable:
@@ -173,6 +175,66 @@ def _generic(graph, region, spec, stats, done, deadline, certifiable=False) -> V
     return _conclude(res, res.tree, graph, region, spec, stats, done)
 
 
+ROOT_ITERS = 50          # alpha-CROWN steps on the spec rows at the root of a graph relu split
+
+
+def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, seed=0) -> Verdict:
+    """Graphs with many inputs that are not chains of dense layers (convolutional,
+    residual): ReLU-split BaB on the whole graph (:mod:`certnn.verify.bab_graph`).
+    Root: CROWN intermediate bounds, alpha-CROWN on the spec rows alone (the
+    intermediate bounds fixed). Each group of the spec still open after that is
+    then searched on its own (a group's rows are all it needs to prove), the
+    weakest first; ``certifiable`` searches all groups together, since a
+    certificate leaf must prove every group."""
+    from ..bounds.net import analyze
+    from ..bounds.split import relu_inputs, split_bounds
+    from .bab_graph import group_score, relu_split_graph, root_bounds
+    net = analyze(graph)
+    if not relu_inputs(net):
+        return _generic(graph, region, spec, stats, done, deadline, certifiable)
+    root = root_bounds(net, region, deadline=deadline)
+    if root is None or time.monotonic() > deadline:
+        return done("timeout")
+    C, d, groups = spec.C[:1], spec.d[:1], spec.groups
+    on_cex = _attack_replayer(graph, region, spec, seed)
+    if certifiable:
+        res = relu_split_graph(net, region, C, d, groups, root, deadline, on_cex, certifiable=True)
+        return _conclude(res, res.proof, graph, region, spec, stats, done)
+    sb = split_bounds(net, region, C, d, root, {}, iters=ROOT_ITERS, deadline=deadline)
+    stats["alpha_crown_lb"] = float(group_score(sb.lb, groups)[0])
+    per_group = [float(sb.lb[0, groups == g].max()) for g in range(spec.n_groups)]
+    totals: dict = {}
+    for g in sorted((g for g in range(spec.n_groups) if per_group[g] <= 0), key=lambda g: per_group[g]):
+        rows = groups == g
+        res = relu_split_graph(net, region, C[:, rows], d[:, rows], np.zeros(int(rows.sum()), int), root, deadline,
+                               on_cex, alphas={k: v[:, rows] for k, v in sb.alphas.items()}, root_iters=0)
+        for k, v in res.stats.items():
+            totals[k] = (max(totals.get(k, 0), v) if k == "max_depth" else totals.get(k, 0) + v) \
+                if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+        if res.status != "unsat":
+            res.stats = dict(totals, group=int(g))
+            return _conclude(res, None, graph, region, spec, stats, done)
+    stats.update(totals)
+    return done("unsat", evidence="computed", proofs=[None])
+
+
+def _attack_replayer(graph, region, spec, seed, steps: int = 5, most: int = 8):
+    """on_cex(flat points) for the graph engine: a few PGD steps from the (at most
+    ``most``) given points, then the replay; returns a counterexample (flat) or None."""
+    def on_cex(points):
+        pts = np.asarray(points, np.float64)[:most]
+        n = len(pts)
+        if n == 0:
+            return None
+        reg = Region(np.repeat(region.lo, n, 0), np.repeat(region.hi, n, 0), region.norm,
+                     None if region.center is None else np.repeat(region.center, n, 0), region.eps)
+        sp = LinearSpec(np.repeat(spec.C, n, 0), np.repeat(spec.d, n, 0), spec.groups, spec.kind)
+        res = pgd(graph, reg, sp, steps=steps, restarts=1, seed=seed, x0=pts.reshape((n,) + region.shape))
+        hit = np.flatnonzero(res.found_real)
+        return res.x[hit[0]].reshape(-1) if hit.size else None
+    return on_cex
+
+
 def _output(graph, x) -> np.ndarray:
     from ..ir.run import run
     return np.asarray(run(graph, np.asarray(x, np.float64), semantics="real"), np.float64).reshape(-1)
@@ -193,19 +255,24 @@ def _replayer(graph, region, spec):
     return on_cex
 
 
-def _falsify(graph, region, spec, seed, stats):
-    """(x, y, binary32_replays) of a replayed counterexample, or None."""
+FALSIFY_SHARE = 0.25      # of a case's time, at most, for the attacks before any bound
+
+
+def _falsify(graph, region, spec, seed, stats, deadline=None):
+    """(x, y, binary32_replays) of a replayed counterexample, or None. The PGD
+    passes stop at ``deadline`` (the search goes on inside branch and bound)."""
     flat = int(np.prod(region.shape))
-    tries = [("pgd", 1, dict(steps=50, restarts=1)), ("pgd", 16, dict(steps=100, restarts=3))]
+    G = spec.n_groups
+    tries = [("pgd", 1, dict(steps=50, restarts=1)), ("pgd", G * -(-16 // G), dict(steps=100, restarts=3))]
     if flat <= INPUT_SPLIT_DIMS:
         tries.insert(1, ("random", 1, dict(samples=5000)))
     for name, copies, kw in tries:
         # copies of the region: the random restarts of all copies run as one batch
         reg = Region(np.repeat(region.lo, copies, 0), np.repeat(region.hi, copies, 0), region.norm,
                      None if region.center is None else np.repeat(region.center, copies, 0), region.eps)
-        sp = LinearSpec(np.repeat(spec.C, copies, 0), np.repeat(spec.d, copies, 0), spec.groups, spec.kind)
+        sp = LinearSpec(np.repeat(spec.C, copies, 0), _targeted(spec, copies), spec.groups, spec.kind)
         if name == "pgd":
-            res = pgd(graph, reg, sp, seed=seed, **kw)
+            res = pgd(graph, reg, sp, seed=seed, deadline=deadline, **kw)
         else:
             res = random_search(graph, reg, sp, seed=seed, **kw)
         stats[f"{name}_score"] = min(stats.get(f"{name}_score", np.inf), float(res.score.min()))
@@ -214,6 +281,22 @@ def _falsify(graph, region, spec, seed, stats):
             x = res.x[hit[0]]
             return x, _output(graph, x[None]), bool(res.found_binary32[hit[0]])
     return None
+
+
+def _targeted(spec, copies: int) -> np.ndarray:
+    """Offsets for ``copies`` copies of the one-example spec, copy c aimed at group
+    c mod G (margin targeting): the other groups' rows are lifted far above 0,
+    so the violation score of the copy is its group's and a counterexample it
+    finds violates that group of the original spec as written (a single copy
+    keeps every group)."""
+    d = np.repeat(spec.d[:1], copies, 0)
+    if copies == 1 or spec.n_groups == 1:
+        return d
+    target = np.arange(copies) % spec.n_groups
+    return d + np.where(spec.groups[None, :] != target[:, None], TARGET_LIFT, 0.0)
+
+
+TARGET_LIFT = 1e9
 
 
 def verify_property(graph, cases, timeout: float, seed: int = 0, certifiable: bool = False) -> Verdict:

@@ -1,29 +1,39 @@
 """Certificates of input-split branch and bound: the split tree plus its leaves.
 
-A BaB certificate (format ``certnn-bab-certificate``, version 1) is a JSON file
+A BaB certificate (format ``certnn-bab-certificate``, version 2) is a JSON file
 naming the model (an ONNX file, relative to the certificate) and its
-``graph_hash``, and per property case:
+``graph_hash``, the property it proves, and one proof per property case.
 
-* ``root_lo`` / ``root_hi``: the case's input box (flat, float64, exact decimal
-  round trip);
+``property``: ``vnnlib`` (the file's name, informational), ``vnnlib_sha256``
+(the SHA-256 of its bytes), and ``cases``, per case the input box ``lo``/``hi``
+(flat, float64, exact decimal round trip) and the unsafe set ``unsafe``:
+rows ``G`` (K, outputs), offsets ``h`` (K,) and ``groups`` (K,), meaning
+"some group has G_k y + h_k <= 0 for all its rows". The property holds (the
+VNN-COMP answer is unsat) when no input in a box has an output in its unsafe
+set.
+
+``cases`` (one per property case):
+
+* ``root_lo`` / ``root_hi``: the split tree's root box, which must be the
+  property case's box;
 * ``tree``: the split tree in preorder, one entry per node: ``[dim, value]`` for
   a split, whose children are, in this order, the box with ``hi[dim] = value``
   and the box with ``lo[dim] = value``; ``[-1, row]`` for a leaf, the row of
   the leaf certificate that covers it;
 * ``leaves``: a standard certnn certificate (:mod:`certnn.verify.certificate`)
   whose region rows are the leaf boxes and whose spec rows all equal the case's
-  spec.
+  unsafe set.
 
-The checker (:func:`check_bab_certificate`) trusts none of it: it rebuilds every
-box from the root by the split rule (so the leaves cover the root box exactly:
+The checker (:func:`check_bab_certificate`) trusts none of it: it requires the
+root to be the property's box, rebuilds every box from it by the split rule (so the leaves cover it exactly:
 each split's two children together are its parent, ``lo <= value <= hi``), requires each
 leaf row to be used exactly once and to equal the rebuilt box bit for bit, and
 runs the independent checker (:func:`certnn.verify.checker.check_certificate`)
-on the leaf certificate with those boxes and the case spec as the expected
-region and spec. The claim is accepted only if every leaf is re-derived.
+on the leaf certificate with those boxes and the property's unsafe set as the
+expected region and spec. The claim is accepted only if every leaf is re-derived.
 
-ReLU-split proofs (a case with ``"kind": "relu"``) keep the root box for every
-leaf and split on pre-activation neurons instead: ``split_nodes`` names the
+ReLU-split proofs (a case with ``"kind": "relu"``) keep the property's box for
+every leaf and split on pre-activation neurons instead: ``split_nodes`` names the
 split relu inputs, a split entry ``[layer, neuron]`` (layer indexes
 ``split_nodes``) has the children z >= 0 then z <= 0, and a leaf ``[-1, row]``
 is a row of the leaf certificate, which carries per row the sign constraints
@@ -46,7 +56,7 @@ from ..io import atomic_write
 from ..ir.serialize import graph_hash
 from .certificate import make_certificate, save_certificate
 
-from .bab_checker import FORMAT, VERSION, check_bab_certificate
+from .bab_checker import FORMAT, VERSION, check_bab_certificate, file_sha256
 
 
 def _preorder(tree) -> list:
@@ -94,8 +104,7 @@ def _relu_case(path, k, graph, region_spec, proof):
     m = len(proof.rows)
     shape = tuple(graph.inputs[0].shape[1:])
     root_lo, root_hi = region.lo.reshape(-1).astype(np.float64), region.hi.reshape(-1).astype(np.float64)
-    reg = Region.box(np.broadcast_to(root_lo.reshape((1,) + shape), (m,) + shape).copy(),
-                     np.broadcast_to(root_hi.reshape((1,) + shape), (m,) + shape).copy())
+    reg = Region.box(np.repeat(root_lo.reshape((1,) + shape), m, 0), np.repeat(root_hi.reshape((1,) + shape), m, 0))
     sp = LinearSpec(np.repeat(spec.C[:1], m, 0), np.repeat(spec.d[:1], m, 0), spec.groups, spec.kind)
     stack = lambda key, j: np.stack([r[key][j] for r in proof.rows])  # noqa: E731
     inter = {r: (stack("lower", j), stack("upper", j)) for j, r in enumerate(mlp.relu_inputs)}
@@ -113,20 +122,62 @@ def _relu_case(path, k, graph, region_spec, proof):
             "split_nodes": list(mlp.relu_inputs), "tree": entries, "leaves": leaf_path.name}
 
 
-def write_bab_certificate(path, graph, cases, trees, model_path=None) -> Path:
-    """Write the tree JSON at ``path`` and one leaf certificate per case next to it."""
-    path = Path(path)
-    if path.suffix != ".json":
-        path = path.with_name(path.name + ".json")
+def _relu_graph_case(path, k, graph, region_spec, proof):
+    """The case entry and leaf certificate of a graph ReLU-split proof
+    (:mod:`certnn.verify.bab_graph`): per leaf its own intermediate bounds (CROWN
+    under its constraints, which the checker re-derives), spec slopes and multipliers."""
+    from ..bounds.result import Bounds
+    region, spec = region_spec
+    entries = _preorder_relu(proof)
+    m = len(proof.rows)
+    shape = tuple(graph.inputs[0].shape[1:])
+    reg = Region.box(np.broadcast_to(region.lo[:1], (m,) + shape).copy(),
+                     np.broadcast_to(region.hi[:1], (m,) + shape).copy())
+    sp = LinearSpec(np.repeat(spec.C[:1], m, 0), np.repeat(spec.d[:1], m, 0), spec.groups, spec.kind)
+    rows = proof.rows
+    inter = {nid: (np.stack([r["inter"][nid][0] for r in rows]), np.stack([r["inter"][nid][1] for r in rows]))
+             for nid in rows[0]["inter"]}
+    alphas = {("spec", r, "lower"): np.stack([row["alphas"][r] for row in rows]) for r in rows[0]["alphas"]}
+    cert = make_certificate(graph, reg, sp, Bounds(None, None, "beta-crown (graph relu split leaves)", graph,
+                                                   intermediate=inter, alphas=alphas))
+    cert.claimed = np.ones(m, bool)      # infeasible leaves too: the checker decides them itself
+    cert.splits = {z: np.stack([r["splits"][z] for r in rows]).astype(np.int8) for z in proof.split_nodes}
+    cert.betas = {z: np.stack([r["betas"][z] for r in rows]) for z in proof.split_nodes if z in rows[0]["betas"]}
+    leaf_path = path.with_name(f"{path.stem}.case{k}.leaves.json")
+    save_certificate(cert, leaf_path)
+    return {"kind": "relu", "root_lo": region.lo.reshape(-1).astype(np.float64).tolist(),
+            "root_hi": region.hi.reshape(-1).astype(np.float64).tolist(),
+            "split_nodes": list(proof.split_nodes), "tree": entries, "leaves": leaf_path.name}
+
+
+def _property_case(region, spec) -> dict:
+    return {"lo": region.lo.reshape(-1).astype(np.float64).tolist(),
+            "hi": region.hi.reshape(-1).astype(np.float64).tolist(),
+            "unsafe": {"G": spec.C[0].tolist(), "h": spec.d[0].tolist(), "groups": spec.groups.tolist()}}
+
+
+def write_bab_certificate(path, graph, cases, trees, model_path=None, vnnlib_path=None) -> Path:
+    """Write the tree JSON at ``path`` and one leaf certificate per case next to it;
+    the property is ``cases`` (read from ``vnnlib_path`` when given, whose name and
+    SHA-256 are recorded)."""
+    path = _json_path(path)
+    if not cases:
+        raise CertnnError("the property has no cases (its input set is empty): there is nothing to certify")
     shape = tuple(graph.inputs[0].shape[1:])
     doc_cases = []
     for k, ((region, spec), tree) in enumerate(zip(cases, trees)):
         if tree is None:
             raise CertnnError(f"case {k} was not proved by input or ReLU splitting; no certificate can be written")
+        if hasattr(tree, "split_nodes"):       # a GraphReluProof
+            doc_cases.append(_relu_graph_case(path, k, graph, (region, spec), tree))
+            continue
         if not hasattr(tree, "leaf_lo"):       # a ReluProof
             doc_cases.append(_relu_case(path, k, graph, (region, spec), tree))
             continue
         entries = _preorder(tree)              # first: refuses an unfinished tree
+        if not (np.array_equal(tree.root_lo, region.lo.reshape(-1)) and np.array_equal(tree.root_hi,
+                                                                                     region.hi.reshape(-1))):
+            raise CertnnError(f"case {k}: the split tree's root is not the property's box")
         m = len(tree.leaf_lo)
         lo = np.asarray(tree.leaf_lo, np.float64).reshape((m,) + shape)
         hi = np.asarray(tree.leaf_hi, np.float64).reshape((m,) + shape)
@@ -141,8 +192,11 @@ def write_bab_certificate(path, graph, cases, trees, model_path=None) -> Path:
     if model_path is not None:
         import os
         model = os.path.relpath(Path(model_path).resolve(), path.resolve().parent)
+    prop = {"vnnlib": None if vnnlib_path is None else Path(vnnlib_path).name,
+            "vnnlib_sha256": None if vnnlib_path is None else file_sha256(vnnlib_path),
+            "cases": [_property_case(region, spec) for region, spec in cases]}
     doc = {"format": FORMAT, "version": VERSION, "model": model, "graph_hash": graph_hash(graph),
-           "semantics": "real", "cases": doc_cases}
+           "semantics": "real", "property": prop, "cases": doc_cases}
     with atomic_write(path, "w") as f:
         json.dump(doc, f, allow_nan=False)
     return path
@@ -188,19 +242,35 @@ def _generic_leaf_bounds(graph, lo, hi, spec, chunk):
     return Bounds(np.concatenate([p.lb for p in parts]), None, "crown", graph, intermediate=inter)
 
 
-def certify(verdict, graph, cases, model_path, path) -> dict:
+def certify(verdict, graph, cases, model_path, path, vnnlib_path=None) -> dict:
     """Write and re-check the certificate of an unsat verdict; on rejection the
     files are removed. Returns a summary for the verdict's stats."""
+    if not cases:
+        return {"written": None, "reason": "the property's input set is empty: there is nothing to certify"}
     if any(p is None for p in verdict.proofs) or len(verdict.proofs) != len(cases):
         return {"written": None, "reason": "not every case was proved by a certifiable split tree "
                                            "(whole-box alpha-CROWN and LP-decided proofs are not certified)"}
-    p = write_bab_certificate(path, graph, cases, verdict.proofs, model_path)
-    res = check_bab_certificate(p, graph, expected_cases=cases)
+    p = _json_path(path)
+    try:
+        write_bab_certificate(p, graph, cases, verdict.proofs, model_path, vnnlib_path)
+        res = check_bab_certificate(p, graph, expected_cases=cases)
+    except BaseException:          # nothing half-written stays behind
+        _remove(p, len(cases))
+        raise
     if not res.ok:
-        leaves = [p.with_name(f"{p.stem}.case{k}.leaves{e}") for k in range(len(cases)) for e in (".json", ".npz")]
-        for f in [p] + leaves:
-            f.unlink(missing_ok=True)
+        _remove(p, len(cases))
         return {"written": None, "reason": "the checker rejected it: " + "; ".join(res.reasons[:3])}
     return {"written": str(p), "checked": True, "leaves": res.leaves, "check_seconds": round(res.seconds, 3)}
 
 
+
+
+def _json_path(path) -> Path:
+    path = Path(path)
+    return path if path.suffix == ".json" else path.with_name(path.name + ".json")
+
+
+def _remove(p: Path, n_cases: int) -> None:
+    leaves = [p.with_name(f"{p.stem}.case{k}.leaves{e}") for k in range(n_cases) for e in (".json", ".npz")]
+    for f in [p] + leaves:
+        f.unlink(missing_ok=True)

@@ -1,26 +1,36 @@
 """The independent checker of branch-and-bound certificates (the format is
 described in :mod:`certnn.verify.bab_certificate`, which writes them).
 
-It rebuilds every leaf's box (input splits) or sign pattern (ReLU splits) from
-the split tree, proves that the leaves cover the root, and re-derives each
-leaf's bound with :mod:`certnn.verify.checker`. It imports nothing from the
-producers (``certnn.bounds``, the BaB engines)."""
+The certificate carries the property it proves: per case an input box and an
+unsafe output set (``G y + h <= 0`` rows in disjunct groups), and the SHA-256 of
+the VNNLIB file it was read from. The checker requires every split tree's root
+to be the property's box; rebuilds every leaf's box (input splits) or sign
+pattern (ReLU splits) from the tree; proves that the leaves cover the root;
+requires every leaf's spec to be the property's unsafe set; and re-derives each leaf's bound with
+:mod:`certnn.verify.checker`. Given the VNNLIB file (``vnnlib=``), it also
+requires the recorded property to be that file's. Its result states which
+property was proved (:meth:`BabCheckResult.claim`). It imports nothing from
+the producers (``certnn.bounds``, the BaB engines)."""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import CertnnError
+from ..io import confined, parse_json, read_text, validate_json
 from ..ir.serialize import graph_hash
 from ..spec import LinearSpec, Region
 from .certificate import CertificateError, load_certificate
+from .claim import vacuous
 
 FORMAT = "certnn-bab-certificate"
-VERSION = 1
+VERSION = 2          # 2: the certificate carries the property (boxes, unsafe sets, VNNLIB SHA-256)
+BOX_PRINT = 8        # boxes with at most this many inputs are printed element by element
 
 
 @dataclass
@@ -30,17 +40,89 @@ class BabCheckResult:
     cases: int = 0
     leaves: int = 0
     seconds: float = 0.0
+    property: list = field(default_factory=list)    # per case (lo, hi, LinearSpec): what the certificate proves
+    vnnlib: dict = field(default_factory=dict)      # the VNNLIB file: name and SHA-256 as recorded, and as checked
+    assumptions: list = field(default_factory=list)
+
+    def claim(self) -> str | None:
+        """The proved property in words (None unless accepted)."""
+        if not self.ok:
+            return None
+        cases = "; and ".join(case_words(lo, hi, sp) for lo, hi, sp in self.property)
+        src = self.vnnlib
+        if src.get("checked"):
+            origin = f"the property of {src['checked']} (SHA-256 {src['checked_sha256'][:12]}…" + \
+                ("" if src["checked_sha256"] == src.get("sha256") else ", not the recorded file hash") + ")"
+        elif src.get("sha256"):
+            origin = (f"the property recorded in the certificate (from {src.get('file')}, SHA-256 "
+                      f"{src['sha256'][:12]}… as recorded, not checked: pass --property FILE to check it)")
+        else:
+            origin = "the property recorded in the certificate (no VNNLIB file named)"
+        return (f"{origin}: {cases}; so the property is unsat; semantics real; rests on: "
+                f"{', '.join(self.assumptions) or 'nothing beyond exact arithmetic'}")
 
     def to_dict(self) -> dict:
+        from .checker import THEOREMS
+        prop = [{"lo": lo.tolist(), "hi": hi.tolist(),
+                 "unsafe": {"G": sp.C[0].tolist(), "h": sp.d[0].tolist(), "groups": sp.groups.tolist()},
+                 "vacuous": bool(vacuous(sp)[0])} for lo, hi, sp in self.property]
         return {"ok": self.ok, "reasons": self.reasons, "cases": self.cases, "leaves": self.leaves,
-                "seconds": round(self.seconds, 3), "format": FORMAT}
+                "seconds": round(self.seconds, 3), "format": FORMAT, "semantics": "real",
+                "property": {"cases": prop, "vnnlib": self.vnnlib} if self.property else None,
+                "claim": self.claim(), "assumptions": list(self.assumptions), "theorems": list(THEOREMS)}
+
+
+def case_words(lo, hi, spec) -> str:
+    """'for every real input with X_0 in [a, b], ... the output avoids (rows) or (rows)'."""
+    if lo.size <= BOX_PRINT:
+        box = ", ".join(f"X_{i} in [{a!r}, {b!r}]" for i, (a, b) in enumerate(zip(lo.tolist(), hi.tolist())))
+    else:
+        box = f"X_i in [lo_i, hi_i] for all {lo.size} inputs (listed in the --json report)"
+    groups = []
+    for g in range(spec.n_groups):
+        rows = [_row(spec.C[0, k], spec.d[0, k]) for k in np.flatnonzero(spec.groups == g)]
+        groups.append("(" + " and ".join(rows) + ")")
+    note = " [vacuous: the unsafe set is empty on its face]" if vacuous(spec)[0] else ""
+    return f"for every real input with {box}, the output y avoids the unsafe set {' or '.join(groups)}{note}"
+
+
+def _row(c, h) -> str:
+    """'Y_0 - Y_1 + 0.5 <= 0' for the row c . y + h <= 0 (numbers as exact decimals)."""
+    terms = [(v < 0, ("" if abs(v) == 1 else f"{abs(v)!r}*") + f"Y_{j}") for j, v in enumerate(c.tolist()) if v]
+    if h != 0 or not terms:
+        terms.append((h < 0, repr(abs(float(h)))))
+    text = "".join(f"{' - ' if neg else ' + '}{t}" for neg, t in terms)
+    return ("-" + text[3:] if text.startswith(" - ") else text[3:]) + " <= 0"
+
+
+#: The tree document, validated once on loading (tree entries are checked by the rebuild).
+SCHEMA = {
+    "type": "object",
+    "required": ["graph_hash", "cases", "semantics"],
+    "properties": {
+        "graph_hash": {"type": "string"},
+        "model": {"type": ["string", "null"]},
+        "semantics": {"const": "real"},
+        "cases": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "required": ["root_lo", "root_hi", "tree", "leaves"],
+            "properties": {"kind": {"enum": ["input", "relu"]},
+                           "root_lo": {"type": "array", "items": {"type": "number"}},
+                           "root_hi": {"type": "array", "items": {"type": "number"}},
+                           "split_nodes": {"type": "array", "items": {"type": "string"}},
+                           "tree": {"type": "array"},
+                           "leaves": {"type": "string"}},
+            "if": {"properties": {"kind": {"const": "relu"}}, "required": ["kind"]},
+            "then": {"required": ["split_nodes"]}}},
+    },
+}
 
 
 def is_bab_certificate(path) -> bool:
     try:
-        return json.loads(Path(path).read_text()).get("format") == FORMAT
-    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
-        return False
+        doc = parse_json(read_text(path, "certificate", CertificateError), path, "certificate", CertificateError)
+    except CertificateError:
+        return False        # the certificate loader says what is wrong with the file
+    return isinstance(doc, dict) and doc.get("format") == FORMAT
 
 
 def _bad(path, msg):
@@ -49,22 +131,61 @@ def _bad(path, msg):
 
 def load_bab_document(path) -> dict:
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        _bad(path, "no such certificate file")
-    except (ValueError, UnicodeDecodeError) as e:
-        _bad(path, f"not valid JSON ({e}); truncated or corrupt?")
+    doc = parse_json(read_text(path, "certificate", CertificateError), path, "certificate", CertificateError)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         _bad(path, f"not a BaB certificate (format {doc.get('format') if isinstance(doc, dict) else None!r})")
     if doc.get("version") != VERSION:
-        _bad(path, f"BaB certificate version {doc.get('version')!r} is not supported (this certnn reads {VERSION})")
-    for k in ("graph_hash", "cases", "semantics"):
+        old = " (version 1 did not record the property it proves; re-run `certnn vnncomp run ... --cert`)" \
+            if doc.get("version") == 1 else ""
+        _bad(path, f"BaB certificate version {doc.get('version')!r} is not supported (this certnn reads "
+                   f"{VERSION}){old}")
+    validate_json(doc, SCHEMA, path, "BaB certificate", CertificateError)
+    for k in ("graph_hash", "cases", "semantics", "property"):
         if k not in doc:
             _bad(path, f"missing field {k!r}")
     if doc["semantics"] != "real" or not isinstance(doc["cases"], list) or not doc["cases"]:
         _bad(path, "semantics must be 'real' and 'cases' a non-empty list")
+    prop = doc["property"]
+    if not (isinstance(prop, dict) and isinstance(prop.get("cases"), list)
+            and len(prop["cases"]) == len(doc["cases"])):
+        _bad(path, "'property' must hold one entry in 'cases' per proof case")
+    for k in ("vnnlib", "vnnlib_sha256"):
+        if not isinstance(prop.get(k), (str, type(None))):
+            _bad(path, f"property.{k} must be a string or null, got {prop.get(k)!r}")
+    if not isinstance(doc.get("model"), (str, type(None))):
+        _bad(path, f"'model' must be a path (a string) or null, got {doc.get('model')!r}")
     return doc
+
+
+def _property(doc, path) -> list:
+    """Per case (lo, hi, LinearSpec of one example), validated."""
+    out = []
+    for k, c in enumerate(doc["property"]["cases"]):
+        try:
+            lo, hi = np.asarray(c["lo"], np.float64), np.asarray(c["hi"], np.float64)
+            u = c["unsafe"]
+            spec = LinearSpec(np.asarray(u["G"], np.float64)[None], np.asarray(u["h"], np.float64)[None],
+                              np.asarray(u["groups"], np.int64), "unsafe-set")
+        except (KeyError, TypeError, ValueError, OverflowError, CertnnError) as e:
+            _bad(path, f"property case {k}: malformed ({type(e).__name__}: {e})")
+        if lo.ndim != 1 or lo.shape != hi.shape or not (np.isfinite(lo).all() and np.isfinite(hi).all()) \
+                or np.any(lo > hi):
+            _bad(path, f"property case {k}: the box must be two equal-length lists of finite numbers, lo <= hi")
+        out.append((lo, hi, spec))
+    return out
+
+
+def _differs(recorded, expected) -> str | None:
+    """Why the recorded property is not the expected [(Region, LinearSpec)], or None."""
+    if len(recorded) != len(expected):
+        return f"property: the certificate proves {len(recorded)} case(s), the expected property has {len(expected)}"
+    for k, ((lo, hi, sp), (reg, esp)) in enumerate(zip(recorded, expected)):
+        if not (np.array_equal(reg.lo.reshape(-1), lo) and np.array_equal(reg.hi.reshape(-1), hi)):
+            return f"property: case {k}: the certificate's input box is not the expected property's"
+        if not (np.array_equal(sp.C, esp.C) and np.array_equal(sp.d, esp.d)
+                and np.array_equal(sp.groups, esp.groups)):
+            return f"property: case {k}: the certificate's unsafe set is not the expected property's"
+    return None
 
 
 def _rebuild(tree, root_lo, root_hi, n_rows):
@@ -82,9 +203,10 @@ def _rebuild(tree, root_lo, root_hi, n_rows):
             raise ValueError(f"tree entry {pos - 1} is not a pair")
         dim, val = e
         if dim == -1:
-            row = int(val)
-            if val != row or not 0 <= row < n_rows:
+            whole = isinstance(val, int) and not isinstance(val, bool) or isinstance(val, float) and val.is_integer()
+            if not (whole and 0 <= val < n_rows):
                 raise ValueError(f"tree entry {pos - 1}: leaf row {val!r} is not a row of the leaf certificate")
+            row = int(val)
             if boxes[row] is not None:
                 raise ValueError(f"leaf row {row} is used twice")
             boxes[row] = (lo, hi)
@@ -93,7 +215,8 @@ def _rebuild(tree, root_lo, root_hi, n_rows):
             raise ValueError(f"tree entry {pos - 1}: bad split {e!r}")
         val = float(val)
         if not lo[dim] <= val <= hi[dim]:
-            raise ValueError(f"tree entry {pos - 1}: split value {val!r} lies outside [{lo[dim]!r}, {hi[dim]!r}]")
+            raise ValueError(f"tree entry {pos - 1}: split value {val!r} lies outside "
+                             f"[{float(lo[dim])!r}, {float(hi[dim])!r}]")
         lo_b, hi_a = lo.copy(), hi.copy()
         hi_a[dim] = val
         lo_b[dim] = val
@@ -158,10 +281,11 @@ def _relu_expected(case, graph, n_rows):
             for j, (nm, sh) in enumerate(zip(names, shapes))}
 
 
-def check_bab_certificate(path, graph=None, expected_cases=None) -> BabCheckResult:
+def check_bab_certificate(path, graph=None, expected_cases=None, vnnlib=None) -> BabCheckResult:
     """Check a BaB certificate against ``graph`` (default: the model it names, loaded
-    as ``certnn vnncomp`` loads it) and, when given, the property cases
-    [(Region, LinearSpec)] it must be about. Malformed files raise CertificateError."""
+    as ``certnn vnncomp`` loads it). The property it proves is the one it records;
+    with ``expected_cases`` [(Region, LinearSpec)] or a ``vnnlib`` file, that
+    property must equal the given one. Malformed files raise CertificateError."""
     from .checker import check_certificate
     t0 = time.perf_counter()
     path = Path(path)
@@ -171,36 +295,42 @@ def check_bab_certificate(path, graph=None, expected_cases=None) -> BabCheckResu
             _bad(path, "the certificate names no model; pass the model (--model)")
         from ..interop.models import load_model
         graph = load_model((path.parent / doc["model"]).resolve())
-    reasons = []
+    prop = _property(doc, path)
+    recorded = doc["property"]
+    src = {"file": recorded.get("vnnlib"), "sha256": recorded.get("vnnlib_sha256")}
+    if vnnlib is not None:
+        expected_cases, src["checked"], src["checked_sha256"] = _read_property(vnnlib, graph)
+    n_cases = len(doc["cases"])
+
+    def result(reasons, leaves=0, assumptions=()):
+        return BabCheckResult(not reasons, reasons, n_cases, leaves, time.perf_counter() - t0, prop, src,
+                              sorted(set(assumptions)))
+
     if graph_hash(graph) != doc["graph_hash"]:
-        return BabCheckResult(False, ["graph: the certificate is for another model"], len(doc["cases"]), 0,
-                              time.perf_counter() - t0)
-    if expected_cases is not None and len(expected_cases) != len(doc["cases"]):
-        return BabCheckResult(False, [f"cases: the certificate has {len(doc['cases'])}, the property "
-                                      f"{len(expected_cases)}"], len(doc["cases"]), 0, time.perf_counter() - t0)
+        return result(["graph: the certificate is for another model"])
+    if expected_cases is not None:
+        why = _differs(prop, expected_cases)
+        if why:
+            return result([why + (f" ({src['checked']})" if src.get("checked") else "")])
     shape = tuple(graph.inputs[0].shape[1:])
-    leaves = 0
-    for k, case in enumerate(doc["cases"]):
+    reasons, assumptions, leaves = [], set(), 0
+    for k, (case, (box_lo, box_hi, case_spec)) in enumerate(zip(doc["cases"], prop)):
+        if box_lo.size != int(np.prod(shape)):
+            reasons.append(f"case {k}: the property's box has {box_lo.size} inputs, the model input {shape}")
+            continue
         try:
             root_lo = np.asarray(case["root_lo"], np.float64).reshape(-1)
             root_hi = np.asarray(case["root_hi"], np.float64).reshape(-1)
-            leaf = load_certificate(path.parent / str(case["leaves"]))
+            leaf = load_certificate(confined(path.parent, case["leaves"], f"cases[{k}].leaves", path,
+                                             CertificateError))
             tree = case["tree"]
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, CertificateError):
                 raise
             _bad(path, f"case {k}: malformed ({type(e).__name__}: {e})")
-        if root_lo.size != int(np.prod(shape)) or root_hi.shape != root_lo.shape:
-            reasons.append(f"case {k}: the root box has {root_lo.size} elements, the model input {shape}")
+        if not (np.array_equal(root_lo, box_lo) and np.array_equal(root_hi, box_hi)):
+            reasons.append(f"case {k}: the split tree's root box is not the property's input box")
             continue
-        if expected_cases is not None:
-            reg, sp = expected_cases[k]
-            if not (np.array_equal(reg.lo.reshape(-1), root_lo) and np.array_equal(reg.hi.reshape(-1), root_hi)):
-                reasons.append(f"case {k}: the root box is not the property's input box")
-                continue
-            exp_spec = sp
-        else:
-            exp_spec = leaf.spec.rows(slice(0, 1))
         m = leaf.n
         expected_splits = None
         try:
@@ -219,16 +349,35 @@ def check_bab_certificate(path, graph=None, expected_cases=None) -> BabCheckResu
             continue
         lo = np.stack([b[0] for b in boxes]).reshape((m,) + shape)
         hi = np.stack([b[1] for b in boxes]).reshape((m,) + shape)
-        spec = LinearSpec(np.repeat(exp_spec.C[:1], m, 0), np.repeat(exp_spec.d[:1], m, 0), exp_spec.groups,
-                          exp_spec.kind)
+        spec = LinearSpec(np.repeat(case_spec.C, m, 0), np.repeat(case_spec.d, m, 0), case_spec.groups,
+                          case_spec.kind)
         if leaf.semantics != "real":
             reasons.append(f"case {k}: the leaf certificate is about {leaf.semantics} semantics, expected real")
             continue
         res = check_certificate(leaf, graph, Region(lo, hi, "box"), spec, expected_splits=expected_splits)
+        assumptions.update(res.assumptions)
         if not (res.ok and bool(np.all(res.claimed)) and bool(np.all(res.accepted))):
             bad = [i for i in range(m) if not res.accepted[i]]
             reasons.append(f"case {k}: {len(bad)} of {m} leaves not re-derived (first: leaf {bad[0]}: "
                            f"{res.reasons[bad[0]]})" if bad else f"case {k}: leaves not re-derived")
             continue
         leaves += m
-    return BabCheckResult(not reasons, reasons, len(doc["cases"]), leaves, time.perf_counter() - t0)
+    return result(reasons, leaves, assumptions)
+
+
+def file_sha256(path) -> str:
+    """SHA-256 of a file's bytes, read in blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _read_property(vnnlib, graph):
+    """([(Region, LinearSpec)], name, SHA-256) of a VNNLIB file for ``graph``."""
+    from ..interop.vnnlib import check_against, load_vnnlib
+    prop = load_vnnlib(vnnlib)
+    check_against(prop, graph)
+    shape = tuple(graph.inputs[0].shape[1:])
+    return [(box.region(shape), spec) for box, spec in prop.cases], str(vnnlib), file_sha256(vnnlib)

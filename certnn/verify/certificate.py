@@ -1,12 +1,13 @@
 """Certificates: a claim about a network, with the data needed to re-derive it.
 
-A certificate is a JSON document (format ``certnn-certificate``, version 1)
+A certificate is a JSON document (format ``certnn-certificate``, version 2)
 plus a sibling ``.npz`` of float64 arrays, listed in the JSON with a SHA-256
 each (so a truncated or corrupted array file is caught on loading). It names
-the graph (``graph_hash`` of the model graph as loaded), the input region, the
-linear spec, the semantics the claim is about, the examples it claims, and the
-producer's intermediate bounds ("anchors") and ReLU lower slopes ("alphas").
-Field by field: docs/certificates.md.
+the graph (``graph_hash`` of the model graph as loaded), the input region (a
+ball records its radius and clipping domain, which the checker binds to the
+box: :mod:`certnn.verify.claim`), the linear spec, the semantics the claim is
+about, the examples it claims, and the producer's intermediate bounds
+("anchors") and ReLU lower slopes ("alphas"). Field by field: docs/certificates.md.
 
 Hashes only catch accidents. Tampering with the numbers is caught by
 :mod:`certnn.verify.checker`, which re-derives everything in sound arithmetic
@@ -25,8 +26,8 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import math
 import os
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +38,7 @@ from ..spec.region import Region
 from ..spec.linear import LinearSpec
 from ..errors import CertnnError
 from ..floats.interval import down, up
-from ..io import atomic_write
+from ..io import atomic_write, confined, parse_json, read_npz, read_text, validate_json
 from ..ir.serialize import array_digest, graph_hash
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,11 +46,49 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..ir.graph import Graph
 
 FORMAT = "certnn-certificate"
-VERSION = 1
+VERSION = 2          # 2: a ball records its clip domain, and eps/clip/spec kind are bound to the arrays
 SEMANTICS = ("real", "binary32", "binary32-any-order")
 SIDES = ("both", "lower", "upper")
 PAD_REL, PAD_ABS = 1e-9, 1e-12
 REQUIRED = ("graph_hash", "semantics", "n", "region", "spec", "anchors", "alphas", "arrays", "array_file")
+_NAME = {"type": "string"}                       # an array's name in the manifest
+_OPT_NAME = {"type": ["string", "null"]}
+#: The JSON document, validated once on loading (docs/certificates.md); extra fields are allowed.
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "graph_hash": {"type": "string"},
+        "model": {"type": ["string", "null"]},
+        "semantics": {"type": "string"},
+        "method": {"type": "string"},
+        "n": {"type": "integer", "minimum": 0},
+        "claimed": {"type": "array", "items": {"type": "boolean"}},
+        "region": {"type": "object", "required": ["norm", "lo", "hi"],
+                   "properties": {"kind": {"type": "string"}, "norm": {"type": "string"},
+                                  "eps": {"type": ["number", "null"]},
+                                  "input_shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                                  "lo": _NAME, "hi": _NAME, "center": _OPT_NAME}},
+        "spec": {"type": "object", "required": ["C", "d", "groups"],
+                 "properties": {"kind": {"type": "string"}, "C": _NAME, "d": _NAME, "groups": _NAME}},
+        "anchors": {"type": "array", "items": {"type": "object", "required": ["node", "lo", "hi"],
+                                               "properties": {"node": {"type": "string"}, "lo": _NAME,
+                                                              "hi": _NAME}}},
+        "alphas": {"type": "array", "items": {"type": "object", "required": ["target", "relu", "array"],
+                                              "properties": {"target": {"type": "string"},
+                                                             "relu": {"type": "string"},
+                                                             "side": {"type": "string"}, "array": _NAME}}},
+        "splits": {"type": "array", "items": {"type": "object", "required": ["node", "array"],
+                                              "properties": {"node": {"type": "string"}, "array": _NAME}}},
+        "betas": {"type": "array", "items": {"type": "object", "required": ["node", "array"],
+                                             "properties": {"node": {"type": "string"}, "array": _NAME}}},
+        "producer": {"type": "object"},
+        "array_file": {"type": "string"},
+        "arrays": {"type": "object", "additionalProperties": {
+            "type": "object", "required": ["dtype", "shape", "sha256"],
+            "properties": {"dtype": {"type": "string"}, "sha256": {"type": "string"},
+                           "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}}}}},
+    },
+}
 
 
 class CertificateError(CertnnError, ValueError):
@@ -171,8 +210,9 @@ def save_certificate(cert: Certificate, path) -> Path:
 
     r, s = cert.region, cert.spec
     region = {"kind": "box" if r.norm == "box" else "ball", "norm": r.norm,
-              "eps": None if r.eps is None else float(r.eps), "input_shape": list(r.shape),
-              "lo": put("region.lo", r.lo), "hi": put("region.hi", r.hi)}
+              "eps": None if r.eps is None else float(r.eps),
+              "clip": None if r.domain is None else [float(r.domain[0]), float(r.domain[1])],
+              "input_shape": list(r.shape), "lo": put("region.lo", r.lo), "hi": put("region.hi", r.hi)}
     if r.center is not None:
         region["center"] = put("region.center", r.center)
     spec = {"kind": s.kind, "rows": int(s.C.shape[1]), "out": int(s.C.shape[2]), "groups_count": s.n_groups,
@@ -216,25 +256,27 @@ def load_certificate(path) -> Certificate:
     path = Path(path)
     if path.is_dir() or (not path.exists() and path.with_name(path.name + ".json").exists()):
         path = path / "certificate.json" if path.is_dir() else path.with_name(path.name + ".json")
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CertificateError(f"{path}: no such certificate file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CertificateError(f"{path}: not valid JSON ({e}); truncated or corrupt?") from None
-    except OSError as e:
-        raise CertificateError(f"{path}: cannot read ({e})") from None
+        if path.name == "certificate.json" and not path.exists():
+            raise CertificateError(f"{path.parent}: a folder, not a certificate file (and it holds no "
+                                   f"certificate.json)")
+    if path.name.lower().endswith((".onnx", ".onnx.gz")):
+        raise CertificateError(f"{path}: an ONNX model, not a certificate; check a certificate with "
+                               f"`certnn check CERT --model {path}`")
+    doc = parse_json(read_text(path, "certificate", CertificateError), path, "certificate", CertificateError)
     bad = _Bad(path)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         bad(f"not a certnn certificate (format is {doc.get('format') if isinstance(doc, dict) else None!r}, "
             f"expected {FORMAT!r})")
     if doc.get("version") != VERSION:
-        bad(f"certificate version {doc.get('version')!r} is not supported (this certnn reads {VERSION})")
+        old = " (version 1 did not bind its radius and spec kind to the arrays; re-create the certificate)" \
+            if doc.get("version") == 1 else ""
+        bad(f"certificate version {doc.get('version')!r} is not supported (this certnn reads {VERSION}){old}")
     missing = [k for k in REQUIRED if k not in doc]
     if missing:
         bad(f"missing field(s) {', '.join(repr(k) for k in missing)}")
     if doc["semantics"] not in SEMANTICS:
         bad(f"unknown semantics {doc['semantics']!r} (known: {', '.join(SEMANTICS)})")
+    validate_json(doc, SCHEMA, path, "certificate", CertificateError)
     arrays = _read_arrays(path, doc, bad)
     get = _getter(arrays, bad)
     try:
@@ -268,13 +310,15 @@ def load_certificate(path) -> Certificate:
             if a.ndim < 2 or a.shape[0] not in (1, n) or not np.isfinite(a).all():
                 bad(f"betas of node '{e['node']}': shape {a.shape} is not (N or 1, K, ...) or not finite")
             betas[str(e["node"])] = a
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         if isinstance(e, CertificateError):
             raise
         bad(f"malformed field ({type(e).__name__}: {e})")
     if region.n != n or spec.n != n or claimed.shape != (n,):
         bad(f"inconsistent example counts: n={n}, region {region.n}, spec {spec.n}, claimed {claimed.shape}")
     model = doc.get("model")
+    if not isinstance(model, (str, type(None))):
+        bad(f"'model' must be a path (a string) or null, got {model!r}")
     if model is not None:
         model = str((path.parent / model).resolve())
     return Certificate(str(doc["graph_hash"]), region, spec, doc["semantics"], str(doc.get("method", "")),
@@ -290,25 +334,11 @@ class _Bad:
 
 
 def _read_arrays(path: Path, doc: dict, bad) -> dict:
-    npz = path.parent / str(doc["array_file"])
-    if not npz.exists():
-        bad(f"array file {npz} is missing")
-    try:
-        with np.load(npz, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as e:
-        bad(f"cannot read array file {npz.name} ({type(e).__name__}: {e}); truncated or corrupt?")
-    manifest = doc["arrays"]
-    if not isinstance(manifest, dict):
-        bad("field 'arrays' must be an object")
-    for name, meta in manifest.items():
-        if name not in arrays:
-            bad(f"array '{name}' is missing from {npz.name}")
-        if not isinstance(meta, dict) or array_digest(arrays[name]) != meta.get("sha256"):
+    npz = confined(path.parent, doc["array_file"], "array_file", path, CertificateError)
+    arrays = read_npz(npz, "certificate's array file", CertificateError, manifest=doc["arrays"])
+    for name, meta in doc["arrays"].items():
+        if array_digest(arrays[name]) != meta["sha256"]:
             bad(f"array '{name}' does not match its recorded SHA-256 (corrupt or modified)")
-    extra = sorted(set(arrays) - set(manifest))
-    if extra:
-        bad(f"{npz.name} holds arrays the certificate does not list: {extra}")
     return arrays
 
 
@@ -335,6 +365,14 @@ def _region(r: dict, get, bad) -> Region:
     norm = str(r["norm"])
     if norm not in ("box", "inf", "2", "1"):
         bad(f"region norm {norm!r} is not one of box, inf, 2, 1")
+    if r.get("kind") != ("box" if norm == "box" else "ball"):
+        bad(f"region kind {r.get('kind')!r} does not fit norm {norm!r} (box: kind box; inf, 2, 1: kind ball)")
+    eps, clip = r.get("eps"), r.get("clip")
+    if not (eps is None or _finite_number(eps)):
+        bad(f"region.eps must be a finite number or null, got {eps!r}")
+    if clip is not None and not (isinstance(clip, list) and len(clip) == 2 and all(map(_finite_number, clip))
+                                 and clip[0] <= clip[1]):
+        bad(f"region.clip must be null or [lo, hi] with finite lo <= hi, got {clip!r}")
     lo, hi = get(r["lo"]), get(r["hi"])
     center = get(r.get("center"), required=False)
     if lo.shape != hi.shape or lo.ndim < 1 or (center is not None and center.shape != lo.shape):
@@ -344,11 +382,18 @@ def _region(r: dict, get, bad) -> Region:
         bad("region bounds must be finite")
     if np.any(lo > hi):
         bad("region lower bound exceeds upper bound somewhere")
-    eps = r.get("eps")
+    if list(r.get("input_shape", [])) != list(lo.shape[1:]):
+        bad(f"region.input_shape {r.get('input_shape')!r} is not the arrays' {list(lo.shape[1:])}")
     if norm in ("2", "1"):
-        if center is None or eps is None or not (np.isfinite(float(eps)) and float(eps) > 0):
+        if center is None or eps is None or not eps > 0:
             bad(f"an L{norm} ball region needs a center and a positive finite eps")
-    return Region(lo, hi, norm, center, None if eps is None else float(eps))
+    return Region(lo, hi, norm, center, None if eps is None else float(eps),
+                  None if clip is None else (float(clip[0]), float(clip[1])))
+
+
+def _finite_number(v) -> bool:
+    return isinstance(v, float) and math.isfinite(v) or isinstance(v, int) and not isinstance(v, bool) \
+        and abs(v) < 2 ** 1000
 
 
 def _spec(s: dict, get, bad) -> LinearSpec:
@@ -356,6 +401,11 @@ def _spec(s: dict, get, bad) -> LinearSpec:
     if not (np.isfinite(C).all() and np.isfinite(d).all()):
         bad("spec coefficients must be finite")
     try:
-        return LinearSpec(C, d, g.astype(np.int64), str(s.get("kind", "linear")))
+        spec = LinearSpec(C, d, g.astype(np.int64), str(s.get("kind", "linear")))
     except CertnnError as e:
         bad(f"spec: {e}")
+    counts = {"rows": spec.C.shape[1], "out": spec.C.shape[2], "groups_count": spec.n_groups}
+    for k, v in counts.items():
+        if s.get(k) != v:
+            bad(f"spec.{k} is {s.get(k)!r}, the arrays have {v}")
+    return spec

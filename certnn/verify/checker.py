@@ -4,7 +4,9 @@ Given a certificate and the model graph, re-derive the claim in sound
 arithmetic, trusting none of the producer's numbers:
 
 1. the graph's hash must equal the certificate's (and, when the caller passes
-   them, the region and spec must equal the expected ones);
+   them, the region and spec must equal the expected ones); the descriptive
+   fields (radius, clip, spec kind, labels) must agree with the arrays
+   (:mod:`certnn.verify.claim`), which is what the result's ``claim`` states;
 2. on the unfused graph, walk the nodes in topological order with a sound
    interval (IBP) pass; at every ReLU input (and every node the certificate
    gives bounds for) also run a sound backward linear substitution (CROWN) to
@@ -36,7 +38,8 @@ bad point can only make the check fail, never make it unsound. These steps
 assume libm within a few ulps (the op table's interval rules for the two ops).
 
 Supported ops: linear, matmul with a constant operand, conv2d (its transpose
-implemented here), batch_norm (eval), add/sub (two values or a constant), neg,
+implemented here), batch_norm (eval), avg_pool2d (window sums divided by the
+count, the adjoint implemented here), add/sub (two values or a constant), neg,
 reshape, flatten, relu, sigmoid, tanh. Anything else is rejected, never
 accepted.
 
@@ -61,13 +64,16 @@ from ..ir.graph import Graph
 from ..ir.passes import unfuse
 from ..ir.serialize import graph_hash
 from ..ops import get_op
+from ..ops.conv import kernel_slices
+from ..ops.pool import _avg_setup, _window_sums   # the op's own window geometry (its definition)
 from ..ops.relax import ALPHA
 from . import sound_lines
 from .certificate import Certificate, CertificateError, load_certificate
+from .claim import Claim, ClaimMismatch, region_claim, spec_claim
 
 S_SHAPED = tuple(sound_lines.OPS)
-SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "add", "sub", "neg", "reshape", "flatten", "relu") \
-    + S_SHAPED
+SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "avg_pool2d", "add", "sub", "neg", "reshape", "flatten",
+             "relu") + S_SHAPED
 ROW_BUDGET = 1 << 22       # elements of one coefficient array; rows are chunked to stay below
 OP_INTERVAL = "op-interval-rules-sound"
 ASSUMPTIONS = {   # the checker's own boundaries (the rest come from certnn.floats.interval)
@@ -76,6 +82,9 @@ ASSUMPTIONS = {   # the checker's own boundaries (the rest come from certnn.floa
         "are code, tested for every op in tests/conformance on random points and box corners, not "
         "proved); the checker uses them only for constants computed inside the graph",
 }
+# Entries of the theorem registry (certnn.proofs, being built) that this check rests on,
+# reported with every result; none is registered for it yet.
+THEOREMS: tuple = ()
 
 
 class _Reject(Exception):
@@ -92,6 +101,7 @@ class CheckResult:
     seconds: float = 0.0
     graph_hash: str = ""
     evidence: list = field(default_factory=list)
+    claim: Claim | None = None               # what was checked (None: rejected as a whole)
 
     def __post_init__(self):
         if not self.evidence:
@@ -99,14 +109,26 @@ class CheckResult:
 
     @property
     def ok(self) -> bool:
-        """Every claimed example's claim was re-derived."""
+        """Every claimed example's claim was re-derived (and there is at least one)."""
         return bool(np.all(self.accepted | ~self.claimed)) and bool(np.any(self.claimed))
 
+    def summary(self) -> str:
+        """One line: the verdict, with the same words wherever a check is reported."""
+        a, c, n = int(self.accepted.sum()), int(self.claimed.sum()), int(self.accepted.size)
+        if self.ok:
+            return f"accepted: {a}/{c} claimed examples re-derived (of {n})"
+        if c == 0:
+            return f"nothing certified: the certificate claims none of its {n} examples"
+        return f"REJECTED: {a}/{c} claimed examples re-derived (of {n})"
+
     def to_dict(self) -> dict:
-        return {"ok": self.ok, "accepted": int(self.accepted.sum()), "claimed": int(self.claimed.sum()),
-                "n": int(self.accepted.size), "per_example": self.accepted.tolist(), "reasons": self.reasons,
-                "evidence": self.evidence, "assumptions": list(self.assumptions), "seconds": self.seconds,
-                "graph_hash": self.graph_hash}
+        c = self.claim
+        return {"ok": self.ok, "verdict": self.summary(), "accepted": int(self.accepted.sum()),
+                "claimed": int(self.claimed.sum()), "n": int(self.accepted.size),
+                "per_example": self.accepted.tolist(), "reasons": self.reasons, "evidence": self.evidence,
+                "semantics": c and c.semantics, "region": c and c.region, "spec": c and c.spec,
+                "claim": c.words() if self.ok else None, "assumptions": list(self.assumptions),
+                "theorems": list(THEOREMS), "seconds": self.seconds, "graph_hash": self.graph_hash}
 
 
 def check_certificate(cert, graph: Graph | None = None, expected_region=None, expected_spec=None,
@@ -136,6 +158,10 @@ def check_certificate(cert, graph: Graph | None = None, expected_region=None, ex
                           f"the model is {h[:19]}...)")
         _compare(cert, expected_region, expected_spec)
         _compare_splits(cert, expected_splits)
+        try:
+            region, spec = region_claim(cert.region), spec_claim(cert.spec)
+        except ClaimMismatch as e:
+            raise _Reject(str(e)) from None
         checker = _Checker(unfuse(graph), cert)
         lower, reasons = checker.run()
         if cert.semantics != "real":
@@ -155,7 +181,10 @@ def check_certificate(cert, graph: Graph | None = None, expected_region=None, ex
         reasons[i] = None
     for i in np.flatnonzero(~claimed):
         reasons[i] = reasons[i] or "no claim: the certificate does not claim this example"
-    return CheckResult(accepted, claimed, reasons, lower, tuple(checker.assumptions), time.perf_counter() - t0, h)
+    claim = Claim(cert.semantics, region, spec, np.flatnonzero(accepted).tolist(), N, list(checker.assumptions),
+                  list(THEOREMS))
+    return CheckResult(accepted, claimed, reasons, lower, tuple(checker.assumptions), time.perf_counter() - t0, h,
+                       claim=claim)
 
 
 def _compare(cert: Certificate, region, spec) -> None:
@@ -164,7 +193,7 @@ def _compare(cert: Certificate, region, spec) -> None:
     if region is not None:
         r = cert.region
         if not (r.norm == region.norm and same(r.lo, region.lo) and same(r.hi, region.hi)
-                and same(r.center, region.center) and (r.eps == region.eps or r.norm in ("box", "inf"))):
+                and same(r.center, region.center) and r.eps == region.eps and r.domain == region.domain):
             raise _Reject("region: the certificate is for another region")
     if spec is not None:
         s = cert.spec
@@ -639,6 +668,15 @@ class _Checker:
             if len(ins) == 3:
                 bl, bh = self._const(ins[2])
                 yield None, None, self._const_term(A, (bl.reshape(-1, 1, 1), bh.reshape(-1, 1, 1)), pe, n)
+        elif op == "avg_pool2d":
+            # the window-sum adjoint of A / count: bilinear in (A, 1/count), each input
+            # a sum of at most kH kW products, 1/count enclosed by outward rounding
+            x = self.nodes[ins[0]]
+            k, s, p, d, out_hw, div = _avg_setup(np.zeros((1,) + _pe(x)), **at)
+            inv = _mr(*iv.div_pos(1.0, 1.0, np.asarray(div, np.float64)))
+            c, r = _product(lambda a, w: _window_sums_t(a * w, k, s, p, d, out_hw, _pe(x)[1:]), A.as_mr(), inv,
+                            k[0] * k[1])
+            yield ins[0], _Coef(m=c, r=r, shared=sh), None
         elif op == "batch_norm":
             self._var_only(n, [1, 2, 3, 4])
             k, shift = self._bn(n)
@@ -712,6 +750,11 @@ class _Checker:
                 bl, bh = self._const(ins[2])
                 lo, hi = iv.add(lo, hi, bl.reshape(-1, 1, 1), bh.reshape(-1, 1, 1))
             return lo, hi
+        if op == "avg_pool2d":
+            lo, hi = box[ins[0]]
+            k, s, p, d, out_hw, div = _avg_setup(lo, **at)
+            sums = iv.sum_enclosure(lambda v: _window_sums(v, k, s, p, d, out_hw), lo, hi, k[0] * k[1])
+            return iv.div_pos(*sums, div)
         if op == "batch_norm":
             (kl, kh), (sl, sh) = self._bn(n)
             kl, kh = (v.reshape((-1,) + (1,) * (len(_pe(n)) - 1)) for v in (kl, kh))
@@ -758,6 +801,15 @@ class _Checker:
         scope = {"binary32": "semantics:binary32", "binary32-any-order": "semantics:binary32-any-order"}
         self.assumptions += [a for a in ASSUMPTIONS + (scope[self.cert.semantics],) if a not in self.assumptions]
         return iv.down(lower - pen)
+
+
+def _window_sums_t(g, k, s, p, d, out_hw, hw):
+    """Adjoint of the window sums of avg_pool2d: (..., C, Ho, Wo) -> (..., C, H, W)."""
+    H, W = hw
+    out = np.zeros(g.shape[:-2] + (H + 2 * p[0], W + 2 * p[1]))
+    for _, idx in kernel_slices(k, s, d, out_hw):
+        out[idx] += g
+    return out[..., p[0]:p[0] + H, p[1]:p[1] + W]
 
 
 def _conv_t(A, W, x_shape, *, stride, padding, dilation, groups):

@@ -9,6 +9,7 @@ being reported.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,18 @@ from ..bounds import LinearSpec, Region, compute_bounds
 from ..bounds.semantics import check_semantics
 from ..errors import CertnnError
 from ..ir.run import run
+
+
+CERT_NAME = re.compile(r"cert-\d{6}\.(json|npz)\Z")
+
+
+def _remove_stale(folder: Path, written: list) -> None:
+    """Remove the certificates an earlier run left in ``folder`` (``cert-NNNNNN.*``
+    not written now), so the folder holds exactly this run's claims."""
+    keep = {p.name for c in written for p in (Path(c), Path(c).with_suffix(".npz"))}
+    for p in folder.iterdir():
+        if CERT_NAME.match(p.name) and p.name not in keep and p.is_file():
+            p.unlink()
 
 
 class SoundnessError(CertnnError):
@@ -40,6 +53,7 @@ class RobustnessReport:
     certificates: list = field(default_factory=list)
     check_failures: list = field(default_factory=list)
     assumptions: tuple = ()
+    claims: int = 0             # examples the certificates claim (what the checker re-derives)
 
     @property
     def n(self) -> int:
@@ -56,9 +70,27 @@ class RobustnessReport:
                "ms_per_example": {k: 1000 * v / n for k, v in self.seconds.items()},
                "certificates": [str(c) for c in self.certificates],
                "checker_rejections": len(self.check_failures),
-               "evidence": ("certified" if self.certified is not None else "computed"),
+               "checker": self.checker_verdict(),
+               "evidence": self.evidence(),
                "assumptions": list(self.assumptions)}
         return out
+
+    def checker_verdict(self) -> str | None:
+        """What the checker said, in the words ``certnn check`` uses (None: not checked)."""
+        if self.certified is None:
+            return None
+        if self.check_failures:
+            return f"REJECTED: {len(self.check_failures)} of {self.claims} claimed examples not re-derived"
+        if self.claims == 0:
+            return "nothing certified: the certificates claim no example"
+        return f"accepted: {self.claims}/{self.claims} claimed examples re-derived"
+
+    def evidence(self) -> str | None:
+        """certified: checked certificates back the certified count; computed: bounds only;
+        None: nothing was verified, so there is no claim to back."""
+        if not self.verified.any():
+            return None
+        return "certified" if self.certified is not None and self.certified.any() else "computed"
 
 
 def verify_robustness(graph, x, labels, eps: float, norm="inf", method: str = "crown",
@@ -81,7 +113,7 @@ def verify_robustness(graph, x, labels, eps: float, norm="inf", method: str = "c
     verified = np.zeros(labels.size, bool)
     pgd_robust = clean.copy()
     certified = np.zeros(labels.size, bool) if (out_dir is not None and check) else None
-    certs, failures, assumptions = [], [], set()
+    certs, failures, assumptions, claims = [], [], set(), 0
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
     for start in range(0, labels.size, batch):
@@ -119,13 +151,16 @@ def verify_robustness(graph, x, labels, eps: float, norm="inf", method: str = "c
                 cr = check_certificate(path, graph=graph, expected_region=region, expected_spec=spec)
                 secs["check"] += time.perf_counter() - t0
                 assumptions.update(cr.assumptions)  # certified rests on the checker's arithmetic too
+                claims += int(cr.claimed.sum())
                 acc = np.asarray(cr.accepted, bool)
                 certified[sl] = acc & clean[sl]
                 for i in np.flatnonzero(ver & ~acc):
                     failures.append((int(i + start), cr.reasons[i]))
         if progress is not None:
             progress(sl.stop - sl.start)
+    if out_dir is not None:
+        _remove_stale(Path(out_dir), certs)
     return RobustnessReport(float(eps), str(norm), method, semantics, labels, clean,
                             pgd_robust if attack else None, verified,
-                            certified, secs, certs, failures, tuple(sorted(assumptions)))
+                            certified, secs, certs, failures, tuple(sorted(assumptions)), claims)
 

@@ -18,26 +18,28 @@ partial file, in particular never an ``unsat`` that was not finished.
 from __future__ import annotations
 
 import csv
+import math
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CertnnError
-from ..io import atomic_write
+from ..io import atomic_write, read_text
 
 
 class InstanceError(CertnnError):
     """An instance file (CSV, ONNX, VNNLIB) cannot be used."""
 
 
-def load_instance(onnx_path, vnnlib_path):
-    """(graph, property, [(Region, LinearSpec)]) with the X/Y counts checked."""
+def load_instance(onnx_path, vnnlib_path, deadline: float | None = None):
+    """(graph, property, [(Region, LinearSpec)]) with the X/Y counts checked.
+    ``deadline`` (``time.monotonic()``): the model import raises ImportTimeout past it."""
     from ..interop import load_vnnlib
     from ..interop.models import load_onnx_model
     from ..interop.vnnlib import check_against
-    graph = load_onnx_model(onnx_path)
-    prop = load_vnnlib(vnnlib_path)
+    prop = load_vnnlib(vnnlib_path)          # first: its errors are not hidden by an import timeout
+    graph = load_onnx_model(onnx_path, deadline)
     check_against(prop, graph)
     shape = tuple(graph.inputs[0].shape[1:])
     cases = [(box.region(shape), spec) for box, spec in prop.cases]
@@ -64,16 +66,27 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
     is known, so within the timeout) and then, for a split-tree ``unsat``, a
     certificate at ``cert_path``, re-checked by the independent checker (which
     takes extra time, about 13 ms per leaf on ACAS Xu). Returns the Verdict
-    (``stats['certificate']`` says what happened to the certificate)."""
-    from .bab import verify_property
+    (``stats['certificate']`` says what happened to the certificate). A property
+    whose asserts admit no input is ``unsat`` with ``stats['empty_input_set']``
+    saying why, and no certificate."""
+    from ..interop.errors import ImportTimeout
+    from .bab import Verdict, verify_property
     t0 = time.monotonic()
-    graph, prop, cases = load_instance(onnx_path, vnnlib_path)
+    try:
+        graph, prop, cases = load_instance(onnx_path, vnnlib_path, deadline=t0 + timeout)
+    except ImportTimeout as e:      # the timeout bounds the whole run, import included
+        v = Verdict("timeout", seconds=time.monotonic() - t0, stats={"timeout_in": str(e)})
+        if result_path is not None:
+            write_result(result_path, format_result(v))
+        return v
     left = max(0.0, timeout - (time.monotonic() - t0))
-    v = verify_property(graph, cases, left, seed=seed, certifiable=cert_path is not None)
+    if prop.empty:     # no input satisfies the asserts: no counterexample, whatever the network
+        v = Verdict("unsat", evidence="checked", stats={"empty_input_set": prop.empty})
+    else:
+        v = verify_property(graph, cases, left, seed=seed, certifiable=cert_path is not None)
     if v.status == "sat" and not prop.is_counterexample(*v.counterexample):
         # found in the closed sets the bounds use, but on the boundary of a strict
         # comparison as written: not a counterexample (it never is one otherwise)
-        from .bab import Verdict
         v = Verdict("unknown", stats={**v.stats, "rejected_counterexample": "on the boundary of a strict "
                                       "comparison of the property"})
     v.seconds = time.monotonic() - t0
@@ -81,7 +94,7 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
         write_result(result_path, format_result(v))
     if cert_path is not None and v.status == "unsat":
         from .bab_certificate import certify
-        v.stats["certificate"] = certify(v, graph, cases, onnx_path, cert_path)
+        v.stats["certificate"] = certify(v, graph, cases, onnx_path, cert_path, vnnlib_path)
     return v
 
 
@@ -89,13 +102,14 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
 
 def read_instances(csv_path) -> list[dict]:
     """Rows of an instances.csv (``onnx,vnnlib,timeout_s[,expected]``; a header line is
-    optional), paths resolved against the CSV's folder."""
+    optional; ``expected`` may be empty or ``-`` when not known), paths resolved
+    against the CSV's folder."""
     p = Path(csv_path)
+    text = read_text(p, "instances file", InstanceError)
     try:
-        text = p.read_text()
-    except OSError as e:
-        raise InstanceError(f"{p}: cannot read ({e.strerror or e})") from None
-    rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+        rows = [r for r in csv.reader(text.splitlines()) if r and any(c.strip() for c in r)]
+    except csv.Error as e:
+        raise InstanceError(f"{p}: not a CSV file ({e})") from None
     if rows and rows[0][0].strip().lower() == "onnx":
         rows = rows[1:]
     out = []
@@ -106,19 +120,25 @@ def read_instances(csv_path) -> list[dict]:
         try:
             t = float(r[2])
         except ValueError:
-            raise InstanceError(f"{p}: row {k}: timeout {r[2]!r} is not a number") from None
-        exp = r[3].lower() if len(r) > 3 and r[3] else None
+            raise InstanceError(f"{p}: row {k}: timeout {r[2][:40]!r} is not a number") from None
+        if not (math.isfinite(t) and t > 0):
+            raise InstanceError(f"{p}: row {k}: timeout {r[2][:40]!r} must be a finite number of seconds > 0")
+        exp = r[3].lower() if len(r) > 3 and r[3] not in ("", "-") else None    # "-": not known
         if exp is not None and exp not in ("sat", "unsat", "timeout", "unknown"):
-            raise InstanceError(f"{p}: row {k}: expected {r[3]!r} is not sat/unsat")
+            raise InstanceError(f"{p}: row {k}: expected {r[3][:40]!r} is not sat, unsat, timeout, unknown "
+                                f"or - (not known)")
         out.append({"onnx": str(p.parent / r[0]), "vnnlib": str(p.parent / r[1]), "timeout_s": t,
-                    "expected": exp, "name": f"{Path(r[0]).stem}:{Path(r[1]).stem}"})
+                    "expected": exp, "name": f"{Path(r[0]).stem}:{Path(r[1]).stem}",
+                    "rel": (r[0], r[1])})
     return out
 
 
 def suite_task(item: dict) -> dict:
     """One suite instance (a picklable top-level function for the executor)."""
     t0 = time.monotonic()
-    row = {"name": item["name"], "onnx": item["onnx"], "vnnlib": item["vnnlib"], "expected": item["expected"],
+    # recorded relative to the category folder (the CSV's), never as this machine's paths
+    onnx, vnnlib = item.get("rel", (item["onnx"], item["vnnlib"]))
+    row = {"name": item["name"], "onnx": onnx, "vnnlib": vnnlib, "expected": item["expected"],
            "timeout_s": item["timeout_s"]}
     try:
         from threadpoolctl import threadpool_limits
@@ -155,12 +175,15 @@ def score(rows: list[dict]) -> dict:
 
 
 def run_suite(csv_path, jobs: int = 1, scheduler=None, limit: int | None = None, timeout_cap: float | None = None,
-              progress=None, cert_dir=None) -> dict:
-    """Run every instance of a category; ``progress(row)`` is called as each completes.
+              progress=None, cert_dir=None, only: list | None = None) -> dict:
+    """Run every instance of a category (or the rows ``only``); ``progress(row)`` is called as each completes.
     ``cert_dir``: run in certifiable mode and write each split-tree unsat's
     certificate there (rows get ``certified``; the count is ``certified``)."""
     from ..executor import TaskError, make_executor
-    items = read_instances(csv_path)[:limit]
+    items = read_instances(csv_path)
+    if only is not None:
+        items = [items[i] for i in only]
+    items = items[:limit]
     if timeout_cap is not None:
         items = [dict(it, timeout_s=min(it["timeout_s"], timeout_cap)) for it in items]
     if cert_dir is not None:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from certnn.ir.graph import Graph, Node
+from certnn.io import benchmarks_root
 
-BENCH = Path(os.environ.get("CERTNN_BENCHMARKS", Path(__file__).resolve().parents[3] / "shared" / "benchmarks"))
+BENCH = benchmarks_root()
 CNN4 = BENCH / "auto_lirpa_cnn4" / "cnn_4layer_reference.npz"
 
 

@@ -115,18 +115,18 @@ def test_wrong_dims(tmp_path):
 def test_corrupt_gzip(tmp_path):
     gz = bytearray(gzip.compress(encode_idx(np.arange(200, dtype=np.uint8))))
     gz[20] ^= 0xFF  # flip bits in the deflate stream
-    assert "corrupt gzip stream" in _err(_write(tmp_path / "f.gz", bytes(gz)))
-    assert "corrupt gzip stream" in _err(_write(tmp_path / "g.gz", bytes(gz[: len(gz) // 2])))
-    assert "corrupt gzip stream" in _err(_write(tmp_path / "h.gz", b"\x1f\x8b\x08garbage"))
+    assert "corrupt or truncated gzip" in _err(_write(tmp_path / "f.gz", bytes(gz)))
+    assert "corrupt or truncated gzip" in _err(_write(tmp_path / "g.gz", bytes(gz[: len(gz) // 2])))
+    assert "corrupt or truncated gzip" in _err(_write(tmp_path / "h.gz", b"\x1f\x8b\x08garbage"))
 
 
 def test_gzip_trailing_garbage_is_rejected(tmp_path):
     gz = gzip.compress(encode_idx(np.arange(5, dtype=np.uint8)))
-    assert "corrupt gzip stream" in _err(_write(tmp_path / "f.gz", gz + b"trailing"))
+    assert "corrupt or truncated gzip" in _err(_write(tmp_path / "f.gz", gz + b"trailing"))
 
 
 def test_missing_file(tmp_path):
-    assert "file not found" in _err(tmp_path / "nope")
+    assert "no such IDX file" in _err(tmp_path / "nope")
 
 
 def test_parse_idx_zero_size():

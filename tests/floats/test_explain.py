@@ -74,3 +74,24 @@ def test_cli_float_explain(capsys):
     with pytest.raises(SystemExit) as e:
         main(["float", "explain", "0x3f80"])
     assert e.value.code != 0 and "exactly 8 hex digits" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value,fmt,want", [
+    ("0.1", "binary32", {"bits": "0x3dcccccd", "sign": 0, "exponent": 123, "exponent_unbiased": -4,
+                         "fraction": "0x4ccccd", "class": "normal", "value": "0.100000001490116119384765625",
+                         "shortest": "0.1", "ulp": "0.000000007450580596923828125", "flags": ["inexact"]}),
+    ("0x00000001", "binary32", {"class": "subnormal", "ulp_pow2": "2^-149", "exponent": 0, "flags": None}),
+    ("-inf", "e5m2", {"bits": "0xfc", "sign": 1, "class": "inf", "value": "-inf", "ulp": None}),
+    ("0x7fc00000", "binary32", {"class": "nan", "value": "nan", "ulp": None, "fraction": "0x400000"}),
+])
+def test_cli_float_explain_json(capsys, value, fmt, want):
+    """--json prints exactly one JSON object with the fields, the same numbers as the text report."""
+    import json
+    from certnn.cli import main
+    main(["float", "explain", "--json", "--format", fmt, "--", value])
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    got = json.loads(out)
+    assert got["format"] == fmt and {k: got[k] for k in want} == want
+    text = explain(value, fmt)
+    assert got["bits"] in text and f"class     {got['class']}" in text

@@ -3,7 +3,6 @@ import is exact, zoo models run in onnxruntime, hand-built models cover every
 converter, and bad files / unsupported ops give clear errors."""
 
 import gzip
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +16,11 @@ from certnn.interop import OnnxError, UnsupportedOnnxOp, load_onnx, save_onnx
 from certnn.ir.passes import optimize
 from certnn.ir.trace import trace
 from certnn import run
+from certnn.io import benchmarks_root
 
 ort = pytest.importorskip("onnxruntime")
 
-BENCH = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks"))
+BENCH = benchmarks_root()
 FILES = sorted(p for p in BENCH.rglob("*") if p.name.endswith((".onnx", ".onnx.gz")))
 RTOL, ATOL = 1e-5, 1e-6
 

@@ -22,6 +22,7 @@ from certnn.interop.torch_interop import (UnsupportedTorchOp, from_torch, state_
 from certnn.ir import Graph, Node, backward, evaluate, trace  # noqa: E402
 from certnn.ops import Sample, all_ops  # noqa: E402
 from certnn import run  # noqa: E402
+from certnn.io import benchmarks_root  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -560,9 +561,7 @@ def test_certnn_imports_without_torch():
 # ---------------------------------------------------------------- benchmark ONNX models
 
 def _onnx_files():
-    import os
-    from pathlib import Path
-    bench = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks"))
+    bench = benchmarks_root()
     return sorted(p for p in bench.rglob("*") if p.name.endswith((".onnx", ".onnx.gz")))
 
 

@@ -4,10 +4,8 @@ and column, and a hypothesis round trip through VNNLIB text."""
 
 import csv
 import gzip
-import os
 import time
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +14,9 @@ from hypothesis import strategies as st
 
 from certnn.interop import (SpecMismatch, VnnlibError, check_against, load_onnx, load_vnnlib,
                             parse_vnnlib)
+from certnn.io import benchmarks_root
 
-BENCH = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022"
+BENCH = benchmarks_root() / "vnncomp2022"
 
 
 def _instances():

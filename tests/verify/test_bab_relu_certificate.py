@@ -10,11 +10,11 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from certnn.io import benchmarks_root
 from certnn.bounds import Region
 from certnn.spec.linear import LinearSpec
 from certnn import run
@@ -27,7 +27,7 @@ from certnn.verify.checker import check_certificate
 
 from ._models import mlp_graph
 
-VNN = Path(os.environ.get("CERTNN_BENCHMARKS", "/work/shared/benchmarks")) / "vnncomp2022"
+VNN = benchmarks_root() / "vnncomp2022"
 
 
 def _case(seed, margin):

@@ -115,7 +115,8 @@ def test_missing_file_and_bad_json(tmp_path):
 
 @pytest.mark.parametrize("edit,msg", [
     (lambda d: d.update(format="certnn.graph"), "not a certnn certificate"),
-    (lambda d: d.update(version=2), "version 2 is not supported"),
+    (lambda d: d.update(version=3), "version 3 is not supported"),
+    (lambda d: d.update(version=1), "version 1 is not supported .*re-create"),
     (lambda d: d.update(semantics="float16"), "unknown semantics"),
     (lambda d: d["region"].update(norm="3"), "norm"),
     (lambda d: d["region"].update(lo="region.nope"), "region.nope"),

@@ -1,0 +1,200 @@
+"""beta-CROWN: bounds of spec rows over many ReLU-split sub-problems at once.
+
+A sub-problem is the region restricted to ``{x : s_j z_j(x) >= 0}`` for its split
+neurons j (``s = +1``: the relu input ``z_j`` is nonnegative, ``-1``: nonpositive).
+Given intermediate bounds valid on the whole region (computed once, at the root
+of a branch and bound), every sub-problem may
+
+* clip a split neuron's bounds to its sign, which makes its relu relaxation
+  exact (identity or zero) on the sub-problem;
+* add ``-beta_j s_j z_j`` (``beta_j >= 0``) to each spec row: the term is
+  ``<= 0`` on the sub-problem, so ``min c.y >= min (c.y - sum_j beta_j s_j z_j)``,
+  and the backward sweep of the right-hand side is CROWN's with the extra
+  coefficients ``-beta s`` on ``z`` (:func:`certnn.bounds.crown.backward`).
+
+The lower relu slopes (alpha, per row) and the multipliers (beta, per row) are
+optimized together by projected Adam with a decaying step, keeping the best
+bound seen per row (every iterate is a valid bound: any alpha in its range and
+any beta >= 0). The gradient with respect to the extra coefficients on ``z`` is
+the value of ``z`` in the reverse (forward) walk of the sweep, so beta costs no
+extra pass. All sub-problems are one batch: the region's rows are copies of the
+one box, the bounds of unsplit nodes broadcast from the root.
+
+Scores for branching (BaBSR-like, per relu input and neuron): how much the
+upper relaxation line's intercept costs the rows still open,
+``sum_k -min(A_k, 0) * intercept`` with ``A`` the rows' coefficients on the relu
+output. Float64 without rounding control: ``computed`` evidence, like the rest
+of :mod:`certnn.bounds`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ops.relax import ALPHA, ALPHA_OPS
+from ..spec.region import Region
+from .crown import _concretize_grad, _slope_grads, backward
+from .net import Net
+
+
+@dataclass
+class SplitBounds:
+    lb: np.ndarray                                # (B, K) lower bounds of C y + d per sub-problem
+    alphas: dict                                  # relaxed node -> (B, K, *shape) free parameters
+    betas: dict                                   # split relu input -> (B, K, *shape), >= 0
+    scores: dict = field(default_factory=dict)    # relu input -> (B, *shape) branching score (-1: no candidate)
+    x: np.ndarray | None = None                   # (B, K, *in_shape) minimizer of each row's linear bound
+    iters_run: int = 0
+
+
+def relu_inputs(net: Net) -> dict:
+    """{relu input id: relu node id} for the relus of the graph (the splittable neurons)."""
+    return {net.nodes[r].inputs[0]: r for r in net.order if net.kind.get(r) == "relax" and net.nodes[r].op == "relu"}
+
+
+def clipped(root: dict, splits: dict) -> dict:
+    """Root bounds with each split neuron clipped to its sign (per sub-problem)."""
+    b = dict(root)
+    for z, s in splits.items():
+        lo, hi = root[z]
+        b[z] = (np.where(s > 0, np.maximum(lo, 0.0), lo), np.where(s < 0, np.minimum(hi, 0.0), hi))
+    return b
+
+
+def batch_region(region: Region, B: int) -> Region:
+    """``B`` copies of the one-example ``region`` (broadcast views, no copies); a
+    region of B examples as it is."""
+    if region.n == B:
+        return region
+    rep = lambda a: None if a is None else np.broadcast_to(a[:1], (B,) + a.shape[1:])  # noqa: E731
+    return Region(rep(region.lo), rep(region.hi), region.norm, rep(region.center), region.eps)
+
+
+class _Adam:
+    """Projected Adam ascent (torch.optim.Adam's defaults) on a dict of arrays."""
+
+    def __init__(self, lr: float):
+        self.lr, self.m, self.v, self.k = lr, {}, {}, 0
+
+    def step(self, params: dict, grads: dict, low, high, lr_scale: float) -> None:
+        self.k += 1
+        c1, c2 = 1 - 0.9 ** self.k, 1 - 0.999 ** self.k
+        for key, g in grads.items():
+            if key not in self.m:
+                self.m[key], self.v[key] = np.zeros_like(g), np.zeros_like(g)
+            m, v = self.m[key], self.v[key]
+            m *= 0.9
+            m += 0.1 * g
+            v *= 0.999
+            v += 0.001 * g * g
+            p = params[key] + (self.lr * lr_scale / c1) * m / (np.sqrt(v / c2) + 1e-8)
+            lo, hi = low(key), high(key)
+            params[key] = np.clip(p, lo, hi, out=p)
+
+
+def _init_alphas(net: Net, saved: dict, bounds: dict, rows: tuple) -> dict:
+    """CROWN's own parameters for every relaxed node the sweep reached, per row."""
+    out = {}
+    for k in saved:
+        n = net.nodes[k]
+        if n.op in ALPHA_OPS:
+            l, u = (b[:, None] for b in bounds[n.inputs[0]])
+            out[k] = np.array(ALPHA[n.op].init(l, u, rows + net.shape(k), "adaptive", **n.attrs), np.float64)
+    return out
+
+
+def sweep(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: dict, splits: dict,
+          alphas: dict | None = None, betas: dict | None = None, keep: bool = False):
+    """One backward sweep of rows ``C`` (B, K, out) over the B sub-problems:
+    (lb (B, K), a_in, bias, saved, bounds, region)."""
+    B, K = C.shape[:2]
+    reg = batch_region(region, B)
+    bounds = clipped(root, splits)
+    A0 = C.reshape((B, K) + net.shape(net.output))
+    extra = {z: -betas[z] * s[:, None] for z, s in splits.items() if betas and z in betas}
+    a_in, bias, saved = backward(net, net.output, A0, bounds, alphas, "adaptive", keep=keep, extra=extra)
+    return reg.concretize_lower(a_in, bias) + d, a_in, bias, saved, bounds, reg
+
+
+def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: dict, splits: dict,
+                 alphas: dict | None = None, betas: dict | None = None, iters: int = 20,
+                 lr_alpha: float = 0.1, lr_beta: float = 0.05, lr_decay: float = 0.98,
+                 patience: int = 5, scores: bool = True, stop_positive: bool = True,
+                 deadline: float | None = None) -> SplitBounds:
+    """Optimized lower bounds of ``C y + d`` over B sub-problems of the one-example
+    ``region`` (or of a region of B examples): ``C`` (B, K, out), ``d`` (B, K), ``root`` the whole region's bounds of
+    every node CROWN needs ((1, *shape) each), ``splits`` {relu input: (B, *shape)
+    int8 signs}. ``alphas``/``betas`` warm-start the parameters (a parent's), else
+    CROWN's slopes and zero. Stops early when no row improved for ``patience``
+    steps, (``stop_positive``) when every row is positive, or at ``deadline``
+    (``time.monotonic()``): every iterate is a valid bound."""
+    B, K = C.shape[:2]
+    lb, a_in, bias, saved, bounds, reg = sweep(net, region, C, d, root, splits, alphas, betas, keep=True)
+    if alphas is None:
+        alphas = _init_alphas(net, saved, bounds, (B, K))
+        lb, a_in, bias, saved, _, _ = sweep(net, region, C, d, root, splits, alphas, betas, keep=True)
+    alphas = {k: np.array(v, np.float64) for k, v in alphas.items()}
+    betas = {z: (np.zeros((B, K) + s.shape[1:]) if betas is None or z not in betas else np.array(betas[z], np.float64))
+             for z, s in splits.items()}
+    masks = {z: (s != 0)[:, None] for z, s in splits.items()}
+    best = lb.copy()
+    best_a = {k: v.copy() for k, v in alphas.items()}
+    best_b = {k: v.copy() for k, v in betas.items()}
+    boxes = {k: ALPHA[net.nodes[k].op].bounds(*(b[:, None] for b in bounds[net.nodes[k].inputs[0]]),
+                                               **net.nodes[k].attrs) for k in alphas}
+    opt_a, opt_b = _Adam(lr_alpha), _Adam(lr_beta)
+    stale, it = 0, 0
+    for it in range(1, iters + 1):
+        if (stop_positive and np.all(best > 0)) or stale >= patience or \
+                (deadline is not None and time.monotonic() > deadline):
+            break
+        G = {}
+        grads = _slope_grads(net, net.output, a_in, reg, saved, bounds, values=G)
+        scale = lr_decay ** (it - 1)
+        opt_a.step(alphas, {k: g for k, g in grads.items() if k in alphas}, lambda k: boxes[k][0],
+                   lambda k: boxes[k][1], scale)
+        if betas:
+            opt_b.step(betas, {z: -G[z] * splits[z][:, None] for z in betas}, lambda z: 0.0, lambda z: np.inf, scale)
+            for z in betas:
+                betas[z] *= masks[z]
+        lb, a_in, bias, saved, _, _ = sweep(net, region, C, d, root, splits, alphas, betas, keep=True)
+        better = lb > best
+        stale = 0 if np.any(lb > best + 1e-6 * (1 + np.abs(best))) else stale + 1
+        if better.any():
+            best = np.where(better, lb, best)
+            for k in alphas:
+                best_a[k][better] = alphas[k][better]
+            for z in betas:
+                best_b[z][better] = betas[z][better]
+    out = SplitBounds(best, best_a, best_b, iters_run=it)
+    if scores:
+        # the sweep at the best parameters: scores and the bound minimizers
+        lb, a_in, _, saved, bounds, reg = sweep(net, region, C, d, root, splits, best_a, best_b, keep=True)
+        out.lb = np.maximum(out.lb, lb)
+        out.scores = branching_scores(net, saved, bounds, splits, out.lb)
+        out.x = _concretize_grad(reg, a_in)
+    return out
+
+
+def branching_scores(net: Net, saved: dict, bounds: dict, splits: dict, lb: np.ndarray) -> dict:
+    """{relu input: (B, *shape)}: the intercept cost of each unstable, unsplit
+    neuron's upper line to the rows that are not yet proved; -1 elsewhere."""
+    B = lb.shape[0]
+    open_rows = (lb <= 0).astype(np.float64)
+    out = {}
+    for z, r in relu_inputs(net).items():
+        if r not in saved:
+            continue
+        a, _, _, _, _, ub = saved[r]
+        l, u = bounds[z]
+        w = open_rows.reshape((B, -1) + (1,) * (a.ndim - 2))
+        s = np.sum(-np.minimum(a, 0) * ub * w, axis=1)
+        s = s + 1e-9 * np.minimum(-l, u)            # tie-break: the more unstable neuron
+        cand = (l < 0) & (u > 0)
+        if z in splits:
+            cand = cand & (splits[z] == 0)
+        out[z] = np.where(np.broadcast_to(cand, s.shape), np.maximum(s, 0.0), -1.0)
+    return out

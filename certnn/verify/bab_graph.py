@@ -1,0 +1,300 @@
+"""ReLU-split branch and bound on any graph :mod:`certnn.bounds` can bound:
+convolutions, BatchNorm, pooling, residual additions, reshapes and dense layers.
+
+The root: intermediate bounds of every node CROWN needs, once for the whole
+region (CROWN, or alpha-CROWN with optimized intermediate slopes), then
+alpha-CROWN on the spec rows alone with those bounds fixed. Each sub-problem
+adds sign constraints on relu inputs anywhere in the graph and is bounded by
+beta-CROWN (:mod:`certnn.bounds.split`): the root's bounds clipped by its
+splits, its parent's slopes and multipliers as a warm start, alpha and beta
+optimized jointly, a whole batch of sub-problems per bound call.
+
+Branching: ``babsr`` splits the unstable, unsplit neuron whose upper
+relaxation intercept costs the open rows most; ``fsb`` (filtered smart
+branching) takes the ``topk`` best neurons by that score and keeps the one
+whose worse child has the best bound after one beta-CROWN sweep with the
+parent's parameters (both children of all candidates in one batch).
+
+Falsification during the search: the input points that minimize the open
+sub-problems' bounds, improved by a few PGD steps, are replayed by the caller
+(``on_cex``); a sub-problem with no neuron left to split that is not proved
+ends the search ``unknown`` (the network is linear there, but no LP is set up
+for general graphs).
+
+``certifiable``: every sub-problem's intermediate bounds are recomputed by
+plain CROWN under its own constraints from scratch (what the independent
+checker re-derives), and the split tree with each leaf's constraints, bounds,
+slopes and multipliers is kept (:class:`GraphReluProof`) for
+:mod:`certnn.verify.bab_certificate`. Costly on large networks: one CROWN of
+the whole graph per sub-problem.
+
+Evidence: an unsat is ``computed`` (float64 bounds), ``certified`` once its
+certificate is re-checked.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..bounds.crown import intermediate_bounds
+from ..bounds.net import Net
+from ..bounds.split import batch_region, relu_inputs, split_bounds, sweep
+from ..spec.region import Region
+
+BRANCHING = ("babsr", "fsb")
+DOMAIN_BYTES = 1 << 30        # memory for the queue of open sub-problems
+
+
+@dataclass
+class GraphReluProof:
+    """Node 0 is the root. ``split[i] = (k, neuron)`` (k indexes ``split_nodes``,
+    neuron is flat) for internal nodes with children ``kids[i] = (plus, minus)``;
+    ``leaves`` maps a proved node to its row in ``rows`` (per row: ``splits``
+    {z: signs}, ``betas`` {z: (K, *shape)}, ``alphas`` {relu: (K, *shape)},
+    ``inter`` {node: (lo, hi)} its intermediate bounds)."""
+    split_nodes: list
+    split: dict = field(default_factory=dict)
+    kids: dict = field(default_factory=dict)
+    leaves: dict = field(default_factory=dict)
+    rows: list = field(default_factory=list)
+    n_nodes: int = 1
+
+
+@dataclass
+class GraphSplitResult:
+    status: str
+    stats: dict = field(default_factory=dict)
+    x: np.ndarray | None = None         # a replayed counterexample (flat), when sat
+    proof: GraphReluProof | None = None
+
+
+@dataclass
+class _Doms:
+    splits: dict          # z -> (n, *shape) int8
+    alphas: dict          # relu -> (n, K, *shape) float32 (warm starts)
+    betas: dict           # z -> (n, K, *shape) float32
+    scores: dict          # z -> (n, *shape) float32
+    lb: np.ndarray        # (n, K)
+    depth: np.ndarray
+    node: np.ndarray
+    inter: dict | None    # certifiable: node -> ((n, *shape), (n, *shape))
+
+    def __len__(self):
+        return self.lb.shape[0]
+
+    def take(self, idx):
+        pick = lambda d: {k: v[idx] for k, v in d.items()}  # noqa: E731
+        inter = None if self.inter is None else {k: (lo[idx], hi[idx]) for k, (lo, hi) in self.inter.items()}
+        return _Doms(pick(self.splits), pick(self.alphas), pick(self.betas), pick(self.scores), self.lb[idx],
+                     self.depth[idx], self.node[idx], inter)
+
+    @staticmethod
+    def cat(parts):
+        parts = [p for p in parts if p is not None and len(p)]
+        if not parts:
+            return None
+        cat = lambda name: {k: np.concatenate([getattr(p, name)[k] for p in parts])  # noqa: E731
+                            for k in getattr(parts[0], name)}
+        inter = None
+        if parts[0].inter is not None:
+            inter = {k: tuple(np.concatenate([p.inter[k][i] for p in parts]) for i in (0, 1)) for k in parts[0].inter}
+        return _Doms(cat("splits"), cat("alphas"), cat("betas"), cat("scores"),
+                     np.concatenate([p.lb for p in parts]), np.concatenate([p.depth for p in parts]),
+                     np.concatenate([p.node for p in parts]), inter)
+
+
+def group_score(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Per sub-problem: min over groups of the group's best row (> 0: proved)."""
+    return np.min(np.stack([lb[:, groups == g].max(axis=1) for g in range(int(groups.max()) + 1)], 1), axis=1)
+
+
+def root_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, deadline: float | None = None):
+    """The whole region's bounds of every node CROWN needs, (1, *shape) each; None
+    when ``deadline`` passes first."""
+    try:
+        b, _ = intermediate_bounds(net, region, "alpha-crown" if method == "alpha-crown" else "crown", iters,
+                                   deadline=deadline)
+    except TimeoutError:
+        return None
+    return b
+
+
+def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, groups: np.ndarray, root: dict,
+                     deadline: float, on_cex=None, *, alphas: dict | None = None, certifiable: bool = False,
+                     batch: int = 32, iters: int = 20, root_iters: int = 50, branching: str = "babsr",
+                     topk: int = 3) -> GraphSplitResult:
+    """Decide ``C y + d`` (C (1, K, out), d (1, K), ``groups`` (K,)) over the one-example
+    ``region``: unsat when every sub-problem has every group with a positive row.
+    ``root``: bounds valid on the whole region ((1, *shape), see :func:`root_bounds`);
+    ``alphas``: spec slopes to start from ((1, K, *shape) per relu). ``on_cex(points)``
+    gets flat candidate inputs (n, d) and returns a replayed counterexample or None."""
+    if branching not in BRANCHING:
+        raise ValueError(f"unknown branching {branching!r}; use one of {', '.join(BRANCHING)}")
+    zs = list(relu_inputs(net))
+    K = C.shape[1]
+    stats = {"engine": f"graph relu split ({branching})", "branches": 0, "max_depth": 0, "bounded": 1,
+             "rounds": 0, "infeasible": 0}
+    proof = GraphReluProof(zs) if certifiable else None
+    splits0 = {z: np.zeros((1,) + net.shape(z), np.int8) for z in zs}
+    inter0 = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in root.items() if k != net.input} if certifiable else None
+    sb = split_bounds(net, region, C, d, root, splits0, alphas, None, iters=root_iters, deadline=deadline)
+    stats["root_lb"] = float(group_score(sb.lb, groups)[0])
+    dom = _Doms(splits0, _f32(sb.alphas), _f32(sb.betas), _f32(sb.scores), sb.lb, np.zeros(1, np.int64),
+                np.zeros(1, np.int64), inter0)
+    if group_score(sb.lb, groups)[0] > 0:
+        if proof is not None:
+            _add_leaves(proof, dom, [0], sb)
+        return GraphSplitResult("unsat", stats, proof=proof)
+    per_dom_bytes = sum(v[0].nbytes for d_ in (dom.splits, dom.alphas, dom.betas, dom.scores) for v in d_.values())
+    max_domains = max(64, DOMAIN_BYTES // max(1, per_dom_bytes))
+    if on_cex is not None and sb.x is not None:
+        x = on_cex(_worst_points(sb.x, sb.lb, region))
+        if x is not None:
+            return GraphSplitResult("sat", stats, x)
+    per_dom = 0.0
+    while dom is not None and len(dom):
+        if time.monotonic() > deadline:
+            return GraphSplitResult("timeout", dict(stats, open=len(dom)))
+        if len(dom) > max_domains:
+            return GraphSplitResult("unknown", dict(stats, reason="too many open sub-problems"))
+        order = np.argsort(group_score(dom.lb, groups), kind="stable")
+        left = deadline - time.monotonic()
+        n = min(batch, len(dom), max(1, int(left / per_dom)) if per_dom > 0 else batch)
+        t_round = time.monotonic()
+        cur, rest = dom.take(order[:n]), (dom.take(order[n:]) if len(dom) > n else None)
+        choice = _choose(net, region, C, d, root, cur, groups, branching, topk)
+        if choice is None:
+            return GraphSplitResult("unknown", dict(stats, reason="a sub-problem with every unstable neuron split "
+                                                    "was not proved"))
+        kids = _children(cur, choice, zs, proof)
+        m = len(kids)
+        stats["rounds"] += 1
+        stats["branches"] += len(cur)
+        stats["bounded"] += m
+        stats["max_depth"] = max(stats["max_depth"], int(kids.depth.max()))
+        kroot, infeasible = root, np.zeros(m, bool)
+        if certifiable:
+            kroot, _ = intermediate_bounds(net, batch_region(region, m), "crown", splits=kids.splits)
+            kroot = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in kroot.items()}
+            infeasible = np.zeros(m, bool)
+            for k, (lo, hi) in kroot.items():
+                if k != net.input:
+                    infeasible |= np.any((lo > hi).reshape(m, -1), axis=1)
+            kids.inter = {k: v for k, v in kroot.items() if k != net.input}
+            kroot = {k: (lo, np.maximum(lo, hi)) for k, (lo, hi) in kroot.items()}   # empty ones: any order
+        sb = split_bounds(net, region, np.broadcast_to(C, (m,) + C.shape[1:]), np.broadcast_to(d, (m, K)), kroot,
+                          kids.splits, _f64(kids.alphas), _f64(kids.betas), iters=iters, deadline=deadline)
+        kids.alphas, kids.betas, kids.scores, kids.lb = _f32(sb.alphas), _f32(sb.betas), _f32(sb.scores), sb.lb
+        done = (group_score(sb.lb, groups) > 0) | infeasible
+        stats["infeasible"] += int(infeasible.sum())
+        if proof is not None:
+            _add_leaves(proof, kids, np.flatnonzero(done), sb)
+        open_ = np.flatnonzero(~done)
+        per_dom = (time.monotonic() - t_round) / n
+        if on_cex is not None and len(open_):
+            x = on_cex(_worst_points(sb.x[open_], sb.lb[open_], region))
+            if x is not None:
+                return GraphSplitResult("sat", stats, x)
+        dom = _Doms.cat([rest, kids.take(open_) if len(open_) else None])
+    return GraphSplitResult("unsat", stats, proof=proof)
+
+
+def _f32(d: dict) -> dict:
+    return {k: np.asarray(v, np.float32) for k, v in d.items()}
+
+
+def _f64(d: dict) -> dict:
+    return {k: np.asarray(v, np.float64) for k, v in d.items()}
+
+
+def _worst_points(x: np.ndarray, lb: np.ndarray, region: Region) -> np.ndarray:
+    """Per open sub-problem, the input point minimizing its weakest row's bound (flat)."""
+    k = np.argmin(lb, axis=1)
+    pts = x[np.arange(len(k)), k]
+    return np.clip(pts, region.lo, region.hi).reshape(len(k), -1)
+
+
+def _flat_scores(cur: _Doms, zs: list) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of every neuron of every relu input side by side (n, total) and the offsets."""
+    parts = [cur.scores[z].reshape(len(cur), -1) for z in zs]
+    offs = np.cumsum([0] + [p.shape[1] for p in parts])
+    return np.concatenate(parts, axis=1), offs
+
+
+def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: int):
+    """(node index into zs, flat neuron) per sub-problem, or None when some
+    sub-problem has no candidate neuron."""
+    zs = list(cur.splits)
+    s, offs = _flat_scores(cur, zs)
+    if np.any(s.max(axis=1) < 0):
+        return None
+    if branching == "babsr" or topk <= 1:
+        best = np.argmax(s, axis=1)
+    else:
+        n = len(cur)
+        k = min(topk, s.shape[1])
+        cand = np.argsort(-s, axis=1)[:, :k]                                  # (n, k)
+        valid = np.take_along_axis(s, cand, 1) >= 0
+        # both children of every candidate: 2 k n sub-problems, one sweep
+        reps = np.repeat(np.arange(n), 2 * k)
+        sign = np.tile(np.array([1, -1], np.int8), n * k)
+        flat = np.repeat(cand.reshape(-1), 2)
+        splits = {z: cur.splits[z][reps].copy() for z in zs}
+        _set(splits, zs, offs, np.arange(2 * k * n), flat, sign)
+        K = C.shape[1]
+        lb, *_ = sweep(net, region, np.broadcast_to(C, (2 * k * n,) + C.shape[1:]),
+                       np.broadcast_to(d, (2 * k * n, K)), root if cur.inter is None else
+                       {kk: (v[0][reps], v[1][reps]) for kk, v in _with_input(cur.inter, root, net).items()},
+                       splits, _f64({a: v[reps] for a, v in cur.alphas.items()}),
+                       _f64({b: v[reps] for b, v in cur.betas.items()}))
+        worse = group_score(lb, groups).reshape(n, k, 2).min(axis=2)
+        worse = np.where(valid, worse, -np.inf)
+        best = cand[np.arange(n), np.argmax(worse, axis=1)]
+    node = np.searchsorted(offs, best, side="right") - 1
+    return node, best - offs[node]
+
+
+def _with_input(inter, root, net):
+    out = dict(inter)
+    out[net.input] = root[net.input]
+    return out
+
+
+def _set(splits, zs, offs, rows, flat, sign):
+    node = np.searchsorted(offs, flat, side="right") - 1
+    for j, z in enumerate(zs):
+        m = node == j
+        if m.any():
+            v = splits[z].reshape(splits[z].shape[0], -1)
+            v[rows[m], flat[m] - offs[j]] = sign[m]
+
+
+def _children(cur: _Doms, choice, zs, proof: GraphReluProof | None) -> _Doms:
+    """Two children per sub-problem (z >= 0 first, then z <= 0), parameters inherited."""
+    node, idx = choice
+    n = len(cur)
+    kids = _Doms.cat([cur, cur])
+    sign = np.concatenate([np.ones(n, np.int8), -np.ones(n, np.int8)])
+    offs = np.cumsum([0] + [int(np.prod(cur.splits[z].shape[1:])) for z in zs])
+    _set(kids.splits, zs, offs, np.arange(2 * n), np.tile(offs[node] + idx, 2), sign)
+    kids.depth = kids.depth + 1
+    if proof is not None:
+        kids.node = proof.n_nodes + np.arange(2 * n)
+        for i in range(n):
+            p = int(cur.node[i])
+            proof.split[p] = (int(node[i]), int(idx[i]))
+            proof.kids[p] = (proof.n_nodes + i, proof.n_nodes + n + i)
+        proof.n_nodes += 2 * n
+    return kids
+
+
+def _add_leaves(proof: GraphReluProof, dom: _Doms, idx, sb) -> None:
+    for i in idx:
+        proof.leaves[int(dom.node[i])] = len(proof.rows)
+        proof.rows.append({"splits": {z: v[i].copy() for z, v in dom.splits.items()},
+                           "alphas": {r: np.asarray(v[i], np.float64).copy() for r, v in sb.alphas.items()},
+                           "betas": {z: np.asarray(v[i], np.float64).copy() for z, v in sb.betas.items()},
+                           "inter": {k: (lo[i].copy(), hi[i].copy()) for k, (lo, hi) in dom.inter.items()}})

@@ -1,0 +1,281 @@
+"""ReLU-split branch and bound on convolutional and residual graphs: the split
+bounds hold on their subdomains (dense sampling of the exact network), unsat
+answers hold on dense samples, certificates are accepted and tampering rejected."""
+
+import copy
+import time
+
+import numpy as np
+import pytest
+
+from certnn import nn
+from certnn.bounds import compute_bounds
+from certnn.bounds.net import analyze
+from certnn.bounds.split import relu_inputs, split_bounds
+from certnn.ir import evaluate, trace
+from certnn.ir.passes import optimize
+from certnn.random import manual_seed
+from certnn.spec.linear import LinearSpec
+from certnn.spec.region import Region
+from certnn.verify.bab import verify_case
+from certnn.verify.bab_certificate import write_bab_certificate
+from certnn.verify.bab_checker import check_bab_certificate
+from certnn.verify.bab_graph import relu_split_graph, root_bounds
+
+
+class _Res(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.a, self.b, self.r = nn.Conv2d(c, c, 3, padding=1), nn.Conv2d(c, c, 3, padding=1), nn.ReLU()
+
+    def forward(self, x):
+        return self.r(self.b(self.r(self.a(x))) + x)
+
+
+def res_graph(seed=0, c=4, size=8):
+    """conv(stride 2) -> BN -> relu -> residual block -> avg pool -> flatten -> dense -> relu -> dense."""
+    manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    m = nn.Sequential(nn.Conv2d(1, c, 3, stride=2, padding=1), nn.BatchNorm2d(c), nn.ReLU(), _Res(c),
+                      nn.AvgPool2d(2), nn.Flatten(), nn.Linear(c * (size // 4) ** 2, 10), nn.ReLU(),
+                      nn.Linear(10, 3)).eval()
+    sd = {k: np.array(v) for k, v in m.state_dict().items()}
+    sd["1.running_mean"] = rng.uniform(-0.2, 0.2, c).astype(np.float32)
+    sd["1.running_var"] = rng.uniform(0.5, 2.0, c).astype(np.float32)
+    m.load_state_dict(sd)
+    g, _ = trace(m, np.zeros((1, 1, size, size), np.float32))
+    return optimize(g)
+
+
+def _case(seed, eps):
+    g = res_graph(seed)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 1, (1, 1, 8, 8))
+    (y,), _, _ = evaluate(g, {g.inputs[0].id: x})
+    region = Region.ball(x, eps, "inf", domain=(0.0, 1.0))
+    return g, region, LinearSpec.robustness([int(np.argmax(y))], 3)
+
+
+def _samples(net, region, k, rng):
+    """Dense samples of the box (a quarter of them corners) with every node's value."""
+    pts = rng.uniform(region.lo, region.hi, (k,) + region.shape)
+    pts[: k // 4] = np.where(rng.uniform(size=(k // 4,) + region.shape) < 0.5, region.lo, region.hi)
+    (y,), vals, _ = evaluate(net.graph, {net.input: pts})
+    return pts, np.asarray(y).reshape(k, -1), vals
+
+
+def test_split_bounds_without_splits_is_crown():
+    g, region, spec = _case(0, 0.1)
+    net = analyze(g)
+    sb = split_bounds(net, region, spec.C, spec.d, root_bounds(net, region), {}, iters=0, scores=False)
+    np.testing.assert_allclose(sb.lb, compute_bounds(g, region, spec, method="crown").lb, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_split_bounds_hold_on_their_subdomains(seed):
+    """Random splits taken from sample points' signs (so no subdomain is empty), beta
+    optimized: every sample in a subdomain has its rows above the subdomain's bound."""
+    g, region, spec = _case(seed, 0.6)
+    net = analyze(g)
+    root = root_bounds(net, region)
+    rng = np.random.default_rng(seed)
+    pts, y, vals = _samples(net, region, 6000, rng)
+    B, zs = 6, list(relu_inputs(net))
+    splits = {z: np.zeros((B,) + net.shape(z), np.int8) for z in zs}
+    for i in range(B):
+        for z in zs:
+            l, u = root[z]
+            unst = np.flatnonzero(((l < 0) & (u > 0)).reshape(-1))
+            if unst.size:
+                pick = rng.choice(unst, min(3, unst.size), replace=False)
+                splits[z][i].reshape(-1)[pick] = np.where(np.asarray(vals[z])[i].reshape(-1)[pick] >= 0, 1, -1)
+    C, d = np.repeat(spec.C, B, 0), np.repeat(spec.d, B, 0)
+    sb = split_bounds(net, region, C, d, root, splits, iters=15)
+    assert any(float(b.max()) > 0 for b in sb.betas.values())        # the multipliers were used
+    for i in range(B):
+        inside = np.ones(len(pts), bool)
+        for z in zs:
+            s = splits[z][i].reshape(-1)
+            inside &= np.all((s == 0) | (s * np.asarray(vals[z]).reshape(len(pts), -1) >= 0), axis=1)
+        assert inside[i]                                               # sample i is in subdomain i
+        rows = y[inside] @ C[i].T + d[i]
+        assert np.all(rows.min(axis=0) >= sb.lb[i] - 1e-9)
+
+
+@pytest.mark.parametrize("branching", ["babsr", "fsb"])
+def test_unsat_answers_hold_on_dense_samples(branching):
+    decided = 0
+    for seed, eps in ((0, 0.5), (2, 0.5)):
+        g, region, spec = _case(seed, eps)
+        net = analyze(g)
+        res = relu_split_graph(net, region, spec.C, spec.d, spec.groups, root_bounds(net, region),
+                               time.monotonic() + 20, None, branching=branching, batch=8, iters=10, root_iters=20)
+        if res.status == "unsat":
+            decided += 1
+            assert res.stats["branches"] > 0
+            _, y, _ = _samples(net, region, 8000, np.random.default_rng(seed + 7))
+            assert np.all((y @ spec.C[0].T + spec.d[0]).min(axis=0) > 0)
+    assert decided == 2
+
+
+def test_verify_case_finds_and_replays_a_counterexample():
+    """A margin threshold between the center's margin and a sampled point's: the
+    center is safe, a counterexample exists; verify_case must return a replayed one."""
+    g, region, spec = _case(0, 0.5)
+    net = analyze(g)
+    _, y, _ = _samples(net, region, 4000, np.random.default_rng(3))
+    (yc,), _, _ = evaluate(g, {g.inputs[0].id: region.center})
+    low = (y @ spec.C[0].T + spec.d[0]).min(axis=1).min()
+    t = (low + (np.asarray(yc).reshape(1, -1) @ spec.C[0].T).min()) / 2
+    shifted = LinearSpec(spec.C, spec.d - t, spec.groups)
+    v = verify_case(g, region, shifted, 30)
+    assert v.status == "sat"
+    x, yx = v.counterexample
+    assert np.all(x >= region.lo[0]) and np.all(x <= region.hi[0])
+    assert shifted.violated(np.asarray(yx)[None])[0]
+
+
+@pytest.fixture(scope="module")
+def proved():
+    """A certifiable proof that needs branching."""
+    for seed, eps in ((0, 0.5), (2, 0.5)):
+        g, region, spec = _case(seed, eps)
+        net = analyze(g)
+        res = relu_split_graph(net, region, spec.C, spec.d, spec.groups, root_bounds(net, region),
+                               time.monotonic() + 30, None, certifiable=True, batch=8, iters=10, root_iters=20)
+        if res.status == "unsat" and res.stats["branches"] > 0:
+            return g, region, spec, res.proof
+    pytest.fail("no certifiable case with branches")
+
+
+def _check(proved, folder, edit=None):
+    g, region, spec, proof = proved
+    proof = copy.deepcopy(proof)
+    if edit is not None:
+        edit(proof)
+    folder.mkdir(exist_ok=True)
+    path = write_bab_certificate(folder / "c.json", g, [(region, spec)], [proof])
+    return check_bab_certificate(path, g, expected_cases=[(region, spec)])
+
+
+def test_certificate_of_a_graph_split_is_accepted(proved, tmp_path):
+    res = _check(proved, tmp_path)
+    assert res.ok, res.reasons
+    assert res.leaves >= 2
+
+
+def _split_leaf(proof):
+    """A leaf row with a split neuron, and that neuron (node, flat index)."""
+    for row in proof.rows:
+        for z, s in row["splits"].items():
+            nz = np.flatnonzero(s.reshape(-1))
+            if nz.size:
+                return row, z, int(nz[0])
+    raise AssertionError("no split leaf")
+
+
+def test_tampering_is_rejected(proved, tmp_path):
+    def flip_sign(proof):                      # a leaf that claims the other side of its split
+        row, z, i = _split_leaf(proof)
+        row["splits"][z].reshape(-1)[i] *= -1
+
+    def move_split(proof):                     # the root splits another neuron than the leaves assume
+        k, i = proof.split[0]
+        size = proof.rows[0]["splits"][proof.split_nodes[k]].size
+        proof.split[0] = (k, (i + 1) % size)
+
+    def negative_beta(proof):
+        row, z, i = _split_leaf(proof)
+        row["betas"][z] = -np.abs(row["betas"][z]) - 1.0
+
+    def tighter_anchor(proof):                 # claimed intermediate bounds tighter than sound
+        row = proof.rows[-1]
+        z = proof.split_nodes[-1]
+        lo, hi = row["inter"][z]
+        row["inter"][z] = (lo + 0.25 * (hi - lo), hi - 0.25 * (hi - lo))
+
+    def worse_alpha(proof):                    # slopes outside [0, 1]
+        row = proof.rows[0]
+        r = next(iter(row["alphas"]))
+        row["alphas"][r] = row["alphas"][r] + 2.0
+    for k, edit in enumerate((flip_sign, move_split, negative_beta, tighter_anchor, worse_alpha)):
+        res = _check(proved, tmp_path / str(k), edit)
+        assert not res.ok, edit.__name__
+
+
+def test_checker_lower_bounds_of_an_avg_pool_residual_net_hold():
+    """The checker's own sound bounds (avg_pool2d adjoint, residual add) lie below the
+    sampled rows, and it accepts the producer's CROWN certificate."""
+    from certnn.verify.certificate import make_certificate
+    from certnn.verify.checker import check_certificate
+    g, region, spec = _case(1, 0.3)
+    net = analyze(g)
+    res = check_certificate(make_certificate(g, region, spec, compute_bounds(g, region, spec, method="crown")), g)
+    assert res.ok, res.reasons
+    _, y, _ = _samples(net, region, 5000, np.random.default_rng(11))
+    assert np.all((y @ spec.C[0].T + spec.d[0]).min(axis=0) >= res.lower[0])
+
+
+def test_instances_csv_accepts_the_vnncomp_unknown_marker(tmp_path):
+    from certnn.verify.vnncomp import read_instances
+    p = tmp_path / "instances.csv"
+    p.write_text("onnx/a.onnx,vnnlib/p.vnnlib,300,-\nonnx/a.onnx,vnnlib/q.vnnlib,300,\nonnx/a.onnx,vnnlib/r.vnnlib,300,unsat\n")
+    rows = read_instances(p)
+    assert [r["expected"] for r in rows] == [None, None, "unsat"]
+    assert rows[0]["rel"] == ("onnx/a.onnx", "vnnlib/p.vnnlib")
+
+
+def test_ibp_folds_the_spec_into_the_last_affine_layer():
+    """Folded IBP is at least as tight as the spec applied to the output box, strictly
+    tighter somewhere, and below every sampled row."""
+    from certnn.bounds.ibp import node_bounds, spec_bounds
+    g, region, spec = _case(0, 0.1)
+    net = analyze(g)
+    folded = compute_bounds(g, region, spec, method="ibp")
+    plain_lb, plain_ub = spec_bounds(*node_bounds(net, region)[net.output], spec)
+    assert np.all(folded.lb >= plain_lb) and np.all(folded.ub <= plain_ub) and np.any(folded.lb > plain_lb + 1e-9)
+    _, y, _ = _samples(net, region, 5000, np.random.default_rng(2))
+    rows = y @ spec.C[0].T + spec.d[0]
+    assert np.all(rows.min(axis=0) >= folded.lb[0]) and np.all(rows.max(axis=0) <= folded.ub[0])
+
+
+def test_window_rows_equal_the_dense_sweep():
+    """CROWN with single-neuron rows on windows (conv stride 2, BatchNorm, residual
+    add) gives the dense sweep's bounds."""
+    g = res_graph(2, size=20)
+    rng = np.random.default_rng(2)
+    region2 = Region.ball(rng.uniform(0, 1, (2, 1, 20, 20)), 0.05, "inf", domain=(0.0, 1.0))
+    spec2 = LinearSpec.robustness([0, 1], 3)
+    windowed = analyze(g)
+    b1 = compute_bounds(windowed, region2, spec2, method="crown")
+    assert any(p is not None for p in windowed.plans.values())
+    dense = analyze(g)
+    dense.plans.update({k: None for k in windowed.plans})
+    b2 = compute_bounds(dense, region2, spec2, method="crown")
+    np.testing.assert_allclose(b1.lb, b2.lb, rtol=1e-10, atol=1e-10)
+    for k in b1.intermediate:
+        np.testing.assert_allclose(b1.intermediate[k][0], b2.intermediate[k][0], rtol=1e-10, atol=1e-10)
+
+
+def test_alpha_crown_modes_say_which_ran_and_both_tighten_crown():
+    g, region, spec = _case(0, 0.5)
+    crown_lb = compute_bounds(g, region, spec, method="crown").lb
+    spec_mode = compute_bounds(g, region, spec, method="alpha-crown", iters=20)
+    full = compute_bounds(g, region, spec, method="alpha-crown", iters=20, alpha_mode="full")
+    assert (spec_mode.alpha_mode, full.alpha_mode) == ("spec", "full")
+    assert np.all(spec_mode.lb >= crown_lb - 1e-12) and np.all(full.lb >= crown_lb - 1e-12)
+    assert spec_mode.lb.min() > crown_lb.min() + 1e-6
+    _, y, _ = _samples(analyze(g), region, 5000, np.random.default_rng(4))
+    rows = y @ spec.C[0].T + spec.d[0]
+    assert np.all(rows.min(axis=0) >= spec_mode.lb[0]) and np.all(rows.max(axis=0) <= spec_mode.ub[0])
+
+
+def test_verify_case_certifies_an_unsat_on_a_residual_net(tmp_path):
+    """verify_case in certifiable mode goes through the graph engine and its proof is
+    written and re-checked by certify (the path `certnn vnncomp run --cert` takes)."""
+    from certnn.verify.bab_certificate import certify
+    g, region, spec = _case(2, 0.5)
+    v = verify_case(g, region, spec, 30, certifiable=True)
+    assert v.status == "unsat"
+    summary = certify(v, g, [(region, spec)], None, tmp_path / "cert.json")
+    assert summary.get("checked") and summary["leaves"] >= 2, summary
