@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import audit, check, floats, graph, lyapunov, main_job, prove, reach, train, verify, vnncomp, zoo
+from . import audit, bugzoo, check, floats, graph, lyapunov, main_job, prove, reach, train, verify, vnncomp, zoo
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,6 +35,7 @@ COMMANDS = [
     reach.reach_group,
     lyapunov.lyapunov_group,
     zoo.zoo_group,
+    bugzoo.bugzoo_group,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker",
-              "certnn.control.taylor", "certnn.control.problem", "certnn.control.reach")
+              "certnn.control.taylor", "certnn.control.problem", "certnn.control.reach", "certnn.bugzoo.card")
 
 
 @dataclass
