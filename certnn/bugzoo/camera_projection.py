@@ -89,12 +89,14 @@ def contract(impl, behind: bool = True, exact: bool = True):
         ul, uh, vl, vh = (Fraction(t) for t in box)
         proj = [_exact(p, CAMERA) for p in _points(lo, hi)]
         slack = 0 if exact else Fraction(1, 1000)            # the weakened contract forgives 1e-3 pixel
-        missed = [(float(u), float(v)) for u, v in proj if not (ul - slack <= u <= uh + slack and vl - slack <= v <= vh + slack)]
+        missed = [(float(u), float(v)) for u, v in proj
+                  if not (ul - slack <= u <= uh + slack and vl - slack <= v <= vh + slack)]
         f.check(not missed, "unsound-rounding",
                 lambda: f"box {lo}..{hi}: enclosure {box} misses the exact projection {missed[0]} (rounded inward)")
         us, vs = [u for u, _ in proj], [v for _, v in proj]
         loose = max(float((uh - ul) - (max(us) - min(us))), float((vh - vl) - (max(vs) - min(vs))))
-        f.check(loose <= 1e-6 + slack, "loose", lambda: f"box {lo}..{hi}: enclosure wider than the hull by {loose:.3g} px")
+        f.check(loose <= 1e-6 + slack, "loose",
+                lambda: f"box {lo}..{hi}: enclosure wider than the hull by {loose:.3g} px")
         f.note(**{f"front {lo}..{hi}": box})
     if behind:
         for lo, hi in BEHIND:
