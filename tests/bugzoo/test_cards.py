@@ -13,11 +13,6 @@ CARDS = cards()
 
 
 @pytest.fixture(scope="module")
-def results():
-    return {c.name: run_card(c, with_torch=False) for c in CARDS}
-
-
-@pytest.fixture(scope="module")
 def weakened():
     return {c.name: run_card(c, weaken=True, with_torch=False) for c in CARDS}
 
