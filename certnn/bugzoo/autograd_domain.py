@@ -3,10 +3,9 @@ is False. The value is fine, but reverse mode multiplies the zero cotangent of
 the branch not taken by the partial derivative 1/y = inf: 0 * inf = NaN, and
 the NaN reaches x's and y's gradients.
 
-Reports: PyTorch autograd notes ("Gradients for non-differentiable functions"
-and the ``torch.where`` NaN-gradient FAQ: ``where(y != 0, x / y, 0)`` has NaN
-gradients; the advice is to mask the input, ``x / where(y != 0, y, 1)``);
-PyTorch #68425 and many duplicates.
+Reports: PyTorch's autograd notes (division by zero in autograd: a masked
+``where(y != 0, x / y, 0)`` still has NaN gradients; the advice there is to mask
+the input instead, ``x / where(y != 0, y, 1)``).
 
 ``buggy``: NumPy reverse mode as PyTorch does it (the division's vjp ``ct / y``,
 ``-ct x / y^2`` evaluated everywhere). ``fixed``: certnn's ``where`` op and the
@@ -25,8 +24,7 @@ from .card import Findings, examples
 NUMBER = 11
 TITLE = "Autograd domain"
 FAMILY = "NaN gradients through where(mask, x / y, 0)"
-REPORTS = ("PyTorch autograd FAQ / torch.where docs: NaN gradient of the branch not taken",
-           "PyTorch #68425")
+REPORTS = ("PyTorch autograd notes: division by zero in autograd (NaN gradient of the branch not taken)",)
 CONTRACT = ("for L = sum(where(y != 0, x / y, 0)): dL/dx and dL/dy are finite and equal the gradients of "
             "the safe formulation where(y != 0, x / where(y != 0, y, 1), 0) (rtol 1e-12), on 30 hypothesis "
             "examples with zeros in y")

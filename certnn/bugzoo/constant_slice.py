@@ -7,10 +7,11 @@ accumulates in bfloat16), every centred value is c, the variance c^2, and the
 normalised value c / sqrt(c^2 + eps) is +-1 instead of 0: the output is
 bias +- weight and the weight gradient is +-(slice size).
 
-Reports: catastrophic cancellation in normalisation layers on constant or
-near-constant inputs (padding regions, saturated images, constant feature
-channels): GroupNorm/InstanceNorm/BatchNorm outputs of order 1/sqrt(eps)
-instead of the bias; TorchLean BugZoo card.
+Reports: the TorchLean BugZoo card on constant-slice normalisation
+(GroupNorm/InstanceNorm/BatchNorm cancellation on constant inputs: padding
+regions, saturated images, constant feature channels). Today's PyTorch fails
+the contract (``torch_impl``): batch_norm and group_norm of a constant 1e6
+channel in float32 are off the bias by 13.5.
 
 ``buggy``: NumPy normalisation with x - mean(x) in the input's dtype.
 ``fixed``: certnn's ``nn.BatchNorm2d`` (training mode) and ``layer_norm`` op over
@@ -27,7 +28,7 @@ from .card import Findings
 NUMBER = 14
 TITLE = "Constant slice normalisation"
 FAMILY = "cancellation in x - mean(x) on a constant slice (BatchNorm / GroupNorm / InstanceNorm)"
-REPORTS = ("catastrophic cancellation in normalisation layers on constant inputs; TorchLean BugZoo card",)
+REPORTS = ("TorchLean BugZoo: constant-slice normalisation (GroupNorm/InstanceNorm/BatchNorm cancellation)",)
 CONTRACT = ("x of shape (3, 2, 19, 19) equal to 1e6 everywhere, weight 1.5, bias 0.25, upstream gradient 1: "
             "batch normalisation (per channel) and group normalisation (one group) output exactly the bias "
             "and the weight gradient is exactly 0, in float32 and bfloat16")

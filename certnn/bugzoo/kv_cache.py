@@ -2,9 +2,9 @@
 outputs of full (causal) attention over the prefix: the appended key/value is
 the cache's last entry and the positions agree.
 
-Reports: "Bugs in Large Language Model inference engines" (arXiv 2506.09713):
-KV-cache management is among the most frequent root causes (wrong slot
-indices, stale or misplaced entries) with silent wrong tokens as the symptom.
+Reports: the study of bugs in LLM inference engines (arXiv 2506.09713), where
+cache handling in incremental decoding is one of the bug sources; the symptom
+is silently wrong tokens, not a crash.
 
 ``buggy``: a preallocated NumPy cache whose write pointer advances before the
 write (an off-by-one slot): the new key/value lands one slot late, the query
@@ -21,7 +21,7 @@ from .card import Findings
 NUMBER = 2
 TITLE = "KV cache"
 FAMILY = "KV-cache management: cached decoding diverges from full attention"
-REPORTS = ("arXiv 2506.09713 (bugs in LLM inference engines: KV-cache slot/index errors)",)
+REPORTS = ("arXiv 2506.09713 (bugs in LLM inference engines: KV-cache handling in decoding)",)
 CONTRACT = ("for a causal head decoded token by token: every decoded output equals full causal attention "
             "over the prefix (|difference| <= 1e-12 in float64), and the cache's last entry is the key of "
             "the token just appended")

@@ -2,12 +2,14 @@
 is constant, so at x = 1e6 the output is exactly the bias, the input and scale
 gradients are 0 and the bias gradient is 1, in float32 and in bfloat16.
 
-Reports: the recurring hand-written LayerNorm that takes the variance with the
-unbiased estimator (``torch.var``'s default ``unbiased=True``; ``x.var(-1)`` in
-countless model files, e.g. huggingface/transformers and timm discussions of
-"LayerNorm uses the biased variance"): on a one-element axis it divides 0 by
-n - 1 = 0, NaN in the output and in every gradient; on longer axes it silently
-rescales the output by sqrt((n - 1) / n).
+Reports: the TorchLean BugZoo card on degenerate LayerNorm axes. The buggy
+implementation here is the hand-written LayerNorm that takes the variance with
+the unbiased estimator (``Tensor.var``'s default correction of 1): on a
+one-element axis it divides 0 by n - 1 = 0, NaN in the output and in every
+gradient; on longer axes it silently rescales the output by sqrt((n-1)/n).
+Today's PyTorch fails the same contract for another reason (``torch_impl``; run
+``certnn bugzoo show 13``): its layer_norm at x = 1e6 returns a weight gradient
+of 7.2 in float32 and the output 6.25 instead of 0.25 in bfloat16.
 
 ``buggy``: that LayerNorm in NumPy, with its hand-derived backward.
 ``fixed``: certnn's ``layer_norm`` op (``F.layer_norm``) and its vjp, on float32
@@ -23,7 +25,8 @@ from .card import Findings
 NUMBER = 13
 TITLE = "LayerNorm degenerate axis"
 FAMILY = "layer normalisation over a one-element axis: 0/0 variance"
-REPORTS = ("hand-written LayerNorm with the unbiased variance (torch.var default); TorchLean BugZoo card",)
+REPORTS = ("TorchLean BugZoo: LayerNorm over a degenerate axis",
+           "hand-written LayerNorm with the unbiased variance (Tensor.var's default correction=1)")
 CONTRACT = ("normalized_shape (1,), x = 1e6, weight 1.5, bias 0.25, upstream gradient 1: output bits = bias "
             "bits, dx = 0, dweight = 0, dbias = 1 exactly, in float32 and bfloat16")
 EVIDENCE = "checked"

@@ -38,7 +38,7 @@ C, EPS, MOM = 3, 1e-5, 0.1
 
 def _case():
     rng = np.random.default_rng(7)
-    scales = np.array([1.0, 1e-3, 30.0])[None, :, None, None]      # channel 1: variance 1e-6, below eps
+    scales = np.array([1.0, 1e-3, 30.0])[None, :, None, None]      # channels of very different spreads
     x_train = rng.standard_normal((4, C, 3, 3)) * scales + 2.0
     x_eval = rng.standard_normal((3, C, 3, 3)) * scales + 2.0
     w, b = np.array([1.5, -0.5, 2.0]), np.array([0.1, 0.2, -0.3])

@@ -2,9 +2,9 @@
 (the cache length), so cached decoding with rotary embeddings equals full
 recomputation.
 
-Reports: "Bugs in Large Language Model inference engines" (arXiv 2506.09713):
-position-id errors in incremental decoding (position ids not offset by the
-cached length) silently change every generated token.
+Reports: the study of bugs in LLM inference engines (arXiv 2506.09713): wrong
+positions for decoded tokens (position ids not offset by the cached length)
+silently change every generated token.
 
 ``buggy``: NumPy decoding whose position ids restart at 0 for each new token
 (``arange(new_len)`` instead of ``arange(past, past + new_len)``). ``fixed``: the

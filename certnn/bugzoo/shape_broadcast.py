@@ -2,8 +2,7 @@
 in a hand-written loss, is refused with the shapes named instead of silently
 averaging N^2 wrong terms.
 
-Reports: SFData (Wu et al., ISSTA 2022, "Understanding and detecting shape
-bugs"): 146 shape bugs from real TensorFlow/PyTorch programs; unintended
+Reports: SFData (ISSTA 2022, a study of shape bugs): 146 shape bugs from real TensorFlow/PyTorch programs; unintended
 broadcasting in a loss is a recurring silent one (the program runs and trains,
 on the wrong quantity).
 
@@ -24,7 +23,7 @@ from .card import Findings
 NUMBER = 8
 TITLE = "Shape and broadcast"
 FAMILY = "unintended broadcasting: (N,) - (N, 1) -> (N, N) in a loss"
-REPORTS = ("SFData (Wu et al., ISSTA 2022): 146 real shape bugs, silent broadcasting among them",)
+REPORTS = ("SFData (ISSTA 2022): 146 real shape bugs, silent broadcasting among them",)
 CONTRACT = ("pred (N,) against target (N, 1): the loss is refused with a CertnnError whose message names "
             "both shapes, or it equals mean((pred_i - target_i)^2) (|diff| <= 1e-12); matched shapes give "
             "that mean")

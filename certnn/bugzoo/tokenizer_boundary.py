@@ -1,7 +1,7 @@
 """Card 4, tokenizer boundary: a token id outside the vocabulary is rejected at
 the boundary with a clear error, never silently wrapped or clamped.
 
-Reports: "Bugs in Large Language Model inference engines" (arXiv 2506.09713):
+Reports: the study of bugs in LLM inference engines (arXiv 2506.09713):
 tokenizer/vocabulary mismatches (a tokenizer producing ids the embedding table
 does not have) that silently give wrong embeddings. The silent variants are
 the defaults of array libraries: NumPy indexing wraps a negative id (``-1`` is
