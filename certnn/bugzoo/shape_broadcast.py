@@ -2,9 +2,9 @@
 in a hand-written loss, is refused with the shapes named instead of silently
 averaging N^2 wrong terms.
 
-Reports: SFData (ISSTA 2022, a study of shape bugs): 146 shape bugs from real TensorFlow/PyTorch programs; unintended
-broadcasting in a loss is a recurring silent one (the program runs and trains,
-on the wrong quantity).
+Reports: SFData (ISSTA 2022, a study of shape bugs): 146 shape bugs from real
+TensorFlow/PyTorch programs. An unintended broadcast in a loss is a silent one:
+the program runs and trains, on the wrong quantity.
 
 ``buggy``: NumPy ``((pred - target) ** 2).mean()`` with pred (N,) and target
 (N, 1): an (N, N) matrix of differences, averaged. ``fixed``: the same
