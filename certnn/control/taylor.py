@@ -40,12 +40,7 @@ import numpy as np
 
 from ..floats import interval as iv
 
-ARB = "arb-ball-arithmetic"
-ASSUMPTIONS = {
-    ARB: "python-flint's arb and arb_series functions (sin, cos, exp, log, sqrt, inv and their power "
-         "series) return balls that contain the exact value for every point of the input ball "
-         "(Arb's documented guarantee), converted to binary64 intervals by one outward step",
-}
+ARB = "arb-ball-arithmetic"          # registered in certnn.floats.interval (the ops' DFT coefficients use it too)
 USES = iv.BLAS + (ARB,)
 ARB_PREC = 64
 U = 2.0 ** -53                      # unit roundoff of binary64

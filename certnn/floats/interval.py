@@ -63,8 +63,10 @@ ASSUMPTIONS = {
         "binary64 multiplications and additions (or FMAs), so its error is at most "
         "gamma_n * sum |terms| + n * 2^-1074 (no Strassen-like algorithm, no reduced precision)",
     "arb-ball-arithmetic":
-        "python-flint's Arb functions (cos_pi, sin_pi of a rational) return balls that contain the exact "
-        "value (Arb's rigorous error propagation); the DFT coefficients of rfft/irfft are enclosed this way",
+        "python-flint's arb and arb_series functions (sin, cos, exp, log, sqrt, inv and their power "
+        "series; cos_pi, sin_pi of a rational) return balls that contain the exact value for every point "
+        "of the input ball (Arb's documented guarantee), converted to binary64 intervals by one outward "
+        "step; the Taylor models of certnn.control and the DFT coefficients of rfft/irfft rest on it",
 }
 
 
