@@ -11,13 +11,16 @@ projected to wrong 2-D boxes when part of the box is behind the camera);
 BlenderProc #1150 (projection of points behind the camera).
 
 ``buggy``: project the 8 corners in float32 and take their min/max, with no
-depth check (the pattern of those reports). ``fixed``: certnn's interval
-arithmetic (:mod:`certnn.floats.interval`: outward-rounded division and
-product), with the depth interval required positive.
+depth check (the pattern of those reports). ``fixed``: the projection as a
+certnn graph (slice, div, mul, add, concat) bounded by interval bound
+propagation over the box: every op's interval rule, rounded outward
+(:mod:`certnn.floats.interval`; a divisor interval containing 0 gives the whole
+line), on the camera's domain: a depth interval that is not positive is refused.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from fractions import Fraction
 
@@ -52,19 +55,32 @@ def buggy(lo, hi, camera):
     return float(u.min()), float(u.max()), float(v.min()), float(v.max())
 
 
+@functools.lru_cache(maxsize=4)
+def _pinhole_graph(camera):
+    """The projection p = (X, Y, Z) -> (fx X / Z + cx, fy Y / Z + cy) as a certnn graph."""
+    from .. import functional as F, nn
+    from ..ir import trace
+    fx, fy, cx, cy = camera
+
+    class Pinhole(nn.Module):
+        def forward(self, p):
+            X, Y, Z = (F.slice(p, (i,), (i + 1,), (1,)) for i in range(3))
+            return F.concat([X / Z * fx + cx, Y / Z * fy + cy], axis=1)
+    return trace(Pinhole(), np.ones((1, 3)), dynamic_batch=False)[0]
+
+
 def fixed(lo, hi, camera):
+    """Interval bound propagation (IBP: each op's outward-rounded interval rule) of
+    the projection graph over the box, on the camera's domain Z > 0."""
+    from ..bounds import compute_bounds
     from ..errors import CertnnError
-    from ..floats import interval as iv
+    from ..spec import Region
     if not lo[2] > 0:
         raise CertnnError(f"camera projection: the box's depth interval [{lo[2]}, {hi[2]}] is not positive: "
                           "points at or behind the camera have no projection")
-    out = []
-    for axis, (f, c) in enumerate(((camera[0], camera[2]), (camera[1], camera[3]))):
-        ql, qh = iv.div(lo[axis], hi[axis], lo[2], hi[2])
-        pl, ph = iv.mul(f, f, ql, qh)
-        sl, sh = iv.add(pl, ph, c, c)
-        out += [float(sl), float(sh)]
-    return tuple(out)
+    b = compute_bounds(_pinhole_graph(tuple(camera)), Region.box(np.array([lo]), np.array([hi])), method="ibp")
+    (ul, vl), (uh, vh) = b.lb.reshape(2), b.ub.reshape(2)
+    return float(ul), float(uh), float(vl), float(vh)
 
 
 def _exact(p, camera):

@@ -78,3 +78,17 @@ def test_findings_keep_one_line_per_failure_kind():
     f.check(True, "b", "never")
     v = f.verdict()
     assert v.failures == ("a",) and v.details == ("a: first",) and not v.holds
+
+
+def test_camera_enclosure_is_ibp_of_the_projection_graph():
+    """Without the domain check, IBP itself gives no finite enclosure across the camera plane."""
+    import numpy as np
+
+    from certnn.bounds import compute_bounds
+    from certnn.bugzoo import camera_projection as cam
+    from certnn.spec import Region
+    g = cam._pinhole_graph(cam.CAMERA)
+    b = compute_bounds(g, Region.box(np.array([[0.2, 0.1, -0.5]]), np.array([[0.5, 0.4, 1.0]])), method="ibp")
+    assert np.isinf(b.lb).all() and np.isinf(b.ub).all()
+    ul, uh, vl, vh = cam.fixed((0.1, 0.1, 0.5), (0.2, 0.3, 1.0), cam.CAMERA)
+    assert ul <= 800 * 0.1 / 1.0 + 320 and uh >= 800 * 0.2 / 0.5 + 320 and uh - ul < 241
