@@ -212,7 +212,10 @@ def run_card(card: Card, weaken: bool = False, with_torch: bool = True) -> CardR
     torch_report = None
     if with_torch and card.about_torch and torch_available() and error is None:
         import torch
-        v = m.contract(m.torch_impl, **knobs)
+        try:
+            v = m.contract(m.torch_impl, **knobs)
+        except Exception as exc:           # torch's API moved on: say so, the card itself is unaffected
+            v = Verdict(("contract-error",), (f"{type(exc).__name__}: {exc}",))
         torch_report = {"version": torch.__version__, "still_shows": any(f in card.documented for f in v.failures),
                         "verdict": v.to_dict()}
     return CardResult(card, on_buggy, on_fixed, seconds, torch_report, error)

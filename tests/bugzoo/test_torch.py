@@ -30,3 +30,15 @@ def test_torch_where_division_gradient_is_nan():
     y = torch.tensor([0.0, 4.0])
     torch.where(y != 0, x / y, torch.zeros_like(x)).sum().backward()
     assert torch.isnan(x.grad[0]) and x.grad[1] == 0.25
+
+
+def test_a_torch_call_that_fails_is_reported_not_raised(monkeypatch):
+    from certnn.bugzoo import get, run_card
+    card = get("ignored-labels")
+
+    def gone(*a):
+        raise AttributeError("torch.nn.functional.cross_entropy moved")
+    monkeypatch.setattr(card.module, "torch_impl", gone)
+    r = run_card(card)
+    assert r.passed and r.torch["still_shows"] is False
+    assert r.torch["verdict"]["failures"] == ["contract-error"]
