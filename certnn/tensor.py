@@ -207,8 +207,10 @@ def reachable(outputs: list[Tensor]) -> list[Tensor]:
     return sorted(seen.values(), key=lambda t: t.id)
 
 
-def backpropagate(outputs: list[Tensor], grads: list[np.ndarray]) -> None:
-    """Reverse-mode sweep; leaf tensors with ``requires_grad`` accumulate ``.grad``."""
+def backpropagate(outputs: list[Tensor], grads: list[np.ndarray], observe=None) -> None:
+    """Reverse-mode sweep; leaf tensors with ``requires_grad`` accumulate ``.grad``.
+    ``observe(tensor, cotangent)``, when given, sees every tensor's total cotangent
+    in sweep order (the autograd tape view uses it)."""
     order = [t for t in reachable(outputs) if t.requires_grad]
     cts: dict[int, np.ndarray] = {}
     for t, g in zip(outputs, grads):
@@ -217,6 +219,8 @@ def backpropagate(outputs: list[Tensor], grads: list[np.ndarray]) -> None:
         g = cts.pop(id(t), None)
         if g is None:
             continue
+        if observe is not None:
+            observe(t, g)
         if t.node is None:
             t.grad = g if t.grad is None else t.grad + g
             continue

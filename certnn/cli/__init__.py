@@ -9,7 +9,8 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import audit, bugzoo, check, floats, graph, lyapunov, main_job, prove, reach, train, verify, vnncomp, zoo
+from . import (approx, audit, bugzoo, check, floats, graph, lyapunov, main_job, pinn, prove, reach, train,
+               verify, vnncomp, widgets, zoo)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -34,6 +35,10 @@ COMMANDS = [
     main_job.main_job_cmd,
     reach.reach_group,
     lyapunov.lyapunov_group,
+    widgets.report_cmd,
+    widgets.view_cmd,
+    pinn.pinn_group,
+    approx.approx_cmd,
     zoo.zoo_group,
     bugzoo.bugzoo_group,
 ]

@@ -23,6 +23,25 @@ def measure(graph, x: np.ndarray) -> np.ndarray:
     return np.abs(y32 - y64)
 
 
+def measure_nodes(graph, x: np.ndarray, chunk: int = 500) -> dict:
+    """Per computed node, the largest |binary32 - real| at the points x (what
+    :func:`measure` does for the outputs, for every node's value)."""
+    from ..ir.graph import Graph
+    from ..ir.run import run
+    ids = [n.id for n in graph.nodes if not n.is_source]
+    every = Graph(graph.nodes, ids, graph.arrays)
+    worst = dict.fromkeys(ids, 0.0)
+    for i in range(0, len(x), chunk):
+        xb = x[i:i + chunk]
+        y32 = run(every, xb.astype(np.float32), semantics="binary32")
+        y64 = run(every, xb.astype(np.float64), semantics="real")
+        if len(ids) == 1:
+            y32, y64 = [y32], [y64]
+        for nid, a, b in zip(ids, y32, y64):
+            worst[nid] = max(worst[nid], float(np.max(np.abs(a.astype(np.float64) - b), initial=0.0)))
+    return worst
+
+
 def budget_for_images(graph, x: np.ndarray, eps: float = 0.0, order: str = "sequential", chunk: int = 500):
     bounds, measured = [], []
     for i in range(0, len(x), chunk):
@@ -56,25 +75,35 @@ def grad_rows(graph, x, labels, eps=0.0, order="sequential") -> list[dict]:
     return rows
 
 
+def budget_summary(graph, x: np.ndarray, eps: float = 0.0, order: str = "sequential") -> dict:
+    """The error budget over boxes around the images ``x`` and the error measured at
+    them, overall and per node: the JSON of ``certnn float error-budget --json`` (and
+    of a run folder's error-budget.json)."""
+    t0 = time.perf_counter()
+    bound, measured, nodes = budget_for_images(graph, x, eps, order)
+    seconds = time.perf_counter() - t0
+    worst_measured = float(measured.max())
+    per_node = measure_nodes(graph, x)
+    return {"format": "certnn-error-budget", "version": 1, "images": int(len(x)), "eps": eps, "order": order,
+            "max_bound": float(bound.max()), "max_measured_at_images": worst_measured,
+            "ratio_max_bound_to_max_measured": float(bound.max() / worst_measured) if worst_measured else None,
+            "median_elementwise_ratio": float(np.median(bound[measured > 0] / measured[measured > 0]))
+            if np.any(measured > 0) else None,
+            "bound_holds_at_images": bool(np.all(measured <= bound)),
+            "seconds": seconds, "evidence": "checked",
+            "assumptions": ["hardware-float32-elementwise-ieee", "ieee754-binary64-rn"],
+            "nodes": [{"node": n, "op": op, "max_bound": b, "max_measured": per_node[n]} for n, op, b in nodes]}
+
+
 def error_budget_report(checkpoint, eps=0.0, count=100, order="sequential", data=None, as_json=False,
                         grad=False) -> dict:
     from ..data.mnist import mnist_arrays
     graph = load_model(checkpoint)
     x, labels = mnist_arrays(graph.inputs[0].shape[1:], data, "test")
     x, labels = x[:count], labels[:count]
-    t0 = time.perf_counter()
-    bound, measured, nodes = budget_for_images(graph, x, eps, order)
-    seconds = time.perf_counter() - t0
-    worst_measured = float(measured.max())
-    res = {"checkpoint": str(checkpoint), "images": int(len(x)), "eps": eps, "order": order,
-           "max_bound": float(bound.max()), "max_measured_at_images": worst_measured,
-           "ratio_max_bound_to_max_measured": float(bound.max() / worst_measured) if worst_measured else None,
-           "median_elementwise_ratio": float(np.median(bound[measured > 0] / measured[measured > 0]))
-           if np.any(measured > 0) else None,
-           "bound_holds_at_images": bool(np.all(measured <= bound)),
-           "seconds": seconds, "evidence": "checked",
-           "assumptions": ["hardware-float32-elementwise-ieee", "ieee754-binary64-rn"],
-           "nodes": [{"node": n, "op": op, "max_bound": b} for n, op, b in nodes]}
+    res = {"checkpoint": str(checkpoint)} | budget_summary(graph, x, eps, order)
+    nodes = [(n["node"], n["op"], n["max_bound"]) for n in res["nodes"]]
+    worst_measured, seconds = res["max_measured_at_images"], res["seconds"]
     if grad:
         res["gradient"] = grad_rows(graph, x, labels, eps, order)
     if as_json:

@@ -56,8 +56,8 @@ ASSUMPTIONS = {
         "operations rounded to nearest with gradual underflow (no flush-to-zero, no extended "
         "precision), and numpy.nextafter returns the adjacent binary64 number",
     "libm-float64-within-4ulp":
-        "numpy.exp, numpy.log, numpy.log1p, numpy.tanh and scipy.special.erf return, for every "
-        "float64 argument, a float64 at most 4 binary64 steps (numpy.nextafter) from the exact value",
+        "numpy.exp, numpy.log, numpy.log1p, numpy.tanh, numpy.sin, numpy.cos and scipy.special.erf return, "
+        "for every float64 argument, a float64 at most 4 binary64 steps (numpy.nextafter) from the exact value",
     "blas-float64-dot-gamma-n":
         "a float64 matmul (BLAS) computes each output as a sum of its n products in some order with "
         "binary64 multiplications and additions (or FMAs), so its error is at most "

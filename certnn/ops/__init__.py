@@ -2,6 +2,7 @@
 
 from . import (activations, arith, attention, complex, conv, dropout, elementary, embedding,  # noqa: F401
                fft, linalg, losses, norm, pool, reduce, scan, select, shape_ops, softmax)
+from . import derivative  # noqa: F401,E402  (after the ops it differentiates)
 from .registry import (RULE_KINDS, OpDef, Sample, all_ops, attach, get_op, get_rule,  # noqa: F401
                        missing_rules, register)
 

@@ -18,8 +18,15 @@ _NO_RELAX = {
 _NO_ERROR_RULE: set[str] = set()
 
 
+# partial derivatives of elementwise ops (certnn.ops.derivative) run in float64/float32 only
+_FLOAT_ONLY = {
+    ("derivative", "binary32"): "higher derivatives are not part of binary32 execution (float64/float32 only)",
+    ("derivative", "error"): "higher derivatives are not part of binary32 execution (no error rule)",
+}
+
+
 def _build() -> dict[tuple[str, str], str]:
-    gaps = {}
+    gaps = dict(_FLOAT_ONLY)
     for op in all_ops():
         for rule, why in _ABSENT.items():
             if getattr(op, rule) is None:

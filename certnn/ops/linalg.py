@@ -126,6 +126,29 @@ def linear_jvp(tangents, out, x, w, b=None):
     return y
 
 
+def _sum_terms(ap, terms):
+    terms = [t for t in terms if t is not None]
+    out = terms[0] if terms else None
+    for t in terms[1:]:
+        out = ap("add", out, t)
+    return out
+
+
+def matmul_tangent(ap, ts, xs, y):
+    """d(a @ b) = da @ b + a @ db, written with matmul itself (so it nests)."""
+    (ta, tb), (a, b) = ts, xs
+    return _sum_terms(ap, [None if ta is None else ap("matmul", ta, b),
+                           None if tb is None else ap("matmul", a, tb)])
+
+
+def linear_tangent(ap, ts, xs, y):
+    """d linear(x, w, b) = linear(dx, w) + linear(x, dw) + db."""
+    tx, tw = ts[0], ts[1]
+    tb = ts[2] if len(ts) > 2 else None
+    return _sum_terms(ap, [None if tx is None else ap("linear", tx, xs[1]),
+                           None if tw is None else ap("linear", xs[0], tw), tb])
+
+
 # ---- interval rules -----------------------------------------------------------
 
 @iv.uses(*iv.BLAS)
@@ -207,8 +230,8 @@ def b32_linear(x, w, b=None, order=None, backend=None):
 
 register(OpDef(
     name="matmul", binary32=ieee(b32_matmul), module=_M, arity=(2,), attrs={}, shape=matmul_shape, real=matmul_real,
-    vjp=matmul_vjp, jvp=matmul_jvp, interval=matmul_interval, error=er.matmul_error, samples=_matmul_samples, doc=__doc__))
+    vjp=matmul_vjp, jvp=matmul_jvp, tangent=matmul_tangent, interval=matmul_interval, error=er.matmul_error, samples=_matmul_samples, doc=__doc__))
 
 register(OpDef(
     name="linear", binary32=ieee(b32_linear), module=_M, arity=(2, 3), attrs={}, shape=linear_shape, real=linear_real,
-    vjp=linear_vjp, vjp_needs=True, jvp=linear_jvp, interval=linear_interval, error=linear_error, samples=_linear_samples, doc=__doc__))
+    vjp=linear_vjp, vjp_needs=True, jvp=linear_jvp, tangent=linear_tangent, interval=linear_interval, error=linear_error, samples=_linear_samples, doc=__doc__))

@@ -35,6 +35,15 @@ relax       ``relax(l, u, alpha=, mode=, **attrs)``           lines ``(lw, lb, u
             through its vjp)
 ==========  ================================================  =========================
 
+Beside the rules, ``tangent(ap, ts, xs, y, **attrs)`` is the jvp written with ops
+instead of arrays: ``ap(op_name, *args, **attrs)`` applies an op in the
+caller's arithmetic (graph nodes, eager tensors, intervals), ``ts`` holds one
+tangent per input (``None`` for zero), ``xs`` the primal inputs and ``y`` the
+output; it returns
+the output tangent (``None`` for zero). Forward-mode derivatives built from it
+are ops again, so they can be differentiated, bounded and nested
+(:mod:`certnn.ops.derivative` derives it for elementwise and linear ops).
+
 Kink convention (the same in every interpreter): where an op is not
 differentiable, its derivative is the element of minimal norm of the Clarke
 generalized gradient: relu'(0) = 0, abs'(0) = 0, leaky_relu'(0) = slope,
@@ -79,6 +88,7 @@ class OpDef:
     relax: Callable | None = None
     samples: Callable | None = None  # rng -> list[Sample], for the conformance suite
     grads: Callable | None = None    # elementwise ops: partial derivatives over ``xp``
+    tangent: Callable | None = None  # jvp written with ops (see the module docstring); derived when None
     elementwise: bool = False
     linear: bool = False            # linear in all differentiable inputs jointly
     differentiable: tuple[bool, ...] | None = None  # per input; None = all

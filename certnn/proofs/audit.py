@@ -15,6 +15,7 @@ boundary is registered once, in the module whose arithmetic relies on it:
 * ``certnn.verify.checker.ASSUMPTIONS``: the certificate checker;
 * ``certnn.control.problem``, ``.reach``: the problem reader's expression
   translation, simulation tolerances;
+* ``certnn.pinn.error.ASSUMPTIONS``: the maximum principles behind PINN error bounds;
 * ``certnn.bugzoo.card``: what the BugZoo contracts rest on (sampled
   properties, ml_dtypes' bfloat16 rounding).
 
@@ -38,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker",
-              "certnn.control.problem", "certnn.control.reach", "certnn.bugzoo.card")
+              "certnn.control.problem", "certnn.control.reach", "certnn.pinn.error", "certnn.bugzoo.card")
 
 
 @dataclass

@@ -82,8 +82,10 @@ ASSUMPTIONS = {   # the checker's own boundaries (the rest come from certnn.floa
         "are code, tested for every op in tests/conformance on random points and box corners, not "
         "proved); the checker uses them only for constants computed inside the graph",
 }
-# Entries of the theorem registry (certnn.proofs, being built) that this check rests on,
-# reported with every result; none is registered for it yet.
+# Entries of the theorem registry (certnn prove) that a check rests on, reported with every
+# result. Real-semantics checks re-derive every step in exact or outward-rounded arithmetic
+# and rest on assumptions only; a binary32 check also rests on the rounding lemma behind the
+# error budget it subtracts (added by ``_Checker.binary32``).
 THEOREMS: tuple = ()
 
 
@@ -102,6 +104,7 @@ class CheckResult:
     graph_hash: str = ""
     evidence: list = field(default_factory=list)
     claim: Claim | None = None               # what was checked (None: rejected as a whole)
+    theorems: tuple = THEOREMS               # theorem registry entries the check rests on
 
     def __post_init__(self):
         if not self.evidence:
@@ -128,7 +131,7 @@ class CheckResult:
                 "per_example": self.accepted.tolist(), "reasons": self.reasons, "evidence": self.evidence,
                 "semantics": c and c.semantics, "region": c and c.region, "spec": c and c.spec,
                 "claim": c.words() if self.ok else None, "assumptions": list(self.assumptions),
-                "theorems": list(THEOREMS), "seconds": self.seconds, "graph_hash": self.graph_hash}
+                "theorems": list(self.theorems), "seconds": self.seconds, "graph_hash": self.graph_hash}
 
 
 def check_certificate(cert, graph: Graph | None = None, expected_region=None, expected_spec=None,
@@ -182,9 +185,9 @@ def check_certificate(cert, graph: Graph | None = None, expected_region=None, ex
     for i in np.flatnonzero(~claimed):
         reasons[i] = reasons[i] or "no claim: the certificate does not claim this example"
     claim = Claim(cert.semantics, region, spec, np.flatnonzero(accepted).tolist(), N, list(checker.assumptions),
-                  list(THEOREMS))
+                  list(checker.theorems))
     return CheckResult(accepted, claimed, reasons, lower, tuple(checker.assumptions), time.perf_counter() - t0, h,
-                       claim=claim)
+                       claim=claim, theorems=tuple(checker.theorems))
 
 
 def _compare(cert: Certificate, region, spec) -> None:
@@ -308,6 +311,7 @@ class _Checker:
     def __init__(self, g: Graph, cert: Certificate):
         self.g, self.cert, self.N = g, cert, cert.n
         self.assumptions = list(iv.BLAS)
+        self.theorems = list(THEOREMS)
         self.nodes = {n.id: n for n in g.nodes}
         self.order = [n.id for n in g.nodes]
         bad = sorted({n.op for n in g.nodes if not n.is_source and n.op not in SUPPORTED})
@@ -789,7 +793,7 @@ class _Checker:
 
     # ------------------------------------------------------------------ binary32
     def binary32(self, graph, lower):
-        from ..error_budget.forward import ASSUMPTIONS, error_budget
+        from ..error_budget.forward import ASSUMPTIONS, THEOREMS_USED, error_budget
         order = "sequential" if self.cert.semantics == "binary32" else "any"
         try:
             eb = error_budget(graph, self.cert.region.lo, self.cert.region.hi, order=order)
@@ -800,6 +804,7 @@ class _Checker:
         pen = iv.bilinear(lambda a, b: np.einsum("nko,no->nk", a, b), C, C, e, e, C.shape[2])[1]
         scope = {"binary32": "semantics:binary32", "binary32-any-order": "semantics:binary32-any-order"}
         self.assumptions += [a for a in ASSUMPTIONS + (scope[self.cert.semantics],) if a not in self.assumptions]
+        self.theorems += [t for t in THEOREMS_USED if t not in self.theorems]
         return iv.down(lower - pen)
 
 

@@ -258,7 +258,27 @@ def train_mnist(cfg: TrainConfig, data_dir=None, out: str | Path | None = None, 
     res = train_classifier(cfg.arch, recipe, data_dir, out, progress, log)
     res = {"arch": cfg.arch, **{k: v for k, v in res.items() if k not in ("model", "metric", "value")}}
     res["config"] = asdict(cfg)
+    if out is not None:
+        save_training_log(out, res)        # the per-epoch history and the command's settings
     return res
+
+
+TRAINING_LOG = "training.json"
+
+
+def save_training_log(folder, result: dict) -> Path:
+    """``training.json`` next to the checkpoint: the per-epoch history (loss, train and
+    test accuracy, seconds) and the run's settings, for ``certnn report``."""
+    import json
+
+    from ..io import atomic_write
+    path = Path(folder) / TRAINING_LOG
+    doc = {"format": "certnn-training-log", "version": 1, "history": result.get("history", []),
+           "config": result.get("config", {}), "summary": {k: result.get(k) for k in
+                                                            ("arch", "test_accuracy", "train_accuracy", "epochs", "params")}}
+    with atomic_write(path, "w") as f:
+        json.dump(doc, f, indent=1)
+    return path
 
 
 def _progress(enabled: bool):

@@ -20,11 +20,10 @@ def test_sympy_derivative_equals_vjp_rule(op):
 
 @pytest.mark.parametrize("op", ELEMENTWISE, ids=lambda o: o.name)
 def test_sympy_form_matches_real_rule(op):
-    n = op.arity[0]
-    syms = sympy.symbols(f"x0:{n}", real=True)
-    attrs = op.normalize({})
-    f = sympy.lambdify(syms, op.sympy_form(*syms, **attrs), modules=["scipy", "numpy"])
     for s in op.samples(np.random.default_rng(3)):
+        syms = sympy.symbols(f"x0:{len(s.inputs)}", real=True)
+        attrs = op.normalize(s.attrs)
+        f = sympy.lambdify(syms, op.sympy_form(*syms, **attrs), modules=["scipy", "numpy"])
         xs = np.broadcast_arrays(*s.inputs)
         got = op.real(*s.inputs, **attrs)
         want = np.vectorize(lambda *v: float(f(*v)))(*xs)

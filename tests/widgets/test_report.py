@@ -1,0 +1,127 @@
+"""The pages without a browser: the artifact registry and the two commands, a tampered
+certificate shown as no claim, the offline guarantees of a page, the conformance
+tests the op panel cites, and the notebook representations."""
+
+import ast
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from certnn.bounds import Region, compute_bounds
+from certnn.interop.checkpoint import load_graph
+from certnn.tensor import Tensor
+from certnn.verify.certificate import load_certificate
+from certnn.widgets import report
+from certnn.widgets.bounds import compare_methods
+from certnn.widgets.certificates import certificate_view
+from certnn.widgets.ops_info import CONFORMANCE
+from certnn.widgets.page import View, to_json
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cli(capsys, *args):
+    """(exit status, stderr) of ``certnn ARGS``, run in-process (a subprocess would re-import everything)."""
+    from certnn.cli import main
+    capsys.readouterr()
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
+
+
+def _cert(run_dir):
+    return min((run_dir / "certificates").rglob("cert-*.json"))
+
+
+def test_view_and_report_commands(run_dir, tmp_path, capsys):
+    code, err = _cli(capsys, "view", _cert(run_dir), "--out", tmp_path / "cert.html")
+    assert code == 0, err
+    html = (tmp_path / "cert.html").read_text()
+    assert 'class="verdict ok"' in html and "Proved (checker):" in html
+    code, err = _cli(capsys, "report", run_dir, "--out", tmp_path / "r.html", "--no-tape", "--no-bounds")
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text()
+    for anchor in ('id="graph"', 'id="certificates"', 'id="training"', 'id="error-budget"', 'id="cert-0"'):
+        assert anchor in html
+    (tmp_path / "notes.json").write_text('{"a": 1}')
+    (tmp_path / "cut.json").write_text('{"format": "certnn-certif')
+    for args, words in ((("view", tmp_path / "notes.json"), "not a certnn artifact"),
+                        (("view", tmp_path / "missing.json"), "no such file"),
+                        (("view", tmp_path / "cut.json"), "not valid JSON"),
+                        (("report", tmp_path / "notes.json"), "not a folder"),
+                        (("report", tmp_path / "empty"), "not a folder")):
+        code, err = _cli(capsys, *args, "--out", tmp_path / "x.html")
+        assert code == 1 and err.startswith("error: ") and words in err, err
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_a_tampered_certificate_is_shown_as_no_claim(run_dir, tmp_path):
+    src = _cert(run_dir)
+    dst = tmp_path / src.name
+    shutil.copy(src.with_suffix(".npz"), dst.with_suffix(".npz"))
+    doc = json.loads(src.read_text())
+    doc["graph_hash"] = "sha256:" + "0" * 64                  # a certificate for another graph
+    doc["model"] = str(run_dir.resolve())
+    dst.write_text(json.dumps(doc))
+    v = certificate_view(dst)
+    assert {e.level for e in v.evidence} == {"none"} and "No claim" in v.body and "Proved" not in v.body
+    assert 'data-ok="false"' in v.body
+
+
+def test_sampled_activations_are_never_certified(run_dir):
+    g = load_graph(run_dir)
+    c = load_certificate(_cert(run_dir))
+    v = compare_methods(g, c.region, c.spec, methods=("ibp", "crown"), samples=50)
+    levels = {e.what: e.level for e in v.evidence}
+    assert levels["ibp bounds"] == levels["crown bounds"] == "computed"
+    assert levels["activation ranges at 50 sampled inputs"] == "tested"
+    assert "certified" not in levels.values()          # no checker result was passed
+
+
+def test_a_page_is_self_contained_and_data_cannot_close_its_script():
+    v = View("t", None, "<p>x</p>", {"s": "</script><script>alert(1)</script>", "x": float("inf")})
+    html = v.html()
+    assert 'http-equiv="Content-Security-Policy"' in html and "default-src 'none'" in html
+    assert "</script><script>alert" not in html and '"x":"inf"' in to_json(v.data)
+    for attr in ("src=", "href="):
+        assert f'{attr}"http' not in html and f"{attr}'http" not in html
+
+
+def test_new_artifact_kinds_register_with_one_call(tmp_path):
+    art = report.register(report.Artifact("certnn-demo", "demo", lambda p, ctx: [View(f"Demo {p.name}", None)]))
+    try:
+        (tmp_path / "a.json").write_text('{"format": "certnn-demo"}')
+        assert [v.title for v in report.views_of(tmp_path / "a.json")] == ["Demo a.json"]
+        views, skipped = report.run_views(tmp_path)
+        assert [v.title for v in views] == ["Demo a.json"] and skipped == []
+    finally:
+        del report.ARTIFACTS[art.format]
+
+
+def test_the_op_panel_cites_tests_that_exist():
+    for rule, entries in CONFORMANCE.items():
+        for path, func, _, _, evidence, _ in entries:
+            src = ROOT / path
+            assert src.exists(), f"{rule}: {path} does not exist"
+            if func:
+                names = {n.name for n in ast.walk(ast.parse(src.read_text())) if isinstance(n, ast.FunctionDef)}
+                assert func in names, f"{rule}: {path} has no test {func}"
+            assert evidence in ("tested", "proved")
+
+
+def test_notebook_representations(run_dir):
+    import certnn.widgets.notebook  # noqa: F401  (attaches _repr_html_)
+    g = load_graph(run_dir)
+    assert g._repr_html_().startswith("<iframe srcdoc=") and "certnn.mount.graph" in g._repr_html_()
+    t = Tensor(np.array([[1.0, -2.0], [0.0, 3.0]]))
+    assert "(2, 2)" in t._repr_html_() and ">3<" in t._repr_html_()
+    x = np.full((2, 784), 0.5)
+    b = compute_bounds(g, Region.box(x - 0.01, x + 0.01), None, method="crown")
+    assert "bounds-summary" in b._repr_html_()
+    assert "Proved (checker)" in load_certificate(_cert(run_dir))._repr_html_()
