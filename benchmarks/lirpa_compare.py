@@ -2,7 +2,7 @@
 same inputs, one process, one thread each.
 
     .venv/bin/python benchmarks/lirpa_compare.py [--images 20] [--eps 0.01] [--models conv,mlp128,mlp256x2,resnet]
-        [--alpha-iters 20] [--train-images 10000]
+        [--methods ibp,crown,alpha-crown] [--modes single,batch] [--alpha-iters 20] [--train-images 10000]
 
 Models (as in the issue): the conv net Conv(1->16, 4x4, s2, p1)-ReLU-Conv(16->32,
 4x4, s2, p1)-ReLU-Linear(1568->100)-ReLU-Linear(100->10), the MLPs 784-128-10 and
@@ -17,9 +17,12 @@ tools' default mode: the output rows' slopes only, intermediate bounds fixed
 (certnn ``alpha_mode="spec"``, auto_LiRPA ``fix_interm_bounds``).
 
 auto_LiRPA and torch are benchmark-only dependencies (the ``bench`` extra).
-When auto_LiRPA cannot be imported (the PyPI release 0.3 does not import with
-torch 2.13 and numpy 2), its columns are null and the reason is recorded;
-certnn's figures are still measured. Prints a table and writes
+auto_LiRPA's PyPI release 0.3 (``pip install --no-deps auto-lirpa``) does not
+import on torch 2.13 and numpy 2 as it is: :func:`lirpa_shims` supplies the three
+names it misses (documented there; recorded in the result). When it still
+cannot be imported its columns are null and the reason is recorded; certnn's
+figures are still measured. alpha-CROWN runs 20 steps of size 0.5 (auto_LiRPA
+0.3's default) in both tools. Prints a table and writes
 benchmarks/results/lirpa_compare.json (paths relative to the data roots).
 """
 
@@ -37,6 +40,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+LIRPA_LR = 0.5
 RESNET = "vnncomp2022/sri_resnet_a/onnx/resnet_3b2_bn_mixup_adv_4.0_bs128_lr-1.onnx"
 
 
@@ -64,9 +68,59 @@ def train(model, x, y, seed=0):
     return model.eval().double()
 
 
+def lirpa_shims() -> list[str]:
+    """Make auto_LiRPA 0.3 (its only PyPI release, 2022, installed with
+    ``pip install --no-deps auto-lirpa``) import and trace on torch 2.13 and
+    numpy 2. Its undeclared dependencies ``appdirs`` and ``tqdm`` come from the
+    ``bench`` extra; three names it uses are gone, and each shim supplies the same
+    behaviour, only for this benchmark process. Returns the shims applied.
+
+    * ``numpy.lib.arraysetops.isin`` (numpy 2 moved it): ``numpy.isin``;
+    * ``torch.onnx.symbolic_helper._set_opset_version`` (moved in torch 2.x): sets
+      the TorchScript exporter's opset global, as the old function did;
+    * ``torch._C.Node.__getitem__`` (attribute access by subscript, removed): the
+      typed getter the node names for that attribute (``n.kindOf(k)``);
+    * ``BoundedModule._named_members`` (overrides torch's with the 1.x signature;
+      torch 2 passes ``remove_duplicate``): the same walk, the keyword accepted
+      (0.3's walk already drops duplicates).
+"""
+    import types
+    import torch
+    applied = []
+
+    def module(name, **attrs):
+        if name not in sys.modules:
+            try:
+                __import__(name)
+                return
+            except ImportError:
+                m = types.ModuleType(name)
+                m.__dict__.update(attrs)
+                sys.modules[name] = m
+                applied.append(name)
+    module("numpy.lib.arraysetops", isin=np.isin)
+    import torch.onnx.symbolic_helper as helper
+    if not hasattr(helper, "_set_opset_version"):
+        from torch.onnx._internal.torchscript_exporter._globals import GLOBALS
+        helper._set_opset_version = lambda v: setattr(GLOBALS, "export_onnx_opset_version", v)
+        applied.append("torch.onnx.symbolic_helper._set_opset_version")
+    if not hasattr(torch._C.Node, "__getitem__"):
+        torch._C.Node.__getitem__ = lambda self, k: getattr(self, self.kindOf(k))(k)
+        applied.append("torch._C.Node.__getitem__")
+    from auto_LiRPA.bound_general import BoundedModule
+    walk = BoundedModule._named_members
+    if "remove_duplicate" not in walk.__code__.co_varnames:
+        BoundedModule._named_members = lambda self, fn, prefix="", recurse=True, remove_duplicate=True: \
+            walk(self, fn, prefix, recurse)
+        applied.append("auto_LiRPA.BoundedModule._named_members(remove_duplicate=...)")
+    return applied
+
+
 def lirpa_or_reason():
     try:
+        shims = lirpa_shims()
         import auto_LiRPA  # noqa: F401
+        auto_LiRPA.certnn_shims = shims
         return auto_LiRPA, None
     except Exception as e:  # an import that fails for any reason is recorded, not fatal
         return None, f"{type(e).__name__}: {e}"
@@ -76,7 +130,8 @@ def time_certnn(graph, region, spec, method, iters, batched):
     from certnn.bounds import compute_bounds
     from certnn.bounds.net import analyze
     net = analyze(graph)
-    kw = {"iters": iters, "alpha_mode": "spec"} if method == "alpha-crown" else {}
+    # auto_LiRPA 0.3's defaults: step 0.5 decaying by 0.98, output rows only
+    kw = {"iters": iters, "alpha_mode": "spec", "lr": LIRPA_LR} if method == "alpha-crown" else {}
     t0 = time.perf_counter()
     if batched:
         lb = compute_bounds(net, region, spec, method=method, **kw).lb
@@ -86,23 +141,45 @@ def time_certnn(graph, region, spec, method, iters, batched):
     return (time.perf_counter() - t0) / region.n, lb
 
 
-def time_lirpa(lirpa, model, x, eps, C, method, iters, batched):
+def time_lirpa(lirpa, model, x, region, C, method, iters, batched):
+    """auto_LiRPA's bound of the same rows over the same boxes (``region.lo/hi``).
+    Single alpha-CROWN calls get one BoundedModule per example, built before the
+    clock starts: 0.3 keeps a call's sparse slopes on the module and its next call on
+    another input fails an assertion. The default dtype is float64 meanwhile (the
+    models and inputs are; 0.3 creates some buffers in the default dtype)."""
+    import torch
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        return _time_lirpa(model, x, region, C, method, iters, batched)
+    finally:
+        torch.set_default_dtype(default)
+
+
+def _time_lirpa(model, x, region, C, method, iters, batched):
     import torch
     from auto_LiRPA import BoundedModule, BoundedTensor, PerturbationLpNorm
     xt = torch.tensor(x)
-    bm = BoundedModule(model, xt[:1], device="cpu")
     name = {"ibp": "IBP", "crown": "CROWN", "alpha-crown": "alpha-CROWN"}[method]
-    if method == "alpha-crown":
-        bm.set_bound_opts({"optimize_bound_args": {"iteration": iters}})
+
+    def module():
+        bm = BoundedModule(model, xt[:1], device="cpu")
+        if method == "alpha-crown":
+            bm.set_bound_opts({"optimize_bound_args": {"iteration": iters, "lr_alpha": LIRPA_LR,
+                                                       "fix_intermediate_layer_bounds": True}})
+        return bm
+    one = module()
+    bms = [module() for _ in x] if method == "alpha-crown" and not batched else [one] * len(x)
     Ct = torch.tensor(C)
-    ptb = lambda lo, hi: PerturbationLpNorm(norm=float("inf"), eps=eps, x_L=lo, x_U=hi)  # noqa: E731
-    lo, hi = torch.clamp(xt - eps, 0, 1), torch.clamp(xt + eps, 0, 1)
+    ptb = lambda lo, hi: PerturbationLpNorm(norm=float("inf"), x_L=lo, x_U=hi)  # noqa: E731
+    lo, hi = torch.tensor(region.lo), torch.tensor(region.hi)
     t0 = time.perf_counter()
     if batched:
-        lb = bm.compute_bounds(x=(BoundedTensor(xt, ptb(lo, hi)),), C=Ct, method=name, bound_upper=False)[0]
+        lb = one.compute_bounds(x=(BoundedTensor(xt, ptb(lo, hi)),), C=Ct, method=name, bound_upper=False)[0]
     else:
-        lb = torch.cat([bm.compute_bounds(x=(BoundedTensor(xt[i:i + 1], ptb(lo[i:i + 1], hi[i:i + 1])),),
-                                          C=Ct[i:i + 1], method=name, bound_upper=False)[0] for i in range(len(x))])
+        lb = torch.cat([bms[i].compute_bounds(x=(BoundedTensor(xt[i:i + 1], ptb(lo[i:i + 1], hi[i:i + 1])),),
+                                              C=Ct[i:i + 1], method=name, bound_upper=False)[0]
+                        for i in range(len(x))])
     return (time.perf_counter() - t0) / len(x), lb.detach().numpy()
 
 
@@ -112,6 +189,7 @@ def main():
     ap.add_argument("--eps", type=float, default=0.01)
     ap.add_argument("--models", default="conv,mlp128,mlp256x2,resnet")
     ap.add_argument("--methods", default="ibp,crown,alpha-crown")
+    ap.add_argument("--modes", default="single,batch", help="single calls per example, one batched call, or both")
     ap.add_argument("--alpha-iters", type=int, default=20)
     ap.add_argument("--train-images", type=int, default=10000)
     ap.add_argument("--resnet-images", type=int, default=3, help="inputs for the (slow) ResNet rows")
@@ -143,7 +221,8 @@ def main():
             # the CIFAR images the category's properties are about: the centres of their boxes
             boxes = [load_instance(r["onnx"], r["vnnlib"])[2][0][0] for r in rows_]
             xs = np.concatenate([(b.lo + b.hi) / 2 for b in boxes])
-            model = None                                   # auto_LiRPA would need the ONNX converted to torch
+            from certnn.interop.torch_export import to_torch
+            model = to_torch(graph).double().eval()        # the same weights, as a torch module
         else:
             model = train(torch_models()[name](), xtr, ytr)
             graph = from_torch(model.float(), torch.zeros(1, 1, 28, 28))
@@ -159,18 +238,26 @@ def main():
         else:
             region = Region.ball(xs, args.eps, "inf", domain=(0.0, 1.0))
         for method in methods:
-            for batched in (False, True):
+            for batched in [m == "batch" for m in args.modes.split(",")]:
                 with threadpool_limits(limits=1):
                     t_c, lb_c = time_certnn(graph, region, spec, method, args.alpha_iters, batched)
                     t_l = lb_l = None
+                    lirpa_error = None
                     if lirpa is not None and model is not None:
-                        t_l, lb_l = time_lirpa(lirpa, model, xs, args.eps, spec.C, method, args.alpha_iters, batched)
+                        try:
+                            t_l, lb_l = time_lirpa(lirpa, model, xs, region, spec.C, method, args.alpha_iters,
+                                                   batched)
+                        except Exception as e:   # recorded per row: the other rows still compare
+                            lirpa_error = _where(e)
                 diff = None if lb_l is None else float(np.max(np.abs(lb_c - lb_l) / (1 + np.abs(lb_l))))
                 row = {"model": name, "method": method, "batched": batched, "certnn_ms": 1e3 * t_c,
                        "auto_lirpa_ms": None if t_l is None else 1e3 * t_l,
                        "ratio": None if t_l is None else t_c / t_l, "max_rel_diff": diff,
+                       # > 0: certnn's lower bounds are tighter on average (alpha-CROWN's optimizers differ)
+                       "mean_lb_gain": None if lb_l is None else float(np.mean(lb_c - lb_l)),
                        "certnn_verified": int(np.sum(np.all(lb_c > 0, axis=1))),
-                       "auto_lirpa_verified": None if lb_l is None else int(np.sum(np.all(lb_l > 0, axis=1)))}
+                       "auto_lirpa_verified": None if lb_l is None else int(np.sum(np.all(lb_l > 0, axis=1))),
+                       "auto_lirpa_error": lirpa_error}
                 rows.append(row)
                 fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
                 print(f"{name:<9} {method:<12} {'batch' if batched else 'single':<6} certnn {t_c * 1e3:9.2f} ms  "
@@ -182,18 +269,28 @@ def main():
     print(f"wrote {args.out}")
 
 
+def _where(e: Exception) -> str:
+    """An exception in one line: its type, message and the frame that raised it."""
+    import traceback
+    frame = traceback.extract_tb(e.__traceback__)[-1]
+    where = f"{Path(frame.filename).parent.name}/{Path(frame.filename).name}:{frame.lineno}"
+    return f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]} ({where}: {frame.line})"
+
+
 def _write(args, lirpa, why, rows, torch):
     """The results so far (rewritten after every row: a long run leaves what it measured)."""
     from certnn.io import atomic_write
     doc = {"images": args.images, "eps": args.eps, "alpha_iters": args.alpha_iters, "threads": 1,
            "auto_lirpa": None if lirpa is None else getattr(lirpa, "__version__", "?"), "auto_lirpa_missing": why,
+           "auto_lirpa_shims": None if lirpa is None else lirpa.certnn_shims,
            "data": "mnist (CERTNN_DATA); resnet: " + RESNET + " (CERTNN_BENCHMARKS)",
            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "torch": torch.__version__},
            "rows": rows}
     out = Path(args.out)
-    if out.exists():            # keep the rows of models this run did not measure
-        ran = {r["model"] for r in rows}
-        doc["rows"] = [r for r in json.loads(out.read_text()).get("rows", []) if r["model"] not in ran] + rows
+    if out.exists():            # keep the rows (model, method, mode) this run did not measure
+        key = lambda r: (r["model"], r["method"], r["batched"])  # noqa: E731
+        ran = {key(r) for r in rows}
+        doc["rows"] = [r for r in json.loads(out.read_text()).get("rows", []) if key(r) not in ran] + rows
     with atomic_write(args.out, "w") as f:
         json.dump(doc, f, indent=1)
 

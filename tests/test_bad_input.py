@@ -28,6 +28,8 @@ fails the test instead of eating the machine.
 #               zero images, (0, 784) input, wrapping IDX dims, ONNX dim -5, .npz/string --input, output a
 #               parameter, binary CSV, 4,300-digit integers        test_mnist_files, test_bounds_input_files,
 #                                                                  test_onnx_models, test_model_files, test_instances_csv
+#   pages: certnn view / certnn report on malformed, missing, folder, unknown-format inputs
+#                                       test_view_inputs, test_report_inputs, test_report_shows_...
 #   lower severity: empty .npy, suite with every ONNX missing, timeout_s nan/-5, umask, stale certificates,
 #               "claimed": ["yes", ...], X_٣, escaping references, complex --input
 #                                                                  test_bounds_input_files, test_suite_where_every_onnx_...,
@@ -869,6 +871,79 @@ def test_float_explain_huge_exponents(capsys):
         code, out, err = run_cli(capsys, "float", "explain", "--", value)
         assert code == 0 and f"value     {want}" in out, err
     refused(run_cli(capsys, "float", "explain", "1" * 5000), "digits")
+
+
+# ------------------------------------------------------------------------------- pages (certnn view, certnn report)
+
+GOOD_LOG = b'{"format": "certnn-training-log", "history": [{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.3}]}'
+PAGE_KINDS = dict(JSON_KINDS, **{"unknown format": ("no view", "certnn-nonsense"),
+                                 "no format field": ("not a certnn artifact",)})
+
+
+def _page_input(path: Path, kind: str) -> None:
+    if kind == "unknown format":
+        path.write_text('{"format": "certnn-nonsense"}')
+    elif kind == "no format field":
+        path.write_text('{"epochs": 3}')
+    else:
+        path.write_bytes(GOOD_LOG)
+        make_kind(path, kind, GOOD_LOG)
+
+
+def _pinn_cert_without_model(folder: Path) -> Path:
+    """A PINN certificate (format-valid) whose model file does not exist."""
+    from certnn.pinn import certificate as pc
+    region = pc.RegionCert("residual", "residual", np.zeros(2), np.ones(2), 1.0, np.zeros((0, 2), np.int64),
+                           np.ones(1))
+    return pc.save(pc.PinnCertificate("heat", "0" * 64, "sha256:" + "0" * 64, ["t", "x"], [region],
+                                      model=str(folder / "absent-net.json")), folder / "pinn.cert.json")
+
+
+@pytest.mark.parametrize("kind", sorted(PAGE_KINDS) + ["PINN certificate, model missing"])
+def test_view_inputs(tmp_path, capsys, kind):
+    src = tmp_path / "a.json"
+    if kind.startswith("PINN"):
+        src, words = _pinn_cert_without_model(tmp_path), ("absent-net.json",)
+    else:
+        _page_input(src, kind)
+        words = PAGE_KINDS[kind]
+    out = tmp_path / "page.html"
+    out.write_text("previous")
+    refused(run_cli(capsys, "view", src, "--out", out), src.name, *words, codes=(1,))
+    assert out.read_text() == "previous"
+    no_leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["missing folder", "a file"] + sorted(PAGE_KINDS))
+def test_report_inputs(tmp_path, capsys, kind):
+    run = tmp_path / "run"
+    if kind == "a file":
+        run.write_bytes(GOOD_LOG)
+        words = ("not a folder",)
+    elif kind == "missing folder":
+        words = ("no such folder",)
+    else:               # a folder whose only JSON file is bad: nothing to show
+        run.mkdir()
+        _page_input(run / "a.json", kind)
+        words = ("holds no certnn artifact",)
+    out = tmp_path / "report.html"
+    out.write_text("previous")
+    refused(run_cli(capsys, "report", run, "--out", out), "run", *words, codes=(1,))
+    assert out.read_text() == "previous"
+    no_leftovers(tmp_path)
+
+
+def test_report_shows_bad_files_next_to_good_ones_as_no_claim(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.json").write_bytes(GOOD_LOG)
+    _page_input(run / "cut.json", "truncated")
+    _pinn_cert_without_model(run)
+    code, out, err = run_cli(capsys, "report", run, "--out", tmp_path / "r.html")
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="training"' in html and "Cannot show pinn.cert.json" in html and "absent-net.json" in html
+    assert "cut.json" in html and 'data-level="certified"' not in html
 
 
 # ------------------------------------------------------------------------------- memory and time (guarded)

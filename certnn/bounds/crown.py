@@ -99,9 +99,7 @@ def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict |
         elif kind == "relax":
             alpha = None if alphas is None else alphas.get(nid)
             lw, lb, uw, ub = _relaxation(net, nid, bounds, alpha, mode)
-            ap, am = np.maximum(a, 0), np.minimum(a, 0)
-            c = ap * lw + am * uw
-            bias += np.sum(ap * lb + am * ub, axis=red)
+            c = _relax_step(a, lw, lb, uw, ub, bias)
             if keep:
                 saved[nid] = (a, alpha, lw, lb, uw, ub)
             i = n.inputs[0]
@@ -121,6 +119,34 @@ def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict |
     if a_in is None:
         a_in = np.zeros((N, K) + net.shape(net.input))
     return a_in, bias, saved
+
+
+def _relax_step(a: np.ndarray, lw, lb, uw, ub, bias: np.ndarray) -> np.ndarray:
+    """Coefficients through a relaxed elementwise node, ``max(a,0) lw + min(a,0) uw``,
+    adding ``max(a,0) lb + min(a,0) ub`` to ``bias`` (N, K). Neurons whose two
+    lines coincide (a relu's stable ones: most of a deep layer) take ``a uw`` and
+    ``a ub``; only the others are split by sign."""
+    N, K = a.shape[:2]
+    S = a[0, 0].size
+    f = lambda x: x.reshape(x.shape[:2] + (S,))  # noqa: E731
+    a2, lw2, lb2, uw2, ub2 = f(a), f(lw), f(lb), f(uw), f(ub)
+    open_ = np.flatnonzero(np.any(((lw2 != uw2) | (lb2 != ub2)).reshape(-1, S), axis=0))
+    if open_.size > S // 2:
+        ap, am = np.maximum(a2, 0), np.minimum(a2, 0)
+        bias += np.sum(ap * lb2 + am * ub2, axis=2)
+        return (ap * lw2 + am * uw2).reshape(a.shape)
+    c = a2 * uw2
+    closed_ub = np.array(ub2)
+    closed_ub[:, :, open_] = 0.0
+    if np.any(closed_ub):
+        bias += np.einsum("nks,nks->nk", a2, np.broadcast_to(closed_ub, a2.shape))
+    if open_.size:
+        ao = a2[:, :, open_]
+        ap, am = np.maximum(ao, 0), np.minimum(ao, 0)
+        pick = lambda x: x[:, :, open_]  # noqa: E731
+        c[:, :, open_] = ap * pick(lw2) + am * pick(uw2)
+        bias += np.sum(ap * pick(lb2) + am * pick(ub2), axis=2)
+    return c.reshape(a.shape)
 
 
 def _target_rows(net: Net, nid: str, N: int) -> np.ndarray:

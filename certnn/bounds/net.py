@@ -132,10 +132,12 @@ TRANSPOSE_CHUNK = 1 << 21  # elements of a transposed convolution's column buffe
 
 def conv_transpose(a: np.ndarray, w: np.ndarray, x_shape: tuple, *, stride, padding, dilation, groups) -> np.ndarray:
     """The adjoint of ``x -> conv2d(x, w)`` applied to coefficient rows ``a``
-    (M, O, Ho, Wo): (M, C, H, W). Per chunk of rows one GEMM of the kernel
-    against the rows (the column buffer) and a col2im over the kH kW kernel
-    positions; chunks keep the column buffer in cache (the buffer is kH kW
-    times the result, and the GEMM's inner dimension is only O/groups)."""
+    (M, O, Ho, Wo): (M, C, H, W). Per chunk of rows and group one GEMM of the
+    transposed kernel (cg kH kW, og) against all rows' positions side by side, then
+    a col2im over the kH kW kernel positions (one large GEMM instead of m small
+    ones: the maps of deep layers have few positions). The col2im's strided adds
+    run along the longer of the rows axis and the map's width (the innermost axis
+    of the buffer), so numpy's inner loops stay long."""
     M, O, Ho, Wo = a.shape
     C, H, Wd = x_shape
     _, cg, kh, kw = w.shape
@@ -148,13 +150,28 @@ def conv_transpose(a: np.ndarray, w: np.ndarray, x_shape: tuple, *, stride, padd
     step = max(1, TRANSPOSE_CHUNK // max(1, cg * kh * kw * Ho * Wo * groups))
     for s in range(0, M, step):
         m = min(step, M - s)
-        rows = a[s:s + m].reshape(m, groups, og, Ho * Wo)
-        cols = np.matmul(wt[None], rows).reshape(m, groups * cg, kh, kw, Ho, Wo)
-        buf = np.zeros((m, C, Hp, Wp))
-        for p in range(kh):
-            for q in range(kw):
-                buf[:, :, p * dh:p * dh + sh * (Ho - 1) + 1:sh, q * dw:q * dw + sw * (Wo - 1) + 1:sw] += cols[:, :, p, q]
-        out[s:s + m] = buf[:, :, ph:ph + H, pw:pw + Wd]
+        rows_last = m > Wo                      # buffer (C, Hp, Wp, m), else (C, m, Hp, Wp)
+        buf = np.zeros((C, Hp, Wp, m) if rows_last else (C, m, Hp, Wp))
+        for g in range(groups):
+            ag = a[s:s + m, g * og:(g + 1) * og]
+            if rows_last:
+                cols = (wt[g] @ ag.transpose(1, 2, 3, 0).reshape(og, -1)).reshape(cg, kh, kw, Ho, Wo, m)
+            else:
+                cols = (wt[g] @ ag.reshape(m, og, Ho * Wo).transpose(1, 0, 2).reshape(og, -1))
+                cols = cols.reshape(cg, kh, kw, m, Ho, Wo)
+            bg = buf[g * cg:(g + 1) * cg]
+            for p in range(kh):
+                hs = slice(p * dh, p * dh + sh * (Ho - 1) + 1, sh)
+                for q in range(kw):
+                    ws = slice(q * dw, q * dw + sw * (Wo - 1) + 1, sw)
+                    if rows_last:
+                        bg[:, hs, ws] += cols[:, p, q]
+                    else:
+                        bg[:, :, hs, ws] += cols[:, p, q]
+        if rows_last:
+            out[s:s + m] = buf[:, ph:ph + H, pw:pw + Wd].transpose(3, 0, 1, 2)
+        else:
+            out[s:s + m] = buf[:, :, ph:ph + H, pw:pw + Wd].transpose(1, 0, 2, 3)
     return out
 
 

@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import (approx, audit, bugzoo, check, floats, graph, lyapunov, main_job, pinn, prove, reach, train,
+from . import (approx, audit, bugzoo, check, floats, graph, lyapunov, main_job, pinn, prove, reach, rl, train,
                verify, vnncomp, widgets, zoo)
 
 
@@ -39,6 +39,7 @@ COMMANDS = [
     widgets.view_cmd,
     pinn.pinn_group,
     approx.approx_cmd,
+    rl.rl_group,
     zoo.zoo_group,
     bugzoo.bugzoo_group,
 ]

@@ -46,7 +46,8 @@ def report_cmd(run_dir, out, data, no_tape, no_bounds, open_):
 @click.option("--open", "open_", is_flag=True, help="Open the page in the default browser.")
 def view_cmd(artifact, out, open_):
     """One artifact (checkpoint, graph, certificate, BaB certificate, training log,
-    error budget, reach tube, Lyapunov certificate) as a self-contained HTML page."""
+    error budget, reach tube, Lyapunov certificate, PINN or approximation
+    certificate) as a self-contained HTML page; certificates are re-checked."""
     from ..io import output_file
     from ..widgets.report import view_page
     out = out or Path(artifact).name.removesuffix(".json") + ".html"

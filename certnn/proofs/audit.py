@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker",
-              "certnn.control.problem", "certnn.control.reach", "certnn.pinn.error", "certnn.bugzoo.card")
+              "certnn.control.problem", "certnn.control.reach", "certnn.pinn.error", "certnn.rl.theorems",
+              "certnn.rl.contract", "certnn.bugzoo.card")
 
 
 @dataclass

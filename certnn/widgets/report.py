@@ -53,9 +53,9 @@ def format_of(path: Path) -> str | None:
         path = path / "checkpoint.json"
     if path.suffix != ".json" or not path.is_file():
         return None
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    try:      # certnn's guarded reader: size cap, nesting depth, no NaN tricks
+        doc = parse_json(read_text(path, "artifact", ReportError), path, "artifact", ReportError)
+    except ReportError:
         return None
     return doc.get("format") if isinstance(doc, dict) else None
 
@@ -108,6 +108,16 @@ def _lyapunov(path: Path, ctx: dict) -> list:
     return [lyapunov_view(path, anchor=ctx.get("anchor", "") or "lyapunov")]
 
 
+def _pinn(path: Path, ctx: dict) -> list:
+    from .partition import pinn_view
+    return [pinn_view(path, anchor=ctx.get("anchor", "") or "pinn")]
+
+
+def _approx(path: Path, ctx: dict) -> list:
+    from .partition import approx_view
+    return [approx_view(path, anchor=ctx.get("anchor", "") or "approx")]
+
+
 def _graph_for(cert, ctx: dict):
     """The run's graph when ``cert`` is for it (else None: the checker loads the model it names)."""
     g = ctx.get("graph")
@@ -124,7 +134,9 @@ for _a in (Artifact("certnn.interop.checkpoint", "model checkpoint", _checkpoint
            Artifact("certnn-training-log", "training log", _training),
            Artifact("certnn-error-budget", "binary32 error budget", _budget),
            Artifact("certnn-reach-tube", "reach tube", _tube),
-           Artifact("certnn-lyapunov", "Lyapunov certificate", _lyapunov)):
+           Artifact("certnn-lyapunov", "Lyapunov certificate", _lyapunov),
+           Artifact("certnn.pinn.certificate", "PINN residual certificate (box partition)", _pinn),
+           Artifact("certnn.approx.certificate", "approximation certificate (box partition)", _approx)):
     register(_a)
 
 
@@ -164,6 +176,8 @@ def run_views(run_dir, data=None, tape: bool = True, bounds: bool = True) -> tup
     the autograd tape of one step, the floats of the radii). ``skipped`` lists
     (relative path, reason) for the JSON files it holds but cannot show."""
     run_dir = Path(run_dir)
+    if not run_dir.exists():
+        raise ReportError(f"{run_dir}: no such folder")
     if not run_dir.is_dir():
         raise ReportError(f"{run_dir}: not a folder (certnn report takes a run folder; use certnn view for a file)")
     files = sorted(p for p in run_dir.rglob("*.json") if p.is_file())

@@ -203,6 +203,30 @@ def test_tampering_is_rejected(proved, tmp_path):
         assert not res.ok, edit.__name__
 
 
+@pytest.mark.parametrize("param", ["1.weight", "1.running_mean", "3.b.weight", "0.weight"])
+def test_a_proof_for_other_weights_is_rejected(proved, tmp_path, param):
+    """The proof, re-hashed for a graph whose BatchNorm or convolution weights were
+    changed so that the box's centre violates the spec, is rejected: the checker
+    re-derives the bounds from the graph it is given."""
+    g, region, spec, proof = proved
+    centre = (region.lo + region.hi) / 2
+    rng = np.random.default_rng(0)
+    a = np.asarray(g.arrays[param], np.float64)
+    for k in range(40):                     # random changes, growing, until one breaks the spec
+        g2 = copy.deepcopy(g)
+        g2.arrays[param] = (a + rng.normal(0, (1 + k) * np.abs(a).max(), a.shape)).astype(np.float32)
+        (y,), _, _ = evaluate(g2, {g2.inputs[0].id: centre})
+        if spec.violated(np.asarray(y).reshape(1, -1))[0]:
+            break
+    else:
+        pytest.fail(f"no change of {param} tried makes the centre violate the spec")
+    folder = tmp_path / "other"
+    folder.mkdir()
+    path = write_bab_certificate(folder / "c.json", g2, [(region, spec)], [copy.deepcopy(proof)])
+    res = check_bab_certificate(path, g2, expected_cases=[(region, spec)])
+    assert not res.ok, "a proof for other weights was accepted"
+
+
 def test_checker_lower_bounds_of_an_avg_pool_residual_net_hold():
     """The checker's own sound bounds (avg_pool2d adjoint, residual add) lie below the
     sampled rows, and it accepts the producer's CROWN certificate."""

@@ -54,7 +54,7 @@ def test_view_and_report_commands(run_dir, tmp_path, capsys):
                         (("view", tmp_path / "missing.json"), "no such file"),
                         (("view", tmp_path / "cut.json"), "not valid JSON"),
                         (("report", tmp_path / "notes.json"), "not a folder"),
-                        (("report", tmp_path / "empty"), "not a folder")):
+                        (("report", tmp_path / "empty"), "no such folder")):
         code, err = _cli(capsys, *args, "--out", tmp_path / "x.html")
         assert code == 1 and err.startswith("error: ") and words in err, err
         assert len(err.strip().splitlines()) == 1

@@ -206,10 +206,11 @@ var certnn = (function () {
     return el("figure", {class: "chart-box"}, root, named.length ? legend : null);
   }
 
-  // A heat map of grid[row][col] with a colour bar; opts: {grid, title, xlabel, ylabel, arrows, marks, diverging}
+  // A heat map of grid[row][col] with a colour bar; opts: {grid, title, xlabel, ylabel, arrows, marks, diverging,
+  // extent: [lo, hi] of the colour scale (default: the grid's)}
   function heatmap(opts) {
     var g = opts.grid, R = g.length, C = R ? g[0].length : 0, cell = opts.cell || Math.max(4, Math.min(40, 360 / Math.max(R, C)));
-    var flat = [].concat.apply([], g).map(num), ext = finiteExtent(flat);
+    var flat = [].concat.apply([], g).map(num), ext = opts.extent || finiteExtent(flat);
     if (opts.diverging) { var a = Math.max(Math.abs(ext[0]), Math.abs(ext[1])); ext = [-a, a]; }
     var W = C * cell + 90, H = R * cell + 30;
     var root = svg("svg", {class: "heatmap", width: W, height: H, viewBox: "0 0 " + W + " " + H});
