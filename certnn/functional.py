@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 
 from .errors import ShapeError
+from .ops._common import strict_broadcast  # noqa: F401  (re-exported: F.strict_broadcast())
 from .tensor import Tensor, apply
 
 
@@ -55,6 +56,14 @@ def reshape(x, shape): return apply("reshape", x, shape=tuple(shape))
 def flatten(x, start_dim=1, end_dim=-1): return apply("flatten", x, start_dim=start_dim, end_dim=end_dim)
 def transpose(x, perm): return apply("transpose", x, perm=tuple(perm))
 def concat(xs, axis=0): return apply("concat", *xs, axis=axis)
+
+
+def where(cond, a, b):
+    """``a`` where the boolean ``cond`` is True, ``b`` elsewhere (broadcasting); the
+    gradient of the branch not taken is exactly zero, so ``where(y != 0, x / y, 0)``
+    has finite gradients (see :mod:`certnn.ops.select`)."""
+    import numpy as np
+    return apply("where", np.asarray(cond.data if isinstance(cond, Tensor) else cond, dtype=bool), a, b)
 def softmax(x, axis=-1): return apply("softmax", x, axis=axis)
 def log_softmax(x, axis=-1): return apply("log_softmax", x, axis=axis)
 

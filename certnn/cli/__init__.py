@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import CertnnError
-from . import (approx, audit, check, dp, floats, gen, graph, lyapunov, main_job, pinn, prove, reach, rl, train,
+from . import (approx, audit, bugzoo, check, dp, floats, gen, graph, lyapunov, main_job, pinn, prove, reach, rl, train,
                verify, vnncomp, widgets, zoo)
 
 
@@ -43,6 +43,7 @@ COMMANDS = [
     zoo.zoo_group,
     gen.gen_group,
     dp.dp_group,
+    bugzoo.bugzoo_group,
 ]
 for _command in COMMANDS:
     cli.add_command(_command)

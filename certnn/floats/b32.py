@@ -592,8 +592,9 @@ SEMANTICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "r = RN(1 / RN(sqrt(RN(var + RN32(eps))))); y = RN(RN(RN(x - mean) * RN(r * w)) + bias)",
         "equals the float32 real rule bit for bit", _HW),
     "layer_norm": (
-        "mu = sum(x)/n, xc = RN(x - mu), var = sum(RN(xc*xc))/n (sums in the order, C order over the "
-        "normalised axes), r = RN(1/RN(sqrt(RN(var + RN32(eps))))), y = RN(RN(RN(xc*r)*w) + b)",
+        "d = RN(x - x_0) (x_0 the slice's first element), mu = sum(d)/n, xc = RN(d - mu), "
+        "var = sum(RN(xc*xc))/n (sums in the order, C order over the normalised axes), "
+        "r = RN(1/RN(sqrt(RN(var + RN32(eps))))), y = RN(RN(RN(xc*r)*w) + b)",
         "scalar loop", _SUM),
     "softmax": (
         "m = IEEE max, z = RN(x - m), e = exp32(z) (correctly rounded), s = sum(e) in the order, "
@@ -609,6 +610,7 @@ SEMANTICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "pad": ("data movement (exact); the padding is RN32(value)", "equals the real rule on float32", ()),
     "embedding": ("gather of weight rows (exact)", "equals the real rule", ()),
     "dropout": ("RN(x * RN32(1/(1-p))) where kept, +0.0 where dropped", "equals the float32 real rule", _HW),
+    "where": ("the selected input's bits (exact; the branch not taken has no effect)", "equals the real rule", ()),
     "rms_norm": (
         "ms = sum(RN(x*x))/n in the order (C order over the normalised axes), "
         "r = RN(1/RN(sqrt(RN(ms + RN32(eps))))), y = RN(RN(x*r)*w)", "scalar loop", _SUM),

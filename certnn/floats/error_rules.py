@@ -326,7 +326,7 @@ def batch_norm_error(los, his, errs, out_lo, out_hi, order="sequential", *, eps)
 
 
 def layer_norm_error(los, his, errs, out_lo, out_hi, order="sequential", *, eps):
-    """b32: mu = sum(x)/n, xc = RN(x - mu), var = sum(RN(xc^2))/n (sums in the order),
+    """b32: d = RN(x - x_0), mu = sum(d)/n, xc = RN(d - mu), var = sum(RN(xc^2))/n (sums in the order),
     r = RN(1/RN(sqrt(RN(var + RN32(eps))))), y = RN(RN(RN(xc r) w) + b). The real
     xhat is clipped to |xhat| <= sqrt(n - 1) (always true, see certnn.ops.norm)."""
     x, w, b = ((lo, hi, np.broadcast_to(e, np.shape(lo))) for lo, hi, e in zip(los, his, errs))
@@ -335,8 +335,9 @@ def layer_norm_error(los, his, errs, out_lo, out_hi, order="sequential", *, eps)
     W = tuple(np.asarray(a, np.float64).reshape(-1) for a in w)
     Bb = tuple(np.asarray(a, np.float64).reshape(-1) for a in b)
     col = lambda t: tuple(a[:, None] for a in t)  # noqa: E731
-    mu = t_div_count(t_sum_rows(X, order), n)
-    xc = t_sub(X, col(mu))
+    D = t_sub(X, tuple(a[:, :1] for a in X))
+    mu = t_div_count(t_sum_rows(D, order), n)
+    xc = t_sub(D, col(mu))
     var = t_div_count(t_sum_rows(t_square(xc), order), n)
     r = t_div(exact(1.0), t_sqrt(t_add((np.maximum(var[0], 0.0), var[1], var[2]), const(eps))))
     xl, xh, xe = t_mul(xc, col(r))

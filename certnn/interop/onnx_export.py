@@ -318,5 +318,5 @@ EXPORTERS = {
     "embedding": lambda ex, n: ex.node("Gather", [n.inputs[1], n.inputs[0]], n.id, axis=0),
     "dropout": _dropout, "rms_norm": _rms_norm, "masked_softmax": _masked_softmax, "rfft": _rfft,
     "irfft": _irfft, "complex_mul": _complex_mul, "complex_matmul": _complex_matmul,
-    "selective_scan": _selective_scan,
+    "selective_scan": _selective_scan, "where": _same("Where"),
 }

@@ -228,7 +228,7 @@ TORCH_OPS = {
     "embedding": certnn_embedding, "dropout": certnn_dropout, "rms_norm": certnn_rms_norm,
     "masked_softmax": certnn_masked_softmax, "selective_scan": certnn_selective_scan,
     "rfft": certnn_rfft, "irfft": certnn_irfft, "complex_mul": certnn_complex_mul,
-    "complex_matmul": certnn_complex_matmul,
+    "complex_matmul": certnn_complex_matmul, "where": torch.where,
 }
 
 # The implementations that are certnn's own functions (kept as leaf calls when

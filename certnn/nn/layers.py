@@ -89,13 +89,18 @@ class BatchNorm2d(Module):
         if not self.training:
             return F.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
         axes = (0, 2, 3)
-        mean = F.mean(x, axes, keepdims=True)
-        centered = x - mean
+        # shifted data (as the layer_norm op): x - mean as d - mean(d), d = x - x[0, c, 0, 0],
+        # so a constant channel centres to exact zeros (BugZoo card 14)
+        shift = Tensor(x.data[:1, :, :1, :1])
+        d = x - shift
+        mean_d = F.mean(d, axes, keepdims=True)
+        centered = d - mean_d
         var = F.mean(centered * centered, axes, keepdims=True)
         n = x.shape[0] * x.shape[2] * x.shape[3]
         with no_grad():
             m = self.momentum
-            self.running_mean.data[...] = (1 - m) * self.running_mean.data + m * mean.data.reshape(-1)
+            mean = (shift.data + mean_d.data).reshape(-1)
+            self.running_mean.data[...] = (1 - m) * self.running_mean.data + m * mean
             unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
             self.running_var.data[...] = (1 - m) * self.running_var.data + m * unbiased
         shape = (1, self.num_features, 1, 1)

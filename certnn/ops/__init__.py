@@ -1,7 +1,7 @@
 """The op table. Importing this package registers every op."""
 
 from . import (activations, arith, attention, complex, conv, dropout, elementary, embedding,  # noqa: F401
-               fft, linalg, losses, norm, pool, reduce, scan, shape_ops, softmax)
+               fft, linalg, losses, norm, pool, reduce, scan, select, shape_ops, softmax)
 from . import derivative  # noqa: F401,E402  (after the ops it differentiates)
 from .registry import (RULE_KINDS, OpDef, Sample, all_ops, attach, get_op, get_rule,  # noqa: F401
                        missing_rules, register)

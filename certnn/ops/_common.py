@@ -4,6 +4,8 @@ from the forward formula and its derivative."""
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from typing import Callable
 
 import numpy as np
@@ -20,6 +22,24 @@ def fmt(shape) -> str:
     return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+_strict = threading.local()
+
+
+@contextmanager
+def strict_broadcast(on: bool = True):
+    """Opt-in check (a context manager): inside it, operands that broadcast to a
+    shape none of them has, an outer broadcast such as (N,) - (N, 1) -> (N, N) in a
+    loss, raise ``ShapeError`` naming the op and the shapes, when the op is applied
+    eagerly, traced or validated in a graph. Broadcasting that keeps one operand's
+    shape (a bias (C,) onto (N, C), a scalar) is allowed."""
+    old = getattr(_strict, "on", False)
+    _strict.on = on
+    try:
+        yield
+    finally:
+        _strict.on = old
+
+
 def broadcast_shapes(op: str, *shapes: Shape) -> Shape:
     """NumPy broadcasting; ``None`` (dynamic batch) broadcasts with 1 or ``None``."""
     nd = max(len(s) for s in shapes)
@@ -30,7 +50,11 @@ def broadcast_shapes(op: str, *shapes: Shape) -> Shape:
         if len(dims) > 1:
             raise ShapeError(f"{op}: shapes {', '.join(fmt(s) for s in shapes)} do not broadcast")
         out.append(dims.pop() if dims else 1)
-    return tuple(out)
+    out = tuple(out)
+    if getattr(_strict, "on", False) and len(shapes) > 1 and all(tuple(s) != out for s in shapes):
+        raise ShapeError(f"{op}: operands {', '.join(fmt(s) for s in shapes)} broadcast to {fmt(out)}, a shape "
+                         f"none of them has (an outer broadcast; strict_broadcast is on)")
+    return out
 
 
 def norm_axis(op: str, axis: int, ndim: int) -> int:
@@ -73,6 +97,18 @@ def rand_samples(shapes, low=-2.0, high=2.0, avoid=None, gap=0.05):
     return samples
 
 
+def _times(ct, g):
+    """ct * g with a strong zero: a zero cotangent contributes exactly zero even where
+    the partial derivative g is infinite or NaN. A zero cotangent means the output
+    does not reach the loss (the branch ``where`` did not take, a dropped entry), so
+    the chain rule owes it nothing: this is what makes ``where(y != 0, x / y, 0)``
+    differentiate like its safe formulation instead of giving 0 * inf = NaN."""
+    r = ct * g
+    if np.asarray(r).dtype.kind == "f" and not np.isfinite(r).all():
+        r = np.where(np.asarray(ct) == 0, np.zeros((), r.dtype), r)
+    return r
+
+
 def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int = 1,
                 attrs: dict | None = None, samples=None, doc: str = "", interval: Callable | None = None,
                 assumes: tuple = (), error: Callable | None = None, **flags) -> OpDef:
@@ -101,7 +137,8 @@ def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int
                 for g in grads(*xs, out, xp=NP, **a)]
 
     def vjp(ct, out, *xs, **a):
-        return tuple(ct * g for g in partials(xs, out, a))
+        with np.errstate(divide="ignore", invalid="ignore"):   # inf/NaN partials are handled by _times
+            return tuple(_times(ct, g) for g in partials(xs, out, a))
 
     def jvp(tangents, out, *xs, **a):
         parts = partials(xs, out, a)

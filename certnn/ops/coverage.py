@@ -30,7 +30,7 @@ def _build() -> dict[tuple[str, str], str]:
     for op in all_ops():
         for rule, why in _ABSENT.items():
             if getattr(op, rule) is None:
-                gaps[(op.name, rule)] = _NO_RELAX.get(op.name, why)
+                gaps[(op.name, rule)] = _NO_RELAX.get(op.name, why) if rule == "relax" else why
         if op.name in _NO_ERROR_RULE:
             gaps[(op.name, "error")] = "error rule not written yet (error budget raises UnsupportedOp)"
         if not op.elementwise:

@@ -13,7 +13,9 @@ cotangent back, adding the rows of repeated indices (``np.add.at``):
 
 Pure data movement: binary32 is exact (the gathered bits), the interval rule
 gathers the bounds and the error rule gathers the weights' error bounds.
-An index outside [0, V) raises ``ShapeError`` naming the op and the index.
+An index outside [0, V) raises ``ShapeError`` naming the op and the index, in
+every rule (NumPy would wrap a negative index around and the vjp's scatter
+would silently add into row V + i).
 """
 
 from __future__ import annotations
@@ -57,12 +59,12 @@ def real(indices, weight):
 
 def vjp(ct, out, indices, weight):
     g = np.zeros_like(weight, dtype=ct.dtype)
-    np.add.at(g, np.asarray(indices).reshape(-1), ct.reshape(-1, weight.shape[1]))
+    np.add.at(g, _check(indices, weight).reshape(-1), ct.reshape(-1, weight.shape[1]))
     return None, g
 
 
 def jvp(tangents, out, indices, weight):
-    return np.broadcast_to(tangents[1], weight.shape)[np.asarray(indices)]
+    return np.broadcast_to(tangents[1], weight.shape)[_check(indices, weight)]
 
 
 @iv.uses(*iv.RN)

@@ -40,7 +40,7 @@ AFFINE_OPS = {
     "concat": "any", "slice": "any", "sum": "any", "mean": "any", "pad": "any",
     "linear": (0,), "conv2d": (0,), "batch_norm": (0,), "avg_pool2d": (0,), "div": (0,),
     "matmul": "one", "mul": "one",
-    "embedding": (1,), "dropout": (0,), "rfft": "any", "irfft": "any", "complex_mul": "one", "complex_matmul": "one",
+    "embedding": (1,), "dropout": (0,), "where": (1, 2), "rfft": "any", "irfft": "any", "complex_mul": "one", "complex_matmul": "one",
 }
 
 def _chord(l, u, fl, fu, xp=np):

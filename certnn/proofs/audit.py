@@ -7,15 +7,19 @@ A boundary is a fact certnn assumes and does not prove: NumPy's float64
 arithmetic is IEEE round-to-nearest, libm is within 4 ulps, and so on. Each
 boundary is registered once, in the module whose arithmetic relies on it:
 
-* ``certnn.floats.interval.ASSUMPTIONS``: sound float64 intervals;
+* ``certnn.floats.interval.ASSUMPTIONS``: sound float64 intervals and Arb's
+  rigorous ball arithmetic;
 * ``certnn.floats.b32.ASSUMPTIONS``: exact binary32 execution;
 * ``certnn.bounds.semantics.ASSUMPTIONS``: what a claim in a float semantics
   says about the runtime that executes the network;
 * ``certnn.verify.checker.ASSUMPTIONS``: the certificate checker;
-* ``certnn.control.taylor``, ``.problem``, ``.reach``: Arb's rigorous ball
-  arithmetic, the problem reader's expression translation, simulation tolerances;
+* ``certnn.control.problem``, ``.reach``: the problem reader's expression
+  translation, simulation tolerances (Arb's ball arithmetic, which the control
+  Taylor models use, is registered in ``certnn.floats.interval``);
 * ``certnn.pinn.error.ASSUMPTIONS``: the maximum principles behind PINN error bounds;
-* ``certnn.theory.accounting.ASSUMPTIONS``: differential privacy (the accountant, the mechanism, the noise).
+* ``certnn.theory.accounting.ASSUMPTIONS``: differential privacy (the accountant, the mechanism, the noise);
+* ``certnn.bugzoo.card``: what the BugZoo contracts rest on (sampled
+  properties, ml_dtypes' bfloat16 rounding).
 
 Results name the boundaries they rest on in their ``assumptions``. The audit
 joins the registries with the places that use them:
@@ -38,7 +42,7 @@ from pathlib import Path
 
 REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker",
               "certnn.control.taylor", "certnn.control.problem", "certnn.control.reach", "certnn.pinn.error",
-              "certnn.rl.theorems", "certnn.rl.contract", "certnn.theory.accounting")
+              "certnn.rl.theorems", "certnn.rl.contract", "certnn.theory.accounting", "certnn.bugzoo.card")
 
 
 @dataclass
