@@ -25,7 +25,10 @@ differentiates its running statistics too (torch treats them as constants).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
 import torch
 import torch.nn.functional as F
 
@@ -211,6 +214,21 @@ def certnn_complex_matmul(a, b):
     return torch.view_as_real(torch.view_as_complex(a.contiguous()) @ torch.view_as_complex(b.contiguous()))
 
 
+def certnn_derivative(*xs, op, wrt, params=()):
+    """d^k op / dx_wrt of an elementwise op, by nested forward mode (``torch.func.jvp``
+    with a one-hot tangent per differentiation) over the op's own torch implementation;
+    the result stays differentiable, so its vjp is torch's too."""
+    def partial(fun, p):
+        def d(*a):
+            tangents = tuple(torch.ones_like(t) if i == p else torch.zeros_like(t) for i, t in enumerate(a))
+            return torch.func.jvp(fun, a, tangents)[1]
+        return d
+    fun = functools.partial(TORCH_OPS[op], **dict(params))
+    for p in wrt:
+        fun = partial(fun, p)
+    return fun(*xs)
+
+
 TORCH_OPS = {
     "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "neg": torch.neg,
     "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "abs": torch.abs,
@@ -228,7 +246,7 @@ TORCH_OPS = {
     "embedding": certnn_embedding, "dropout": certnn_dropout, "rms_norm": certnn_rms_norm,
     "masked_softmax": certnn_masked_softmax, "selective_scan": certnn_selective_scan,
     "rfft": certnn_rfft, "irfft": certnn_irfft, "complex_mul": certnn_complex_mul,
-    "complex_matmul": certnn_complex_matmul, "where": torch.where,
+    "complex_matmul": certnn_complex_matmul, "where": torch.where, "derivative": certnn_derivative,
 }
 
 # The implementations that are certnn's own functions (kept as leaf calls when
