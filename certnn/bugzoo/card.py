@@ -112,11 +112,12 @@ def _plain(v):
 
 def examples(strategy, n: int, seed: int = 0):
     """``n`` examples drawn from a hypothesis ``strategy``, the same on every run
-    (derandomized): the generated cases of a property contract."""
-    from hypothesis import HealthCheck, Phase, given, settings
+    (seeded): the generated cases of a property contract."""
+    from hypothesis import HealthCheck, Phase, given, seed as with_seed, settings
     found = []
 
-    @settings(max_examples=n, derandomize=True, database=None, deadline=None, phases=(Phase.generate,),
+    @with_seed(seed)
+    @settings(max_examples=n, derandomize=False, database=None, deadline=None, phases=(Phase.generate,),
               suppress_health_check=list(HealthCheck))
     @given(strategy)
     def collect(ex):
