@@ -53,4 +53,4 @@ def test_bad_input_is_one_error_line(tmp_path):
     assert code == 1 and err.startswith("error:") and len(err.strip().splitlines()) == 1
     (tmp_path / "t.json").write_text("{}")
     code, _, err = _run("reach", "check", tmp_path / "t.json")
-    assert code == 2 and "field" in err
+    assert code == 2 and "t.json: the tube is malformed" in err and "'format'" in err

@@ -27,15 +27,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
 import numpy as np
 
 from ..errors import CertnnError
-from ..io import atomic_write
+from ..io import atomic_write, confined, load_json, read_npz
 from ..ir.serialize import array_digest
 from ..spec.linear import LinearSpec
 from .problem import Problem, Scenario
@@ -186,25 +184,9 @@ def load_tube(path) -> Tube:
     """Read and validate a tube (without its problem: ``problem``/``scenario`` None;
     the checker loads the problem itself). Every problem raises :class:`TubeError`."""
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise TubeError(f"{path}: no such tube file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise TubeError(f"{path}: not a readable JSON document ({e})") from None
-    try:
-        jsonschema.validate(doc, SCHEMA)
-    except jsonschema.ValidationError as e:
-        where = ".".join(str(p) for p in e.absolute_path) or "(top level)"
-        raise TubeError(f"{path}: field '{where}': {e.message}") from None
-    npz = path.parent / doc["array_file"]
-    try:
-        with np.load(npz, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise TubeError(f"{path}: array file {npz.name} is missing") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise TubeError(f"{path}: cannot read {npz.name} ({type(e).__name__}: {e})") from None
+    doc = load_json(path, "tube", SCHEMA, TubeError)
+    npz = confined(path.parent, doc["array_file"], "array_file", path, TubeError)
+    arrays = read_npz(npz, "tube's array file", TubeError)
     if set(arrays) != set(doc["arrays"]):
         raise TubeError(f"{path}: {npz.name} holds other arrays than the manifest lists")
     for k, meta in doc["arrays"].items():

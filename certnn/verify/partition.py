@@ -79,32 +79,16 @@ def save_document(doc: dict, arrays: dict, path):
 
 
 def load_document(path, schema: dict, error=PartitionFileError):
-    """Read a JSON document (validated against ``schema`` with jsonschema) and its
-    arrays (no pickles; each must match its recorded digest). Returns (doc, arrays)."""
-    import json
-    import zipfile
+    """Read a JSON document (validated against ``schema``) and its arrays through the
+    file boundary (:mod:`certnn.io`: regular files only, size caps, no pickles, the
+    array file confined to the document's folder); each array must match its
+    recorded digest. Returns (doc, arrays)."""
     from pathlib import Path
-    import jsonschema
+    from ..io import confined, load_json, read_npz
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise error(f"{path}: no such certificate file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
-        raise error(f"{path}: not a readable JSON document ({e})") from None
-    try:
-        jsonschema.validate(doc, schema)
-    except jsonschema.ValidationError as e:
-        where = "/".join(str(p) for p in e.absolute_path) or "the document"
-        raise error(f"{path}: not a valid certificate ({where}: {e.message})") from None
-    npz = path.parent / doc["array_file"]
-    try:
-        with np.load(npz, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise error(f"{path}: array file {npz.name} is missing") from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise error(f"{path}: cannot read {npz.name} ({e})") from None
+    doc = load_json(path, "certificate", schema, error)
+    npz = confined(path.parent, doc["array_file"], "array_file", path, error)
+    arrays = read_npz(npz, "array file", error)
     for name, want in doc["arrays"].items():
         if name not in arrays:
             raise error(f"{path}: array {name} is missing from {npz.name}")
