@@ -1018,40 +1018,6 @@ def hostile_cases(w, t: Path) -> dict:
     return cases
 
 
-GUARD = r"""
-import contextlib, io, json, resource, sys, time
-limit = int(sys.argv[1])
-resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-from certnn.cli import main
-out = []
-for argv in json.loads(sys.stdin.read()):
-    err = io.StringIO()
-    t0 = time.monotonic()
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            try:
-                main(argv)
-                code = 0
-            except SystemExit as e:
-                code = e.code if isinstance(e.code, int) else int(e.code is not None)
-    except BaseException as e:
-        code, err = "traceback", io.StringIO(f"{type(e).__name__}: {e}")
-    out.append({"argv": argv, "code": code, "err": err.getvalue(), "seconds": time.monotonic() - t0})
-print(json.dumps({"rows": out, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
-"""
-GUARD_LIMIT = 3 << 30          # address space (the interpreter with onnx and NumPy maps ~1.4 GiB)
-GUARD_FILE_CAP = 64 << 20      # certnn's size cap in the child: every legitimate cost stays far below
-
-
-def _chain(path: Path, n: int) -> None:
-    import onnx
-    from onnx import TensorProto, helper
-    nodes = [helper.make_node("Relu", ["x" if i == 0 else f"r{i - 1}"], [f"r{i}"]) for i in range(n)]
-    g = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
-                          [helper.make_tensor_value_info(f"r{n - 1}", TensorProto.FLOAT, [1, 2])])
-    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), path)
-
-
 def test_memory_and_time_guards(w, tmp_path):
     t = tmp_path
     zeros = bytes(8 << 20)                                   # 8 MiB of zeros: ~8 KiB gzipped
