@@ -486,6 +486,25 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb"):
         raise
 
 
+def write_npz(path, arrays: dict) -> bytes:
+    """``arrays`` as an uncompressed ``.npz`` at ``path``, written atomically (built in
+    memory first). Returns the file's bytes (for a digest of the whole file)."""
+    import io as _io
+    buf = _io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getvalue()
+    with atomic_write(path) as f:
+        f.write(data)
+    return data
+
+
+def write_json(path, doc, allow_nan: bool = False) -> None:
+    """``doc`` as indented JSON at ``path``, written atomically (no NaN/Infinity
+    literals unless ``allow_nan``)."""
+    with atomic_write(path, "w") as f:
+        json.dump(doc, f, indent=1, allow_nan=allow_nan)
+
+
 def _probe(folder: Path, what: str) -> None:
     """Refuse a folder certnn cannot create files in (tried, not guessed: root
     ignores permission bits, a read-only mount does not)."""

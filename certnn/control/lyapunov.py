@@ -23,8 +23,6 @@ region by construction) and re-derives every leaf.
 
 from __future__ import annotations
 
-import json
-import io
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -35,7 +33,7 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from ..errors import CertnnError
-from ..io import atomic_write
+from ..io import write_json, write_npz
 from ..ir import save as save_graph
 from ..ir.serialize import array_digest, graph_hash
 from ..ir.trace import trace
@@ -302,10 +300,6 @@ def save_certificate(res: Certified, V, controller, path) -> Path:
            "array_file": npz.name,
            "arrays": {k: {"dtype": np.asarray(a).dtype.str, "shape": list(np.shape(a)),
                           "sha256": array_digest(np.ascontiguousarray(a))} for k, a in arrays.items()}}
-    buf = io.BytesIO()
-    np.savez(buf, **{k: np.ascontiguousarray(a) for k, a in arrays.items()})
-    with atomic_write(npz) as f:
-        f.write(buf.getvalue())
-    with atomic_write(path, "w") as f:
-        json.dump(doc, f, indent=1, allow_nan=False)
+    write_npz(npz, {k: np.ascontiguousarray(a) for k, a in arrays.items()})
+    write_json(path, doc)
     return path

@@ -24,8 +24,6 @@ and holds, for P pieces of the initial box and N control periods:
 
 from __future__ import annotations
 
-import io
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CertnnError
-from ..io import atomic_write, confined, load_json, read_npz
+from ..io import confined, load_json, read_npz, write_json, write_npz
 from ..ir.serialize import array_digest
 from ..spec.linear import LinearSpec
 from .problem import Problem, Scenario
@@ -169,12 +167,8 @@ def save_tube(tube: Tube, path, extra: dict | None = None) -> Path:
            "anchors": anchors, "alphas": alphas, **(extra or {}), "array_file": npz.name,
            "arrays": {k: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": array_digest(a)}
                       for k, a in sorted(arrays.items())}}
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    with atomic_write(npz) as f:
-        f.write(buf.getvalue())
-    with atomic_write(path, "w") as f:
-        json.dump(doc, f, indent=1, allow_nan=False)
+    write_npz(npz, arrays)
+    write_json(path, doc)
     return path
 
 

@@ -7,14 +7,13 @@ pointing at a partial weights file; loading verifies the digest."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CertnnError, CheckpointError
-from ..io import atomic_write, confined, parse_json, read_npz, read_text, sha256_file, validate_json
+from ..io import atomic_write, confined, parse_json, read_npz, read_text, sha256_file, validate_json, write_npz
 from ..ir import serialize
 from ..ir.graph import Graph
 
@@ -29,11 +28,7 @@ def save_checkpoint(folder, module, config: dict, graph: Graph | None = None, in
     arrays = dict(module.state_dict())
     if graph is not None:  # graph constants not in the state dict travel in the same file
         arrays.update({GRAPH_PREFIX + k: v for k, v in graph.arrays.items() if k not in arrays})
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    data = buf.getvalue()
-    with atomic_write(folder / WEIGHTS) as f:
-        f.write(data)
+    data = write_npz(folder / WEIGHTS, arrays)
     meta = {"format": FORMAT, "version": VERSION, "config": config,
             "weights": {"file": WEIGHTS, "sha256": hashlib.sha256(data).hexdigest()},
             "graph": serialize.to_dict(graph) if graph is not None else None,

@@ -6,14 +6,13 @@ name the graph they are about."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import GraphError
-from ..io import atomic_write, confined, parse_json, read_npz, read_text, validate_json
+from ..io import confined, parse_json, read_npz, read_text, validate_json, write_json, write_npz
 from .graph import Graph, Node
 
 FORMAT = "certnn.graph"
@@ -132,13 +131,8 @@ def save(g: Graph, path: str | Path) -> tuple[Path, Path]:
     if path.suffix != ".json":
         path = path.with_suffix(path.suffix + ".json") if path.suffix else path.with_suffix(".json")
     npz = path.with_suffix(".npz")
-    buf = io.BytesIO()
-    np.savez(buf, **g.arrays)
-    with atomic_write(npz) as f:
-        f.write(buf.getvalue())
-    doc = to_dict(g) | {"array_file": npz.name}
-    with atomic_write(path, "w") as f:
-        json.dump(doc, f, indent=1)
+    write_npz(npz, g.arrays)
+    write_json(path, to_dict(g) | {"array_file": npz.name}, allow_nan=True)
     return path, npz
 
 

@@ -24,8 +24,6 @@ symmetric, so the default slope choice (u > -l) is the same before and after.
 from __future__ import annotations
 
 import datetime
-import io
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -38,7 +36,7 @@ from ..spec.region import Region
 from ..spec.linear import LinearSpec
 from ..errors import CertnnError
 from ..floats.interval import down, up
-from ..io import atomic_write, confined, parse_json, read_npz, read_text, validate_json
+from ..io import confined, parse_json, read_npz, read_text, validate_json, write_json, write_npz
 from ..ir.serialize import array_digest, graph_hash
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -238,12 +236,8 @@ def save_certificate(cert: Certificate, path) -> Path:
            **({"splits": splits, "betas": betas} if (splits or betas) else {}),
            "arrays": {k: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": array_digest(a)}
                       for k, a in sorted(arrays.items())}}
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    with atomic_write(npz) as f:
-        f.write(buf.getvalue())
-    with atomic_write(path, "w") as f:
-        json.dump(doc, f, indent=1, allow_nan=False)
+    write_npz(npz, arrays)
+    write_json(path, doc)
     cert.path = path
     return path
 

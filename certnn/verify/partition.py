@@ -60,21 +60,15 @@ def digest(a: np.ndarray) -> str:
 def save_document(doc: dict, arrays: dict, path):
     """Write ``path`` (.json) and its sibling .npz, arrays first, each atomically;
     the JSON records the array file and each array's digest."""
-    import io
-    import json
     from pathlib import Path
-    from ..io import atomic_write
+    from ..io import write_json, write_npz
     path = Path(path)
     if path.suffix != ".json":
         path = path.with_name(path.name + ".json")
     npz = path.with_name(path.stem + ".npz")
     doc = {**doc, "array_file": npz.name, "arrays": {k: digest(a) for k, a in sorted(arrays.items())}}
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    with atomic_write(npz) as f:
-        f.write(buf.getvalue())
-    with atomic_write(path, "w") as f:
-        json.dump(doc, f, indent=1, allow_nan=False)
+    write_npz(npz, arrays)
+    write_json(path, doc)
     return path
 
 
