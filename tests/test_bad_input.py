@@ -61,22 +61,12 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from certnn.cli import main
+from tests.cli_run import run_cli
 
 NAN = float("nan")
 
 
 # ------------------------------------------------------------------------------- running
-
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else int(e.code is not None)
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 def refused(res, *names, codes=(1, 2)) -> str:
     """The run exited 1 or 2 with one error line that contains every one of ``names``."""
@@ -141,8 +131,8 @@ def w(tmp_path_factory):
     from certnn import zoo
     from certnn.bounds import LinearSpec, Region, compute_bounds
     from certnn.interop.checkpoint import load_graph, save_checkpoint
-    from certnn.ir.run import run
     from certnn.ir.compile import compile
+    from certnn.ir.run import run
     from certnn.ir.serialize import save
     from certnn.random import manual_seed
     from certnn.verify.certificate import make_certificate, save_certificate
@@ -385,10 +375,10 @@ MODEL_CASES = {
 
 @pytest.mark.parametrize("command", MODEL_COMMANDS)
 @pytest.mark.parametrize("case", MODEL_CASES)
-def test_model_files(w, tmp_path, capsys, case, command):
+def test_model_files(w, tmp_path, case, command):
     model, name, words = MODEL_CASES[case](w, tmp_path)
     argv = MODEL_COMMANDS[command](w, model, tmp_path)
-    refused(run_cli(capsys, *argv), name, *words)
+    refused(run_cli(*argv), name, *words)
     assert not (tmp_path / "out.npz").exists() and not (tmp_path / "out").exists()
 
 
@@ -437,24 +427,24 @@ ONNX_CASES = ["Gather index 7 on an axis of size 3", "Softmax axis 9 on rank 2",
 
 
 @pytest.mark.parametrize("case", ONNX_CASES)
-def test_onnx_models(w, tmp_path, capsys, case):
+def test_onnx_models(w, tmp_path, case):
     import onnx
     model, words = onnx_cases()[case]
     path = tmp_path / "m.onnx"
     onnx.save(model, path)
-    refused(run_cli(capsys, "graph", path), "m.onnx", *words)
+    refused(run_cli("graph", path), "m.onnx", *words)
     out = tmp_path / "r.txt"
-    refused(run_cli(capsys, "vnncomp", "run", path, w.prop, "--timeout", "30", "--out", out), "m.onnx", *words)
+    refused(run_cli("vnncomp", "run", path, w.prop, "--timeout", "30", "--out", out), "m.onnx", *words)
     assert not out.exists()
 
 
 @pytest.mark.parametrize("kind", FILE_KINDS)
-def test_onnx_files(w, tmp_path, capsys, kind):
+def test_onnx_files(w, tmp_path, kind):
     path = tmp_path / "m.onnx"
     make_kind(path, kind, w.onnx.read_bytes())
     out = tmp_path / "r.txt"
     out.write_text("previous\n")
-    refused(run_cli(capsys, "vnncomp", "run", path, w.prop, "--timeout", "30", "--out", out),
+    refused(run_cli("vnncomp", "run", path, w.prop, "--timeout", "30", "--out", out),
             "m.onnx", *FILE_KINDS[kind])
     assert out.read_text() == "previous\n"
     no_leftovers(tmp_path)
@@ -505,7 +495,7 @@ CERT_CASES = {
 
 
 @pytest.mark.parametrize("case", list(CERT_CASES) + [f"file {k}" for k in JSON_KINDS] + ["an ONNX file"])
-def test_certificate_files(w, tmp_path, capsys, case):
+def test_certificate_files(w, tmp_path, case):
     if case.startswith("file "):
         c = _cert_copy(w, tmp_path)
         kind = case[5:]
@@ -515,7 +505,7 @@ def test_certificate_files(w, tmp_path, capsys, case):
         c, name, words = w.onnx, w.onnx.name, ("ONNX model", "--model")
     else:
         c, name, words = CERT_CASES[case](w, tmp_path)
-    refused(run_cli(capsys, "check", c), name, *words, codes=(2,))
+    refused(run_cli("check", c), name, *words, codes=(2,))
 
 
 BAB_CASES = {
@@ -528,7 +518,7 @@ BAB_CASES = {
 
 
 @pytest.mark.parametrize("case", list(BAB_CASES) + ["deep tree"])
-def test_bab_certificate_files(w, tmp_path, capsys, case):
+def test_bab_certificate_files(w, tmp_path, case):
     c = copy_with_siblings(w.bab, tmp_path / "bab")
     if case == "deep tree":
         c.write_text(c.read_text().replace('"tree": [', '"tree": ' + "[" * DEEP + "]" * DEEP + ', "x": [', 1))
@@ -536,10 +526,10 @@ def test_bab_certificate_files(w, tmp_path, capsys, case):
     else:
         edit, words = BAB_CASES[case]
         json_edit(c, edit)
-    refused(run_cli(capsys, "check", c, "--model", w.onnx), c.name, *words, codes=(2,))
+    refused(run_cli("check", c, "--model", w.onnx), c.name, *words, codes=(2,))
 
 
-def test_bab_rejection_reasons_print_plain_numbers(w, tmp_path, capsys):
+def test_bab_rejection_reasons_print_plain_numbers(w, tmp_path):
     c = copy_with_siblings(w.bab, tmp_path / "bab")
     doc = json.loads(c.read_text())
     tree = doc["cases"][0]["tree"]
@@ -548,7 +538,7 @@ def test_bab_rejection_reasons_print_plain_numbers(w, tmp_path, capsys):
     else:
         tree[0][1] = 7.5
     c.write_text(json.dumps(doc))
-    code, out, err = run_cli(capsys, "check", c, "--model", w.onnx)
+    code, out, err = run_cli("check", c, "--model", w.onnx)
     assert code == 1 and "rejected:" in out and "np.float64" not in out and "Traceback" not in out + err
 
 
@@ -571,7 +561,7 @@ VNNLIB_CASES = {
 
 
 @pytest.mark.parametrize("case", list(VNNLIB_CASES) + [f"file {k}" for k in FILE_KINDS])
-def test_vnnlib_files(w, tmp_path, capsys, case):
+def test_vnnlib_files(w, tmp_path, case):
     p = tmp_path / "p.vnnlib"
     if case.startswith("file "):
         make_kind(p, case[5:], w.prop.read_bytes())
@@ -580,14 +570,14 @@ def test_vnnlib_files(w, tmp_path, capsys, case):
         text, words = VNNLIB_CASES[case]
         (p.write_bytes if isinstance(text, bytes) else p.write_text)(text)
     out = tmp_path / "r.txt"
-    refused(run_cli(capsys, "vnncomp", "run", w.onnx, p, "--timeout", "30", "--out", out), "p.vnnlib", *words)
+    refused(run_cli("vnncomp", "run", w.onnx, p, "--timeout", "30", "--out", out), "p.vnnlib", *words)
     assert not out.exists()
 
 
-def test_vnnlib_with_a_byte_order_mark_is_read(w, tmp_path, capsys):
+def test_vnnlib_with_a_byte_order_mark_is_read(w, tmp_path):
     p = tmp_path / "bom.vnnlib"
     p.write_bytes(b"\xef\xbb\xbf" + w.prop.read_bytes())
-    code, out, err = run_cli(capsys, "vnncomp", "run", w.onnx, p, "--timeout", "30", "--out", tmp_path / "r.txt")
+    code, out, err = run_cli("vnncomp", "run", w.onnx, p, "--timeout", "30", "--out", tmp_path / "r.txt")
     assert code == 0 and (tmp_path / "r.txt").read_text() == "unsat\n", err
 
 
@@ -634,15 +624,15 @@ DATA_CASES = {"zero images": _zero_images, "a file missing": _replace("missing")
 
 @pytest.mark.parametrize("command", DATA_COMMANDS)
 @pytest.mark.parametrize("case", DATA_CASES)
-def test_mnist_files(w, tmp_path, capsys, case, command):
+def test_mnist_files(w, tmp_path, case, command):
     d = copy_tree(w.mnist, tmp_path / "mnist")
     name, words = DATA_CASES[case](d)
     argv = DATA_COMMANDS[command](w, d, tmp_path)
-    refused(run_cli(capsys, *argv), name, *words)
+    refused(run_cli(*argv), name, *words)
     assert not (tmp_path / "ck").exists()
 
 
-def test_mnist_folder_missing_a_file_is_named_when_the_download_fails(w, tmp_path, capsys, monkeypatch):
+def test_mnist_folder_missing_a_file_is_named_when_the_download_fails(w, tmp_path, monkeypatch):
     from certnn.data import mnist
     d = copy_tree(w.mnist, tmp_path / "mnist")
     (d / "t10k-labels-idx1-ubyte.gz").unlink()
@@ -651,7 +641,7 @@ def test_mnist_folder_missing_a_file_is_named_when_the_download_fails(w, tmp_pat
     def offline(url, out, progress=None, timeout=60.0):
         raise OSError("network unreachable")
     monkeypatch.setattr(mnist, "fetch_url", offline)
-    refused(run_cli(capsys, "show", "mnist", "--data", d), "mnist: MNIST folder lacks t10k-labels-idx1-ubyte",
+    refused(run_cli("show", "mnist", "--data", d), "mnist: MNIST folder lacks t10k-labels-idx1-ubyte",
             "downloading failed")
 
 
@@ -667,7 +657,7 @@ INPUT_CASES = {
 
 @pytest.mark.parametrize("case", list(INPUT_CASES) + ["npz", "pickled objects", "random bytes", "header says 10^12",
                                                       "folder", "missing", "truncated"])
-def test_bounds_input_files(w, tmp_path, capsys, case):
+def test_bounds_input_files(w, tmp_path, case):
     p = tmp_path / "x.npy"
     words: tuple = ()
     if case in INPUT_CASES:
@@ -691,7 +681,7 @@ def test_bounds_input_files(w, tmp_path, capsys, case):
         words = FILE_KINDS[case]
     out = tmp_path / "out.npz"
     out.write_bytes(b"previous")
-    refused(run_cli(capsys, "bounds", "--model", w.ck, "--input", p, "--eps", "0.01", "--out", out), "x.npy", *words)
+    refused(run_cli("bounds", "--model", w.ck, "--input", p, "--eps", "0.01", "--out", out), "x.npy", *words)
     assert out.read_bytes() == b"previous"
     no_leftovers(tmp_path)
 
@@ -709,25 +699,25 @@ CSV_CASES = {
 
 
 @pytest.mark.parametrize("case", CSV_CASES)
-def test_instances_csv(w, tmp_path, capsys, case):
+def test_instances_csv(w, tmp_path, case):
     text, words = CSV_CASES[case]
     p = copy_with_siblings(w.csv, tmp_path / "cat")
     (p.write_bytes if isinstance(text, bytes) else p.write_text)(text)
-    refused(run_cli(capsys, "vnncomp", "suite", p, "--no-progress"), "instances.csv", *words)
+    refused(run_cli("vnncomp", "suite", p, "--no-progress"), "instances.csv", *words)
 
 
-def test_csv_with_bom_and_unknown_expected_marker(w, tmp_path, capsys):
+def test_csv_with_bom_and_unknown_expected_marker(w, tmp_path):
     p = copy_with_siblings(w.csv, tmp_path / "cat")
     p.write_bytes(b"\xef\xbb\xbfonnx,vnnlib,timeout_s,expected\nnet.onnx,prop.vnnlib,30,-\n")
-    code, out, err = run_cli(capsys, "vnncomp", "suite", p, "--no-progress", "--json")
+    code, out, err = run_cli("vnncomp", "suite", p, "--no-progress", "--json")
     res = json.loads(out.splitlines()[-1])
     assert code == 0 and res["rows"][0]["expected"] is None and res["rows"][0]["status"] == "unsat", err
 
 
-def test_suite_where_every_onnx_is_missing_fails(w, tmp_path, capsys):
+def test_suite_where_every_onnx_is_missing_fails(w, tmp_path):
     p = copy_with_siblings(w.csv, tmp_path / "cat")
     p.write_text("a.onnx,prop.vnnlib,5,unsat\nb.onnx,prop.vnnlib,5,sat\n")
-    code, out, err = run_cli(capsys, "vnncomp", "suite", p, "--no-progress")
+    code, out, err = run_cli("vnncomp", "suite", p, "--no-progress")
     assert code == 1 and "error 2" in out and "a.onnx" in out
 
 
@@ -761,42 +751,42 @@ OPTION_CASES = {
 
 
 @pytest.mark.parametrize("case", OPTION_CASES)
-def test_options(capsys, case):
+def test_options(case):
     argv, option = OPTION_CASES[case]
-    refused(run_cli(capsys, *argv), option, codes=(2,))
+    refused(run_cli(*argv), option, codes=(2,))
 
 
 # ------------------------------------------------------------------------------- outputs
 
-def test_out_equal_to_cert_is_refused(w, tmp_path, capsys):
+def test_out_equal_to_cert_is_refused(w, tmp_path):
     out = tmp_path / "x"
-    refused(run_cli(capsys, "vnncomp", "run", w.onnx, w.prop, "--timeout", "30", "--out", out, "--cert", out),
+    refused(run_cli("vnncomp", "run", w.onnx, w.prop, "--timeout", "30", "--out", out, "--cert", out),
             "same file")
     assert not out.exists()
 
 
-def test_out_equal_to_an_input_is_refused(w, tmp_path, capsys):
+def test_out_equal_to_an_input_is_refused(w, tmp_path):
     x = copy_tree(w.x, tmp_path / "x.npy")
-    refused(run_cli(capsys, "bounds", "--model", w.ck, "--input", x, "--eps", "0.1", "--out", x), "same file")
+    refused(run_cli("bounds", "--model", w.ck, "--input", x, "--eps", "0.1", "--out", x), "same file")
     assert x.read_bytes() == w.x.read_bytes()
     prop = copy_tree(w.prop, tmp_path / "p.vnnlib")
-    refused(run_cli(capsys, "vnncomp", "run", w.onnx, prop, "--timeout", "30", "--out", prop), "same file")
+    refused(run_cli("vnncomp", "run", w.onnx, prop, "--timeout", "30", "--out", prop), "same file")
     assert prop.read_text() == VNNLIB
 
 
-def test_out_through_a_symlink_writes_the_target(w, tmp_path, capsys):
+def test_out_through_a_symlink_writes_the_target(w, tmp_path):
     target = tmp_path / "target.txt"
     target.write_text("previous\n")
     link = tmp_path / "link.txt"
     link.symlink_to(target)
-    code, out, err = run_cli(capsys, "vnncomp", "run", w.onnx, w.prop, "--timeout", "30", "--out", link)
+    code, out, err = run_cli("vnncomp", "run", w.onnx, w.prop, "--timeout", "30", "--out", link)
     assert code == 0, err
     assert link.is_symlink() and target.read_text() == "unsat\n"
 
 
 @pytest.mark.parametrize("where", ["an existing folder", "empty", "under a file", "read-only folder"])
 @pytest.mark.parametrize("command", ["vnncomp run", "vnncomp run --cert", "bounds"])
-def test_file_outputs(w, tmp_path, capsys, where, command):
+def test_file_outputs(w, tmp_path, where, command):
     if where == "read-only folder" and os.geteuid() == 0:
         pytest.skip("root writes into read-only folders")
     ro = tmp_path / "ro"
@@ -810,44 +800,44 @@ def test_file_outputs(w, tmp_path, capsys, where, command):
             "vnncomp run --cert": ["vnncomp", "run", w.onnx, w.prop, "--timeout", "30", "--out", tmp_path / "r.txt",
                                    "--cert", out],
             "bounds": ["bounds", "--model", w.ck, "--input", w.x, "--eps", "0.01", "--out", out]}[command]
-    refused(run_cli(capsys, *argv))
+    refused(run_cli(*argv))
     assert not (tmp_path / "r.txt").exists()
     ro.chmod(0o755)
 
 
 @pytest.mark.parametrize("command", ["verify", "train", "main"])
-def test_folder_outputs_that_are_files(w, tmp_path, capsys, command):
+def test_folder_outputs_that_are_files(w, tmp_path, command):
     out = tmp_path / "plain"
     out.write_text("keep")
     argv = {"verify": ["verify", "robustness", "--model", w.ck, "--eps", "0.01", "--n", "2", "--data", w.mnist,
                        "--no-progress", "--out", out],
             "train": ["train", "mnist", "--hidden", "4", "--epochs", "1", "--data", w.mnist, "--out", out],
             "main": ["main", "--data", w.mnist, "--out", out]}[command]
-    refused(run_cli(capsys, *argv), "plain", "not a folder")
+    refused(run_cli(*argv), "plain", "not a folder")
     assert out.read_text() == "keep"
-    refused(run_cli(capsys, *[a if a is not out else "" for a in argv]), "empty")
+    refused(run_cli(*[a if a is not out else "" for a in argv]), "empty")
 
 
-def test_verify_rerun_with_fewer_examples_leaves_no_stale_certificates(w, tmp_path, capsys):
+def test_verify_rerun_with_fewer_examples_leaves_no_stale_certificates(w, tmp_path):
     out = tmp_path / "certs"
     base = ["verify", "robustness", "--model", w.ck, "--eps", "0.0001", "--data", w.mnist, "--no-progress",
             "--no-attack", "--batch", "2", "--out", out]
-    run_cli(capsys, *base, "--n", "6")
+    run_cli(*base, "--n", "6")
     assert sorted(p.name for p in out.glob("cert-*.json")) == ["cert-000000.json", "cert-000002.json",
                                                                "cert-000004.json"]
-    run_cli(capsys, *base, "--n", "2")
+    run_cli(*base, "--n", "2")
     assert sorted(p.name for p in out.iterdir()) == ["cert-000000.json", "cert-000000.npz"]
 
 
-def test_outputs_get_the_umask_mode(w, tmp_path, capsys):
+def test_outputs_get_the_umask_mode(w, tmp_path):
     old = os.umask(0o022)
     try:
         out = tmp_path / "r.txt"
-        code, _, err = run_cli(capsys, "vnncomp", "run", w.onnx, w.prop, "--timeout", "30", "--out", out)
+        code, _, err = run_cli("vnncomp", "run", w.onnx, w.prop, "--timeout", "30", "--out", out)
         assert code == 0, err
         assert stat.S_IMODE(out.stat().st_mode) == 0o644
         out.chmod(0o600)               # a replaced file keeps its mode
-        run_cli(capsys, "vnncomp", "run", w.onnx, w.prop, "--timeout", "30", "--out", out)
+        run_cli("vnncomp", "run", w.onnx, w.prop, "--timeout", "30", "--out", out)
         assert stat.S_IMODE(out.stat().st_mode) == 0o600
     finally:
         os.umask(old)
@@ -857,20 +847,20 @@ def test_outputs_get_the_umask_mode(w, tmp_path, capsys):
 
 @pytest.mark.parametrize("args", [("--method", "crown"), ("--method", "alpha-crown"), ("--semantics", "binary32"),
                                   ("--method", "crown-ibp"), ("--method", "ibp")])
-def test_bounds_are_never_nan(w, tmp_path, capsys, args):
+def test_bounds_are_never_nan(w, tmp_path, args):
     out = tmp_path / "b.npz"
-    code, _, err = run_cli(capsys, "bounds", "--model", w.ck, "--input", w.x, "--eps", "1e308", *args, "--out", out)
+    code, _, err = run_cli("bounds", "--model", w.ck, "--input", w.x, "--eps", "1e308", *args, "--out", out)
     assert code == 0, err
     with np.load(out) as z:
         assert not np.isnan(z["lb"]).any() and not np.isnan(z["ub"]).any()
         assert np.all(z["lb"] <= z["ub"])
 
 
-def test_float_explain_huge_exponents(capsys):
+def test_float_explain_huge_exponents():
     for value, want in (("1e999999999999", "+inf"), ("1e99999", "+inf"), ("-1e-99999", "-0")):
-        code, out, err = run_cli(capsys, "float", "explain", "--", value)
+        code, out, err = run_cli("float", "explain", "--", value)
         assert code == 0 and f"value     {want}" in out, err
-    refused(run_cli(capsys, "float", "explain", "1" * 5000), "digits")
+    refused(run_cli("float", "explain", "1" * 5000), "digits")
 
 
 # ------------------------------------------------------------------------------- pages (certnn view, certnn report)
@@ -900,7 +890,7 @@ def _pinn_cert_without_model(folder: Path) -> Path:
 
 
 @pytest.mark.parametrize("kind", sorted(PAGE_KINDS) + ["PINN certificate, model missing"])
-def test_view_inputs(tmp_path, capsys, kind):
+def test_view_inputs(tmp_path, kind):
     src = tmp_path / "a.json"
     if kind.startswith("PINN"):
         src, words = _pinn_cert_without_model(tmp_path), ("absent-net.json",)
@@ -909,13 +899,13 @@ def test_view_inputs(tmp_path, capsys, kind):
         words = PAGE_KINDS[kind]
     out = tmp_path / "page.html"
     out.write_text("previous")
-    refused(run_cli(capsys, "view", src, "--out", out), src.name, *words, codes=(1,))
+    refused(run_cli("view", src, "--out", out), src.name, *words, codes=(1,))
     assert out.read_text() == "previous"
     no_leftovers(tmp_path)
 
 
 @pytest.mark.parametrize("kind", ["missing folder", "a file"] + sorted(PAGE_KINDS))
-def test_report_inputs(tmp_path, capsys, kind):
+def test_report_inputs(tmp_path, kind):
     run = tmp_path / "run"
     if kind == "a file":
         run.write_bytes(GOOD_LOG)
@@ -928,18 +918,18 @@ def test_report_inputs(tmp_path, capsys, kind):
         words = ("holds no certnn artifact",)
     out = tmp_path / "report.html"
     out.write_text("previous")
-    refused(run_cli(capsys, "report", run, "--out", out), "run", *words, codes=(1,))
+    refused(run_cli("report", run, "--out", out), "run", *words, codes=(1,))
     assert out.read_text() == "previous"
     no_leftovers(tmp_path)
 
 
-def test_report_shows_bad_files_next_to_good_ones_as_no_claim(tmp_path, capsys):
+def test_report_shows_bad_files_next_to_good_ones_as_no_claim(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "log.json").write_bytes(GOOD_LOG)
     _page_input(run / "cut.json", "truncated")
     _pinn_cert_without_model(run)
-    code, out, err = run_cli(capsys, "report", run, "--out", tmp_path / "r.html")
+    code, out, err = run_cli("report", run, "--out", tmp_path / "r.html")
     assert code == 0, err
     html = (tmp_path / "r.html").read_text()
     assert 'id="training"' in html and "Cannot show pinn.cert.json" in html and "absent-net.json" in html

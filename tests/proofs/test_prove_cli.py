@@ -7,55 +7,44 @@ from dataclasses import replace
 
 import pytest
 
-from certnn.cli import main
+from tests.cli_run import run_cli
 
 
-def _certnn(capsys, *args):
-    """Run the command line in-process: (exit status, stdout, stderr)."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_list(capsys):
-    code, out, _ = _certnn(capsys, "prove", "--list")
+def test_list():
+    code, out, _ = run_cli("prove", "--list")
     assert code == 0
     assert "backprop/lean-mnist-4-3-3  [proved]" in out and "not covered (named gaps):" in out
     assert "adjoint/max_pool2d: piecewise" in out
-    doc = json.loads(_certnn(capsys, "prove", "--list", "--json")[1])
+    doc = json.loads(run_cli("prove", "--list", "--json")[1])
     assert len(doc["theorems"]) >= 60 and {g["name"] for g in doc["gaps"]} >= {"adjoint/max"}
 
 
-def test_run_by_name_and_pattern_with_json(capsys):
-    code, out, err = _certnn(capsys, "prove", "relax/*", "compile/translation-validation", "--json", "--no-progress")
+def test_run_by_name_and_pattern_with_json():
+    code, out, err = run_cli("prove", "relax/*", "compile/translation-validation", "--json", "--no-progress")
     assert code == 0, err
     last = json.loads(out.strip().splitlines()[-1])
     assert last["theorems"] == 6 and last["passed"] == 6 and last["failed"] == 0 and last["seconds"] > 0
     assert {x["name"] for x in last["results"]} >= {"relax/relu", "relax/tanh", "compile/translation-validation"}
     assert "PASS  relax/relu" in err and "6 theorems: 6 passed, 0 failed" in err
-    code, out, _ = _certnn(capsys, "prove", "relax/relu")
+    code, out, _ = run_cli("prove", "relax/relu")
     assert code == 0 and "PASS  relax/relu" in out
 
 
-def test_a_failed_proof_exits_1(capsys, monkeypatch):
+def test_a_failed_proof_exits_1(monkeypatch):
     from certnn.proofs import theorems
     table = theorems.registered()
     def fails():
         raise theorems.ProofFailed("no")
     bad = replace(table["relax/relu"], prove=fails)
     monkeypatch.setattr(theorems, "registered", lambda: {**table, "relax/relu": bad})
-    code, out, _ = _certnn(capsys, "prove", "relax/relu", "--json")
+    code, out, _ = run_cli("prove", "relax/relu", "--json")
     assert code == 1 and json.loads(out.strip().splitlines()[-1])["failed"] == 1
 
 
-def test_errors(capsys):
-    code, _, err = _certnn(capsys, "prove", "adjoint/frobnicate")
+def test_errors():
+    code, _, err = run_cli("prove", "adjoint/frobnicate")
     assert code == 1 and err.startswith("error: no theorem named 'adjoint/frobnicate'")
-    code, _, err = _certnn(capsys, "prove")
+    code, _, err = run_cli("prove")
     assert code == 2 and "--all" in err
 
 
