@@ -6,19 +6,19 @@ import pytest
 
 from certnn.theory.accounting import dpsgd_privacy
 
-from tests.generative.test_cli_gen import _run
+from tests.cli_run import run_cli
 
 
 def test_epsilon_prints_both_accountants():
     # the published settings (q = 256/60000, sigma 1.1, 60 epochs) are checked in test_dp; here a cheaper run
-    code, out, err = _run("dp", "epsilon", "--sample-rate", "0.01", "--noise-multiplier", "1.0",
+    code, out, err = run_cli("dp", "epsilon", "--sample-rate", "0.01", "--noise-multiplier", "1.0",
                           "--epochs", "1", "--delta", "1e-5", "--json")
     assert code == 0, err
     o = json.loads(out.strip().splitlines()[-1])
     ref = dpsgd_privacy(0.01, 1.0, 100, 1e-5)
     assert o["steps"] == 100 and o["epsilon_rdp"] == ref.epsilon_rdp and o["epsilon_pld"] == ref.epsilon_pld
     assert o["evidence"] == "assumed" and "dp-accounting-upper-bound" in o["assumptions"]
-    code, out, _ = _run("dp", "epsilon", "--sample-rate", "0.01", "--noise-multiplier", "1.0", "--epochs", "1",
+    code, out, _ = run_cli("dp", "epsilon", "--sample-rate", "0.01", "--noise-multiplier", "1.0", "--epochs", "1",
                         "--delta", "1e-5")
     assert code == 0 and "(RDP)" in out and "(PLD)" in out and "upper bounds" in out
 
@@ -27,12 +27,12 @@ def test_epsilon_prints_both_accountants():
 def test_epsilon_rejects_bad_options(args):
     base = {"--sample-rate": "0.01", "--noise-multiplier": "1.0", "--epochs": "1", "--delta": "1e-5"}
     base.update(dict(zip(args[::2], args[1::2])))
-    code, _, err = _run("dp", "epsilon", *[a for kv in base.items() for a in kv])
+    code, _, err = run_cli("dp", "epsilon", *[a for kv in base.items() for a in kv])
     assert code == 2 and args[0] in err
 
 
 def test_train_mnist_reports_accuracy_and_both_epsilons():
-    code, out, err = _run("dp", "train", "mnist", "--epochs", "1", "--sample-rate", "0.1", "--limit-train", "300",
+    code, out, err = run_cli("dp", "train", "mnist", "--epochs", "1", "--sample-rate", "0.1", "--limit-train", "300",
                           "--limit-test", "100", "--noise-multiplier", "1.0", "--json", "--no-progress")
     assert code == 0, err
     o = json.loads(out.strip().splitlines()[-1])
@@ -41,9 +41,9 @@ def test_train_mnist_reports_accuracy_and_both_epsilons():
 
 
 def test_audit_catches_the_broken_implementation():
-    code, out, err = _run("dp", "audit", "--trials", "100", "--fault", "noise-0.1", "--json")
+    code, out, err = run_cli("dp", "audit", "--trials", "100", "--fault", "noise-0.1", "--json")
     assert code == 0, err
     o = json.loads(out.strip().splitlines()[-1])
     assert o["caught"] and o["implementation"] == "NoiseTimesTenth" and o["epsilon_lower"] > o["epsilon_upper"]
-    code, out, _ = _run("dp", "audit", "--trials", "100")
+    code, out, _ = run_cli("dp", "audit", "--trials", "100")
     assert code == 0 and "consistent with the accountant" in out
