@@ -49,17 +49,23 @@ def problems_cmd():
 @click.option("--adam", type=click.IntRange(min=0), default=None, help="Adam steps.")
 @click.option("--lbfgs", type=click.IntRange(min=0), default=None, help="L-BFGS iterations.")
 @click.option("--lr", type=float, callback=_positive, default=None, help="Adam learning rate.")
+@click.option("--batch", type=click.IntRange(min=0), default=None,
+              help="Adam mini-batch of collocation points (0: full batch).")
+@click.option("--rounds", type=click.IntRange(min=1), default=None,
+              help="L-BFGS restarts; before each one after the first, --add points of largest residual join.")
+@click.option("--add", type=click.IntRange(min=0), default=None, help="Points added per adaptive refinement round.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--init", default=None, help="Start from this checkpoint's weights (same architecture), e.g. a snapshot.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object as the last line.")
 @click.option("--no-progress", is_flag=True, help="Do not draw progress bars.")
-def train_cmd(problem, out, hidden, points, boundary, adam, lbfgs, lr, seed, init, as_json, no_progress):
+def train_cmd(problem, out, hidden, points, boundary, adam, lbfgs, lr, batch, rounds, add, seed, init, as_json,
+              no_progress):
     """Train a tanh MLP on PROBLEM (burgers, heat, poisson, allen-cahn)."""
     from ..pinn.problems import get_problem
     from ..pinn.train import train
     p = get_problem(problem)
     info = train(p, out, hidden, seed, points, boundary, adam, lbfgs, lr, progress=not (no_progress or as_json),
-                 log=None if as_json else click.echo, init=init)
+                 log=None if as_json else click.echo, init=init, batch=batch, rounds=rounds, add=add)
     if as_json:
         click.echo(json.dumps(info))
     else:

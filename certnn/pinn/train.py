@@ -11,6 +11,14 @@ eager tensors, so its own derivative w.r.t. u, u_x, ... comes from the tape, and
 the jet graph's backward sweep (the derivative op's vjp: the next derivative)
 carries it to the weights. Adam first, then L-BFGS (SciPy's L-BFGS-B driven by
 these gradients). Everything runs in float64.
+
+Collocation points are a Latin hypercube sample (stratified in every
+coordinate, as Raissi et al. 2019). Adam may use random mini-batches of them
+(``batch``: cheap steps while the loss is large). L-BFGS runs full batch in
+``rounds``; between rounds the ``add`` points with the largest |residual| out
+of a fresh uniform pool of 50 x ``add`` points join the collocation set
+(residual-based adaptive refinement, Lu et al. 2021): on Burgers they land on
+the shock, which uniform points resolve poorly.
 """
 
 from __future__ import annotations
@@ -86,11 +94,12 @@ def _warm_start(model, config: dict, init) -> None:
 
 
 def sample_points(problem: Problem, n_interior: int, n_boundary: int, seed: int = 0):
-    """Uniform collocation points in the box, and points on each condition's face
-    (with the condition's target values)."""
+    """Collocation points in the box (a Latin hypercube sample), and uniform
+    points on each condition's face (with the condition's target values)."""
+    from scipy.stats import qmc
     rng = np.random.default_rng(seed)
     lo, hi = np.array(problem.lo), np.array(problem.hi)
-    interior = lo + (hi - lo) * rng.uniform(size=(n_interior, len(lo)))
+    interior = qmc.scale(qmc.LatinHypercube(d=len(lo), seed=rng).random(n_interior), lo, hi)
     faces = []
     cs = problem.coord_symbols
     for c in problem.conditions:
@@ -109,10 +118,30 @@ class Objective:
         self.graph, self.bindings = trace(model, np.zeros((1, len(problem.coords))))
         self.symbols = problem.derivative_symbols()
         self.jet_graph, self.jet = jet_graph(self.graph, self.symbols.values())
-        self.interior, self.faces = interior, faces
-        self.coords = dict(zip(problem.coord_symbols, interior.T))
+        self.faces = faces
+        self.set_interior(interior)
         self.names = [k for k in self.bindings]
         self.shapes = [self.bindings[k].data.shape for k in self.names]
+
+    def set_interior(self, points: np.ndarray) -> None:
+        """Use ``points`` as the collocation points from now on."""
+        self.interior = np.asarray(points, np.float64)
+        self.coords = dict(zip(self.problem.coord_symbols, self.interior.T))
+
+    def residual(self, points: np.ndarray) -> np.ndarray:
+        """The residual at ``points`` (no gradients)."""
+        d, _ = jet_values(self.jet_graph, self.jet, points, self.arrays())
+        coords = dict(zip(self.problem.coord_symbols, np.asarray(points, np.float64).T))
+        r = tensor_expr(self.problem.equation, {s: Tensor(d[m]) for s, m in self.symbols.items()}, coords)
+        return np.asarray(r.data if isinstance(r, Tensor) else r, np.float64).reshape(-1)
+
+    def refine(self, add: int, rng) -> None:
+        """Residual-based adaptive refinement: add the ``add`` points of largest
+        |residual| out of a uniform pool of 50 x ``add`` points."""
+        lo, hi = np.array(self.problem.lo), np.array(self.problem.hi)
+        pool = lo + (hi - lo) * rng.uniform(size=(50 * add, len(lo)))
+        r = np.concatenate([self.residual(pool[a:a + 8192]) for a in range(0, len(pool), 8192)])
+        self.set_interior(np.concatenate([self.interior, pool[np.argsort(-np.abs(r))[:add]]]))
 
     def arrays(self) -> dict:
         return {**self.jet_graph.arrays, **{k: t.data for k, t in self.bindings.items()}}
@@ -172,11 +201,15 @@ def _bar(enabled: bool):
 
 
 def fit(obj: Objective, adam: int, lbfgs: int, lr: float = 1e-3, progress: bool = True, log=None,
-        every: int = 0, on_every=None) -> list:
-    """Adam for ``adam`` steps, then L-BFGS-B for at most ``lbfgs`` iterations.
+        every: int = 0, on_every=None, batch: int = 0, rounds: int = 1, add: int = 0, seed: int = 0) -> list:
+    """Adam for ``adam`` steps (on random mini-batches of ``batch`` collocation
+    points when ``batch`` > 0), then L-BFGS-B for at most ``lbfgs`` iterations
+    in ``rounds`` restarts, refining the collocation set by ``add`` points
+    (:meth:`Objective.refine`) before each restart after the first.
     Returns the loss history (one entry per Adam step / L-BFGS iteration).
     ``on_every(step, loss)`` runs every ``every`` steps (logging, snapshots)."""
     from scipy.optimize import minimize
+    rng = np.random.default_rng(seed)
     history = []
     bar = _bar(progress)
 
@@ -189,7 +222,10 @@ def fit(obj: Objective, adam: int, lbfgs: int, lr: float = 1e-3, progress: bool 
             params = [obj.bindings[k] for k in obj.names]
             opt = Adam(params, lr=lr)
             task = bar.add_task("adam", total=adam) if bar else None
+            full = obj.interior
             for step in range(adam):
+                if 0 < batch < len(full):
+                    obj.set_interior(full[rng.choice(len(full), batch, replace=False)])
                 loss, parts, grads = obj.loss_and_grads()
                 if not math.isfinite(loss):
                     raise TrainingError(f"the PINN loss became {loss} at Adam step {step + 1}; try a smaller lr")
@@ -199,6 +235,7 @@ def fit(obj: Objective, adam: int, lbfgs: int, lr: float = 1e-3, progress: bool 
                 tick(loss)
                 if bar:
                     bar.update(task, advance=1, description=f"adam  loss {loss:.3e}")
+            obj.set_interior(full)
         if lbfgs:
             task = bar.add_task("lbfgs", total=lbfgs) if bar else None
             last = {}
@@ -214,12 +251,19 @@ def fit(obj: Objective, adam: int, lbfgs: int, lr: float = 1e-3, progress: bool 
                 if bar:
                     bar.update(task, advance=1, description=f"lbfgs loss {last.get('loss', 0):.3e}")
 
-            res = minimize(fun, obj.get_flat(), jac=True, method="L-BFGS-B", callback=callback,
-                           options={"maxiter": lbfgs, "maxfun": int(lbfgs * 1.25) + 10, "maxcor": 50,
-                                    "ftol": 1e-15, "gtol": 1e-11})
-            obj.set_flat(res.x)
-            if log:
-                log(f"L-BFGS: {res.nit} iterations, {res.message}")
+            rounds = max(1, min(rounds, lbfgs))
+            for k in range(rounds):
+                if k and add:
+                    obj.refine(add, rng)
+                    if log:
+                        log(f"refined: {len(obj.interior)} collocation points")
+                iters = lbfgs // rounds + (k < lbfgs % rounds)
+                res = minimize(fun, obj.get_flat(), jac=True, method="L-BFGS-B", callback=callback,
+                               options={"maxiter": iters, "maxfun": int(iters * 1.25) + 10, "maxcor": 50,
+                                        "ftol": 1e-15, "gtol": 1e-11})
+                obj.set_flat(res.x)
+                if log:
+                    log(f"L-BFGS round {k + 1}/{rounds}: {res.nit} iterations, {res.message}")
     finally:
         if bar:
             bar.stop()
@@ -229,7 +273,7 @@ def fit(obj: Objective, adam: int, lbfgs: int, lr: float = 1e-3, progress: bool 
 def train(problem: Problem, out=None, hidden=None, seed: int = 0, points: int | None = None,
           boundary: int | None = None, adam: int | None = None, lbfgs: int | None = None,
           lr: float | None = None, progress: bool = True, log=None, snapshot_every: int = 500,
-          init=None) -> dict:
+          init=None, batch: int | None = None, rounds: int | None = None, add: int | None = None) -> dict:
     """Train a tanh MLP on ``problem`` (defaults from ``problem.train``); save a
     checkpoint to ``out`` when given (also every ``snapshot_every`` steps, so a
     long run can be inspected or stopped). ``init``: a checkpoint of the same
@@ -237,7 +281,8 @@ def train(problem: Problem, out=None, hidden=None, seed: int = 0, points: int | 
     summary (losses, timing)."""
     from threadpoolctl import threadpool_limits
     cfg = dict(problem.train)
-    for k, v in (("points", points), ("boundary", boundary), ("adam", adam), ("lbfgs", lbfgs), ("lr", lr)):
+    for k, v in (("points", points), ("boundary", boundary), ("adam", adam), ("lbfgs", lbfgs), ("lr", lr),
+                 ("batch", batch), ("rounds", rounds), ("add", add)):
         if v is not None:
             cfg[k] = v
     t0 = time.perf_counter()
@@ -260,7 +305,7 @@ def train(problem: Problem, out=None, hidden=None, seed: int = 0, points: int | 
 
     with threadpool_limits(limits=1, user_api="blas"):
         history = fit(obj, cfg.get("adam", 1000), cfg.get("lbfgs", 1000), cfg.get("lr", 1e-3), progress, log,
-                      snapshot_every, snapshot)
+                      snapshot_every, snapshot, cfg.get("batch", 0), cfg.get("rounds", 1), cfg.get("add", 0), seed)
         loss, parts, _ = obj.loss_and_grads()
     info = {"problem": problem.name, "loss": loss, "loss_parts": parts, "steps": len(history),
             "train_seconds": time.perf_counter() - t0, "settings": cfg, "seed": seed,

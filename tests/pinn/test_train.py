@@ -45,3 +45,23 @@ def test_adam_then_lbfgs_lowers_the_loss(tmp_path):
     assert again["loss"] == info["loss"] and again["init"] == str(tmp_path / "ck")
     with pytest.raises(CertnnError, match="architecture"):
         train(p, None, hidden=(5,), points=30, boundary=6, adam=0, lbfgs=0, progress=False, init=tmp_path / "ck")
+
+
+def test_latin_hypercube_points_and_residual_based_refinement():
+    p = get_problem("burgers")
+    interior, faces = sample_points(p, 50, 5, seed=2)
+    # a Latin hypercube: every one of the 50 strata of each coordinate holds exactly one point
+    for j, (a, b) in enumerate(zip(p.lo, p.hi)):
+        assert sorted(np.floor((interior[:, j] - a) / (b - a) * 50).astype(int)) == list(range(50))
+    model, _ = make_model(p, hidden=(6, 6), seed=1)
+    obj = Objective(p, model, interior, faces)
+    rng = np.random.default_rng(0)
+    obj.refine(10, rng)
+    added = obj.interior[50:]
+    assert obj.interior.shape == (60, 2) and np.array_equal(obj.interior[:50], interior)
+    # the added points are the pool's worst: their |residual| beats a fresh uniform sample's median
+    fresh = np.array(p.lo) + (np.array(p.hi) - np.array(p.lo)) * rng.uniform(size=(500, 2))
+    assert np.abs(obj.residual(added)).min() > np.median(np.abs(obj.residual(fresh)))
+    # mini-batch Adam leaves the full collocation set in place for L-BFGS
+    history = fit(obj, adam=3, lbfgs=2, batch=20, rounds=2, add=5, progress=False)
+    assert len(obj.interior) == 65 and len(history) >= 4
