@@ -138,7 +138,8 @@ HEAT = Problem(
      Condition("right", "x", 1.0, sympy.Integer(0))),
     solution=sympy.exp(-HEAT_K * pi ** 2 * t) * sympy.sin(pi * x),
     error_theorem="heat",
-    train={"points": 2000, "boundary": 200, "adam": 2000, "lbfgs": 3000, "lr": 3e-3},
+    train={"points": 2000, "boundary": 200, "adam": 2000, "batch": 500, "lbfgs": 3000, "rounds": 6, "add": 300,
+           "lr": 3e-3},
     doc="heat equation u_t = u_xx, one Fourier mode")
 
 POISSON = Problem(

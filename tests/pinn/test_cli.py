@@ -8,7 +8,8 @@ from tests.cli_run import run_cli
 def test_train_certify_check(tmp_path):
     ck = tmp_path / "heat"
     code, out, _ = run_cli("pinn", "train", "heat", "--out", str(ck), "--hidden", "5", "--points", "40",
-                        "--boundary", "8", "--adam", "3", "--batch", "20", "--lbfgs", "3", "--rounds", "2", "--add", "4", "--json")
+                        "--boundary", "8", "--adam", "3", "--batch", "20", "--lbfgs", "3", "--rounds", "2",
+                        "--add", "4", "--json")
     assert code == 0 and json.loads(out.strip().splitlines()[-1])["problem"] == "heat"
     cert, png = tmp_path / "c.json", tmp_path / "p.png"
     code, out, _ = run_cli("pinn", "certify", str(ck), "--problem", "heat", "--inputs", "t,x", "--budget", "1",
