@@ -38,7 +38,8 @@ def test_adam_then_lbfgs_lowers_the_loss(tmp_path):
     obj = Objective(p, model, interior, faces)
     history = fit(obj, adam=20, lbfgs=20, lr=1e-2, progress=False)
     assert history[-1] < 0.5 * history[0]
-    info = train(p, tmp_path / "ck", hidden=(4,), points=30, boundary=6, adam=3, lbfgs=3, progress=False, rounds=1)  # no refinement: the same points
+    # rounds=1: no refinement, so the warm start below sees the same collocation points
+    info = train(p, tmp_path / "ck", hidden=(4,), points=30, boundary=6, adam=3, lbfgs=3, progress=False, rounds=1)
     assert (tmp_path / "ck" / "checkpoint.json").exists() and info["inputs"] == ["t", "x"]
     # a warm start resumes from the checkpoint's weights (no steps: the same loss) and refuses another architecture
     again = train(p, None, hidden=(4,), points=30, boundary=6, adam=0, lbfgs=0, progress=False, init=tmp_path / "ck")
