@@ -1,6 +1,6 @@
 """The views in headless Chromium, built from real artifacts: the run report (graph,
 training curves, error budget, certificates, a BaB certificate, a reach tube, an MDP
-value certificate, RL return curves, bounds, autograd tape, floats) loaded once and
+value certificate, RL return curves, recorded RL rollouts, bounds, autograd tape, floats) loaded once and
 checked view by view against what the Python side computes; and a graph of thousands of nodes, timed. Screenshots of every view go
 to $CERTNN_WIDGET_SHOTS (default build/widget-screenshots)."""
 
@@ -47,7 +47,7 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     sections = page.eval_on_selector_all("section.certnn-view", "ss => ss.map(s => s.id)")
     for anchor in ("graph", "training", "error-budget", "certificates", "cert-0", "bounds", "tape", "floats",
                    "certnn-bab-certificate-0", "certnn-reach-tube-0", "certnn-lyapunov-0", "certnn-mdp-values-0",
-                   "certnn.rl.run-log-0"):
+                   "certnn.rl.run-log-0", "certnn-rollout-0", "certnn-rollout-1"):
         assert anchor in sections, f"the report has no {anchor} view: {sections}"
     for sid in sections:
         page.locator(f"section[id='{sid}']").screenshot(path=str(shots_dir / f"{sid}.png"))
@@ -127,7 +127,7 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     assert mdp.locator(".mdp-grid .hm-cell").count() == len(world.layout) * len(world.layout[0])
     assert mdp.locator(".mdp-grid line.arrow").count() == world.n_states - len(world.goals)
     # RL run: return curves from the log, evidence tested only
-    run = page.locator("section[id='certnn.rl.run-log-0']")
+    run = page.locator("section[id^='certnn.rl.run-log-']", has_text="certnn/GridWorld-v0")
     log = json.loads((run_dir / "rl" / "dqn" / "log.json").read_text())
     assert run.locator(".curve[data-title='episode return'] circle").count() >= len(log["episode_returns"])
     assert run.locator("ul.evidence li").evaluate_all("ls => ls.map(l => l.dataset.level)") == ["tested"]
@@ -140,6 +140,45 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     assert page.locator("#error-budget .budget-bars tr[data-node]").count() == len(budget["nodes"])
     assert page.locator("#training .curve").count() >= 2
     assert page.locator("#tape .tape-bwd").count() > 0
+    assert report.errors == []
+
+
+def _first_episodes(npz):
+    """(states or observations, rewards) of each sub-environment's first episode, straight from the arrays."""
+    with np.load(npz, allow_pickle=False) as z:
+        obs, rew, done = z["obs"], z["reward"], z["terminated"] | z["truncated"]
+    out = []
+    for i in range(obs.shape[1]):
+        end = int(np.flatnonzero(done[1:, i])[0]) + 1
+        out.append((obs[:end + 1, i], rew[1:end + 1, i]))
+    return out
+
+
+def test_rollout_views_in_the_browser(report, run_dir, shots_dir):
+    page = report.page
+    # GridWorld: each recorded state on its grid square, one step row per step, the episode's return
+    world = GridWorld()
+    eps = _first_episodes(run_dir / "rl" / "dqn" / "rollouts" / "eval.npz")
+    view = page.locator("section[data-kind='rollout']", has_text="certnn/GridWorld-v0")
+    assert view.locator(".ro-grid .hm-cell").count() == len(world.layout) * len(world.layout[0])
+    assert view.locator(".ro-returns circle").count() == len(eps)
+    for k, (obs, rew) in enumerate(eps):
+        view.locator(".ro-select").select_option(str(k))
+        assert view.locator(".ro-episode").get_attribute("data-episode") == str(k)
+        drawn = view.locator(".ro-step").evaluate_all("cs => cs.map(c => [+c.dataset.r, +c.dataset.c])")
+        assert drawn == [list(world.cells[s]) for s in obs.argmax(1)]
+        assert view.locator(".ro-steps tr[data-t]").count() == len(rew)
+        assert float(view.locator(".ro-return").get_attribute("data-return")) == rew.sum()
+    # CartPole: one chart per observation dimension, the action and the return so far
+    (obs, rew), _ = _first_episodes(run_dir / "rl" / "cartpole" / "rollouts" / "eval.npz")
+    view = page.locator("section[data-kind='rollout']", has_text="CartPole-v1")
+    assert view.locator(".ro-grid").count() == 0 and view.locator(".ro-series").count() == obs.shape[1] + 2
+    assert float(view.locator(".ro-return").get_attribute("data-return")) == rew.sum()
+    # sampled episodes are tested, the contract's re-check checked; nothing certified
+    for v in page.locator("section[data-kind='rollout']").all():
+        assert v.locator("ul.evidence li").evaluate_all("ls => ls.map(l => l.dataset.level)") == ["tested", "checked"]
+    page.locator("section[data-kind='rollout']", has_text="certnn/GridWorld-v0").screenshot(
+        path=str(shots_dir / "rollout-gridworld.png"))
     assert report.errors == []
 
 
