@@ -124,9 +124,8 @@ def read_rollout(path) -> tuple[dict, dict]:
         raise CertnnError(f"{p}: the rollout's meta is not JSON") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise CertnnError(f"{p}: not a {FORMAT} version {VERSION} file")
-    n = len(data["kind"])
-    if any(len(data[k]) != n for k in need - {"meta"}):
-        raise CertnnError(f"{p}: the rollout's arrays have different numbers of events")
+    if data["kind"].ndim != 1 or any(data[k].shape[:1] != data["kind"].shape for k in need - {"meta"}):
+        raise CertnnError(f"{p}: the rollout's arrays do not hold one entry per event")
     return meta, data
 
 
