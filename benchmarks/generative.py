@@ -157,12 +157,27 @@ def vqvae(quick):
 
 
 def gan(quick):
+    """Train, then score the checkpoint as ``certnn gen score`` does (eval mode:
+    the generator's batch normalisation uses its running statistics); also
+    with batch statistics (training mode), and the feature classifier's class
+    histogram of the samples (mode collapse puts them in few classes)."""
+    from certnn.generative.frechet import class_histogram
+    from certnn.generative.grid import save_samples
     from certnn.generative.train import load
-    r, out = _generative_run("gan", EPOCHS["gan"], quick, picture="gan_samples.png")
+    r, out = _generative_run("gan", EPOCHS["gan"], quick)
     net, ref, meta = _net_and_reference(quick)
     model, _ = load(out)
-    fd = _frechet(lambda n: model.sample(n, np.random.default_rng(5)), net, ref)
-    return r | {"frechet_distance": fd, "frechet": meta}
+    samples = model.sample(FD_SAMPLES, np.random.default_rng(5))
+    fd = _frechet(lambda n: samples[:n], net, ref)
+    model.train()
+    fd_batch = _frechet(lambda n: model.sample(n, np.random.default_rng(5)), net, ref)
+    model.eval()
+    hist = class_histogram(net, samples)
+    save_samples(model.sample(64, np.random.default_rng(6)), PICTURES / "gan_samples.png",
+                 f"GAN on MNIST, {r['epochs']} epochs (eval mode)")
+    _log(f"gan: Frechet distance {fd:.2f} (batch statistics: {fd_batch:.2f}); classes {hist}")
+    return r | {"frechet_distance": fd, "frechet_distance_batch_statistics": fd_batch, "frechet": meta,
+                "class_histogram": hist, "class_histogram_note": f"feature classifier's labels of the {FD_SAMPLES} scored samples"}
 
 
 DDPM_MINUTES = 30
