@@ -22,11 +22,12 @@ second term, the encoder by the reconstruction (through the straight-through
 path) and the commitment term.
 
 Dead codes: a code that no z_e picks gets no gradient and stays dead (with
-Keras' recipe only about 4 of the 64 codes were in use after an epoch). Every
-``restart_every`` training steps, starting with the first, each code that no
-z_e of those steps picked is moved onto a randomly chosen z_e of the current
-batch (the first step thus initialises the codebook from data); 0 turns this
-off. Only the codebook's values change; the loss is the one above. Reported: reconstruction MSE in [0, 1] pixel
+Keras' recipe the test set's codes have perplexity 3.5 after one epoch, 6.5
+after three). With ``restart_every`` = n > 0 (default 0: off, Keras' recipe),
+every n training steps, starting with the first, each code that no z_e of
+those steps picked is moved onto a randomly chosen z_e of the current batch
+(the first step thus initialises the codebook from data). Only the codebook's
+values change; the loss is the one above. Reported: reconstruction MSE in [0, 1] pixel
 units (the Keras example reaches about 0.0042) and codebook usage (distinct codes
 used on the test set, and the perplexity exp(H) of their frequencies).
 """
@@ -53,7 +54,7 @@ class VQVAE(nn.Module):
     arch = "vqvae"
 
     def __init__(self, codes: int = 64, code_dim: int = 16, beta: float = 0.25, lr: float = 1e-3,
-                 data_variance: float = 0.0949, restart_every: int = 100):
+                 data_variance: float = 0.0949, restart_every: int = 0):
         super().__init__()
         self.codes, self.code_dim, self.beta, self.lr, self.data_variance = codes, code_dim, beta, lr, data_variance
         self.restart_every = restart_every
