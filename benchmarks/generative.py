@@ -18,7 +18,7 @@ Sections (each merges its entry into benchmarks/results/generative.json):
   (certnn.generative.frechet.FEATURE_NET); the MNIST training split's own distance
   is the floor; compare models only with each other;
 * ``samplers``: the trained DDPM with the 1000-step ancestral sampler next to
-  DDIM, on a smaller sample count (``--sampler-samples``, 500);
+  DDIM, on a smaller sample count (``--sampler-samples``, 1000);
 * ``toy``: DDPM on the 2-D Gaussian mixture: sample mean and covariance against
   the target's.
 
@@ -242,7 +242,7 @@ def ddpm(quick):
     return res
 
 
-SAMPLER_COUNT = 500          # --sampler-samples
+SAMPLER_COUNT = 1000         # --sampler-samples
 
 
 def samplers(quick):

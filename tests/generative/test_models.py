@@ -106,3 +106,15 @@ def test_gan_generator_is_batch_normalised_and_real_labels_smoothed():
         want = -np.mean(label * np.log(sig(d_real.data)) + (1 - label) * np.log(1 - sig(d_real.data))) \
             - np.mean(np.log(1 - sig(d_fake.data)))
         assert abs(float(discriminator_loss(d_real, d_fake, label).data) - want) < 1e-5
+
+
+def test_class_histogram_counts_the_classifiers_labels():
+    from certnn import nn
+    from certnn.generative.frechet import class_histogram
+    net = nn.Sequential(nn.Linear(784, 10))
+    net[0].weight.data[...] = np.eye(10, 784, dtype=np.float32)         # class k reads pixel k
+    net[0].bias.data[...] = 0
+    labels = np.array([3, 3, 0, 9, 3, 7])
+    images = np.zeros((len(labels), 28, 28), np.float32)
+    images.reshape(len(labels), -1)[np.arange(len(labels)), labels] = 1
+    assert class_histogram(net, images) == [1, 0, 0, 3, 0, 0, 0, 1, 0, 1]
