@@ -276,17 +276,22 @@ def samplers(quick):
 
 
 def floor(quick):
-    """The Frechet distance of the MNIST training split itself (and of VAE samples)."""
+    """The Frechet distance of the MNIST training split itself (and of VAE samples),
+    and the feature classifier's class histogram of both (the reference for the
+    generated samples' histograms)."""
     from certnn.data.mnist import mnist_arrays
-    from certnn.generative.frechet import features, frechet_distance
+    from certnn.generative.frechet import class_histogram, features, frechet_distance
     net, ref, meta = _net_and_reference(quick)
     xtr, _ = mnist_arrays((784,), None, "train")
-    out = {"train_split": frechet_distance(features(net, xtr[:FD_SAMPLES]), ref), "frechet": meta}
+    out = {"train_split": frechet_distance(features(net, xtr[:FD_SAMPLES]), ref), "frechet": meta,
+           "train_split_class_histogram": class_histogram(net, xtr[:FD_SAMPLES])}
     vae_dir = ROOT / "runs" / "bench_vae"
     if vae_dir.exists():
         from certnn.generative.train import load
         model, _ = load(vae_dir)
-        out["vae"] = _frechet(lambda n: model.sample(n, np.random.default_rng(5)), net, ref)
+        samples = model.sample(FD_SAMPLES, np.random.default_rng(5))
+        out["vae"] = _frechet(lambda n: samples[:n], net, ref)
+        out["vae_class_histogram"] = class_histogram(net, samples)
     return out
 
 
