@@ -15,12 +15,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import numpy as np
 
-from ..errors import CertnnError
 from ..ir.graph import Graph
 from ..ir.serialize import graph_hash
-from ..verify.partition import leaves
+from ..verify.partition import check_leaf_bounds
 from . import certificate as ac
 from .error import check_model, sup_error
 from .target import Target
@@ -35,7 +33,7 @@ class ApproxCheckResult:
     reasons: list
     claim: float
     boxes: int = 0
-    max_sound: float = float("nan")
+    max_sound: float | None = None   # None when the leaves could not be rebuilt
     assumptions: tuple = ASSUMES
     seconds: float = 0.0
 
@@ -67,19 +65,7 @@ def check_approx_certificate(cert, graph: Graph | None = None) -> ApproxCheckRes
         reasons.append(f"the claim {cert.claim!r} exceeds delta {cert.delta!r}")
     if reasons:
         return ApproxCheckResult(False, reasons, cert.claim, seconds=time.perf_counter() - t0)
-    try:
-        lo, hi = leaves(target.lo, target.hi, cert.splits)
-    except CertnnError as e:
-        return ApproxCheckResult(False, [str(e)], cert.claim, seconds=time.perf_counter() - t0)
-    if len(lo) != len(cert.bounds):
-        return ApproxCheckResult(False, [f"{len(cert.bounds)} leaf bounds for {len(lo)} leaves"], cert.claim,
-                                 len(lo), seconds=time.perf_counter() - t0)
-    sound = np.concatenate([sup_error(graph, target, lo[a:a + CHUNK], hi[a:a + CHUNK])[0]
-                            for a in range(0, len(lo), CHUNK)])
-    bad = ~(sound <= cert.bounds) | ~(cert.bounds <= cert.claim)
-    if bad.any():
-        i = int(np.argmax(bad))
-        reasons.append(f"{int(bad.sum())} of {len(lo)} boxes fail, first [{lo[i].tolist()}, {hi[i].tolist()}]: "
-                       f"sound bound {sound[i]!r}, claimed {cert.bounds[i]!r}, claim {cert.claim!r}")
-    return ApproxCheckResult(not reasons, reasons, cert.claim, len(lo), float(sound.max()), ASSUMES,
-                             time.perf_counter() - t0)
+    why, boxes, max_sound = check_leaf_bounds(target.lo, target.hi, cert.splits, cert.bounds, cert.claim,
+                                              lambda lo, hi: sup_error(graph, target, lo, hi), CHUNK)
+    reasons = [why] if why else []
+    return ApproxCheckResult(not reasons, reasons, cert.claim, boxes, max_sound, ASSUMES, time.perf_counter() - t0)

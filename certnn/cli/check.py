@@ -7,16 +7,7 @@ import sys
 
 import click
 
-from ..errors import CertnnError
-
-
-def _or_exit_2(load):
-    """``load()``, or exit 2 with one error line when the input cannot be read."""
-    try:
-        return load()
-    except CertnnError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(2)
+from .checker_output import load_or_exit_2, report_check
 
 
 @click.command("check")
@@ -34,24 +25,16 @@ def check_cmd(cert, model, prop, as_json):
     from ..verify.bab_checker import check_bab_certificate, is_bab_certificate
     from ..verify.checker import check_certificate
     if is_bab_certificate(cert):  # a branch-and-bound split tree with its leaf certificate
-        res = _or_exit_2(lambda: check_bab_certificate(cert, graph=load_model(model) if model else None,
-                                                       vnnlib=prop))
-        if as_json:
-            click.echo(json.dumps(res.to_dict()))
-        else:
-            for why in res.reasons:
-                click.echo(f"rejected: {why}")
-            click.echo(f"accepted: split tree covers the input box and {res.leaves} leaves re-derived "
-                       f"({res.cases} case(s)) in {res.seconds:.2f} s" if res.ok
-                       else f"REJECTED ({res.cases} case(s), {res.seconds:.2f} s)")
-            if res.ok:
-                click.echo(f"proved: {res.claim()}")
-        sys.exit(0 if res.ok else 1)
+        res = load_or_exit_2(lambda: check_bab_certificate(cert, graph=load_model(model) if model else None,
+                                                           vnnlib=prop))
+        summary = (f"split tree covers the input box and {res.leaves} leaves re-derived ({res.cases} case(s)) "
+                   f"in {res.seconds:.2f} s" if res.ok else f"{res.cases} case(s), {res.seconds:.2f} s")
+        report_check(res, as_json, summary, after=f"proved: {res.claim()}" if res.ok else None)
     if prop is not None:
         click.echo("error: --property applies to BaB certificates (certnn vnncomp run --cert); "
                    f"{cert} is a robustness certificate", err=True)
         sys.exit(2)
-    res = _or_exit_2(lambda: check_certificate(cert, graph=load_model(model) if model else None))
+    res = load_or_exit_2(lambda: check_certificate(cert, graph=load_model(model) if model else None))
     if as_json:
         click.echo(json.dumps(res.to_dict()))
     else:

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from ..errors import CertnnError
+from .checker_output import load_or_exit_2, report_check
 
 
 @click.group("lyapunov")
@@ -76,16 +77,6 @@ def run_cmd(system_name, out, steps, seed, margin, radius, time_limit, as_json, 
 def check_cmd(cert, as_json):
     """Re-check a Lyapunov certificate. Exit 0 accepted, 1 rejected, 2 unreadable."""
     from ..control.lyapunov_checker import check_lyapunov
-    try:
-        res = check_lyapunov(cert)
-    except CertnnError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(2)
-    if as_json:
-        click.echo(json.dumps(res.to_dict()))
-    else:
-        for why in res.reasons:
-            click.echo(f"rejected: {why}")
-        click.echo(f"{'accepted' if res.ok else 'REJECTED'}: {res.accepted_leaves}/{res.leaves} leaves re-derived in "
-                   f"{res.seconds:.2f} s; assumptions: {', '.join(res.assumptions)}")
-    sys.exit(0 if res.ok else 1)
+    res = load_or_exit_2(lambda: check_lyapunov(cert))
+    report_check(res, as_json, f"{res.accepted_leaves}/{res.leaves} leaves re-derived in {res.seconds:.2f} s; "
+                               f"assumptions: {', '.join(res.assumptions)}")

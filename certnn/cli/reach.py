@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from ..errors import CertnnError
+from .checker_output import load_or_exit_2, report_check
 
 
 class _DefaultRun(click.Group):
@@ -224,18 +225,8 @@ def check_cmd(tube_path, problem_dir, as_json):
     """Re-check a reach tube with the independent tube checker. Exit 0 accepted,
     1 rejected (the failing step is printed), 2 when the files cannot be read."""
     from ..control.tube_checker import check_tube
-    try:
-        res = check_tube(tube_path, problem_dir)
-    except CertnnError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(2)
-    if as_json:
-        click.echo(json.dumps(res.to_dict()))
-    else:
-        for why in res.reasons:
-            click.echo(f"rejected: {why}")
-        margin = "-" if res.margin is None else f"{res.margin:.6g}"
-        click.echo(f"{'accepted' if res.ok else 'REJECTED'}: {res.pieces} piece(s), {res.steps} steps re-derived in "
-                   f"{res.seconds:.2f} s (controller claims {res.claims_seconds:.2f} s), tightest margin {margin}; "
-                   f"assumptions: {', '.join(res.assumptions)}")
-    sys.exit(0 if res.ok else 1)
+    res = load_or_exit_2(lambda: check_tube(tube_path, problem_dir))
+    margin = "-" if res.margin is None else f"{res.margin:.6g}"
+    report_check(res, as_json, f"{res.pieces} piece(s), {res.steps} steps re-derived in {res.seconds:.2f} s "
+                               f"(controller claims {res.claims_seconds:.2f} s), tightest margin {margin}; "
+                               f"assumptions: {', '.join(res.assumptions)}")

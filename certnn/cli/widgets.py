@@ -47,10 +47,11 @@ def report_cmd(run_dir, out, data, no_tape, no_bounds, open_):
 def view_cmd(artifact, out, open_):
     """One artifact (checkpoint, graph, certificate, BaB certificate, training log,
     error budget, reach tube, Lyapunov certificate, PINN or approximation
-    certificate) as a self-contained HTML page; certificates are re-checked."""
+    certificate, MDP value certificate, RL run log, recorded RL rollout) as a
+    self-contained HTML page; certificates are re-checked."""
     from ..io import output_file
     from ..widgets.report import view_page
-    out = out or Path(artifact).name.removesuffix(".json") + ".html"
+    out = out or Path(artifact).name.removesuffix(".json").removesuffix(".npz") + ".html"
     output_file(out, "page (--out)", others=(artifact,))
     path = _write(view_page(artifact), out)
     click.echo(f"wrote {path}")

@@ -34,10 +34,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import CertnnError
 from ..ir.graph import Graph
 from ..ir.serialize import graph_hash
-from ..verify.partition import leaves
+from ..verify.partition import check_leaf_bounds
 from . import certificate as pc
 from .error import error_bound
 from .problems import get_problem
@@ -66,22 +65,11 @@ class PinnCheckResult:
 
 
 def _check_region(r: pc.RegionCert, bound_fn, reasons: list) -> dict:
-    try:
-        lo, hi = leaves(r.lo, r.hi, r.splits)
-    except CertnnError as e:
-        reasons.append(f"region {r.name}: {e}")
-        return {"claim": r.claim, "verified": False}
-    if len(lo) != len(r.bounds):
-        reasons.append(f"region {r.name}: {len(r.bounds)} leaf bounds for {len(lo)} leaves")
-        return {"claim": r.claim, "verified": False, "boxes": len(lo)}
-    sound = np.concatenate([bound_fn(lo[a:a + CHUNK], hi[a:a + CHUNK])[0] for a in range(0, len(lo), CHUNK)])
-    bad = ~(sound <= r.bounds) | ~(r.bounds <= r.claim)
-    if bad.any():
-        i = int(np.argmax(bad))
-        reasons.append(f"region {r.name}: {int(bad.sum())} of {len(lo)} boxes fail, first box {i} "
-                       f"[{lo[i].tolist()}, {hi[i].tolist()}]: sound bound {sound[i]!r}, claimed "
-                       f"{r.bounds[i]!r}, region claim {r.claim!r}")
-    return {"claim": r.claim, "verified": not bad.any(), "boxes": len(lo), "max_sound": float(sound.max())}
+    why, boxes, max_sound = check_leaf_bounds(r.lo, r.hi, r.splits, r.bounds, r.claim, bound_fn, CHUNK)
+    if why:
+        reasons.append(f"region {r.name}: {why}")
+    out = {"claim": r.claim, "verified": why is None, "boxes": boxes}
+    return out if max_sound is None else {**out, "max_sound": max_sound}
 
 
 def check_pinn_certificate(cert, graph: Graph | None = None) -> PinnCheckResult:

@@ -31,7 +31,7 @@ import numpy as np
 import sympy
 
 from ..ops import get_op
-from .theorems import ProofFailed, Theorem
+from .theorems import ProofFailed, Theorem, z3_unsat
 
 
 def _z3_namespace():
@@ -103,15 +103,7 @@ def prove_relaxation(name: str, slope_range=None, timeout_s: float = 60.0) -> st
     xp = _z3_namespace()
     for how in ({"alpha": alpha}, {"mode": "adaptive"}, {"mode": "same-slope"}):
         lw, lb, uw, ub = op.relax(l, u, xp=xp, **how, **attrs)
-        sol = z3.Solver()
-        sol.set("timeout", int(timeout_s * 1000))
-        sol.add(*domain, z3.Not(z3.And(lw * x + lb <= f, f <= uw * x + ub)))
-        r = sol.check()
-        if r == z3.sat:
-            m = sol.model()
-            raise ProofFailed(f"{name} {how}: counterexample " + ", ".join(f"{d} = {m[d]}" for d in m.decls() if d.arity() == 0))
-        if r != z3.unsat:
-            raise ProofFailed(f"{name} {how}: z3 says {r} ({sol.reason_unknown()})")
+        z3_unsat(domain, z3.And(lw * x + lb <= f, f <= uw * x + ub), f"{name} {how}", timeout_s)
     return f"z3 {z3.get_version_string()}: 3 queries (alpha, adaptive, same-slope), all unsat"
 
 

@@ -44,6 +44,22 @@ class ProofFailed(Exception):
     """A proof that did not go through; the message says which step and why."""
 
 
+def z3_unsat(hyps, goal, what: str, timeout_s: float = 60.0, solver=None) -> None:
+    """Prove ``hyps => goal`` by z3 answering unsat for ``hyps and not goal``;
+    raise :class:`ProofFailed` naming ``what`` with z3's model (a counterexample)
+    on sat, or its reason on unknown (a timeout is not a proof)."""
+    import z3
+    sol = solver if solver is not None else z3.Solver()
+    sol.set("timeout", int(timeout_s * 1000))
+    sol.add(*hyps, z3.Not(goal))
+    r = sol.check()
+    if r == z3.sat:
+        m = sol.model()
+        raise ProofFailed(f"{what}: counterexample " + ", ".join(f"{d} = {m[d]}" for d in m.decls() if d.arity() == 0))
+    if r != z3.unsat:
+        raise ProofFailed(f"{what}: z3 says {r} ({sol.reason_unknown()})")
+
+
 @dataclass(frozen=True)
 class Theorem:
     name: str

@@ -107,8 +107,8 @@ class Recheck:
     evidence: str = "checked"
 
 
-def recheck(path) -> Recheck:
-    """Re-run the contract over a recorded rollout; raises ContractViolation at the first bad value."""
+def read_rollout(path) -> tuple[dict, dict]:
+    """(meta, arrays) of a recorded rollout, its layout and format checked (not yet its values)."""
     p = Path(path)
     try:
         with np.load(p, allow_pickle=False) as z:
@@ -122,8 +122,17 @@ def recheck(path) -> Recheck:
         meta = json.loads(str(data["meta"]))
     except ValueError:
         raise CertnnError(f"{p}: the rollout's meta is not JSON") from None
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise CertnnError(f"{p}: not a {FORMAT} version {VERSION} file")
+    if data["kind"].ndim != 1 or any(data[k].shape[:1] != data["kind"].shape for k in need - {"meta"}):
+        raise CertnnError(f"{p}: the rollout's arrays do not hold one entry per event")
+    return meta, data
+
+
+def recheck(path) -> Recheck:
+    """Re-run the contract over a recorded rollout; raises ContractViolation at the first bad value."""
+    p = Path(path)
+    meta, data = read_rollout(p)
     n = meta.get("num_envs")
     c = Contract(space_from_json(meta["observation_space"]), space_from_json(meta["action_space"]),
                  meta.get("reward_range"), n)
@@ -140,3 +149,48 @@ def recheck(path) -> Recheck:
         else:
             raise CertnnError(f"{p}: event {i} has unknown kind {kind}")
     return Recheck(len(data["kind"]), c.steps, c.episodes)
+
+
+@dataclass
+class Episode:
+    """One recorded episode: ``obs`` (T + 1 observations, the reset's first), ``action`` and
+    ``reward`` (T steps); how it ended."""
+    obs: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    terminated: bool
+    truncated: bool
+
+    @property
+    def total(self) -> float:
+        return float(np.sum(self.reward, dtype=np.float64))
+
+
+def episodes(meta: dict, data: dict) -> list[Episode]:
+    """The episodes of a rollout. A vector recording (``num_envs`` set, next-step autoreset) gives
+    the first episode of each sub-environment, as :func:`certnn.rl.agent.evaluate` counts them
+    (an episode cut off by the end of the recording is left out); a single environment gives
+    every episode, each starting at a reset."""
+    kind, obs, act, rew = data["kind"], data["obs"], data["action"], data["reward"]
+    term, trunc = data["terminated"], data["truncated"]
+    if meta.get("num_envs") is None:
+        starts = list(np.flatnonzero(kind == RESET)) + [len(kind)]
+        out = []
+        for a, b in zip(starts, starts[1:]):
+            steps = slice(a + 1, b)
+            if b > a + 1 and (term[b - 1] or trunc[b - 1]):
+                out.append(Episode(obs[a:b], act[steps], rew[steps], bool(term[b - 1]), bool(trunc[b - 1])))
+        return out
+    if not len(kind) or kind[0] != RESET:
+        return []
+    resets = np.flatnonzero(kind[1:] == RESET)
+    last = int(resets[0]) + 1 if resets.size else len(kind)      # the first reset's events only
+    out = []
+    for i in range(int(meta["num_envs"])):
+        done = np.flatnonzero(term[1:last, i] | trunc[1:last, i])
+        if done.size:
+            end = int(done[0]) + 1                       # events 1..end are the episode's steps
+            steps = slice(1, end + 1)
+            out.append(Episode(obs[:end + 1, i], act[steps, i], rew[steps, i], bool(term[end, i]),
+                               bool(trunc[end, i])))
+    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ..proofs.theorems import ProofFailed, Theorem
+from ..proofs.theorems import ProofFailed, Theorem, z3_unsat
 
 
 def _zero(expr, what):
@@ -23,11 +23,8 @@ def _zero(expr, what):
 def prove_laplace() -> str:
     import z3
     x, a, a2, d = z3.Reals("x a a2 Delta")
-    s = z3.Solver()
-    s.add(z3.If(a - a2 >= 0, a - a2, a2 - a) <= d)
-    s.add(z3.If(x - a2 >= 0, x - a2, a2 - x) - z3.If(x - a >= 0, x - a, a - x) > d)
-    if s.check() != z3.unsat:
-        raise ProofFailed(f"z3 found a counterexample: {s.model()}")
+    z3_unsat([z3.If(a - a2 >= 0, a - a2, a2 - a) <= d],
+             z3.If(x - a2 >= 0, x - a2, a2 - x) - z3.If(x - a >= 0, x - a, a - x) <= d, "Laplace density ratio")
     return ("|f(D) - f(D')| <= Delta implies |y - f(D')| - |y - f(D)| <= Delta for all y (z3, reals), so the "
             "Laplace density ratio is <= exp(Delta / b) = e^epsilon at b = Delta / epsilon (per coordinate; "
             "L1 sensitivity for vectors)")

@@ -46,6 +46,28 @@ def leaves(lo: np.ndarray, hi: np.ndarray, splits: np.ndarray):
     return blo[idx], bhi[idx]
 
 
+def check_leaf_bounds(root_lo, root_hi, splits, bounds, claim: float, sound_bound, chunk: int):
+    """The part every partition checker shares: rebuild the leaves, re-derive a
+    sound bound on each (``sound_bound(lo, hi)`` on ``chunk`` boxes at a time,
+    returning the bounds first) and accept when every re-derived bound is <= its
+    recorded bound and every recorded bound is <= the claim.
+
+    Returns (reason or None, number of leaves, largest re-derived bound or None)."""
+    try:
+        lo, hi = leaves(root_lo, root_hi, splits)
+    except CertnnError as e:
+        return str(e), 0, None
+    if len(lo) != len(bounds):
+        return f"{len(bounds)} leaf bounds for {len(lo)} leaves", len(lo), None
+    sound = np.concatenate([sound_bound(lo[a:a + chunk], hi[a:a + chunk])[0] for a in range(0, len(lo), chunk)])
+    bad = ~(sound <= bounds) | ~(bounds <= claim)          # written so that NaN fails
+    if bad.any():
+        i = int(np.argmax(bad))
+        return (f"{int(bad.sum())} of {len(lo)} boxes fail, first box {i} [{lo[i].tolist()}, {hi[i].tolist()}]: "
+                f"sound bound {sound[i]!r}, claimed {bounds[i]!r}, claim {claim!r}"), len(lo), float(sound.max())
+    return None, len(lo), float(sound.max())
+
+
 # ---------------------------------------------------------------- files
 
 class PartitionFileError(CertnnError, ValueError):

@@ -14,6 +14,7 @@ known by (the checker's verdict for certificates, ``tested`` for samples,
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,9 +49,12 @@ def register(artifact: Artifact) -> Artifact:
 
 
 def format_of(path: Path) -> str | None:
-    """The ``format`` field of a JSON artifact (a folder: its checkpoint.json), or None."""
+    """The ``format`` field of a JSON artifact (a folder: its checkpoint.json; an ``.npz``
+    artifact: its ``meta`` JSON string, as in recorded rollouts), or None."""
     if path.is_dir():
         path = path / "checkpoint.json"
+    if path.suffix == ".npz" and path.is_file():
+        return _npz_format(path)
     if path.suffix != ".json" or not path.is_file():
         return None
     doc = format_doc(path)
@@ -70,6 +74,16 @@ def _format_field(path: Path, doc: dict) -> str | None:
         if isinstance(config, dict) and {"algo", "env_id"} <= config.keys():
             return "certnn.rl.run-log"
     return None
+
+
+def _npz_format(path: Path) -> str | None:
+    """The ``format`` in an ``.npz`` file's ``meta`` array (read alone, without pickles), or None."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"])) if "meta" in z.files else None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return None
+    return meta.get("format") if isinstance(meta, dict) and isinstance(meta.get("format"), str) else None
 
 
 def format_doc(path: Path):
@@ -148,6 +162,11 @@ def _rl_run(path: Path, ctx: dict) -> list:
     return [run_log_view(path, anchor=ctx.get("anchor", "") or "rl-run")]
 
 
+def _rollout(path: Path, ctx: dict) -> list:
+    from .rl import rollout_view
+    return [rollout_view(path, anchor=ctx.get("anchor", "") or "rollout")]
+
+
 def _graph_for(cert, ctx: dict):
     """The run's graph when ``cert`` is for it (else None: the checker loads the model it names)."""
     g = ctx.get("graph")
@@ -168,7 +187,8 @@ for _a in (Artifact("certnn.interop.checkpoint", "model checkpoint", _checkpoint
            Artifact("certnn.pinn.certificate", "PINN residual certificate (box partition)", _pinn),
            Artifact("certnn.approx.certificate", "approximation certificate (box partition)", _approx),
            Artifact("certnn-mdp-values", "MDP value certificate", _mdp_values),
-           Artifact("certnn.rl.run-log", "RL run training log (return curves)", _rl_run)):
+           Artifact("certnn.rl.run-log", "RL run training log (return curves)", _rl_run),
+           Artifact("certnn-rollout", "recorded RL rollout (trajectories)", _rollout)):
     register(_a)
 
 
@@ -184,8 +204,8 @@ def views_of(path, ctx: dict | None = None) -> list:
         doc = parse_json(read_text(path, "artifact", ReportError), path, "artifact", ReportError)  # says why
         fmt = _format_field(path, doc) if isinstance(doc, dict) else None
     if fmt is None:
-        raise ReportError(f"{path}: not a certnn artifact (a JSON file with a 'format' field, or a checkpoint "
-                          f"folder); known formats: {', '.join(sorted(ARTIFACTS))}")
+        raise ReportError(f"{path}: not a certnn artifact (a JSON file with a 'format' field, a recorded rollout "
+                          f"or a checkpoint folder); known formats: {', '.join(sorted(ARTIFACTS))}")
     if fmt not in ARTIFACTS:
         raise ReportError(f"{path}: no view for artifact format {fmt!r} yet; known: {', '.join(sorted(ARTIFACTS))}")
     return ARTIFACTS[fmt].build(path, dict(ctx or {}))
@@ -215,6 +235,10 @@ def run_views(run_dir, data=None, tape: bool = True, bounds: bool = True) -> tup
     files = sorted(p for p in run_dir.rglob("*.json") if p.is_file())
     by_format: dict[str, list] = {}
     skipped = []
+    for p in sorted(run_dir.rglob("*.npz")):     # arrays (weights, leaves) unless they name an artifact format
+        fmt = format_of(p)
+        if fmt in ARTIFACTS:
+            by_format.setdefault(fmt, []).append(p)
     for p in files:
         fmt = format_of(p)
         if fmt in ARTIFACTS:

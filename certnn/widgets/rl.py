@@ -1,4 +1,5 @@
-"""Reinforcement-learning views: an MDP value certificate and an RL run's return curves.
+"""Reinforcement-learning views: an MDP value certificate, an RL run's return curves and
+its recorded rollouts (trajectories).
 
 **Value certificate** (``certnn rl mdp solve --certificate``): the exact checker
 :func:`certnn.rl.mdp_check.check_certificate` is re-run while the page is built,
@@ -12,6 +13,15 @@ the file's transitions and rewards; any other MDP gets a bar per state.
 **Run log** (``certnn rl train``'s ``DIR/log.json``): episode returns, their
 moving mean, the periodic greedy evaluations and the losses against environment
 steps; sampled episodes, so ``tested``.
+
+**Rollout** (``DIR/rollouts/eval.npz``, the greedy evaluation that ``certnn rl
+train`` / ``eval`` record): the transition contract is re-run on the file while
+the page is built (``checked``: every value in its declared space); the
+episodes themselves are samples (``tested``). On ``certnn/GridWorld-v0`` the
+states visited are drawn on the grid, but only when every recorded step is a
+possible outcome of the layout's dynamics (one-hot observations, a next cell of
+positive probability, the layout's reward and termination); any other
+environment gets its observations, actions and cumulative reward against time.
 """
 
 from __future__ import annotations
@@ -23,13 +33,20 @@ import numpy as np
 
 from ..errors import CertnnError
 from ..io import parse_json, read_text, validate_json
+from ..rl.contract import ENV_TRANSITION
 from ..rl.gridworld import MOVES, GridWorld
 from ..rl.mdp import MDP
 from ..rl.mdp_check import CERTIFICATE_SCHEMA, check_certificate
+from ..rl.rollout import Episode, episodes, read_rollout, recheck
 from .certificates import _rests_on
 from .page import Evidence, View, esc, num, table
 
 MEAN_OF = 20     # episodes in the moving mean of the return curve
+SHOWN_EPISODES = 5   # episodes of a rollout drawn step by step (every episode's return is charted)
+GRIDWORLD = "certnn/GridWorld-v0"
+ACTION_NAMES = {GRIDWORLD: ("up", "right", "down", "left"), "CartPole-v1": ("push left", "push right")}
+OBS_NAMES = {"CartPole-v1": ("cart position", "cart velocity", "pole angle", "pole angular velocity"),
+             "Pendulum-v1": ("cos(theta)", "sin(theta)", "angular velocity")}
 
 
 def _grid(mdp: MDP, doc: dict) -> GridWorld | None:
@@ -46,8 +63,8 @@ def _grid(mdp: MDP, doc: dict) -> GridWorld | None:
     return world if same else None
 
 
-def _grid_data(world: GridWorld, values, policy) -> dict:
-    """Values on the layout (NaN on walls), the policy as arrows (none on goals), S and G marks."""
+def _grid_data(world: GridWorld, values, policy=None) -> dict:
+    """Values on the layout (NaN on walls), the policy (if given) as arrows (none on goals), S and G marks."""
     rows, cols = len(world.layout), len(world.layout[0])
     grid = np.full((rows, cols), np.nan)
     arrows, marks, names = [], [], [["wall"] * cols for _ in range(rows)]
@@ -56,7 +73,7 @@ def _grid_data(world: GridWorld, values, policy) -> dict:
         names[i][j] = f"state {s}"
         if s in world.goals:
             marks.append({"r": i, "c": j, "text": "G"})
-        else:
+        elif policy is not None:
             di, dj = MOVES[int(policy[s])]
             arrows.append({"r": i, "c": j, "dx": dj, "dy": di})
         if s == world.start:
@@ -144,3 +161,72 @@ def run_log_view(path, title: str | None = None, anchor: str = "rl-run") -> View
     return View(title or f"Return curves: {config.get('algo')} on {config.get('env_id')}", "curves",
                 table(["quantity", "value"], rows, "rl-run-summary"), {"charts": charts}, ev,
                 scripts=("curves.js",), anchor=anchor)
+
+
+def _grid_cells(world: GridWorld, eps: list[Episode]) -> list | None:
+    """Each episode's states, when every recorded step is a possible outcome of ``world``'s dynamics
+    (else None: the rollout is not drawn on this layout)."""
+    paths = []
+    for ep in eps:
+        obs = ep.obs.reshape(len(ep.obs), -1)
+        if obs.shape[1] != world.n_states or not np.array_equal(obs, np.eye(world.n_states)[obs.argmax(1)]):
+            return None
+        states = [int(k) for k in obs.argmax(1)]
+        for t, a in enumerate(ep.action):
+            s, nxt = states[t], states[t + 1]
+            possible = {(n, r, term) for p, n, r, term in world.outcomes(s, int(a)) if p > 0}
+            ended = ep.terminated and t == len(ep.action) - 1
+            if (nxt, float(ep.reward[t]), ended) not in possible:
+                return None
+        paths.append(states)
+    return paths
+
+
+def rollout_view(path, title: str | None = None, anchor: str = "rollout") -> View:
+    """The recorded episodes of a rollout file: every episode's return, and the first
+    :data:`SHOWN_EPISODES` step by step (on the grid for GridWorld, as time series otherwise)."""
+    path = Path(path)
+    rc = recheck(path)                         # the contract, over every recorded value (raises if one is bad)
+    meta, arrays = read_rollout(path)
+    eps = episodes(meta, arrays)
+    if not eps:
+        raise CertnnError(f"{path}: the rollout holds no complete episode")
+    env_id = meta.get("env_id") or "an unnamed environment"
+    actions = ACTION_NAMES.get(env_id)
+    shown = eps[:SHOWN_EPISODES]
+    data = {"env_id": env_id, "returns": [e.total for e in eps], "lengths": [len(e.action) for e in eps],
+            "actions": actions, "episodes": []}
+    world = GridWorld() if env_id == GRIDWORLD else None      # the layout gym.make(GRIDWORLD) plays
+    paths = _grid_cells(world, eps) if world is not None else None
+    if paths is not None:
+        visits = np.zeros(world.n_states)
+        for states in paths:
+            np.add.at(visits, states, 1)
+        data["gridworld"] = _grid_data(world, visits) | {"cells": world.cells}
+    else:
+        dims = int(np.prod(shown[0].obs.shape[1:]))
+        data["obs_names"] = list(OBS_NAMES.get(env_id, [f"obs[{i}]" for i in range(dims)]))[:dims]
+    for k, e in enumerate(shown):
+        ep = {"action": e.action.reshape(len(e.action), -1).tolist(), "reward": e.reward.tolist(),
+              "terminated": e.terminated, "truncated": e.truncated}
+        if paths is not None:
+            ep["states"] = paths[k]
+        else:
+            ep["obs"] = e.obs.reshape(len(e.obs), -1).T.tolist()        # one list per dimension
+        data["episodes"].append(ep)
+    returns = np.array(data["returns"])
+    rows = [["environment", env_id], ["file", str(path)],
+            ["episodes (complete) / shown step by step", f"{len(eps)} / {len(shown)}"],
+            ["return: mean +- std (min, max)", f"{num(returns.mean())} +- {num(returns.std())} "
+                                               f"({num(returns.min())}, {num(returns.max())})"],
+            ["events re-checked by the contract", f"{rc.events} (resets and steps"
+             + (f" of {meta['num_envs']} environments side by side)" if meta.get("num_envs") else ")")],
+            ["drawn as", "the GridWorld layout (every step a possible outcome of its dynamics)" if paths is not None
+             else "observations, actions and cumulative reward against time"]]
+    ev = [Evidence("the recorded episodes: states visited, actions, rewards, returns", "tested",
+                   f"{len(eps)} sampled episode(s) of the policy: what it did from these seeds, no guarantee "
+                   "for other seeds or states", (ENV_TRANSITION,)),
+          Evidence("every recorded reset and step inside the declared observation and action spaces and "
+                   "reward range", "checked", "the transition contract re-run on the file when this page was built")]
+    return View(title or f"Rollout: {len(eps)} recorded episode(s) on {env_id}", "rollout",
+                table(["quantity", "value"], rows, "rollout-summary"), data, ev, scripts=("rl.js",), anchor=anchor)

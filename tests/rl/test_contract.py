@@ -11,7 +11,7 @@ import pytest
 from certnn.errors import CertnnError
 from certnn.rl.boundary import CheckedEnv, check_seeding, make_env, make_vector_env
 from certnn.rl.contract import Contract, ContractViolation, UnsupportedSpace
-from certnn.rl.rollout import recheck
+from certnn.rl.rollout import episodes, read_rollout, recheck
 
 
 class Faulty(gym.Env):
@@ -166,6 +166,32 @@ def test_recorded_rollout_rechecks_and_tampering_is_caught(tmp_path, vector):
     field = r"observation\[2\]" if not vector else r"observation\[0, 2\]"
     with pytest.raises(ContractViolation, match=rf"step \d+: {field} = 5.0 \(float32\): above the upper bound"):
         recheck(path)
+
+
+def _replay(seed: int, action: int, n: int) -> list:
+    """The observations of the first ``n`` CartPole episodes from reset(seed=seed), always ``action``."""
+    env, out = gym.make("CartPole-v1"), []
+    obs, _ = env.reset(seed=seed)
+    while len(out) < n:
+        seen, done = [obs], False
+        while not done:
+            obs, _, te, tr, _ = env.step(action)
+            seen.append(obs)
+            done = te or tr
+        out.append(np.array(seen))
+        obs, _ = env.reset()
+    return out
+
+
+@pytest.mark.parametrize("vector", [False, True])
+def test_episodes_of_a_recording_are_the_episodes_played(tmp_path, vector):
+    """Replayed in a plain Gymnasium env with the same seeds and actions, each episode matches exactly
+    (vector: each sub-environment's first episode; single: every complete one)."""
+    eps = episodes(*read_rollout(_rollout(tmp_path, vector)))
+    want = [_replay(0, 0, 1)[0], _replay(1, 1, 1)[0]] if vector else _replay(0, 0, len(eps))
+    assert len(eps) == len(want) >= 2
+    for ep, obs in zip(eps, want):
+        assert np.array_equal(ep.obs, obs) and ep.terminated and ep.total == len(ep.action) == len(obs) - 1
 
 
 def test_rollout_file_errors(tmp_path):

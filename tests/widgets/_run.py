@@ -69,7 +69,8 @@ def _lyapunov(folder: Path) -> Path:
 
 
 def _rl(folder: Path) -> Path:
-    """A GridWorld MDP file with its value certificate, and a short DQN run folder on GridWorld."""
+    """A GridWorld MDP file with its value certificate, a short DQN run folder on GridWorld and one on
+    CartPole (both with their recorded greedy rollouts, rollouts/eval.npz)."""
     from certnn.rl.gridworld import GridWorld
     from certnn.rl.mdp import MDP
     from certnn.rl.runs import train_run
@@ -79,6 +80,7 @@ def _rl(folder: Path) -> Path:
     save_certificate(value_iteration(MDP.from_json(folder / "grid.json"), 0.01), folder / "grid.json",
                      folder / "grid.cert.json")
     train_run("dqn", "certnn/GridWorld-v0", folder / "dqn", steps=400, eval_episodes=2)
+    train_run("dqn", "CartPole-v1", folder / "cartpole", steps=200, eval_episodes=2)
     return folder
 
 

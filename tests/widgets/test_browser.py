@@ -1,8 +1,9 @@
 """The views in headless Chromium, built from real artifacts: the run report (graph,
 training curves, error budget, certificates, a BaB certificate, a reach tube, an MDP
-value certificate, RL return curves, bounds, autograd tape, floats) loaded once and
-checked view by view against what the Python side computes; and a graph of thousands of nodes, timed. Screenshots of every view go
-to $CERTNN_WIDGET_SHOTS (default build/widget-screenshots)."""
+value certificate, RL return curves, recorded RL rollouts, bounds, autograd tape,
+floats) loaded once and checked view by view against what the Python side computes;
+and a graph of thousands of nodes (the zoo's GPT made 50 blocks deep), timed.
+Screenshots of every view go to $CERTNN_WIDGET_SHOTS (default build/widget-screenshots)."""
 
 import json
 import re
@@ -25,7 +26,6 @@ from certnn.widgets.graph import graph_view
 from certnn.widgets.ops_info import op_info
 from certnn.widgets.report import report_page
 
-from ._run import transformer
 from .conftest import Loaded
 
 
@@ -47,7 +47,7 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     sections = page.eval_on_selector_all("section.certnn-view", "ss => ss.map(s => s.id)")
     for anchor in ("graph", "training", "error-budget", "certificates", "cert-0", "bounds", "tape", "floats",
                    "certnn-bab-certificate-0", "certnn-reach-tube-0", "certnn-lyapunov-0", "certnn-mdp-values-0",
-                   "certnn.rl.run-log-0"):
+                   "certnn.rl.run-log-0", "certnn-rollout-0", "certnn-rollout-1"):
         assert anchor in sections, f"the report has no {anchor} view: {sections}"
     for sid in sections:
         page.locator(f"section[id='{sid}']").screenshot(path=str(shots_dir / f"{sid}.png"))
@@ -127,7 +127,7 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     assert mdp.locator(".mdp-grid .hm-cell").count() == len(world.layout) * len(world.layout[0])
     assert mdp.locator(".mdp-grid line.arrow").count() == world.n_states - len(world.goals)
     # RL run: return curves from the log, evidence tested only
-    run = page.locator("section[id='certnn.rl.run-log-0']")
+    run = page.locator("section[id^='certnn.rl.run-log-']", has_text="certnn/GridWorld-v0")
     log = json.loads((run_dir / "rl" / "dqn" / "log.json").read_text())
     assert run.locator(".curve[data-title='episode return'] circle").count() >= len(log["episode_returns"])
     assert run.locator("ul.evidence li").evaluate_all("ls => ls.map(l => l.dataset.level)") == ["tested"]
@@ -143,8 +143,58 @@ def test_report_views_in_the_browser(report, run_dir, shots_dir):
     assert report.errors == []
 
 
+def _first_episodes(npz):
+    """(states or observations, rewards) of each sub-environment's first episode, straight from the arrays."""
+    with np.load(npz, allow_pickle=False) as z:
+        obs, rew, done = z["obs"], z["reward"], z["terminated"] | z["truncated"]
+    out = []
+    for i in range(obs.shape[1]):
+        end = int(np.flatnonzero(done[1:, i])[0]) + 1
+        out.append((obs[:end + 1, i], rew[1:end + 1, i]))
+    return out
+
+
+def test_rollout_views_in_the_browser(report, run_dir, shots_dir):
+    page = report.page
+    # GridWorld: each recorded state on its grid square, one step row per step, the episode's return
+    world = GridWorld()
+    eps = _first_episodes(run_dir / "rl" / "dqn" / "rollouts" / "eval.npz")
+    view = page.locator("section[data-kind='rollout']", has_text="certnn/GridWorld-v0")
+    assert view.locator(".ro-grid .hm-cell").count() == len(world.layout) * len(world.layout[0])
+    assert view.locator(".ro-returns circle").count() == len(eps)
+    for k, (obs, rew) in enumerate(eps):
+        view.locator(".ro-select").select_option(str(k))
+        assert view.locator(".ro-episode").get_attribute("data-episode") == str(k)
+        drawn = view.locator(".ro-step").evaluate_all("cs => cs.map(c => [+c.dataset.r, +c.dataset.c])")
+        assert drawn == [list(world.cells[s]) for s in obs.argmax(1)]
+        assert view.locator(".ro-steps tr[data-t]").count() == len(rew)
+        assert float(view.locator(".ro-return").get_attribute("data-return")) == rew.sum()
+    # CartPole: one chart per observation dimension, the action and the return so far
+    (obs, rew), _ = _first_episodes(run_dir / "rl" / "cartpole" / "rollouts" / "eval.npz")
+    view = page.locator("section[data-kind='rollout']", has_text="CartPole-v1")
+    assert view.locator(".ro-grid").count() == 0 and view.locator(".ro-series").count() == obs.shape[1] + 2
+    assert float(view.locator(".ro-return").get_attribute("data-return")) == rew.sum()
+    # sampled episodes are tested, the contract's re-check checked; nothing certified
+    for v in page.locator("section[data-kind='rollout']").all():
+        assert v.locator("ul.evidence li").evaluate_all("ls => ls.map(l => l.dataset.level)") == ["tested", "checked"]
+    page.locator("section[data-kind='rollout']", has_text="certnn/GridWorld-v0").screenshot(
+        path=str(shots_dir / "rollout-gridworld.png"))
+    assert report.errors == []
+
+
+def _deep_gpt(n_layer: int):
+    """The zoo's GPT (the chargpt config: RoPE, 4 heads) with ``n_layer`` blocks, untrained and narrow
+    (n_embd 16: the graph has the nodes of the 128-wide one, with smaller arrays), traced."""
+    from certnn.ir.trace import trace
+    from certnn.random import manual_seed
+    from certnn.zoo import ZOO, build
+    manual_seed(0)
+    cfg = ZOO["chargpt"].recipe.model | {"n_layer": n_layer, "n_embd": 16, "vocab_size": 97, "block_size": 16}
+    return trace(build(cfg).eval(), np.zeros((1, 16), np.int64))[0]
+
+
 def test_a_graph_of_thousands_of_nodes_renders_and_searches_fast(open_page, tmp_path, shots_dir):
-    g = transformer(100)
+    g = _deep_gpt(50)
     assert len(g.nodes) >= 3000
     t0 = time.perf_counter()
     path = graph_view(g).save(tmp_path / "big.html")
@@ -159,7 +209,7 @@ def test_a_graph_of_thousands_of_nodes_renders_and_searches_fast(open_page, tmp_
         return [performance.now() - t, n]; }""")
     print(f"\n{len(g.nodes)} nodes: page built in {build_s:.2f} s, rendered in {mount_ms:.0f} ms, "
           f"search + select + paint {search_ms:.0f} ms")
-    assert found == _ops_of(g, "matmul") == 200
+    assert found == _ops_of(g, "matmul") == 100
     assert page.page.locator(".cg-node").count() == len(g.nodes)
     assert 0 < page.page.locator(".cg-node text").count() < 200     # labels only for the nodes in view
     assert mount_ms < 2000 and search_ms < 2000, (mount_ms, search_ms)

@@ -154,3 +154,31 @@ def test_mdp_certificate_view_claims_only_what_the_checker_accepts(run_dir, tmp_
     (tmp_path / "forest.json").unlink()
     code, err = _cli(capsys, "view", tmp_path / "forest.cert.json", "--out", tmp_path / "x.html")
     assert code == 1 and "forest.json" in err and "cannot be checked" in err and len(err.strip().splitlines()) == 1
+
+
+def test_rollout_view_draws_the_grid_only_for_possible_steps(run_dir, tmp_path, capsys):
+    from certnn.rl.gridworld import GridWorld
+    src = run_dir / "rl" / "dqn" / "rollouts" / "eval.npz"
+    page = report.view_page(src)
+    assert '"gridworld"' in page and 'data-level="tested"' in page and 'data-level="certified"' not in page
+    with np.load(src, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    world = GridWorld()
+    # a jump from the start to the goal keeps every value in its space (the contract passes) but is not a
+    # move of the layout: the rollout is not drawn on it
+    jump = {k: v.copy() for k, v in arrays.items()}
+    jump["obs"][1, 0] = world.observation(min(world.goals))
+    np.savez(tmp_path / "jump.npz", **jump)
+    page = report.view_page(tmp_path / "jump.npz")
+    assert '"gridworld"' not in page and "against time" in page
+    # an observation outside the declared box: the contract rejects the file, a one-line error
+    bad = {k: v.copy() for k, v in arrays.items()}
+    bad["obs"][1, 0, 0] = 2.0
+    np.savez(tmp_path / "bad.npz", **bad)
+    code, err = _cli(capsys, "view", tmp_path / "bad.npz", "--out", tmp_path / "x.html")
+    assert code == 1 and "obs" in err and len(err.strip().splitlines()) == 1
+    # the report of the run folder picks the rollout up next to its log and policy
+    code, err = _cli(capsys, "report", run_dir / "rl" / "dqn", "--out", tmp_path / "r.html")
+    assert code == 0, err
+    html = (tmp_path / "r.html").read_text()
+    assert 'id="certnn-rollout-0"' in html and 'id="certnn.rl.run-log-0"' in html and 'id="graph"' in html

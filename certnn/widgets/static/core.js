@@ -189,7 +189,7 @@ var certnn = (function () {
         d += (pen ? "L" : "M") + x.toFixed(1) + " " + y.toFixed(1);
         pen = true;
       }
-      root.appendChild(svg("path", {d: d, class: "series", stroke: s.color || "#333", "stroke-width": s.width || 1.5,
+      root.appendChild(svg("path", {d: d, class: "series", stroke: s.color || "#333", "stroke-width": s.width != null ? s.width : 1.5,
                                     "stroke-dasharray": s.dash || "", fill: "none", "data-name": s.name || "",
                                     "stroke-opacity": s.opacity || 1}));
       if (s.points) s.x.forEach(function (xv, i) {
