@@ -12,6 +12,7 @@ Sections (each merges its entry into benchmarks/results/generative.json):
 * ``vqvae``: VQ-VAE reconstruction MSE on the MNIST test set in [0, 1] pixel
   units (Keras' example: about 0.0042 after 30 epochs) and codebook usage;
   ``vqvae_restart`` the same with dead codes restarted every 100 steps;
+* ``gan_no_smoothing``: the GAN with real label 1 instead of 0.9 (ablation);
 * ``gan`` and ``ddpm``: trained on MNIST (the DDPM within a 30-minute budget),
   sample grids as PNG under benchmarks/results/, and the Frechet distance of 2000
   samples to the MNIST test set in the features of certnn's feature classifier
@@ -152,6 +153,11 @@ def _generative_run(arch, epochs, quick, overrides=None, picture=None, name=None
     return {k: v for k, v in r.items() if k not in ("checkpoint", "samples_png")}, out
 
 
+def gan_no_smoothing(quick):
+    """The GAN without one-sided label smoothing (real label 1): an ablation."""
+    return gan(quick, {"real_label": 1.0}, "gan_no_smoothing")
+
+
 def vqvae(quick, overrides=None, name="vqvae"):
     r, _ = _generative_run("vqvae", EPOCHS["vqvae"], quick, overrides, picture=f"{name}_samples.png", name=name)
     last = r["history"][-1]
@@ -165,7 +171,7 @@ def vqvae_restart(quick):
     return vqvae(quick, {"restart_every": 100}, "vqvae_restart")
 
 
-def gan(quick):
+def gan(quick, overrides=None, name="gan"):
     """Train, then score the checkpoint as ``certnn gen score`` does (eval mode:
     the generator's batch normalisation uses its running statistics); also
     with batch statistics (training mode), and the feature classifier's class
@@ -173,7 +179,7 @@ def gan(quick):
     from certnn.generative.frechet import class_histogram
     from certnn.generative.grid import save_samples
     from certnn.generative.train import load
-    r, out = _generative_run("gan", EPOCHS["gan"], quick)
+    r, out = _generative_run("gan", EPOCHS["gan"], quick, overrides, name=name)
     net, ref, meta = _net_and_reference(quick)
     model, _ = load(out)
     samples = model.sample(FD_SAMPLES, np.random.default_rng(5))
@@ -182,10 +188,10 @@ def gan(quick):
     fd_batch = _frechet(lambda n: model.sample(n, np.random.default_rng(5)), net, ref)
     model.eval()
     hist = class_histogram(net, samples)
-    save_samples(model.sample(64, np.random.default_rng(6)), PICTURES / "gan_samples.png",
+    save_samples(model.sample(64, np.random.default_rng(6)), PICTURES / f"{name}_samples.png",
                  f"GAN on MNIST, {r['epochs']} epochs (eval mode)")
-    _log(f"gan: Frechet distance {fd:.2f} (batch statistics: {fd_batch:.2f}); classes {hist}")
-    return r | {"frechet_distance": fd, "frechet_distance_batch_statistics": fd_batch, "frechet": meta,
+    _log(f"{name}: Frechet distance {fd:.2f} (batch statistics: {fd_batch:.2f}); classes {hist}")
+    return r | {"overrides": overrides or {}, "frechet_distance": fd, "frechet_distance_batch_statistics": fd_batch, "frechet": meta,
                 "class_histogram": hist, "class_histogram_note": f"feature classifier's labels of the {FD_SAMPLES} scored samples"}
 
 
@@ -309,7 +315,7 @@ def toy(quick):
     return out
 
 
-SECTIONS = {"vae": vae, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "gan": gan, "ddpm": ddpm, "samplers": samplers, "floor": floor, "toy": toy}
+SECTIONS = {"vae": vae, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "gan": gan, "gan_no_smoothing": gan_no_smoothing, "ddpm": ddpm, "samplers": samplers, "floor": floor, "toy": toy}
 
 
 def _merge(updates: dict) -> dict:
