@@ -46,7 +46,7 @@ def mlp(widths, slope: float = 0.2, batchnorm: bool = False) -> nn.Sequential:
     for i, (a, b) in enumerate(zip(widths, widths[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(widths) - 2:
-            layers += [nn.BatchNorm1d(b)] * batchnorm + [nn.LeakyReLU(slope)]
+            layers += ([nn.BatchNorm1d(b)] if batchnorm else []) + [nn.LeakyReLU(slope)]
     return nn.Sequential(*layers)
 
 
