@@ -11,11 +11,15 @@ Sections (each merges its entry into benchmarks/results/generative.json):
   per-epoch training time (ratio certnn / torch; target <= 1.5);
 * ``vqvae``: VQ-VAE reconstruction MSE on the MNIST test set in [0, 1] pixel
   units (Keras' example: about 0.0042 after 30 epochs) and codebook usage;
+  ``vqvae_restart`` the same with dead codes restarted every 100 steps;
+* ``gan_no_smoothing``: the GAN with real label 1 instead of 0.9 (ablation);
 * ``gan`` and ``ddpm``: trained on MNIST (the DDPM within a 30-minute budget),
   sample grids as PNG under benchmarks/results/, and the Frechet distance of 2000
   samples to the MNIST test set in the features of certnn's feature classifier
   (certnn.generative.frechet.FEATURE_NET); the MNIST training split's own distance
   is the floor; compare models only with each other;
+* ``samplers``: the trained DDPM with the 1000-step ancestral sampler next to
+  DDIM, on a smaller sample count (``--sampler-samples``, 1000);
 * ``toy``: DDPM on the 2-D Gaussian mixture: sample mean and covariance against
   the target's.
 
@@ -138,9 +142,9 @@ def _net_and_reference(quick):
     return net, ref, {"feature_net": FEATURE_NET, "samples": FD_SAMPLES, "reference": "MNIST test split (10000)"}
 
 
-def _generative_run(arch, epochs, quick, overrides=None, picture=None):
+def _generative_run(arch, epochs, quick, overrides=None, picture=None, name=None):
     from certnn.generative.train import train
-    out = ROOT / "runs" / f"bench_{arch}"
+    out = ROOT / "runs" / f"bench_{name or arch}"
     r = train(arch, "mnist", epochs=1 if quick else epochs, seed=0, out=out, overrides=overrides or {},
               limit_train=2000 if quick else None, limit_test=500 if quick else None, log=_log)
     if picture:
@@ -149,20 +153,46 @@ def _generative_run(arch, epochs, quick, overrides=None, picture=None):
     return {k: v for k, v in r.items() if k not in ("checkpoint", "samples_png")}, out
 
 
-def vqvae(quick):
-    r, _ = _generative_run("vqvae", EPOCHS["vqvae"], quick, picture="vqvae_samples.png")
+def gan_no_smoothing(quick):
+    """The GAN without one-sided label smoothing (real label 1): an ablation."""
+    return gan(quick, {"real_label": 1.0}, "gan_no_smoothing")
+
+
+def vqvae(quick, overrides=None, name="vqvae"):
+    r, _ = _generative_run("vqvae", EPOCHS["vqvae"], quick, overrides, picture=f"{name}_samples.png", name=name)
     last = r["history"][-1]
-    return r | {"reconstruction_mse": last["reconstruction_mse"], "codes_used": last["codes_used"],
-                "perplexity": last["perplexity"], "peer": {"keras_example_mse": 0.0042, "keras_epochs": 30}}
+    return r | {"overrides": overrides or {}, "reconstruction_mse": last["reconstruction_mse"],
+                "codes_used": last["codes_used"], "perplexity": last["perplexity"],
+                "peer": {"keras_example_mse": 0.0042, "keras_epochs": 30}}
 
 
-def gan(quick):
+def vqvae_restart(quick):
+    """The VQ-VAE with dead codes restarted every 100 steps (``restart_every``)."""
+    return vqvae(quick, {"restart_every": 100}, "vqvae_restart")
+
+
+def gan(quick, overrides=None, name="gan"):
+    """Train, then score the checkpoint as ``certnn gen score`` does (eval mode:
+    the generator's batch normalisation uses its running statistics); also
+    with batch statistics (training mode), and the feature classifier's class
+    histogram of the samples (mode collapse puts them in few classes)."""
+    from certnn.generative.frechet import class_histogram
+    from certnn.generative.grid import save_samples
     from certnn.generative.train import load
-    r, out = _generative_run("gan", EPOCHS["gan"], quick, picture="gan_samples.png")
+    r, out = _generative_run("gan", EPOCHS["gan"], quick, overrides, name=name)
     net, ref, meta = _net_and_reference(quick)
     model, _ = load(out)
-    fd = _frechet(lambda n: model.sample(n, np.random.default_rng(5)), net, ref)
-    return r | {"frechet_distance": fd, "frechet": meta}
+    samples = model.sample(FD_SAMPLES, np.random.default_rng(5))
+    fd = _frechet(lambda n: samples[:n], net, ref)
+    model.train()
+    fd_batch = _frechet(lambda n: model.sample(n, np.random.default_rng(5)), net, ref)
+    model.eval()
+    hist = class_histogram(net, samples)
+    save_samples(model.sample(64, np.random.default_rng(6)), PICTURES / f"{name}_samples.png",
+                 f"GAN on MNIST, {r['epochs']} epochs (eval mode)")
+    _log(f"{name}: Frechet distance {fd:.2f} (batch statistics: {fd_batch:.2f}); classes {hist}")
+    return r | {"overrides": overrides or {}, "frechet_distance": fd, "frechet_distance_batch_statistics": fd_batch, "frechet": meta,
+                "class_histogram": hist, "class_histogram_note": f"feature classifier's labels of the {FD_SAMPLES} scored samples"}
 
 
 DDPM_MINUTES = 30
@@ -218,18 +248,56 @@ def ddpm(quick):
     return res
 
 
-def floor(quick):
-    """The Frechet distance of the MNIST training split itself (and of VAE samples)."""
+SAMPLER_COUNT = 1000         # --sampler-samples
+
+
+def samplers(quick):
+    """The trained DDPM checkpoint (runs/bench_ddpm, from the ``ddpm`` section) with
+    the 1000-step ancestral sampler and DDIM (100 steps, eta 0 and 1), each scored on
+    the same, smaller sample count (the 1000-step sampler costs ten times DDIM-100);
+    with fewer samples the Frechet distance is biased upwards, so these numbers
+    compare with each other and with the training split at the same count only."""
     from certnn.data.mnist import mnist_arrays
-    from certnn.generative.frechet import features, frechet_distance
+    from certnn.generative.frechet import class_histogram, features, frechet_distance
+    from certnn.generative.grid import save_samples
+    from certnn.generative.train import load
+    n = 50 if quick else SAMPLER_COUNT
+    model, meta = load(ROOT / "runs" / "bench_ddpm")
+    net, ref, fmeta = _net_and_reference(quick)
+    xtr, _ = mnist_arrays((784,), None, "train")
+    res = {"checkpoint_epochs": meta["info"].get("epochs"), "frechet": fmeta | {"samples": n},
+           "train_split": frechet_distance(features(net, xtr[:n]), ref), "samplers": {}}
+    for name, kw in [("ddpm-1000", {"sampler": "ddpm"}),
+                     ("ddim-100-eta0", {"sampler": "ddim", "steps": 100, "eta": 0.0}),
+                     ("ddim-100-eta1", {"sampler": "ddim", "steps": 100, "eta": 1.0})]:
+        ts = time.perf_counter()
+        x = model.sample(n, np.random.default_rng(5), **kw)
+        res["samplers"][name] = {"frechet_distance": frechet_distance(features(net, x), ref),
+                                 "class_histogram": class_histogram(net, x), "seconds": time.perf_counter() - ts}
+        _log(f"ddpm {name}, {n} samples: {res['samplers'][name]}")
+        if name == "ddpm-1000":
+            save_samples(x[:64], PICTURES / "ddpm_ddpm-1000.png",
+                         f"DDPM on MNIST ({meta['info'].get('epochs')} epochs), ancestral sampler, 1000 steps")
+    return res
+
+
+def floor(quick):
+    """The Frechet distance of the MNIST training split itself (and of VAE samples),
+    and the feature classifier's class histogram of both (the reference for the
+    generated samples' histograms)."""
+    from certnn.data.mnist import mnist_arrays
+    from certnn.generative.frechet import class_histogram, features, frechet_distance
     net, ref, meta = _net_and_reference(quick)
     xtr, _ = mnist_arrays((784,), None, "train")
-    out = {"train_split": frechet_distance(features(net, xtr[:FD_SAMPLES]), ref), "frechet": meta}
+    out = {"train_split": frechet_distance(features(net, xtr[:FD_SAMPLES]), ref), "frechet": meta,
+           "train_split_class_histogram": class_histogram(net, xtr[:FD_SAMPLES])}
     vae_dir = ROOT / "runs" / "bench_vae"
     if vae_dir.exists():
         from certnn.generative.train import load
         model, _ = load(vae_dir)
-        out["vae"] = _frechet(lambda n: model.sample(n, np.random.default_rng(5)), net, ref)
+        samples = model.sample(FD_SAMPLES, np.random.default_rng(5))
+        out["vae"] = _frechet(lambda n: samples[:n], net, ref)
+        out["vae_class_histogram"] = class_histogram(net, samples)
     return out
 
 
@@ -247,7 +315,7 @@ def toy(quick):
     return out
 
 
-SECTIONS = {"vae": vae, "vqvae": vqvae, "gan": gan, "ddpm": ddpm, "floor": floor, "toy": toy}
+SECTIONS = {"vae": vae, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "gan": gan, "gan_no_smoothing": gan_no_smoothing, "ddpm": ddpm, "samplers": samplers, "floor": floor, "toy": toy}
 
 
 def _merge(updates: dict) -> dict:
@@ -262,7 +330,7 @@ def _merge(updates: dict) -> dict:
 
 
 def main(argv=None):
-    global DDPM_MINUTES, DDPM_FULL_SAMPLER
+    global DDPM_MINUTES, DDPM_FULL_SAMPLER, SAMPLER_COUNT
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
     ap.add_argument("--quick", action="store_true", help="tiny runs (smoke test)")
@@ -270,7 +338,10 @@ def main(argv=None):
     ap.add_argument("--vqvae-epochs", type=int, default=EPOCHS["vqvae"])
     ap.add_argument("--gan-epochs", type=int, default=EPOCHS["gan"])
     ap.add_argument("--no-ddpm-1000", action="store_true", help="skip scoring the 1000-step ancestral sampler")
+    ap.add_argument("--sampler-samples", type=int, default=SAMPLER_COUNT,
+                    help="samples per sampler in the samplers section")
     args = ap.parse_args(argv)
+    SAMPLER_COUNT = args.sampler_samples
     DDPM_MINUTES, DDPM_FULL_SAMPLER = args.ddpm_minutes, not args.no_ddpm_1000
     EPOCHS.update(vqvae=args.vqvae_epochs, gan=args.gan_epochs)
     for name in args.only or list(SECTIONS):

@@ -85,12 +85,15 @@ def score_cmd(folder, n, seed, feature_net, data_dir, as_json):
     """Frechet distance of N samples of an MNIST model to the MNIST test set (fixed certnn features)."""
     import numpy as np
     from ..data.mnist import mnist_arrays
-    from ..generative.frechet import FEATURE_NET, feature_net as load_net, features, frechet_distance
+    from ..generative.frechet import FEATURE_NET, class_histogram, feature_net as load_net, features, frechet_distance
     from ..generative.train import load
     model, _ = load(folder)
     net = load_net(feature_net, data_dir, log=lambda s: click.echo(s, err=True))
     xte, _ = mnist_arrays((784,), data_dir, "test")
-    fd = frechet_distance(features(net, model.sample(n, np.random.default_rng(seed))), features(net, xte))
+    samples = model.sample(n, np.random.default_rng(seed))
+    fd = frechet_distance(features(net, samples), features(net, xte))
+    hist = class_histogram(net, samples)
     res = {"model": model.arch, "frechet_distance": fd, "samples": n, "reference": "MNIST test (10000)",
-           "feature_net": FEATURE_NET}
-    click.echo(json.dumps(res) if as_json else f"{model.arch}: Frechet distance {fd:.3f} ({n} samples)")
+           "feature_net": FEATURE_NET, "class_histogram": hist}
+    click.echo(json.dumps(res) if as_json else
+               f"{model.arch}: Frechet distance {fd:.3f} ({n} samples); classes 0-9: {' '.join(map(str, hist))}")

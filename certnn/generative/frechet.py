@@ -73,3 +73,11 @@ def classifier_accuracy(net, images: np.ndarray, labels: np.ndarray) -> float:
     with no_grad():
         pred = net(Tensor(np.asarray(images, np.float32).reshape(len(images), -1))).data.argmax(1)
     return float((pred == labels).mean())
+
+
+def class_histogram(net, images: np.ndarray, classes: int = 10) -> list[int]:
+    """How many of ``images`` the classifier ``net`` assigns to each class: a
+    generator that has collapsed onto few modes puts most samples in few classes."""
+    with no_grad():
+        pred = net(Tensor(np.asarray(images, np.float32).reshape(len(images), -1))).data.argmax(1)
+    return np.bincount(pred, minlength=classes).tolist()

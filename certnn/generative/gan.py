@@ -12,9 +12,21 @@ For fixed G the minimiser of L_D is D* = p_data / (p_data + p_G), where
 L_D = log 4 - 2 JS(p_data || p_G) (theorems ``generative/gan-optimal-discriminator``
 and ``generative/gan-jensen-shannon``).
 
-Networks (MNIST, pixels in [0, 1]): G: z (64) -> 256 -> 512 -> 784 with
-leaky-relu(0.2) and a sigmoid output; D: 784 -> 512 -> 256 -> 1 with
-leaky-relu(0.2). Adam, lr 2e-4, betas (0.5, 0.999) for both.
+Networks (MNIST, pixels in [0, 1]): G: z (64) -> 256 -> 512 -> 784 with batch
+normalisation and leaky-relu(0.2) after each hidden layer and a sigmoid output;
+D: 784 -> 512 -> 256 -> 1 with leaky-relu(0.2). Adam, lr 2e-4, betas (0.5, 0.999)
+for both, one D step per G step. One-sided label smoothing: D is trained
+towards ``real_label`` = 0.9 on real data (0 on generated data), whose pointwise
+minimiser is 0.9 p_data / (p_data + p_G); :meth:`GAN.evaluate` reports the
+unsmoothed L_D.
+
+Without batch normalisation in G (``batchnorm=False``) the MNIST run collapsed:
+at the default initialisation G's output hardly depends on z (per-pixel standard
+deviation over z 0.02, against 0.09 with batch normalisation), D separates real
+from generated within 100 steps, and G follows D's gradient to one image (every
+sample labelled 8 by the feature classifier; the same networks and recipe in
+PyTorch did the same). Normalising G's hidden layers over the batch keeps z's
+influence at unit scale.
 """
 
 from __future__ import annotations
@@ -27,18 +39,21 @@ from ..tensor import Tensor, no_grad
 from .distributions import bce_with_logits
 
 
-def mlp(widths, slope: float = 0.2) -> nn.Sequential:
+def mlp(widths, slope: float = 0.2, batchnorm: bool = False) -> nn.Sequential:
+    """Linear layers with leaky-relu between them (after batch normalisation
+    when ``batchnorm``); the last layer is linear."""
     layers = []
     for i, (a, b) in enumerate(zip(widths, widths[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(widths) - 2:
-            layers.append(nn.LeakyReLU(slope))
+            layers += ([nn.BatchNorm1d(b)] if batchnorm else []) + [nn.LeakyReLU(slope)]
     return nn.Sequential(*layers)
 
 
-def discriminator_loss(d_real: Tensor, d_fake: Tensor) -> Tensor:
-    """L_D from the discriminator's logits on real and generated data."""
-    return bce_with_logits(d_real, 1.0) + bce_with_logits(d_fake, 0.0)
+def discriminator_loss(d_real: Tensor, d_fake: Tensor, real_label: float = 1.0) -> Tensor:
+    """L_D from the discriminator's logits on real and generated data (real data
+    labelled ``real_label``: 1, or less for one-sided label smoothing)."""
+    return bce_with_logits(d_real, real_label) + bce_with_logits(d_fake, 0.0)
 
 
 def generator_loss(d_fake: Tensor) -> Tensor:
@@ -50,11 +65,11 @@ class GAN(nn.Module):
     arch = "gan"
 
     def __init__(self, dim: int = 784, latent: int = 64, g_hidden=(256, 512), d_hidden=(512, 256),
-                 lr: float = 2e-4, pixels: bool = True):
+                 lr: float = 2e-4, pixels: bool = True, batchnorm: bool = True, real_label: float = 0.9):
         super().__init__()
         self.dim, self.latent, self.g_hidden, self.d_hidden = dim, latent, tuple(g_hidden), tuple(d_hidden)
-        self.lr, self.pixels = lr, pixels
-        self.generator = mlp([latent, *self.g_hidden, dim])
+        self.lr, self.pixels, self.batchnorm, self.real_label = lr, pixels, batchnorm, real_label
+        self.generator = mlp([latent, *self.g_hidden, dim], batchnorm=batchnorm)
         self.discriminator = mlp([dim, *self.d_hidden, 1])
 
     @property
@@ -63,7 +78,8 @@ class GAN(nn.Module):
 
     def config(self) -> dict:
         return {"arch": self.arch, "dim": self.dim, "latent": self.latent, "g_hidden": list(self.g_hidden),
-                "d_hidden": list(self.d_hidden), "lr": self.lr, "pixels": self.pixels}
+                "d_hidden": list(self.d_hidden), "lr": self.lr, "pixels": self.pixels, "batchnorm": self.batchnorm,
+                "real_label": self.real_label}
 
     def generate(self, z: np.ndarray) -> Tensor:
         out = self.generator(Tensor(z))
@@ -80,7 +96,7 @@ class GAN(nn.Module):
         n = len(x)
         with no_grad():
             fake = self.generate(self._z(n, rng)).data
-        d_loss = discriminator_loss(self.discriminator(Tensor(x)), self.discriminator(Tensor(fake)))
+        d_loss = discriminator_loss(self.discriminator(Tensor(x)), self.discriminator(Tensor(fake)), self.real_label)
         self._opt_d.zero_grad()
         d_loss.backward()
         self._opt_d.step()

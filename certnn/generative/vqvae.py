@@ -19,7 +19,15 @@ Loss, with sg the stop-gradient (``detach``) and Var the training data's varianc
 The decoder reads the straight-through estimate z_e + sg[e - z_e]: its value is
 the code e, its gradient flows to z_e unchanged. The codebook is trained by the
 second term, the encoder by the reconstruction (through the straight-through
-path) and the commitment term. Reported: reconstruction MSE in [0, 1] pixel
+path) and the commitment term.
+
+Dead codes: a code that no z_e picks gets no gradient and stays dead (with
+Keras' recipe the test set's codes have perplexity 3.5 after one epoch, 7.9
+after eight). With ``restart_every`` = n > 0 (default 0: off, Keras' recipe),
+every n training steps, starting with the first, each code that no z_e of
+those steps picked is moved onto a randomly chosen z_e of the current batch
+(the first step thus initialises the codebook from data). Only the codebook's
+values change; the loss is the one above. Reported: reconstruction MSE in [0, 1] pixel
 units (the Keras example reaches about 0.0042) and codebook usage (distinct codes
 used on the test set, and the perplexity exp(H) of their frequencies).
 """
@@ -46,9 +54,10 @@ class VQVAE(nn.Module):
     arch = "vqvae"
 
     def __init__(self, codes: int = 64, code_dim: int = 16, beta: float = 0.25, lr: float = 1e-3,
-                 data_variance: float = 0.0949):
+                 data_variance: float = 0.0949, restart_every: int = 0):
         super().__init__()
         self.codes, self.code_dim, self.beta, self.lr, self.data_variance = codes, code_dim, beta, lr, data_variance
+        self.restart_every = restart_every
         self.encoder = nn.Sequential(
             nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
@@ -66,7 +75,7 @@ class VQVAE(nn.Module):
 
     def config(self) -> dict:
         return {"arch": self.arch, "codes": self.codes, "code_dim": self.code_dim, "beta": self.beta,
-                "lr": self.lr, "data_variance": self.data_variance}
+                "lr": self.lr, "data_variance": self.data_variance, "restart_every": self.restart_every}
 
     def quantize(self, z_e: Tensor) -> tuple[Tensor, np.ndarray]:
         """(z_q, codes): the nearest codes of the (N, D, h, w) grid, z_q as (N, D, h, w)
@@ -93,9 +102,26 @@ class VQVAE(nn.Module):
 
     def make_optimizers(self):
         self._opt = optim.Adam(self.parameters(), lr=self.lr)
+        self._step, self._usage = 0, np.zeros(self.codes)
+
+    def restart_dead_codes(self, x: np.ndarray, rng) -> int:
+        """Move the codes unused since the last restart onto random encoder
+        outputs of ``x``; returns how many moved."""
+        dead = np.flatnonzero(self._usage == 0)
+        if len(dead):
+            with no_grad():
+                z = self.encoder(Tensor(x - 0.5)).data
+            z = z.transpose(0, 2, 3, 1).reshape(-1, self.code_dim)
+            self.codebook.data[dead] = z[rng.choice(len(z), size=len(dead), replace=len(dead) > len(z))]
+        self._usage[:] = 0
+        return len(dead)
 
     def train_step(self, x: np.ndarray, rng) -> dict:
+        if self.restart_every and self._step % self.restart_every == 0:
+            self.restart_dead_codes(x, rng)
+        self._step += 1
         terms = self.forward_terms(x)
+        self._usage += np.bincount(terms["codes"].ravel(), minlength=self.codes)
         loss = self.loss(terms)
         self._opt.zero_grad()
         loss.backward()

@@ -19,7 +19,7 @@ def _check_traceable(module) -> None:
             raise CertnnError(f"cannot trace '{name or type(m).__name__}': Dropout in training mode draws "
                               "a fresh random mask each call; call module.eval() first")
         if m.training and isinstance(m, BatchNorm2d):
-            raise CertnnError(f"cannot trace '{name or type(m).__name__}': BatchNorm2d in training mode "
+            raise CertnnError(f"cannot trace '{name or type(m).__name__}': {type(m).__name__} in training mode "
                               "updates running statistics as a side effect; call module.eval() first")
 
 

@@ -76,6 +76,8 @@ class BatchNorm2d(Module):
     ops, so autograd and tracing need no special op) and updates the running
     statistics (unbiased variance, like PyTorch); eval mode is the ``batch_norm`` op."""
 
+    ndims, layout = (4,), "(N, {}, H, W)"
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, dtype=np.float32):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -85,29 +87,37 @@ class BatchNorm2d(Module):
         self.register_buffer("running_var", np.ones(num_features, dtype))
 
     def forward(self, x):
-        _expect(x.ndim == 4 and x.shape[1] == self.num_features, f"(N, {self.num_features}, H, W)", x)
+        _expect(x.ndim in self.ndims and x.shape[1] == self.num_features, self.layout.format(self.num_features), x)
         if not self.training:
             return F.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
-        axes = (0, 2, 3)
+        axes = (0, *range(2, x.ndim))
         # shifted data (as the layer_norm op): x - mean as d - mean(d), d = x - x[0, c, 0, 0],
         # so a constant channel centres to exact zeros (BugZoo card 14)
-        shift = Tensor(x.data[:1, :, :1, :1])
+        shift = Tensor(x.data[(slice(0, 1), slice(None)) + (slice(0, 1),) * (x.ndim - 2)])
         d = x - shift
         mean_d = F.mean(d, axes, keepdims=True)
         centered = d - mean_d
         var = F.mean(centered * centered, axes, keepdims=True)
-        n = x.shape[0] * x.shape[2] * x.shape[3]
+        n = x.data.size // self.num_features
         with no_grad():
             m = self.momentum
             mean = (shift.data + mean_d.data).reshape(-1)
             self.running_mean.data[...] = (1 - m) * self.running_mean.data + m * mean
             unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
             self.running_var.data[...] = (1 - m) * self.running_var.data + m * unbiased
-        shape = (1, self.num_features, 1, 1)
+        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
         return centered / F.sqrt(var + self.eps) * F.reshape(self.weight, shape) + F.reshape(self.bias, shape)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+
+
+class BatchNorm1d(BatchNorm2d):
+    """The same normalisation on (N, C) or (N, C, L) inputs (statistics over every
+    axis but C), as ``torch.nn.BatchNorm1d``; a subclass so that code asking
+    whether a model holds batch normalisation sees both."""
+
+    ndims, layout = (2, 3), "(N, {0}) or (N, {0}, L)"
 
 
 class LayerNorm(Module):

@@ -96,7 +96,8 @@ def _trainer(kind: str) -> Callable:
 _RNN = dict(epochs=4, batch_size=128, lr=2e-3, clip=1.0)
 ZOO = {e.name: e for e in [
     Entry("cnn", "CNN conv32-conv64-fc128 on MNIST",
-          Recipe({"arch": "cnn", "width": 32, "hidden": 128}, epochs=3, batch_size=64, lr=1e-3), "classifier"),
+          Recipe({"arch": "cnn", "width": 32, "hidden": 128}, epochs=5, batch_size=64, lr=2e-3, warmup_steps=100,
+                 data={"shift": 2}), "classifier"),
     Entry("resnet", "pre-activation ResNet (8 layers, BatchNorm) on MNIST",
           Recipe({"arch": "resnet", "width": 16}, epochs=4, batch_size=128, lr=3e-3), "classifier"),
     Entry("vit", "ViT (patch 7, 4 layers, width 64) on MNIST",

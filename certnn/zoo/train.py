@@ -209,7 +209,10 @@ class Recipe:
 
 
 def train_classifier(name: str, recipe: Recipe, data_dir=None, out=None, progress: bool = True, log=print) -> dict:
-    """Train an MNIST classifier (MLP, CNN, ResNet, ViT, RNN/GRU/LSTM on rows)."""
+    """Train an MNIST classifier (MLP, CNN, ResNet, ViT, RNN/GRU/LSTM on rows).
+    ``recipe.data["shift"]``: translate each training image by up to that many
+    pixels (a fresh random shift per step)."""
+    from ..data.augment import random_shift
     from . import build, input_shape
     t0 = time.perf_counter()
     with threads_limited(recipe.threads):
@@ -223,9 +226,11 @@ def train_classifier(name: str, recipe: Recipe, data_dir=None, out=None, progres
         loader = DataLoader((xtr, ytr), batch_size=recipe.batch_size, shuffle=True, seed=recipe.seed)
         run = runner(model, xtr[:recipe.batch_size], recipe.compiled)
         correct = [0, 0]
+        shift, shift_rng = int(recipe.data.get("shift", 0)), np.random.default_rng([recipe.seed, 1])
 
         def loss_fn(run, batch):
             xb, yb = batch
+            xb = random_shift(xb, shift, shift_rng)
             logits = run(Tensor(xb))
             correct[0] += int((logits.data.argmax(axis=1) == yb).sum())
             correct[1] += len(yb)

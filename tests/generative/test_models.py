@@ -10,6 +10,7 @@ from certnn.errors import CertnnError, CheckpointError
 from certnn.generative.frechet import features, frechet_distance
 from certnn.generative.grid import image_grid, save_samples
 from certnn.generative.train import build, default_config, load, train
+from certnn.tensor import Tensor
 
 SMALL = {"vae": {}, "gan": {"g_hidden": [64], "d_hidden": [64]},
          "ddpm": {"hidden": [128, 128], "sample_steps": 5, "T": 50}, "vqvae": {}}
@@ -70,3 +71,50 @@ def test_frechet_distance_and_grid(tmp_path):
     assert (tmp_path / "toy.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(CertnnError, match="png"):
         save_samples(rng.random((4, 784)), tmp_path / "grid.jpg")
+
+
+def test_vqvae_moves_only_dead_codes_onto_encoder_outputs():
+    model = build({"arch": "vqvae"})
+    model.make_optimizers()
+    rng = np.random.default_rng(0)
+
+    def encoded(x):
+        return model.encoder(Tensor(x - 0.5)).data.transpose(0, 2, 3, 1).reshape(-1, model.code_dim)
+
+    def rows_of(codes, z):
+        return all(np.any(np.all(z == row, axis=1)) for row in codes)
+
+    x1, x2 = (rng.random((4, 1, 28, 28)).astype(np.float32) for _ in range(2))
+    # before any training step no code has been used: all move onto encoder outputs
+    assert model.restart_dead_codes(x1, rng) == model.codes and rows_of(model.codebook.data, encoded(x1))
+    model._usage[:10] = 5
+    before = model.codebook.data.copy()
+    assert model.restart_dead_codes(x2, rng) == model.codes - 10 and not model._usage.any()
+    assert np.array_equal(model.codebook.data[:10], before[:10])
+    assert rows_of(model.codebook.data[10:], encoded(x2)) and not rows_of(model.codebook.data[10:], encoded(x1))
+
+
+def test_gan_generator_is_batch_normalised_and_real_labels_smoothed():
+    from certnn import nn
+    from certnn.generative.gan import discriminator_loss
+    model = build({"arch": "gan"})
+    assert sum(isinstance(m, nn.BatchNorm1d) for m in model.generator.modules()) == 2
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in model.discriminator.modules())
+    d_real, d_fake = Tensor(np.array([[0.3], [-1.2]], np.float32)), Tensor(np.array([[0.5], [2.0]], np.float32))
+    sig = lambda t: 1 / (1 + np.exp(-t))                                     # noqa: E731
+    for label in (1.0, 0.9):
+        want = -np.mean(label * np.log(sig(d_real.data)) + (1 - label) * np.log(1 - sig(d_real.data))) \
+            - np.mean(np.log(1 - sig(d_fake.data)))
+        assert abs(float(discriminator_loss(d_real, d_fake, label).data) - want) < 1e-5
+
+
+def test_class_histogram_counts_the_classifiers_labels():
+    from certnn import nn
+    from certnn.generative.frechet import class_histogram
+    net = nn.Sequential(nn.Linear(784, 10))
+    net[0].weight.data[...] = np.eye(10, 784, dtype=np.float32)         # class k reads pixel k
+    net[0].bias.data[...] = 0
+    labels = np.array([3, 3, 0, 9, 3, 7])
+    images = np.zeros((len(labels), 28, 28), np.float32)
+    images.reshape(len(labels), -1)[np.arange(len(labels)), labels] = 1
+    assert class_histogram(net, images) == [1, 0, 0, 3, 0, 0, 0, 1, 0, 1]

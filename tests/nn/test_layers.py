@@ -58,6 +58,26 @@ def test_batchnorm_train_updates_running_stats_and_eval_uses_them():
     np.testing.assert_allclose(ye, ref, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(16, 5), (8, 5, 3)])
+def test_batchnorm1d_matches_torch_in_train_and_eval(shape):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32) * 3 + 1
+    bn, ref = nn.BatchNorm1d(5), torch.nn.BatchNorm1d(5)
+    xt = Tensor(x, requires_grad=True)
+    y = bn(xt)
+    (y * y * Tensor(np.arange(x.size, dtype=np.float32).reshape(shape))).sum().backward()
+    rx = torch.tensor(x, requires_grad=True)
+    ry = ref(rx)
+    (ry * ry * torch.arange(x.size, dtype=torch.float32).reshape(shape)).sum().backward()
+    np.testing.assert_allclose(y.data, ry.detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(xt.grad, rx.grad.numpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(bn.running_var.data, ref.running_var.numpy(), rtol=1e-5)
+    bn.eval(), ref.eval()
+    np.testing.assert_allclose(bn(Tensor(x)).data, ref(torch.tensor(x)).detach().numpy(), atol=1e-5)
+    with pytest.raises(ShapeError, match=r"\(N, 5\) or \(N, 5, L\)"):
+        bn(Tensor(np.zeros((2, 4), np.float32)))
+
+
 def test_dropout_train_and_eval():
     d = nn.Dropout(0.5)
     x = Tensor(np.ones((1000,), np.float32))
