@@ -1,12 +1,10 @@
 """`certnn vnncomp run/suite` and `certnn check` on BaB certificates, end to end."""
 
 import gzip
-import io
 import json
 import re
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
 from types import SimpleNamespace
 
 import numpy as np
@@ -15,6 +13,7 @@ import pytest
 from certnn import run
 from certnn.verify.vnncomp import format_result, load_instance, score
 from certnn.io import benchmarks_root
+from tests.cli_run import run_cli
 
 VNN = benchmarks_root() / "vnncomp2022"
 TEST = VNN / "test"
@@ -27,17 +26,9 @@ def _subprocess(*args):
 
 
 def _run(*args):
-    """The CLI in-process (same entry point as `python -m certnn`, without the
-    interpreter start-up): returncode, stdout, stderr."""
-    from certnn.cli import main
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            main([str(a) for a in args])
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
+    """The CLI in-process (tests/cli_run.py): returncode, stdout, stderr."""
+    code, out, err = run_cli(*args)
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
 
 def _parse(text):
