@@ -531,7 +531,7 @@ def conv_conv(imp, ins, attrs):
     b = ins[2] if len(ins) > 2 else None
     ws = imp.sym_shape(w)
     if len(ws) != 4:
-        raise imp.fail(f"only 2-D convolution is supported (weight shape {ws})")
+        raise imp.fail(f"only 1-D and 2-D convolution are supported (weight shape {ws})")
     strides = _ints(attrs.get("strides", (1, 1)))
     dil = _ints(attrs.get("dilations", (1, 1)))
     pads = _pads2d(imp, attrs, imp.shape[x][2:], ws[2:], strides, dil)
@@ -545,25 +545,101 @@ def conv_conv(imp, ins, attrs):
 
 
 def conv_conv_transpose(imp, ins, attrs):
-    """Stride 1, no dilation, groups 1: a convolution with the flipped, channel-
-    swapped kernel and padding k - 1 - p."""
+    """A transposed convolution is a convolution of the input with zeros inserted
+    between its elements (stride - 1 per gap), padded by d (k - 1) - p at the start
+    and d (k - 1) - p + output_padding at the end (cropped where negative), with the
+    flipped kernel whose in/out channels are swapped within each group."""
     x, w = ins[0], _need_const(imp, ins[1], "the ConvTranspose weight")
     b = ins[2] if len(ins) > 2 else None
     if w.ndim != 4:
-        raise imp.fail("only 2-D ConvTranspose is supported")
+        raise imp.fail("only 1-D and 2-D ConvTranspose are supported")
+    if "output_shape" in attrs or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "", "VALID"):
+        raise imp.fail("output_shape and auto_pad SAME are not supported (give pads and output_padding)")
+    g = int(attrs.get("group", 1))
     k = w.shape[2:]
-    simple = (_ints(attrs.get("strides", (1, 1))) == (1, 1) and _ints(attrs.get("dilations", (1, 1))) == (1, 1)
-              and attrs.get("group", 1) == 1 and not any(_ints(attrs.get("output_padding", (0, 0))))
-              and "output_shape" not in attrs and attrs.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"))
-    p = _ints(attrs.get("pads", (0, 0, 0, 0)))
-    if not simple or p[:2] != p[2:] or any(pi > ki - 1 for pi, ki in zip(p, k)):
-        raise imp.fail("only stride 1, dilation 1, group 1, symmetric pads <= kernel - 1 "
-                       "without output_padding/output_shape are supported")
-    wc = np.ascontiguousarray(np.flip(w, (2, 3)).transpose(1, 0, 2, 3).astype(imp.dtype[x]))
-    args = [x, imp.const(wc, "param")]
+    s = _ints(attrs.get("strides", (1, 1)))
+    d = _ints(attrs.get("dilations", (1, 1)))
+    op = _ints(attrs.get("output_padding", (0, 0)))
+    p = _ints(attrs.get("pads", (0, 0, 0, 0))) if attrs.get("auto_pad", "NOTSET") != "VALID" else (0, 0, 0, 0)
+    ci, co_g = w.shape[:2]
+    if ci % g or imp.shape[x][1] != ci:
+        raise imp.invalid(f"weight {w.shape} does not fit {imp.shape[x][1]} input channels in {g} groups")
+    # (g, ci/g, co/g, kh, kw) -> (g, co/g, ci/g, kh, kw), flipped -> (co, ci/g, kh, kw)
+    wc = np.flip(w.reshape((g, ci // g, co_g) + k), (3, 4)).transpose(0, 2, 1, 3, 4).reshape((g * co_g, ci // g) + k)
+    x = _insert_zeros(imp, x, s)
+    begin = [di * (ki - 1) - pi for di, ki, pi in zip(d, k, p[:2])]
+    end = [di * (ki - 1) - pi + oi for di, ki, pi, oi in zip(d, k, p[2:], op)]
+    if begin != end or min(begin) < 0:
+        x = _pad_or_crop(imp, x, begin, end)
+        begin = [0, 0]
+    args = [x, imp.const(np.ascontiguousarray(wc.astype(imp.dtype[x])), "param")]
     if b is not None:
         args.append(imp.const(_need_const(imp, b, "the bias").astype(imp.dtype[x]), "param"))
-    return imp.add("conv2d", args, {"padding": (k[0] - 1 - p[0], k[1] - 1 - p[1])})
+    return imp.add("conv2d", args, {"padding": tuple(begin), "dilation": d, "groups": g})
+
+
+def _insert_zeros(imp, x, strides):
+    """(N, C, H, W) -> (N, C, (H - 1) sh + 1, (W - 1) sw + 1) with the input at every
+    stride-th position and zeros between: reshape (N, C, H, 1, W, 1), pad the
+    unit axes to the strides, reshape back, crop the trailing zeros."""
+    sh, sw = strides
+    if (sh, sw) == (1, 1):
+        return x
+    n, c, h, w = imp.shape[x]
+    y = imp.reshape_to(x, (n, c, h, 1, w, 1))
+    y = imp.add("pad", [y], {"pads": (0, 0, 0, 0, 0, 0, 0, 0, 0, sh - 1, 0, sw - 1), "value": 0.0})
+    y = imp.reshape_to(y, (n, c, h * sh, w * sw))
+    return imp.add("slice", [y], {"starts": (0, 0), "ends": ((h - 1) * sh + 1, (w - 1) * sw + 1), "axes": (2, 3)})
+
+
+def _pad_or_crop(imp, x, begin, end):
+    """Pad the two spatial dims by ``begin``/``end`` (NCHW), cropping where negative."""
+    pos = [max(v, 0) for v in begin + end]
+    if any(pos):
+        x = _pad_node(imp, x, (pos[0], pos[1], pos[2], pos[3]))
+    if min(begin + end) < 0:
+        hw = imp.shape[x][2:]
+        x = imp.add("slice", [x], {"starts": tuple(max(-v, 0) for v in begin),
+                                   "ends": tuple(n - max(-v, 0) for n, v in zip(hw, end)), "axes": (2, 3)})
+    return x
+
+
+def _lift_1d(conv2d):
+    """The converter for an NCHW op extended to (N, C, L) inputs: L becomes the
+    width of a height-1 image (kernel_shape, strides, dilations get a leading 1,
+    pads / output_padding a leading 0, a rank-3 weight a unit axis), the 2-D op
+    runs, and its output is reshaped back to (N, C', L'). The 2-D op's rules
+    (real, binary32, interval, relax, the checker's arithmetic) then serve 1-D
+    networks unchanged; the price is a reshape on each side, which every
+    interpreter passes through exactly."""
+    def conv(imp, ins, attrs):
+        x = ins[0]
+        s = imp.shape[x]
+        if len(s) != 3:
+            return conv2d(imp, ins, attrs)
+        x4 = imp.reshape_to(x, s[:2] + (1,) + s[2:])
+        rest = list(ins[1:])
+        if rest and rest[0] is not None:
+            w = rest[0]
+            ws = imp.sym_shape(w)
+            if len(ws) != 3:
+                raise imp.invalid(f"a rank-3 input needs a rank-3 weight (shape {ws})")
+            rest[0] = w[:, :, None, :] if isinstance(w, np.ndarray) else imp.reshape_to(w, ws[:2] + (1,) + ws[2:])
+        a = dict(attrs)
+        for key, lead in (("kernel_shape", 1), ("strides", 1), ("dilations", 1), ("output_padding", 0)):
+            if key in a:
+                a[key] = (lead,) + _ints(a[key])
+        if "pads" in a:
+            p = _ints(a["pads"])
+            if len(p) != 2:
+                raise imp.invalid(f"pads {p} for a 1-D input (expected 2 values)")
+            a["pads"] = (0, p[0], 0, p[1])
+        if "output_shape" in a:
+            a["output_shape"] = (1,) + _ints(a["output_shape"])
+        y = conv2d(imp, [x4] + rest, a)
+        ys = imp.shape[y]
+        return imp.reshape_to(y, ys[:2] + ys[3:])
+    return conv
 
 
 def _pool(op):
@@ -571,7 +647,7 @@ def _pool(op):
         x = ins[0]
         k = _ints(attrs["kernel_shape"])
         if len(k) != 2 or len(imp.shape[x]) != 4:
-            raise imp.fail("only 2-D pooling over NCHW inputs is supported")
+            raise imp.fail("only 1-D and 2-D pooling (NCL, NCHW inputs) are supported")
         strides = _ints(attrs.get("strides", (1, 1)))
         dil = _ints(attrs.get("dilations", (1, 1)))
         pads = _pads2d(imp, attrs, imp.shape[x][2:], k, strides, dil)
@@ -833,8 +909,8 @@ CONVERTERS = {
     "Add": _binary("add"), "Sub": _binary("sub"), "Mul": _binary("mul"), "Div": _binary("div"),
     "Max": _variadic("maximum"), "Min": _variadic("minimum"), "Sum": _variadic("add"),
     "MatMul": conv_matmul, "Gemm": conv_gemm,
-    "Conv": conv_conv, "ConvTranspose": conv_conv_transpose,
-    "MaxPool": _pool("max_pool2d"), "AveragePool": _pool("avg_pool2d"),
+    "Conv": _lift_1d(conv_conv), "ConvTranspose": _lift_1d(conv_conv_transpose),
+    "MaxPool": _lift_1d(_pool("max_pool2d")), "AveragePool": _lift_1d(_pool("avg_pool2d")),
     "GlobalAveragePool": conv_global_pool("mean"), "GlobalMaxPool": conv_global_pool("max"),
     "BatchNormalization": conv_batch_norm, "LayerNormalization": conv_layer_norm,
     "Softmax": _softmax("softmax"), "LogSoftmax": _softmax("log_softmax"),

@@ -128,9 +128,17 @@ def read_instances(csv_path) -> list[dict]:
             raise InstanceError(f"{p}: row {k}: expected {r[3][:40]!r} is not sat, unsat, timeout, unknown "
                                 f"or - (not known)")
         out.append({"onnx": str(p.parent / r[0]), "vnnlib": str(p.parent / r[1]), "timeout_s": t,
-                    "expected": exp, "name": f"{Path(r[0]).stem}:{Path(r[1]).stem}",
+                    "expected": exp, "name": f"{_stem(r[0])}:{_stem(r[1])}",
                     "rel": (r[0], r[1])})
     return out
+
+
+def _stem(name: str) -> str:
+    """The file name without its extension(s): ``a/net.onnx.gz`` -> ``net``."""
+    n = Path(name).name
+    for ext in (".gz", ".onnx", ".vnnlib"):
+        n = n[:-len(ext)] if n.endswith(ext) and len(n) > len(ext) else n
+    return n
 
 
 def suite_task(item: dict) -> dict:
