@@ -902,6 +902,84 @@ def conv_leaky_relu(imp, ins, attrs):
     return imp.add("leaky_relu", [ins[0]], {"negative_slope": float(attrs.get("alpha", 0.01))})
 
 
+def conv_clip(imp, ins, attrs):
+    """max(x, lo) then min(., hi) with constant bounds (inputs from opset 11, attributes
+    before); a lower bound 0 is relu, which bounds propagation relaxes tightly."""
+    x = ins[0]
+    if imp.opset < 11:
+        lo, hi = attrs.get("min"), attrs.get("max")
+    else:
+        lo, hi = (None if len(ins) <= k or ins[k] is None
+                  else float(_need_const(imp, ins[k], "the Clip bound").reshape(-1)[0]) for k in (1, 2))
+    if lo is not None and float(lo) == 0.0:
+        x = imp.add("relu", [x])
+    elif lo is not None and float(lo) > -math.inf:
+        x = imp.add("maximum", [x, imp.const(np.array(lo, dtype=imp.dtype[x]))])
+    if hi is not None and float(hi) < math.inf:
+        x = imp.add("minimum", [x, imp.const(np.array(hi, dtype=imp.dtype[x]))])
+    return x
+
+
+def conv_pow(imp, ins, attrs):
+    """x ** p for a constant exponent p in {1, 2, 0.5} (x, x * x, sqrt x)."""
+    x = ins[0]
+    p = _need_const(imp, ins[1], "the Pow exponent")
+    if p.size != 1 or float(p.reshape(-1)[0]) not in (1.0, 2.0, 0.5):
+        raise imp.fail(f"exponent {p.reshape(-1)[:4].tolist()} (only a constant 1, 2 or 0.5)")
+    e = float(p.reshape(-1)[0])
+    return x if e == 1.0 else imp.add("mul", [x, x]) if e == 2.0 else imp.add("sqrt", [x])
+
+
+def conv_expand(imp, ins, attrs):
+    """Broadcast to a constant shape: x * ones (exact for every float, -0 included)."""
+    x = ins[0]
+    target = _ints(_need_const(imp, ins[1], "the Expand shape"))
+    try:
+        out = np.broadcast_shapes(imp.concrete(x), target)
+    except ValueError:
+        raise imp.invalid(f"shape {target} does not broadcast with {imp.shape[x]}") from None
+    if out == imp.concrete(x):
+        return x
+    same_rows = len(out) == len(imp.shape[x]) and out[0] == imp.concrete(x)[0]
+    ones = np.ones((1,) + out[1:] if same_rows else out, dtype=imp.dtype[x])  # (1, ...): keeps a batch dim
+    return imp.add("mul", [x, imp.const(ones)])
+
+
+def conv_where(imp, ins, attrs):
+    cond, a, b = ins
+    cond = _need_const(imp, cond, "the Where condition")
+    like = a if not isinstance(a, np.ndarray) else b
+    return imp.add("where", [imp.const(cond.astype(bool)), imp.ref(a, like), imp.ref(b, like)])
+
+
+def conv_prelu(imp, ins, attrs):
+    """relu(x) - slope * relu(-x): exact in floating point too (one of the terms is 0)."""
+    x = ins[0]
+    slope = _need_const(imp, ins[1], "the PRelu slope").astype(imp.dtype[x])
+    if slope.size == 1:
+        return imp.add("leaky_relu", [x], {"negative_slope": float(slope.reshape(-1)[0])})
+    neg = imp.add("mul", [imp.add("relu", [imp.add("neg", [x])]), imp.const(slope)])
+    return imp.add("sub", [imp.add("relu", [x]), neg])
+
+
+def conv_reciprocal(imp, ins, attrs):
+    x = ins[0]
+    return imp.add("div", [imp.const(np.array(1.0, dtype=imp.dtype[x])), x])
+
+
+def _reduce_composed(kind):
+    """ReduceMin = -max(-x), ReduceSumSquare = sum(x * x), ReduceL1 = sum |x|,
+    ReduceL2 = sqrt(sum(x * x))."""
+    def conv(imp, ins, attrs):
+        x = ins[0]
+        if kind == "min":
+            return imp.add("neg", [_reduce("max")(imp, [imp.add("neg", [x])] + list(ins[1:]), attrs)])
+        inner = imp.add("abs", [x]) if kind == "l1" else imp.add("mul", [x, x])
+        y = _reduce("sum")(imp, [inner] + list(ins[1:]), attrs)
+        return imp.add("sqrt", [y]) if kind == "l2" else y
+    return conv
+
+
 CONVERTERS = {
     "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"), "Tanh": _unary("tanh"), "Neg": _unary("neg"),
     "Exp": _unary("exp"), "Log": _unary("log"), "Sqrt": _unary("sqrt"), "Abs": _unary("abs"),
@@ -919,4 +997,8 @@ CONVERTERS = {
     "Slice": conv_slice, "Gather": conv_gather, "Pad": conv_pad, "Cast": conv_cast,
     "Split": conv_split, "ReduceSum": _reduce("sum"), "ReduceMean": _reduce("mean"),
     "ReduceMax": _reduce("max"), "Identity": conv_identity, "Dropout": conv_dropout,
+    "Clip": conv_clip, "Pow": conv_pow, "Expand": conv_expand, "Where": conv_where, "PRelu": conv_prelu,
+    "Reciprocal": conv_reciprocal, "ReduceMin": _reduce_composed("min"),
+    "ReduceSumSquare": _reduce_composed("sumsq"), "ReduceL1": _reduce_composed("l1"),
+    "ReduceL2": _reduce_composed("l2"),
 }
