@@ -1,6 +1,7 @@
 """1-D convolutional networks through verification: an ONNX 1-D CNN (imported
 as height-1 conv2d) gets IBP / CROWN / alpha-CROWN bounds that contain sampled
-outputs, and a small VNN-COMP category of it (one robust, one non-robust
+outputs (so do those of every model of tests/interop/test_onnx_conv1d.py),
+and a small VNN-COMP category of it (one robust, one non-robust
 property, the model gzipped) is decided by the suite runner: the sat's
 counterexample agrees with onnxruntime, the unsat is certified and the
 independent checker accepts its certificate."""
@@ -15,6 +16,8 @@ from certnn import run
 from certnn.bounds import compute_bounds
 from certnn.interop import load_onnx
 from certnn.spec.region import Region
+
+from ..interop.test_onnx_conv1d import CASES as IMPORT_CASES
 
 LENGTH = 16
 
@@ -100,3 +103,18 @@ def test_small_category_through_the_suite(model_file, tmp_path):
     np.testing.assert_allclose(y_ort, y, rtol=1e-4, atol=1e-4)
     assert max(np.delete(y_ort, label)) >= y_ort[label]
     assert np.all(np.abs(x - x0) <= 3.0 + 1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(IMPORT_CASES))
+def test_bounds_of_every_new_import_contain_samples(name):
+    """IBP and CROWN through the 1-D lift, the strided ConvTranspose and the composed ops are sound."""
+    from certnn.interop.onnx_import import from_model
+    g = from_model(IMPORT_CASES[name], name)
+    shape = g.inputs[0].shape[1:]
+    rng = np.random.default_rng(0)
+    x0 = rng.normal(size=(1,) + shape)
+    xs = x0 + rng.uniform(-0.1, 0.1, (300,) + shape)
+    ys = np.asarray(run(g, xs), np.float64).reshape(300, -1)
+    for method in ("ibp", "crown"):
+        b = compute_bounds(g, Region.box(x0 - 0.1, x0 + 0.1), method=method)
+        assert np.all(ys >= b.lb - 1e-9) and np.all(ys <= b.ub + 1e-9), method
