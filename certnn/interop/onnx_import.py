@@ -967,6 +967,55 @@ def conv_reciprocal(imp, ins, attrs):
     return imp.add("div", [imp.const(np.array(1.0, dtype=imp.dtype[x])), x])
 
 
+def conv_resize(imp, ins, attrs):
+    """Nearest-neighbour upsampling by integer factors (Resize, Upsample): each element
+    repeated s times along its axis, i.e. a unit axis inserted after it, ``x * ones``
+    broadcast along it, and the pair merged back; exact. Taken where that is the
+    op's own index map: coordinate_transformation_mode asymmetric with nearest_mode
+    floor (``floor(i / s)``), or half_pixel / pytorch_half_pixel with a rounding
+    nearest_mode (``(i + 0.5) / s - 0.5`` lies within 1/2 of ``floor(i / s)``, never on a tie)."""
+    x = ins[0]
+    s = imp.shape[x]
+    if attrs.get("mode", "nearest") != "nearest":
+        raise imp.fail(f"mode '{attrs.get('mode')}' (only nearest)")
+    if imp.onnx_node.op_type == "Upsample" or imp.opset < 11:
+        ctm, nm = "asymmetric", "floor"
+    else:
+        ctm = attrs.get("coordinate_transformation_mode", "half_pixel")
+        nm = attrs.get("nearest_mode", "round_prefer_floor")
+    if not ((ctm == "asymmetric" and nm == "floor") or
+            (ctm in ("half_pixel", "pytorch_half_pixel") and nm in ("round_prefer_floor", "round_prefer_ceil"))):
+        raise imp.fail(f"coordinate_transformation_mode '{ctm}' with nearest_mode '{nm}'")
+    axes = [_axis(imp, a, len(s)) for a in attrs["axes"]] if "axes" in attrs else list(range(len(s)))
+    if "scales" in attrs:                                   # Upsample-7
+        given = np.asarray(attrs["scales"], np.float64)
+    else:
+        pos = 1 if imp.onnx_node.op_type == "Upsample" or imp.opset < 11 else 2   # (X, [roi,] scales, sizes)
+        sc, sz = (ins[k] if len(ins) > k else None for k in (pos, pos + 1))
+        if sc is not None and np.asarray(sc).size:
+            given = np.asarray(_need_const(imp, sc, "the Resize scales"), np.float64)
+        elif pos == 2 and sz is not None:
+            sizes = np.asarray(_need_const(imp, sz, "the Resize sizes"), np.float64)
+            given = sizes / np.asarray([imp.concrete(x)[a] for a in axes], np.float64)
+        else:
+            raise imp.invalid("neither scales nor sizes is given")
+    if given.size != len(axes):
+        raise imp.invalid(f"{given.size} scales for {len(axes)} axes")
+    scales = np.ones(len(s))
+    scales[axes] = given
+    reps = [int(round(f)) for f in scales]
+    if len(reps) != len(s) or any(r < 1 or abs(f - r) > 1e-9 for r, f in zip(reps, scales)):
+        raise imp.fail(f"scales {scales.tolist()} (only integer upsampling factors)")
+    if s[0] is None and reps[0] != 1:
+        raise imp.fail("upsampling the batch dim")
+    if all(r == 1 for r in reps):
+        return x
+    spread = sum(((d, 1) if r > 1 else (d,) for d, r in zip(s, reps)), ())
+    ones = np.ones(sum(((1, r) if r > 1 else (1,) for r in reps), ()), dtype=imp.dtype[x])
+    y = imp.add("mul", [imp.reshape_to(x, spread), imp.const(ones)])
+    return imp.reshape_to(y, tuple(None if d is None else d * r for d, r in zip(s, reps)))
+
+
 def _reduce_composed(kind):
     """ReduceMin = -max(-x), ReduceSumSquare = sum(x * x), ReduceL1 = sum |x|,
     ReduceL2 = sqrt(sum(x * x))."""
@@ -1000,5 +1049,5 @@ CONVERTERS = {
     "Clip": conv_clip, "Pow": conv_pow, "Expand": conv_expand, "Where": conv_where, "PRelu": conv_prelu,
     "Reciprocal": conv_reciprocal, "ReduceMin": _reduce_composed("min"),
     "ReduceSumSquare": _reduce_composed("sumsq"), "ReduceL1": _reduce_composed("l1"),
-    "ReduceL2": _reduce_composed("l2"),
+    "ReduceL2": _reduce_composed("l2"), "Resize": conv_resize, "Upsample": conv_resize,
 }

@@ -84,6 +84,16 @@ def _cases():
     cases["prelu-scalar-batched-matmul"] = _model(
         [helper.make_node("PRelu", ["x", "slope"], ["p"]), helper.make_node("MatMul", ["p", "W"], ["y"])],
         [N, 2, 3, 4], inits=[("slope", np.array([0.1], np.float32)), ("W", _f32(r, 2, 4, 5))])
+    cases["resize-nearest-asymmetric-floor"] = _model(
+        [helper.make_node("Resize", ["x", "", "sc"], ["y"], mode="nearest",
+                          coordinate_transformation_mode="asymmetric", nearest_mode="floor")],
+        [N, 2, 3, 4], inits=[("sc", np.array([1, 1, 2, 3], np.float32))])
+    cases["resize-nearest-half-pixel-sizes-1d"] = _model(
+        [helper.make_node("Resize", ["x", "", "", "sz"], ["y"], mode="nearest")],
+        [1, 2, 5], inits=[("sz", _i64(1, 2, 15))])
+    cases["upsample-opset9"] = _model(
+        [helper.make_node("Upsample", ["x", "sc"], ["y"], mode="nearest")],
+        [N, 1, 2, 3], inits=[("sc", np.array([1, 1, 3, 2], np.float32))], opset=9)
     return cases
 
 
@@ -97,7 +107,8 @@ def test_model_matches_onnxruntime_and_round_trips(name, tmp_path):
     p = tmp_path / "m.onnx"
     p.write_bytes(m.SerializeToString())
     g = load_onnx(p)
-    assert g.inputs[0].shape[:1] == (None,), "a batch-free model keeps a dynamic batch"
+    if not name.endswith("-1d"):      # (that one's batch of 1 is baked into its sizes)
+        assert g.inputs[0].shape[:1] == (None,), "a batch-free model keeps a dynamic batch"
     sess = _session(m)
     rng = np.random.default_rng(5)
     shape = tuple(d if isinstance(d, int) else 3 for d in sess.get_inputs()[0].shape)
@@ -127,6 +138,13 @@ def test_conv1d_is_a_height_one_conv2d():
     (helper.make_node("Conv", ["x", "w"], ["y"], name="conv3d"), [1, 1, 3, 3, 3],
      [("w", np.ones((1, 1, 2, 2, 2), np.float32))], "Conv"),
     (helper.make_node("Where", ["c", "x", "x"], ["y"], name="dynwhere"), [2, 3], [], "Where"),
+    (helper.make_node("Resize", ["x", "", "sc"], ["y"], name="bilinear", mode="linear"), [1, 1, 2, 2],
+     [("sc", np.array([1, 1, 2, 2], np.float32))], "Resize"),
+    (helper.make_node("Resize", ["x", "", "sc"], ["y"], name="ceil", coordinate_transformation_mode="asymmetric",
+                      nearest_mode="round_prefer_ceil"), [1, 1, 2, 2], [("sc", np.array([1, 1, 2, 2], np.float32))],
+     "Resize"),
+    (helper.make_node("Resize", ["x", "", "sc"], ["y"], name="frac"), [1, 1, 2, 2],
+     [("sc", np.array([1, 1, 1.5, 2], np.float32))], "Resize"),
 ])
 def test_unsupported_forms_are_one_clear_error(node, shape, inits, op, tmp_path):
     nodes = [node]
