@@ -29,6 +29,8 @@ avg_pool2d(x; kernel_size, stride=None, padding=(0, 0), count_include_pad=True):
 
 Both are vectorized as a loop over the kH*kW kernel positions, each handling
 one strided slice of the padded input (col2im for the vjps); dtype is kept.
+The max_pool2d vjp of non-overlapping windows (stride = kernel, no padding or
+dilation) views x as tiles instead and needs no scatter.
 
 Interval rules: max_pool2d is increasing in every input, so applying it to
 the lower and upper bounds is exact (-inf padding included). avg_pool2d is a
@@ -106,6 +108,9 @@ def max_interval(los, his, **attrs):
 
 
 def max_vjp(ct, out, x, *, kernel_size, stride, padding, dilation):
+    k, s, p, d = _attrs("max_pool2d", kernel_size, stride, padding, dilation)
+    if s == k and p == (0, 0) and d == (1, 1):
+        return (_max_tiles_vjp(ct, x, k),)
     xp, sl, y, p = _max_windows(x, kernel_size, stride, padding, dilation)
     masks, count = _argmax_masks(xp, sl, y)
     share = ct / count
@@ -113,6 +118,31 @@ def max_vjp(ct, out, x, *, kernel_size, stride, padding, dilation):
     for m, (_, idx) in zip(masks, sl):
         gxp[idx] += np.where(m, share, 0)
     return (np.ascontiguousarray(crop2d(gxp, p, x.shape[2:])),)
+
+
+def _max_tiles_vjp(ct, x, k):
+    """The vjp for non-overlapping windows (stride = kernel, no padding or
+    dilation, the CNN's 2x2 pooling): x viewed as (N, C, Ho, kH, Wo, kW) tiles,
+    the argmax mask is one comparison with the broadcast maxima and the
+    gradient is written in x's own layout, with no scatter. Same tie rule."""
+    max_shape([x.shape], k, k, (0, 0), (1, 1))
+    (N, C, H, W), (kh, kw) = x.shape, k
+    ho, wo = H // kh, W // kw
+    tiles = x[:, :, :ho * kh, :wo * kw].reshape(N, C, ho, kh, wo, kw)
+    y = None
+    for p in range(kh):
+        for q in range(kw):
+            y = tiles[:, :, :, p, :, q].copy() if y is None else np.maximum(y, tiles[:, :, :, p, :, q], out=y)
+    hit = tiles == y[:, :, :, None, :, None]
+    share = ct.astype(np.result_type(ct, y), copy=False)
+    if np.count_nonzero(hit) != y.size or np.isnan(y).any():     # ties (or all-NaN windows)
+        share = share / np.maximum(hit.sum(axis=(3, 5), dtype=y.dtype), 1)
+    g = np.where(hit, share[:, :, :, None, :, None], 0).reshape(N, C, ho * kh, wo * kw)
+    if (ho * kh, wo * kw) == (H, W):
+        return g
+    gx = np.zeros((N, C, H, W), dtype=g.dtype)
+    gx[:, :, :ho * kh, :wo * kw] = g
+    return gx
 
 
 def max_jvp(tangents, out, x, *, kernel_size, stride, padding, dilation):
