@@ -123,21 +123,32 @@ def max_vjp(ct, out, x, *, kernel_size, stride, padding, dilation):
 def _max_tiles_vjp(ct, x, k):
     """The vjp for non-overlapping windows (stride = kernel, no padding or
     dilation, the CNN's 2x2 pooling): x viewed as (N, C, Ho, kH, Wo, kW) tiles,
-    the argmax mask is one comparison with the broadcast maxima and the
-    gradient is written in x's own layout, with no scatter. Same tie rule."""
+    one argmax mask per kernel position, and the gradient written in x's own
+    layout as share * mask, with no scatter. Same tie rule; a position that
+    gets nothing holds a zero that may be -0.0 (share * 0)."""
     max_shape([x.shape], k, k, (0, 0), (1, 1))
     (N, C, H, W), (kh, kw) = x.shape, k
     ho, wo = H // kh, W // kw
     tiles = x[:, :, :ho * kh, :wo * kw].reshape(N, C, ho, kh, wo, kw)
-    y = None
-    for p in range(kh):
-        for q in range(kw):
-            y = tiles[:, :, :, p, :, q].copy() if y is None else np.maximum(y, tiles[:, :, :, p, :, q], out=y)
-    hit = tiles == y[:, :, :, None, :, None]
+    positions = [(slice(None),) * 3 + (p, slice(None), q) for p in range(kh) for q in range(kw)]
+    y = tiles[positions[0]].copy()
+    for at in positions[1:]:
+        np.maximum(y, tiles[at], out=y)
+    hits = [tiles[at] == y for at in positions]
     share = ct.astype(np.result_type(ct, y), copy=False)
-    if np.count_nonzero(hit) != y.size or np.isnan(y).any():     # ties (or all-NaN windows)
-        share = share / np.maximum(hit.sum(axis=(3, 5), dtype=y.dtype), 1)
-    g = np.where(hit, share[:, :, :, None, :, None], 0).reshape(N, C, ho * kh, wo * kw)
+    if sum(map(np.count_nonzero, hits)) != y.size or np.isnan(y).any():   # ties (relu zeros), NaN windows
+        count = np.zeros(y.shape, y.dtype)
+        for h in hits:
+            count += h
+        share = share / np.maximum(count, 1)
+    finite = np.isfinite(share).all()           # else inf * 0 would leak NaN to the other positions
+    g = np.empty((N, C, ho, kh, wo, kw), dtype=share.dtype)
+    for at, h in zip(positions, hits):
+        if finite:
+            np.multiply(share, h, out=g[at])
+        else:
+            g[at] = np.where(h, share, 0)
+    g = g.reshape(N, C, ho * kh, wo * kw)
     if (ho * kh, wo * kw) == (H, W):
         return g
     gx = np.zeros((N, C, H, W), dtype=g.dtype)
