@@ -17,17 +17,12 @@ conv2d is bilinear in (x, w) and affine in b, so it is not ``linear`` in the
 registry's sense (jointly linear in all differentiable inputs); its jvp is
 conv(tx, w) + conv(x, tw) + tb.
 
-Implementation (the hot path of CNN training): im2col as one copy of a
-strided view of the zero-padded input, laid out as (groups, Cg kH kW,
-N Ho Wq), then one batched matmul over the groups; the weight gradient is the
+Implementation (the hot path of CNN training): im2col through
+``sliding_window_view`` of the padded input, laid out as (groups, Cg kH kW,
+N Ho Wo), then one batched matmul over the groups; the weight gradient is the
 same im2col matrix against the cotangent; the input gradient is col2im, a loop
-over the kH kW kernel positions adding into strided views of a padded buffer.
-Outputs are computed on a *wide* grid of Wq = ceil(Wp / sW) columns per row
-(Wp the padded width; the columns past Wo are discarded, and the cotangent is
-zero there): for stride 1 the windows of a whole image row block are then one
-contiguous run of memory, so the copies run in long inner loops instead of one
-loop per output row. Everything stays in the inputs' dtype (float32 stays
-float32).
+over the kH kW kernel positions adding strided slices. Everything stays in
+the inputs' dtype (float32 stays float32).
 
 The attribute checks and the window arithmetic (``pair``, ``out_size``,
 ``kernel_slices``) are shared with :mod:`certnn.ops.pool`.
@@ -42,7 +37,7 @@ Rests on ``blas-float64-dot-gamma-n``; overflowing outputs are the whole line.
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ShapeError, UnsupportedOp
 from ..floats.b32 import F32, as_f32, ieee, matmul2d
@@ -149,89 +144,56 @@ def _geometry(x, w, b, stride, padding, dilation, groups):
     return N, C, H, W, O, cg, kh, kw, ho, wo
 
 
-def _padded(x, padding, wp, slack):
-    """x zero-padded to rows of ``wp`` >= W + 2 pW columns, flattened, ``slack``
-    zeros appended (so that window views may run past the last row)."""
-    N, C, H, W = x.shape
-    ph, pw = padding
-    hp = H + 2 * ph
-    buf = np.zeros(N * C * hp * wp + slack, dtype=x.dtype)
-    buf[:N * C * hp * wp].reshape(N, C, hp, wp)[:, :, ph:ph + H, pw:pw + W] = x
-    return buf
-
-
-def _windows(buf, N, C, groups, hp, wp, kernel, stride, dilation, out_hw, writeable=False):
-    """View (G, Cg, kH, kW, N, Ho, Wq) of a padded buffer (rows of ``wp``): element
-    [g, c, p, q, n, i, j] is xpad[n, g Cg + c, i sH + p dH, j sW + q dW]."""
-    (kh, kw), (sh, sw), (dh, dw), (ho, wq) = kernel, stride, dilation, out_hw
-    cg, s = C // groups, buf.itemsize
-    return as_strided(buf, (groups, cg, kh, kw, N, ho, wq),
-                      (cg * hp * wp * s, hp * wp * s, dh * wp * s, dw * s, C * hp * wp * s, sh * wp * s, sw * s),
-                      writeable=writeable)
-
-
-def _wide(x_shape, kernel, stride, padding, dilation):
-    """The wide output grid: each output row is computed at Wq = ceil(Wp / sW)
-    columns over rows of Wq sW >= Wp padded columns, so that for stride 1 the
-    window rows of all Ho outputs are one contiguous run of the padded buffer
-    (long inner loops for im2col and col2im); columns j >= Wo are discarded.
-    Returns (Hp, row length, Wq, slack)."""
-    H, W = x_shape[2:]
-    hp, wpad = H + 2 * padding[0], W + 2 * padding[1]
-    wq = -(-wpad // stride[1])
-    return hp, wq * stride[1], wq, dilation[1] * (kernel[1] - 1) + 1
-
-
-def _im2col(x, kernel, stride, padding, dilation, groups, out_hw, wide=False):
-    """The (groups, Cg*kH*kW, N*Ho*Wo) matrix of input windows (one copy of x's
-    windows); with ``wide`` the (groups, Cg*kH*kW, N*Ho*Wq) matrix of the wide
-    output grid (see ``_wide``)."""
+def _im2col(x, kernel, stride, padding, dilation, groups, out_hw):
+    """The (groups, Cg*kH*kW, N*Ho*Wo) matrix of input windows (one copy of x's windows)."""
     N, C = x.shape[:2]
-    hp, wp, wq, slack = _wide(x.shape, kernel, stride, padding, dilation)
-    cols_w = wq if wide else out_hw[1]
-    win = _windows(_padded(x, padding, wp, slack), N, C, groups, hp, wp, kernel, stride, dilation,
-                   (out_hw[0], cols_w))
-    return win.reshape(groups, (C // groups) * kernel[0] * kernel[1], N * out_hw[0] * cols_w)
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
+    xp = pad2d(x, padding)
+    win = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
+    win = win[:, :, ::sh, ::sw, ::dh, ::dw]                       # (N, C, Ho, Wo, kH, kW), a view
+    assert win.shape[2:4] == (ho, wo)
+    cg = C // groups
+    win = win.reshape(N, groups, cg, ho, wo, kh, kw).transpose(1, 2, 5, 6, 0, 3, 4)
+    return win.reshape(groups, cg * kh * kw, N * ho * wo)
 
 
 def real(x, w, b=None, *, stride, padding, dilation, groups):
     N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x, w, b, stride, padding, dilation, groups)
-    wq = _wide(x.shape, (kh, kw), stride, padding, dilation)[2]
-    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo), wide=True)
-    out = w.reshape(groups, O // groups, cg * kh * kw) @ cols          # (G, Og, N*Ho*Wq)
-    out = out.reshape(O, N, ho, wq)[..., :wo].transpose(1, 0, 2, 3)
-    if b is None:
-        return np.ascontiguousarray(out)
-    return np.add(out, b.reshape(1, O, 1, 1), out=np.empty((N, O, ho, wo), np.result_type(out, b)))
+    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))
+    og = O // groups
+    out = w.reshape(groups, og, cg * kh * kw) @ cols                # (G, Og, N*Ho*Wo)
+    if b is not None:
+        bb = b.reshape(groups, og, 1)
+        if np.result_type(out, bb) == out.dtype:
+            out += bb
+        else:
+            out = out + bb
+    out = out.reshape(groups, og, N, ho, wo).transpose(2, 0, 1, 3, 4)
+    return np.ascontiguousarray(out).reshape(N, O, ho, wo)
 
 
 def vjp(ct, out, x, w, b=None, *, stride, padding, dilation, groups, needs=None):
-    """``needs`` (from the autograd walk) skips the cotangents nobody asked for.
-    The cotangent is laid out on the wide grid of ``real`` with zeros in the
-    discarded columns, so those columns contribute nothing to either gradient."""
+    """``needs`` (from the autograd walk) skips the cotangents nobody asked for."""
     N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x, w, b, stride, padding, dilation, groups)
     og = O // groups
-    hp, wp, wq, slack = _wide(x.shape, (kh, kw), stride, padding, dilation)
-    ctw = np.zeros((O, N, ho, wq), dtype=ct.dtype)
-    ctw[..., :wo] = ct.transpose(1, 0, 2, 3)
-    ctm = ctw.reshape(groups, og, N * ho * wq)
+    ctm = np.ascontiguousarray(ct.reshape(N, groups, og, ho * wo).transpose(1, 2, 0, 3))
+    ctm = ctm.reshape(groups, og, N * ho * wo)                     # (G, Og, N*Ho*Wo)
     gw = None
     if needs is None or needs[1]:
-        cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo), wide=True)
+        cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))
         gw = (ctm @ cols.transpose(0, 2, 1)).reshape(O, cg, kh, kw)
         del cols
     gb = None if b is None else ct.sum(axis=(0, 2, 3))
     if needs is not None and not needs[0]:
         return (None, gw) if b is None else (None, gw, gb)
-    dcols = w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1) @ ctm  # (G, Cg*kH*kW, N*Ho*Wq)
-    dcols = dcols.reshape(groups, cg, kh, kw, N, ho, wq)
-    buf = np.zeros(N * C * hp * wp + slack, dtype=dcols.dtype)
-    win = _windows(buf, N, C, groups, hp, wp, (kh, kw), stride, dilation, (ho, wq), writeable=True)
-    for p in range(kh):                          # col2im: views of one (p, q) never overlap
-        for q in range(kw):
-            win[:, :, p, q] += dcols[:, :, p, q]
-    gx = np.ascontiguousarray(buf[:N * C * hp * wp].reshape(N, C, hp, wp)[:, :, padding[0]:padding[0] + H,
-                                                                           padding[1]:padding[1] + W])
+    dcols = w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1) @ ctm  # (G, Cg*kH*kW, N*Ho*Wo)
+    dcols = dcols.reshape(groups, cg, kh, kw, N, ho, wo)
+    ph, pw = padding
+    gxp = np.zeros((groups, cg, N, H + 2 * ph, W + 2 * pw), dtype=dcols.dtype)
+    for (p, q), idx in kernel_slices((kh, kw), stride, dilation, (ho, wo)):
+        gxp[idx] += dcols[:, :, p, q]
+    gx = crop2d(gxp, padding, (H, W)).transpose(2, 0, 1, 3, 4)
+    gx = np.ascontiguousarray(gx).reshape(N, C, H, W)
     if b is None:
         return gx, gw
     return gx, gw, gb
