@@ -133,7 +133,8 @@ def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int
     building blocks are in :mod:`certnn.floats.error_rules`).
     ``fast_vjp(ct, out, *xs, **attrs)``, for an op on the training hot path,
     replaces the vjp derived from ``grads`` by one that computes the same
-    numbers in fewer passes (a test checks the two agree bit for bit).
+    numbers in fewer passes (a test checks the two agree bit for bit); sympy
+    object arrays still take the derived rule.
     """
 
     def real(*xs, **a):
@@ -147,6 +148,12 @@ def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int
     def vjp(ct, out, *xs, **a):
         with np.errstate(divide="ignore", invalid="ignore"):   # inf/NaN partials are handled by _times
             return tuple(_times(ct, g) for g in partials(xs, out, a))
+
+    def vjp_fast(ct, out, *xs, **a):
+        # sympy object arrays (the proofs) take the rule derived from ``grads``
+        if any(getattr(v, "dtype", None) == object for v in (ct, *xs)):
+            return vjp(ct, out, *xs, **a)
+        return fast_vjp(ct, out, *xs, **a)
 
     def jvp(tangents, out, *xs, **a):
         parts = partials(xs, out, a)
@@ -168,6 +175,6 @@ def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int
     default_samples = rand_samples([(3, 4), (5,)] if arity == 1 else [((3, 4), (3, 4)), ((2, 3), (3,))])
     return register(OpDef(
         name=name, module=module, arity=(arity,), attrs=attrs or {}, shape=shape, real=real,
-        vjp=fast_vjp or vjp, jvp=jvp, sympy_form=sympy_form, grads=grads,
+        vjp=vjp if fast_vjp is None else vjp_fast, jvp=jvp, sympy_form=sympy_form, grads=grads,
         interval=None if interval is None else interval_rule, error=error, elementwise=True,
         samples=samples or default_samples, doc=doc, **flags))
