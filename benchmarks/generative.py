@@ -220,9 +220,27 @@ def gan(quick, overrides=None, name="gan"):
     hist = class_histogram(net, samples)
     save_samples(model.sample(64, np.random.default_rng(6)), PICTURES / f"{name}_samples.png",
                  f"GAN on MNIST, {r['epochs']} epochs (eval mode)")
-    _log(f"{name}: Frechet distance {fd:.2f} (batch statistics: {fd_batch:.2f}); classes {hist}")
+    balance = _class_balance(net, hist)
+    _log(f"{name}: Frechet distance {fd:.2f} (batch statistics: {fd_batch:.2f}); classes {hist}; {balance}")
     return r | {"overrides": overrides or {}, "frechet_distance": fd, "frechet_distance_batch_statistics": fd_batch, "frechet": meta,
-                "class_histogram": hist, "class_histogram_note": f"feature classifier's labels of the {FD_SAMPLES} scored samples"}
+                "class_histogram": hist, "class_histogram_note": f"feature classifier's labels of the {FD_SAMPLES} scored samples",
+                **balance}
+
+
+def _class_balance(net, hist):
+    """How far the samples' class histogram is from that of FD_SAMPLES training images
+    (the same classifier): total variation distance, and the rarest class's share."""
+    from certnn.data.mnist import mnist_arrays
+    from certnn.generative.frechet import class_histogram
+    xtr, _ = mnist_arrays((784,), None, "train")
+    p, q = np.asarray(hist) / sum(hist), np.asarray(class_histogram(net, xtr[:FD_SAMPLES])) / FD_SAMPLES
+    return {"class_tv_to_train_split": float(0.5 * np.abs(p - q).sum()), "rarest_class_share": float(p.min()),
+            "rarest_class": int(p.argmin())}
+
+
+def gan_minibatch_std(quick):
+    """The GAN with a minibatch standard-deviation feature in D (a fix for the rare classes)."""
+    return gan(quick, {"minibatch_std": True}, "gan_minibatch_std")
 
 
 def cvae(quick):
@@ -373,7 +391,8 @@ def toy(quick):
     return out
 
 
-SECTIONS = {"vae": vae, "cvae": cvae, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "vqvae_keras128": vqvae_keras128, "gan": gan, "gan_no_smoothing": gan_no_smoothing, "ddpm": ddpm, "samplers": samplers, "floor": floor, "toy": toy}
+SECTIONS = {"vae": vae, "cvae": cvae, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "vqvae_keras128": vqvae_keras128, "gan": gan, "gan_no_smoothing": gan_no_smoothing,
+            "gan_minibatch_std": gan_minibatch_std, "ddpm": ddpm, "samplers": samplers, "floor": floor, "toy": toy}
 
 
 def _merge(updates: dict) -> dict:

@@ -86,8 +86,8 @@ def fit(model, train: tuple, test: tuple, epochs: int, batch_size: int = 128, se
         budget_seconds: float | None = None) -> dict:
     """Train ``model`` on ``train`` = (x, labels), evaluate on ``test`` (the labels
     are read only by conditional models); returns the history and the final
-    evaluation. With ``budget_seconds``, no new epoch starts once that much wall
-    time has passed (the result's ``epochs`` counts the epochs run)."""
+    evaluation. With ``budget_seconds``, no epoch after the first starts once that
+    much wall time has passed (the result's ``epochs`` counts the epochs run)."""
     from threadpoolctl import threadpool_limits
     with threadpool_limits(limits=1, user_api="blas"), np.errstate(over="ignore", invalid="ignore"):
         return _fit(model, train, test, epochs, batch_size, seed, out, progress, log, data, extra_info or {},
@@ -108,7 +108,7 @@ def _fit(model, train, test, epochs, batch_size, seed, out, progress, log, data,
     history = []
     task = progress.add_task(model.arch, total=epochs * len(loader)) if progress else None
     for epoch in range(epochs):
-        if budget_seconds is not None and time.perf_counter() - t0 > budget_seconds:
+        if epoch and budget_seconds is not None and time.perf_counter() - t0 > budget_seconds:
             break
         te = time.perf_counter()
         sums: dict[str, float] = {}
