@@ -169,6 +169,11 @@ KERAS_VQVAE_LOG = (0.3869, 0.1692, 0.1281, 0.1030, 0.0883, 0.0788, 0.0725, 0.067
 KERAS_DATA_VARIANCE = 0.0949
 
 
+def cvae_latent8(quick):
+    """The conditional VAE with an 8-d latent: less room for z to carry the digit itself."""
+    return cvae(quick, {"latent": 8}, "cvae_latent8")
+
+
 def vqvae(quick, overrides=None, name="vqvae", epochs=None, budget_seconds=None):
     """Train; report the test-set MSE after the last epoch and, as the same quantity
     as Keras' log, the training running-mean MSE of each epoch next to Keras' value
@@ -243,7 +248,7 @@ def gan_minibatch_std(quick):
     return gan(quick, {"minibatch_std": True}, "gan_minibatch_std")
 
 
-def cvae(quick):
+def cvae(quick, overrides=None, name="cvae"):
     """The conditional VAE (the VAE with the one-hot digit as an input of encoder and
     decoder): FD_SAMPLES / 10 samples drawn for each digit, labelled by the feature
     classifier; its accuracy against the digit asked for (overall and per class),
@@ -253,7 +258,7 @@ def cvae(quick):
     from certnn.generative.frechet import class_histogram, classifier_accuracy, conditional_accuracy, features, frechet_distance
     from certnn.generative.grid import save_samples
     from certnn.generative.train import load
-    r, out = _generative_run("cvae", EPOCHS["cvae"], quick, name="cvae")
+    r, out = _generative_run("cvae", EPOCHS["cvae"], quick, overrides, name=name)
     net, ref, meta = _net_and_reference(quick)
     model, _ = load(out)
     labels = np.repeat(np.arange(10), FD_SAMPLES // 10)
@@ -261,10 +266,11 @@ def cvae(quick):
     acc = conditional_accuracy(net, samples, labels)
     xte, yte = mnist_arrays((784,), None, "test")
     fd = frechet_distance(features(net, samples), ref)
-    save_samples(model.sample(100, np.random.default_rng(6)), PICTURES / "cvae_samples.png",
-                 f"conditional VAE on MNIST, {r['epochs']} epochs: row k asks for digit k", nrow=10)
-    _log(f"cvae: classifier accuracy on samples {acc['accuracy']:.4f} per class {acc['per_class']}; FD {fd:.2f}")
-    return r | {"samples_per_class": FD_SAMPLES // 10, "classifier_accuracy": acc["accuracy"],
+    save_samples(model.sample(100, np.random.default_rng(6)), PICTURES / f"{name}_samples.png",
+                 f"conditional VAE on MNIST ({model.latent}-d latent), {r['epochs']} epochs: row k asks for digit k",
+                 nrow=10)
+    _log(f"{name}: classifier accuracy on samples {acc['accuracy']:.4f} per class {acc['per_class']}; FD {fd:.2f}")
+    return r | {"overrides": overrides or {}, "samples_per_class": FD_SAMPLES // 10, "classifier_accuracy": acc["accuracy"],
                 "classifier_accuracy_per_class": acc["per_class"], "class_histogram": class_histogram(net, samples),
                 "classifier_accuracy_on_test_split": classifier_accuracy(net, xte, yte),
                 "frechet_distance": fd, "frechet": meta,
@@ -391,7 +397,7 @@ def toy(quick):
     return out
 
 
-SECTIONS = {"vae": vae, "cvae": cvae, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "vqvae_keras128": vqvae_keras128, "gan": gan, "gan_no_smoothing": gan_no_smoothing,
+SECTIONS = {"vae": vae, "cvae": cvae, "cvae_latent8": cvae_latent8, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "vqvae_keras128": vqvae_keras128, "gan": gan, "gan_no_smoothing": gan_no_smoothing,
             "gan_minibatch_std": gan_minibatch_std, "ddpm": ddpm, "samplers": samplers, "floor": floor, "toy": toy}
 
 
