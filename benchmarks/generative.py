@@ -243,6 +243,11 @@ def _class_balance(net, hist):
             "rarest_class": int(p.argmin())}
 
 
+def gan_d2(quick):
+    """The GAN with two D steps per G step (another fix tried for the rare classes)."""
+    return gan(quick, {"d_steps": 2}, "gan_d2")
+
+
 def gan_minibatch_std(quick):
     """The GAN with a minibatch standard-deviation feature in D (a fix for the rare classes)."""
     return gan(quick, {"minibatch_std": True}, "gan_minibatch_std")
@@ -398,7 +403,7 @@ def toy(quick):
 
 
 SECTIONS = {"vae": vae, "cvae": cvae, "cvae_latent8": cvae_latent8, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "vqvae_keras128": vqvae_keras128, "gan": gan, "gan_no_smoothing": gan_no_smoothing,
-            "gan_minibatch_std": gan_minibatch_std, "ddpm": ddpm, "samplers": samplers, "floor": floor, "toy": toy}
+            "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "samplers": samplers, "floor": floor, "toy": toy}
 
 
 def _merge(updates: dict) -> dict:

@@ -35,6 +35,9 @@ s = mean_j sqrt(Var_batch(h_j) + 1e-8), so D can tell a batch of too-similar
 generated samples from a real batch (a counter to the under-produced classes).
 D's output then depends on the whole batch; D always sees real and generated
 data in separate batches.
+
+``d_steps`` = k > 1 trains D k times per G step (each on the step's real batch
+and a fresh generated batch), another counter to a generator that outruns D.
 """
 
 from __future__ import annotations
@@ -92,11 +95,11 @@ class GAN(nn.Module):
 
     def __init__(self, dim: int = 784, latent: int = 64, g_hidden=(256, 512), d_hidden=(512, 256),
                  lr: float = 2e-4, pixels: bool = True, batchnorm: bool = True, real_label: float = 0.9,
-                 minibatch_std: bool = False):
+                 minibatch_std: bool = False, d_steps: int = 1):
         super().__init__()
         self.dim, self.latent, self.g_hidden, self.d_hidden = dim, latent, tuple(g_hidden), tuple(d_hidden)
         self.lr, self.pixels, self.batchnorm, self.real_label = lr, pixels, batchnorm, real_label
-        self.minibatch_std = minibatch_std
+        self.minibatch_std, self.d_steps = minibatch_std, d_steps
         self.generator = mlp([latent, *self.g_hidden, dim], batchnorm=batchnorm)
         self.discriminator = discriminator_net([dim, *self.d_hidden, 1], minibatch_std)
 
@@ -107,7 +110,8 @@ class GAN(nn.Module):
     def config(self) -> dict:
         return {"arch": self.arch, "dim": self.dim, "latent": self.latent, "g_hidden": list(self.g_hidden),
                 "d_hidden": list(self.d_hidden), "lr": self.lr, "pixels": self.pixels, "batchnorm": self.batchnorm,
-                "real_label": self.real_label, "minibatch_std": self.minibatch_std}
+                "real_label": self.real_label, "minibatch_std": self.minibatch_std,
+                "d_steps": self.d_steps}
 
     def generate(self, z: np.ndarray) -> Tensor:
         out = self.generator(Tensor(z))
@@ -122,12 +126,14 @@ class GAN(nn.Module):
 
     def train_step(self, x: np.ndarray, rng) -> dict:
         n = len(x)
-        with no_grad():
-            fake = self.generate(self._z(n, rng)).data
-        d_loss = discriminator_loss(self.discriminator(Tensor(x)), self.discriminator(Tensor(fake)), self.real_label)
-        self._opt_d.zero_grad()
-        d_loss.backward()
-        self._opt_d.step()
+        for _ in range(self.d_steps):
+            with no_grad():
+                fake = self.generate(self._z(n, rng)).data
+            d_loss = discriminator_loss(self.discriminator(Tensor(x)), self.discriminator(Tensor(fake)),
+                                        self.real_label)
+            self._opt_d.zero_grad()
+            d_loss.backward()
+            self._opt_d.step()
         g_loss = generator_loss(self.discriminator(self.generate(self._z(n, rng))))
         self._opt_g.zero_grad()
         self._opt_d.zero_grad()

@@ -132,3 +132,20 @@ def test_minibatch_std_feature_is_the_batch_spread():
     model = build({"arch": "gan", "minibatch_std": True, "g_hidden": [16], "d_hidden": [8]})
     assert isinstance(list(model.discriminator)[-2], MinibatchStd)
     assert model.discriminator(Tensor(rng.random((3, 784)).astype(np.float32))).shape == (3, 1)
+
+
+def test_gan_d_steps_updates_the_discriminator_k_times_per_generator_step():
+    from certnn.generative.train import default_config
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 2)).astype(np.float32)
+    counts = {}
+    for k in (1, 3):
+        model = build({**default_config("gan", "toy2d"), "d_steps": k})
+        model.make_optimizers()
+        calls = {"d": 0, "g": 0}
+        for name, opt in (("d", model._opt_d), ("g", model._opt_g)):
+            step = opt.step
+            opt.step = lambda step=step, name=name: (calls.__setitem__(name, calls[name] + 1), step())[1]
+        model.train_step(x, rng)
+        counts[k] = (calls["d"], calls["g"])
+    assert counts == {1: (1, 1), 3: (3, 1)}
