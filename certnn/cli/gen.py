@@ -7,12 +7,12 @@ import sys
 
 import click
 
-MODELS = ["vae", "vqvae", "gan", "ddpm"]
+MODELS = ["vae", "cvae", "vqvae", "gan", "ddpm"]
 
 
 @click.group("gen")
 def gen_group():
-    """Generative models: VAE, VQ-VAE, GAN, DDPM (DDPM and DDIM samplers)."""
+    """Generative models: VAE, conditional VAE, VQ-VAE, GAN, DDPM (DDPM and DDIM samplers)."""
 
 
 @gen_group.command("train")
@@ -21,7 +21,7 @@ def gen_group():
 @click.option("--epochs", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--data", "dataset", type=click.Choice(["mnist", "toy2d"]), default="mnist", show_default=True,
-              help="toy2d: a 2-D Gaussian mixture (gan, ddpm).")
+              help="toy2d: a 2-D Gaussian mixture (gan, ddpm, cvae).")
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
 @click.option("--lr", default=None, type=float, help="Learning rate (default: the model's).")
 @click.option("--limit-train", default=None, type=click.IntRange(min=1), help="Use only the first N training examples.")
@@ -58,7 +58,9 @@ def train_cmd(model, out, epochs, seed, dataset, batch_size, lr, limit_train, li
 @click.option("--sampler", type=click.Choice(["ddpm", "ddim"]), default=None, help="DDPM models: the sampler.")
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="DDIM steps.")
 @click.option("--eta", default=None, type=click.FloatRange(min=0.0), help="DDIM eta (0: deterministic).")
-def sample_cmd(folder, n, out, seed, sampler, steps, eta):
+@click.option("--label", default=None, type=click.IntRange(min=0),
+              help="Conditional models: draw only this class (default: every class, one row each).")
+def sample_cmd(folder, n, out, seed, sampler, steps, eta, label):
     """Draw N samples from the checkpoint FOLDER and save them as a PNG grid."""
     import numpy as np
     from ..errors import CertnnError
@@ -68,8 +70,17 @@ def sample_cmd(folder, n, out, seed, sampler, steps, eta):
     kwargs = {k: v for k, v in {"sampler": sampler, "steps": steps, "eta": eta}.items() if v is not None}
     if kwargs and model.arch != "ddpm":
         raise CertnnError(f"--sampler/--steps/--eta apply to ddpm checkpoints; {folder} holds a {model.arch}")
+    classes, nrow = getattr(model, "classes", 0), None
+    if label is not None:
+        if not classes:
+            raise CertnnError(f"--label applies to conditional checkpoints; {folder} holds a {model.arch}")
+        if label >= classes:
+            raise CertnnError(f"--label {label}: {folder} has classes 0..{classes - 1}")
+        kwargs["labels"] = np.full(n, label)
+    elif classes and n % classes == 0:
+        nrow = n // classes                                   # one row per class
     samples = model.sample(n, np.random.default_rng(seed), **kwargs)
-    save_samples(samples, out, f"{model.arch}, {meta['info'].get('epochs', '?')} epochs")
+    save_samples(samples, out, f"{model.arch}, {meta['info'].get('epochs', '?')} epochs", nrow=nrow)
     click.echo(f"{n} samples from {folder} -> {out}")
 
 
@@ -82,18 +93,27 @@ def sample_cmd(folder, n, out, seed, sampler, steps, eta):
 @click.option("--data-dir", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
 @click.option("--json", "as_json", is_flag=True)
 def score_cmd(folder, n, seed, feature_net, data_dir, as_json):
-    """Frechet distance of N samples of an MNIST model to the MNIST test set (fixed certnn features)."""
+    """Frechet distance of N samples of an MNIST model to the MNIST test set (fixed certnn features);
+    for a conditional model also the classifier's accuracy on samples drawn for each digit."""
     import numpy as np
     from ..data.mnist import mnist_arrays
-    from ..generative.frechet import FEATURE_NET, class_histogram, feature_net as load_net, features, frechet_distance
+    from ..generative.frechet import (FEATURE_NET, class_histogram, conditional_accuracy, feature_net as load_net,
+                                      features, frechet_distance)
     from ..generative.train import load
     model, _ = load(folder)
     net = load_net(feature_net, data_dir, log=lambda s: click.echo(s, err=True))
     xte, _ = mnist_arrays((784,), data_dir, "test")
-    samples = model.sample(n, np.random.default_rng(seed))
+    classes = getattr(model, "classes", 0)
+    labels = np.arange(n) * classes // n if classes else None
+    samples = model.sample(n, np.random.default_rng(seed), **({"labels": labels} if classes else {}))
     fd = frechet_distance(features(net, samples), features(net, xte))
     hist = class_histogram(net, samples)
     res = {"model": model.arch, "frechet_distance": fd, "samples": n, "reference": "MNIST test (10000)",
            "feature_net": FEATURE_NET, "class_histogram": hist}
-    click.echo(json.dumps(res) if as_json else
-               f"{model.arch}: Frechet distance {fd:.3f} ({n} samples); classes 0-9: {' '.join(map(str, hist))}")
+    if classes:
+        acc = conditional_accuracy(net, samples, labels, classes)
+        res |= {"classifier_accuracy": acc["accuracy"], "classifier_accuracy_per_class": acc["per_class"]}
+    line = f"{model.arch}: Frechet distance {fd:.3f} ({n} samples); classes 0-9: {' '.join(map(str, hist))}"
+    if classes:
+        line += f"; classifier accuracy on samples drawn per class {res['classifier_accuracy']:.4f}"
+    click.echo(json.dumps(res) if as_json else line)

@@ -17,6 +17,9 @@ formulas).
 
   (= -sum_j x_j log sigmoid(l_j) + (1 - x_j) log(1 - sigmoid(l_j)), the binary
   cross-entropy, also for grey values x in [0, 1] as PyTorch's example uses).
+* Gaussian negative log-likelihood with a fixed standard deviation s, per example::
+
+      -log N(x; m, s^2 I) = sum_j (x_j - m_j)^2 / (2 s^2) + d/2 log(2 pi s^2)
 """
 
 from __future__ import annotations
@@ -44,6 +47,14 @@ def bernoulli_nll(logits: Tensor, x) -> Tensor:
     """-log p(x | sigmoid(logits)) per example (sum over all non-batch axes)."""
     x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=logits.dtype))
     return F.sum(F.softplus(logits) - x * logits, axis=_last_axes(logits))
+
+
+def gaussian_nll(mean: Tensor, x, std: float) -> Tensor:
+    """-log N(x; mean, std^2 I) per example (sum over all non-batch axes)."""
+    x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=mean.dtype))
+    d = int(np.prod(mean.shape[1:]))
+    r = mean - x
+    return F.sum(r * r, axis=_last_axes(mean)) * (0.5 / std ** 2) + 0.5 * d * float(np.log(2 * np.pi * std ** 2))
 
 
 def bce_with_logits(logits: Tensor, target: float) -> Tensor:

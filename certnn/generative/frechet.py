@@ -69,15 +69,25 @@ def frechet_distance(fa: np.ndarray, fb: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(sa + sb - 2.0 * root))
 
 
-def classifier_accuracy(net, images: np.ndarray, labels: np.ndarray) -> float:
+def predict(net, images: np.ndarray) -> np.ndarray:
+    """The classifier's labels of ``images``."""
     with no_grad():
-        pred = net(Tensor(np.asarray(images, np.float32).reshape(len(images), -1))).data.argmax(1)
-    return float((pred == labels).mean())
+        return net(Tensor(np.asarray(images, np.float32).reshape(len(images), -1))).data.argmax(1)
+
+
+def classifier_accuracy(net, images: np.ndarray, labels: np.ndarray) -> float:
+    return float((predict(net, images) == labels).mean())
 
 
 def class_histogram(net, images: np.ndarray, classes: int = 10) -> list[int]:
     """How many of ``images`` the classifier ``net`` assigns to each class: a
     generator that has collapsed onto few modes puts most samples in few classes."""
-    with no_grad():
-        pred = net(Tensor(np.asarray(images, np.float32).reshape(len(images), -1))).data.argmax(1)
-    return np.bincount(pred, minlength=classes).tolist()
+    return np.bincount(predict(net, images), minlength=classes).tolist()
+
+
+def conditional_accuracy(net, images: np.ndarray, labels: np.ndarray, classes: int = 10) -> dict:
+    """How often the classifier labels a sample drawn for class y as y: overall
+    and per class (a conditional model that ignored y would score about 1/classes)."""
+    hit = predict(net, images) == np.asarray(labels)
+    return {"accuracy": float(hit.mean()),
+            "per_class": [float(hit[labels == k].mean()) if np.any(labels == k) else None for k in range(classes)]}

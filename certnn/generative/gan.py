@@ -27,6 +27,17 @@ from generated within 100 steps, and G follows D's gradient to one image (every
 sample labelled 8 by the feature classifier; the same networks and recipe in
 PyTorch did the same). Normalising G's hidden layers over the batch keeps z's
 influence at unit scale.
+
+Minibatch standard deviation (``minibatch_std=True``; Karras et al. 2018): D's
+last layer also reads one feature shared by the batch, the mean over D's last
+hidden features h_j of their standard deviation over the batch,
+s = mean_j sqrt(Var_batch(h_j) + 1e-8), so D can tell a batch of too-similar
+generated samples from a real batch (a counter to the under-produced classes).
+D's output then depends on the whole batch; D always sees real and generated
+data in separate batches.
+
+``d_steps`` = k > 1 trains D k times per G step (each on the step's real batch
+and a fresh generated batch), another counter to a generator that outruns D.
 """
 
 from __future__ import annotations
@@ -50,6 +61,24 @@ def mlp(widths, slope: float = 0.2, batchnorm: bool = False) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+class MinibatchStd(nn.Module):
+    """Append to each row h_i the batch statistic s = mean_j sqrt(Var_i(h_ij) + 1e-8)."""
+
+    def forward(self, h: Tensor) -> Tensor:
+        c = h - F.mean(h, axis=0, keepdims=True)
+        s = F.mean(F.sqrt(F.mean(c * c, axis=0) + 1e-8))
+        return F.concat([h, Tensor(np.ones((h.shape[0], 1), h.dtype)) * s], axis=1)
+
+
+def discriminator_net(widths, minibatch_std: bool = False) -> nn.Sequential:
+    """:func:`mlp` of ``widths``; with ``minibatch_std`` the last linear layer also
+    reads :class:`MinibatchStd`'s feature."""
+    layers = list(mlp(widths))
+    if minibatch_std:
+        layers[-1:] = [MinibatchStd(), nn.Linear(widths[-2] + 1, widths[-1])]
+    return nn.Sequential(*layers)
+
+
 def discriminator_loss(d_real: Tensor, d_fake: Tensor, real_label: float = 1.0) -> Tensor:
     """L_D from the discriminator's logits on real and generated data (real data
     labelled ``real_label``: 1, or less for one-sided label smoothing)."""
@@ -65,12 +94,14 @@ class GAN(nn.Module):
     arch = "gan"
 
     def __init__(self, dim: int = 784, latent: int = 64, g_hidden=(256, 512), d_hidden=(512, 256),
-                 lr: float = 2e-4, pixels: bool = True, batchnorm: bool = True, real_label: float = 0.9):
+                 lr: float = 2e-4, pixels: bool = True, batchnorm: bool = True, real_label: float = 0.9,
+                 minibatch_std: bool = False, d_steps: int = 1):
         super().__init__()
         self.dim, self.latent, self.g_hidden, self.d_hidden = dim, latent, tuple(g_hidden), tuple(d_hidden)
         self.lr, self.pixels, self.batchnorm, self.real_label = lr, pixels, batchnorm, real_label
+        self.minibatch_std, self.d_steps = minibatch_std, d_steps
         self.generator = mlp([latent, *self.g_hidden, dim], batchnorm=batchnorm)
-        self.discriminator = mlp([dim, *self.d_hidden, 1])
+        self.discriminator = discriminator_net([dim, *self.d_hidden, 1], minibatch_std)
 
     @property
     def data_shape(self) -> tuple:
@@ -79,7 +110,8 @@ class GAN(nn.Module):
     def config(self) -> dict:
         return {"arch": self.arch, "dim": self.dim, "latent": self.latent, "g_hidden": list(self.g_hidden),
                 "d_hidden": list(self.d_hidden), "lr": self.lr, "pixels": self.pixels, "batchnorm": self.batchnorm,
-                "real_label": self.real_label}
+                "real_label": self.real_label, "minibatch_std": self.minibatch_std,
+                "d_steps": self.d_steps}
 
     def generate(self, z: np.ndarray) -> Tensor:
         out = self.generator(Tensor(z))
@@ -94,12 +126,14 @@ class GAN(nn.Module):
 
     def train_step(self, x: np.ndarray, rng) -> dict:
         n = len(x)
-        with no_grad():
-            fake = self.generate(self._z(n, rng)).data
-        d_loss = discriminator_loss(self.discriminator(Tensor(x)), self.discriminator(Tensor(fake)), self.real_label)
-        self._opt_d.zero_grad()
-        d_loss.backward()
-        self._opt_d.step()
+        for _ in range(self.d_steps):
+            with no_grad():
+                fake = self.generate(self._z(n, rng)).data
+            d_loss = discriminator_loss(self.discriminator(Tensor(x)), self.discriminator(Tensor(fake)),
+                                        self.real_label)
+            self._opt_d.zero_grad()
+            d_loss.backward()
+            self._opt_d.step()
         g_loss = generator_loss(self.discriminator(self.generate(self._z(n, rng))))
         self._opt_g.zero_grad()
         self._opt_d.zero_grad()

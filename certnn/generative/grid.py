@@ -29,8 +29,9 @@ def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.
     return out
 
 
-def save_samples(samples: np.ndarray, path, title: str = "") -> Path:
-    """Write ``samples`` as a PNG: an image grid, or a scatter plot for (n, 2) points."""
+def save_samples(samples: np.ndarray, path, title: str = "", nrow: int | None = None) -> Path:
+    """Write ``samples`` as a PNG: an image grid (``nrow`` images a row), or a
+    scatter plot for (n, 2) points."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -43,7 +44,7 @@ def save_samples(samples: np.ndarray, path, title: str = "") -> Path:
         ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.5)
         ax.set_aspect("equal")
     else:
-        grid = image_grid(samples)
+        grid = image_grid(samples, nrow)
         fig, ax = plt.subplots(figsize=(grid.shape[1] / 40, grid.shape[0] / 40))
         ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.axis("off")

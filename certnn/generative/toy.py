@@ -25,8 +25,16 @@ class GaussianMixture:
     std: float = 0.4
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self.sample_labelled(n, rng)[0]
+
+    def sample_labelled(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """(points, component of each point): the labels of the conditional models' toy data."""
         k = rng.choice(len(self.weights), size=n, p=self.weights)
-        return self.means[k] + self.std * rng.standard_normal((n, self.means.shape[1]))
+        return self.means[k] + self.std * rng.standard_normal((n, self.means.shape[1])), k
+
+    def nearest_mode(self, x: np.ndarray) -> np.ndarray:
+        """The component whose mean is nearest to each point."""
+        return ((x[:, None, :] - self.means[None]) ** 2).sum(-1).argmin(1)
 
     def mean(self) -> np.ndarray:
         return self.weights @ self.means

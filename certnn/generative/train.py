@@ -2,14 +2,16 @@
 
 A model class has ``arch``, ``config()`` (JSON-able; ``build(config)``
 rebuilds it), ``data_shape``, ``make_optimizers()``, ``train_step(x, rng)``,
-``evaluate(x, rng)`` (with ``test_loss``) and ``sample(n, rng)``. :func:`fit`
+``evaluate(x, rng)`` (with ``test_loss``) and ``sample(n, rng)``; a conditional
+model (``classes`` > 0) takes ``labels=`` in the last three. :func:`fit`
 runs epochs of shuffled mini-batches with a progress bar, evaluates on the
 test split after each epoch, writes a checkpoint (``certnn.interop.checkpoint``:
 weights with their SHA-256, config, history) and a PNG of samples, and stops
 with an error naming the step on a non-finite loss.
 
-Data: ``mnist`` (pixels in [0, 1]) or ``toy2d`` (the Gaussian mixture of
-:mod:`certnn.generative.toy`, 20000 training and 5000 test points).
+Data: ``mnist`` (pixels in [0, 1], labels the digits) or ``toy2d`` (the
+Gaussian mixture of :mod:`certnn.generative.toy`, 20000 training and 5000 test
+points, labels the mixture components).
 """
 
 from __future__ import annotations
@@ -28,14 +30,16 @@ from .diffusion import DDPM
 from .gan import GAN
 from .grid import save_samples
 from .toy import GaussianMixture
-from .vae import VAE
+from .vae import CVAE, VAE
 from .vqvae import VQVAE
 
-MODELS = {m.arch: m for m in (VAE, VQVAE, GAN, DDPM)}
+MODELS = {m.arch: m for m in (VAE, CVAE, VQVAE, GAN, DDPM)}
 DATASETS = ("mnist", "toy2d")
 
 # per-model defaults for the toy data set (2-D points, no pixels)
 TOY = {"vae": None, "vqvae": None,
+       "cvae": {"in_features": 2, "hidden": 64, "latent": 2, "classes": 3, "likelihood": "gaussian",
+                "decoder_std": 0.4, "lr": 1e-2},
        "gan": {"dim": 2, "latent": 8, "g_hidden": [64, 64], "d_hidden": [64, 64], "lr": 1e-3, "pixels": False},
        "ddpm": {"dim": 2, "hidden": [128, 128, 128], "emb": 32, "T": 100, "lr": 1e-3, "pixels": False,
                 "sample_steps": 100}}
@@ -65,38 +69,51 @@ def default_config(arch: str, data: str) -> dict:
 
 
 def load_data(data: str, shape: tuple, data_dir=None, seed: int = 0, limit_train=None, limit_test=None):
+    """((x_train, y_train), (x_test, y_test))."""
     if data == "toy2d":
         rng = np.random.default_rng([seed, 2])
         gm = GaussianMixture()
-        xtr, xte = gm.sample(20000, rng), gm.sample(5000, rng)
+        (xtr, ytr), (xte, yte) = gm.sample_labelled(20000, rng), gm.sample_labelled(5000, rng)
         xtr, xte = xtr.astype(np.float32), xte.astype(np.float32)
     else:
-        xtr, _ = mnist_arrays(shape, data_dir, "train")
-        xte, _ = mnist_arrays(shape, data_dir, "test")
-    return xtr[:limit_train], xte[:limit_test]
+        xtr, ytr = mnist_arrays(shape, data_dir, "train")
+        xte, yte = mnist_arrays(shape, data_dir, "test")
+    return (xtr[:limit_train], ytr[:limit_train]), (xte[:limit_test], yte[:limit_test])
 
 
-def fit(model, xtr: np.ndarray, xte: np.ndarray, epochs: int, batch_size: int = 128, seed: int = 0,
-        out=None, progress=None, log=print, data: str = "mnist", extra_info: dict | None = None) -> dict:
-    """Train ``model``; returns the history and the final evaluation."""
+def fit(model, train: tuple, test: tuple, epochs: int, batch_size: int = 128, seed: int = 0,
+        out=None, progress=None, log=print, data: str = "mnist", extra_info: dict | None = None,
+        budget_seconds: float | None = None) -> dict:
+    """Train ``model`` on ``train`` = (x, labels), evaluate on ``test`` (the labels
+    are read only by conditional models); returns the history and the final
+    evaluation. With ``budget_seconds``, no epoch after the first starts once that
+    much wall time has passed (the result's ``epochs`` counts the epochs run)."""
     from threadpoolctl import threadpool_limits
     with threadpool_limits(limits=1, user_api="blas"), np.errstate(over="ignore", invalid="ignore"):
-        return _fit(model, xtr, xte, epochs, batch_size, seed, out, progress, log, data, extra_info or {})
+        return _fit(model, train, test, epochs, batch_size, seed, out, progress, log, data, extra_info or {},
+                    budget_seconds)
 
 
-def _fit(model, xtr, xte, epochs, batch_size, seed, out, progress, log, data, extra_info):
+def _labels(model, y) -> dict:
+    return {"labels": y} if getattr(model, "classes", 0) else {}
+
+
+def _fit(model, train, test, epochs, batch_size, seed, out, progress, log, data, extra_info, budget_seconds):
     t0 = time.perf_counter()
     model.make_optimizers()
-    loader = DataLoader(xtr, batch_size=batch_size, shuffle=True, seed=seed)
+    (xtr, ytr), (xte, yte) = train, test
+    loader = DataLoader((xtr, ytr), batch_size=batch_size, shuffle=True, seed=seed)
     rng = np.random.default_rng([seed, 1])
     eval_seed = [seed, 3]                         # the same evaluation draws after every epoch
     history = []
     task = progress.add_task(model.arch, total=epochs * len(loader)) if progress else None
     for epoch in range(epochs):
+        if epoch and budget_seconds is not None and time.perf_counter() - t0 > budget_seconds:
+            break
         te = time.perf_counter()
         sums: dict[str, float] = {}
-        for i, (xb,) in enumerate(loader.batches(epoch)):
-            m = model.train_step(xb, rng)
+        for i, (xb, yb) in enumerate(loader.batches(epoch)):
+            m = model.train_step(xb, rng, **_labels(model, yb))
             if not math.isfinite(m["loss"]):
                 raise TrainingError(f"{model.arch}: loss became {m['loss']} at epoch {epoch + 1}, step {i + 1}")
             for k, v in m.items():
@@ -106,19 +123,23 @@ def _fit(model, xtr, xte, epochs, batch_size, seed, out, progress, log, data, ex
                                 description=f"{model.arch} epoch {epoch + 1}/{epochs} loss {m['loss']:.4g}")
         train_seconds = time.perf_counter() - te
         rec = {"epoch": epoch + 1, **{f"train_{k}": v / len(loader) for k, v in sums.items()},
-               **model.evaluate(xte, np.random.default_rng(eval_seed)), "train_seconds": train_seconds}
+               **model.evaluate(xte, np.random.default_rng(eval_seed), **_labels(model, yte)),
+               "train_seconds": train_seconds}
         history.append(rec)
         log(f"epoch {epoch + 1}: " + "  ".join(f"{k} {v:.4f}" for k, v in rec.items()
                                               if k != "epoch" and isinstance(v, float)))
         if out is not None:
             save(model, out, {"data": data, "epochs": epoch + 1, "seed": seed, "history": history, **extra_info})
-    result = {"model": model.arch, "data": data, "epochs": epochs,
-              "test_loss": history[-1]["test_loss"] if history else model.evaluate(xte, np.random.default_rng(eval_seed))["test_loss"],
+    result = {"model": model.arch, "data": data, "epochs": len(history),
+              "test_loss": history[-1]["test_loss"] if history else
+              model.evaluate(xte, np.random.default_rng(eval_seed), **_labels(model, yte))["test_loss"],
               "history": history, "params": model.num_parameters(), "theorems": THEOREMS_USED[model.arch],
               "epoch_seconds": float(np.median([h["train_seconds"] for h in history])) if history else None}
     if out is not None:
         grid = Path(out) / "samples.png"
-        save_samples(model.sample(64, np.random.default_rng([seed, 4])), grid, f"{model.arch}, {epochs} epochs")
+        classes = getattr(model, "classes", 0)          # conditional: one row of 8 per class
+        save_samples(model.sample(8 * classes or 64, np.random.default_rng([seed, 4])), grid,
+                     f"{model.arch}, {len(history)} epochs", nrow=8 if classes else None)
         result["checkpoint"], result["samples_png"] = str(out), str(grid)
     result["wall_seconds"] = time.perf_counter() - t0
     return result
@@ -128,6 +149,8 @@ def _fit(model, xtr, xte, epochs, batch_size, seed, out, progress, log, data, ex
 THEOREMS_USED = {
     "vae": ("generative/gaussian-kl-closed-form", "generative/gaussian-kl-nonnegative",
             "generative/elbo-decomposition"),
+    "cvae": ("generative/gaussian-kl-closed-form", "generative/gaussian-kl-nonnegative",
+             "generative/elbo-decomposition"),
     "vqvae": ("generative/vq-nearest-code",),
     "gan": ("generative/gan-optimal-discriminator", "generative/gan-jensen-shannon"),
     "ddpm": ("generative/forward-marginal", "generative/ddpm-posterior-mean", "generative/ddim-eta1-is-ddpm"),
@@ -150,10 +173,10 @@ def load(folder):
 
 def train(arch: str, data: str = "mnist", epochs: int = 1, seed: int = 0, out=None, batch_size: int = 128,
           overrides: dict | None = None, data_dir=None, limit_train=None, limit_test=None, progress=None,
-          log=print) -> dict:
+          log=print, budget_seconds: float | None = None) -> dict:
     """Build ``arch`` with its defaults for ``data`` (plus ``overrides``), load the data and :func:`fit`."""
     cfg = {**default_config(arch, data), **(overrides or {})}
     manual_seed(seed)
     model = build(cfg)
-    xtr, xte = load_data(data, model.data_shape, data_dir, seed, limit_train, limit_test)
-    return fit(model, xtr, xte, epochs, batch_size, seed, out, progress, log, data)
+    train_set, test_set = load_data(data, model.data_shape, data_dir, seed, limit_train, limit_test)
+    return fit(model, train_set, test_set, epochs, batch_size, seed, out, progress, log, data, budget_seconds=budget_seconds)

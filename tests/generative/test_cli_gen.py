@@ -23,3 +23,15 @@ def test_bad_requests_are_one_line_errors(tmp_path):
     code, _, err = run_cli("gen", "sample", tmp_path / "missing", "--out", tmp_path / "g.png")
     assert code == 1 and err.startswith("error:")
     assert not (tmp_path / "g.png").exists()
+
+
+def test_conditional_train_sample_one_class(tmp_path):
+    run = tmp_path / "cvae"
+    code, out, err = run_cli("gen", "train", "cvae", "--data", "toy2d", "--out", run, "--epochs", "1",
+                             "--limit-train", "512", "--limit-test", "64", "--json", "--no-progress")
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["model"] == "cvae"
+    code, out, err = run_cli("gen", "sample", run, "--n", "30", "--label", "2", "--out", tmp_path / "c2.png")
+    assert code == 0, err
+    code, _, err = run_cli("gen", "sample", run, "--label", "3", "--out", tmp_path / "c3.png")
+    assert code == 1 and "classes 0..2" in err and not (tmp_path / "c3.png").exists()

@@ -118,3 +118,34 @@ def test_class_histogram_counts_the_classifiers_labels():
     images = np.zeros((len(labels), 28, 28), np.float32)
     images.reshape(len(labels), -1)[np.arange(len(labels)), labels] = 1
     assert class_histogram(net, images) == [1, 0, 0, 3, 0, 0, 0, 1, 0, 1]
+
+
+def test_minibatch_std_feature_is_the_batch_spread():
+    from certnn.generative.gan import MinibatchStd
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((6, 4)).astype(np.float32)
+    out = MinibatchStd()(Tensor(h)).data
+    assert out.shape == (6, 5) and np.array_equal(out[:, :4], h)
+    assert np.allclose(out[:, 4], np.sqrt(h.var(axis=0) + 1e-8).mean(), rtol=1e-5)
+    same = MinibatchStd()(Tensor(np.repeat(h[:1], 6, axis=0))).data[:, 4]     # a collapsed batch
+    assert np.all(same < 1e-3)
+    model = build({"arch": "gan", "minibatch_std": True, "g_hidden": [16], "d_hidden": [8]})
+    assert isinstance(list(model.discriminator)[-2], MinibatchStd)
+    assert model.discriminator(Tensor(rng.random((3, 784)).astype(np.float32))).shape == (3, 1)
+
+
+def test_gan_d_steps_updates_the_discriminator_k_times_per_generator_step():
+    from certnn.generative.train import default_config
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 2)).astype(np.float32)
+    counts = {}
+    for k in (1, 3):
+        model = build({**default_config("gan", "toy2d"), "d_steps": k})
+        model.make_optimizers()
+        calls = {"d": 0, "g": 0}
+        for name, opt in (("d", model._opt_d), ("g", model._opt_g)):
+            step = opt.step
+            opt.step = lambda step=step, name=name: (calls.__setitem__(name, calls[name] + 1), step())[1]
+        model.train_step(x, rng)
+        counts[k] = (calls["d"], calls["g"])
+    assert counts == {1: (1, 1), 3: (3, 1)}
