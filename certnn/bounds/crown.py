@@ -336,15 +336,28 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
 
 
 def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, lr: float = 0.1,
-                        lirpa_compat: bool = False, splits: dict | None = None, deadline: float | None = None):
+                        lirpa_compat: bool = False, splits: dict | None = None, deadline: float | None = None,
+                        known: dict | None = None):
     """Bounds (lo, hi), each (N, *shape), of every node CROWN needs (inputs of relaxed
     nodes, interval nodes), in topological order, and the slopes alpha-CROWN chose
     ({(target, relaxed node): slopes}). ``splits`` {relu input id: (N, *shape) signs}
     restricts example n to the subdomain where s z >= 0 for every split neuron: a
     split node's bounds are clipped to that sign as soon as they are computed, so
     the later nodes are bounded on the subdomain (lo > hi: the subdomain is empty).
-    Past ``deadline`` (``time.monotonic()``, checked between nodes) raises TimeoutError."""
+    ``known`` {node: (lo, hi)}: bounds already valid on each example's subdomain (a
+    parent sub-problem's): a node no split node precedes keeps them as they are
+    (the splits cannot change it), every later node is recomputed and intersected
+    with them. Past ``deadline`` (``time.monotonic()``, checked between nodes)
+    raises TimeoutError."""
     N = region.n
+    reuse = set()
+    if known is not None:
+        for nid in net.need:
+            if nid not in known:
+                break
+            reuse.add(nid)
+            if splits is not None and nid in splits and np.any(splits[nid]):
+                break
     mode = "same-slope" if method == "same-slope" else "adaptive"
     bounds = {net.input: (region.lo, region.hi)}
     used_alphas = {}
@@ -354,7 +367,9 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
     for nid in net.need:
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError("intermediate bounds not finished before the deadline")
-        if nid in net.prefix:
+        if nid in reuse:
+            lo, hi = known[nid]
+        elif nid in net.prefix:
             lo, hi = prefix_bounds(net, nid, region)
         elif net.kind[nid] in ("interval", "relax") and all(
                 i in bounds for i in net.nodes[nid].inputs if i in net.var):
@@ -376,6 +391,8 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
                 il, ih = _interval_node(net, nid, bounds)
                 lo, hi = np.maximum(lo, il), np.minimum(hi, ih)
         lo, hi = no_nan(lo, hi)                 # a bound is never NaN: +-inf instead
+        if known is not None and nid in known and nid not in reuse:
+            lo, hi = np.maximum(lo, known[nid][0]), np.minimum(hi, known[nid][1])
         if splits is not None and nid in splits:
             s = splits[nid]
             lo, hi = np.where(s > 0, np.maximum(lo, 0.0), lo), np.where(s < 0, np.minimum(hi, 0.0), hi)

@@ -45,7 +45,36 @@ from ..bounds.split import batch_region, relu_inputs, split_bounds, sweep
 from ..spec.region import Region
 
 BRANCHING = ("babsr", "fsb")
+ROOT_METHODS = ("crown", "alpha-crown")
 DOMAIN_BYTES = 1 << 30        # memory for the queue of open sub-problems
+
+
+@dataclass(frozen=True)
+class GraphBabOptions:
+    """The search's settings (``verify_case(..., graph_options=...)``).
+
+    ``root``: the whole region's intermediate bounds by CROWN, or by alpha-CROWN
+    with every unstable intermediate neuron's slopes optimized (``root_iters``
+    steps each; auto_LiRPA's and alpha,beta-CROWN's root). ``spec_iters``: the
+    root's alpha-CROWN steps on the spec rows. ``refresh``: each sub-problem's
+    intermediate bounds are recomputed by CROWN under its own splits and
+    intersected with its parent's (both are sound on the sub-problem, so is the
+    intersection). ``branching``/``topk``: see the module; ``batch``
+    sub-problems are bounded per round with ``iters`` joint alpha/beta steps."""
+    root: str = "crown"
+    root_iters: int = 20
+    spec_iters: int = 50
+    refresh: bool = False
+    branching: str = "babsr"
+    topk: int = 3
+    batch: int = 32
+    iters: int = 20
+
+    def __post_init__(self):
+        if self.root not in ROOT_METHODS:
+            raise ValueError(f"unknown root method {self.root!r}; use one of {', '.join(ROOT_METHODS)}")
+        if self.branching not in BRANCHING:
+            raise ValueError(f"unknown branching {self.branching!r}; use one of {', '.join(BRANCHING)}")
 
 
 @dataclass
@@ -125,12 +154,14 @@ def root_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20
 def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, groups: np.ndarray, root: dict,
                      deadline: float, on_cex=None, *, alphas: dict | None = None, certifiable: bool = False,
                      batch: int = 32, iters: int = 20, root_iters: int = 50, branching: str = "babsr",
-                     topk: int = 3) -> GraphSplitResult:
+                     topk: int = 3, refresh: bool = False) -> GraphSplitResult:
     """Decide ``C y + d`` (C (1, K, out), d (1, K), ``groups`` (K,)) over the one-example
     ``region``: unsat when every sub-problem has every group with a positive row.
     ``root``: bounds valid on the whole region ((1, *shape), see :func:`root_bounds`);
     ``alphas``: spec slopes to start from ((1, K, *shape) per relu). ``on_cex(points)``
-    gets flat candidate inputs (n, d) and returns a replayed counterexample or None."""
+    gets flat candidate inputs (n, d) and returns a replayed counterexample or None.
+    ``refresh``: each sub-problem's intermediate bounds are CROWN's under its splits
+    intersected with its parent's (nodes before the first split reused)."""
     if branching not in BRANCHING:
         raise ValueError(f"unknown branching {branching!r}; use one of {', '.join(BRANCHING)}")
     zs = list(relu_inputs(net))
@@ -139,7 +170,8 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
              "rounds": 0, "infeasible": 0}
     proof = GraphReluProof(zs) if certifiable else None
     splits0 = {z: np.zeros((1,) + net.shape(z), np.int8) for z in zs}
-    inter0 = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in root.items() if k != net.input} if certifiable else None
+    inter0 = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in root.items() if k != net.input} \
+        if certifiable or refresh else None
     sb = split_bounds(net, region, C, d, root, splits0, alphas, None, iters=root_iters, deadline=deadline)
     stats["root_lb"] = float(group_score(sb.lb, groups)[0])
     dom = _Doms(splits0, _f32(sb.alphas), _f32(sb.betas), _f32(sb.scores), sb.lb, np.zeros(1, np.int64),
@@ -148,7 +180,8 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
         if proof is not None:
             _add_leaves(proof, dom, [0], sb)
         return GraphSplitResult("unsat", stats, proof=proof)
-    per_dom_bytes = sum(v[0].nbytes for d_ in (dom.splits, dom.alphas, dom.betas, dom.scores) for v in d_.values())
+    per_dom_bytes = sum(v[0].nbytes for d_ in (dom.splits, dom.alphas, dom.betas, dom.scores) for v in d_.values()) \
+        + (0 if dom.inter is None else sum(2 * v[0][0].nbytes for v in dom.inter.values()))
     max_domains = max(64, DOMAIN_BYTES // max(1, per_dom_bytes))
     if on_cex is not None and sb.x is not None:
         x = on_cex(_worst_points(sb.x, sb.lb, region))
@@ -176,8 +209,10 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
         stats["bounded"] += m
         stats["max_depth"] = max(stats["max_depth"], int(kids.depth.max()))
         kroot, infeasible = root, np.zeros(m, bool)
-        if certifiable:
-            kroot, _ = intermediate_bounds(net, batch_region(region, m), "crown", splits=kids.splits)
+        if certifiable or refresh:
+            # certifiable: from scratch, as the checker re-derives them; else within the parent's
+            kroot, _ = intermediate_bounds(net, batch_region(region, m), "crown", splits=kids.splits,
+                                           known=None if certifiable else kids.inter)
             kroot = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in kroot.items()}
             infeasible = np.zeros(m, bool)
             for k, (lo, hi) in kroot.items():
