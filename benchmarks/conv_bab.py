@@ -152,10 +152,10 @@ def configs():
     """The engine settings compared; ``before`` is the engine as it was before this benchmark."""
     from certnn.verify.bab_graph import GraphBabOptions
     return {"before": GraphBabOptions(root="crown", refresh=False),
-            "alpha_root": GraphBabOptions(root="alpha-crown", refresh=False),
-            "refresh": GraphBabOptions(root="crown", refresh=True),
             "after": GraphBabOptions(),
-            "after_fsb": GraphBabOptions(branching="fsb")}
+            "after_refresh": GraphBabOptions(refresh=True),
+            "after_fsb": GraphBabOptions(branching="fsb"),
+            "crown_refresh": GraphBabOptions(root="crown", refresh=True)}
 
 
 def task(item: dict) -> dict:
@@ -239,7 +239,7 @@ def main():
     ap.add_argument("--train-images", type=int, default=20000)
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--configs", default="before,after")
+    ap.add_argument("--configs", default="before,after,after_refresh")
     ap.add_argument("--only", default=None)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "conv_bab.json"))
     args = ap.parse_args()

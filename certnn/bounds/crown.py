@@ -163,9 +163,11 @@ def _split(res: np.ndarray, nid_shape: tuple):
 
 
 def _optimize(net: Net, target: str, A0: np.ndarray, bounds: dict, region: Region, mode: str,
-              iters: int, lr: float):
+              iters: int, lr: float, stop: float | None = None):
     """Projected Adam on the relaxations' free parameters (``ALPHA``) for the rows
-    A0; returns the best row lower bounds and the parameters that give them."""
+    A0; returns the best row lower bounds and the parameters that give them.
+    Past ``stop`` (``time.monotonic()``) no further step is taken (every iterate
+    is a valid bound)."""
     N, K = A0.shape[:2]
     # start from CROWN's parameters, for the nodes this target's sweep actually reaches
     _, _, saved = backward(net, target, A0, bounds, None, mode, keep=True)
@@ -190,7 +192,7 @@ def _optimize(net: Net, target: str, A0: np.ndarray, bounds: dict, region: Regio
             best = np.where(better, val, best)
             for k in alphas:
                 best_alpha[k][better] = alphas[k][better]
-        if it == iters or not alphas:
+        if it == iters or not alphas or (stop is not None and time.monotonic() > stop):
             break
         grads = _slope_grads(net, target, a_in, region, saved, bounds)
         for k in alphas:
@@ -337,7 +339,7 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
 
 def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, lr: float = 0.1,
                         lirpa_compat: bool = False, splits: dict | None = None, deadline: float | None = None,
-                        known: dict | None = None):
+                        known: dict | None = None, alpha_stop: float | None = None):
     """Bounds (lo, hi), each (N, *shape), of every node CROWN needs (inputs of relaxed
     nodes, interval nodes), in topological order, and the slopes alpha-CROWN chose
     ({(target, relaxed node): slopes}). ``splits`` {relu input id: (N, *shape) signs}
@@ -348,7 +350,8 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
     parent sub-problem's): a node no split node precedes keeps them as they are
     (the splits cannot change it), every later node is recomputed and intersected
     with them. Past ``deadline`` (``time.monotonic()``, checked between nodes)
-    raises TimeoutError."""
+    raises TimeoutError; past ``alpha_stop`` alpha-CROWN takes no further steps
+    (the bounds reached so far, CROWN's at worst)."""
     N = region.n
     reuse = set()
     if known is not None:
@@ -378,10 +381,10 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
         else:
             if relu_only[nid]:
                 lo, hi, al = _open_rows_bounds(net, nid, bounds, region, mode,
-                                               (iters, lr) if method == "alpha-crown" else None)
+                                               (iters, lr, alpha_stop) if method == "alpha-crown" else None)
                 used_alphas.update({(nid, k): v for k, v in al.items()})
             elif method == "alpha-crown":
-                val, al = _optimize(net, nid, _target_rows(net, nid, N), bounds, region, mode, iters, lr)
+                val, al = _optimize(net, nid, _target_rows(net, nid, N), bounds, region, mode, iters, lr, alpha_stop)
                 used_alphas.update({(nid, k): v for k, v in al.items()})
                 lo, hi = _split(val, net.shape(nid))
             else:
@@ -417,7 +420,7 @@ def _feeds_only_relus(net: Net) -> dict:
 
 
 def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: str, alpha=None):
-    """CROWN (``alpha=None``) or alpha-CROWN (``alpha=(iters, lr)``) bounds of a
+    """CROWN (``alpha=None``) or alpha-CROWN (``alpha=(iters, lr, stop)``) bounds of a
     relu-only node, computed only for neurons whose interval image (IBP from the
     bounds known so far) straddles 0 in some example; the others keep that
     interval, which is sound and decides their (exact) relaxation. Returns

@@ -202,7 +202,8 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
             return done("timeout")
         res = relu_split_graph(net, region, C, d, groups, root, deadline, on_cex, certifiable=True, **search)
         return _conclude(res, res.proof, graph, region, spec, stats, done)
-    root = root_bounds(net, region, opt.root, opt.root_iters, deadline=deadline)
+    root = root_bounds(net, region, opt.root, opt.root_iters, deadline=deadline,
+                       alpha_stop=time.monotonic() + opt.root_share * (deadline - time.monotonic()))
     if root is None or time.monotonic() > deadline:
         return done("timeout")
     sb = split_bounds(net, region, C, d, root, {}, iters=opt.spec_iters, deadline=deadline)

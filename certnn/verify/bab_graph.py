@@ -55,14 +55,16 @@ class GraphBabOptions:
 
     ``root``: the whole region's intermediate bounds by CROWN, or by alpha-CROWN
     with every unstable intermediate neuron's slopes optimized (``root_iters``
-    steps each; auto_LiRPA's and alpha,beta-CROWN's root). ``spec_iters``: the
+    steps each, for at most ``root_share`` of the time left; alpha,beta-CROWN's
+    root). ``spec_iters``: the
     root's alpha-CROWN steps on the spec rows. ``refresh``: each sub-problem's
     intermediate bounds are recomputed by CROWN under its own splits and
     intersected with its parent's (both are sound on the sub-problem, so is the
     intersection). ``branching``/``topk``: see the module; ``batch``
     sub-problems are bounded per round with ``iters`` joint alpha/beta steps."""
-    root: str = "crown"
+    root: str = "alpha-crown"
     root_iters: int = 20
+    root_share: float = 0.3
     spec_iters: int = 50
     refresh: bool = False
     branching: str = "babsr"
@@ -140,12 +142,13 @@ def group_score(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return np.min(np.stack([lb[:, groups == g].max(axis=1) for g in range(int(groups.max()) + 1)], 1), axis=1)
 
 
-def root_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, deadline: float | None = None):
+def root_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, deadline: float | None = None,
+                alpha_stop: float | None = None):
     """The whole region's bounds of every node CROWN needs, (1, *shape) each; None
-    when ``deadline`` passes first."""
+    when ``deadline`` passes first. alpha-CROWN takes no step past ``alpha_stop``."""
     try:
         b, _ = intermediate_bounds(net, region, "alpha-crown" if method == "alpha-crown" else "crown", iters,
-                                   deadline=deadline)
+                                   deadline=deadline, alpha_stop=alpha_stop)
     except TimeoutError:
         return None
     return b
