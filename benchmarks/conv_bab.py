@@ -3,6 +3,7 @@ development set and a before/after comparison of the engine's settings.
 
     .venv/bin/python benchmarks/conv_bab.py make [--dir D] [--images 40] [--train-images 20000]
     .venv/bin/python benchmarks/conv_bab.py run  [--dir D] [--timeout 60] [--jobs 2] [--configs before,after]
+    .venv/bin/python benchmarks/conv_bab.py resnet-root [--resnet-rows 7,8] [--resnet-iters 20]
 
 ``make`` (deterministic, offline): trains the MNIST analogue of oval21's base net,
 Conv(1->8, 4x4, s2, p1)-ReLU-Conv(8->16, 4x4, s2, p1)-ReLU-Linear(784->100)-ReLU-
@@ -230,9 +231,47 @@ def run_configs(args):
     print(f"wrote {args.out}")
 
 
+def resnet_root(args):
+    """sri_resnet_a rows (expected unsat): the root margin (the weakest group's best
+    row) with CROWN intermediate bounds vs alpha-CROWN on every intermediate
+    neuron (``alpha_mode="full"``), then 50 alpha-CROWN steps on the spec rows;
+    seconds of each. Merged into the results file under ``sri_resnet_a_root``."""
+    from threadpoolctl import threadpool_limits
+    from certnn.bounds.net import analyze
+    from certnn.bounds.split import split_bounds
+    from certnn.io import atomic_write
+    from certnn.verify.bab_graph import group_score, root_bounds
+    from certnn.verify.vnncomp import load_instance, read_instances
+    base = Path(os.environ["CERTNN_BENCHMARKS"]) / "vnncomp2022" / "sri_resnet_a"
+    rows = read_instances(base / "instances.csv")
+    out = []
+    for i in (int(k) for k in args.resnet_rows.split(",")):
+        r = rows[i]
+        graph, _, cases = load_instance(r["onnx"], r["vnnlib"])
+        region, spec = cases[0]
+        net = analyze(graph)
+        row = {"row": i, "vnnlib": r["rel"][1], "expected": r["expected"]}
+        for method in ("crown", "alpha-crown"):
+            with threadpool_limits(limits=1, user_api="blas"):
+                t0 = time.monotonic()
+                root = root_bounds(net, region, method, args.resnet_iters)
+                t1 = time.monotonic()
+                sb = split_bounds(net, region, spec.C[:1], spec.d[:1], root, {}, iters=50)
+            row[method] = {"intermediate_seconds": round(t1 - t0, 1), "spec_seconds": round(time.monotonic() - t1, 1),
+                           "margin": float(group_score(sb.lb, spec.groups)[0])}
+            print(f"row {i} {method:<12} margin {row[method]['margin']:.4f}  intermediate "
+                  f"{row[method]['intermediate_seconds']} s  spec {row[method]['spec_seconds']} s", flush=True)
+        out.append(row)
+        res = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
+        res["sri_resnet_a_root"] = {"iters": args.resnet_iters, "blas_threads": 1, "load_average": os.getloadavg(),
+                                    "rows": out}
+        with atomic_write(args.out, "w") as fh:
+            json.dump(res, fh, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("cmd", choices=("make", "run"))
+    ap.add_argument("cmd", choices=("make", "run", "resnet-root"))
     ap.add_argument("--dir", default="/tmp/certnn-conv-bab-dev", help="the generated dev set (not committed)")
     ap.add_argument("--images", type=int, default=60)
     ap.add_argument("--count", type=int, default=15)
@@ -241,12 +280,11 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--configs", default="before,after,after_refresh")
     ap.add_argument("--only", default=None)
+    ap.add_argument("--resnet-rows", default="7,8")
+    ap.add_argument("--resnet-iters", type=int, default=20)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "conv_bab.json"))
     args = ap.parse_args()
-    if args.cmd == "make":
-        make(args)
-    else:
-        run_configs(args)
+    {"make": make, "run": run_configs, "resnet-root": resnet_root}[args.cmd](args)
 
 
 if __name__ == "__main__":

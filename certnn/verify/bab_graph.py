@@ -77,6 +77,8 @@ class GraphBabOptions:
             raise ValueError(f"unknown root method {self.root!r}; use one of {', '.join(ROOT_METHODS)}")
         if self.branching not in BRANCHING:
             raise ValueError(f"unknown branching {self.branching!r}; use one of {', '.join(BRANCHING)}")
+        if not 0 < self.root_share <= 1:
+            raise ValueError(f"root_share must be in (0, 1], got {self.root_share!r}")
 
 
 @dataclass
