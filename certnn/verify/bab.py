@@ -236,7 +236,8 @@ def _attack_replayer(graph, region, spec, seed, steps: int = 5, most: int = 8):
         reg = Region(np.repeat(region.lo, n, 0), np.repeat(region.hi, n, 0), region.norm,
                      None if region.center is None else np.repeat(region.center, n, 0), region.eps)
         sp = LinearSpec(np.repeat(spec.C, n, 0), np.repeat(spec.d, n, 0), spec.groups, spec.kind)
-        res = pgd(graph, reg, sp, steps=steps, restarts=1, seed=seed, x0=pts.reshape((n,) + region.shape))
+        res = pgd(graph, reg, sp, steps=steps, restarts=1, seed=seed, x0=pts.reshape((n,) + region.shape),
+                  binary32="hits")
         hit = np.flatnonzero(res.found_real)
         return res.x[hit[0]].reshape(-1) if hit.size else None
     return on_cex
@@ -256,7 +257,7 @@ def _replayer(graph, region, spec):
         x = np.clip(x, region.lo, region.hi)
         reg = Region(np.repeat(region.lo, n, 0), np.repeat(region.hi, n, 0))
         sp = LinearSpec(np.repeat(spec.C, n, 0), np.repeat(spec.d, n, 0), spec.groups, spec.kind)
-        f_real, _, _ = replay(graph, reg, sp, x)
+        f_real, _, _ = replay(graph, reg, sp, x, binary32="hits")
         hit = np.flatnonzero(f_real)
         return int(hit[0]) if hit.size else None
     return on_cex
@@ -279,7 +280,7 @@ def _falsify(graph, region, spec, seed, stats, deadline=None):
                      None if region.center is None else np.repeat(region.center, copies, 0), region.eps)
         sp = LinearSpec(np.repeat(spec.C, copies, 0), _targeted(spec, copies), spec.groups, spec.kind)
         if name == "pgd":
-            res = pgd(graph, reg, sp, seed=seed, deadline=deadline, **kw)
+            res = pgd(graph, reg, sp, seed=seed, deadline=deadline, binary32="hits", **kw)
         else:
             res = random_search(graph, reg, sp, seed=seed, **kw)
         stats[f"{name}_score"] = min(stats.get(f"{name}_score", np.inf), float(res.score.min()))
