@@ -157,7 +157,10 @@ def configs():
             "after": GraphBabOptions(),
             "after_refresh": GraphBabOptions(refresh=True),
             "after_fsb": GraphBabOptions(branching="fsb"),
-            "crown_refresh": GraphBabOptions(root="crown", refresh=True)}
+            "crown_refresh": GraphBabOptions(root="crown", refresh=True),
+            "crown_it8": GraphBabOptions(root="crown", iters=8),
+            "crown_b64": GraphBabOptions(root="crown", batch=64),
+            "crown_fsb": GraphBabOptions(root="crown", branching="fsb")}
 
 
 def task(item: dict) -> dict:
@@ -176,7 +179,8 @@ def task(item: dict) -> dict:
     case = (v.stats.get("per_case") or [{}])[0]
     return {"config": item["config"], "instance": item["rel"], "status": status,
             "seconds": round(time.monotonic() - t0, 3), "branches": v.stats.get("branches"),
-            "max_depth": v.stats.get("max_depth"), "alpha_crown_lb": case.get("alpha_crown_lb")}
+            "max_depth": v.stats.get("max_depth"), "alpha_crown_lb": case.get("alpha_crown_lb"),
+            "worst_open_lb": case.get("worst_lb")}
 
 
 def run_configs(args):

@@ -216,8 +216,12 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
                                on_cex, alphas={k: v[:, rows] for k, v in sb.alphas.items()}, root_iters=0,
                                refresh=opt.refresh, **search)
         for k, v in res.stats.items():
-            totals[k] = (max(totals.get(k, 0), v) if k == "max_depth" else totals.get(k, 0) + v) \
-                if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                totals[k] = v
+            elif k in ("root_lb", "worst_lb"):          # the weakest group's
+                totals[k] = min(totals.get(k, np.inf), v)
+            else:
+                totals[k] = max(totals.get(k, 0), v) if k == "max_depth" else totals.get(k, 0) + v
         if res.status != "unsat":
             res.stats = dict(totals, group=int(g))
             return _conclude(res, None, graph, region, spec, stats, done)

@@ -195,7 +195,8 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
     per_dom = 0.0
     while dom is not None and len(dom):
         if time.monotonic() > deadline:
-            return GraphSplitResult("timeout", dict(stats, open=len(dom)))
+            return GraphSplitResult("timeout", dict(stats, open=len(dom),
+                                                    worst_lb=float(group_score(dom.lb, groups).min())))
         if len(dom) > max_domains:
             return GraphSplitResult("unknown", dict(stats, reason="too many open sub-problems"))
         order = np.argsort(group_score(dom.lb, groups), kind="stable")
