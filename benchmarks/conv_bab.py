@@ -153,13 +153,14 @@ def make(args):
 def configs():
     """The engine settings compared; ``before`` is the engine as it was before this benchmark."""
     from certnn.verify.bab_graph import GraphBabOptions
-    return {"before": GraphBabOptions(root="crown", refresh=False),
+    return {"before": GraphBabOptions(root="crown", iters=20),
             "after": GraphBabOptions(),
             "after_refresh": GraphBabOptions(refresh=True),
+            "after_it20": GraphBabOptions(iters=20),
             "after_fsb": GraphBabOptions(branching="fsb"),
-            "crown_refresh": GraphBabOptions(root="crown", refresh=True),
+            "after_b64": GraphBabOptions(batch=64),
             "crown_it8": GraphBabOptions(root="crown", iters=8),
-            "crown_b64": GraphBabOptions(root="crown", batch=64),
+            "after_it4": GraphBabOptions(iters=4),
             "crown_fsb": GraphBabOptions(root="crown", branching="fsb")}
 
 

@@ -70,7 +70,7 @@ class GraphBabOptions:
     branching: str = "babsr"
     topk: int = 3
     batch: int = 32
-    iters: int = 20
+    iters: int = 8
 
     def __post_init__(self):
         if self.root not in ROOT_METHODS:
