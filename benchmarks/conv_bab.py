@@ -153,10 +153,11 @@ def make(args):
 def configs():
     """The engine settings compared; ``before`` is the engine as it was before this benchmark."""
     from certnn.verify.bab_graph import GraphBabOptions
-    return {"before": GraphBabOptions(root="crown", iters=20),
+    return {"before": GraphBabOptions(root="crown", iters=20, falsify_share=0.25),
             "after": GraphBabOptions(),
             "after_refresh": GraphBabOptions(refresh=True),
             "after_it20": GraphBabOptions(iters=20),
+            "after_f25": GraphBabOptions(falsify_share=0.25),
             "after_fsb": GraphBabOptions(branching="fsb"),
             "after_b64": GraphBabOptions(batch=64),
             "crown_it8": GraphBabOptions(root="crown", iters=8),

@@ -73,21 +73,30 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
     def done(status, **kw):
         return Verdict(status, seconds=time.monotonic() - t0, stats=stats, **kw)
 
-    # 1. falsification
-    cex = _falsify(graph, region, spec, seed, stats, min(deadline, t0 + FALSIFY_SHARE * (deadline - t0)))
-    if cex is not None:
-        return done("sat", counterexample=(cex[0], cex[1]), evidence="checked", binary32_replays=cex[2])
-    if time.monotonic() > deadline:
-        return done("timeout")
-    # 2. the network as a chain of layers, or the generic bounds only
+    # the network as a chain of layers, or else the graph ReLU split (many inputs) or the generic bounds
+    not_chain = None
     if mlp is None:
         try:
             mlp = extract_chain(graph)
         except NotAChain as e:
-            stats["engine"] = f"generic ({e})"
-            if int(np.prod(region.shape)) > INPUT_SPLIT_DIMS:
-                return _graph_split(graph, region, spec, stats, done, deadline, certifiable, seed, graph_options)
-            return _generic(graph, region, spec, stats, done, deadline, certifiable)
+            not_chain = e
+    graph_split = not_chain is not None and int(np.prod(region.shape)) > INPUT_SPLIT_DIMS
+    share = FALSIFY_SHARE
+    if graph_split:
+        from .bab_graph import GraphBabOptions
+        share = (graph_options or GraphBabOptions()).falsify_share
+    # 1. falsification
+    cex = _falsify(graph, region, spec, seed, stats, min(deadline, t0 + share * (deadline - t0)))
+    if cex is not None:
+        return done("sat", counterexample=(cex[0], cex[1]), evidence="checked", binary32_replays=cex[2])
+    if time.monotonic() > deadline:
+        return done("timeout")
+    # 2. the bounds and the search
+    if not_chain is not None:
+        stats["engine"] = f"generic ({not_chain})"
+        if graph_split:
+            return _graph_split(graph, region, spec, stats, done, deadline, certifiable, seed, graph_options)
+        return _generic(graph, region, spec, stats, done, deadline, certifiable)
     flat = int(np.prod(region.shape))
     lo, hi = region.lo.reshape(-1), region.hi.reshape(-1)
     on_cex = _replayer(graph, region, spec)

@@ -61,7 +61,10 @@ class GraphBabOptions:
     intermediate bounds are recomputed by CROWN under its own splits and
     intersected with its parent's (both are sound on the sub-problem, so is the
     intersection). ``branching``/``topk``: see the module; ``batch``
-    sub-problems are bounded per round with ``iters`` joint alpha/beta steps."""
+    sub-problems are bounded per round with ``iters`` joint alpha/beta steps.
+    ``falsify_share``: at most this share of a case's time goes to the attacks
+    before any bound (the search attacks its open sub-problems all along)."""
+    falsify_share: float = 0.1
     root: str = "alpha-crown"
     root_iters: int = 20
     root_share: float = 0.3
@@ -77,8 +80,9 @@ class GraphBabOptions:
             raise ValueError(f"unknown root method {self.root!r}; use one of {', '.join(ROOT_METHODS)}")
         if self.branching not in BRANCHING:
             raise ValueError(f"unknown branching {self.branching!r}; use one of {', '.join(BRANCHING)}")
-        if not 0 < self.root_share <= 1:
-            raise ValueError(f"root_share must be in (0, 1], got {self.root_share!r}")
+        for name in ("root_share", "falsify_share"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
 
 
 @dataclass

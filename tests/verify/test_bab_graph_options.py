@@ -64,7 +64,8 @@ def test_verify_case_with_options_decides_a_branching_case(opts):
     assert np.all((y @ spec.C[0].T + spec.d[0]).min(axis=0) > 0)
 
 
-@pytest.mark.parametrize("bad", [dict(root="ibp"), dict(branching="random"), dict(root_share=0.0)])
+@pytest.mark.parametrize("bad", [dict(root="ibp"), dict(branching="random"), dict(root_share=0.0),
+                                 dict(falsify_share=1.5)])
 def test_bad_options_are_refused(bad):
     with pytest.raises(ValueError):
         GraphBabOptions(**bad)
