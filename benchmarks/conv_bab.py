@@ -3,7 +3,7 @@ development set and a before/after comparison of the engine's settings.
 
     .venv/bin/python benchmarks/conv_bab.py make [--dir D] [--images 40] [--train-images 20000]
     .venv/bin/python benchmarks/conv_bab.py run  [--dir D] [--timeout 60] [--jobs 2] [--configs before,after]
-    .venv/bin/python benchmarks/conv_bab.py resnet-root [--resnet-rows 7,8] [--resnet-iters 20]
+    .venv/bin/python benchmarks/conv_bab.py resnet-root [--resnet-rows 7,8] [--resnet-iters 20] [--resnet-stop 240]
 
 ``make`` (deterministic, offline): trains the MNIST analogue of oval21's base net,
 Conv(1->8, 4x4, s2, p1)-ReLU-Conv(8->16, 4x4, s2, p1)-ReLU-Linear(784->100)-ReLU-
@@ -241,8 +241,10 @@ def run_configs(args):
 def resnet_root(args):
     """sri_resnet_a rows (expected unsat): the root margin (the weakest group's best
     row) with CROWN intermediate bounds vs alpha-CROWN on every intermediate
-    neuron (``alpha_mode="full"``), then 50 alpha-CROWN steps on the spec rows;
-    seconds of each. Merged into the results file under ``sri_resnet_a_root``."""
+    neuron (``alpha_mode="full"``; no step after ``--resnet-stop`` seconds, so
+    the margin is what a 300 s instance could have at its root), then 50
+    alpha-CROWN steps on the spec rows; seconds of each. Merged into the results
+    file under ``sri_resnet_a_root``."""
     from threadpoolctl import threadpool_limits
     from certnn.bounds.net import analyze
     from certnn.bounds.split import split_bounds
@@ -261,7 +263,7 @@ def resnet_root(args):
         for method in ("crown", "alpha-crown"):
             with threadpool_limits(limits=1, user_api="blas"):
                 t0 = time.monotonic()
-                root = root_bounds(net, region, method, args.resnet_iters)
+                root = root_bounds(net, region, method, args.resnet_iters, alpha_stop=t0 + args.resnet_stop)
                 t1 = time.monotonic()
                 sb = split_bounds(net, region, spec.C[:1], spec.d[:1], root, {}, iters=50)
             row[method] = {"intermediate_seconds": round(t1 - t0, 1), "spec_seconds": round(time.monotonic() - t1, 1),
@@ -270,7 +272,7 @@ def resnet_root(args):
                   f"{row[method]['intermediate_seconds']} s  spec {row[method]['spec_seconds']} s", flush=True)
         out.append(row)
         res = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
-        res["sri_resnet_a_root"] = {"iters": args.resnet_iters, "blas_threads": 1, "load_average": os.getloadavg(),
+        res["sri_resnet_a_root"] = {"iters": args.resnet_iters, "alpha_stop_s": args.resnet_stop, "blas_threads": 1, "load_average": os.getloadavg(),
                                     "rows": out}
         with atomic_write(args.out, "w") as fh:
             json.dump(res, fh, indent=1)
@@ -289,6 +291,7 @@ def main():
     ap.add_argument("--only", default=None)
     ap.add_argument("--resnet-rows", default="7,8")
     ap.add_argument("--resnet-iters", type=int, default=20)
+    ap.add_argument("--resnet-stop", type=float, default=240.0)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "conv_bab.json"))
     args = ap.parse_args()
     {"make": make, "run": run_configs, "resnet-root": resnet_root}[args.cmd](args)

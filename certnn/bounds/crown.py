@@ -379,11 +379,13 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
             # the image of known input bounds: exact for a monotone elementwise op
             lo, hi = _interval_node(net, nid, bounds)
         else:
+            # past alpha_stop: CROWN's bounds (the same as alpha-CROWN's first iterate, on windows)
+            optimize = method == "alpha-crown" and (alpha_stop is None or time.monotonic() < alpha_stop)
             if relu_only[nid]:
                 lo, hi, al = _open_rows_bounds(net, nid, bounds, region, mode,
-                                               (iters, lr, alpha_stop) if method == "alpha-crown" else None)
+                                               (iters, lr, alpha_stop) if optimize else None)
                 used_alphas.update({(nid, k): v for k, v in al.items()})
-            elif method == "alpha-crown":
+            elif optimize:
                 val, al = _optimize(net, nid, _target_rows(net, nid, N), bounds, region, mode, iters, lr, alpha_stop)
                 used_alphas.update({(nid, k): v for k, v in al.items()})
                 lo, hi = _split(val, net.shape(nid))
