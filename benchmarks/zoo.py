@@ -83,7 +83,7 @@ def time_steps(name: str, steps: int) -> dict:
     """Median seconds per training step (forward, backward, optimizer) of certnn
     (compiled when the recipe allows) and of the torch twin, interleaved."""
     import torch
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     import zoo_twins
     from certnn import Tensor, zoo
@@ -125,6 +125,9 @@ def time_steps(name: str, steps: int) -> dict:
 
     cs, ts = [], []
     with threadpool_limits(1, "blas"):
+        # the thread counts each side runs with, as recorded (both must be 1)
+        threads = {"certnn_blas": {p["internal_api"]: p["num_threads"] for p in threadpool_info()
+                                   if p["user_api"] == "blas"}, "torch": torch.get_num_threads()}
         certnn_step(), torch_step()                      # warm-up (tracing, allocations)
         for _ in range(steps):
             cs.append(timed(certnn_step))
@@ -133,7 +136,8 @@ def time_steps(name: str, steps: int) -> dict:
     # CPU seconds of the process: less sensitive than wall time to other jobs on the machine
     return {"batch_size": recipe.batch_size, "steps": steps, "certnn_step_s": c, "torch_step_s": t, "ratio": c / t,
             "certnn_step_cpu_s": c_cpu, "torch_step_cpu_s": t_cpu, "ratio_cpu": c_cpu / t_cpu,
-            "target_ratio": RATIO_TARGET.get(name, 1.5), "compiled": run is not model,
+            "target_ratio": RATIO_TARGET.get(name, 1.5), "compiled": run is not model, "threads": threads,
+            "load_average": os.getloadavg()[0],
             "torch_params": int(sum(p.numel() * (2 if p.is_complex() else 1) for p in tm.parameters()))}
 
 

@@ -531,7 +531,7 @@ def conv_conv(imp, ins, attrs):
     b = ins[2] if len(ins) > 2 else None
     ws = imp.sym_shape(w)
     if len(ws) != 4:
-        raise imp.fail(f"only 2-D convolution is supported (weight shape {ws})")
+        raise imp.fail(f"only 1-D and 2-D convolution are supported (weight shape {ws})")
     strides = _ints(attrs.get("strides", (1, 1)))
     dil = _ints(attrs.get("dilations", (1, 1)))
     pads = _pads2d(imp, attrs, imp.shape[x][2:], ws[2:], strides, dil)
@@ -545,25 +545,101 @@ def conv_conv(imp, ins, attrs):
 
 
 def conv_conv_transpose(imp, ins, attrs):
-    """Stride 1, no dilation, groups 1: a convolution with the flipped, channel-
-    swapped kernel and padding k - 1 - p."""
+    """A transposed convolution is a convolution of the input with zeros inserted
+    between its elements (stride - 1 per gap), padded by d (k - 1) - p at the start
+    and d (k - 1) - p + output_padding at the end (cropped where negative), with the
+    flipped kernel whose in/out channels are swapped within each group."""
     x, w = ins[0], _need_const(imp, ins[1], "the ConvTranspose weight")
     b = ins[2] if len(ins) > 2 else None
     if w.ndim != 4:
-        raise imp.fail("only 2-D ConvTranspose is supported")
+        raise imp.fail("only 1-D and 2-D ConvTranspose are supported")
+    if "output_shape" in attrs or attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "", "VALID"):
+        raise imp.fail("output_shape and auto_pad SAME are not supported (give pads and output_padding)")
+    g = int(attrs.get("group", 1))
     k = w.shape[2:]
-    simple = (_ints(attrs.get("strides", (1, 1))) == (1, 1) and _ints(attrs.get("dilations", (1, 1))) == (1, 1)
-              and attrs.get("group", 1) == 1 and not any(_ints(attrs.get("output_padding", (0, 0))))
-              and "output_shape" not in attrs and attrs.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"))
-    p = _ints(attrs.get("pads", (0, 0, 0, 0)))
-    if not simple or p[:2] != p[2:] or any(pi > ki - 1 for pi, ki in zip(p, k)):
-        raise imp.fail("only stride 1, dilation 1, group 1, symmetric pads <= kernel - 1 "
-                       "without output_padding/output_shape are supported")
-    wc = np.ascontiguousarray(np.flip(w, (2, 3)).transpose(1, 0, 2, 3).astype(imp.dtype[x]))
-    args = [x, imp.const(wc, "param")]
+    s = _ints(attrs.get("strides", (1, 1)))
+    d = _ints(attrs.get("dilations", (1, 1)))
+    op = _ints(attrs.get("output_padding", (0, 0)))
+    p = _ints(attrs.get("pads", (0, 0, 0, 0))) if attrs.get("auto_pad", "NOTSET") != "VALID" else (0, 0, 0, 0)
+    ci, co_g = w.shape[:2]
+    if ci % g or imp.shape[x][1] != ci:
+        raise imp.invalid(f"weight {w.shape} does not fit {imp.shape[x][1]} input channels in {g} groups")
+    # (g, ci/g, co/g, kh, kw) -> (g, co/g, ci/g, kh, kw), flipped -> (co, ci/g, kh, kw)
+    wc = np.flip(w.reshape((g, ci // g, co_g) + k), (3, 4)).transpose(0, 2, 1, 3, 4).reshape((g * co_g, ci // g) + k)
+    x = _insert_zeros(imp, x, s)
+    begin = [di * (ki - 1) - pi for di, ki, pi in zip(d, k, p[:2])]
+    end = [di * (ki - 1) - pi + oi for di, ki, pi, oi in zip(d, k, p[2:], op)]
+    if begin != end or min(begin) < 0:
+        x = _pad_or_crop(imp, x, begin, end)
+        begin = [0, 0]
+    args = [x, imp.const(np.ascontiguousarray(wc.astype(imp.dtype[x])), "param")]
     if b is not None:
         args.append(imp.const(_need_const(imp, b, "the bias").astype(imp.dtype[x]), "param"))
-    return imp.add("conv2d", args, {"padding": (k[0] - 1 - p[0], k[1] - 1 - p[1])})
+    return imp.add("conv2d", args, {"padding": tuple(begin), "dilation": d, "groups": g})
+
+
+def _insert_zeros(imp, x, strides):
+    """(N, C, H, W) -> (N, C, (H - 1) sh + 1, (W - 1) sw + 1) with the input at every
+    stride-th position and zeros between: reshape (N, C, H, 1, W, 1), pad the
+    unit axes to the strides, reshape back, crop the trailing zeros."""
+    sh, sw = strides
+    if (sh, sw) == (1, 1):
+        return x
+    n, c, h, w = imp.shape[x]
+    y = imp.reshape_to(x, (n, c, h, 1, w, 1))
+    y = imp.add("pad", [y], {"pads": (0, 0, 0, 0, 0, 0, 0, 0, 0, sh - 1, 0, sw - 1), "value": 0.0})
+    y = imp.reshape_to(y, (n, c, h * sh, w * sw))
+    return imp.add("slice", [y], {"starts": (0, 0), "ends": ((h - 1) * sh + 1, (w - 1) * sw + 1), "axes": (2, 3)})
+
+
+def _pad_or_crop(imp, x, begin, end):
+    """Pad the two spatial dims by ``begin``/``end`` (NCHW), cropping where negative."""
+    pos = [max(v, 0) for v in begin + end]
+    if any(pos):
+        x = _pad_node(imp, x, (pos[0], pos[1], pos[2], pos[3]))
+    if min(begin + end) < 0:
+        hw = imp.shape[x][2:]
+        x = imp.add("slice", [x], {"starts": tuple(max(-v, 0) for v in begin),
+                                   "ends": tuple(n - max(-v, 0) for n, v in zip(hw, end)), "axes": (2, 3)})
+    return x
+
+
+def _lift_1d(conv2d):
+    """The converter for an NCHW op extended to (N, C, L) inputs: L becomes the
+    width of a height-1 image (kernel_shape, strides, dilations get a leading 1,
+    pads / output_padding a leading 0, a rank-3 weight a unit axis), the 2-D op
+    runs, and its output is reshaped back to (N, C', L'). The 2-D op's rules
+    (real, binary32, interval, relax, the checker's arithmetic) then serve 1-D
+    networks unchanged; the price is a reshape on each side, which every
+    interpreter passes through exactly."""
+    def conv(imp, ins, attrs):
+        x = ins[0]
+        s = imp.shape[x]
+        if len(s) != 3:
+            return conv2d(imp, ins, attrs)
+        x4 = imp.reshape_to(x, s[:2] + (1,) + s[2:])
+        rest = list(ins[1:])
+        if rest and rest[0] is not None:
+            w = rest[0]
+            ws = imp.sym_shape(w)
+            if len(ws) != 3:
+                raise imp.invalid(f"a rank-3 input needs a rank-3 weight (shape {ws})")
+            rest[0] = w[:, :, None, :] if isinstance(w, np.ndarray) else imp.reshape_to(w, ws[:2] + (1,) + ws[2:])
+        a = dict(attrs)
+        for key, lead in (("kernel_shape", 1), ("strides", 1), ("dilations", 1), ("output_padding", 0)):
+            if key in a:
+                a[key] = (lead,) + _ints(a[key])
+        if "pads" in a:
+            p = _ints(a["pads"])
+            if len(p) != 2:
+                raise imp.invalid(f"pads {p} for a 1-D input (expected 2 values)")
+            a["pads"] = (0, p[0], 0, p[1])
+        if "output_shape" in a:
+            a["output_shape"] = (1,) + _ints(a["output_shape"])
+        y = conv2d(imp, [x4] + rest, a)
+        ys = imp.shape[y]
+        return imp.reshape_to(y, ys[:2] + ys[3:])
+    return conv
 
 
 def _pool(op):
@@ -571,7 +647,7 @@ def _pool(op):
         x = ins[0]
         k = _ints(attrs["kernel_shape"])
         if len(k) != 2 or len(imp.shape[x]) != 4:
-            raise imp.fail("only 2-D pooling over NCHW inputs is supported")
+            raise imp.fail("only 1-D and 2-D pooling (NCL, NCHW inputs) are supported")
         strides = _ints(attrs.get("strides", (1, 1)))
         dil = _ints(attrs.get("dilations", (1, 1)))
         pads = _pads2d(imp, attrs, imp.shape[x][2:], k, strides, dil)
@@ -826,6 +902,133 @@ def conv_leaky_relu(imp, ins, attrs):
     return imp.add("leaky_relu", [ins[0]], {"negative_slope": float(attrs.get("alpha", 0.01))})
 
 
+def conv_clip(imp, ins, attrs):
+    """max(x, lo) then min(., hi) with constant bounds (inputs from opset 11, attributes
+    before); a lower bound 0 is relu, which bounds propagation relaxes tightly."""
+    x = ins[0]
+    if imp.opset < 11:
+        lo, hi = attrs.get("min"), attrs.get("max")
+    else:
+        lo, hi = (None if len(ins) <= k or ins[k] is None
+                  else float(_need_const(imp, ins[k], "the Clip bound").reshape(-1)[0]) for k in (1, 2))
+    if lo is not None and float(lo) == 0.0:
+        x = imp.add("relu", [x])
+    elif lo is not None and float(lo) > -math.inf:
+        x = imp.add("maximum", [x, imp.const(np.array(lo, dtype=imp.dtype[x]))])
+    if hi is not None and float(hi) < math.inf:
+        x = imp.add("minimum", [x, imp.const(np.array(hi, dtype=imp.dtype[x]))])
+    return x
+
+
+def conv_pow(imp, ins, attrs):
+    """x ** p for a constant exponent p in {1, 2, 0.5} (x, x * x, sqrt x)."""
+    x = ins[0]
+    p = _need_const(imp, ins[1], "the Pow exponent")
+    if p.size != 1 or float(p.reshape(-1)[0]) not in (1.0, 2.0, 0.5):
+        raise imp.fail(f"exponent {p.reshape(-1)[:4].tolist()} (only a constant 1, 2 or 0.5)")
+    e = float(p.reshape(-1)[0])
+    return x if e == 1.0 else imp.add("mul", [x, x]) if e == 2.0 else imp.add("sqrt", [x])
+
+
+def conv_expand(imp, ins, attrs):
+    """Broadcast to a constant shape: x * ones (exact for every float, -0 included)."""
+    x = ins[0]
+    target = _ints(_need_const(imp, ins[1], "the Expand shape"))
+    try:
+        out = np.broadcast_shapes(imp.concrete(x), target)
+    except ValueError:
+        raise imp.invalid(f"shape {target} does not broadcast with {imp.shape[x]}") from None
+    if out == imp.concrete(x):
+        return x
+    same_rows = len(out) == len(imp.shape[x]) and out[0] == imp.concrete(x)[0]
+    ones = np.ones((1,) + out[1:] if same_rows else out, dtype=imp.dtype[x])  # (1, ...): keeps a batch dim
+    return imp.add("mul", [x, imp.const(ones)])
+
+
+def conv_where(imp, ins, attrs):
+    cond, a, b = ins
+    cond = _need_const(imp, cond, "the Where condition")
+    like = a if not isinstance(a, np.ndarray) else b
+    return imp.add("where", [imp.const(cond.astype(bool)), imp.ref(a, like), imp.ref(b, like)])
+
+
+def conv_prelu(imp, ins, attrs):
+    """relu(x) - slope * relu(-x): exact in floating point too (one of the terms is 0)."""
+    x = ins[0]
+    slope = _need_const(imp, ins[1], "the PRelu slope").astype(imp.dtype[x])
+    if slope.size == 1:
+        return imp.add("leaky_relu", [x], {"negative_slope": float(slope.reshape(-1)[0])})
+    neg = imp.add("mul", [imp.add("relu", [imp.add("neg", [x])]), imp.const(slope)])
+    return imp.add("sub", [imp.add("relu", [x]), neg])
+
+
+def conv_reciprocal(imp, ins, attrs):
+    x = ins[0]
+    return imp.add("div", [imp.const(np.array(1.0, dtype=imp.dtype[x])), x])
+
+
+def conv_resize(imp, ins, attrs):
+    """Nearest-neighbour upsampling by integer factors (Resize, Upsample): each element
+    repeated s times along its axis, i.e. a unit axis inserted after it, ``x * ones``
+    broadcast along it, and the pair merged back; exact. Taken where that is the
+    op's own index map: coordinate_transformation_mode asymmetric with nearest_mode
+    floor (``floor(i / s)``), or half_pixel / pytorch_half_pixel with a rounding
+    nearest_mode (``(i + 0.5) / s - 0.5`` lies within 1/2 of ``floor(i / s)``, never on a tie)."""
+    x = ins[0]
+    s = imp.shape[x]
+    if attrs.get("mode", "nearest") != "nearest":
+        raise imp.fail(f"mode '{attrs.get('mode')}' (only nearest)")
+    if imp.onnx_node.op_type == "Upsample" or imp.opset < 11:
+        ctm, nm = "asymmetric", "floor"
+    else:
+        ctm = attrs.get("coordinate_transformation_mode", "half_pixel")
+        nm = attrs.get("nearest_mode", "round_prefer_floor")
+    if not ((ctm == "asymmetric" and nm == "floor") or
+            (ctm in ("half_pixel", "pytorch_half_pixel") and nm in ("round_prefer_floor", "round_prefer_ceil"))):
+        raise imp.fail(f"coordinate_transformation_mode '{ctm}' with nearest_mode '{nm}'")
+    axes = [_axis(imp, a, len(s)) for a in attrs["axes"]] if "axes" in attrs else list(range(len(s)))
+    if "scales" in attrs:                                   # Upsample-7
+        given = np.asarray(attrs["scales"], np.float64)
+    else:
+        pos = 1 if imp.onnx_node.op_type == "Upsample" or imp.opset < 11 else 2   # (X, [roi,] scales, sizes)
+        sc, sz = (ins[k] if len(ins) > k else None for k in (pos, pos + 1))
+        if sc is not None and np.asarray(sc).size:
+            given = np.asarray(_need_const(imp, sc, "the Resize scales"), np.float64)
+        elif pos == 2 and sz is not None:
+            sizes = np.asarray(_need_const(imp, sz, "the Resize sizes"), np.float64)
+            given = sizes / np.asarray([imp.concrete(x)[a] for a in axes], np.float64)
+        else:
+            raise imp.invalid("neither scales nor sizes is given")
+    if given.size != len(axes):
+        raise imp.invalid(f"{given.size} scales for {len(axes)} axes")
+    scales = np.ones(len(s))
+    scales[axes] = given
+    reps = [int(round(f)) for f in scales]
+    if len(reps) != len(s) or any(r < 1 or abs(f - r) > 1e-9 for r, f in zip(reps, scales)):
+        raise imp.fail(f"scales {scales.tolist()} (only integer upsampling factors)")
+    if s[0] is None and reps[0] != 1:
+        raise imp.fail("upsampling the batch dim")
+    if all(r == 1 for r in reps):
+        return x
+    spread = sum(((d, 1) if r > 1 else (d,) for d, r in zip(s, reps)), ())
+    ones = np.ones(sum(((1, r) if r > 1 else (1,) for r in reps), ()), dtype=imp.dtype[x])
+    y = imp.add("mul", [imp.reshape_to(x, spread), imp.const(ones)])
+    return imp.reshape_to(y, tuple(None if d is None else d * r for d, r in zip(s, reps)))
+
+
+def _reduce_composed(kind):
+    """ReduceMin = -max(-x), ReduceSumSquare = sum(x * x), ReduceL1 = sum |x|,
+    ReduceL2 = sqrt(sum(x * x))."""
+    def conv(imp, ins, attrs):
+        x = ins[0]
+        if kind == "min":
+            return imp.add("neg", [_reduce("max")(imp, [imp.add("neg", [x])] + list(ins[1:]), attrs)])
+        inner = imp.add("abs", [x]) if kind == "l1" else imp.add("mul", [x, x])
+        y = _reduce("sum")(imp, [inner] + list(ins[1:]), attrs)
+        return imp.add("sqrt", [y]) if kind == "l2" else y
+    return conv
+
+
 CONVERTERS = {
     "Relu": _unary("relu"), "Sigmoid": _unary("sigmoid"), "Tanh": _unary("tanh"), "Neg": _unary("neg"),
     "Exp": _unary("exp"), "Log": _unary("log"), "Sqrt": _unary("sqrt"), "Abs": _unary("abs"),
@@ -833,8 +1036,8 @@ CONVERTERS = {
     "Add": _binary("add"), "Sub": _binary("sub"), "Mul": _binary("mul"), "Div": _binary("div"),
     "Max": _variadic("maximum"), "Min": _variadic("minimum"), "Sum": _variadic("add"),
     "MatMul": conv_matmul, "Gemm": conv_gemm,
-    "Conv": conv_conv, "ConvTranspose": conv_conv_transpose,
-    "MaxPool": _pool("max_pool2d"), "AveragePool": _pool("avg_pool2d"),
+    "Conv": _lift_1d(conv_conv), "ConvTranspose": _lift_1d(conv_conv_transpose),
+    "MaxPool": _lift_1d(_pool("max_pool2d")), "AveragePool": _lift_1d(_pool("avg_pool2d")),
     "GlobalAveragePool": conv_global_pool("mean"), "GlobalMaxPool": conv_global_pool("max"),
     "BatchNormalization": conv_batch_norm, "LayerNormalization": conv_layer_norm,
     "Softmax": _softmax("softmax"), "LogSoftmax": _softmax("log_softmax"),
@@ -843,4 +1046,8 @@ CONVERTERS = {
     "Slice": conv_slice, "Gather": conv_gather, "Pad": conv_pad, "Cast": conv_cast,
     "Split": conv_split, "ReduceSum": _reduce("sum"), "ReduceMean": _reduce("mean"),
     "ReduceMax": _reduce("max"), "Identity": conv_identity, "Dropout": conv_dropout,
+    "Clip": conv_clip, "Pow": conv_pow, "Expand": conv_expand, "Where": conv_where, "PRelu": conv_prelu,
+    "Reciprocal": conv_reciprocal, "ReduceMin": _reduce_composed("min"),
+    "ReduceSumSquare": _reduce_composed("sumsq"), "ReduceL1": _reduce_composed("l1"),
+    "ReduceL2": _reduce_composed("l2"), "Resize": conv_resize, "Upsample": conv_resize,
 }

@@ -103,7 +103,11 @@ def _times(ct, g):
     does not reach the loss (the branch ``where`` did not take, a dropped entry), so
     the chain rule owes it nothing: this is what makes ``where(y != 0, x / y, 0)``
     differentiate like its safe formulation instead of giving 0 * inf = NaN."""
-    r = ct * g
+    return strong_zero(ct * g, ct)
+
+
+def strong_zero(r, ct):
+    """The product ``r = ct * g`` made 0 wherever ct is 0 (see ``_times``)."""
     if np.asarray(r).dtype.kind == "f" and not np.isfinite(r).all():
         r = np.where(np.asarray(ct) == 0, np.zeros((), r.dtype), r)
     return r
@@ -111,7 +115,8 @@ def _times(ct, g):
 
 def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int = 1,
                 attrs: dict | None = None, samples=None, doc: str = "", interval: Callable | None = None,
-                assumes: tuple = (), error: Callable | None = None, **flags) -> OpDef:
+                assumes: tuple = (), error: Callable | None = None, fast_vjp: Callable | None = None,
+                **flags) -> OpDef:
     """Register an elementwise op from its forward formula ``f(*xs, xp, **attrs)``
     and its partial derivatives ``grads(*xs, y, xp, **attrs)`` (a tuple, one per
     input; ``y = f(*xs)`` is passed so rules can reuse the output). Both are
@@ -126,6 +131,9 @@ def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int
     rests on; it is recorded as the rule's ``assumptions`` attribute.
     ``error`` is the op's binary32-vs-real error rule (registry signature; the
     building blocks are in :mod:`certnn.floats.error_rules`).
+    ``fast_vjp(ct, out, *xs, **attrs)``, for an op on the training hot path,
+    replaces the vjp derived from ``grads`` by one that computes the same
+    numbers in fewer passes (a test checks the two agree bit for bit).
     """
 
     def real(*xs, **a):
@@ -160,6 +168,6 @@ def elementwise(name: str, module: str, f: Callable, grads: Callable, arity: int
     default_samples = rand_samples([(3, 4), (5,)] if arity == 1 else [((3, 4), (3, 4)), ((2, 3), (3,))])
     return register(OpDef(
         name=name, module=module, arity=(arity,), attrs=attrs or {}, shape=shape, real=real,
-        vjp=vjp, jvp=jvp, sympy_form=sympy_form, grads=grads,
+        vjp=fast_vjp or vjp, jvp=jvp, sympy_form=sympy_form, grads=grads,
         interval=None if interval is None else interval_rule, error=error, elementwise=True,
         samples=samples or default_samples, doc=doc, **flags))

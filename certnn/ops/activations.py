@@ -20,7 +20,7 @@ import numpy as np
 from ..floats import error_rules as er
 from . import relax as rx
 from ..floats import interval as iv
-from ._common import elementwise, rand_samples
+from ._common import elementwise, rand_samples, strong_zero
 
 _M = __name__
 _off0 = rand_samples([(3, 4), (5,)], avoid=[0.0])
@@ -77,8 +77,15 @@ def _sigmoid_slope(a, b):
     return np.minimum(0.25, s * (1.0 - s) * (1 + 1e-12) + 1e-15)
 
 
+def _relu_vjp(ct, out, x):
+    """ct * relu'(x) without a float64 array of partials: the same products as the
+    generic rule (ct * 1.0 or ct * 0.0 in the result dtype, then its strong zero)."""
+    with np.errstate(invalid="ignore"):          # inf * 0 is NaN, as in the generic rule
+        return (strong_zero(np.multiply(ct, x > 0, dtype=np.result_type(ct, out)), ct),)
+
+
 elementwise("relu", _M, lambda x, xp: xp.maximum(x, 0.0),
-            lambda x, y, xp: (xp.where(x > 0, 1.0, 0.0),), samples=_off0,
+            lambda x, y, xp: (xp.where(x > 0, 1.0, 0.0),), samples=_off0, fast_vjp=_relu_vjp,
             interval=lambda lo, hi: (np.maximum(lo, 0.0), np.maximum(hi, 0.0)), error=er.relu_error,
             relax=rx.relu_relax)
 elementwise("leaky_relu", _M,

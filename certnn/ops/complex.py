@@ -25,10 +25,14 @@ of block matrices, and every rule is matmul's on those blocks::
 (..., m, 2k) @ (..., 2k, 2n): each output sums 2k products, the k real parts
 of a first, in the documented order in binary32; negation is exact, so the
 interval and error rules are matmul's on the blocks. vjp: ct conj(b)^T and
-conj(a)^T ct (complex), summed back over broadcast batch axes.
+conj(a)^T ct (complex), summed back over broadcast batch axes, computed as
+matmul's vjp on the blocks (two products; the batch axes summed for a
+broadcast operand are folded into the contraction, one batched matmul).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -127,9 +131,17 @@ def cm_real(a, b):
 
 def _summed_product(p, q, target, sub):
     """sum over the batch axes that ``target`` (a batch shape) broadcasts of the batched
-    matrix products given by ``sub`` ("mk,mn->kn" or "mn,kn->mk"), in one einsum: the
-    cotangent of a broadcast operand without materialising the broadcast products."""
+    matrix products given by ``sub`` ("mk,mn->kn" or "mn,kn->mk"): the cotangent of a
+    broadcast operand without materialising the broadcast products. One batched matmul
+    when the summed axes lead (the summed axes join the contracted one), else one einsum."""
     batch = np.broadcast_shapes(p.shape[:-2], q.shape[:-2])
+    lead = len(batch) - len(target)
+    if tuple(target) == batch[lead:]:
+        # the summed axes are the leading ones (FNO: the batch of examples against per-mode
+        # weights): fold them into the contracted axis and make it one batched matmul
+        contracted = -2 if sub == "mk,mn->kn" else -1
+        p, q = (_fold(np.broadcast_to(t, batch + t.shape[-2:]) if lead else t, lead, contracted) for t in (p, q))
+        return np.swapaxes(p, -1, -2) @ q if contracted == -2 else p @ np.swapaxes(q, -1, -2)
     letters = "abcdefgh"[:len(batch)]
     keep = "".join(c for c, d, t in zip(letters, batch, (1,) * (len(batch) - len(target)) + tuple(target))
                    if t == d and t != 1)
@@ -140,14 +152,26 @@ def _summed_product(p, q, target, sub):
     return y.reshape(tuple(target) + y.shape[-2:])
 
 
+def _fold(t, lead, axis):
+    """Merge the first ``lead`` axes of t into its ``axis`` (-2 or -1), the
+    leading axes varying slowest: (L.., T.., r, c) -> (T.., L*r, c) or (T.., r, L*c)."""
+    if not lead:
+        return t
+    t = np.moveaxis(t, range(lead), range(axis - lead, axis))
+    keep, size = t.shape[:-2 - lead], math.prod(t.shape[axis - lead:axis + 1 or None])
+    return t.reshape(keep + ((size, t.shape[-1]) if axis == -2 else (t.shape[-2 - lead], size)))
+
+
 def cm_vjp(ct, out, a, b):
-    gr, gi = ct[..., 0], ct[..., 1]
-    br, bi, ar, ai = b[..., 0], b[..., 1], a[..., 0], a[..., 1]
-    ta, tb = a.shape[:-3], b.shape[:-3]
-    ga = lambda g, w: _summed_product(g, w, ta, "mn,kn->mk")  # noqa: E731   g w^T
-    gb = lambda v, g: _summed_product(v, g, tb, "mk,mn->kn")  # noqa: E731   v^T g
-    return (np.stack([ga(gr, br) + ga(gi, bi), ga(gi, br) - ga(gr, bi)], axis=-1),      # ct conj(b)^T
-            np.stack([gb(ar, gr) + gb(ai, gi), gb(ar, gi) - gb(ai, gr)], axis=-1))      # conj(a)^T ct
+    """matmul's vjp on the blocks: dA = dY B^T and dB = A^T dY, each summed over the
+    batch axes its operand broadcasts; dA unblocks to ct conj(b)^T, and dB folds back
+    to conj(a)^T ct (b_re sits in two blocks, b_im in two with opposite signs)."""
+    A, Bm = _blocks(a, b)
+    dY = np.concatenate([ct[..., 0], ct[..., 1]], axis=-1)
+    k, n = a.shape[-2], b.shape[-2]
+    dA = _summed_product(dY, Bm, a.shape[:-3], "mn,kn->mk")
+    dB = _summed_product(A, dY, b.shape[:-3], "mk,mn->kn")
+    return _unblock(dA), np.stack([dB[..., :k, :n] + dB[..., k:, n:], dB[..., :k, n:] - dB[..., k:, :n]], axis=-1)
 
 
 def cm_jvp(tangents, out, a, b):

@@ -21,8 +21,13 @@ Implementation (the hot path of CNN training): im2col through
 ``sliding_window_view`` of the padded input, laid out as (groups, Cg kH kW,
 N Ho Wo), then one batched matmul over the groups; the weight gradient is the
 same im2col matrix against the cotangent; the input gradient is col2im, a loop
-over the kH kW kernel positions adding strided slices. Everything stays in
-the inputs' dtype (float32 stays float32).
+over the kH kW kernel positions adding strided slices. When the im2col matrix
+is larger than the output (Cg kH kW > O / groups: every 3x3 layer past the
+first) its columns are ordered with the batch fastest, so that a window row of
+all the images is one contiguous run of memory and the copies run in long
+inner loops (on 7x7 or 4x4 maps a row is only a few elements); the price is
+transposing copies of the input, output and cotangent, which the other layers
+(few input channels, 1x1 projections) do not repay. Everything stays in the inputs' dtype (float32 stays float32).
 
 The attribute checks and the window arithmetic (``pair``, ``out_size``,
 ``kernel_slices``) are shared with :mod:`certnn.ops.pool`.
@@ -144,56 +149,84 @@ def _geometry(x, w, b, stride, padding, dilation, groups):
     return N, C, H, W, O, cg, kh, kw, ho, wo
 
 
-def _im2col(x, kernel, stride, padding, dilation, groups, out_hw):
-    """The (groups, Cg*kH*kW, N*Ho*Wo) matrix of input windows (one copy of x's windows)."""
-    N, C = x.shape[:2]
+def _batch_last(w, groups) -> bool:
+    """The column order of im2col: batch last when a window column (Cg kH kW
+    entries) is longer than an output column (O/groups), i.e. when the im2col
+    matrix is the larger one and its copy should run in the longer loops."""
+    O, cg, kh, kw = w.shape
+    return cg * kh * kw > O // groups
+
+
+def _grid(x, padding, batch_last):
+    """x (N, C, H, W) copied into the zero-padded layout of im2col's columns:
+    (C, N, Hp, Wp), or (C, Hp, Wp, N) with ``batch_last``."""
+    N, C, H, W = x.shape
+    ph, pw = padding
+    if batch_last:
+        g = np.zeros((C, H + 2 * ph, W + 2 * pw, N), dtype=x.dtype)
+        g[:, ph:ph + H, pw:pw + W] = x.transpose(1, 2, 3, 0)
+    else:
+        g = np.zeros((C, N, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
+        g[:, :, ph:ph + H, pw:pw + W] = x.transpose(1, 0, 2, 3)
+    return g
+
+
+def _from_grid(a, batch_last):
+    """A (C, N, H, W) or (C, H, W, N) array as the (N, C, H, W) view."""
+    return a.transpose(3, 0, 1, 2) if batch_last else a.transpose(1, 0, 2, 3)
+
+
+def _im2col(x, kernel, stride, padding, dilation, groups, out_hw, batch_last=False):
+    """The (groups, Cg*kH*kW, N*Ho*Wo) matrix of input windows (one copy of x's
+    windows), columns ordered (n, i, j), or (i, j, n) with ``batch_last``: then a
+    window row of all the images is one contiguous run of the padded input (Wo*N
+    elements at stride 1) instead of Wo elements, which pays when Wo is small."""
+    C = x.shape[1]
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
-    xp = pad2d(x, padding)
-    win = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
-    win = win[:, :, ::sh, ::sw, ::dh, ::dw]                       # (N, C, Ho, Wo, kH, kW), a view
-    assert win.shape[2:4] == (ho, wo)
-    cg = C // groups
-    win = win.reshape(N, groups, cg, ho, wo, kh, kw).transpose(1, 2, 5, 6, 0, 3, 4)
-    return win.reshape(groups, cg * kh * kw, N * ho * wo)
+    win = sliding_window_view(_grid(x, padding, batch_last), (dh * (kh - 1) + 1, dw * (kw - 1) + 1),
+                              axis=(1, 2) if batch_last else (2, 3))
+    if batch_last:                               # (C, Ho, Wo, N, kH, kW) -> (C, kH, kW, Ho, Wo, N)
+        win = win[:, ::sh, ::sw, :, ::dh, ::dw].transpose(0, 4, 5, 1, 2, 3)
+    else:                                        # (C, N, Ho, Wo, kH, kW) -> (C, kH, kW, N, Ho, Wo)
+        win = win[:, :, ::sh, ::sw, ::dh, ::dw].transpose(0, 4, 5, 1, 2, 3)
+    assert win.shape[3:] in ((ho, wo, x.shape[0]), (x.shape[0], ho, wo))
+    return win.reshape(groups, C // groups * kh * kw, x.shape[0] * ho * wo)
 
 
 def real(x, w, b=None, *, stride, padding, dilation, groups):
     N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x, w, b, stride, padding, dilation, groups)
-    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))
-    og = O // groups
-    out = w.reshape(groups, og, cg * kh * kw) @ cols                # (G, Og, N*Ho*Wo)
-    if b is not None:
-        bb = b.reshape(groups, og, 1)
-        if np.result_type(out, bb) == out.dtype:
-            out += bb
-        else:
-            out = out + bb
-    out = out.reshape(groups, og, N, ho, wo).transpose(2, 0, 1, 3, 4)
-    return np.ascontiguousarray(out).reshape(N, O, ho, wo)
+    last = _batch_last(w, groups)
+    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo), last)
+    out = w.reshape(groups, O // groups, cg * kh * kw) @ cols                # (G, Og, N*Ho*Wo)
+    out = _from_grid(out.reshape((O, ho, wo, N) if last else (O, N, ho, wo)), last)
+    if b is None:
+        return np.ascontiguousarray(out)
+    return np.add(out, b.reshape(1, O, 1, 1), out=np.empty((N, O, ho, wo), np.result_type(out, b)))
 
 
 def vjp(ct, out, x, w, b=None, *, stride, padding, dilation, groups, needs=None):
     """``needs`` (from the autograd walk) skips the cotangents nobody asked for."""
     N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x, w, b, stride, padding, dilation, groups)
-    og = O // groups
-    ctm = np.ascontiguousarray(ct.reshape(N, groups, og, ho * wo).transpose(1, 2, 0, 3))
-    ctm = ctm.reshape(groups, og, N * ho * wo)                     # (G, Og, N*Ho*Wo)
+    og, last = O // groups, _batch_last(w, groups)
+    ctm = np.ascontiguousarray(ct.transpose((1, 2, 3, 0) if last else (1, 0, 2, 3)))
+    ctm = ctm.reshape(groups, og, N * ho * wo)                      # (G, Og, N*Ho*Wo)
     gw = None
     if needs is None or needs[1]:
-        cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo))
+        cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo), last)
         gw = (ctm @ cols.transpose(0, 2, 1)).reshape(O, cg, kh, kw)
         del cols
     gb = None if b is None else ct.sum(axis=(0, 2, 3))
     if needs is not None and not needs[0]:
         return (None, gw) if b is None else (None, gw, gb)
     dcols = w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1) @ ctm  # (G, Cg*kH*kW, N*Ho*Wo)
-    dcols = dcols.reshape(groups, cg, kh, kw, N, ho, wo)
+    dcols = dcols.reshape((C, kh, kw) + ((ho, wo, N) if last else (N, ho, wo)))
     ph, pw = padding
-    gxp = np.zeros((groups, cg, N, H + 2 * ph, W + 2 * pw), dtype=dcols.dtype)
-    for (p, q), idx in kernel_slices((kh, kw), stride, dilation, (ho, wo)):
-        gxp[idx] += dcols[:, :, p, q]
-    gx = crop2d(gxp, padding, (H, W)).transpose(2, 0, 1, 3, 4)
-    gx = np.ascontiguousarray(gx).reshape(N, C, H, W)
+    hp, wp = H + 2 * ph, W + 2 * pw
+    gxp = np.zeros((C, hp, wp, N) if last else (C, N, hp, wp), dtype=dcols.dtype)   # col2im
+    for (p, q), (_, rows, cols_) in kernel_slices((kh, kw), stride, dilation, (ho, wo)):
+        gxp[(slice(None), rows, cols_) if last else (slice(None), slice(None), rows, cols_)] += dcols[:, p, q]
+    hw = (slice(ph, ph + H), slice(pw, pw + W))
+    gx = np.ascontiguousarray(_from_grid(gxp[(slice(None),) + hw] if last else gxp[:, :, hw[0], hw[1]], last))
     if b is None:
         return gx, gw
     return gx, gw, gb

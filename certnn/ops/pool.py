@@ -29,6 +29,8 @@ avg_pool2d(x; kernel_size, stride=None, padding=(0, 0), count_include_pad=True):
 
 Both are vectorized as a loop over the kH*kW kernel positions, each handling
 one strided slice of the padded input (col2im for the vjps); dtype is kept.
+The max_pool2d vjp of non-overlapping windows (stride = kernel, no padding or
+dilation) views x as tiles instead and needs no scatter.
 
 Interval rules: max_pool2d is increasing in every input, so applying it to
 the lower and upper bounds is exact (-inf padding included). avg_pool2d is a
@@ -106,6 +108,9 @@ def max_interval(los, his, **attrs):
 
 
 def max_vjp(ct, out, x, *, kernel_size, stride, padding, dilation):
+    k, s, p, d = _attrs("max_pool2d", kernel_size, stride, padding, dilation)
+    if s == k and p == (0, 0) and d == (1, 1):
+        return (_max_tiles_vjp(ct, x, k),)
     xp, sl, y, p = _max_windows(x, kernel_size, stride, padding, dilation)
     masks, count = _argmax_masks(xp, sl, y)
     share = ct / count
@@ -113,6 +118,42 @@ def max_vjp(ct, out, x, *, kernel_size, stride, padding, dilation):
     for m, (_, idx) in zip(masks, sl):
         gxp[idx] += np.where(m, share, 0)
     return (np.ascontiguousarray(crop2d(gxp, p, x.shape[2:])),)
+
+
+def _max_tiles_vjp(ct, x, k):
+    """The vjp for non-overlapping windows (stride = kernel, no padding or
+    dilation, the CNN's 2x2 pooling): x viewed as (N, C, Ho, kH, Wo, kW) tiles,
+    one argmax mask per kernel position, and the gradient written in x's own
+    layout as share * mask, with no scatter. Same tie rule; a position that
+    gets nothing holds a zero that may be -0.0 (share * 0)."""
+    max_shape([x.shape], k, k, (0, 0), (1, 1))
+    (N, C, H, W), (kh, kw) = x.shape, k
+    ho, wo = H // kh, W // kw
+    tiles = x[:, :, :ho * kh, :wo * kw].reshape(N, C, ho, kh, wo, kw)
+    positions = [(slice(None),) * 3 + (p, slice(None), q) for p in range(kh) for q in range(kw)]
+    y = tiles[positions[0]].copy()
+    for at in positions[1:]:
+        np.maximum(y, tiles[at], out=y)
+    hits = [tiles[at] == y for at in positions]
+    share = ct.astype(np.result_type(ct, y), copy=False)
+    if sum(map(np.count_nonzero, hits)) != y.size or np.isnan(y).any():   # ties (relu zeros), NaN windows
+        count = np.zeros(y.shape, y.dtype)
+        for h in hits:
+            count += h
+        share = share / np.maximum(count, 1)
+    finite = np.isfinite(share).all()           # else inf * 0 would leak NaN to the other positions
+    g = np.empty((N, C, ho, kh, wo, kw), dtype=share.dtype)
+    for at, h in zip(positions, hits):
+        if finite:
+            np.multiply(share, h, out=g[at])
+        else:
+            g[at] = np.where(h, share, 0)
+    g = g.reshape(N, C, ho * kh, wo * kw)
+    if (ho * kh, wo * kw) == (H, W):
+        return g
+    gx = np.zeros((N, C, H, W), dtype=g.dtype)
+    gx[:, :, :ho * kh, :wo * kw] = g
+    return gx
 
 
 def max_jvp(tangents, out, x, *, kernel_size, stride, padding, dilation):

@@ -59,6 +59,7 @@ CONFIGS = [
     ((3, 1, 5, 5), (2, 1, 1, 1), dict(stride=(2, 3))),                     # 1x1
     ((1, 1, 4, 4), (1, 1, 4, 4), {}),                                       # output 1x1
     ((2, 6, 7, 5), (4, 3, 2, 2), dict(stride=(3, 3), padding=(0, 1), dilation=(2, 1), groups=2)),
+    ((2, 1, 7, 6), (12, 1, 3, 3), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2))),  # batch-first columns
 ]
 
 
@@ -95,6 +96,23 @@ def test_vjp_matches_naive(xs, ws, attrs):
     got2 = OP.vjp(ct, y, x, w, **a)
     assert len(got2) == 2
     np.testing.assert_allclose(got2[0], want[0], rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("batch_last", [False, True])
+@pytest.mark.parametrize("xs,ws,attrs", CONFIGS)
+def test_both_column_orders_match_naive(xs, ws, attrs, batch_last, monkeypatch):
+    """The layout heuristic picks one im2col column order per layer: each order,
+    forced on every configuration, gives the naive forward and gradients."""
+    from certnn.ops import conv
+    monkeypatch.setattr(conv, "_batch_last", lambda w, groups: batch_last)
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    a = _full(attrs)
+    y = OP.real(x, w, b, **a)
+    np.testing.assert_allclose(y, naive_conv2d(x, w, b, **a), rtol=1e-12, atol=1e-12)
+    ct = rng.standard_normal(y.shape)
+    for g, e in zip(OP.vjp(ct, y, x, w, b, **a), naive_conv2d_vjp(ct, x, w, **a)):
+        np.testing.assert_allclose(g, e, rtol=1e-11, atol=1e-11)
 
 
 @pytest.mark.parametrize("xs,ws,attrs", CONFIGS)

@@ -101,6 +101,27 @@ def test_max_pool_ties_split_evenly(attrs):
     np.testing.assert_allclose(np.sum(ct * ju), np.sum(gx * u), rtol=1e-12)
 
 
+@pytest.mark.parametrize("shape,k", [((2, 3, 8, 6), (2, 2)), ((2, 2, 9, 7), (2, 3)), ((1, 2, 6, 6), (3, 3))])
+def test_max_pool_tiles_vjp_equals_general_rule(shape, k):
+    """stride = kernel takes the tile path: with a NaN window, ties and cropped
+    edges it gives the naive reference's cotangent, and on distinct values (the
+    one-maximum shortcut) exactly the reference's."""
+    from certnn.ops.pool import _max_tiles_vjp
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, shape).astype(np.float32)        # many ties
+    x[0, 0, 0, 0] = np.nan
+    a = MAX.normalize(dict(kernel_size=k))
+    y = MAX.real(x, **a)
+    ct = rng.standard_normal(y.shape).astype(np.float32)
+    _, gx_ref = naive_max(x.astype(np.float64), ct.astype(np.float64), **a)
+    gx = _max_tiles_vjp(ct, x, k)
+    assert gx.dtype == np.float32 and gx.shape == x.shape
+    np.testing.assert_allclose(gx, gx_ref, rtol=1e-6, atol=1e-7)
+    xd = rng.standard_normal(shape).astype(np.float32)     # distinct values: the one-maximum shortcut
+    _, gx_ref = naive_max(xd.astype(np.float64), ct.astype(np.float64), **a)
+    np.testing.assert_array_equal(MAX.vjp(ct, MAX.real(xd, **a), xd, **a)[0], gx_ref.astype(np.float32))
+
+
 def test_max_pool_constant_input_spreads_cotangent():
     x = np.ones((1, 1, 4, 4), dtype=np.float32)
     a = MAX.normalize(dict(kernel_size=(2, 2)))

@@ -295,6 +295,57 @@ def test_verdicts_agree_with_dense_sampling(seed, mode):
     assert v.status in ("sat", "unsat"), v.stats        # small nets: always decided
 
 
+def test_tried_dims_picks_the_dimension_with_the_best_mean_half():
+    """Input splitting chooses each box's split by bounding both halves along every
+    dimension in one batched call; the batch's layout must match bounding each
+    child on its own."""
+    from certnn.verify.bab_input import _candidate_dims, _group_score, _tried_dims
+    g, region, spec, _, _ = _random_case(3)
+    mlp = extract_chain(g)
+    rng = np.random.default_rng(0)
+    lo = region.lo + rng.uniform(0, 0.5, (6, 3)) * (region.hi - region.lo)
+    hi = lo + rng.uniform(0.1, 0.5, (6, 3)) * (region.hi - region.lo)
+    sg = [np.zeros((6, w), np.int8) for w in mlp.widths]
+    cand = _candidate_dims(lo, hi, np.zeros((6, 1, 3)), region.hi[0] - region.lo[0])
+    root = region.hi[0] - region.lo[0]
+    got, kid_lb, _, _ = _tried_dims(mlp, lo, hi, sg, spec.C[0], spec.d[0], spec.groups, cand, np.full(6, -np.inf), root)
+    # a parent score above every half: no dimension gains, the widest relative to the root wins
+    tie, _, _, _ = _tried_dims(mlp, lo, hi, sg, spec.C[0], spec.d[0], spec.groups, cand, np.full(6, 1e3), root)
+    assert (tie == np.argmax((hi - lo) / root, axis=1)).all()
+    for i in range(6):
+        mean = []
+        for k in range(3):
+            mid = (lo[i, k] + hi[i, k]) / 2
+            halves = []
+            for a, b in ((lo[i, k], mid), (mid, hi[i, k])):
+                l, h = lo[i:i + 1].copy(), hi[i:i + 1].copy()
+                l[0, k], h[0, k] = a, b
+                s0 = [np.zeros((1, w), np.int8) for w in mlp.widths]
+                bnds, _ = intermediate_bounds(mlp, l, h, s0)
+                sb = spec_bounds(mlp, l, h, spec.C, spec.d, bnds, bab_mlp.signs(bnds, s0))
+                halves.append(_group_score(sb.lb, spec.groups)[0])
+            mean.append(np.mean(halves))
+            if k == got[i]:     # the chosen halves' bounds are handed to the children
+                np.testing.assert_allclose([_group_score(kid_lb[h, i:i + 1], spec.groups)[0] for h in (0, 1)],
+                                           halves, rtol=1e-12)
+        assert mean[got[i]] >= max(mean) - 1e-9, (i, got[i], mean)
+
+
+def test_candidate_dims_beyond_the_try_limit_mix_score_and_relative_width():
+    from certnn.verify.bab_input import TRY_DIMS, _candidate_dims
+    k = TRY_DIMS + 4
+    lo, hi = np.zeros((2, k)), np.ones((2, k))
+    hi[:, 0] = 0.01                              # nearly split away: narrow relative to the root
+    lam = np.ones((2, 1, k))
+    lam[0, 0, k - 1] = 5.0                       # box 0: the score's favourite is the last dimension
+    cand = _candidate_dims(lo, hi, lam, np.ones(k))
+    assert cand.shape == (2, TRY_DIMS)
+    for row in cand:
+        assert len(set(row.tolist())) == TRY_DIMS and 0 not in row
+    assert k - 1 in cand[0]
+    assert (_candidate_dims(lo[:, :3], hi[:, :3], lam[..., :3], np.ones(3)) == np.arange(3)).all()
+
+
 def test_timeout_is_respected():
     g, _ = mlp_graph(7, (3, 16, 16, 2))
     region = Region.box(np.full((1, 3), -1.0), np.full((1, 3), 1.0))
