@@ -56,8 +56,8 @@ class GraphBabOptions:
     ``root``: the whole region's intermediate bounds by CROWN, or by alpha-CROWN
     with every unstable intermediate neuron's slopes optimized (``root_iters``
     steps each, for at most ``root_share`` of the time left; alpha,beta-CROWN's
-    root). ``spec_iters``: the
-    root's alpha-CROWN steps on the spec rows. ``refresh``: each sub-problem's
+    root). ``spec_iters``: the root's alpha-CROWN steps on the spec rows.
+    ``refresh``: each sub-problem's
     intermediate bounds are recomputed by CROWN under its own splits and
     intersected with its parent's (both are sound on the sub-problem, so is the
     intersection). ``branching``/``topk``: see the module; ``batch``
