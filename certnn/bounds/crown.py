@@ -163,9 +163,11 @@ def _split(res: np.ndarray, nid_shape: tuple):
 
 
 def _optimize(net: Net, target: str, A0: np.ndarray, bounds: dict, region: Region, mode: str,
-              iters: int, lr: float):
+              iters: int, lr: float, stop: float | None = None):
     """Projected Adam on the relaxations' free parameters (``ALPHA``) for the rows
-    A0; returns the best row lower bounds and the parameters that give them."""
+    A0; returns the best row lower bounds and the parameters that give them.
+    Past ``stop`` (``time.monotonic()``) no further step is taken (every iterate
+    is a valid bound)."""
     N, K = A0.shape[:2]
     # start from CROWN's parameters, for the nodes this target's sweep actually reaches
     _, _, saved = backward(net, target, A0, bounds, None, mode, keep=True)
@@ -190,7 +192,7 @@ def _optimize(net: Net, target: str, A0: np.ndarray, bounds: dict, region: Regio
             best = np.where(better, val, best)
             for k in alphas:
                 best_alpha[k][better] = alphas[k][better]
-        if it == iters or not alphas:
+        if it == iters or not alphas or (stop is not None and time.monotonic() > stop):
             break
         grads = _slope_grads(net, target, a_in, region, saved, bounds)
         for k in alphas:
@@ -336,15 +338,29 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
 
 
 def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, lr: float = 0.1,
-                        lirpa_compat: bool = False, splits: dict | None = None, deadline: float | None = None):
+                        lirpa_compat: bool = False, splits: dict | None = None, deadline: float | None = None,
+                        known: dict | None = None, alpha_stop: float | None = None):
     """Bounds (lo, hi), each (N, *shape), of every node CROWN needs (inputs of relaxed
     nodes, interval nodes), in topological order, and the slopes alpha-CROWN chose
     ({(target, relaxed node): slopes}). ``splits`` {relu input id: (N, *shape) signs}
     restricts example n to the subdomain where s z >= 0 for every split neuron: a
     split node's bounds are clipped to that sign as soon as they are computed, so
     the later nodes are bounded on the subdomain (lo > hi: the subdomain is empty).
-    Past ``deadline`` (``time.monotonic()``, checked between nodes) raises TimeoutError."""
+    ``known`` {node: (lo, hi)}: bounds already valid on each example's subdomain (a
+    parent sub-problem's): a node no split node precedes keeps them as they are
+    (the splits cannot change it), every later node is recomputed and intersected
+    with them. Past ``deadline`` (``time.monotonic()``, checked between nodes)
+    raises TimeoutError; past ``alpha_stop`` alpha-CROWN takes no further steps
+    (the bounds reached so far, CROWN's at worst)."""
     N = region.n
+    reuse = set()
+    if known is not None:
+        for nid in net.need:
+            if nid not in known:
+                break
+            reuse.add(nid)
+            if splits is not None and nid in splits and np.any(splits[nid]):
+                break
     mode = "same-slope" if method == "same-slope" else "adaptive"
     bounds = {net.input: (region.lo, region.hi)}
     used_alphas = {}
@@ -354,19 +370,23 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
     for nid in net.need:
         if deadline is not None and time.monotonic() > deadline:
             raise TimeoutError("intermediate bounds not finished before the deadline")
-        if nid in net.prefix:
+        if nid in reuse:
+            lo, hi = known[nid]
+        elif nid in net.prefix:
             lo, hi = prefix_bounds(net, nid, region)
         elif net.kind[nid] in ("interval", "relax") and all(
                 i in bounds for i in net.nodes[nid].inputs if i in net.var):
             # the image of known input bounds: exact for a monotone elementwise op
             lo, hi = _interval_node(net, nid, bounds)
         else:
+            # past alpha_stop: CROWN's bounds (the same as alpha-CROWN's first iterate, on windows)
+            optimize = method == "alpha-crown" and (alpha_stop is None or time.monotonic() < alpha_stop)
             if relu_only[nid]:
                 lo, hi, al = _open_rows_bounds(net, nid, bounds, region, mode,
-                                               (iters, lr) if method == "alpha-crown" else None)
+                                               (iters, lr, alpha_stop) if optimize else None)
                 used_alphas.update({(nid, k): v for k, v in al.items()})
-            elif method == "alpha-crown":
-                val, al = _optimize(net, nid, _target_rows(net, nid, N), bounds, region, mode, iters, lr)
+            elif optimize:
+                val, al = _optimize(net, nid, _target_rows(net, nid, N), bounds, region, mode, iters, lr, alpha_stop)
                 used_alphas.update({(nid, k): v for k, v in al.items()})
                 lo, hi = _split(val, net.shape(nid))
             else:
@@ -376,6 +396,8 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
                 il, ih = _interval_node(net, nid, bounds)
                 lo, hi = np.maximum(lo, il), np.minimum(hi, ih)
         lo, hi = no_nan(lo, hi)                 # a bound is never NaN: +-inf instead
+        if known is not None and nid in known and nid not in reuse:
+            lo, hi = np.maximum(lo, known[nid][0]), np.minimum(hi, known[nid][1])
         if splits is not None and nid in splits:
             s = splits[nid]
             lo, hi = np.where(s > 0, np.maximum(lo, 0.0), lo), np.where(s < 0, np.minimum(hi, 0.0), hi)
@@ -400,7 +422,7 @@ def _feeds_only_relus(net: Net) -> dict:
 
 
 def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: str, alpha=None):
-    """CROWN (``alpha=None``) or alpha-CROWN (``alpha=(iters, lr)``) bounds of a
+    """CROWN (``alpha=None``) or alpha-CROWN (``alpha=(iters, lr, stop)``) bounds of a
     relu-only node, computed only for neurons whose interval image (IBP from the
     bounds known so far) straddles 0 in some example; the others keep that
     interval, which is sound and decides their (exact) relaxation. Returns

@@ -107,12 +107,13 @@ def _init_alphas(net: Net, saved: dict, bounds: dict, rows: tuple) -> dict:
 
 
 def sweep(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: dict, splits: dict,
-          alphas: dict | None = None, betas: dict | None = None, keep: bool = False):
+          alphas: dict | None = None, betas: dict | None = None, keep: bool = False, bounds: dict | None = None):
     """One backward sweep of rows ``C`` (B, K, out) over the B sub-problems:
-    (lb (B, K), a_in, bias, saved, bounds, region)."""
+    (lb (B, K), a_in, bias, saved, bounds, region). ``bounds``: ``clipped(root,
+    splits)`` when already known (an optimization loop's later sweeps)."""
     B, K = C.shape[:2]
     reg = batch_region(region, B)
-    bounds = clipped(root, splits)
+    bounds = clipped(root, splits) if bounds is None else bounds
     A0 = C.reshape((B, K) + net.shape(net.output))
     extra = {z: -betas[z] * s[:, None] for z, s in splits.items() if betas and z in betas}
     a_in, bias, saved = backward(net, net.output, A0, bounds, alphas, "adaptive", keep=keep, extra=extra)
@@ -135,7 +136,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     lb, a_in, bias, saved, bounds, reg = sweep(net, region, C, d, root, splits, alphas, betas, keep=True)
     if alphas is None:
         alphas = _init_alphas(net, saved, bounds, (B, K))
-        lb, a_in, bias, saved, _, _ = sweep(net, region, C, d, root, splits, alphas, betas, keep=True)
+        lb, a_in, bias, saved, _, _ = sweep(net, region, C, d, root, splits, alphas, betas, keep=True, bounds=bounds)
     alphas = {k: np.array(v, np.float64) for k, v in alphas.items()}
     betas = {z: (np.zeros((B, K) + s.shape[1:]) if betas is None or z not in betas else np.array(betas[z], np.float64))
              for z, s in splits.items()}
@@ -160,7 +161,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
             opt_b.step(betas, {z: -G[z] * splits[z][:, None] for z in betas}, lambda z: 0.0, lambda z: np.inf, scale)
             for z in betas:
                 betas[z] *= masks[z]
-        lb, a_in, bias, saved, _, _ = sweep(net, region, C, d, root, splits, alphas, betas, keep=True)
+        lb, a_in, bias, saved, _, _ = sweep(net, region, C, d, root, splits, alphas, betas, keep=True, bounds=bounds)
         better = lb > best
         stale = 0 if np.any(lb > best + 1e-6 * (1 + np.abs(best))) else stale + 1
         if better.any():
@@ -172,7 +173,8 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     out = SplitBounds(best, best_a, best_b, iters_run=it)
     if scores:
         # the sweep at the best parameters: scores and the bound minimizers
-        lb, a_in, _, saved, bounds, reg = sweep(net, region, C, d, root, splits, best_a, best_b, keep=True)
+        lb, a_in, _, saved, bounds, reg = sweep(net, region, C, d, root, splits, best_a, best_b, keep=True,
+                                                bounds=bounds)
         out.lb = np.maximum(out.lb, lb)
         out.scores = branching_scores(net, saved, bounds, splits, out.lb)
         out.x = _concretize_grad(reg, a_in)

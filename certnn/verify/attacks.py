@@ -128,28 +128,36 @@ def _to_binary32_inside_box(x, region: Region) -> np.ndarray:
     return np.where(x32.astype(np.float64) > region.hi, np.nextafter(x32, np.float32(-np.inf)), x32)
 
 
-def replay(graph, region: Region, spec: LinearSpec, x: np.ndarray):
-    """Which rows of ``x`` are replayed counterexamples: (real, binary32, x32)."""
+def replay(graph, region: Region, spec: LinearSpec, x: np.ndarray, binary32: str = "all"):
+    """Which rows of ``x`` are replayed counterexamples: (real, binary32, x32).
+    ``binary32="hits"``: only the rows found in real semantics are run in binary32
+    (the others are reported not found there; the binary32 engine is slow on
+    convolutions and a search that reports real counterexamples needs no more)."""
     x = np.asarray(x, np.float64)
     x32 = _to_binary32_inside(x, region)
     y = np.concatenate([np.asarray(run(graph, x[sl], semantics="real")).reshape(len(x[sl]), -1)
                         for sl in _batched(graph, spec.n)])
-    y32 = np.concatenate([np.asarray(run(graph, x32[sl], semantics="binary32")).reshape(len(x[sl]), -1)
-                          for sl in _batched(graph, spec.n)])
     found_real = region.contains(x) & spec.violated(y)
-    found_b32 = region.contains(x32.astype(np.float64)) & spec.violated(y32.astype(np.float64))
+    rows = np.arange(len(x)) if binary32 == "all" else np.flatnonzero(found_real)
+    found_b32 = np.zeros(len(x), bool)
+    if rows.size:
+        r32, sp32 = region.rows(rows), spec.rows(rows)
+        y32 = np.concatenate([np.asarray(run(graph, x32[rows][sl], semantics="binary32")).reshape(len(x32[rows][sl]), -1)
+                              for sl in _batched(graph, sp32.n)])
+        found_b32[rows] = r32.contains(x32[rows].astype(np.float64)) & sp32.violated(y32.astype(np.float64))
     return found_real, found_b32, x32
 
 
 def pgd(graph, region: Region, spec: LinearSpec, steps: int = 20, restarts: int = 2,
         seed: int = 0, step_size: float = 2.5, early_stop: bool = True, x0: np.ndarray | None = None,
-        deadline: float | None = None) -> AttackResult:
+        deadline: float | None = None, binary32: str = "all") -> AttackResult:
     """Projected (sub)gradient descent on the violation score. Restart 0 starts
     at ``x0`` when given (e.g. the minimizer of a bound) or the region's center
     (the clean input), the others at uniform random points. L-inf balls and boxes take sign steps scaled by each coordinate's
     half-width; L2/L1 balls take normalized gradient steps. ``step_size`` is the
     total travel over ``steps`` in units of the radius. At ``deadline``
-    (``time.monotonic()``) the search stops with the best points so far."""
+    (``time.monotonic()``) the search stops with the best points so far.
+    ``binary32``: which points are replayed in binary32 (see :func:`replay`)."""
     if spec.n != region.n:
         raise CertnnError(f"spec has {spec.n} examples but the region {region.n}")
     rng = np.random.default_rng(seed)
@@ -182,7 +190,7 @@ def pgd(graph, region: Region, spec: LinearSpec, steps: int = 20, restarts: int 
                 x = _project(x - step_size / steps * d, reg)
             if early_stop and np.all(best_s[sl] <= 0):
                 break
-    found_real, found_b32, x32 = replay(graph, region, spec, best_x)
+    found_real, found_b32, x32 = replay(graph, region, spec, best_x, binary32)
     return AttackResult(best_x, best_s, found_real, x32, found_b32)
 
 

@@ -57,14 +57,15 @@ class Verdict:
 
 def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed: int = 0,
                 method_hint: str | None = None, mlp=None, deadline: float | None = None,
-                certifiable: bool = False) -> Verdict:
+                certifiable: bool = False, graph_options=None) -> Verdict:
     """Decide whether some x in the one-row box ``region`` has an output in the unsafe
     set of ``spec``. ``graph`` must take a batch (its input's first dim is None).
     ``method_hint``: "input" or "relu" splitting instead of the choice by input size.
     ``certifiable``: input splitting with plain CROWN only, or ReLU splitting with
     intermediate bounds the checker re-derives and no LP-decided leaves, so that an
     unsat can be written as a certificate the independent checker re-derives
-    (slower on hard cases)."""
+    (slower on hard cases). ``graph_options``: the graph ReLU split's settings
+    (:class:`certnn.verify.bab_graph.GraphBabOptions`; its defaults when None)."""
     t0 = time.monotonic()
     deadline = t0 + timeout if deadline is None else deadline
     stats: dict = {}
@@ -72,21 +73,30 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
     def done(status, **kw):
         return Verdict(status, seconds=time.monotonic() - t0, stats=stats, **kw)
 
-    # 1. falsification
-    cex = _falsify(graph, region, spec, seed, stats, min(deadline, t0 + FALSIFY_SHARE * (deadline - t0)))
-    if cex is not None:
-        return done("sat", counterexample=(cex[0], cex[1]), evidence="checked", binary32_replays=cex[2])
-    if time.monotonic() > deadline:
-        return done("timeout")
-    # 2. the network as a chain of layers, or the generic bounds only
+    # the network as a chain of layers, or else the graph ReLU split (many inputs) or the generic bounds
+    not_chain = None
     if mlp is None:
         try:
             mlp = extract_chain(graph)
         except NotAChain as e:
-            stats["engine"] = f"generic ({e})"
-            if int(np.prod(region.shape)) > INPUT_SPLIT_DIMS:
-                return _graph_split(graph, region, spec, stats, done, deadline, certifiable, seed)
-            return _generic(graph, region, spec, stats, done, deadline, certifiable)
+            not_chain = e
+    graph_split = not_chain is not None and int(np.prod(region.shape)) > INPUT_SPLIT_DIMS
+    share = FALSIFY_SHARE
+    if graph_split:
+        from .bab_graph import GraphBabOptions
+        share = (graph_options or GraphBabOptions()).falsify_share
+    # 1. falsification
+    cex = _falsify(graph, region, spec, seed, stats, min(deadline, t0 + share * (deadline - t0)))
+    if cex is not None:
+        return done("sat", counterexample=(cex[0], cex[1]), evidence="checked", binary32_replays=cex[2])
+    if time.monotonic() > deadline:
+        return done("timeout")
+    # 2. the bounds and the search
+    if not_chain is not None:
+        stats["engine"] = f"generic ({not_chain})"
+        if graph_split:
+            return _graph_split(graph, region, spec, stats, done, deadline, certifiable, seed, graph_options)
+        return _generic(graph, region, spec, stats, done, deadline, certifiable)
     flat = int(np.prod(region.shape))
     lo, hi = region.lo.reshape(-1), region.hi.reshape(-1)
     on_cex = _replayer(graph, region, spec)
@@ -175,10 +185,9 @@ def _generic(graph, region, spec, stats, done, deadline, certifiable=False) -> V
     return _conclude(res, res.tree, graph, region, spec, stats, done)
 
 
-ROOT_ITERS = 50          # alpha-CROWN steps on the spec rows at the root of a graph relu split
 
 
-def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, seed=0) -> Verdict:
+def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, seed=0, options=None) -> Verdict:
     """Graphs with many inputs that are not chains of dense layers (convolutional,
     residual): ReLU-split BaB on the whole graph (:mod:`certnn.verify.bab_graph`).
     Root: CROWN intermediate bounds, alpha-CROWN on the spec rows alone (the
@@ -188,29 +197,40 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
     certificate leaf must prove every group."""
     from ..bounds.net import analyze
     from ..bounds.split import relu_inputs, split_bounds
-    from .bab_graph import group_score, relu_split_graph, root_bounds
+    from .bab_graph import GraphBabOptions, group_score, relu_split_graph, root_bounds
+    opt = options or GraphBabOptions()
     net = analyze(graph)
     if not relu_inputs(net):
         return _generic(graph, region, spec, stats, done, deadline, certifiable)
-    root = root_bounds(net, region, deadline=deadline)
-    if root is None or time.monotonic() > deadline:
-        return done("timeout")
+    search = dict(batch=opt.batch, iters=opt.iters, branching=opt.branching, topk=opt.topk)
     C, d, groups = spec.C[:1], spec.d[:1], spec.groups
     on_cex = _attack_replayer(graph, region, spec, seed)
-    if certifiable:
-        res = relu_split_graph(net, region, C, d, groups, root, deadline, on_cex, certifiable=True)
+    if certifiable:    # plain CROWN bounds: the ones the checker re-derives
+        root = root_bounds(net, region, deadline=deadline)
+        if root is None or time.monotonic() > deadline:
+            return done("timeout")
+        res = relu_split_graph(net, region, C, d, groups, root, deadline, on_cex, certifiable=True, **search)
         return _conclude(res, res.proof, graph, region, spec, stats, done)
-    sb = split_bounds(net, region, C, d, root, {}, iters=ROOT_ITERS, deadline=deadline)
+    root = root_bounds(net, region, opt.root, opt.root_iters, deadline=deadline,
+                       alpha_stop=time.monotonic() + opt.root_share * (deadline - time.monotonic()))
+    if root is None or time.monotonic() > deadline:
+        return done("timeout")
+    sb = split_bounds(net, region, C, d, root, {}, iters=opt.spec_iters, deadline=deadline)
     stats["alpha_crown_lb"] = float(group_score(sb.lb, groups)[0])
     per_group = [float(sb.lb[0, groups == g].max()) for g in range(spec.n_groups)]
     totals: dict = {}
     for g in sorted((g for g in range(spec.n_groups) if per_group[g] <= 0), key=lambda g: per_group[g]):
         rows = groups == g
         res = relu_split_graph(net, region, C[:, rows], d[:, rows], np.zeros(int(rows.sum()), int), root, deadline,
-                               on_cex, alphas={k: v[:, rows] for k, v in sb.alphas.items()}, root_iters=0)
+                               on_cex, alphas={k: v[:, rows] for k, v in sb.alphas.items()}, root_iters=0,
+                               refresh=opt.refresh, **search)
         for k, v in res.stats.items():
-            totals[k] = (max(totals.get(k, 0), v) if k == "max_depth" else totals.get(k, 0) + v) \
-                if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                totals[k] = v
+            elif k in ("root_lb", "worst_lb"):          # the weakest group's
+                totals[k] = min(totals.get(k, np.inf), v)
+            else:
+                totals[k] = max(totals.get(k, 0), v) if k == "max_depth" else totals.get(k, 0) + v
         if res.status != "unsat":
             res.stats = dict(totals, group=int(g))
             return _conclude(res, None, graph, region, spec, stats, done)
@@ -229,7 +249,8 @@ def _attack_replayer(graph, region, spec, seed, steps: int = 5, most: int = 8):
         reg = Region(np.repeat(region.lo, n, 0), np.repeat(region.hi, n, 0), region.norm,
                      None if region.center is None else np.repeat(region.center, n, 0), region.eps)
         sp = LinearSpec(np.repeat(spec.C, n, 0), np.repeat(spec.d, n, 0), spec.groups, spec.kind)
-        res = pgd(graph, reg, sp, steps=steps, restarts=1, seed=seed, x0=pts.reshape((n,) + region.shape))
+        res = pgd(graph, reg, sp, steps=steps, restarts=1, seed=seed, x0=pts.reshape((n,) + region.shape),
+                  binary32="hits")
         hit = np.flatnonzero(res.found_real)
         return res.x[hit[0]].reshape(-1) if hit.size else None
     return on_cex
@@ -249,7 +270,7 @@ def _replayer(graph, region, spec):
         x = np.clip(x, region.lo, region.hi)
         reg = Region(np.repeat(region.lo, n, 0), np.repeat(region.hi, n, 0))
         sp = LinearSpec(np.repeat(spec.C, n, 0), np.repeat(spec.d, n, 0), spec.groups, spec.kind)
-        f_real, _, _ = replay(graph, reg, sp, x)
+        f_real, _, _ = replay(graph, reg, sp, x, binary32="hits")
         hit = np.flatnonzero(f_real)
         return int(hit[0]) if hit.size else None
     return on_cex
@@ -272,7 +293,7 @@ def _falsify(graph, region, spec, seed, stats, deadline=None):
                      None if region.center is None else np.repeat(region.center, copies, 0), region.eps)
         sp = LinearSpec(np.repeat(spec.C, copies, 0), _targeted(spec, copies), spec.groups, spec.kind)
         if name == "pgd":
-            res = pgd(graph, reg, sp, seed=seed, deadline=deadline, **kw)
+            res = pgd(graph, reg, sp, seed=seed, deadline=deadline, binary32="hits", **kw)
         else:
             res = random_search(graph, reg, sp, seed=seed, **kw)
         stats[f"{name}_score"] = min(stats.get(f"{name}_score", np.inf), float(res.score.min()))
@@ -299,7 +320,8 @@ def _targeted(spec, copies: int) -> np.ndarray:
 TARGET_LIFT = 1e9
 
 
-def verify_property(graph, cases, timeout: float, seed: int = 0, certifiable: bool = False) -> Verdict:
+def verify_property(graph, cases, timeout: float, seed: int = 0, certifiable: bool = False,
+                    graph_options=None) -> Verdict:
     """A VNNLIB property: ``cases`` [(Region, LinearSpec)]; violated when any case is.
     ``sat`` on the first violated case; ``unsat`` when every case is; otherwise the
     first non-decided status (timeout before unknown)."""
@@ -315,7 +337,8 @@ def verify_property(graph, cases, timeout: float, seed: int = 0, certifiable: bo
         if time.monotonic() > deadline:
             verdicts.append(Verdict("timeout"))
             break
-        v = verify_case(graph, region, spec, timeout, seed=seed, mlp=mlp, deadline=deadline, certifiable=certifiable)
+        v = verify_case(graph, region, spec, timeout, seed=seed, mlp=mlp, deadline=deadline, certifiable=certifiable,
+                        graph_options=graph_options)
         verdicts.append(v)
         if v.status == "sat":
             break

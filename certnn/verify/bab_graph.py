@@ -45,7 +45,44 @@ from ..bounds.split import batch_region, relu_inputs, split_bounds, sweep
 from ..spec.region import Region
 
 BRANCHING = ("babsr", "fsb")
+ROOT_METHODS = ("crown", "alpha-crown")
 DOMAIN_BYTES = 1 << 30        # memory for the queue of open sub-problems
+
+
+@dataclass(frozen=True)
+class GraphBabOptions:
+    """The search's settings (``verify_case(..., graph_options=...)``).
+
+    ``root``: the whole region's intermediate bounds by CROWN, or by alpha-CROWN
+    with every unstable intermediate neuron's slopes optimized (``root_iters``
+    steps each, for at most ``root_share`` of the time left; alpha,beta-CROWN's
+    root). ``spec_iters``: the root's alpha-CROWN steps on the spec rows.
+    ``refresh``: each sub-problem's
+    intermediate bounds are recomputed by CROWN under its own splits and
+    intersected with its parent's (both are sound on the sub-problem, so is the
+    intersection). ``branching``/``topk``: see the module; ``batch``
+    sub-problems are bounded per round with ``iters`` joint alpha/beta steps.
+    ``falsify_share``: at most this share of a case's time goes to the attacks
+    before any bound (the search attacks its open sub-problems all along)."""
+    falsify_share: float = 0.1
+    root: str = "alpha-crown"
+    root_iters: int = 20
+    root_share: float = 0.3
+    spec_iters: int = 50
+    refresh: bool = False
+    branching: str = "babsr"
+    topk: int = 3
+    batch: int = 32
+    iters: int = 8
+
+    def __post_init__(self):
+        if self.root not in ROOT_METHODS:
+            raise ValueError(f"unknown root method {self.root!r}; use one of {', '.join(ROOT_METHODS)}")
+        if self.branching not in BRANCHING:
+            raise ValueError(f"unknown branching {self.branching!r}; use one of {', '.join(BRANCHING)}")
+        for name in ("root_share", "falsify_share"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)!r}")
 
 
 @dataclass
@@ -111,12 +148,13 @@ def group_score(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return np.min(np.stack([lb[:, groups == g].max(axis=1) for g in range(int(groups.max()) + 1)], 1), axis=1)
 
 
-def root_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, deadline: float | None = None):
+def root_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, deadline: float | None = None,
+                alpha_stop: float | None = None):
     """The whole region's bounds of every node CROWN needs, (1, *shape) each; None
-    when ``deadline`` passes first."""
+    when ``deadline`` passes first. alpha-CROWN takes no step past ``alpha_stop``."""
     try:
         b, _ = intermediate_bounds(net, region, "alpha-crown" if method == "alpha-crown" else "crown", iters,
-                                   deadline=deadline)
+                                   deadline=deadline, alpha_stop=alpha_stop)
     except TimeoutError:
         return None
     return b
@@ -125,12 +163,14 @@ def root_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20
 def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, groups: np.ndarray, root: dict,
                      deadline: float, on_cex=None, *, alphas: dict | None = None, certifiable: bool = False,
                      batch: int = 32, iters: int = 20, root_iters: int = 50, branching: str = "babsr",
-                     topk: int = 3) -> GraphSplitResult:
+                     topk: int = 3, refresh: bool = False) -> GraphSplitResult:
     """Decide ``C y + d`` (C (1, K, out), d (1, K), ``groups`` (K,)) over the one-example
     ``region``: unsat when every sub-problem has every group with a positive row.
     ``root``: bounds valid on the whole region ((1, *shape), see :func:`root_bounds`);
     ``alphas``: spec slopes to start from ((1, K, *shape) per relu). ``on_cex(points)``
-    gets flat candidate inputs (n, d) and returns a replayed counterexample or None."""
+    gets flat candidate inputs (n, d) and returns a replayed counterexample or None.
+    ``refresh``: each sub-problem's intermediate bounds are CROWN's under its splits
+    intersected with its parent's (nodes before the first split reused)."""
     if branching not in BRANCHING:
         raise ValueError(f"unknown branching {branching!r}; use one of {', '.join(BRANCHING)}")
     zs = list(relu_inputs(net))
@@ -139,7 +179,8 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
              "rounds": 0, "infeasible": 0}
     proof = GraphReluProof(zs) if certifiable else None
     splits0 = {z: np.zeros((1,) + net.shape(z), np.int8) for z in zs}
-    inter0 = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in root.items() if k != net.input} if certifiable else None
+    inter0 = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in root.items() if k != net.input} \
+        if certifiable or refresh else None
     sb = split_bounds(net, region, C, d, root, splits0, alphas, None, iters=root_iters, deadline=deadline)
     stats["root_lb"] = float(group_score(sb.lb, groups)[0])
     dom = _Doms(splits0, _f32(sb.alphas), _f32(sb.betas), _f32(sb.scores), sb.lb, np.zeros(1, np.int64),
@@ -148,7 +189,8 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
         if proof is not None:
             _add_leaves(proof, dom, [0], sb)
         return GraphSplitResult("unsat", stats, proof=proof)
-    per_dom_bytes = sum(v[0].nbytes for d_ in (dom.splits, dom.alphas, dom.betas, dom.scores) for v in d_.values())
+    per_dom_bytes = sum(v[0].nbytes for d_ in (dom.splits, dom.alphas, dom.betas, dom.scores) for v in d_.values()) \
+        + (0 if dom.inter is None else sum(2 * v[0][0].nbytes for v in dom.inter.values()))
     max_domains = max(64, DOMAIN_BYTES // max(1, per_dom_bytes))
     if on_cex is not None and sb.x is not None:
         x = on_cex(_worst_points(sb.x, sb.lb, region))
@@ -157,7 +199,8 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
     per_dom = 0.0
     while dom is not None and len(dom):
         if time.monotonic() > deadline:
-            return GraphSplitResult("timeout", dict(stats, open=len(dom)))
+            return GraphSplitResult("timeout", dict(stats, open=len(dom),
+                                                    worst_lb=float(group_score(dom.lb, groups).min())))
         if len(dom) > max_domains:
             return GraphSplitResult("unknown", dict(stats, reason="too many open sub-problems"))
         order = np.argsort(group_score(dom.lb, groups), kind="stable")
@@ -176,8 +219,10 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
         stats["bounded"] += m
         stats["max_depth"] = max(stats["max_depth"], int(kids.depth.max()))
         kroot, infeasible = root, np.zeros(m, bool)
-        if certifiable:
-            kroot, _ = intermediate_bounds(net, batch_region(region, m), "crown", splits=kids.splits)
+        if certifiable or refresh:
+            # certifiable: from scratch, as the checker re-derives them; else within the parent's
+            kroot, _ = intermediate_bounds(net, batch_region(region, m), "crown", splits=kids.splits,
+                                           known=None if certifiable else kids.inter)
             kroot = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in kroot.items()}
             infeasible = np.zeros(m, bool)
             for k, (lo, hi) in kroot.items():

@@ -1,0 +1,71 @@
+"""The graph ReLU split's settings: the alpha-CROWN root (time-boxed) holds on
+dense samples, per-sub-problem refreshed intermediate bounds give unsat answers
+that hold on dense samples, and bad settings are refused."""
+
+import time
+
+import numpy as np
+import pytest
+
+from certnn.bounds.crown import intermediate_bounds
+from certnn.bounds.net import analyze
+from certnn.verify.bab import verify_case
+from certnn.verify.bab_graph import GraphBabOptions, relu_split_graph, root_bounds
+from tests.verify.test_bab_graph import _case, _samples
+
+
+def test_alpha_root_holds_on_samples_and_is_tighter_than_crown():
+    g, region, _ = _case(0, 0.5)
+    net = analyze(g)
+    crown = root_bounds(net, region)
+    alpha = root_bounds(net, region, "alpha-crown", 10)
+    _, _, vals = _samples(net, region, 6000, np.random.default_rng(1))
+    gain = 0.0
+    for n, (lo, hi) in alpha.items():
+        if n == net.input:
+            continue
+        v = np.asarray(vals[n]).reshape(6000, -1)       # (the evaluator's rounding: 4e-8 on the first node)
+        assert np.all(v >= lo.reshape(-1) - 1e-6) and np.all(v <= hi.reshape(-1) + 1e-6)
+        gain += float(np.sum(lo - crown[n][0]) + np.sum(crown[n][1] - hi))
+    assert gain > 0
+
+
+def test_alpha_stop_in_the_past_gives_crown_bounds():
+    g, region, _ = _case(1, 0.5)
+    net = analyze(g)
+    crown, _ = intermediate_bounds(net, region, "crown")
+    stopped, _ = intermediate_bounds(net, region, "alpha-crown", 50, alpha_stop=time.monotonic() - 1)
+    for n in crown:
+        np.testing.assert_allclose(stopped[n][0], crown[n][0], rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(stopped[n][1], crown[n][1], rtol=1e-10, atol=1e-10)
+
+
+def test_refreshed_sub_problems_give_unsat_answers_that_hold():
+    decided = 0
+    for seed, eps in ((0, 0.5), (2, 0.5)):
+        g, region, spec = _case(seed, eps)
+        net = analyze(g)
+        res = relu_split_graph(net, region, spec.C, spec.d, spec.groups, root_bounds(net, region),
+                               time.monotonic() + 20, None, refresh=True, batch=8, iters=10, root_iters=20)
+        if res.status == "unsat":
+            decided += 1
+            assert res.stats["branches"] > 0
+            _, y, _ = _samples(net, region, 8000, np.random.default_rng(seed + 11))
+            assert np.all((y @ spec.C[0].T + spec.d[0]).min(axis=0) > 0)
+    assert decided == 2
+
+
+@pytest.mark.parametrize("opts", [GraphBabOptions(), GraphBabOptions(root="crown", refresh=True, branching="fsb")])
+def test_verify_case_with_options_decides_a_branching_case(opts):
+    g, region, spec = _case(0, 0.5)
+    v = verify_case(g, region, spec, 30, graph_options=opts)
+    assert v.status == "unsat"
+    _, y, _ = _samples(analyze(g), region, 4000, np.random.default_rng(5))
+    assert np.all((y @ spec.C[0].T + spec.d[0]).min(axis=0) > 0)
+
+
+@pytest.mark.parametrize("bad", [dict(root="ibp"), dict(branching="random"), dict(root_share=0.0),
+                                 dict(falsify_share=1.5)])
+def test_bad_options_are_refused(bad):
+    with pytest.raises(ValueError):
+        GraphBabOptions(**bad)
