@@ -195,9 +195,13 @@ def pgd(graph, region: Region, spec: LinearSpec, steps: int = 20, restarts: int 
 
 
 def random_search(graph, region: Region, spec: LinearSpec, samples: int = 1000, seed: int = 0,
-                  chunk: int = 256) -> AttackResult:
+                  chunk: int = 256, faces: float = 0.0) -> AttackResult:
     """Uniform sampling of the region (per example), keeping the lowest score.
-    Cheap and gradient-free; a first falsification pass for low-dimensional inputs."""
+    Cheap and gradient-free; a first falsification pass for low-dimensional inputs.
+    ``faces``: the share of the samples (boxes only) with each coordinate moved to
+    its lower or upper bound with probability 1/3 (the faces and corners, where
+    uniform samples almost never land and the extremes of a piecewise-linear net
+    often lie)."""
     rng = np.random.default_rng(seed)
     n = region.n
     best_x = np.array(region.center if region.center is not None else (region.lo + region.hi) / 2, np.float64)
@@ -209,6 +213,11 @@ def random_search(graph, region: Region, spec: LinearSpec, samples: int = 1000, 
         while done < samples:
             m = min(chunk, samples - done)
             pts = rng.uniform(np.repeat(reg.lo, m, 0), np.repeat(reg.hi, m, 0))
+            if faces > 0 and reg.norm not in ("2", "1"):
+                snap = rng.random(pts.shape) < 1 / 3
+                snap[rng.random(m) >= faces] = False
+                side = np.where(rng.random(pts.shape) < 0.5, np.repeat(reg.lo, m, 0), np.repeat(reg.hi, m, 0))
+                pts = np.where(snap, side, pts)
             if reg.norm in ("2", "1"):
                 pts = _project(pts, Region(pts * 0 + reg.lo, pts * 0 + reg.hi, reg.norm,
                                            np.repeat(reg.center, m, 0), reg.eps))

@@ -10,6 +10,10 @@ from certnn import run
 from certnn.verify.attacks import pgd, random_search, violation_score
 from certnn.verify.robustness import verify_robustness
 
+from certnn import nn
+from certnn.ir import trace
+from certnn.ir.passes import optimize
+
 from ._models import mlp_graph, toy_graph, toy_region, toy_spec
 
 
@@ -76,6 +80,22 @@ def test_random_search_replays():
     assert region.contains(res.x).all()
     y = np.asarray(run(g, res.x)).reshape(3, -1)
     assert np.array_equal(res.found_real, spec.violated(y))
+
+
+def test_face_samples_find_a_violation_only_at_a_corner():
+    """y = x0 + x1 + x2 on [0, 1]^3 is unsafe only where y >= 2.999: a corner
+    region of volume 2e-10 that uniform samples miss and face samples hit."""
+    m = nn.Sequential(nn.Linear(3, 1, bias=False)).eval()
+    m.load_state_dict({"0.weight": np.ones((1, 3), np.float32)})
+    g, _ = trace(m, np.zeros((1, 3), np.float32))
+    g = optimize(g)
+    region = Region.box(np.zeros((1, 3)), np.ones((1, 3)))
+    spec = LinearSpec(np.array([[[-1.0]]]), np.array([[2.999]]), np.array([0]))   # safe: 2.999 - y > 0
+    plain = random_search(g, region, spec, samples=3000, seed=0, chunk=1000)
+    faces = random_search(g, region, spec, samples=3000, seed=0, chunk=1000, faces=0.5)
+    assert not plain.found_real[0]
+    assert faces.found_real[0] and region.contains(faces.x).all()
+    assert float(np.asarray(run(g, faces.x)).ravel()[0]) >= 2.999
 
 
 @pytest.mark.parametrize("semantics", ["real", "binary32"])

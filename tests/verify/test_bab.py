@@ -72,6 +72,50 @@ def test_cheap_benchmark_instances(cat, onnx, prop, expected, mode):
         assert case["mode"] == mode and case["branches"] > 0
 
 
+ACAS_PROP_7 = """; ACAS Xu property 7 (Katz et al. 2017) on normalised inputs: strong left or
+; strong right is never the advice (the lowest score)
+(declare-const X_0 Real)
+(declare-const X_1 Real)
+(declare-const X_2 Real)
+(declare-const X_3 Real)
+(declare-const X_4 Real)
+(declare-const Y_0 Real)
+(declare-const Y_1 Real)
+(declare-const Y_2 Real)
+(declare-const Y_3 Real)
+(declare-const Y_4 Real)
+(assert (<= X_0 0.679857769))
+(assert (>= X_0 -0.328422877))
+(assert (<= X_1 0.499999896))
+(assert (>= X_1 -0.499999896))
+(assert (<= X_2 0.499999896))
+(assert (>= X_2 -0.499999896))
+(assert (<= X_3 0.5))
+(assert (>= X_3 -0.5))
+(assert (<= X_4 0.5))
+(assert (>= X_4 -0.5))
+(assert (or (and (<= Y_3 Y_0) (<= Y_3 Y_1) (<= Y_3 Y_2))
+            (and (<= Y_4 Y_0) (<= Y_4 Y_1) (<= Y_4 Y_2))))
+"""
+
+
+@needs_bench
+def test_acas_property_7_violation_at_a_face_is_found(tmp_path):
+    """On 1_9 the violations (about 4e-4 deep) lie on faces of the box: PGD from the
+    centre and random starts end short of them; face samples find one."""
+    prop = tmp_path / "prop_7.vnnlib"
+    prop.write_text(ACAS_PROP_7)
+    onnx = VNN / "acasxu" / "onnx" / "ACASXU_run2a_1_9_batch_2000.onnx"
+    with threadpool_limits(limits=1, user_api="blas"):
+        v = run_instance(onnx, prop, 60)
+    assert v.status == "sat", v.stats
+    graph, _, cases = load_instance(onnx, prop)
+    x, _ = v.counterexample
+    region, spec = cases[0]
+    y = np.asarray(run(graph, x[None], semantics="real")).reshape(1, -1)
+    assert region.contains(x[None])[0] and spec.violated(y)[0]
+
+
 # ---------------------------------------------------------------------------- the engine
 
 def test_chain_engine_matches_certnn_crown():
