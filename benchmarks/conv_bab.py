@@ -18,7 +18,7 @@ with f cycling through 0.1, 0.2, 0.35 (oval21's properties are
 the ones BaB closes within minutes, not the hopeless ones near eps_a). Expected answers are not known (``-``).
 Writes ``<dir>/net.onnx``, ``<dir>/vnnlib/*.vnnlib``, ``<dir>/instances.csv`` and
 ``<dir>/selection.json`` (the radii found). Default dir:
-``/tmp/certnn-conv-bab-dev`` (generated, never committed).
+``certnn-conv-bab-dev`` in the system's temporary folder (generated, never committed).
 
 ``run``: every instance under each configuration of :class:`GraphBabOptions`
 (``before``: the engine as it was, ``after``: the current defaults) in the same
@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -281,7 +282,8 @@ def resnet_root(args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cmd", choices=("make", "run", "resnet-root"))
-    ap.add_argument("--dir", default="/tmp/certnn-conv-bab-dev", help="the generated dev set (not committed)")
+    ap.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "certnn-conv-bab-dev"),
+                    help="the generated dev set (not committed)")
     ap.add_argument("--images", type=int, default=60)
     ap.add_argument("--count", type=int, default=15)
     ap.add_argument("--train-images", type=int, default=20000)

@@ -102,14 +102,15 @@ def test_split_bounds_hold_on_their_subdomains(seed):
         assert np.all(rows.min(axis=0) >= sb.lb[i] - 1e-9)
 
 
-@pytest.mark.parametrize("branching", ["babsr", "fsb"])
-def test_unsat_answers_hold_on_dense_samples(branching):
+@pytest.mark.parametrize("options", [{"branching": "babsr"}, {"branching": "fsb"}, {"refresh": True}],
+                         ids=["babsr", "fsb", "refreshed-sub-problems"])
+def test_unsat_answers_hold_on_dense_samples(options):
     decided = 0
     for seed, eps in ((0, 0.5), (2, 0.5)):
         g, region, spec = _case(seed, eps)
         net = analyze(g)
         res = relu_split_graph(net, region, spec.C, spec.d, spec.groups, root_bounds(net, region),
-                               time.monotonic() + 20, None, branching=branching, batch=8, iters=10, root_iters=20)
+                               time.monotonic() + 20, None, batch=8, iters=10, root_iters=20, **options)
         if res.status == "unsat":
             decided += 1
             assert res.stats["branches"] > 0
