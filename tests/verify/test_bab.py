@@ -352,8 +352,9 @@ def test_tried_dims_picks_the_dimension_with_the_best_mean_half():
     sg = [np.zeros((6, w), np.int8) for w in mlp.widths]
     cand = _candidate_dims(lo, hi, np.zeros((6, 1, 3)), region.hi[0] - region.lo[0])
     root = region.hi[0] - region.lo[0]
-    got, kid_lb, _, _ = _tried_dims(mlp, lo, hi, sg, spec.C[0], spec.d[0], spec.groups, cand, np.full(6, -np.inf), root)
-    # a parent score above every half: no dimension gains, the widest relative to the root wins
+    got, kid_lb, _, _ = _tried_dims(mlp, lo, hi, sg, spec.C[0], spec.d[0], spec.groups, cand, np.full(6, -1e3), root)
+    # a parent score above every half: no dimension gains (nor under MIN_GAIN), the
+    # widest relative to the root wins
     tie, _, _, _ = _tried_dims(mlp, lo, hi, sg, spec.C[0], spec.d[0], spec.groups, cand, np.full(6, 1e3), root)
     assert (tie == np.argmax((hi - lo) / root, axis=1)).all()
     for i in range(6):
