@@ -72,9 +72,14 @@ def _score_grad(graph, x: np.ndarray, spec: LinearSpec):
     return best, grads.get(inp, np.zeros_like(x))
 
 
+def fixed_batch(graph) -> int | None:
+    """The graph input's fixed batch size, or None when any batch is accepted."""
+    return graph.inputs[0].shape[0] if graph.inputs[0].shape else None
+
+
 def _batched(graph, n: int):
     """Example batches the graph accepts (a fixed batch dimension forces one at a time)."""
-    b = graph.inputs[0].shape[0] if graph.inputs[0].shape else None
+    b = fixed_batch(graph)
     step = n if b is None else b
     if b is not None and n % b:
         raise CertnnError(f"the model's input has a fixed batch size {b}; cannot attack {n} examples")
@@ -206,7 +211,7 @@ def random_search(graph, region: Region, spec: LinearSpec, samples: int = 1000, 
     n = region.n
     best_x = np.array(region.center if region.center is not None else (region.lo + region.hi) / 2, np.float64)
     best_s = violation_score(spec, np.asarray(run(graph, best_x, semantics="real")).reshape(n, -1))
-    fixed = graph.inputs[0].shape and graph.inputs[0].shape[0] is not None
+    fixed = fixed_batch(graph) is not None
     for i in range(n):
         reg, sp = region.rows(slice(i, i + 1)), spec.rows(slice(i, i + 1))
         done = 0

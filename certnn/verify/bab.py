@@ -33,7 +33,7 @@ import numpy as np
 
 from ..spec.region import Region
 from ..spec.linear import LinearSpec
-from .attacks import pgd, random_search, replay
+from .attacks import fixed_batch, pgd, random_search, replay
 from .bab_mlp import NotAChain, extract_chain
 
 STATUSES = ("sat", "unsat", "timeout", "unknown")
@@ -185,8 +185,6 @@ def _generic(graph, region, spec, stats, done, deadline, certifiable=False) -> V
     return _conclude(res, res.tree, graph, region, spec, stats, done)
 
 
-
-
 def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, seed=0, options=None) -> Verdict:
     """Graphs with many inputs that are not chains of dense layers (convolutional,
     residual): ReLU-split BaB on the whole graph (:mod:`certnn.verify.bab_graph`).
@@ -289,8 +287,8 @@ def _falsify(graph, region, spec, seed, stats, deadline=None):
         # low-dimensional: many samples (faces and corners included), then small PGD
         # steps from the best of them (ACAS Xu 1_9 property 7: a violation of 4e-4 at a
         # face that PGD from the centre and random starts ends 5e-4 short of)
-        batched = not (graph.inputs[0].shape and graph.inputs[0].shape[0] is not None)
-        tries[1:1] = [("random", 1, dict(samples=40000 if batched else 2000, chunk=4096, faces=0.5)),
+        many = 40000 if fixed_batch(graph) is None else 2000      # a fixed batch runs one sample at a time
+        tries[1:1] = [("random", 1, dict(samples=many, chunk=4096, faces=0.5)),
                       ("refine", 1, dict(steps=150, restarts=1, step_size=0.05))]
     best = None
     for name, copies, kw in tries:

@@ -9,7 +9,8 @@ believed). Every few rounds PGD runs from the worst boxes. The dimension is
 chosen by bounding both halves along every dimension (up to TRY_DIMS of them:
 half by ``width * sum_rows |coefficient of x|``, how much that dimension's width
 costs the linear bound, half the widest relative to the root) and taking the
-best mean; the halves' bounds are kept, so a child is not bounded twice.
+best mean, or the widest relative to the root when no split gains MIN_GAIN of
+the score; the halves' bounds are kept, so a child is not bounded twice.
 
 The leaves use plain CROWN with the adaptive slopes and no bounds carried over
 from parents, so the independent checker (which runs the same relaxation in
@@ -244,8 +245,9 @@ def _crown(mlp, lo, hi, sg, C, d):
 def _tried_dims(mlp, lo, hi, sg, C, d, groups, cand, parent, root_width):
     """Per box, the dimension (among its candidates ``cand`` (n, m)) whose halving gives
     the best mean bound of the two halves (``parent``: the box's own CROWN score, (n,)):
-    both halves along every candidate bounded
-    by CROWN in one batched call (2 m boxes per box). Returns (dim (n,), and for the
+    both halves along every candidate bounded by CROWN in one batched call (2 m boxes
+    per box); a gain under MIN_GAIN of the parent's score falls back to the dimension
+    widest relative to ``root_width``. Returns (dim (n,), and for the
     chosen low and high halves: lb (2, n, K), lam_x (2, n, K, d), signs [per half:
     per layer (n, width)]), so the children are not bounded again.
 
@@ -273,7 +275,7 @@ def _tried_dims(mlp, lo, hi, sg, C, d, groups, cand, parent, root_width):
     # narrow to matter wins by default); ties (e.g. both halves proved): the dimension
     # widest relative to the root; a point dimension cannot be split
     score = np.maximum(_group_score(lb, groups).reshape(n, m, 2), parent[:, None, None]).mean(axis=2)
-    rel = np.take_along_axis((hi - lo) / np.where(root_width > 0, root_width, 1.0), cand, 1)
+    rel = np.take_along_axis(_relative_width(lo, hi, root_width), cand, 1)
     j = np.argmax(np.where(rel > 0, score + 1e-9 * rel, -np.inf), axis=1)
     # a gain under MIN_GAIN * |parent| is no signal (one level of splitting may not show
     # what two would): then the dimension widest relative to the root. Without this,
@@ -286,16 +288,20 @@ def _tried_dims(mlp, lo, hi, sg, C, d, groups, cand, parent, root_width):
             [[x[p] for x in ksg] for p in pick])
 
 
+def _relative_width(lo, hi, root_width) -> np.ndarray:
+    """Each box's widths as shares of the root box's (a point dimension of the root: 0)."""
+    return (hi - lo) / np.where(root_width > 0, root_width, 1.0)
+
+
 def _candidate_dims(lo, hi, lam_x, root_width, most: int = TRY_DIMS) -> np.ndarray:
     """(n, m) dimensions worth trying per box: all of them up to ``most``; otherwise
-    the ``most // 2`` with the largest ``width * |coefficient|`` and then the widest
-    relative to the root box (the score's blind spot)."""
+    the ``(most + 1) // 2`` with the largest ``width * |coefficient|``, then the
+    widest relative to the root box (the score's blind spot)."""
     n, k = lo.shape
     if k <= most:
         return np.broadcast_to(np.arange(k), (n, k))
-    width = hi - lo
-    cheap = np.argsort(-(width * np.abs(lam_x).sum(axis=1)), axis=1)
-    rel = np.argsort(-(width / np.where(root_width > 0, root_width, 1.0)), axis=1)
+    cheap = np.argsort(-((hi - lo) * np.abs(lam_x).sum(axis=1)), axis=1)
+    rel = np.argsort(-_relative_width(lo, hi, root_width), axis=1)
     out = np.empty((n, most), np.int64)
     for i in range(n):
         out[i] = list(dict.fromkeys(list(cheap[i, :(most + 1) // 2]) + list(rel[i, :most])))[:most]
