@@ -67,7 +67,7 @@ def train_net(torch, depth: int, x, y, epochs: int = 3):
     return net.eval()
 
 
-def build_category(folder: Path, nets: list[str], timeout: float) -> dict:
+def build_category(folder: Path, nets: list[str]) -> dict:
     import torch
     from certnn.data.mnist import load_mnist
     torch.manual_seed(0)
@@ -85,7 +85,7 @@ def build_category(folder: Path, nets: list[str], timeout: float) -> dict:
     (folder / "onnx").mkdir(exist_ok=True)
     for p in props:
         (folder / "vnnlib" / p.name).write_bytes(p.read_bytes())
-    info, rows = {}, ["onnx,vnnlib,timeout_s,expected"]
+    info = {}
     for name in nets:
         depth = int(name.split("x")[1])
         t0 = time.monotonic()
@@ -96,9 +96,16 @@ def build_category(folder: Path, nets: list[str], timeout: float) -> dict:
         torch.onnx.export(net, torch.tensor(xte[:1]), str(folder / onnx_name), input_names=["0"],
                           opset_version=13, dynamo=False)
         info[name] = {"test_accuracy": acc, "train_seconds": round(time.monotonic() - t0, 1)}
-        rows += [f"{onnx_name},vnnlib/{p.name},{timeout:g}," for p in props]
-    (folder / "instances.csv").write_text("\n".join(rows) + "\n")
     return info
+
+
+def write_instances(folder: Path, nets: list[str], timeout: float) -> None:
+    """instances.csv: every network with every property, at ``timeout`` seconds."""
+    props = sorted((folder / "vnnlib").glob("prop_*.vnnlib"),
+                   key=lambda p: (float(p.stem.split("_")[2]), int(p.stem.split("_")[1])))
+    rows = ["onnx,vnnlib,timeout_s,expected"]
+    rows += [f"onnx/mnist-net_{name}.onnx,vnnlib/{p.name},{timeout:g}," for name in nets for p in props]
+    (folder / "instances.csv").write_text("\n".join(rows) + "\n")
 
 
 def main() -> None:
@@ -115,10 +122,11 @@ def main() -> None:
     info_path = folder / "networks.json"
     if args.rebuild or not info_path.exists() or json.loads(info_path.read_text()).get("nets") != nets:
         t0 = time.monotonic()
-        info = build_category(folder, nets, args.timeout)
+        info = build_category(folder, nets)
         info_path.write_text(json.dumps({"nets": nets, "info": info}))
         print(f"built {folder} in {time.monotonic() - t0:.0f} s: {info}")
     info = json.loads(info_path.read_text())["info"]
+    write_instances(folder, nets, args.timeout)
     cmd = [sys.executable, "-m", "certnn", "vnncomp", "suite", str(folder / "instances.csv"), "--json",
            "--no-progress", "--jobs", str(args.jobs), "--timeout-cap", str(args.timeout)]
     if args.limit:
