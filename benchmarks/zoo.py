@@ -253,6 +253,13 @@ def markdown_table(doc: dict) -> str:
         lines.append(f"| {name} | {t.get('metric', '')} | {value} | {target} | "
                      f"{t['wall_seconds']:.0f} | {t['train_seconds_per_epoch']:.0f} | {step} | {ratio} | {cpu} |" if t else
                      f"| {name} | | | | | | {step} | {ratio} | {cpu} |")
+    lms = [(n, row["train"]) for n, row in doc["models"].items() if "baselines" in row.get("train", {})]
+    if lms:
+        lines += ["", "| model | params | steps x tokens | val bits/char | unigram | bigram | wall (s) | CPU (s) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {n} | {t['params']:,} | {t['steps']} x {t['tokens_per_step']} | {t['value']:.3f} | "
+                  f"{t['baselines']['unigram_bits_per_char']:.3f} | {t['baselines']['bigram_bits_per_char']:.3f} | "
+                  f"{t['wall_seconds']:.0f} | {t.get('command_cpu_s', float('nan')):.0f} |" for n, t in lms]
     ver = [(n, v) for n, row in doc["models"].items() for v in row.get("verified", [])]
     if ver:
         lines += ["", "| model | eps | method | n | clean | verified | PGD | seconds |", "|---|---|---|---|---|---|---|---|"]
