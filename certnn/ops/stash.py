@@ -25,14 +25,16 @@ class Stash:
         self.max_bytes, self.nbytes = max_bytes, 0
         self._entries: OrderedDict = OrderedDict()   # (id(array), key) -> (weakref, value)
 
-    def put(self, array: np.ndarray, key, value: np.ndarray) -> None:
+    def put(self, array: np.ndarray, key, value) -> None:
+        """Keep ``value`` (an array or a tuple of arrays) for ``array`` and ``key``."""
         k = (id(array), key)
         self._drop(k)
-        if value.nbytes > self.max_bytes:
+        size = _nbytes(value)
+        if size > self.max_bytes:
             return
         ref = weakref.ref(array, lambda r, k=k: self._drop(k, r))
-        self._entries[k] = (ref, value)
-        self.nbytes += value.nbytes
+        self._entries[k] = (ref, value, size)
+        self.nbytes += size
         while self.nbytes > self.max_bytes:
             self._drop(next(iter(self._entries)))
 
@@ -45,8 +47,13 @@ class Stash:
         e = self._entries.get(k)
         if e is not None and (ref is None or e[0] is ref):
             del self._entries[k]
-            self.nbytes -= e[1].nbytes
+            self.nbytes -= e[2]
 
     def clear(self) -> None:
+        """Forget every entry."""
         self._entries.clear()
         self.nbytes = 0
+
+
+def _nbytes(value) -> int:
+    return sum(v.nbytes for v in value) if isinstance(value, tuple) else value.nbytes
