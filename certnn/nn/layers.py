@@ -93,11 +93,16 @@ class BatchNorm2d(Module):
         if not self.training:
             return F.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
         y = F.batch_norm_train(x, self.weight, self.bias, self.eps)
-        mean, var = batch_moments(x.data, float(self.eps))        # what the op normalised with
-        n, m = x.data.size // self.num_features, self.momentum
+        self.update_running_stats(x.data)
+        return y
+
+    def update_running_stats(self, x: np.ndarray) -> None:
+        """The running averages' update after ``batch_norm_train`` normalised x (a
+        compiled training-mode module calls it too)."""
+        mean, var = batch_moments(x, float(self.eps))        # what the op normalised with
+        n, m = x.size // self.num_features, self.momentum
         self.running_mean.data[...] = (1 - m) * self.running_mean.data + m * mean
         self.running_var.data[...] = (1 - m) * self.running_var.data + m * (var * (n / max(n - 1, 1)))
-        return y
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
