@@ -316,7 +316,7 @@ def _bnt_stashed(x, eps):
     hit = _MOMENTS.get(x, eps)
     if hit is not None:
         return hit
-    axes, mean, var, r, xhat = _bnt_parts(x, eps)
+    _, mean, var, r, xhat = _bnt_parts(x, eps)
     return xhat, r, mean, var
 
 
