@@ -60,11 +60,14 @@ def train_group():
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--limit-train", default=None, type=click.IntRange(min=1))
 @click.option("--limit-test", default=None, type=click.IntRange(min=1))
+@click.option("--validation", default=None, type=click.IntRange(min=1),
+              help="Score on the last N training rows instead of the test set (for choosing hyper-parameters).")
 @click.option("--data", "data_dir", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--no-progress", is_flag=True)
 def train_mnist_cmd(target_epsilon, noise_multiplier, delta, epochs, sample_rate, features, groups, accountant,
-                    max_grad_norm, lr, momentum, seed, limit_train, limit_test, data_dir, as_json, no_progress):
+                    max_grad_norm, lr, momentum, seed, limit_train, limit_test, validation, data_dir, as_json,
+                    no_progress):
     """DP-SGD on MNIST (TF Privacy's CNN, or ScatterNet + linear with --features scatter); prints epsilon
     under both accountants and test accuracy."""
     from ..theory.dp_train import DPConfig, train_dp_mnist
@@ -72,7 +75,7 @@ def train_mnist_cmd(target_epsilon, noise_multiplier, delta, epochs, sample_rate
     cfg = DPConfig(epochs=epochs, sample_rate=sample_rate, noise_multiplier=noise_multiplier,
                    target_epsilon=target_epsilon, accountant=accountant, features=features, groups=groups,
                    max_grad_norm=max_grad_norm, lr=lr, momentum=momentum,
-                   delta=delta, seed=seed, limit_train=limit_train, limit_test=limit_test)
+                   delta=delta, seed=seed, limit_train=limit_train, limit_test=limit_test, validation=validation)
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     bar = _progress(not no_progress and sys.stderr.isatty())
     try:
@@ -83,7 +86,8 @@ def train_mnist_cmd(target_epsilon, noise_multiplier, delta, epochs, sample_rate
     if as_json:
         click.echo(json.dumps(r))
     else:
-        click.echo(f"{r['model']}: test accuracy {r['test_accuracy']:.4f}  noise multiplier {r['noise_multiplier']:.4f}  "
+        scored = "test accuracy" if validation is None else "validation accuracy"
+        click.echo(f"{r['model']}: {scored} {r['test_accuracy']:.4f}  noise multiplier {r['noise_multiplier']:.4f}  "
                    f"{r['steps']} steps  epsilon {r['epsilon_rdp']:.4f} (RDP), {r['epsilon_pld']:.4f} (PLD) "
                    f"at delta {delta:g}")
 

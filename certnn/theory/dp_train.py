@@ -62,6 +62,7 @@ class DPConfig:
     seed: int = 0
     limit_train: int | None = None
     limit_test: int | None = None
+    validation: int | None = None            # set: score on the last this-many training rows, not the test set
 
     def __post_init__(self):
         if self.features not in RECIPES:
@@ -103,7 +104,13 @@ def _train(cfg, data_dir, progress, log):
     if cfg.features == "scatter":
         log("ScatterNet features (J = 2, L = 8; computed once, then read from the cache)")
     xtr, ytr = mnist_inputs(cfg, data_dir, "train", cfg.limit_train)
-    xte, yte = mnist_inputs(cfg, data_dir, "test", cfg.limit_test)
+    if cfg.validation is None:
+        xte, yte = mnist_inputs(cfg, data_dir, "test", cfg.limit_test)
+    elif 0 < cfg.validation < len(xtr):       # hyper-parameters are chosen without the test set
+        v = len(xtr) - cfg.validation
+        xtr, ytr, xte, yte = xtr[:v], ytr[:v], xtr[v:][:cfg.limit_test], ytr[v:][:cfg.limit_test]
+    else:
+        raise CertnnError(f"--validation must be between 1 and {len(xtr) - 1} training rows, got {cfg.validation}")
     features_seconds = time.perf_counter() - t0
     steps_per_epoch = max(1, round(1 / cfg.sample_rate))
     planned = steps_for(cfg.epochs, cfg.sample_rate)
@@ -138,6 +145,7 @@ def _train(cfg, data_dir, progress, log):
     return {"model": MODELS[cfg.features], "test_accuracy": history[-1]["test_accuracy"] if history else None,
             "epochs": cfg.epochs, "steps": dp.steps, "noise_multiplier": sigma,
             "epsilon_rdp": report.epsilon_rdp, "epsilon_pld": report.epsilon_pld, "delta": cfg.delta,
+            "scored_on": "test" if cfg.validation is None else f"the last {cfg.validation} training rows",
             "privacy": report.to_dict(), "history": history, "config": asdict(cfg),
             "epoch_seconds": float(np.median([h["seconds"] for h in history])) if history else None,
             "features_seconds": features_seconds, "wall_seconds": time.perf_counter() - t0}

@@ -1,6 +1,7 @@
 """ScatterNet features for DP-SGD (Tramer & Boneh): the transform's defining
-properties, the per-example normalisation, per-example gradients of the linear
-model, and the privacy of a run as dp-accounting computes it directly."""
+properties, the per-example normalisation, the feature cache, per-example
+gradients of the linear model and the canary audit on its input shape (a
+training run through the CLI is in test_cli_dp)."""
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from certnn.optim import per_example_grads
 from certnn.random import manual_seed
 from certnn.tensor import Tensor
 from certnn.theory.audit import audit_dpsgd
-from certnn.theory.dp_train import DPConfig, scatter_linear, train_dp_mnist
+from certnn.theory.dp_train import scatter_linear
 from certnn.theory.scatter import CHANNELS, cached_scatter_features, group_normalise, scatter_features
 
 
@@ -72,22 +73,6 @@ def test_linear_per_example_gradients_equal_a_loop():
         F.cross_entropy(model(Tensor(x[n:n + 1])), y[n:n + 1]).backward()
         for g, p in zip(grads, model.parameters()):
             np.testing.assert_allclose(g[n], p.grad, rtol=1e-10, atol=1e-14)
-
-
-def test_scatter_run_learns_and_its_epsilon_is_dp_accountings(tmp_path, monkeypatch):
-    import dp_accounting as dpa
-    from dp_accounting import pld, rdp
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    cfg = DPConfig(features="scatter", epochs=4, sample_rate=64 / 320, noise_multiplier=1.1, limit_train=320,
-                   limit_test=200)
-    assert (cfg.max_grad_norm, cfg.momentum) == (0.1, 0.9)         # the recipe's, filled in
-    r = train_dp_mnist(cfg, log=lambda s: None)
-    assert r["model"] == "scatternet-linear" and r["steps"] == 20
-    assert r["test_accuracy"] > 0.6                                  # chance: 0.1
-    event = dpa.SelfComposedDpEvent(dpa.PoissonSampledDpEvent(64 / 320, dpa.GaussianDpEvent(1.1)), 20)
-    for acc, key in ((rdp.RdpAccountant(), "epsilon_rdp"), (pld.PLDAccountant(), "epsilon_pld")):
-        acc.compose(event)
-        assert r[key] == pytest.approx(acc.get_epsilon(1e-5), rel=1e-12)
 
 
 def test_audit_on_scatter_features_is_consistent():
