@@ -72,9 +72,12 @@ def group_normalise(features: np.ndarray, groups: int = GROUPS, eps: float = 1e-
     n, c = features.shape[:2]
     if groups < 1 or c % groups:
         raise CertnnError(f"--groups must divide the {c} scattering channels, got {groups}")
-    g = features.reshape(n, groups, -1).astype(np.float64)
-    g = (g - g.mean(axis=2, keepdims=True)) / np.sqrt(g.var(axis=2, keepdims=True) + eps)
-    return g.reshape(n, -1).astype(np.float32)
+    out = np.empty((n, features[0].size), np.float32)
+    for i in range(0, n, 4096):                         # in float64, a slice at a time
+        g = features[i:i + 4096].reshape(-1, groups, features[0].size // groups).astype(np.float64)
+        g = (g - g.mean(axis=2, keepdims=True)) / np.sqrt(g.var(axis=2, keepdims=True) + eps)
+        out[i:i + 4096] = g.reshape(len(g), -1)
+    return out
 
 
 def cache_dir() -> Path:
