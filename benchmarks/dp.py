@@ -46,7 +46,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "dp.json"
 
 Q, SIGMA, EPOCHS, DELTA = 256 / 60000, 1.1, 60, 1e-5
 DPSGD_EPOCHS = EPOCHS             # --dpsgd-epochs: a shorter run of the same recipe (the peers' figures are at 60)
-LRS, SWEEP_EPOCHS = (1.0, 2.0, 4.0, 8.0), 20      # scatter_lr: learning rates tried on the validation split
+LRS, SWEEP_EPOCHS = (0.25, 0.5, 1.0, 2.0, 4.0), 20      # scatter_lr: learning rates tried on the validation split
 
 
 def accounting(quick):

@@ -54,7 +54,7 @@ def train_group():
 @click.option("--clip", "max_grad_norm", default=None, type=click.FloatRange(min=0.0, min_open=True),
               help="Clipping norm C [default: 1.0 for pixels, 0.1 for scatter].")
 @click.option("--lr", default=None, type=click.FloatRange(min=0.0, min_open=True),
-              help="Learning rate [default: 0.15 for pixels, 4.0 for scatter].")
+              help="Learning rate [default: 0.15 for pixels, 0.25 for scatter].")
 @click.option("--momentum", default=None, type=click.FloatRange(min=0.0, max=1.0),
               help="SGD momentum [default: 0 for pixels, 0.9 for scatter].")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))

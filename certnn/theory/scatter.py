@@ -40,6 +40,19 @@ import numpy as np
 from ..errors import CertnnError
 from ..io import atomic_write
 
+ASSUMPTIONS = {
+    "dp-fixed-features": (
+        "The ScatterNet features and their group normalisation are a fixed map applied to each example alone "
+        "(Kymatio builds its Morlet filters from J, L and the image shape only; each example is normalised by its "
+        "own mean and deviation), chosen before any data is seen, so DP-SGD on the features has the privacy of "
+        "DP-SGD on the images: the same epsilon."),
+    "dp-hyperparameters-not-accounted": (
+        "Hyper-parameters chosen by looking at the private training data (the scatter recipe's learning rate, "
+        "picked on a 50,000/10,000 split of the MNIST training set) are not charged to epsilon, as in the papers "
+        "compared with; strictly, such a selection leaks a little (Papernot & Steinke 2022)."),
+}
+FEATURE_ASSUMPTIONS = tuple(ASSUMPTIONS)
+
 J, L, SHAPE = 2, 8, (28, 28)
 CHANNELS = 1 + J * L + L * L * J * (J - 1) // 2          # 81
 GROUPS = 27                                             # 3 channels per group
