@@ -12,7 +12,8 @@
   (the best of 0.25, 0.5, 1, 2, 4 on a 50k/10k split of the training set).
 
 Both default to q = 256/60000, sigma = 1.1, 60 epochs, delta = 1e-5 (the
-tutorial's). Each epoch is round(1/q) Poisson-sampled steps. With
+tutorial's). Epoch e ends after floor(e/q) Poisson-sampled steps, so the run
+makes the floor(E/q) steps the accountant composes (14,062 for 60 epochs). With
 ``target_epsilon`` the noise multiplier is the smallest whose epsilon under
 ``accountant`` (PLD by default) after the planned steps is at most the target.
 """
@@ -113,7 +114,6 @@ def _train(cfg, data_dir, progress, log):
     else:
         raise CertnnError(f"--validation must be between 1 and {len(xtr) - 1} training rows, got {cfg.validation}")
     features_seconds = time.perf_counter() - t0
-    steps_per_epoch = max(1, round(1 / cfg.sample_rate))
     planned = steps_for(cfg.epochs, cfg.sample_rate)
     sigma = cfg.noise_multiplier
     if cfg.target_epsilon is not None:
@@ -134,7 +134,7 @@ def _train(cfg, data_dir, progress, log):
     with np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(cfg.epochs):
             te = time.perf_counter()
-            for _ in range(min(steps_per_epoch, planned - dp.steps)):
+            for _ in range(steps_for(epoch + 1, cfg.sample_rate) - dp.steps):     # all floor(E/q) planned
                 dp.step(losses)
                 if progress:
                     progress.update(task, advance=1, description=f"DP-SGD epoch {epoch + 1}/{cfg.epochs}")
