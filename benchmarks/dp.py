@@ -19,6 +19,7 @@ ones can run separately):
   the target); ``scatter-eps3-b1024``: the last at an expected batch of 1024;
 * ``opacus``: per-epoch time of certnn's DP-SGD and of Opacus on PyTorch CPU
   (same model, q, sigma, C, lr; one BLAS/torch thread each), measured in the same run;
+  ``opacus-scatter``: the same for the ScatterNet linear layer on the same features;
 * ``audit``: the canary audit's empirical epsilon lower bound for the correct
   DP-SGD and for broken ones, against the accountant's epsilon;
 * ``stability``: ridge regression's replace-one stability bound against measured
@@ -134,9 +135,11 @@ def scatter_lr(quick):
             "sample_rate": 256 / 50000, "noise_multiplier": SIGMA, "epochs": SWEEP_EPOCHS}
 
 
-def _opacus_stepper(xtr, ytr, seed):
-    """Opacus' DP-SGD (PrivacyEngine, Poisson sampling) on the same CNN; returns a
-    function running k steps. Opacus is the peer named by the issue (PyTorch CPU)."""
+def _opacus_stepper(xtr, ytr, seed, features="pixels"):
+    """Opacus' DP-SGD (PrivacyEngine, Poisson sampling) on the same model and recipe
+    (the CNN, or ScatterNet's linear layer on the same features); returns a function
+    running k steps. Opacus is the peer named by the issue (PyTorch CPU)."""
+    from certnn.theory.dp_train import RECIPES
     import warnings
     import torch
     from opacus import PrivacyEngine
@@ -144,14 +147,16 @@ def _opacus_stepper(xtr, ytr, seed):
     torch.manual_seed(seed)
     torch.set_num_threads(1)
     nn = torch.nn
+    r = RECIPES[features]
     model = nn.Sequential(nn.Conv2d(1, 16, 8, 2, padding=3), nn.ReLU(), nn.MaxPool2d(2, 1),
                           nn.Conv2d(16, 32, 4, 2), nn.ReLU(), nn.MaxPool2d(2, 1), nn.Flatten(),
-                          nn.Linear(512, 32), nn.ReLU(), nn.Linear(32, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.15)
+                          nn.Linear(512, 32), nn.ReLU(), nn.Linear(32, 10)) if features == "pixels" \
+        else nn.Linear(3969, 10)
+    opt = torch.optim.SGD(model.parameters(), lr=r["lr"], momentum=r["momentum"])
     data = torch.utils.data.TensorDataset(torch.tensor(xtr), torch.tensor(ytr))
     loader = torch.utils.data.DataLoader(data, batch_size=round(Q * len(xtr)))
     model, opt, loader = PrivacyEngine(accountant="rdp").make_private(
-        module=model, optimizer=opt, data_loader=loader, noise_multiplier=SIGMA, max_grad_norm=1.0,
+        module=model, optimizer=opt, data_loader=loader, noise_multiplier=SIGMA, max_grad_norm=r["max_grad_norm"],
         poisson_sampling=True)
     batches = iter(loader)
 
@@ -169,16 +174,18 @@ def _opacus_stepper(xtr, ytr, seed):
     return run
 
 
-def _certnn_stepper(xtr, ytr, seed):
+def _certnn_stepper(xtr, ytr, seed, features="pixels"):
     from certnn import functional as F
     from certnn import optim
     from certnn.random import manual_seed
     from certnn.tensor import Tensor
-    from certnn.theory.dp_train import dp_cnn
+    from certnn.theory.dp_train import RECIPES, dp_cnn, scatter_linear
     from certnn.theory.dpsgd import DPSGD
     manual_seed(seed)
-    model = dp_cnn()
-    dp = DPSGD(model.parameters(), optim.SGD(model.parameters(), lr=0.15), len(xtr), Q, SIGMA, 1.0, seed=seed)
+    r = RECIPES[features]
+    model = dp_cnn() if features == "pixels" else scatter_linear()
+    opt = optim.SGD(model.parameters(), lr=r["lr"], momentum=r["momentum"])
+    dp = DPSGD(model.parameters(), opt, len(xtr), Q, SIGMA, r["max_grad_norm"], seed=seed)
 
     def run(k):
         for _ in range(k):
@@ -186,17 +193,17 @@ def _certnn_stepper(xtr, ytr, seed):
     return run
 
 
-def opacus(quick):
+def opacus(quick, features="pixels"):
     """Per-step time of certnn's DP-SGD and Opacus', blocks of steps interleaved so
     both see the same machine load; one thread each; per epoch = 1/q steps."""
     from threadpoolctl import threadpool_limits
-    from certnn.data.mnist import mnist_arrays
+    from certnn.theory.dp_train import MODELS, RECIPES, DPConfig, mnist_inputs
     import opacus as opacus_pkg
     import torch
-    xtr, ytr = mnist_arrays((1, 28, 28), None, "train")
+    xtr, ytr = mnist_inputs(DPConfig(features=features), split="train")
     ytr = ytr.astype(np.int64)
-    block, blocks = (2, 2) if quick else (10, 4)
-    steppers = {"certnn": _certnn_stepper(xtr, ytr, 0), "opacus": _opacus_stepper(xtr, ytr, 0)}
+    block, blocks = (2, 2) if quick else (10, 4) if features == "pixels" else (50, 4)
+    steppers = {"certnn": _certnn_stepper(xtr, ytr, 0, features), "opacus": _opacus_stepper(xtr, ytr, 0, features)}
     times = {k: [] for k in steppers}
     with threadpool_limits(limits=1, user_api="blas"):
         for f in steppers.values():
@@ -209,8 +216,9 @@ def opacus(quick):
             print(f"block {b + 1}: " + "  ".join(f"{k} {v[-1]:.3f} s/step" for k, v in times.items()), flush=True)
     per_step = {k: float(np.median(v)) for k, v in times.items()}
     steps_per_epoch = round(1 / Q)
-    return {"model": "tf-privacy-cnn (Opacus SampleConvNet)", "batch_expected": Q * len(xtr),
-            "noise_multiplier": SIGMA, "max_grad_norm": 1.0, "steps_timed_each": block * blocks,
+    model = "tf-privacy-cnn (Opacus SampleConvNet)" if features == "pixels" else MODELS[features]
+    return {"model": model, "batch_expected": Q * len(xtr), "noise_multiplier": SIGMA,
+            "max_grad_norm": RECIPES[features]["max_grad_norm"], "steps_timed_each": block * blocks,
             "seconds_per_step": per_step, "epoch_seconds_extrapolated": {k: v * steps_per_epoch
                                                                           for k, v in per_step.items()},
             "time_ratio_certnn_over_opacus": per_step["certnn"] / per_step["opacus"], "target_ratio": 1.0,
@@ -279,6 +287,7 @@ def stability(quick):
 SECTIONS = {"accounting": accounting, "dpsgd": dpsgd, "dpsgd-eps1.2": dpsgd_eps12, "scatter_lr": scatter_lr,
             "scatter": scatter, "scatter-eps1.2": scatter_eps12, "scatter-eps3": scatter_eps3,
             "scatter-eps3-b1024": scatter_eps3_b1024, "opacus": opacus,
+            "opacus-scatter": lambda quick: opacus(quick, "scatter"),
             "audit": audit, "stability": stability}
 
 
