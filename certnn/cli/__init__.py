@@ -61,9 +61,18 @@ def _on_sigterm(signum, frame):
 
 
 def main(argv=None):
-    if threading.current_thread() is threading.main_thread():
-        # without this, `kill` of a suite leaves its worker processes running orphaned
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    # without this, `kill` of a suite leaves its worker processes running orphaned;
+    # the previous handler is restored when main returns (it is also called in-process)
+    old = signal.signal(signal.SIGTERM, _on_sigterm) if threading.current_thread() is threading.main_thread() \
+        else None
+    try:
+        _main(argv)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
+
+
+def _main(argv):
     try:
         cli.main(args=argv, prog_name="certnn", standalone_mode=False)
     except (Terminated, click.exceptions.Abort) as e:    # click turns KeyboardInterrupt into Abort
