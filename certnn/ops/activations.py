@@ -100,7 +100,7 @@ elementwise("sigmoid", _M, _sigmoid, lambda x, y, xp: (y * (1.0 - y),),
 elementwise("gelu", _M, lambda x, xp: 0.5 * x * (1.0 + xp.erf(x / xp.sqrt(2.0))),
             lambda x, y, xp: (0.5 * (1.0 + xp.erf(x / xp.sqrt(2.0)))
                               + x * xp.exp(-0.5 * x * x) / xp.sqrt(2.0 * xp.pi),),
-            interval=_gelu_interval, assumes=iv.LIBM, error=er.gelu_error)
+            interval=_gelu_interval, assumes=iv.LIBM, error=er.gelu_error, relax=rx.gelu_relax)
 elementwise("softplus", _M, lambda x, xp: xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x))),
             lambda x, y, xp: (_sigmoid(x, xp),), samples=_off0,
             interval=iv.softplus, assumes=iv.LIBM, error=er.softplus_error)
