@@ -424,16 +424,18 @@ class Tangent(Planes):
         self.vjp = jvp if vjp is None else vjp
 
     def back(self, a):
-        ex = lambda v: v[:, None]  # noqa: E731
-        use = ex(self.use)
-        ap, am = np.maximum(a, 0), np.minimum(a, 0)
-        plane = np.where(use, a, 0.0)
+        N, K = a.shape[:2]
+
+        def dot(rows, v):                                      # sum over the op's axes: (N, K)
+            return np.matmul(rows.reshape(N, K, -1), v.reshape(N, -1, 1))[..., 0]
+
+        plane = a if self.use.all() else np.where(self.use[:, None], a, 0.0)
         cx = self.vjp(plane)                                   # J^T a
-        red = tuple(range(2, a.ndim))
-        # a . (f(c) - J c) = a . f(c) - (J^T a) . c
-        bias = np.sum(np.where(use, plane * ex(self.fc) - np.abs(a) * ex(self.rem),
-                               ap * ex(self.ylo) + am * ex(self.yhi)), axis=red) \
-            - np.sum(cx * ex(self.c), axis=red)
+        # a . (f(c) - J c) - |a| . rem = a . f(c) - (J^T a) . c - |a| . rem on the planes' outputs
+        bias = dot(plane, self.fc) - dot(cx, self.c) - dot(np.abs(plane), self.rem)
+        if plane is not a:                                     # the others: their interval
+            rest = a - plane
+            bias += dot(np.maximum(rest, 0), self.ylo) + dot(np.minimum(rest, 0), self.yhi)
         return [cx], bias
 
     def forward(self, xs, a):
