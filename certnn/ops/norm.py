@@ -63,6 +63,11 @@ from the squares' bounds, an exclusive sum), xhat_i = x_i / sqrt((x_i^2 + S_i)/k
 + eps) increases in x_i (its derivative is r (1 - xhat_i^2 / k) > 0) and |xhat_i|
 decreases in S_i, so its extremes are at x_i = lo_i or hi_i with S_i at the end
 that makes |xhat_i| largest (upper bound) or smallest (lower bound).
+
+Relax rule (CROWN): layer_norm with constant weight and bias has tangent planes
+at the box centre with a rigorous second-order remainder (``ln_relax``): they
+keep the dependency on x that the interval loses, exact to second order in the
+box's radius.
 """
 
 from __future__ import annotations
