@@ -28,6 +28,7 @@ checker when a certificate is written (:mod:`certnn.verify.bab_certificate`). So
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,6 +60,18 @@ class ChainMLP:
     @property
     def widths(self) -> list:
         return [w.shape[0] for w in self.weights[:-1]]
+
+    def cast(self, dtype) -> "ChainMLP":
+        """The same layers in ``dtype`` (cached): float32 for a faster search whose
+        final bounds are recomputed in float64."""
+        if np.dtype(dtype) == np.float64:
+            return self
+        cache = self.__dict__.setdefault("_casts", {})
+        key = np.dtype(dtype).str
+        if key not in cache:
+            cache[key] = ChainMLP([w.astype(dtype) for w in self.weights], [b.astype(dtype) for b in self.biases],
+                                  self.relu_inputs, self.in_shape)
+        return cache[key]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         a = np.asarray(x, np.float64).reshape(len(x), -1)
@@ -167,7 +180,7 @@ def _relax(l, u, split):
     dead = ((u <= 0) | (split < 0)) & ~act
     unst = ~(act | dead)
     with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(unst, u / np.where(unst, u - l, 1.0), act.astype(DT))
+        s = np.where(unst, u / np.where(unst, u - l, 1.0), act.astype(l.dtype))
         t = np.where(unst, -s * l, 0.0)
     return s, t, act, unst
 
@@ -187,7 +200,7 @@ def _backward(mlp, layer, lam, bias, bounds, splits, alphas=None, betas=None, ke
         if alphas is not None:
             low = np.where(unst[:, None], alphas[j], act[:, None])
         else:
-            low = np.where(unst, (u > -l), act).astype(DT)[:, None]
+            low = np.where(unst, (u > -l), act).astype(l.dtype)[:, None]
         neg = mu < 0
         # the upper line where the coefficient is negative, the lower one elsewhere
         coef = np.where(neg, s[:, None], low)
@@ -259,6 +272,11 @@ class _Adam:
             p = self.params[i] + step        # a new array: callers may hold the old one
             self.params[i] = np.clip(p, self.lows[i], self.highs[i], out=p)
 
+    def take(self, keep) -> None:
+        """Keep only the rows ``keep`` (first axis) of every parameter and its moments."""
+        for xs in (self.params, self.m, self.v):
+            xs[:] = [x[keep] for x in xs]
+
 
 def open_rows(open_: np.ndarray):
     """CROWN rows for the open neurons (N, n) bool of each sub-problem: the open
@@ -274,7 +292,8 @@ def open_rows(open_: np.ndarray):
     return idx, valid, np.concatenate([rows, -rows], 1)
 
 
-def intermediate_bounds(mlp: ChainMLP, lo, hi, splits, known=None, alpha_iters: int = 0, lr: float = 0.25):
+def intermediate_bounds(mlp: ChainMLP, lo, hi, splits, known=None, alpha_iters: int = 0, lr: float = 0.25,
+                        deadline: float | None = None):
     """CROWN bounds (l_j, u_j) of every hidden pre-activation, for N sub-problems:
     boxes lo/hi (N, d), ``splits`` list of (N, n_j) int8 sign constraints (+1: z >= 0,
     -1: z <= 0; also used for neurons known to be stable), ``known`` optional list of
@@ -286,13 +305,16 @@ def intermediate_bounds(mlp: ChainMLP, lo, hi, splits, known=None, alpha_iters: 
     sweep several times cheaper. A neuron of known sign without ``known`` bounds
     gets the half-line its sign allows. ``alpha_iters`` > 0: alpha-CROWN, the lower
     slopes of the earlier layers optimized per row by projected Adam (best value
-    per row kept; every iterate is a valid bound)."""
+    per row kept; every iterate is a valid bound). ``deadline`` (``time.monotonic()``):
+    checked between layers; returns (None, None) once it has passed."""
     lo, hi = _a(lo), _a(hi)
     splits = [np.asarray(s, np.int8) for s in splits]
     N = lo.shape[0]
     bounds = []
     infeasible = np.zeros(N, bool)
     for j in range(mlp.hidden):
+        if deadline is not None and time.monotonic() > deadline:
+            return None, None
         n = mlp.widths[j]
         sp = splits[j]
         if j == 0:   # exact for an affine function of the box, and cheap
@@ -376,24 +398,40 @@ def spec_bounds(mlp: ChainMLP, lo, hi, C, d, bounds, splits, alphas=None, betas=
 
 def optimized_spec_bounds(mlp: ChainMLP, lo, hi, C, d, bounds, splits, iters: int = 20,
                           lr_alpha: float = 0.1, lr_beta: float = 0.05, init_alphas=None,
-                          init_betas=None, use_beta: bool = True) -> SpecBound:
+                          init_betas=None, use_beta: bool = True, drop_proved: bool = False,
+                          search_dtype=DT) -> SpecBound:
     """alpha(-beta)-CROWN on the spec rows: projected Adam on the lower slopes and the
-    split multipliers, keeping the best bound seen per row (every iterate is valid)."""
-    lo, hi, C, d = _a(lo), _a(hi), _a(C), _a(d)
+    split multipliers, keeping the best bound seen per row (every iterate is valid).
+    ``drop_proved``: a sub-problem whose every row is positive stops being optimized
+    (the batch is compacted once an eighth of it is done), for callers that only
+    need to know that a row is positive, not how far. ``search_dtype`` float32: the
+    iterations run in float32 (about twice as fast); the bounds returned are
+    recomputed in float64 at the best slopes and multipliers found, so they are
+    as sound as a float64 search's (and may differ from its in the last digits)."""
+    if np.dtype(search_dtype) != DT:
+        f = np.dtype(search_dtype)
+        low = optimized_spec_bounds(mlp.cast(f), *(np.asarray(x, f) for x in (lo, hi, C, d)),
+                                    [(np.asarray(lw, f), np.asarray(up, f)) for lw, up in bounds], splits, iters,
+                                    lr_alpha, lr_beta, init_alphas, init_betas, use_beta, drop_proved)
+        return spec_bounds(mlp, lo, hi, C, d, bounds, splits, [a.astype(DT) for a in low.alphas],
+                           None if low.betas is None else [b.astype(DT) for b in low.betas])
+    dt = mlp.weights[0].dtype           # float64, or float32 inside a float32 search
+    lo, hi, C, d = (np.asarray(x, dt) for x in (lo, hi, C, d))
     splits = [np.asarray(s, np.int8) for s in splits]
     N, K = d.shape
     H = mlp.hidden
-    alphas = [np.array(a, DT) for a in (init_alphas if init_alphas is not None else _default_alphas(bounds, N, K))]
+    alphas = [np.array(a, dt) for a in (init_alphas if init_alphas is not None else _default_alphas(bounds, N, K))]
     betas = None
     if use_beta and any(bool((s != 0).any()) for s in splits):
-        betas = ([np.zeros((N, K, s.shape[1])) for s in splits] if init_betas is None
-                 else [np.array(b, DT) for b in init_betas])
+        betas = ([np.zeros((N, K, s.shape[1]), dt) for s in splits] if init_betas is None
+                 else [np.array(b, dt) for b in init_betas])
     params, lrs = list(alphas), [lr_alpha] * H
     lows, highs = [0.0] * H, [1.0] * H
     if betas is not None:
         params, lrs, lows, highs = params + betas, lrs + [lr_beta] * H, lows + [0.0] * H, highs + [np.inf] * H
     opt = _Adam(params, lrs, lows, highs)
-    best = None
+    best = final = None
+    idx = np.arange(N)                  # the rows still optimized (drop_proved)
     for it in range(max(iters, 1)):
         alphas, betas = opt.params[:H], (opt.params[H:] if betas is not None else None)
         keep, trace = [None] * H, [None] * H
@@ -414,8 +452,39 @@ def optimized_spec_bounds(mlp: ChainMLP, lo, hi, C, d, bounds, splits, iters: in
                         best.betas[j] = np.where(b3, betas[j], best.betas[j])
         if it == iters - 1 or iters <= 0:
             break
+        done = (best.lb > 0).all(axis=1) if drop_proved else None
+        if drop_proved and done.all():
+            break
         # only rows that are not yet proved need pushing up
-        weight = (val <= 1e-3).astype(DT)
+        weight = (val <= 1e-3).astype(dt)
         d_alpha, d_beta = _bound_grads(mlp, H, lam, lo, hi, splits, trace, weight, betas is not None)
         opt.step(d_alpha + (d_beta if betas is not None else []))
-    return best
+        if drop_proved and done.sum() >= max(1, len(done) // 8):
+            # the other rows' iterates are unchanged: every row's steps are its own
+            final = _store(final, best, idx, N)
+            rest = np.flatnonzero(~done)
+            idx, best = idx[rest], _take_bound(best, rest)
+            lo, hi, C, d = lo[rest], hi[rest], C[rest], d[rest]
+            bounds = [(lw[rest], up[rest]) for lw, up in bounds]
+            splits = [sp[rest] for sp in splits]
+            opt.take(rest)
+    return best if final is None else _store(final, best, idx, N)
+
+
+def _take_bound(b: SpecBound, keep) -> SpecBound:
+    sub = lambda xs: None if xs is None else [x[keep] for x in xs]   # noqa: E731
+    return SpecBound(b.lb[keep], b.lam_x[keep], sub(b.cost), sub(b.alphas), sub(b.betas))
+
+
+def _store(final: SpecBound | None, b: SpecBound, idx, N: int) -> SpecBound:
+    """Write the rows ``idx`` of a full-size (N) result from the compacted ``b``."""
+    if final is None:
+        full = lambda x: np.zeros((N,) + x.shape[1:], x.dtype)   # noqa: E731
+        many = lambda xs: None if xs is None else [full(x) for x in xs]   # noqa: E731
+        final = SpecBound(full(b.lb), full(b.lam_x), many(b.cost), many(b.alphas), many(b.betas))
+    final.lb[idx], final.lam_x[idx] = b.lb, b.lam_x
+    for name in ("cost", "alphas", "betas"):
+        dst, src = getattr(final, name), getattr(b, name)
+        for j in range(len(src or ())):
+            dst[j][idx] = src[j]
+    return final

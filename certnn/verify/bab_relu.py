@@ -219,9 +219,12 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
             bnds, infeasible = intermediate_bounds(mlp, los, his, kids.splits, known=known)
         else:
             bnds, infeasible = intermediate_bounds_from_known(known, kids.splits)
-        sb = optimized_spec_bounds(mlp, los, his, np.broadcast_to(C, (m,) + C.shape[1:]),
-                                   np.broadcast_to(d, (m,) + d.shape[1:]), bnds, kids.splits,
-                                   iters=iters, init_alphas=kids.alphas, init_betas=kids.betas)
+        if certifiable:   # a certificate leaf proves every group itself
+            sb = optimized_spec_bounds(mlp, los, his, np.broadcast_to(C, (m,) + C.shape[1:]),
+                                       np.broadcast_to(d, (m,) + d.shape[1:]), bnds, kids.splits,
+                                       iters=iters, init_alphas=kids.alphas, init_betas=kids.betas)
+        else:
+            sb = _open_row_bounds(mlp, lo, hi, C, d, groups, bnds, kids, iters)
         kids.lower, kids.upper = [b[0] for b in bnds], [b[1] for b in bnds]
         kids.alphas, kids.betas = sb.alphas, (kids.betas if sb.betas is None else sb.betas)
         kids.lb, kids.cost = sb.lb, list(sb.cost)
@@ -239,6 +242,41 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
                     return ReluSplitResult("sat", stats, x[j])
         dom = _Domains.cat([rest, kids.take(open_) if len(open_) else None])
     return ReluSplitResult("unsat", stats, proof=proof)
+
+
+def _open_row_bounds(mlp, lo, hi, C, d, groups, bnds, kids: _Domains, iters: int):
+    """alpha-beta-CROWN on the rows of ``kids`` that still need proving, as one batch
+    of (sub-problem, row) pairs; a row stops being optimized as soon as its bound is
+    positive. A row whose group the parent proved is not bounded again: a
+    sub-problem's box and constraints are the parent's plus one split, so the
+    parent's bound (inherited in ``kids.lb``) still holds for it. Returns the
+    bounds of every (sub-problem, row) as a SpecBound of shape (M, K, ...)."""
+    from .bab_mlp import SpecBound
+    M, K = kids.lb.shape
+    proved = np.zeros((M, K), bool)
+    for g in range(int(groups.max()) + 1):
+        rows = groups == g
+        proved[:, rows] = (kids.lb[:, rows] > 0).any(axis=1, keepdims=True)
+    dom, row = np.nonzero(~proved)
+    lb = kids.lb.copy()
+    alphas = [a.copy() for a in kids.alphas]
+    betas = [b.copy() for b in kids.betas]
+    cost = [c.copy() for c in kids.cost]
+    lam_x = np.zeros((M, K, lo.shape[1]))
+    if dom.size:
+        pick = lambda xs: [x[dom, row][:, None] for x in xs]   # noqa: E731
+        sb = optimized_spec_bounds(mlp, lo[np.zeros(dom.size, np.int64)], hi[np.zeros(dom.size, np.int64)],
+                                   C[0][row][:, None], d[0][row][:, None], [(lw[dom], up[dom]) for lw, up in bnds],
+                                   [s[dom] for s in kids.splits], iters=iters, init_alphas=pick(kids.alphas),
+                                   init_betas=pick(kids.betas), drop_proved=True, search_dtype=np.float32)
+        lb[dom, row] = sb.lb[:, 0]
+        lam_x[dom, row] = sb.lam_x[:, 0]
+        for j in range(mlp.hidden):
+            alphas[j][dom, row] = sb.alphas[j][:, 0]
+            cost[j][dom, row] = sb.cost[j][:, 0]
+            if sb.betas is not None:
+                betas[j][dom, row] = sb.betas[j][:, 0]
+    return SpecBound(lb, lam_x, cost, alphas, betas)
 
 
 def _rederivable_bounds(mlp, lo, hi, splits, inter_alphas):

@@ -290,6 +290,85 @@ def test_optimization_improves_bounds_and_stays_sound():
     assert np.all(opt[:, 0] <= (y[..., 0] - y[..., 1]).min(axis=1) + 1e-9)
 
 
+def _spec_problem(seed, N=6, K=3):
+    g, _ = mlp_graph(300 + seed, (5, 24, 24, 24, 4))
+    mlp = extract_chain(g)
+    rng = np.random.default_rng(seed)
+    lo = rng.uniform(-1, 0, (N, 5))
+    hi = lo + rng.uniform(0.2, 1.0, (N, 5))
+    zero = [np.zeros((N, w), np.int8) for w in mlp.widths]
+    splits = [rng.choice(np.array([-1, 0, 0, 0, 1], np.int8), size=(N, w)) for w in mlp.widths]
+    b, _ = intermediate_bounds(mlp, lo, hi, zero)
+    C, d = rng.normal(size=(N, K, 4)), rng.normal(size=(N, K))
+    return mlp, lo, hi, C, d, b, splits
+
+
+def test_float32_search_returns_float64_bounds_that_are_sound():
+    """A float32 search is scored in float64 at the slopes and multipliers it found:
+    the bounds are float64, lie below sampled outputs of each sub-domain, and are
+    as good as a float64 search's up to float32's resolution."""
+    mlp, lo, hi, C, d, b, splits = _spec_problem(0)
+    ref = optimized_spec_bounds(mlp, lo, hi, C, d, b, splits, iters=20)
+    f32 = optimized_spec_bounds(mlp, lo, hi, C, d, b, splits, iters=20, search_dtype=np.float32)
+    assert f32.lb.dtype == np.float64 and f32.alphas[0].dtype == np.float64
+    np.testing.assert_allclose(f32.lb, ref.lb, atol=1e-4 * (1 + np.abs(ref.lb).max()))
+    again = spec_bounds(mlp, lo, hi, C, d, b, splits, f32.alphas, f32.betas).lb
+    np.testing.assert_array_equal(f32.lb, again)           # the float64 value at the returned parameters
+    rng = np.random.default_rng(1)
+    for i in range(len(lo)):
+        x = rng.uniform(lo[i], hi[i], (20000, lo.shape[1]))
+        y, zs = _net_outputs(mlp, x)
+        keep = np.ones(len(x), bool)
+        for z, s in zip(zs, splits):
+            keep &= np.all((s[i] == 0) | ((s[i] > 0) & (z >= 0)) | ((s[i] < 0) & (z <= 0)), axis=1)
+        if keep.any():
+            assert np.all(f32.lb[i] <= (y[keep] @ C[i].T + d[i]).min(axis=0) + 1e-9)
+
+
+def test_drop_proved_stops_only_the_proved_sub_problems():
+    """With drop_proved, a sub-problem stops once its bound is positive; the others
+    follow the iterates of the full batch (Adam's steps are per entry; only BLAS's
+    blocking of a smaller batch changes the last bits)."""
+    mlp, lo, hi, C, d, b, splits = _spec_problem(2, N=16, K=1)
+    d = d + np.where(np.arange(len(d)) % 2, 2.0, -2.0)[:, None]     # the odd ones are proved early
+    full = optimized_spec_bounds(mlp, lo, hi, C, d, b, splits, iters=25)
+    drop = optimized_spec_bounds(mlp, lo, hi, C, d, b, splits, iters=25, drop_proved=True)
+    proved = drop.lb[:, 0] > 0
+    assert 0 < proved.sum() < len(proved)
+    np.testing.assert_allclose(drop.lb[~proved], full.lb[~proved], rtol=1e-7, atol=1e-9)
+    assert np.all(full.lb[proved] > 0)
+    for a, f in zip(drop.alphas, full.alphas):
+        np.testing.assert_allclose(a[~proved], f[~proved], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_relu_split_with_several_groups_agrees_with_dense_sampling(seed):
+    """ReLU splitting skips the rows of groups a parent proved; with three groups
+    (any one violated is a counterexample) its verdicts still match dense sampling."""
+    g, _ = mlp_graph(400 + seed, (3, 16, 16, 4))
+    rng = np.random.default_rng(seed)
+    lo = rng.uniform(-1, 0, (1, 3))
+    hi = lo + rng.uniform(1.0, 2.0, (1, 3))
+    x = np.concatenate([rng.uniform(lo, hi, (20000, 3)),
+                        np.array(np.meshgrid(*[[lo[0, i], hi[0, i]] for i in range(3)])).reshape(3, -1).T])
+    y = np.asarray(run(g, x, semantics="real"), np.float64).reshape(len(x), -1)
+    C = np.zeros((1, 3, 4))
+    C[0, :, 0] = 1.0
+    C[0, [0, 1, 2], [1, 2, 3]] = -1.0                    # y0 - yk <= t_k: class k beats class 0
+    m = (y @ C[0].T).min(axis=0)
+    slack = (0.01 if seed % 2 else -0.005) * (np.abs(m) + 0.1)     # odd: sat, even: near-unsat
+    spec = LinearSpec(C, -(m + slack)[None], np.array([0, 1, 2]))
+    v = verify_case(g, Region.box(lo, hi), spec, timeout=20, method_hint="relu")
+    many = LinearSpec(np.repeat(spec.C, len(y), 0), np.repeat(spec.d, len(y), 0), spec.groups)
+    assert v.status in ("sat", "unsat"), v.stats
+    if v.status == "unsat":
+        assert not many.violated(y).any()
+    else:
+        xc, _ = v.counterexample
+        y2 = np.asarray(run(g, xc[None], semantics="real")).reshape(1, -1)
+        assert Region.box(lo, hi).contains(xc[None])[0] and spec.violated(y2)[0]
+
+
 @needs_bench
 def test_instances_run_without_torch():
     """The core never needs torch: an ACAS Xu instance (input splitting) and an
