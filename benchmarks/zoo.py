@@ -221,7 +221,7 @@ def main():
         if fresh:                       # ... or other radii of this one: keep those, replace these
             stored = doc["models"].get(name, {}).get("verified", [])
             row["verified"] = sorted([v for v in stored if v["eps"] not in radii] + fresh,
-                                     key=lambda v: (v["eps"], v["method"]))
+                                     key=lambda v: (v["eps"], v["method"] != "ibp"))
         doc["models"][name] = row
         doc.update({"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
                     "numpy": np.__version__})
