@@ -116,16 +116,18 @@ def main() -> None:
     ap.add_argument("--nets", default="256x4,256x6")
     ap.add_argument("--limit", type=int, default=None, help="only the first K instances")
     ap.add_argument("--rebuild", action="store_true", help="retrain the networks even if the folder has them")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="results JSON (default: %(default)s)")
     args = ap.parse_args()
     nets = [n.strip() for n in args.nets.split(",") if n.strip()]
     folder = args.dir
     info_path = folder / "networks.json"
-    if args.rebuild or not info_path.exists() or json.loads(info_path.read_text()).get("nets") != nets:
+    known = json.loads(info_path.read_text())["info"] if info_path.exists() and not args.rebuild else {}
+    if any(n not in known for n in nets):
         t0 = time.monotonic()
-        info = build_category(folder, nets)
-        info_path.write_text(json.dumps({"nets": nets, "info": info}))
-        print(f"built {folder} in {time.monotonic() - t0:.0f} s: {info}")
-    info = json.loads(info_path.read_text())["info"]
+        known.update(build_category(folder, [n for n in nets if n not in known]))
+        info_path.write_text(json.dumps({"info": known}))
+        print(f"built {folder} in {time.monotonic() - t0:.0f} s: {known}")
+    info = {n: known[n] for n in nets}
     write_instances(folder, nets, args.timeout)
     cmd = [sys.executable, "-m", "certnn", "vnncomp", "suite", str(folder / "instances.csv"), "--json",
            "--no-progress", "--jobs", str(args.jobs), "--timeout-cap", str(args.timeout)]
@@ -163,9 +165,9 @@ def main() -> None:
         "rows": [{"name": r["name"], "status": r["status"], "seconds": r["seconds"],
                   "branches": r.get("branches")} for r in suite["rows"]],
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {RESULTS.relative_to(ROOT)}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -45,17 +45,25 @@ def train(name: str, epochs: int | None = None) -> dict:
     recorded); return its JSON line plus the command's wall time."""
     cmd = [sys.executable, "-m", "certnn", "zoo", "train", name, "--json", "--no-progress", "--out", str(CKPT / name)]
     cmd += ["--epochs", str(epochs)] if epochs else []
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _children_cpu()
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if r.returncode:
         raise SystemExit(f"certnn zoo train {name} failed:\n{r.stderr[-2000:]}")
     res = json.loads(r.stdout.strip().splitlines()[-1])
     res["command_wall_s"] = time.perf_counter() - t0
+    # CPU seconds of the training process: what the run costs on an idle core, whatever the machine's load
+    res["command_cpu_s"] = _children_cpu() - cpu0
     if epochs:
         from certnn.zoo import entry
         res["recipe_epochs_overridden"] = {"recipe": entry(name).recipe.epochs, "ran": epochs}
     res.pop("checkpoint", None)          # a machine path
     return res
+
+
+def _children_cpu() -> float:
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def step_batch(name: str, rng):
@@ -196,6 +204,7 @@ def main():
     sys.path.insert(0, str(ROOT / "benchmarks"))
     for name in args.models.split(","):
         row = _load(out)["models"].get(name, {})
+        row.pop("error", None)                 # an earlier run's
         radii, fresh = None, []
         try:
             if not args.skip_train:
@@ -250,6 +259,13 @@ def markdown_table(doc: dict) -> str:
         lines.append(f"| {name} | {t.get('metric', '')} | {value} | {target} | "
                      f"{t['wall_seconds']:.0f} | {t['train_seconds_per_epoch']:.0f} | {step} | {ratio} | {cpu} |" if t else
                      f"| {name} | | | | | | {step} | {ratio} | {cpu} |")
+    lms = [(n, row["train"]) for n, row in doc["models"].items() if "baselines" in row.get("train", {})]
+    if lms:
+        lines += ["", "| model | params | steps x tokens | val bits/char | unigram | bigram | wall (s) | CPU (s) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {n} | {t['params']:,} | {t['steps']} x {t['tokens_per_step']} | {t['value']:.3f} | "
+                  f"{t['baselines']['unigram_bits_per_char']:.3f} | {t['baselines']['bigram_bits_per_char']:.3f} | "
+                  f"{t['wall_seconds']:.0f} | {t.get('command_cpu_s', float('nan')):.0f} |" for n, t in lms]
     ver = [(n, v) for n, row in doc["models"].items() for v in row.get("verified", [])]
     if ver:
         lines += ["", "| model | eps | method | n | clean | verified | PGD | seconds |", "|---|---|---|---|---|---|---|---|"]

@@ -125,6 +125,12 @@ def batch_norm(x, weight, bias, running_mean, running_var, eps=1e-5):
     return apply("batch_norm", x, weight, bias, running_mean, running_var, eps=float(eps))
 
 
+def batch_norm_train(x, weight, bias, eps=1e-5):
+    """Training-mode batch normalisation: each channel (axis 1) normalised with the
+    batch's own mean and biased variance, then scaled and shifted per channel."""
+    return apply("batch_norm_train", x, weight, bias, eps=float(eps))
+
+
 def layer_norm(x, weight, bias, eps=1e-5):
     return apply("layer_norm", x, weight, bias, eps=float(eps))
 

@@ -112,3 +112,32 @@ def test_compiled_sees_parameter_updates():
     after = c(x).data
     assert not np.array_equal(before, after)
     assert np.array_equal(after, m(Tensor(x)).data)
+
+
+@pytest.mark.parametrize("name", ["residual_bn", "zoo_resnet"])
+def test_training_mode_batchnorm_compiles_equal_to_eager_running_stats_included(name):
+    from certnn.errors import CertnnError
+    from certnn.nn.layers import BatchNorm2d
+    models = {n: (m, x) for n, m, x in build_all()}
+    m, x = models[name]
+    m.train()
+    state0 = {k: t.data.copy() for k, t in m.named_buffers()}
+    c = compile(m, x, batch_statistics=True)
+    assert c.updates and all(layer.training for _, layer in c.updates)
+    assert all(np.array_equal(t.data, state0[k]) for k, t in m.named_buffers())   # tracing left them alone
+    bns = [mod for mod in m.modules() if isinstance(mod, BatchNorm2d)]
+    x2 = x * 0.5 + 0.25
+    runs = {}
+    for label, run in (("eager", m), ("compiled", c)):
+        for k, t in m.named_buffers():
+            t.data[...] = state0[k]
+        runs[label] = [_grads(m, run, xb) for xb in (x, x2)] + [[b.running_var.data.copy() for b in bns]
+                                                                + [b.running_mean.data.copy() for b in bns]]
+    for (ye, gxe, gpe), (yc, gxc, gpc) in zip(runs["eager"][:2], runs["compiled"][:2]):
+        assert np.array_equal(ye, yc) and np.array_equal(gxe, gxc)
+        assert all(np.array_equal(a, b) for a, b in zip(gpe, gpc))
+    assert all(np.array_equal(a, b) for a, b in zip(runs["eager"][2], runs["compiled"][2]))
+    assert not np.array_equal(bns[0].running_mean.data, state0[next(k for k in state0 if "running_mean" in k)])
+    m.eval()
+    with pytest.raises(CertnnError, match="eval mode"):
+        c(x)

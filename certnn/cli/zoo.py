@@ -61,7 +61,9 @@ def _settings(pairs) -> tuple[dict, dict]:
 @click.option("--set", "sets", multiple=True, metavar="model.KEY=VALUE|data.KEY=VALUE",
               help="Change the model config or the data settings (JSON values), e.g. --set model.width=16.")
 @click.option("--eager", is_flag=True, help="Run eagerly instead of compiled (same results, slower).")
-@click.option("--data", "data_dir", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
+@click.option("--data", "data_dir", default=None,
+              help="MNIST folder (default: $CERTNN_DATA, then the user cache); for chargpt and mamba the folder "
+              "whose top-level *.py files are the corpus (default: the Python stdlib).")
 @click.option("--out", default=None, help="Checkpoint folder to write.")
 @click.option("--json", "as_json", is_flag=True, help="Print one final JSON line with the results.")
 @click.option("--no-progress", is_flag=True, help="Do not draw a progress bar.")

@@ -591,6 +591,9 @@ SEMANTICS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "batch_norm": (
         "r = RN(1 / RN(sqrt(RN(var + RN32(eps))))); y = RN(RN(RN(x - mean) * RN(r * w)) + bias)",
         "equals the float32 real rule bit for bit", _HW),
+    "batch_norm_train": (
+        "layer_norm's steps over each channel's elements (C order over (n, *spatial)): xhat = RN(xc*r), "
+        "y = RN(RN(xhat*w_c) + b_c)", "scalar loop", _SUM),
     "layer_norm": (
         "d = RN(x - x_0) (x_0 the slice's first element), mu = sum(d)/n, xc = RN(d - mu), "
         "var = sum(RN(xc*xc))/n (sums in the order, C order over the normalised axes), "

@@ -334,6 +334,24 @@ def layer_norm_error(los, his, errs, out_lo, out_hi, order="sequential", *, eps)
     X = tuple(np.asarray(a, np.float64).reshape(-1, n) for a in x)
     W = tuple(np.asarray(a, np.float64).reshape(-1) for a in w)
     Bb = tuple(np.asarray(a, np.float64).reshape(-1) for a in b)
+    y = t_add(t_mul(_xhat_rows(X, order, eps), W), Bb)
+    return finish(y[2].reshape(np.shape(out_lo)))
+
+
+def batch_norm_train_error(los, his, errs, out_lo, out_hi, order="sequential", *, eps):
+    """b32: layer_norm's steps over each channel's elements (C order over (n, *spatial)),
+    then y = RN(RN(xhat w_c) + b_c)."""
+    x, w, b = ((lo, hi, np.broadcast_to(e, np.shape(lo))) for lo, hi, e in zip(los, his, errs))
+    rows = tuple(np.moveaxis(np.asarray(a, np.float64), 1, 0) for a in x)
+    X = tuple(a.reshape(a.shape[0], -1) for a in rows)
+    col = lambda t: tuple(np.asarray(a, np.float64).reshape(-1, 1) for a in t)  # noqa: E731
+    y = t_add(t_mul(_xhat_rows(X, order, eps), col(w)), col(b))
+    return finish(np.moveaxis(y[2].reshape(rows[0].shape), 0, 1).reshape(np.shape(out_lo)))
+
+
+def _xhat_rows(X, order, eps):
+    """(lo, hi, err) of xhat for each row of X (rows, n), layer_norm's binary32 steps."""
+    n = X[0].shape[1]
     col = lambda t: tuple(a[:, None] for a in t)  # noqa: E731
     D = t_sub(X, tuple(a[:, :1] for a in X))
     mu = t_div_count(t_sum_rows(D, order), n)
@@ -342,9 +360,7 @@ def layer_norm_error(los, his, errs, out_lo, out_hi, order="sequential", *, eps)
     r = t_div(exact(1.0), t_sqrt(t_add((np.maximum(var[0], 0.0), var[1], var[2]), const(eps))))
     xl, xh, xe = t_mul(xc, col(r))
     lim = float(np.sqrt(max(n - 1, 0))) * (1 + 1e-12)
-    xhat = np.maximum(xl, -lim), np.minimum(xh, lim), xe
-    y = t_add(t_mul(xhat, W), Bb)
-    return finish(y[2].reshape(np.shape(out_lo)))
+    return np.maximum(xl, -lim), np.minimum(xh, lim), xe
 
 
 def rms_norm_error(los, his, errs, out_lo, out_hi, order="sequential", *, eps):

@@ -105,6 +105,10 @@ def certnn_batch_norm(x, weight, bias, running_mean, running_var, *, eps=1e-5):
             + bias.reshape(shape))
 
 
+def certnn_batch_norm_train(x, weight, bias, *, eps=1e-5):
+    return F.batch_norm(x, None, None, weight, bias, training=True, eps=eps)
+
+
 def certnn_layer_norm(x, weight, bias, *, eps=1e-5):
     return F.layer_norm(x, tuple(weight.shape), weight, bias, eps)
 
@@ -237,7 +241,7 @@ TORCH_OPS = {
     "softplus": certnn_softplus, "leaky_relu": certnn_leaky_relu,
     "matmul": torch.matmul, "linear": certnn_linear, "conv2d": certnn_conv2d,
     "max_pool2d": certnn_max_pool2d, "avg_pool2d": certnn_avg_pool2d,
-    "batch_norm": certnn_batch_norm, "layer_norm": certnn_layer_norm,
+    "batch_norm": certnn_batch_norm, "batch_norm_train": certnn_batch_norm_train, "layer_norm": certnn_layer_norm,
     "softmax": certnn_softmax, "log_softmax": certnn_log_softmax,
     "reshape": certnn_reshape, "flatten": certnn_flatten, "transpose": certnn_transpose,
     "concat": certnn_concat, "slice": certnn_slice, "pad": certnn_pad,

@@ -12,24 +12,31 @@ from ..tensor import Tensor, no_grad, reachable, recording
 from .graph import Graph, Node
 
 
-def _check_traceable(module) -> None:
+def _check_traceable(module, batch_statistics: bool) -> None:
     from ..nn.layers import BatchNorm2d, Dropout
     for name, m in module.named_modules():
         if m.training and isinstance(m, Dropout) and m.p > 0:
             raise CertnnError(f"cannot trace '{name or type(m).__name__}': Dropout in training mode draws "
                               "a fresh random mask each call; call module.eval() first")
-        if m.training and isinstance(m, BatchNorm2d):
+        if m.training and isinstance(m, BatchNorm2d) and not batch_statistics:
             raise CertnnError(f"cannot trace '{name or type(m).__name__}': {type(m).__name__} in training mode "
                               "updates running statistics as a side effect; call module.eval() first")
 
 
-def trace(module, example_input, dynamic_batch: bool = True, input_name: str = "x"):
+def trace(module, example_input, dynamic_batch: bool = True, input_name: str = "x",
+          batch_statistics: bool = False):
     """Return ``(graph, bindings)``; ``bindings`` maps each param node id to the
-    live tensor (Parameter or buffer) it stands for."""
-    _check_traceable(module)
+    live tensor (Parameter or buffer) it stands for. ``batch_statistics`` lets
+    BatchNorm layers in training mode be traced (their ``batch_norm_train`` op;
+    the running-statistics update is the caller's: see ``certnn.compile``); the
+    tracing call itself leaves the buffers as they were."""
+    _check_traceable(module, batch_statistics)
     x = Tensor(np.asarray(example_input))
+    saved = [(t, t.data.copy()) for _, t in module.named_buffers()]
     with recording(), no_grad():
         out = module(x)
+    for t, data in saved:
+        t.data[...] = data
     if not isinstance(out, Tensor):
         raise CertnnError(f"tracing needs forward() to return one Tensor, got {type(out).__name__}")
     named = {id(t): k for k, t in module.named_parameters()}

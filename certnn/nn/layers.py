@@ -11,8 +11,9 @@ import numpy as np
 from .. import functional as F
 from ..errors import CertnnError, ShapeError
 from ..ops._common import fmt
+from ..ops.norm import batch_moments
 from ..random import default_rng
-from ..tensor import Tensor, no_grad
+from ..tensor import Tensor
 from .module import Module, Parameter
 
 
@@ -72,9 +73,10 @@ class Conv2d(Module):
 
 
 class BatchNorm2d(Module):
-    """Training mode normalises with batch statistics (composed from primitive
-    ops, so autograd and tracing need no special op) and updates the running
-    statistics (unbiased variance, like PyTorch); eval mode is the ``batch_norm`` op."""
+    """Training mode is the ``batch_norm_train`` op (batch statistics, shifted data
+    so that a constant channel centres to exact zeros: BugZoo card 14) and updates
+    the running statistics (unbiased variance, like PyTorch); eval mode is the
+    ``batch_norm`` op."""
 
     ndims, layout = (4,), "(N, {}, H, W)"
 
@@ -90,23 +92,17 @@ class BatchNorm2d(Module):
         _expect(x.ndim in self.ndims and x.shape[1] == self.num_features, self.layout.format(self.num_features), x)
         if not self.training:
             return F.batch_norm(x, self.weight, self.bias, self.running_mean, self.running_var, self.eps)
-        axes = (0, *range(2, x.ndim))
-        # shifted data (as the layer_norm op): x - mean as d - mean(d), d = x - x[0, c, 0, 0],
-        # so a constant channel centres to exact zeros (BugZoo card 14)
-        shift = Tensor(x.data[(slice(0, 1), slice(None)) + (slice(0, 1),) * (x.ndim - 2)])
-        d = x - shift
-        mean_d = F.mean(d, axes, keepdims=True)
-        centered = d - mean_d
-        var = F.mean(centered * centered, axes, keepdims=True)
-        n = x.data.size // self.num_features
-        with no_grad():
-            m = self.momentum
-            mean = (shift.data + mean_d.data).reshape(-1)
-            self.running_mean.data[...] = (1 - m) * self.running_mean.data + m * mean
-            unbiased = var.data.reshape(-1) * (n / max(n - 1, 1))
-            self.running_var.data[...] = (1 - m) * self.running_var.data + m * unbiased
-        shape = (1, self.num_features) + (1,) * (x.ndim - 2)
-        return centered / F.sqrt(var + self.eps) * F.reshape(self.weight, shape) + F.reshape(self.bias, shape)
+        y = F.batch_norm_train(x, self.weight, self.bias, self.eps)
+        self.update_running_stats(x.data)
+        return y
+
+    def update_running_stats(self, x: np.ndarray) -> None:
+        """The running averages' update after ``batch_norm_train`` normalised x (a
+        compiled training-mode module calls it too)."""
+        mean, var = batch_moments(x, float(self.eps))        # what the op normalised with
+        n, m = x.size // self.num_features, self.momentum
+        self.running_mean.data[...] = (1 - m) * self.running_mean.data + m * mean
+        self.running_var.data[...] = (1 - m) * self.running_var.data + m * (var * (n / max(n - 1, 1)))
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"

@@ -4,6 +4,7 @@ from the forward formula and its derivative."""
 
 from __future__ import annotations
 
+import math
 import threading
 from contextlib import contextmanager
 from typing import Callable
@@ -102,7 +103,10 @@ def _times(ct, g):
     the partial derivative g is infinite or NaN. A zero cotangent means the output
     does not reach the loss (the branch ``where`` did not take, a dropped entry), so
     the chain rule owes it nothing: this is what makes ``where(y != 0, x / y, 0)``
-    differentiate like its safe formulation instead of giving 0 * inf = NaN."""
+    differentiate like its safe formulation instead of giving 0 * inf = NaN.
+    A finite constant g (add, sub, neg) needs no check: 0 * g is a zero."""
+    if isinstance(g, float) and math.isfinite(g):
+        return ct * g
     return strong_zero(ct * g, ct)
 
 

@@ -11,6 +11,8 @@ _ABSENT = {   # rules an op may lack by design, and what the interpreters do ins
 # ops with no linear relaxation of their own: CROWN bounds them by their interval rule
 _NO_RELAX = {
     "rms_norm": "no linear relaxation: CROWN uses the (tight) interval rule",
+    "batch_norm_train": "no linear relaxation: a training-mode op (a traced graph has eval-mode batch_norm); "
+                        "CROWN would use the interval rule",
     "selective_scan": "no linear relaxation: CROWN uses the interval rule (the loop over enclosures)",
 }
 # ops whose binary32-vs-real error rule is not written yet (the error budget

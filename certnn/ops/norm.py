@@ -33,6 +33,21 @@ layer_norm(x, weight, bias; eps=1e-5):
     xhat dw + db; the vjp is the same (self-adjoint) projection applied to
     g = ct w, and dweight, dbias sum ct xhat, ct over the leading axes.
 
+batch_norm_train(x, weight, bias; eps=1e-5):
+    Training mode (``torch.nn.functional.batch_norm(..., training=True)``):
+    x is (N, C, *spatial), weight and bias (C,); each channel is normalised
+    with the statistics of the batch, over every axis but 1, by layer_norm's
+    formulas (shifted data, biased variance) with those axes in place of the
+    trailing ones, and the affine map is per channel::
+
+        xhat = (x - mu_c) r_c,  r_c = 1 / sqrt(var_c + eps),  y = xhat w_c + b_c
+
+    One op instead of ten primitives (``nn.BatchNorm2d`` in training mode): its
+    vjp is layer_norm's projection over the batch axes, dweight and dbias sum
+    ct xhat and ct over them. The forward stashes xhat, r and the batch mean and
+    variance under x (:mod:`certnn.ops.stash`): the vjp takes xhat and r, the
+    layer takes the statistics for its running averages (``batch_moments``).
+
 rms_norm(x, weight; eps=1e-6):
     Root-mean-square normalisation over the trailing k = weight.ndim axes
     (``torch.nn.functional.rms_norm``; no centring, no bias)::
@@ -58,6 +73,9 @@ exactly via x_i - mu = ((k - 1) x_i - sum_{j != i} x_j) / k (each x_j once);
 var >= mean of the lower bounds of (x_j - mu)^2 >= 0; and xhat is clipped to
 |xhat_i| <= sqrt(k - 1), which always holds (sum xhat = 0 and
 sum xhat^2 = k var / (var + eps) <= k give xhat_i^2 <= (k - 1) sum xhat^2 / k).
+batch_norm_train uses layer_norm's bounds on xhat with the batch axes as the
+normalised ones (k = the number of elements per channel), then the per-channel
+affine map.
 rms_norm is tight up to rounding: with S_i = sum_{j != i} x_j^2 (exact range
 from the squares' bounds, an exclusive sum), xhat_i = x_i / sqrt((x_i^2 + S_i)/k
 + eps) increases in x_i (its derivative is r (1 - xhat_i^2 / k) > 0) and |xhat_i|
@@ -82,6 +100,7 @@ from . import xp
 from ._common import fmt
 from .registry import OpDef, Sample, register
 from .relax import Tangent, multivariate
+from .stash import Stash
 
 _PARAMS = ("weight", "bias", "running_mean", "running_var")
 
@@ -230,9 +249,12 @@ def ln_jvp(tangents, out, x, weight, bias, *, eps):
 def ln_interval(los, his, *, eps):
     (xl, wl, bl), (xh, wh, bh) = iv.inputs("layer_norm", los, his, 3)
     ln_shape([xl.shape, wl.shape, bl.shape], eps=eps)
-    axes = tuple(range(xl.ndim - wl.ndim, xl.ndim))
-    k = wl.size
+    xhat = _xhat_interval(xl, xh, tuple(range(xl.ndim - wl.ndim, xl.ndim)), wl.size, eps)
+    return iv.finish("layer_norm", *iv.add(*iv.mul(*xhat, wl, wh), bl, bh))
 
+
+def _xhat_interval(xl, xh, axes, k, eps):
+    """Enclosure of xhat = (x - mu) r over ``axes`` (k elements per slice)."""
     def total(x):
         return np.sum(x, axis=axes, keepdims=True)
 
@@ -247,8 +269,7 @@ def ln_interval(los, his, *, eps):
     r = iv.div(1.0, 1.0, *iv.sqrt(*iv.add(*var, eps, eps)))
     xhat_lo, xhat_hi = iv.mul(*xc, *r)
     bound = float(iv.up(np.sqrt(float(k - 1))))          # |xhat_i| <= sqrt(k - 1), always
-    xhat = np.maximum(xhat_lo, -bound), np.minimum(xhat_hi, bound)
-    return iv.finish("layer_norm", *iv.add(*iv.mul(*xhat, wl, wh), bl, bh))
+    return np.maximum(xhat_lo, -bound), np.minimum(xhat_hi, bound)
 
 
 @multivariate
@@ -316,6 +337,98 @@ def ln_samples(rng):
 
     return [s((3, 5), 1), s((2, 3, 4), 2), s((2, 3, 6), 1, eps=1e-3), s((4, 3), 2)]
 
+
+
+# ---------------------------------------------------------------- batch_norm_train
+
+def bnt_shape(in_shapes, eps):
+    _check_eps("batch_norm_train", eps)
+    x = tuple(in_shapes[0])
+    if len(x) < 2:
+        raise ShapeError(f"batch_norm_train: input must have at least 2 dimensions (N, C, ...), got {fmt(x)}")
+    if any(d is None for d in x[1:]):
+        raise ShapeError(f"batch_norm_train: only the batch dimension may be dynamic, got input {fmt(x)}")
+    for name, sh in zip(("weight", "bias"), in_shapes[1:]):
+        if tuple(sh) != (x[1],):
+            raise ShapeError(f"batch_norm_train: {name} must have shape ({x[1]},) for input {fmt(x)} "
+                             f"with {x[1]} channels (axis 1), got {fmt(sh)}")
+    return x
+
+
+# the forward's (xhat, r, mean, var) under x, for the vjp and for the layer's running statistics
+_MOMENTS = Stash(128 << 20)
+
+
+def _bnt_parts(x, eps):
+    """(axes, mean, var, r, xhat) of x's channels: layer_norm's arithmetic over the
+    batch axes (in place on fresh arrays: the same operations, fewer allocations)."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shift = x[(slice(0, 1), slice(None)) + (slice(0, 1),) * (x.ndim - 2)]
+    xc = x - shift
+    mean_d = xc.mean(axis=axes, keepdims=True)
+    xc -= mean_d
+    var = (xc * xc).mean(axis=axes, keepdims=True)
+    r = 1.0 / xp.sqrt(var + eps)
+    if r.dtype == xc.dtype:
+        xc *= r                                   # now xhat
+        return axes, shift + mean_d, var, r, xc
+    return axes, shift + mean_d, var, r, xc * r
+
+
+def _bnt_stashed(x, eps):
+    hit = _MOMENTS.get(x, eps)
+    if hit is not None:
+        return hit
+    _, mean, var, r, xhat = _bnt_parts(x, eps)
+    return xhat, r, mean, var
+
+
+def batch_moments(x: np.ndarray, eps: float):
+    """The per-channel batch mean and biased variance, each (C,), that
+    ``batch_norm_train(x, ...; eps)`` normalised with (taken from its stash)."""
+    _, _, mean, var = _bnt_stashed(x, eps)
+    return mean.reshape(-1), var.reshape(-1)
+
+
+def bnt_real(x, weight, bias, *, eps):
+    bnt_shape([x.shape, weight.shape, bias.shape], eps=eps)
+    _, mean, var, r, xhat = _bnt_parts(x, eps)
+    if x.dtype != object:
+        _MOMENTS.put(x, eps, (xhat, r, mean, var))
+    bc = (1, -1) + (1,) * (x.ndim - 2)
+    return xhat * weight.reshape(bc) + bias.reshape(bc)
+
+
+def bnt_vjp(ct, out, x, weight, bias, *, eps):
+    xhat, r = _bnt_stashed(x, eps)[:2]
+    axes = (0,) + tuple(range(2, x.ndim))
+    gx = _ln_project(ct * weight.reshape((1, -1) + (1,) * (x.ndim - 2)), xhat, r, axes)
+    return gx, (ct * xhat).sum(axis=axes), ct.sum(axis=axes)
+
+
+def bnt_jvp(tangents, out, x, weight, bias, *, eps):
+    tx, tw, tb = (np.broadcast_to(t, a.shape) for t, a in zip(tangents, (x, weight, bias)))
+    axes, _, _, r, xhat = _bnt_parts(x, eps)
+    bc = (1, -1) + (1,) * (x.ndim - 2)
+    return _ln_project(tx, xhat, r, axes) * weight.reshape(bc) + xhat * tw.reshape(bc) + tb.reshape(bc)
+
+
+@iv.uses(*iv.RN)
+def bnt_interval(los, his, *, eps):
+    (xl, wl, bl), (xh, wh, bh) = iv.inputs("batch_norm_train", los, his, 3)
+    bnt_shape([xl.shape, wl.shape, bl.shape], eps=eps)
+    bc = (1, -1) + (1,) * (xl.ndim - 2)
+    xhat = _xhat_interval(xl, xh, (0,) + tuple(range(2, xl.ndim)), xl.size // xl.shape[1], eps)
+    y = iv.mul(*xhat, wl.reshape(bc), wh.reshape(bc))
+    return iv.finish("batch_norm_train", *iv.add(*y, bl.reshape(bc), bh.reshape(bc)))
+
+
+def bnt_samples(rng):
+    def s(xshape, **attrs):
+        c = xshape[1]
+        return Sample((rng.uniform(-2, 2, xshape), rng.uniform(0.5, 1.5, c), rng.uniform(-1, 1, c)), attrs)
+
+    return [s((4, 3)), s((2, 3, 4, 5)), s((3, 2, 6), eps=1e-3)]
 
 
 # ---------------------------------------------------------------- rms_norm
@@ -405,21 +518,35 @@ def b32_batch_norm(x, weight, bias, running_mean, running_var, order=None, backe
     return (x - mean.reshape(bc)) * k.reshape(bc) + bias.reshape(bc)
 
 
-def b32_layer_norm(x, weight, bias, order=None, backend=None, *, eps=1e-5):
-    x, weight, bias = as_f32(x, "layer_norm"), as_f32(weight, "layer_norm", "weight"), \
-        as_f32(bias, "layer_norm", "bias")
-    ln_shape([x.shape, weight.shape, bias.shape], eps=eps)
-    n = weight.size
-    X2 = x.reshape(-1, n)
-    n32 = count32(n)
+def _b32_xhat_rows(X2, order, backend, eps):
+    """xhat of each row of X2 (rows, n), binary32: shifted data, sums in the order."""
+    n32 = count32(X2.shape[1])
     D = X2 - X2[:, :1]                          # shifted data (see centred)
     xc = D - (rowsum(D, order, backend) / n32)[:, None]
     var = rowsum(xc * xc, order, backend) / n32
     with np.errstate(divide="ignore", invalid="ignore"):
         r = F32(1) / np.sqrt(var + F32(eps))
-    xhat = xc * r[:, None]
+    return xc * r[:, None]
+
+
+def b32_layer_norm(x, weight, bias, order=None, backend=None, *, eps=1e-5):
+    x, weight, bias = as_f32(x, "layer_norm"), as_f32(weight, "layer_norm", "weight"), \
+        as_f32(bias, "layer_norm", "bias")
+    ln_shape([x.shape, weight.shape, bias.shape], eps=eps)
+    xhat = _b32_xhat_rows(x.reshape(-1, weight.size), order, backend, eps)
     y = xhat * weight.reshape(-1) + bias.reshape(-1)
     return y.reshape(x.shape)
+
+
+def b32_batch_norm_train(x, weight, bias, order=None, backend=None, *, eps=1e-5):
+    """A channel's elements are summed in C order over (n, *spatial)."""
+    x, weight, bias = as_f32(x, "batch_norm_train"), as_f32(weight, "batch_norm_train", "weight"), \
+        as_f32(bias, "batch_norm_train", "bias")
+    bnt_shape([x.shape, weight.shape, bias.shape], eps=eps)
+    rows = np.moveaxis(x, 1, 0)
+    xhat = _b32_xhat_rows(rows.reshape(x.shape[1], -1), order, backend, eps)
+    y = xhat * weight[:, None] + bias[:, None]
+    return np.ascontiguousarray(np.moveaxis(y.reshape(rows.shape), 0, 1))
 
 
 def b32_rms_norm(x, weight, order=None, backend=None, *, eps=1e-6):
@@ -443,6 +570,11 @@ register(OpDef(
     shape=ln_shape, real=ln_real, vjp=ln_vjp, jvp=ln_jvp, interval=ln_interval, error=er.layer_norm_error,
     relax=ln_relax, samples=ln_samples,
     doc=__doc__))
+
+register(OpDef(
+    name="batch_norm_train", binary32=ieee(b32_batch_norm_train), module=__name__, arity=(3,), attrs={"eps": 1e-5},
+    shape=bnt_shape, real=bnt_real, vjp=bnt_vjp, jvp=bnt_jvp, interval=bnt_interval, error=er.batch_norm_train_error,
+    samples=bnt_samples, doc=__doc__))
 
 register(OpDef(
     name="rms_norm", binary32=ieee(b32_rms_norm), module=__name__, arity=(2,), attrs={"eps": 1e-6},

@@ -119,6 +119,7 @@ SMALL = {
                    Sample((_z(2, 1, 3, 4),), {"kernel_size": (2, 3), "stride": (1, 1)})],
     "batch_norm": [Sample((_z(2, 3), _z(3), _z(3), _z(3), _z(3))),
                    Sample((_z(1, 2, 2, 2), _z(2), _z(2), _z(2), _z(2)), {"eps": 1e-3})],
+    "batch_norm_train": [Sample((_z(3, 2), _z(2), _z(2))), Sample((_z(2, 1, 2), _z(1), _z(1)), {"eps": 1e-3})],
     "layer_norm": [Sample((_z(2, 3), _z(3), _z(3))), Sample((_z(1, 2, 2), _z(2, 2), _z(2, 2)))],
     "softmax": [Sample((_z(2, 3),)), Sample((_z(3, 2),), {"axis": 0}), Sample((_z(4),))],
     "log_softmax": [Sample((_z(2, 3),)), Sample((_z(3, 2),), {"axis": 0}), Sample((_z(4),))],
@@ -147,7 +148,7 @@ SMALL = {
 }
 _BILINEAR_ELEMENTWISE = ("mul", "div")
 # proofs that take more than about a second (the test suite runs only a sample of them)
-_SLOW = {"conv2d", "layer_norm", "cross_entropy", "softmax", "log_softmax", "mse", "mean", "sum", "sub", "batch_norm",
+_SLOW = {"conv2d", "layer_norm", "batch_norm_train", "cross_entropy", "softmax", "log_softmax", "mse", "mean", "sum", "sub", "batch_norm",
          "irfft", "masked_softmax", "rms_norm", "selective_scan"}   # linear in each argument: their Jacobians are worth proving too
 
 # Ops whose rules cannot run on symbols: the reason, listed by `certnn prove`. Any

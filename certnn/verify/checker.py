@@ -72,8 +72,8 @@ from .certificate import Certificate, CertificateError, load_certificate
 from .claim import Claim, ClaimMismatch, region_claim, spec_claim
 
 S_SHAPED = tuple(sound_lines.OPS)
-SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "avg_pool2d", "add", "sub", "neg", "reshape", "flatten",
-             "relu") + S_SHAPED
+SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "avg_pool2d", "mean", "add", "sub", "neg", "reshape",
+             "flatten", "relu") + S_SHAPED
 ROW_BUDGET = 1 << 22       # elements of one coefficient array; rows are chunked to stay below
 OP_INTERVAL = "op-interval-rules-sound"
 ASSUMPTIONS = {   # the checker's own boundaries (the rest come from certnn.floats.interval)
@@ -681,6 +681,18 @@ class _Checker:
             c, r = _product(lambda a, w: _window_sums_t(a * w, k, s, p, d, out_hw, _pe(x)[1:]), A.as_mr(), inv,
                             k[0] * k[1])
             yield ins[0], _Coef(m=c, r=r, shared=sh), None
+        elif op == "mean":
+            # A / count spread over the averaged axes (global average pooling): each input
+            # coefficient one product, 1/count enclosed by outward rounding
+            x = self.nodes[ins[0]]
+            ax, count = self._mean_axes(n)
+            inv = _mr(*iv.div_pos(1.0, 1.0, np.asarray(float(count))))
+
+            def spread(a, w):       # a: (N, K, *out) or shared (K, *out)
+                a = a if at.get("keepdims") else np.expand_dims(a, tuple(a.ndim - len(pe) + i for i in ax))
+                return np.array(np.broadcast_to(a * w, a.shape[:a.ndim - len(_pe(x))] + _pe(x)))
+            c, r = _product(spread, A.as_mr(), inv, 1)
+            yield ins[0], _Coef(m=c, r=r, shared=sh), None
         elif op == "batch_norm":
             self._var_only(n, [1, 2, 3, 4])
             k, shift = self._bn(n)
@@ -689,6 +701,18 @@ class _Checker:
             yield None, None, self._const_term(A, shift, pe, n)
         else:  # pragma: no cover - filtered in __init__
             raise _Reject(f"unsupported op {op} in the checker")
+
+    def _mean_axes(self, n):
+        """The per-example axes a ``mean`` node averages and how many values each output
+        averages; the batch axis must not be one of them."""
+        x = self.nodes[n.inputs[0]]
+        nd = len(x.shape)
+        axes = n.attrs.get("axes")
+        axes = tuple(range(nd)) if axes is None else tuple(int(a) % nd for a in np.atleast_1d(axes))
+        if 0 in axes or not axes:
+            raise _Reject(f"node '{n.id}' (mean): averaging over the batch axis is not supported")
+        ax = tuple(sorted(a - 1 for a in axes))
+        return ax, int(np.prod([_pe(x)[i] for i in ax]))
 
     def _var_only(self, n, const_pos):
         if any(n.inputs[p] in self.var for p in const_pos if p < len(n.inputs)) or n.inputs[0] not in self.var:
@@ -759,6 +783,12 @@ class _Checker:
             k, s, p, d, out_hw, div = _avg_setup(lo, **at)
             sums = iv.sum_enclosure(lambda v: _window_sums(v, k, s, p, d, out_hw), lo, hi, k[0] * k[1])
             return iv.div_pos(*sums, div)
+        if op == "mean":
+            lo, hi = box[ins[0]]
+            ax, count = self._mean_axes(n)
+            axes = tuple(1 + i for i in ax)
+            sums = iv.sum_enclosure(lambda v: v.sum(axis=axes, keepdims=bool(at.get("keepdims"))), lo, hi, count)
+            return iv.div_pos(*sums, float(count))
         if op == "batch_norm":
             (kl, kh), (sl, sh) = self._bn(n)
             kl, kh = (v.reshape((-1,) + (1,) * (len(_pe(n)) - 1)) for v in (kl, kh))

@@ -7,7 +7,14 @@ directly in the running interpreter's stdlib directory, sorted by name; about
 Every tenth file (sorted index 9, 19, ...) is validation text, the rest
 training text. Characters outside ASCII (a few dozen in the whole corpus) map
 to one extra token. The corpus is identified by its interpreter version,
-file count and SHA-256, which every result records.
+file count and SHA-256 (of the files' texts concatenated in that order),
+which every result records beside ``matches_reference``: whether it is the
+corpus the recorded figures were measured on (:data:`REFERENCE`, CPython
+3.11.7). Another Python version ships other stdlib files, so the text, the
+vocabulary and every bits-per-character figure (baselines included) differ
+somewhat; the comparison against the baselines, which are recomputed on the
+same text, still holds. ``certnn zoo train chargpt --data DIR`` reads the
+top-level ``*.py`` files of DIR instead.
 
 Metric: bits per character, the mean next-character cross entropy over
 non-overlapping windows of the validation text, in bits; against the unigram
@@ -31,6 +38,8 @@ from ..random import manual_seed
 from ..tensor import Tensor, no_grad
 
 OTHER = "\x00"          # the token standing for every non-ASCII character
+REFERENCE = {"python": "3.11.7", "files": 168,
+             "sha256": "2e31e854ce7c5a39d3549a94420e7ba4b51281ef0f32fc8b6ddd601eff6d7d42"}
 
 
 @dataclass
@@ -40,6 +49,7 @@ class Corpus:
     chars: str                  # token id -> character
     files: int
     sha256: str
+    source: str = ""
 
     @property
     def vocab_size(self) -> int:
@@ -54,9 +64,9 @@ class Corpus:
         return "".join("?" if self.chars[i] == OTHER else self.chars[i] for i in np.asarray(ids).reshape(-1))
 
     def describe(self) -> dict:
-        return {"source": f"python {platform.python_version()} stdlib top-level *.py", "files": self.files,
-                "sha256": self.sha256, "train_chars": int(self.train.size), "val_chars": int(self.val.size),
-                "vocab_size": self.vocab_size}
+        return {"source": self.source, "python": platform.python_version(), "files": self.files,
+                "sha256": self.sha256, "matches_reference": self.sha256 == REFERENCE["sha256"],
+                "train_chars": int(self.train.size), "val_chars": int(self.val.size), "vocab_size": self.vocab_size}
 
 
 def stdlib_corpus(stdlib: str | Path | None = None) -> Corpus:
@@ -70,7 +80,8 @@ def stdlib_corpus(stdlib: str | Path | None = None) -> Corpus:
     val = "".join(ascii_text(t) for i, t in enumerate(texts) if i % 10 == 9)
     chars = "".join(sorted(set(train) | set(val) | {OTHER}))
     digest = hashlib.sha256("".join(texts).encode("utf-8", errors="replace")).hexdigest()
-    corpus = Corpus(np.empty(0, np.int64), np.empty(0, np.int64), chars, len(files), digest)
+    source = "stdlib top-level *.py" if stdlib is None else f"{root.name}/*.py"
+    corpus = Corpus(np.empty(0, np.int64), np.empty(0, np.int64), chars, len(files), digest, source)
     corpus.train, corpus.val = corpus.encode(train), corpus.encode(val)
     return corpus
 
@@ -121,11 +132,12 @@ def train_language_model(name: str, recipe, data_dir=None, out=None, progress: b
     """Train ``recipe.model`` (a gpt or mamba config; its vocabulary and context come
     from the corpus and ``recipe.data["block_size"]``) on random windows of the
     training text; report validation bits per character beside the baselines and
-    a sample continuation."""
+    a sample continuation. ``data_dir``: the folder whose top-level ``*.py`` files
+    are the corpus (default: the running interpreter's stdlib)."""
     from . import build
     from .train import fit, runner, save, threads_limited
     t0 = time.perf_counter()
-    corpus = stdlib_corpus()
+    corpus = stdlib_corpus(data_dir)
     data = {"block_size": 128, "eval_chars": 200_000, "sample_chars": 300, **recipe.data}
     L = int(data["block_size"])
     mcfg = {**recipe.model, "vocab_size": corpus.vocab_size}

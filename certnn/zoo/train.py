@@ -95,14 +95,19 @@ def accuracy(model, x: np.ndarray, y: np.ndarray, batch: int = 1000) -> float:
 
 
 def has_training_state(model) -> bool:
-    """Dropout or batch statistics: the model cannot be traced in training mode."""
+    """Dropout or batch statistics: training mode computes something else than eval mode."""
     from ..nn.layers import BatchNorm2d, Dropout
     return any(isinstance(m, BatchNorm2d) or (isinstance(m, Dropout) and m.p > 0) for m in model.modules())
 
 
 def runner(model, example, compiled: bool = True):
-    """The callable to train with: the compiled module when the model allows it."""
-    return compile_module(model, example) if compiled and not has_training_state(model) else model
+    """The callable to train with: the compiled module when the model allows it
+    (batch statistics compile, with their running averages; active dropout does
+    not: a fresh mask each call)."""
+    from ..nn.layers import Dropout
+    if not compiled or any(isinstance(m, Dropout) and m.p > 0 for m in model.modules()):
+        return model
+    return compile_module(model, example, batch_statistics=True)
 
 
 def fit(model, run, batches: Callable[[int], Iterable], loss_fn: Callable, cfg, steps_per_epoch: int,
@@ -240,7 +245,7 @@ def train_classifier(name: str, recipe: Recipe, data_dir=None, out=None, progres
             train_acc = correct[0] / max(correct[1], 1)
             correct[:] = [0, 0]
             # eval mode has no training state: the compiled graph is exact and faster
-            ev = runner(model, xte[:1], recipe.compiled) if run is model else run
+            ev = runner(model, xte[:1], recipe.compiled) if run is model or has_training_state(model) else run
             return {"train_accuracy": train_acc, "test_accuracy": accuracy(ev, xte, yte)}
 
         history = fit(model, run, loader.batches, loss_fn, recipe, len(loader), evaluate, progress, log)

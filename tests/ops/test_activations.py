@@ -27,3 +27,22 @@ def test_relu_fast_vjp_is_the_generic_rule_bit_for_bit(x_dtype, ct_dtype, nonfin
     (fast,) = op.vjp(ct, y, x)
     assert fast.dtype == generic.dtype and fast.shape == generic.shape
     assert fast.tobytes() == generic.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_vjp_with_the_stashed_erf_is_the_generic_rule_bit_for_bit(dtype):
+    from certnn.ops.activations import _GELU_ERF
+    op = get_op("gelu")
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal((8, 300)) * 4).astype(dtype)
+    x[0, :7] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-40, -30.0]
+    ct = rng.standard_normal(x.shape).astype(np.float32)
+    ct[1, :4] = [0.0, -0.0, np.nan, np.inf]
+    with np.errstate(all="ignore"):
+        y = op.real(x)
+        assert _GELU_ERF.get(x, None) is not None                  # the forward stashed its erf
+        (g,) = op.grads(x, y, xp=NP)
+        generic = _times(ct, g.astype(y.dtype))
+        (stashed,) = op.vjp(ct, y, x)
+        (recomputed,) = op.vjp(ct, y, x.copy())                    # another array: a miss
+    assert stashed.tobytes() == generic.tobytes() == recomputed.tobytes()

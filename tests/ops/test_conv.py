@@ -238,3 +238,20 @@ def test_jvp_accepts_scalar_zero_tangents():
     y = OP.real(x, w, b, **a)
     tw = rng.standard_normal(w.shape)
     np.testing.assert_allclose(OP.jvp([0.0, tw, 0.0], y, x, w, b, **a), OP.real(x, tw, **a), rtol=1e-13)
+
+
+@pytest.mark.parametrize("xs,ws,attrs", [((3, 4, 7, 7), (8, 4, 3, 3), dict(padding=(1, 1))),
+                                         ((2, 3, 9, 8), (6, 3, 3, 3), dict(stride=(2, 2), padding=(1, 1))),
+                                         ((2, 4, 6, 6), (4, 2, 1, 1), dict(groups=2))])
+def test_vjp_with_the_forward_columns_equals_recomputing_them(xs, ws, attrs):
+    from certnn.ops.conv import _COLUMNS, _columns_key
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal(xs).astype(np.float32), rng.standard_normal(ws).astype(np.float32)
+    a = dict(stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1) | attrs
+    op = get_op("conv2d")
+    y = op.real(x, w, **a)
+    assert _COLUMNS.get(x, _columns_key(w, **a)) is not None
+    ct = rng.standard_normal(y.shape).astype(np.float32)
+    hit = op.vjp(ct, y, x, w, **a)
+    miss = op.vjp(ct, y, x.copy(), w, **a)
+    assert all(h.tobytes() == m.tobytes() for h, m in zip(hit, miss))

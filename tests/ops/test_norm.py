@@ -207,3 +207,50 @@ def test_jvp_accepts_scalar_zero_tangents():
     x, w, b = rng.standard_normal((2, 4)), rng.standard_normal(4), rng.standard_normal(4)
     y = LN.real(x, w, b, eps=1e-5)
     np.testing.assert_allclose(LN.jvp([0.0, 0.0, b], y, x, w, b, eps=1e-5), np.broadcast_to(b, y.shape))
+
+
+BNT = get_op("batch_norm_train")
+
+
+@pytest.mark.parametrize("xshape,eps", [((6, 3), 1e-5), ((4, 3, 5, 5), 1e-5), ((3, 2, 7), 1e-3)])
+def test_batch_norm_train_float64_value_and_gradients_equal_torch(xshape, eps):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x, ct = rng.standard_normal(xshape) * 3 + 1, rng.standard_normal(xshape)
+    w, b = rng.uniform(0.5, 1.5, xshape[1]), rng.uniform(-1, 1, xshape[1])
+    y = BNT.real(x, w, b, eps=eps)
+    gx, gw, gb = BNT.vjp(ct, y, x, w, b, eps=eps)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.batch_norm(tx, None, None, tw, tb, training=True, eps=eps)
+    ty.backward(torch.tensor(ct))
+    for ours, theirs in ((y, ty), (gx, tx.grad), (gw, tw.grad), (gb, tb.grad)):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-11, atol=1e-12)
+
+
+def test_batch_norm_train_constant_channel_is_the_bias_and_float32_stays():
+    x = np.full((5, 2, 3, 3), 1e6, np.float32)
+    x[:, 1] = np.arange(45, dtype=np.float32).reshape(5, 3, 3)
+    y = BNT.real(x, np.ones(2, np.float32), np.array([0.25, 0.0], np.float32), eps=1e-5)
+    assert y.dtype == np.float32 and np.all(y[:, 0] == np.float32(0.25))
+    assert abs(float(y[:, 1].mean())) < 1e-6 and abs(float(y[:, 1].std()) - 1) < 1e-4
+
+
+def test_batch_norm_train_shape_errors():
+    with pytest.raises(ShapeError, match="weight must have shape"):
+        BNT.shape([(2, 3, 4, 4), (4,), (3,)], eps=1e-5)
+    with pytest.raises(ShapeError, match="at least 2 dimensions"):
+        BNT.shape([(3,), (3,), (3,)], eps=1e-5)
+
+
+def test_batch_norm_layer_running_statistics_from_the_op_equal_torch():
+    torch = pytest.importorskip("torch")
+    from certnn import nn
+    from certnn.tensor import Tensor
+    x = np.random.default_rng(5).standard_normal((8, 3, 4, 4)).astype(np.float32) * 2 + 0.5
+    ours, theirs = nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3)
+    for _ in range(2):
+        y = ours(Tensor(x)).data
+        ty = theirs(torch.from_numpy(x)).detach().numpy()
+    np.testing.assert_allclose(y, ty, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(ours.running_mean.data, theirs.running_mean.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ours.running_var.data, theirs.running_var.numpy(), rtol=1e-6, atol=1e-7)

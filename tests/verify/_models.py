@@ -55,6 +55,28 @@ def conv_bn_graph(seed=0):
     return optimize(g)
 
 
+def conv_gap_graph(seed=0, keepdims=False):
+    """conv -> relu -> global average pooling (``mean`` over the spatial axes, with or
+    without kept axes) -> linear."""
+    from certnn import functional as F
+    from certnn.random import manual_seed
+    manual_seed(seed)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 4, 3, padding=1)
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x):
+            h = F.relu(self.conv(x))
+            h = F.mean(h, axis=(2, 3), keepdims=keepdims)
+            return self.fc(F.flatten(h) if keepdims else h)
+
+    g, _ = trace(Net().eval(), np.zeros((1, 2, 5, 5), np.float32))
+    return optimize(g)
+
+
 def outputs(g, x):
     (y,), _, _ = evaluate(g, {g.inputs[0].id: np.asarray(x, np.float64)})
     return np.asarray(y, np.float64).reshape(len(x), -1)

@@ -21,7 +21,7 @@ from certnn.verify import checker as checker_mod
 from certnn.verify.certificate import CertificateError, load_certificate, make_certificate, save_certificate
 from certnn.verify.checker import _conv_t, check_certificate
 
-from ._models import (conv_bn_graph, mlp_graph, outputs, robust_setup, sample_region, toy_graph, toy_region,
+from ._models import (conv_bn_graph, conv_gap_graph, mlp_graph, outputs, robust_setup, sample_region, toy_graph, toy_region,
                       toy_spec)
 
 TOY_Z = (np.array([[-2.0, -3.0]]), np.array([[4.0, 6.0]]))   # z = W1 x over the box, exact
@@ -315,6 +315,34 @@ def test_producer_certificates_on_conv_batchnorm_are_accepted(method, monkeypatc
     r2 = check_certificate(c, graph=g)
     np.testing.assert_allclose(r2.lower, r.lower, rtol=1e-12, atol=1e-12)
     _claims_hold(g, c, r)
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("method", ["crown", "alpha-crown"])
+def test_producer_certificates_through_global_average_pooling_are_accepted(method, keepdims):
+    """``mean`` over the spatial axes (ONNX GlobalAveragePool keeps them, certnn's
+    GlobalAvgPool2d drops them): certificates are accepted, re-derived no looser
+    than the producer's bounds up to rounding, and their claims hold on samples."""
+    g = conv_gap_graph(keepdims=keepdims)
+    assert "mean" in {n.op for n in g.nodes}
+    region, spec = robust_setup(g, n=4, eps=0.01, seed=2)
+    b = crown_mod.crown(g, region, spec, method=method, iters=5)
+    c = make_certificate(g, region, spec, b)
+    r = check_certificate(c, graph=g)
+    assert c.claimed.any() and r.ok, [w for w in r.reasons if w]
+    assert np.all(r.lower >= b.lb - 1e-8 * (1 + np.abs(b.lb)))
+    _claims_hold(g, c, r)
+
+
+def test_mean_over_the_batch_axis_is_rejected():
+    from certnn.ir.graph import Graph, Node
+    g = Graph([Node("x", "input", shape=(None, 3)), Node("m", "mean", ("x",), {"axes": (0, 1), "keepdims": True})],
+              ["m"], {}).validate()
+    region = Region.box(np.zeros((1, 3)), np.ones((1, 3)))
+    spec = LinearSpec(np.ones((1, 1, 1)), np.zeros((1, 1)), np.array([0]))
+    b = Bounds(np.ones((1, 1)), None, "hand", unfuse(g), {}, {})
+    r = check_certificate(make_certificate(g, region, spec, b), graph=g)
+    assert not r.accepted.any() and "batch axis" in r.reasons[0]
 
 
 # ---------------------------------------------------------------- independence and CLI
