@@ -11,8 +11,15 @@ ones can run separately):
   hyper-parameters), test accuracy (TF Privacy 96.6 %, Opacus 96.78 %);
 * ``dpsgd-eps1.2``: the same model for 15 epochs with sigma chosen for epsilon 1.2
   (Opacus 94.63 % at its epsilon 1.19);
+* ``scatter``: Tramer & Boneh's ScatterNet + linear (fixed scattering features,
+  per-example group normalisation, C = 0.1, momentum 0.9) with the same q, sigma,
+  60 epochs and delta (so the same epsilon); ``scatter-eps1.2`` and
+  ``scatter-eps3``: sigma chosen for epsilon 1.2 (Opacus' CNN: 94.63 %) and 3
+  (Tramer & Boneh: 98.7 %) under the RDP accountant (so both epsilons are at most
+  the target); ``scatter-eps3-b1024``: the last at an expected batch of 1024;
 * ``opacus``: per-epoch time of certnn's DP-SGD and of Opacus on PyTorch CPU
   (same model, q, sigma, C, lr; one BLAS/torch thread each), measured in the same run;
+  ``opacus-scatter``: the same for the ScatterNet linear layer on the same features;
 * ``audit``: the canary audit's empirical epsilon lower bound for the correct
   DP-SGD and for broken ones, against the accountant's epsilon;
 * ``stability``: ridge regression's replace-one stability bound against measured
@@ -40,6 +47,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "dp.json"
 
 Q, SIGMA, EPOCHS, DELTA = 256 / 60000, 1.1, 60, 1e-5
 DPSGD_EPOCHS = EPOCHS             # --dpsgd-epochs: a shorter run of the same recipe (the peers' figures are at 60)
+LRS, SWEEP_EPOCHS = (0.25, 0.5, 1.0, 2.0, 4.0), 20      # scatter_lr: learning rates tried on the validation split
 
 
 def accounting(quick):
@@ -71,9 +79,67 @@ def dpsgd_eps12(quick):
     return out
 
 
-def _opacus_stepper(xtr, ytr, seed):
-    """Opacus' DP-SGD (PrivacyEngine, Poisson sampling) on the same CNN; returns a
-    function running k steps. Opacus is the peer named by the issue (PyTorch CPU)."""
+def _scatter(target_epsilon, quick, batch=256, lr=None):
+    from certnn.theory.dp_train import DPConfig
+    cfg = DPConfig(features="scatter", epochs=EPOCHS, sample_rate=batch / 60000 if batch != 256 else Q,
+                   noise_multiplier=SIGMA, target_epsilon=target_epsilon, accountant="rdp", lr=lr)
+    out = _dp_run(cfg, quick)
+    out["note"] = ("fixed ScatterNet features + a linear layer (Tramer & Boneh 2021), not the TF Privacy CNN; "
+                   "learning rate chosen on a 50k/10k split of the training set (see scatter_lr)")
+    return out
+
+
+def scatter(quick):
+    out = _scatter(None, quick)
+    out["peers"] = {"tf_privacy_cnn": {"test_accuracy": 0.966}, "opacus_cnn": {"test_accuracy": 0.9678, "epsilon": 2.91},
+                    "tramer_boneh_scatternet_linear": {"test_accuracy": 0.987, "epsilon": 3.0}}
+    return out
+
+
+def scatter_eps12(quick):
+    out = _scatter(1.2, quick)
+    out["peers"] = {"opacus_cnn": {"test_accuracy": 0.9463, "epsilon": 1.19}}
+    return out
+
+
+def scatter_eps3(quick):
+    out = _scatter(3.0, quick)
+    out["peers"] = {"tramer_boneh_scatternet_linear": {"test_accuracy": 0.987, "epsilon": 3.0}}
+    return out
+
+
+def scatter_eps3_b1024(quick):
+    """The stretch at a larger expected batch, 1024 (the paper tunes batch sizes up to
+    8192): learning rate 1.0 by linear scaling of the 256-batch recipe's 0.25, not tuned."""
+    out = _scatter(3.0, quick, batch=1024, lr=1.0)
+    out["peers"] = {"tramer_boneh_scatternet_linear": {"test_accuracy": 0.987, "epsilon": 3.0}}
+    return out
+
+
+def scatter_lr(quick):
+    """The learning rate of the scatter recipe, chosen on the training set alone:
+    train on its first 50,000 rows, score on the last 10,000 (the test set is not
+    looked at). Not accounted for in epsilon (as in the papers compared with)."""
+    from certnn.theory.dp_train import DPConfig, train_dp_mnist
+    rows = []
+    for lr in LRS:
+        cfg = DPConfig(features="scatter", epochs=SWEEP_EPOCHS, sample_rate=256 / 50000, noise_multiplier=SIGMA,
+                       lr=lr, validation=10000)
+        if quick:
+            cfg.epochs, cfg.limit_train, cfg.validation, cfg.sample_rate = 1, 3000, 1000, 256 / 2000
+        r = train_dp_mnist(cfg, log=lambda s: None)
+        rows.append({"lr": lr, "validation_accuracy": r["test_accuracy"], "epochs": cfg.epochs,
+                     "wall_seconds": r["wall_seconds"]})
+        print(f"lr {lr}: validation accuracy {r['test_accuracy']:.4f} ({r['wall_seconds']:.0f} s)", flush=True)
+    return {"rows": rows, "train_rows": "the first 50,000 training rows", "scored_on": "the last 10,000",
+            "sample_rate": 256 / 50000, "noise_multiplier": SIGMA, "epochs": SWEEP_EPOCHS}
+
+
+def _opacus_stepper(xtr, ytr, seed, features="pixels"):
+    """Opacus' DP-SGD (PrivacyEngine, Poisson sampling) on the same model and recipe
+    (the CNN, or ScatterNet's linear layer on the same features); returns a function
+    running k steps. Opacus is the peer named by the issue (PyTorch CPU)."""
+    from certnn.theory.dp_train import RECIPES
     import warnings
     import torch
     from opacus import PrivacyEngine
@@ -81,14 +147,16 @@ def _opacus_stepper(xtr, ytr, seed):
     torch.manual_seed(seed)
     torch.set_num_threads(1)
     nn = torch.nn
+    r = RECIPES[features]
     model = nn.Sequential(nn.Conv2d(1, 16, 8, 2, padding=3), nn.ReLU(), nn.MaxPool2d(2, 1),
                           nn.Conv2d(16, 32, 4, 2), nn.ReLU(), nn.MaxPool2d(2, 1), nn.Flatten(),
-                          nn.Linear(512, 32), nn.ReLU(), nn.Linear(32, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.15)
+                          nn.Linear(512, 32), nn.ReLU(), nn.Linear(32, 10)) if features == "pixels" \
+        else nn.Linear(3969, 10)
+    opt = torch.optim.SGD(model.parameters(), lr=r["lr"], momentum=r["momentum"])
     data = torch.utils.data.TensorDataset(torch.tensor(xtr), torch.tensor(ytr))
     loader = torch.utils.data.DataLoader(data, batch_size=round(Q * len(xtr)))
     model, opt, loader = PrivacyEngine(accountant="rdp").make_private(
-        module=model, optimizer=opt, data_loader=loader, noise_multiplier=SIGMA, max_grad_norm=1.0,
+        module=model, optimizer=opt, data_loader=loader, noise_multiplier=SIGMA, max_grad_norm=r["max_grad_norm"],
         poisson_sampling=True)
     batches = iter(loader)
 
@@ -106,16 +174,18 @@ def _opacus_stepper(xtr, ytr, seed):
     return run
 
 
-def _certnn_stepper(xtr, ytr, seed):
+def _certnn_stepper(xtr, ytr, seed, features="pixels"):
     from certnn import functional as F
     from certnn import optim
     from certnn.random import manual_seed
     from certnn.tensor import Tensor
-    from certnn.theory.dp_train import dp_cnn
+    from certnn.theory.dp_train import RECIPES, dp_cnn, scatter_linear
     from certnn.theory.dpsgd import DPSGD
     manual_seed(seed)
-    model = dp_cnn()
-    dp = DPSGD(model.parameters(), optim.SGD(model.parameters(), lr=0.15), len(xtr), Q, SIGMA, 1.0, seed=seed)
+    r = RECIPES[features]
+    model = dp_cnn() if features == "pixels" else scatter_linear()
+    opt = optim.SGD(model.parameters(), lr=r["lr"], momentum=r["momentum"])
+    dp = DPSGD(model.parameters(), opt, len(xtr), Q, SIGMA, r["max_grad_norm"], seed=seed)
 
     def run(k):
         for _ in range(k):
@@ -123,17 +193,17 @@ def _certnn_stepper(xtr, ytr, seed):
     return run
 
 
-def opacus(quick):
+def opacus(quick, features="pixels"):
     """Per-step time of certnn's DP-SGD and Opacus', blocks of steps interleaved so
     both see the same machine load; one thread each; per epoch = 1/q steps."""
     from threadpoolctl import threadpool_limits
-    from certnn.data.mnist import mnist_arrays
+    from certnn.theory.dp_train import MODELS, RECIPES, DPConfig, mnist_inputs
     import opacus as opacus_pkg
     import torch
-    xtr, ytr = mnist_arrays((1, 28, 28), None, "train")
+    xtr, ytr = mnist_inputs(DPConfig(features=features), split="train")
     ytr = ytr.astype(np.int64)
-    block, blocks = (2, 2) if quick else (10, 4)
-    steppers = {"certnn": _certnn_stepper(xtr, ytr, 0), "opacus": _opacus_stepper(xtr, ytr, 0)}
+    block, blocks = (2, 2) if quick else (10, 4) if features == "pixels" else (50, 4)
+    steppers = {"certnn": _certnn_stepper(xtr, ytr, 0, features), "opacus": _opacus_stepper(xtr, ytr, 0, features)}
     times = {k: [] for k in steppers}
     with threadpool_limits(limits=1, user_api="blas"):
         for f in steppers.values():
@@ -146,8 +216,9 @@ def opacus(quick):
             print(f"block {b + 1}: " + "  ".join(f"{k} {v[-1]:.3f} s/step" for k, v in times.items()), flush=True)
     per_step = {k: float(np.median(v)) for k, v in times.items()}
     steps_per_epoch = round(1 / Q)
-    return {"model": "tf-privacy-cnn (Opacus SampleConvNet)", "batch_expected": Q * len(xtr),
-            "noise_multiplier": SIGMA, "max_grad_norm": 1.0, "steps_timed_each": block * blocks,
+    model = "tf-privacy-cnn (Opacus SampleConvNet)" if features == "pixels" else MODELS[features]
+    return {"model": model, "batch_expected": Q * len(xtr), "noise_multiplier": SIGMA,
+            "max_grad_norm": RECIPES[features]["max_grad_norm"], "steps_timed_each": block * blocks,
             "seconds_per_step": per_step, "epoch_seconds_extrapolated": {k: v * steps_per_epoch
                                                                           for k, v in per_step.items()},
             "time_ratio_certnn_over_opacus": per_step["certnn"] / per_step["opacus"], "target_ratio": 1.0,
@@ -165,6 +236,24 @@ def audit(quick):
         out[name] = r.to_dict()
         print(f"audit {name}: epsilon >= {r.epsilon_lower:.3f} vs accountant <= {r.epsilon_upper:.3f}"
               f" ({'caught' if r.caught else 'consistent'})", flush=True)
+    out |= scatter_audit(trials)
+    return out
+
+
+def scatter_audit(trials):
+    """The same audit on the scatter model: its 3969 group-normalised features of
+    32 MNIST training images as the data set (coordinate 0 given to the canary),
+    10 classes, its clipping norm 0.1."""
+    from certnn.theory.audit import FAULTS, audit_dpsgd
+    from certnn.theory.dp_train import DPConfig, mnist_inputs
+    from certnn.theory.dpsgd import DPSGD
+    x, y = mnist_inputs(DPConfig(features="scatter"), split="train", limit=32)
+    out = {}
+    for name, cls in [("correct", DPSGD)] + list(FAULTS.items()):
+        r = audit_dpsgd(cls, trials=trials, max_grad_norm=0.1, data=(x, y))
+        out[f"scatter-linear {name}"] = r.to_dict()
+        print(f"audit scatter-linear {name}: epsilon >= {r.epsilon_lower:.3f} vs accountant <= "
+              f"{r.epsilon_upper:.3f} ({'caught' if r.caught else 'consistent'})", flush=True)
     return out
 
 
@@ -195,7 +284,10 @@ def stability(quick):
     return out
 
 
-SECTIONS = {"accounting": accounting, "dpsgd": dpsgd, "dpsgd-eps1.2": dpsgd_eps12, "opacus": opacus,
+SECTIONS = {"accounting": accounting, "dpsgd": dpsgd, "dpsgd-eps1.2": dpsgd_eps12, "scatter_lr": scatter_lr,
+            "scatter": scatter, "scatter-eps1.2": scatter_eps12, "scatter-eps3": scatter_eps3,
+            "scatter-eps3-b1024": scatter_eps3_b1024, "opacus": opacus,
+            "opacus-scatter": lambda quick: opacus(quick, "scatter"),
             "audit": audit, "stability": stability}
 
 

@@ -261,3 +261,46 @@ def test_a_point_on_a_strict_boundary_is_not_reported_sat(tmp_path):
     r = _run("vnncomp", "run", tmp_path / "id.onnx", tmp_path / "strict.vnnlib", "--timeout", 20,
              "--out", tmp_path / "strict.txt")
     assert (tmp_path / "strict.txt").read_text() == "unknown\n", r.stdout + r.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sigterm_stops_the_suite_and_its_worker_processes():
+    """`kill` of a running suite exits 143 and leaves no worker process behind (before,
+    the workers went on running, orphaned)."""
+    import os
+    import signal
+    import time
+    p = subprocess.Popen([sys.executable, "-m", "certnn", "vnncomp", "suite", str(ACAS / "instances.csv"),
+                          "--jobs", "2", "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+
+    def session():
+        out = []
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                try:
+                    stat = open(f"/proc/{d}/stat").read()
+                except OSError:
+                    continue
+                if int(stat.rsplit(")", 1)[1].split()[3]) == p.pid:     # field 6: the session id
+                    out.append(int(d))
+        return out
+
+    t0 = time.monotonic()
+    while len(session()) < 3 and time.monotonic() - t0 < 60:     # the suite and at least two workers
+        time.sleep(0.2)
+    assert len(session()) >= 3, "the suite never started its workers"
+    time.sleep(1.0)
+    p.send_signal(signal.SIGTERM)
+    try:
+        _, err = p.communicate(timeout=30)     # orphaned workers would hold stderr open
+        t0 = time.monotonic()
+        while session() and time.monotonic() - t0 < 15:
+            time.sleep(0.2)
+        left = session()
+    finally:
+        for pid in session():
+            os.kill(pid, signal.SIGKILL)
+    assert p.returncode == 143, err[-500:]
+    assert "terminated" in err
+    assert not left, f"worker processes left running: {left}"

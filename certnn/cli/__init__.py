@@ -4,7 +4,9 @@ stderr and exits with status 1; usage errors exit with 2."""
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import click
 
@@ -49,12 +51,25 @@ for _command in COMMANDS:
     cli.add_command(_command)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: worker processes are stopped, files are written
+    atomically or not at all."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated
+
+
 def main(argv=None):
+    if threading.current_thread() is threading.main_thread():
+        # without this, `kill` of a suite leaves its worker processes running orphaned
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         cli.main(args=argv, prog_name="certnn", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+    except (Terminated, click.exceptions.Abort) as e:    # click turns KeyboardInterrupt into Abort
+        term = isinstance(e, Terminated) or isinstance(e.__cause__, Terminated)
+        click.echo("terminated" if term else "aborted", err=True)
+        sys.exit(143 if term else 130)
     except click.ClickException as e:
         e.show()
         sys.exit(e.exit_code)

@@ -45,23 +45,37 @@ def train_group():
 @click.option("--epochs", default=60, show_default=True, type=click.IntRange(min=1))
 @click.option("--sample-rate", default=256 / 60000, show_default=True,
               type=click.FloatRange(min=0.0, max=1.0, min_open=True))
-@click.option("--clip", "max_grad_norm", default=1.0, show_default=True, type=click.FloatRange(min=0.0, min_open=True))
-@click.option("--lr", default=0.15, show_default=True, type=click.FloatRange(min=0.0, min_open=True))
-@click.option("--momentum", default=0.0, show_default=True, type=click.FloatRange(min=0.0, max=1.0))
+@click.option("--features", default="pixels", show_default=True, type=click.Choice(["pixels", "scatter"]),
+              help="pixels: TF Privacy's CNN; scatter: Tramer & Boneh's fixed ScatterNet features + a linear layer.")
+@click.option("--groups", default=27, show_default=True, type=click.IntRange(min=1),
+              help="scatter: groups of the per-example group normalisation (must divide 81).")
+@click.option("--accountant", default="pld", show_default=True, type=click.Choice(["pld", "rdp"]),
+              help="The accountant under which --epsilon is met (both epsilons are printed).")
+@click.option("--clip", "max_grad_norm", default=None, type=click.FloatRange(min=0.0, min_open=True),
+              help="Clipping norm C [default: 1.0 for pixels, 0.1 for scatter].")
+@click.option("--lr", default=None, type=click.FloatRange(min=0.0, min_open=True),
+              help="Learning rate [default: 0.15 for pixels, 0.25 for scatter].")
+@click.option("--momentum", default=None, type=click.FloatRange(min=0.0, max=1.0),
+              help="SGD momentum [default: 0 for pixels, 0.9 for scatter].")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--limit-train", default=None, type=click.IntRange(min=1))
 @click.option("--limit-test", default=None, type=click.IntRange(min=1))
+@click.option("--validation", default=None, type=click.IntRange(min=1),
+              help="Score on the last N training rows instead of the test set (for choosing hyper-parameters).")
 @click.option("--data", "data_dir", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--no-progress", is_flag=True)
-def train_mnist_cmd(target_epsilon, noise_multiplier, delta, epochs, sample_rate, max_grad_norm, lr, momentum, seed,
-                    limit_train, limit_test, data_dir, as_json, no_progress):
-    """DP-SGD on MNIST (TF Privacy's CNN); prints epsilon under both accountants and test accuracy."""
+def train_mnist_cmd(target_epsilon, noise_multiplier, delta, epochs, sample_rate, features, groups, accountant,
+                    max_grad_norm, lr, momentum, seed, limit_train, limit_test, validation, data_dir, as_json,
+                    no_progress):
+    """DP-SGD on MNIST (TF Privacy's CNN, or ScatterNet + linear with --features scatter); prints epsilon
+    under both accountants and test accuracy."""
     from ..theory.dp_train import DPConfig, train_dp_mnist
     from ..zoo.train import _progress
     cfg = DPConfig(epochs=epochs, sample_rate=sample_rate, noise_multiplier=noise_multiplier,
-                   target_epsilon=target_epsilon, max_grad_norm=max_grad_norm, lr=lr, momentum=momentum,
-                   delta=delta, seed=seed, limit_train=limit_train, limit_test=limit_test)
+                   target_epsilon=target_epsilon, accountant=accountant, features=features, groups=groups,
+                   max_grad_norm=max_grad_norm, lr=lr, momentum=momentum,
+                   delta=delta, seed=seed, limit_train=limit_train, limit_test=limit_test, validation=validation)
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     bar = _progress(not no_progress and sys.stderr.isatty())
     try:
@@ -72,7 +86,8 @@ def train_mnist_cmd(target_epsilon, noise_multiplier, delta, epochs, sample_rate
     if as_json:
         click.echo(json.dumps(r))
     else:
-        click.echo(f"test accuracy {r['test_accuracy']:.4f}  noise multiplier {r['noise_multiplier']:.4f}  "
+        scored = "test accuracy" if validation is None else "validation accuracy"
+        click.echo(f"{r['model']}: {scored} {r['test_accuracy']:.4f}  noise multiplier {r['noise_multiplier']:.4f}  "
                    f"{r['steps']} steps  epsilon {r['epsilon_rdp']:.4f} (RDP), {r['epsilon_pld']:.4f} (PLD) "
                    f"at delta {delta:g}")
 

@@ -135,6 +135,16 @@ def linear_vjp_per_example(ct, out, x, w, b=None, *, index):
     return np.matmul(ct3.transpose(0, 2, 1), x3)
 
 
+def linear_vjp_per_example_factors(ct, out, x, w, b=None, *, index):
+    """The weight's per-example cotangent as factors (a, b) with G[n] = a[n]^T b[n]:
+    a = ct as (N, T, out), b = x as (N, T, in) (T = 1 for a plain batch); None for
+    the bias (its per-example cotangent is already small)."""
+    if index != 1:
+        return None
+    n = x.shape[0]
+    return ct.reshape(n, -1, ct.shape[-1]), x.reshape(n, -1, x.shape[-1])
+
+
 def linear_jvp(tangents, out, x, w, b=None):
     y = linear_real(tangents[0], w) + linear_real(x, tangents[1])
     if b is not None:
@@ -250,5 +260,6 @@ register(OpDef(
 
 register(OpDef(
     name="linear", binary32=ieee(b32_linear), module=_M, arity=(2, 3), attrs={}, shape=linear_shape, real=linear_real,
-    vjp=linear_vjp, vjp_needs=True, vjp_per_example=linear_vjp_per_example, jvp=linear_jvp, tangent=linear_tangent,
+    vjp=linear_vjp, vjp_needs=True, vjp_per_example=linear_vjp_per_example,
+    vjp_per_example_factors=linear_vjp_per_example_factors, jvp=linear_jvp, tangent=linear_tangent,
     interval=linear_interval, error=linear_error, samples=_linear_samples, doc=__doc__))

@@ -41,6 +41,9 @@ Beside the rules, an op whose parameter cotangent contracts over the batch
 ``(N,) + xs[index].shape``, whose sum over the first axis is the ``vjp`` rule's
 cotangent (the per-example gradient walk of :mod:`certnn.optim.per_example`;
 elementwise ops need none: their broadcast cotangent already has the batch axis).
+``vjp_per_example_factors`` (same arguments) may give that cotangent as factors
+``(a, b)``, ``G[n] = a[n]^T b[n]``, so that per-example norms and weighted sums
+need not form the ``(N,) + shape`` array (``linear``'s weight: ``ct`` and ``x``).
 
 Beside the rules, ``tangent(ap, ts, xs, y, **attrs)`` is the jvp written with ops
 instead of arrays: ``ap(op_name, *args, **attrs)`` applies an op in the
@@ -101,6 +104,7 @@ class OpDef:
     differentiable: tuple[bool, ...] | None = None  # per input; None = all
     vjp_needs: bool = False         # vjp takes ``needs=`` (which inputs want a cotangent) to skip work
     vjp_per_example: Callable | None = None  # per-example cotangent of a batch-free input (see above)
+    vjp_per_example_factors: Callable | None = None  # the same as factors (a, b), or None for an input
     doc: str = ""
 
     def rules(self) -> list[str]:

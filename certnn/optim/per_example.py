@@ -36,15 +36,58 @@ from ..ops._common import fmt, unbroadcast
 from ..tensor import Tensor, reachable
 
 
-def per_example_grads(losses: Tensor, params) -> list[np.ndarray]:
+class OuterGrads:
+    """Per-example gradients kept as factors: ``G[n] = a[n]^T b[n]`` with ``a`` of
+    shape (N, T, O) and ``b`` (N, T, I) (a linear layer's weight: output cotangents
+    and inputs). Squared norms come from T x T Gram matrices,
+    ||G[n]||^2 = sum((a[n] a[n]^T) * (b[n] b[n]^T)) (for T = 1: ||a[n]||^2 ||b[n]||^2),
+    and weighted sums from one product, sum_n f_n G[n] = (f a)^T b, so the
+    (N, O, I) array is never formed (Goodfellow 2015; Li et al. 2022's ghost norm)."""
+
+    def __init__(self, a: np.ndarray, b: np.ndarray, dtype):
+        self.a, self.b, self.dtype = a.astype(dtype, copy=False), b.astype(dtype, copy=False), np.dtype(dtype)
+        self.shape = (a.shape[0], a.shape[2], b.shape[2])
+
+    def sq_norms(self) -> np.ndarray:
+        a, b = self.a.astype(np.float64), self.b.astype(np.float64)
+        if a.shape[1] == 1:
+            return np.einsum("ni,ni->n", a[:, 0], a[:, 0]) * np.einsum("ni,ni->n", b[:, 0], b[:, 0])
+        return np.einsum("nst,nst->n", a @ a.transpose(0, 2, 1), b @ b.transpose(0, 2, 1))
+
+    def weighted_sum(self, f: np.ndarray) -> np.ndarray:
+        fa = self.a * np.asarray(f, self.dtype)[:, None, None]
+        return fa.reshape(-1, self.shape[1]).T @ self.b.reshape(-1, self.shape[2])
+
+    def dense(self) -> np.ndarray:
+        return np.matmul(self.a.transpose(0, 2, 1), self.b)
+
+
+def sq_norms(g) -> np.ndarray:
+    """Per-example squared norms ||G[n]||^2 (float64) of a dense (N, ...) array or :class:`OuterGrads`."""
+    if isinstance(g, OuterGrads):
+        return g.sq_norms()
+    flat = g.reshape(g.shape[0], -1)
+    return np.einsum("ij,ij->i", flat, flat).astype(np.float64)
+
+
+def weighted_sum(f: np.ndarray, g) -> np.ndarray:
+    """sum_n f[n] G[n] of a dense (N, ...) array or :class:`OuterGrads`."""
+    if isinstance(g, OuterGrads):
+        return g.weighted_sum(f)
+    return np.tensordot(np.asarray(f, g.dtype), g, axes=(0, 0))
+
+
+def per_example_grads(losses: Tensor, params, factored: bool = False) -> list:
     """``[G_p for p in params]`` with ``G_p[n] = d losses[n] / d p`` (zeros where a
-    parameter does not influence the losses)."""
+    parameter does not influence the losses). With ``factored``, a parameter whose
+    op has a ``vjp_per_example_factors`` rule (and that op only) gets an
+    :class:`OuterGrads` instead of the dense array."""
     params = list(params)
     if losses.ndim != 1:
         raise ShapeError(f"per-example gradients need a vector of per-example losses, got shape {fmt(losses.shape)}")
     n = losses.shape[0]
     index = {id(p): k for k, p in enumerate(params)}
-    grads = [np.zeros((n,) + p.shape, p.dtype) for p in params]
+    grads = [None] * len(params)                # filled by the first contribution (no zero fill and add)
     tape = reachable([losses])
     batched = _batched(tape, index, n)
     cts = {id(losses): np.ones(n, losses.dtype)}
@@ -65,10 +108,20 @@ def per_example_grads(losses: Tensor, params) -> list[np.ndarray]:
             in_cts = node.op.vjp(g, t.data, *xs, **node.attrs, **extra)
         for i, x in enumerate(node.inputs):
             if own[i]:
-                grads[index[id(x)]] += _param_cotangent(node, g, t.data, xs, i, in_cts[i], n)
+                k = index[id(x)]
+                factors = node.op.vjp_per_example_factors if factored and grads[k] is None else None
+                ab = factors(g, t.data, *xs, index=i, **node.attrs) if factors else None
+                if ab is not None:
+                    grads[k] = OuterGrads(*ab, params[k].dtype)
+                    continue
+                c = np.asarray(_param_cotangent(node, g, t.data, xs, i, in_cts[i], n), dtype=params[k].dtype)
+                if isinstance(grads[k], OuterGrads):                     # a second use: fall back to dense
+                    grads[k] = grads[k].dense()
+                grads[k] = c if grads[k] is None else grads[k] + c      # never in place: c may be shared
             elif wants[i] and in_cts[i] is not None:
                 _add(cts, x, unbroadcast(np.asarray(in_cts[i], dtype=x.dtype), x.shape))
-    return grads
+    return [np.zeros((n,) + p.shape, p.dtype) if g is None else g if isinstance(g, OuterGrads)
+            else np.broadcast_to(g, (n,) + p.shape) for g, p in zip(grads, params)]
 
 
 def _param_cotangent(node, ct, out, xs, i, broadcast_ct, n) -> np.ndarray:

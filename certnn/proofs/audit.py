@@ -42,7 +42,8 @@ from pathlib import Path
 
 REGISTRIES = ("certnn.floats.interval", "certnn.floats.b32", "certnn.bounds.semantics", "certnn.verify.checker",
               "certnn.control.taylor", "certnn.control.problem", "certnn.control.reach", "certnn.pinn.error",
-              "certnn.rl.theorems", "certnn.rl.contract", "certnn.theory.accounting", "certnn.bugzoo.card")
+              "certnn.rl.theorems", "certnn.rl.contract", "certnn.theory.accounting", "certnn.theory.scatter",
+              "certnn.bugzoo.card")
 
 
 @dataclass

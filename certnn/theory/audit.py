@@ -111,12 +111,17 @@ def _choose_threshold(out: np.ndarray, inn: np.ndarray, delta: float, alpha: flo
 def audit_dpsgd(dpsgd_cls=DPSGD, trials: int = 600, noise_multiplier: float = 2.0, steps: int = 1,
                 sample_rate: float = 1.0, max_grad_norm: float = 1.0, lr: float = 0.5, n_data: int = 32,
                 dim: int = 12, classes: int = 4, canary_scale: float = 100.0, delta: float = 1e-5,
-                alpha: float = 0.05, seed: int = 0) -> AuditResult:
-    """Audit ``dpsgd_cls`` (``trials`` runs per world) on a linear softmax classifier."""
+                alpha: float = 0.05, seed: int = 0, data: tuple | None = None) -> AuditResult:
+    """Audit ``dpsgd_cls`` (``trials`` runs per world) on a linear softmax classifier,
+    with random data, or ``data = (x, y)`` (e.g. a model's real input features;
+    ``n_data`` and ``dim`` then come from ``x``, and its coordinate 0 is zeroed)."""
     rng = np.random.default_rng([seed, 0])
-    x = rng.random((n_data, dim))
+    if data is None:
+        x, y = rng.random((n_data, dim)), rng.integers(0, classes, n_data)
+    else:
+        x, y = np.array(data[0], dtype=np.float64).reshape(len(data[0]), -1), np.asarray(data[1])
+        (n_data, dim), classes = x.shape, max(classes, int(y.max()) + 1)
     x[:, 0] = 0.0                                           # coordinate 0 belongs to the canary
-    y = rng.integers(0, classes, n_data)
     canary_x = np.zeros((1, dim))
     canary_x[0, 0] = canary_scale
     canary_y = np.array([0])

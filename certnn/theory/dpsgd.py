@@ -7,7 +7,8 @@ sigma and any certnn optimizer:
    probability q (the batch size varies; it may be empty);
 2. per-example gradients g_i of the per-example losses, all at once
    (:func:`certnn.optim.per_example_grads`: one reverse sweep, no loop over
-   examples);
+   examples; a linear layer's weight gradients stay factored as
+   ct_i x_i^T, so their norms and clipped sum never form the N gradients);
 3. clipping: g_i <- g_i / max(1, ||g_i||_2 / C), the norm taken over all
    parameters together (summed as sum_i factor_i g_i, one product per parameter);
 4. noise: G = sum_i g_i + N(0, sigma^2 C^2 I);
@@ -25,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import CertnnError
-from ..optim import per_example_grads
+from ..optim.per_example import per_example_grads, sq_norms, weighted_sum
 from ..tensor import Tensor
 
 
@@ -54,11 +55,10 @@ class DPSGD:
         """Poisson sampling: the indices of the examples in this step's batch."""
         return np.flatnonzero(self.rng.random(self.num_examples) < self.sample_rate)
 
-    def clip_factors(self, grads: list[np.ndarray]) -> np.ndarray:
+    def clip_factors(self, grads: list) -> np.ndarray:
         """Per-example factors 1 / max(1, ||g_n|| / C), the norm over all parameters
         together: scaling example n's gradient by its factor clips it to norm <= C."""
-        n = grads[0].shape[0]
-        sq = sum(np.einsum("ij,ij->i", g.reshape(n, -1), g.reshape(n, -1)).astype(np.float64) for g in grads)
+        sq = sum(sq_norms(g) for g in grads)
         return 1.0 / np.maximum(1.0, np.sqrt(sq) / self.max_grad_norm)
 
     def noise(self, shape, dtype) -> np.ndarray:
@@ -73,9 +73,9 @@ class DPSGD:
             if not isinstance(losses, Tensor) or losses.shape != (len(idx),):
                 raise CertnnError(f"loss_fn must return one loss per example, shape ({len(idx)},), "
                                   f"got {getattr(losses, 'shape', type(losses).__name__)}")
-            grads = per_example_grads(losses, self.params)
+            grads = per_example_grads(losses, self.params, factored=True)
             factors = self.clip_factors(grads)
-            summed = [np.tensordot(factors.astype(g.dtype), g, axes=(0, 0)) for g in grads]
+            summed = [weighted_sum(factors, g) for g in grads]
         else:
             summed = [np.zeros(p.shape, p.dtype) for p in self.params]
         for p, s in zip(self.params, summed):

@@ -8,7 +8,7 @@ from certnn import functional as F
 from certnn import nn
 from certnn.errors import CertnnError
 from certnn.ops import all_ops
-from certnn.optim.per_example import batch_unbroadcast, per_example_grads
+from certnn.optim.per_example import OuterGrads, batch_unbroadcast, per_example_grads, sq_norms, weighted_sum
 from certnn.random import manual_seed
 from certnn.tensor import Tensor
 
@@ -92,3 +92,33 @@ def test_op_without_a_rule_is_named():
     x = Tensor(np.random.default_rng(0).standard_normal((2, 3)))
     with pytest.raises(CertnnError, match="layer_norm"):
         per_example_grads(F.sum(ln(x), axis=1), ln.parameters())
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (6, 3, 4)], ids=["batch", "batch-by-time"])
+def test_factored_linear_gradients_match_the_dense_ones(shape):
+    manual_seed(0)
+    rng = np.random.default_rng(3)
+    model = nn.Sequential(nn.Linear(4, 5, dtype=np.float64), nn.Tanh(), nn.Linear(5, 3, dtype=np.float64))
+    x = Tensor(rng.standard_normal(shape))
+    out = F.reshape(model(x), (shape[0], -1))
+    losses = F.sum(out * out, axis=1)
+    dense = per_example_grads(losses, model.parameters())
+    factored = per_example_grads(losses, model.parameters(), factored=True)
+    assert [isinstance(g, OuterGrads) for g in factored] == [True, False, True, False]    # weights only
+    f = rng.random(shape[0])
+    for d, g in zip(dense, factored):
+        np.testing.assert_allclose(sq_norms(g), (d.reshape(len(d), -1) ** 2).sum(axis=1), rtol=1e-12)
+        np.testing.assert_allclose(weighted_sum(f, g), np.tensordot(f, d, axes=(0, 0)), rtol=1e-12, atol=1e-14)
+        if isinstance(g, OuterGrads):
+            np.testing.assert_allclose(g.dense(), d, rtol=1e-12, atol=1e-14)
+
+
+def test_factored_parameter_used_twice_falls_back_to_dense():
+    manual_seed(0)
+    lin = nn.Linear(3, 3, dtype=np.float64)
+    x = Tensor(np.random.default_rng(4).standard_normal((5, 3)))
+    losses = F.sum(lin(lin(x)), axis=1)
+    for d, g in zip(per_example_grads(losses, lin.parameters()),
+                    per_example_grads(losses, lin.parameters(), factored=True)):
+        assert not isinstance(g, OuterGrads)
+        np.testing.assert_allclose(g, d, rtol=1e-12)

@@ -40,6 +40,27 @@ def test_train_mnist_reports_accuracy_and_both_epsilons():
     assert 0 < o["epsilon_pld"] <= o["epsilon_rdp"]
 
 
+def test_train_mnist_scatter_learns_and_reports_dp_accountings_epsilons(tmp_path, monkeypatch):
+    pytest.importorskip("kymatio")
+    import dp_accounting as dpa
+    from dp_accounting import pld, rdp
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))           # the feature cache
+    code, out, err = run_cli("dp", "train", "mnist", "--features", "scatter", "--epochs", "1", "--sample-rate", "0.1",
+                          "--limit-train", "300", "--limit-test", "100", "--noise-multiplier", "1.0", "--json",
+                          "--no-progress")
+    assert code == 0, err
+    o = json.loads(out.strip().splitlines()[-1])
+    assert o["model"] == "scatternet-linear" and o["steps"] == 10
+    assert (o["config"]["max_grad_norm"], o["config"]["momentum"]) == (0.1, 0.9)      # the recipe's defaults
+    assert o["test_accuracy"] > 0.4                                                    # chance: 0.1
+    event = dpa.SelfComposedDpEvent(dpa.PoissonSampledDpEvent(0.1, dpa.GaussianDpEvent(1.0)), 10)
+    for acc, key in ((rdp.RdpAccountant(), "epsilon_rdp"), (pld.PLDAccountant(), "epsilon_pld")):
+        acc.compose(event)
+        assert o[key] == pytest.approx(acc.get_epsilon(1e-5), rel=1e-12)
+    code, _, err = run_cli("dp", "train", "mnist", "--features", "scatter", "--groups", "10", "--limit-train", "10")
+    assert code == 1 and "--groups" in err
+
+
 def test_audit_catches_the_broken_implementation():
     code, out, err = run_cli("dp", "audit", "--trials", "100", "--fault", "noise-0.1", "--json")
     assert code == 0, err

@@ -97,3 +97,13 @@ def test_audit_passes_the_correct_implementation():
 def test_audit_catches_a_broken_implementation(broken):
     r = audit_dpsgd(broken, trials=200)
     assert r.caught and r.epsilon_lower > r.epsilon_upper, r
+
+
+def test_training_makes_exactly_the_accounted_steps():
+    # 1/q = 20.4 steps per epoch: rounding each epoch to 20 would make 60 steps, the accountant composes 61
+    from certnn.theory.dp_train import DPConfig, train_dp_mnist
+    q = 1 / 20.4
+    r = train_dp_mnist(DPConfig(epochs=3, sample_rate=q, noise_multiplier=2.0, limit_train=100, limit_test=20),
+                       log=lambda s: None)
+    assert r["steps"] == steps_for(3, q) == 61 == r["privacy"]["steps"]
+    assert r["epsilon_pld"] == dpsgd_privacy(q, 2.0, 61, 1e-5).epsilon_pld
