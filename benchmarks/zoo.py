@@ -8,7 +8,8 @@ test images that IBP and CROWN verify robust at small L-inf radii.
     .venv/bin/python benchmarks/zoo.py [--models cnn,vit] [--skip-train] [--steps 5] [--epochs N]
 
 Results are merged into benchmarks/results/zoo.json model by model (a run of
-some models keeps the others' entries). Checkpoints go to
+some models keeps the others' entries) and, for verification, radius by radius
+(a run at some radii keeps the other radii's rows, so radii can run in parallel). Checkpoints go to
 benchmarks/results/zoo-checkpoints/ (not committed). PyTorch figures are
 skipped with a note when torch is not importable.
 """
@@ -204,6 +205,7 @@ def main():
     for name in args.models.split(","):
         row = _load(out)["models"].get(name, {})
         row.pop("error", None)                 # an earlier run's
+        radii, fresh = None, []
         try:
             if not args.skip_train:
                 print(f"training {name} ...", flush=True)
@@ -215,7 +217,7 @@ def main():
                 row["step_time"] = {"note": "torch not installed: PyTorch comparison skipped"}
             if name in VERIFY and not args.skip_verify:
                 radii = tuple(float(r) for r in args.radii.split(",")) if args.radii else RADII
-                row["verified"] = verify(name, radii, args.verify_n)
+                fresh = verify(name, radii, args.verify_n)
         except (Exception, SystemExit) as e:  # noqa: BLE001 - one model's failure must not lose the others
             row["error"] = f"{type(e).__name__}: {e}"[:2000]
             print(f"{name}: {row['error']}", flush=True)
@@ -225,6 +227,10 @@ def main():
             row["target"] = {"metric": metric, "target": f"{cmp} {value}",
                              "met": bool(got >= value if cmp == ">=" else got <= value)}
         doc = _load(out)                # re-read: another run may have stored other models meanwhile
+        if fresh:                       # ... or other radii of this one: keep those, replace these
+            stored = doc["models"].get(name, {}).get("verified", [])
+            row["verified"] = sorted([v for v in stored if v["eps"] not in radii] + fresh,
+                                     key=lambda v: (v["eps"], v["method"] != "ibp"))
         doc["models"][name] = row
         doc.update({"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
                     "numpy": np.__version__})

@@ -92,7 +92,9 @@ def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict |
         n = net.nodes[nid]
         red = tuple(range(2, a.ndim))
         if kind == "affine":
-            bias += np.sum(a * net.f0(nid)[:, None], axis=red)
+            f0 = net.f0(nid)
+            if np.any(f0):                  # (N, K, S) @ (S,): one pass, no temporary
+                bias += a.reshape(N, K, -1) @ np.broadcast_to(f0, (1,) + a.shape[2:]).reshape(-1)
             flat = a.reshape((N * K,) + a.shape[2:])
             for i, c in zip([n.inputs[p] for p in net.var_inputs(nid)], net.transpose(nid, flat)):
                 c = c.reshape((N, K) + c.shape[1:])

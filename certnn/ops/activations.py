@@ -134,7 +134,8 @@ elementwise("sigmoid", _M, _sigmoid, lambda x, y, xp: (y * (1.0 - y),),
             interval=iv.sigmoid, assumes=iv.LIBM, error=er.lipschitz_cr(_sigmoid_slope), relax=rx.sigmoid_relax)
 elementwise("gelu", _M, lambda x, xp: 0.5 * x * (1.0 + _gelu_erf(x, xp)),
             lambda x, y, xp: (_gelu_slope(x, xp.erf(x / xp.sqrt(2.0)), xp),),
-            interval=_gelu_interval, assumes=iv.LIBM, error=er.gelu_error, fast_vjp=_gelu_vjp)
+            interval=_gelu_interval, assumes=iv.LIBM, error=er.gelu_error, fast_vjp=_gelu_vjp,
+            relax=rx.gelu_relax)
 elementwise("softplus", _M, lambda x, xp: xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x))),
             lambda x, y, xp: (_sigmoid(x, xp),), samples=_off0,
             interval=iv.softplus, assumes=iv.LIBM, error=er.softplus_error)

@@ -116,7 +116,7 @@ def linear_vjp(ct, out, x, w, b=None, needs=None):
     gw = ct2.T @ x.reshape(-1, x.shape[-1]) if needs is None or needs[1] else None
     if b is None:
         return gx, gw
-    return gx, gw, ct2.sum(axis=0)
+    return gx, gw, ct2.sum(axis=0) if needs is None or needs[2] else None
 
 
 def linear_vjp_per_example(ct, out, x, w, b=None, *, index):

@@ -81,6 +81,11 @@ from the squares' bounds, an exclusive sum), xhat_i = x_i / sqrt((x_i^2 + S_i)/k
 + eps) increases in x_i (its derivative is r (1 - xhat_i^2 / k) > 0) and |xhat_i|
 decreases in S_i, so its extremes are at x_i = lo_i or hi_i with S_i at the end
 that makes |xhat_i| largest (upper bound) or smallest (lower bound).
+
+Relax rule (CROWN): layer_norm with constant weight and bias has tangent planes
+at the box centre with a rigorous second-order remainder (``ln_relax``): they
+keep the dependency on x that the interval loses, exact to second order in the
+box's radius.
 """
 
 from __future__ import annotations
@@ -94,6 +99,7 @@ from ..floats import interval as iv
 from . import xp
 from ._common import fmt
 from .registry import OpDef, Sample, register
+from .relax import Tangent, multivariate
 from .stash import Stash
 
 _PARAMS = ("weight", "bias", "running_mean", "running_var")
@@ -264,6 +270,63 @@ def _xhat_interval(xl, xh, axes, k, eps):
     xhat_lo, xhat_hi = iv.mul(*xc, *r)
     bound = float(iv.up(np.sqrt(float(k - 1))))          # |xhat_i| <= sqrt(k - 1), always
     return np.maximum(xhat_lo, -bound), np.minimum(xhat_hi, bound)
+
+
+@multivariate
+def ln_relax(los, his, var, eps=1e-5, mode=None):
+    """Tangent planes of layer_norm in x at the box centre c with a rigorous
+    second-order remainder (:class:`certnn.ops.relax.Tangent`); weight and bias must
+    be constants. With v = P x the centred vector (P = I - 11^T/k), q = |v|^2/k + eps
+    and xhat = v q^(-1/2), along x = c + t d (t in [0, 1], delta = P d):
+
+        xhat_i'' = 2 delta_i s' + v_i s'',   s = q^(-1/2),
+        |s'| <= |delta| / (q sqrt k),        |s''| <= 3 q^(-3/2) |delta|^2 / k
+
+    (from q' = 2 v.delta/k, q'' = 2|delta|^2/k and |v|^2 <= k q; the two terms of s''
+    have opposite signs), so by Taylor's theorem on the segment
+
+        |xhat_i(x) - xhat_i(c) - J_i d| <= Delta_i D / (q_lo sqrt k)
+                                           + 3/2 min(V_i q_lo^(-3/2), sqrt(k-1)/q_lo) D^2 / k
+
+    with D >= |d|_2 >= |delta|, Delta_i >= |delta_i|, V_i >= |v_i| and q_lo <= q on
+    the box; |v_i| q^(-1/2) = |xhat_i| <= sqrt(k - 1) always. q_lo uses the larger of
+    two lower bounds of the variance: (|P c| - D)_+^2 / k (the box lies in the ball of
+    radius D around c, and P does not lengthen vectors) and mean_j (|v_j(c)| -
+    Delta_j)_+^2. The output's remainder is |w_i| times xhat's. J(c) = diag(w) M with
+    M = s (P - xhat xhat^T / k) symmetric, so J t = w M t and J^T a = M (w a)."""
+    if any(var[1:]):
+        raise ShapeError("layer_norm: a linear relaxation needs a constant weight and bias")
+    (xl, w, b), (xh, _, _) = los, his
+    axes = tuple(range(xl.ndim - w.ndim, xl.ndim))
+    k = w.size
+
+    def total(a):
+        return np.sum(a, axis=axes, keepdims=True)
+
+    c, r = (xl + xh) / 2, (xh - xl) / 2
+    v0 = centred(c, axes)
+    q0 = total(v0 * v0) / k + eps
+    s0 = 1.0 / np.sqrt(q0)
+    xhat0 = v0 * s0
+    D = np.sqrt(total(r * r)) * (1 + 1e-12)
+    delta = r * (1 - 2 / k) + total(r) / k
+    var_lo = np.maximum(np.maximum(np.sqrt(total(v0 * v0)) - D, 0.0) ** 2 / k,
+                        total(np.maximum(np.abs(v0) - delta, 0.0) ** 2) / k)
+    q = (var_lo + eps) * (1 - 1e-9)
+    V = np.abs(v0) + delta
+    rem = np.abs(w) * (delta * D / (q * np.sqrt(k)) + 1.5 * np.minimum(V * q ** -1.5, np.sqrt(k - 1) / q) * D * D / k)
+    ylo, yhi = ln_interval(los, his, eps=eps)
+    fc = xhat0 * w + b
+    rem = rem * (1 + 1e-9) + 1e-12 * (1 + np.abs(fc))     # float64 evaluation of the planes
+    use = 2 * rem < yhi - ylo
+    rows = tuple(range(-w.ndim, 0))                         # the normalized axes of (N, K, ...) rows
+    se, xe = s0[:, None], xhat0[:, None]
+
+    def M(t):
+        t = t - t.mean(axis=rows, keepdims=True)
+        return se * (t - xe * (xe * t).mean(axis=rows, keepdims=True))
+
+    return Tangent(c, fc, lambda t: w * M(t), rem, ylo, yhi, use, vjp=lambda a: M(w * a))
 
 
 def ln_samples(rng):
@@ -504,7 +567,8 @@ register(OpDef(
 
 register(OpDef(
     name="layer_norm", binary32=ieee(b32_layer_norm), module=__name__, arity=(3,), attrs={"eps": 1e-5},
-    shape=ln_shape, real=ln_real, vjp=ln_vjp, jvp=ln_jvp, interval=ln_interval, error=er.layer_norm_error, samples=ln_samples,
+    shape=ln_shape, real=ln_real, vjp=ln_vjp, jvp=ln_jvp, interval=ln_interval, error=er.layer_norm_error,
+    relax=ln_relax, samples=ln_samples,
     doc=__doc__))
 
 register(OpDef(

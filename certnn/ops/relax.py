@@ -198,6 +198,62 @@ class _TangentTable:
         return np.where(i < 0, np.inf, t[np.maximum(i, 0)])
 
 
+def _gelu(x):
+    from scipy.special import erf
+    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+
+
+def _gelu_slope(x):
+    from scipy.special import erf
+    return 0.5 * (1.0 + erf(x / np.sqrt(2.0))) + x * np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
+
+
+# max over x of relu(x) - gelu(x) = |x| Phi(-|x|) = -min gelu: 0.169971207479903661...
+# rounded up (the ops' _GELU_MIN is a float below min gelu, checked with mpmath)
+GELU_RELU_GAP = 0.16997120747990370
+
+
+def gelu_relax(l, u, alpha=None, mode="adaptive"):
+    """gelu(x) = x Phi(x) on [l, u]; gelu'' = phi(x) (2 - x^2) is >= 0 on [-sqrt 2,
+    sqrt 2] and <= 0 outside. Two candidate lines per side, the one with less area
+    between it and gelu (the larger value at the midpoint for the lower line, the
+    smaller for the upper) is kept:
+
+    * Taylor: the chord, exact on the side where gelu is convex (upper) or concave
+      (lower) throughout [l, u]; on the other side the tangent at the midpoint
+      m when the curvature has one sign, else the chord shifted by M (u - l)^2 / 8
+      with M = max |gelu''| on [l, u] (linear interpolation's error; |h| for
+      h = phi (2 - x^2) peaks at 0, +-2 or the ends, h' = phi x (x^2 - 4));
+    * ReLU: relu - GELU_RELU_GAP <= gelu <= relu, so relu's lines (chord above,
+      the adaptive slope 0 or 1 below) with the lower one shifted down by the gap;
+      sound on every interval, tight on wide ones.
+
+    The intercepts are moved outward by 1e-12 (1 + |l| + |u|) for float64 evaluation."""
+    l, u = np.asarray(l, np.float64), np.asarray(u, np.float64)
+    w = u - l
+    m = (l + u) / 2
+    fl, fu, fm = _gelu(l), _gelu(u), _gelu(m)
+    cw, cb = _chord(l, u, fl, fu)
+    s2 = np.sqrt(2.0)
+    convex, concave = (l >= -s2) & (u <= s2), (u <= -s2) | (l >= s2)
+    h = lambda x: np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi) * (2 - x * x)  # noqa: E731
+    M = np.maximum(np.abs(h(l)), np.abs(h(u)))
+    for p in (0.0, -2.0, 2.0):
+        M = np.where((l <= p) & (p <= u), np.maximum(M, abs(h(p))), M)
+    shift = M * (1 + 1e-9) * w * w / 8
+    tw = _gelu_slope(m)
+    tb = fm - tw * m
+    t_lw, t_lb = np.where(convex, tw, cw), np.where(convex, tb, np.where(concave, cb, cb - shift))
+    t_uw, t_ub = np.where(concave, tw, cw), np.where(concave, tb, np.where(convex, cb, cb + shift))
+    r_lw, r_uw, r_ub = relu_relax(l, u, mode="adaptive")[0], *relu_relax(l, u)[2:]
+    r_lb = np.full_like(l, -GELU_RELU_GAP)
+    take_lo = t_lw * m + t_lb >= r_lw * m + r_lb
+    take_up = t_uw * m + t_ub <= r_uw * m + r_ub
+    margin = 1e-12 * (1 + np.abs(l) + np.abs(u))
+    return (np.where(take_lo, t_lw, r_lw), np.where(take_lo, t_lb, r_lb) - margin,
+            np.where(take_up, t_uw, r_uw), np.where(take_up, t_ub, r_ub) + margin)
+
+
 # ---------------------------------------------------------------- alpha-CROWN parameters
 # Per op: how alpha-CROWN starts, projects and differentiates its free parameters.
 # ``init/bounds`` get the relaxed node's input bounds l, u shaped (N, 1, *shape);
@@ -356,25 +412,30 @@ BILINEAR = {"mul": mul_bilinear, "matmul": matmul_bilinear}
 
 class Tangent(Planes):
     """First-order Taylor planes with a rigorous remainder, for a smooth op acting
-    along ``axis`` (softmax): f(x) = f(c) + J(c)(x - c) + R with |R_i| <= rem_i on the
-    box, so f(c) + J(x - c) -/+ rem enclose f. ``jvp(t)`` applies J(c) (J symmetric for
-    softmax, so it also is the transpose). Where an output's planes are wider than its
-    interval [ylo, yhi], that output is bounded by the constants instead (``use``)."""
+    along ``axis`` (softmax, layer_norm): f(x) = f(c) + J(c)(x - c) + R with |R_i| <= rem_i
+    on the box, so f(c) + J(x - c) -/+ rem enclose f. ``jvp(t)`` applies J(c), ``vjp(a)``
+    its transpose (default ``jvp``: J is symmetric for softmax). Where an output's planes
+    are wider than its interval [ylo, yhi], that output is bounded by the constants
+    instead (``use``)."""
 
-    def __init__(self, c, fc, jvp, rem, ylo, yhi, use):
+    def __init__(self, c, fc, jvp, rem, ylo, yhi, use, vjp=None):
         self.c, self.fc, self.jvp, self.rem = c, fc, jvp, rem
         self.ylo, self.yhi, self.use = ylo, yhi, use
+        self.vjp = jvp if vjp is None else vjp
 
     def back(self, a):
-        ex = lambda v: v[:, None]  # noqa: E731
-        use = ex(self.use)
-        ap, am = np.maximum(a, 0), np.minimum(a, 0)
-        plane = np.where(use, a, 0.0)
-        cx = self.jvp(plane)                                   # J^T a = J a
-        red = tuple(range(2, a.ndim))
-        offset = ex(self.fc) - self.jvp(ex(self.c))
-        bias = np.sum(np.where(use, plane * offset - np.abs(a) * ex(self.rem),
-                               ap * ex(self.ylo) + am * ex(self.yhi)), axis=red)
+        N, K = a.shape[:2]
+
+        def dot(rows, v):                                      # sum over the op's axes: (N, K)
+            return np.matmul(rows.reshape(N, K, -1), v.reshape(N, -1, 1))[..., 0]
+
+        plane = a if self.use.all() else np.where(self.use[:, None], a, 0.0)
+        cx = self.vjp(plane)                                   # J^T a
+        # a . (f(c) - J c) - |a| . rem = a . f(c) - (J^T a) . c - |a| . rem on the planes' outputs
+        bias = dot(plane, self.fc) - dot(cx, self.c) - dot(np.abs(plane), self.rem)
+        if plane is not a:                                     # the others: their interval
+            rest = a - plane
+            bias += dot(np.maximum(rest, 0), self.ylo) + dot(np.minimum(rest, 0), self.yhi)
         return [cx], bias
 
     def forward(self, xs, a):

@@ -89,7 +89,7 @@ def test_spec_rows_bound_the_margin():
 def test_interval_fallback_nodes_are_reported():
     module, x = MODELS["mixer"]
     b = compute_bounds(trace(module, x), Region.ball(x.astype(np.float64), 0.01, "inf"))
-    assert b.interval_nodes  # layer_norm, softmax, products of two signals: IBP inside CROWN
+    assert b.interval_nodes  # max, softplus, log_softmax: IBP inside CROWN
 
 
 def test_relu_only_model_has_no_interval_fallback():

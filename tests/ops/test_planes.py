@@ -84,3 +84,55 @@ def test_tangent_planes_are_close_on_small_boxes():
         assert planes.use.all()
         ratios.append(np.median(2 * planes.rem / (yhi - ylo)))
     assert ratios[0] < 0.05 and ratios[1] < ratios[0] / 5
+
+
+def _ln_boxes(rng, shape, n, width, spread):
+    """Boxes around points whose rows have variance ~ spread^2 (small spread: the
+    near-constant rows where layer norm's curvature 1/sqrt(var) is large)."""
+    c = rng.normal(size=(n, 1) + shape[1:]) + spread * rng.normal(size=(n,) + shape)
+    w = width * rng.random((n,) + shape)
+    return c - w, c + w
+
+
+@pytest.mark.parametrize("width", [1e-4, 0.01, 0.3, 3.0])
+@pytest.mark.parametrize("spread", [0.02, 1.0])
+@pytest.mark.parametrize("shape, k", [((3, 8), 1), ((2, 3, 4), 2), ((2, 16), 1)])
+def test_layer_norm_tangent_planes(width, spread, shape, k):
+    rng = np.random.default_rng(4)
+    lo, hi = _ln_boxes(rng, shape, 2, width, spread)
+    ns = shape[len(shape) - k:]
+    w, b = rng.uniform(-1.5, 1.5, ns), rng.uniform(-1, 1, ns)
+    op = get_op("layer_norm")
+    planes = op.relax([lo, w, b], [hi, w, b], (True, False, False), eps=1e-5)
+    _check(planes, lambda x, w_, b_: op.real(x, w_, b_, eps=1e-5), [lo, w, b], [hi, w, b], [0], rng, k=80)
+
+
+def test_layer_norm_remainder_is_attained_up_to_a_small_factor():
+    """The remainder is a bound, not a guess: along the worst sampled directions the
+    true distance from the tangent plane reaches a fair share of it (not orders of
+    magnitude below), and it is second order in the radius, far inside the interval."""
+    rng = np.random.default_rng(5)
+    op = get_op("layer_norm")
+    k = 16
+    w, b = np.ones(k), np.zeros(k)
+    ratios, shares = [], []
+    for width in (1e-2, 1e-3):
+        lo, hi = _ln_boxes(rng, (1, k), 3, width, 1.0)
+        planes = op.relax([lo, w, b], [hi, w, b], (True, False, False), eps=1e-5)
+        assert planes.use.all()
+        ratios.append(np.median(2 * planes.rem / (planes.yhi - planes.ylo)))
+        x = np.where(rng.random((400,) + lo.shape) < 0.5, lo, hi)          # corners
+        lin = planes.fc + planes.jvp((x - planes.c)[:, :, None])[:, :, 0]
+        err = np.abs(op.real(x, w, b, eps=1e-5) - lin).max(axis=0)
+        assert np.all(err <= planes.rem)
+        shares.append(np.max(err / planes.rem))
+    assert ratios[0] < 0.05 and ratios[1] < ratios[0] / 5
+    assert min(shares) > 0.01
+
+
+def test_layer_norm_relaxation_needs_constant_affine_parameters():
+    from certnn.errors import ShapeError
+    op = get_op("layer_norm")
+    x, w = np.zeros((1, 4)), np.ones(4)
+    with pytest.raises(ShapeError, match="constant weight and bias"):
+        op.relax([x, w, w], [x + 1, w, w], (True, True, False), eps=1e-5)

@@ -96,3 +96,24 @@ def test_alpha_gradient_matches_central_differences(op):
         h[..., j] = 1e-6 * np.maximum(1.0, width[..., j])
         fd = (value((p + h).reshape(shape)) - value((p - h).reshape(shape))) / (2 * h[..., j])
         np.testing.assert_allclose(g[..., j], fd, rtol=1e-4, atol=1e-6)
+
+
+def test_gelu_lines_enclose_the_function_and_tighten_quadratically():
+    """gelu's lines (Taylor or ReLU-based, whichever is tighter) hold on intervals of
+    every kind, and on narrow ones their gap is second order in the width."""
+    from certnn.ops.relax import _gelu
+    rng = np.random.default_rng(7)
+    l, u = _intervals(rng, 2000)
+    rule = get_op("gelu").relax
+    xs = l[:, None] + (u - l)[:, None] * np.linspace(0, 1, 801)[None]
+    lw, lb, uw, ub = (v[:, None] for v in rule(l, u))
+    fx = _gelu(xs)
+    assert np.all(lw * xs + lb <= fx) and np.all(uw * xs + ub >= fx)
+    gaps = []
+    for w in (1e-2, 1e-3):
+        c = rng.normal(size=500) * 3
+        lw, lb, uw, ub = rule(c - w, c + w)
+        gaps.append(np.max((uw - lw) * c + ub - lb))
+    assert gaps[1] < gaps[0] / 50
+    wide = rule(np.array([-30.0]), np.array([30.0]))              # the ReLU-based lines
+    assert wide[0][0] in (0.0, 1.0) and abs(wide[2][0] - 0.5) < 1e-12
