@@ -346,12 +346,7 @@ def test_relu_split_with_several_groups_agrees_with_dense_sampling(seed):
     """ReLU splitting skips the rows of groups a parent proved; with three groups
     (any one violated is a counterexample) its verdicts still match dense sampling."""
     g, _ = mlp_graph(400 + seed, (3, 16, 16, 4))
-    rng = np.random.default_rng(seed)
-    lo = rng.uniform(-1, 0, (1, 3))
-    hi = lo + rng.uniform(1.0, 2.0, (1, 3))
-    x = np.concatenate([rng.uniform(lo, hi, (20000, 3)),
-                        np.array(np.meshgrid(*[[lo[0, i], hi[0, i]] for i in range(3)])).reshape(3, -1).T])
-    y = np.asarray(run(g, x, semantics="real"), np.float64).reshape(len(x), -1)
+    lo, hi, x, y = _box_and_samples(g, np.random.default_rng(seed))
     C = np.zeros((1, 3, 4))
     C[0, :, 0] = 1.0
     C[0, [0, 1, 2], [1, 2, 3]] = -1.0                    # y0 - yk <= t_k: class k beats class 0
@@ -387,14 +382,19 @@ def test_instances_run_without_torch():
 
 # ---------------------------------------------------------------------------- soundness
 
-def _random_case(seed):
-    g, _ = mlp_graph(100 + seed, (3, 16, 16, 2))
-    rng = np.random.default_rng(seed)
+def _box_and_samples(g, rng, n: int = 20000):
+    """A random box of the 3-input net ``g``, n uniform points plus its corners, and their outputs."""
     lo = rng.uniform(-1, 0, (1, 3))
     hi = lo + rng.uniform(1.0, 2.0, (1, 3))
-    x = np.concatenate([rng.uniform(lo, hi, (20000, 3)),
+    x = np.concatenate([rng.uniform(lo, hi, (n, 3)),
                         np.array(np.meshgrid(*[[lo[0, i], hi[0, i]] for i in range(3)])).reshape(3, -1).T])
     y = np.asarray(run(g, x, semantics="real"), np.float64).reshape(len(x), -1)
+    return lo, hi, x, y
+
+
+def _random_case(seed):
+    g, _ = mlp_graph(100 + seed, (3, 16, 16, 2))
+    lo, hi, x, y = _box_and_samples(g, np.random.default_rng(seed))
     # unsafe: y0 - y1 <= t with t near the sampled minimum (some cases sat, some unsat)
     m = (y[:, 0] - y[:, 1]).min()
     t = m + (0.01 if seed % 2 else -0.005) * (abs(m) + 0.1)   # odd: sat, even: near-unsat
