@@ -399,7 +399,7 @@ def spec_bounds(mlp: ChainMLP, lo, hi, C, d, bounds, splits, alphas=None, betas=
 def optimized_spec_bounds(mlp: ChainMLP, lo, hi, C, d, bounds, splits, iters: int = 20,
                           lr_alpha: float = 0.1, lr_beta: float = 0.05, init_alphas=None,
                           init_betas=None, use_beta: bool = True, drop_proved: bool = False,
-                          search_dtype=DT) -> SpecBound:
+                          search_dtype=DT, deadline: float | None = None) -> SpecBound:
     """alpha(-beta)-CROWN on the spec rows: projected Adam on the lower slopes and the
     split multipliers, keeping the best bound seen per row (every iterate is valid).
     ``drop_proved``: a sub-problem whose every row is positive stops being optimized
@@ -407,12 +407,15 @@ def optimized_spec_bounds(mlp: ChainMLP, lo, hi, C, d, bounds, splits, iters: in
     need to know that a row is positive, not how far. ``search_dtype`` float32: the
     iterations run in float32 (about twice as fast); the bounds returned are
     recomputed in float64 at the best slopes and multipliers found, so they are
-    as sound as a float64 search's (and may differ from its in the last digits)."""
+    as sound as a float64 search's (and may differ from its in the last digits).
+    ``deadline`` (``time.monotonic()``): no step starts after it (the bounds so far
+    are returned; every iterate is valid)."""
     if np.dtype(search_dtype) != DT:
         f = np.dtype(search_dtype)
         low = optimized_spec_bounds(mlp.cast(f), *(np.asarray(x, f) for x in (lo, hi, C, d)),
                                     [(np.asarray(lw, f), np.asarray(up, f)) for lw, up in bounds], splits, iters,
-                                    lr_alpha, lr_beta, init_alphas, init_betas, use_beta, drop_proved)
+                                    lr_alpha, lr_beta, init_alphas, init_betas, use_beta, drop_proved,
+                                    deadline=deadline)
         return spec_bounds(mlp, lo, hi, C, d, bounds, splits, [a.astype(DT) for a in low.alphas],
                            None if low.betas is None else [b.astype(DT) for b in low.betas])
     dt = mlp.weights[0].dtype           # float64, or float32 inside a float32 search
@@ -450,7 +453,7 @@ def optimized_spec_bounds(mlp: ChainMLP, lo, hi, C, d, bounds, splits, iters: in
                     best.alphas[j] = np.where(b3, alphas[j], best.alphas[j])
                     if betas is not None:
                         best.betas[j] = np.where(b3, betas[j], best.betas[j])
-        if it == iters - 1 or iters <= 0:
+        if it == iters - 1 or iters <= 0 or (deadline is not None and time.monotonic() > deadline):
             break
         done = (best.lb > 0).all(axis=1) if drop_proved else None
         if drop_proved and done.all():

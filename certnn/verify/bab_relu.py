@@ -139,7 +139,7 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
         bnds, _ = _rederivable_bounds(mlp, lo, hi, zero, proof.inter_alphas)
     else:
         bnds, _ = intermediate_bounds(mlp, lo, hi, zero, known=root_bounds)
-    sb = optimized_spec_bounds(mlp, lo, hi, C, d, bnds, zero, iters=max(iters, 30))
+    sb = optimized_spec_bounds(mlp, lo, hi, C, d, bnds, zero, iters=max(iters, 30), deadline=deadline)
     dom = _Domains(zero, [b[0] for b in bnds], [b[1] for b in bnds], sb.alphas,
                    [np.zeros((1, K, w)) for w in mlp.widths], sb.lb,
                    list(sb.cost), np.zeros(1, np.int64), np.zeros(1, np.int64))
@@ -224,7 +224,7 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
                                        np.broadcast_to(d, (m,) + d.shape[1:]), bnds, kids.splits,
                                        iters=iters, init_alphas=kids.alphas, init_betas=kids.betas)
         else:
-            sb = _open_row_bounds(mlp, lo, hi, C, d, groups, bnds, kids, iters)
+            sb = _open_row_bounds(mlp, lo, hi, C, d, groups, bnds, kids, iters, deadline)
         kids.lower, kids.upper = [b[0] for b in bnds], [b[1] for b in bnds]
         kids.alphas, kids.betas = sb.alphas, (kids.betas if sb.betas is None else sb.betas)
         kids.lb, kids.cost = sb.lb, list(sb.cost)
@@ -244,7 +244,7 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
     return ReluSplitResult("unsat", stats, proof=proof)
 
 
-def _open_row_bounds(mlp, lo, hi, C, d, groups, bnds, kids: _Domains, iters: int):
+def _open_row_bounds(mlp, lo, hi, C, d, groups, bnds, kids: _Domains, iters: int, deadline: float | None = None):
     """alpha-beta-CROWN on the rows of ``kids`` that still need proving, as one batch
     of (sub-problem, row) pairs; a row stops being optimized as soon as its bound is
     positive. A row whose group the parent proved is not bounded again: a
@@ -268,7 +268,8 @@ def _open_row_bounds(mlp, lo, hi, C, d, groups, bnds, kids: _Domains, iters: int
         sb = optimized_spec_bounds(mlp, lo[np.zeros(dom.size, np.int64)], hi[np.zeros(dom.size, np.int64)],
                                    C[0][row][:, None], d[0][row][:, None], [(lw[dom], up[dom]) for lw, up in bnds],
                                    [s[dom] for s in kids.splits], iters=iters, init_alphas=pick(kids.alphas),
-                                   init_betas=pick(kids.betas), drop_proved=True, search_dtype=np.float32)
+                                   init_betas=pick(kids.betas), drop_proved=True, search_dtype=np.float32,
+                                   deadline=deadline)
         lb[dom, row] = sb.lb[:, 0]
         lam_x[dom, row] = sb.lam_x[:, 0]
         for j in range(mlp.hidden):

@@ -341,6 +341,17 @@ def test_drop_proved_stops_only_the_proved_sub_problems():
         np.testing.assert_allclose(a[~proved], f[~proved], rtol=1e-6, atol=1e-9)
 
 
+def test_a_passed_deadline_stops_the_optimization_after_one_bound():
+    """No Adam step starts after the deadline: the result is the first iterate's bound
+    (valid, not optimized), exactly what one iteration gives."""
+    mlp, lo, hi, C, d, b, splits = _spec_problem(1)
+    one = optimized_spec_bounds(mlp, lo, hi, C, d, b, splits, iters=1)
+    late = optimized_spec_bounds(mlp, lo, hi, C, d, b, splits, iters=50, deadline=0.0)
+    full = optimized_spec_bounds(mlp, lo, hi, C, d, b, splits, iters=50)
+    np.testing.assert_array_equal(late.lb, one.lb)
+    assert np.any(full.lb > late.lb + 1e-9)
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_relu_split_with_several_groups_agrees_with_dense_sampling(seed):
     """ReLU splitting skips the rows of groups a parent proved; with three groups
