@@ -112,18 +112,23 @@ def _check_eps(op, eps):
 
 # ---------------------------------------------------------------- batch_norm
 
-def bn_shape(in_shapes, eps):
-    _check_eps("batch_norm", eps)
+def _channel_shape(op, in_shapes, eps, names):
+    """(N, C, ...) input and one (C,) parameter per name: the shape rule of both batch norms."""
+    _check_eps(op, eps)
     x = tuple(in_shapes[0])
     if len(x) < 2:
-        raise ShapeError(f"batch_norm: input must have at least 2 dimensions (N, C, ...), got {fmt(x)}")
+        raise ShapeError(f"{op}: input must have at least 2 dimensions (N, C, ...), got {fmt(x)}")
     if any(d is None for d in x[1:]):
-        raise ShapeError(f"batch_norm: only the batch dimension may be dynamic, got input {fmt(x)}")
-    for name, s in zip(_PARAMS, in_shapes[1:]):
+        raise ShapeError(f"{op}: only the batch dimension may be dynamic, got input {fmt(x)}")
+    for name, s in zip(names, in_shapes[1:]):
         if tuple(s) != (x[1],):
-            raise ShapeError(f"batch_norm: {name} must have shape ({x[1]},) for input {fmt(x)} "
+            raise ShapeError(f"{op}: {name} must have shape ({x[1]},) for input {fmt(x)} "
                              f"with {x[1]} channels (axis 1), got {fmt(s)}")
     return x
+
+
+def bn_shape(in_shapes, eps):
+    return _channel_shape("batch_norm", in_shapes, eps, _PARAMS)
 
 
 def _bn_parts(x, weight, mean, var, eps):
@@ -342,17 +347,7 @@ def ln_samples(rng):
 # ---------------------------------------------------------------- batch_norm_train
 
 def bnt_shape(in_shapes, eps):
-    _check_eps("batch_norm_train", eps)
-    x = tuple(in_shapes[0])
-    if len(x) < 2:
-        raise ShapeError(f"batch_norm_train: input must have at least 2 dimensions (N, C, ...), got {fmt(x)}")
-    if any(d is None for d in x[1:]):
-        raise ShapeError(f"batch_norm_train: only the batch dimension may be dynamic, got input {fmt(x)}")
-    for name, sh in zip(("weight", "bias"), in_shapes[1:]):
-        if tuple(sh) != (x[1],):
-            raise ShapeError(f"batch_norm_train: {name} must have shape ({x[1]},) for input {fmt(x)} "
-                             f"with {x[1]} channels (axis 1), got {fmt(sh)}")
-    return x
+    return _channel_shape("batch_norm_train", in_shapes, eps, ("weight", "bias"))
 
 
 # the forward's (xhat, r, mean, var) under x, for the vjp and for the layer's running statistics

@@ -126,7 +126,6 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
         from .bab_input import input_split
         res = input_split(mlp, graph, lo, hi, spec, deadline, on_cex=on_cex, certifiable=certifiable)
         return _conclude(res, res.tree, graph, region, spec, stats, done)
-    from ..bounds import compute_bounds
     from .bab_relu import relu_split
     if chain_relu:
         known = _chain_alpha_root(mlp, region, root_bounds, deadline, stats)
@@ -135,6 +134,7 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
         res = relu_split(mlp, lo, hi, spec, deadline, root_bounds=known, on_cex=on_cex, batch=RELU_BATCH,
                          iters=RELU_ITERS, refresh_intermediate=False)
         return _conclude(res, None, graph, region, spec, stats, done)
+    from ..bounds import compute_bounds
     known = None
     root = compute_bounds(graph, region, spec, method="alpha-crown", alpha_mode="full")
     stats["alpha_crown_lb"] = float(np.min(root.lb))

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..spec.linear import LinearSpec
-from .bab_mlp import DT, ChainMLP, intermediate_bounds, open_rows, optimized_spec_bounds
+from .bab_mlp import DT, ChainMLP, SpecBound, intermediate_bounds, open_rows, optimized_spec_bounds
 
 
 @dataclass
@@ -251,7 +251,6 @@ def _open_row_bounds(mlp, lo, hi, C, d, groups, bnds, kids: _Domains, iters: int
     sub-problem's box and constraints are the parent's plus one split, so the
     parent's bound (inherited in ``kids.lb``) still holds for it. Returns the
     bounds of every (sub-problem, row) as a SpecBound of shape (M, K, ...)."""
-    from .bab_mlp import SpecBound
     M, K = kids.lb.shape
     proved = np.zeros((M, K), bool)
     for g in range(int(groups.max()) + 1):
