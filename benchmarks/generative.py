@@ -18,6 +18,8 @@ Sections (each merges its entry into benchmarks/results/generative.json):
   samples to the MNIST test set in the features of certnn's feature classifier
   (certnn.generative.frechet.FEATURE_NET); the MNIST training split's own distance
   is the floor; compare models only with each other;
+* ``ddpm_unet``: the DDPM with the convolutional U-Net noise predictor
+  (``certnn.generative.unet``, EMA weights), same budget, scored with DDIM-100 eta 0;
 * ``samplers``: the trained DDPM with the 1000-step ancestral sampler next to
   DDIM, on a smaller sample count (``--sampler-samples``, 1000);
 * ``toy``: DDPM on the 2-D Gaussian mixture: sample mean and covariance against
@@ -288,22 +290,27 @@ DDPM_HIDDEN = [512, 512, 512]
 DDPM_FULL_SAMPLER = True
 
 
-def ddpm(quick):
+DDPM_UNET_BATCH = 64
+
+
+def ddpm(quick, overrides=None, name="ddpm", batch_size=128, samplers=None):
     """Train the MNIST DDPM for at most DDPM_MINUTES minutes of wall time, then sample
     with both samplers (the 1000-step ancestral sampler is scored only with
-    DDPM_FULL_SAMPLER; it costs ten times the DDIM-100 samplers)."""
+    DDPM_FULL_SAMPLER; it costs ten times the DDIM-100 samplers). ``samplers`` limits
+    the scored samplers; samples are drawn in chunks of 250 from one generator."""
     from certnn.data.loader import DataLoader
+    from certnn.generative.frechet import class_histogram
     from certnn.generative.grid import save_samples
-    from certnn.generative.train import build, fit, load_data
+    from certnn.generative.train import build, load_data
     from certnn.random import manual_seed
     budget = 60 if quick else DDPM_MINUTES * 60
     manual_seed(0)
-    model = build({"arch": "ddpm", "hidden": DDPM_HIDDEN})
+    model = build({"arch": "ddpm", **(overrides or {"hidden": DDPM_HIDDEN})})
     (xtr, _), (xte, _) = load_data("mnist", (784,), limit_train=2000 if quick else None, limit_test=500 if quick else None)
     t0 = time.perf_counter()
     history, epoch = [], 0
     model.make_optimizers()
-    loader = DataLoader(xtr, batch_size=128, shuffle=True, seed=0)
+    loader = DataLoader(xtr, batch_size=batch_size, shuffle=True, seed=0)
     rng = np.random.default_rng([0, 1])
     from threadpoolctl import threadpool_limits
     with threadpool_limits(limits=1, user_api="blas"):
@@ -314,25 +321,39 @@ def ddpm(quick):
             epoch += 1
             history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "steps": len(losses),
                             "seconds": time.perf_counter() - te})
-            _log(f"ddpm epoch {epoch}: loss {history[-1]['train_loss']:.4f} ({history[-1]['seconds']:.0f} s)")
+            _log(f"{name} epoch {epoch}: loss {history[-1]['train_loss']:.4f} ({history[-1]['seconds']:.0f} s)")
         train_seconds = time.perf_counter() - t0
         test_loss = model.evaluate(xte, np.random.default_rng([0, 3]))["test_loss"]
         from certnn.generative.train import save
-        out = ROOT / "runs" / "bench_ddpm"
+        out = ROOT / "runs" / f"bench_{name}"
         save(model, out, {"data": "mnist", "epochs": epoch, "history": history})
         net, ref, meta = _net_and_reference(quick)
-        res = {"config": model.config(), "budget_minutes": budget / 60, "train_seconds": train_seconds, "epochs": epoch, "steps": sum(h["steps"] for h in history),
-               "test_loss": test_loss, "history": history, "frechet": meta, "samplers": {}}
-        samplers = [("ddim-100-eta0", {"sampler": "ddim", "steps": 100, "eta": 0.0}),
-                    ("ddim-100-eta1", {"sampler": "ddim", "steps": 100, "eta": 1.0})]
-        for name, kw in samplers + ([("ddpm-1000", {"sampler": "ddpm"})] if DDPM_FULL_SAMPLER else []):
+        res = {"config": model.config(), "batch_size": batch_size, "budget_minutes": budget / 60,
+               "train_seconds": train_seconds, "epochs": epoch, "steps": sum(h["steps"] for h in history),
+               "params": model.net.num_parameters(), "test_loss": test_loss, "history": history, "frechet": meta,
+               "samplers": {}}
+        every = [("ddim-100-eta0", {"sampler": "ddim", "steps": 100, "eta": 0.0}),
+                 ("ddim-100-eta1", {"sampler": "ddim", "steps": 100, "eta": 1.0})]
+        every += [("ddpm-1000", {"sampler": "ddpm"})] if DDPM_FULL_SAMPLER else []
+        for sampler, kw in [(k, kw) for k, kw in every if samplers is None or k in samplers]:
             ts = time.perf_counter()
-            fd = _frechet(lambda n: model.sample(n, np.random.default_rng(5), **kw), net, ref)
-            res["samplers"][name] = {"frechet_distance": fd, "seconds": time.perf_counter() - ts}
-            _log(f"ddpm {name}: Frechet distance {fd:.2f}")
-            save_samples(model.sample(64, np.random.default_rng(6), **kw), PICTURES / f"ddpm_{name}.png",
-                         f"DDPM on MNIST ({epoch} epochs, {train_seconds / 60:.0f} min), {name}")
+            draw = np.random.default_rng(5)
+            x = np.concatenate([model.sample(250, draw, **kw) for _ in range(0, FD_SAMPLES, 250)])[:FD_SAMPLES]
+            fd = _frechet(lambda n: x[:n], net, ref)
+            res["samplers"][sampler] = {"frechet_distance": fd, "class_histogram": class_histogram(net, x),
+                                        **_class_balance(net, class_histogram(net, x)),
+                                        "seconds": time.perf_counter() - ts}
+            _log(f"{name} {sampler}: Frechet distance {fd:.2f}; classes {res['samplers'][sampler]['class_histogram']}")
+            save_samples(model.sample(64, np.random.default_rng(6), **kw), PICTURES / f"{name}_{sampler}.png",
+                         f"DDPM ({model.denoiser}) on MNIST ({res['steps']} steps, {train_seconds / 60:.0f} min), {sampler}")
     return res
+
+
+def ddpm_unet(quick):
+    """The DDPM with the convolutional U-Net noise predictor (EMA weights sample),
+    the same 30-minute budget, scored with DDIM-100 eta 0 as the MLP row."""
+    from certnn.generative.train import MNIST
+    return ddpm(quick, MNIST["ddpm"], "ddpm_unet", DDPM_UNET_BATCH, samplers=("ddim-100-eta0",))
 
 
 SAMPLER_COUNT = 1000         # --sampler-samples
@@ -403,7 +424,7 @@ def toy(quick):
 
 
 SECTIONS = {"vae": vae, "cvae": cvae, "cvae_latent8": cvae_latent8, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "vqvae_keras128": vqvae_keras128, "gan": gan, "gan_no_smoothing": gan_no_smoothing,
-            "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "samplers": samplers, "floor": floor, "toy": toy}
+            "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "ddpm_unet": ddpm_unet, "samplers": samplers, "floor": floor, "toy": toy}
 
 
 def _merge(updates: dict) -> dict:

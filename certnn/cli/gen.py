@@ -24,21 +24,29 @@ def gen_group():
               help="toy2d: a 2-D Gaussian mixture (gan, ddpm, cvae).")
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
 @click.option("--lr", default=None, type=float, help="Learning rate (default: the model's).")
+@click.option("--denoiser", type=click.Choice(["unet", "mlp"]), default=None,
+              help="ddpm on mnist: the noise predictor (default: the convolutional U-Net).")
 @click.option("--limit-train", default=None, type=click.IntRange(min=1), help="Use only the first N training examples.")
 @click.option("--limit-test", default=None, type=click.IntRange(min=1), help="Use only the first N test examples.")
 @click.option("--data-dir", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
 @click.option("--json", "as_json", is_flag=True, help="Print a final JSON line with the results.")
 @click.option("--no-progress", is_flag=True, help="Do not draw a progress bar.")
-def train_cmd(model, out, epochs, seed, dataset, batch_size, lr, limit_train, limit_test, data_dir, as_json,
+def train_cmd(model, out, epochs, seed, dataset, batch_size, lr, denoiser, limit_train, limit_test, data_dir, as_json,
               no_progress):
     """Train MODEL; the test loss is per example (VAE: negative ELBO in nats)."""
     from ..generative.train import train
     from ..zoo.train import _progress
+    from ..errors import CertnnError
+    if denoiser and model != "ddpm":
+        raise CertnnError(f"--denoiser applies to ddpm, not {model}")
+    overrides = {"lr": lr} if lr is not None else {}
+    if denoiser == "mlp":                         # the constructor's MLP, not the MNIST U-Net recipe
+        overrides |= {"denoiser": "mlp", "lr": lr or 1e-3, "warmup": 0, "ema": 0.0}
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     bar = _progress(not no_progress and sys.stderr.isatty())
     try:
         res = train(model, dataset, epochs=epochs, seed=seed, out=out, batch_size=batch_size,
-                    overrides={} if lr is None else {"lr": lr}, data_dir=data_dir, limit_train=limit_train,
+                    overrides=overrides, data_dir=data_dir, limit_train=limit_train,
                     limit_test=limit_test, progress=bar, log=log)
     finally:
         if bar:

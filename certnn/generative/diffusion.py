@@ -182,21 +182,44 @@ class TimeMLP(nn.Module):
 
 
 class DDPM(nn.Module):
-    """The trainable model: a :class:`TimeMLP` noise predictor on flattened data
-    (MNIST pixels mapped to [-1, 1], or 2-D points), Adam, the loss above."""
+    """The trainable model: a noise predictor on flattened data (MNIST pixels mapped
+    to [-1, 1], or 2-D points), Adam, the loss above. ``denoiser`` picks the network:
+    ``mlp`` (:class:`TimeMLP`, any ``dim``) or ``unet`` (:class:`~certnn.generative.unet.UNet`,
+    28x28 images; widths ``channels``). With ``ema`` > 0 an exponential moving average
+    of the weights, theta_ema <- d theta_ema + (1 - d) theta after each step with
+    d = min(ema, (1 + n) / (10 + n)) at step n, is kept (and saved) and the samplers
+    read it; ``warmup`` steps ramp the learning rate linearly up to ``lr``."""
 
     arch = "ddpm"
 
     def __init__(self, dim: int = 784, hidden=(1024, 1024, 1024), emb: int = 64, T: int = 1000,
                  lr: float = 1e-3, sampler: str = "ddim", sample_steps: int = 100, eta: float = 0.0,
-                 clip: float | None = None, pixels: bool = True):
+                 clip: float | None = None, pixels: bool = True, denoiser: str = "mlp",
+                 channels=(16, 32, 64), ema: float = 0.0, warmup: int = 0):
         super().__init__()
         self.dim, self.hidden, self.emb_dim, self.lr = dim, tuple(hidden), emb, lr
         self.sampler, self.sample_steps, self.eta, self.clip, self.pixels = sampler, sample_steps, eta, clip, pixels
+        self.denoiser, self.channels, self.ema, self.warmup = denoiser, tuple(channels), float(ema), int(warmup)
         if sampler not in ("ddpm", "ddim"):
             raise CertnnError(f"unknown sampler {sampler!r} (choose ddpm or ddim)")
+        if denoiser not in ("mlp", "unet"):
+            raise CertnnError(f"unknown denoiser {denoiser!r} (choose mlp or unet)")
+        if denoiser == "unet" and dim != 784:
+            raise CertnnError(f"the unet denoiser reads 28x28 images (dim 784), got dim {dim}")
+        if not 0.0 <= self.ema < 1.0:
+            raise CertnnError(f"ema decay must be in [0, 1), got {ema}")
         self.schedule = Schedule.linear(T)
-        self.net = TimeMLP(dim, self.hidden, emb)
+        self.net = self._make_net()
+        if self.ema:
+            self.ema_net = self._make_net()
+            self.ema_net.load_state_dict(self.net.state_dict())
+        self._steps = 0
+
+    def _make_net(self):
+        if self.denoiser == "unet":
+            from .unet import UNet
+            return UNet(self.channels, self.emb_dim)
+        return TimeMLP(self.dim, self.hidden, self.emb_dim)
 
     @property
     def data_shape(self) -> tuple:
@@ -205,7 +228,8 @@ class DDPM(nn.Module):
     def config(self) -> dict:
         return {"arch": self.arch, "dim": self.dim, "hidden": list(self.hidden), "emb": self.emb_dim,
                 "T": self.schedule.T, "lr": self.lr, "sampler": self.sampler, "sample_steps": self.sample_steps,
-                "eta": self.eta, "clip": self.clip, "pixels": self.pixels}
+                "eta": self.eta, "clip": self.clip, "pixels": self.pixels, "denoiser": self.denoiser,
+                "channels": list(self.channels), "ema": self.ema, "warmup": self.warmup}
 
     def to_model_space(self, x: np.ndarray) -> np.ndarray:
         return (2.0 * x - 1.0).astype(np.float32) if self.pixels else x.astype(np.float32)
@@ -213,12 +237,13 @@ class DDPM(nn.Module):
     def to_data_space(self, x: np.ndarray) -> np.ndarray:
         return np.clip((x + 1.0) / 2.0, 0.0, 1.0) if self.pixels else x
 
-    def eps_tensor(self, x_t: np.ndarray, t: np.ndarray) -> Tensor:
-        return self.net(Tensor(x_t), Tensor(time_embedding(t, self.emb_dim)))
+    def eps_tensor(self, x_t: np.ndarray, t: np.ndarray, net=None) -> Tensor:
+        return (self.net if net is None else net)(Tensor(x_t), Tensor(time_embedding(t, self.emb_dim)))
 
     def eps_model(self, x_t: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The samplers' eps_hat: the averaged weights when ``ema`` is on."""
         with no_grad():
-            return self.eps_tensor(x_t, t).data
+            return self.eps_tensor(x_t, t, self.ema_net if self.ema else self.net).data
 
     def loss(self, x0: np.ndarray, rng) -> Tensor:
         t = rng.integers(1, self.schedule.T + 1, size=len(x0))
@@ -226,13 +251,22 @@ class DDPM(nn.Module):
         return F.mse(self.eps_tensor(q_sample(self.schedule, x0, t, eps), t), Tensor(eps))
 
     def make_optimizers(self):
-        self._opt = optim.Adam(self.parameters(), lr=self.lr)
+        self._opt = optim.Adam(self.net.parameters(), lr=self.lr)
+        self._steps = 0
 
     def train_step(self, x: np.ndarray, rng) -> dict:
         loss = self.loss(self.to_model_space(x), rng)
         self._opt.zero_grad()
         loss.backward()
+        if self.warmup:
+            self._opt.lr = self.lr * min(1.0, (self._steps + 1) / self.warmup)
         self._opt.step()
+        if self.ema:
+            d = min(self.ema, (1 + self._steps) / (10 + self._steps))
+            for avg, p in zip(self.ema_net.parameters(), self.net.parameters()):
+                avg.data *= d
+                avg.data += (1.0 - d) * p.data
+        self._steps += 1
         return {"loss": float(loss.data)}
 
     def evaluate(self, x: np.ndarray, rng, batch: int = 1000) -> dict:
