@@ -20,6 +20,7 @@ Sections (each merges its entry into benchmarks/results/generative.json):
   is the floor; compare models only with each other;
 * ``ddpm_unet``: the DDPM with the convolutional U-Net noise predictor
   (``certnn.generative.unet``, EMA weights), same budget, scored with DDIM-100 eta 0;
+  ``ddpm_unet_clip`` its checkpoint sampled with x0_hat clipped to [-1, 1];
 * ``samplers``: the trained DDPM with the 1000-step ancestral sampler next to
   DDIM, on a smaller sample count (``--sampler-samples``, 1000);
 * ``toy``: DDPM on the 2-D Gaussian mixture: sample mean and covariance against
@@ -356,6 +357,31 @@ def ddpm_unet(quick):
     return ddpm(quick, MNIST["ddpm"], "ddpm_unet", DDPM_UNET_BATCH, samplers=("ddim-100-eta0",))
 
 
+def ddpm_unet_clip(quick):
+    """The ``ddpm_unet`` checkpoint (runs/bench_ddpm_unet) sampled with x0_hat clipped to
+    [-1, 1] (``clip=1``, which both samplers apply the same way), scored as ``ddpm_unet``:
+    DDIM-100 eta 0, FD_SAMPLES samples in chunks of 250, the same generators."""
+    from certnn.generative.frechet import class_histogram
+    from certnn.generative.grid import save_samples
+    from certnn.generative.train import load
+    from threadpoolctl import threadpool_limits
+    model, meta = load(ROOT / "runs" / "bench_ddpm_unet")
+    model.clip = 1.0
+    net, ref, fmeta = _net_and_reference(quick)
+    n, kw, ts = 50 if quick else FD_SAMPLES, {"sampler": "ddim", "steps": 100, "eta": 0.0}, time.perf_counter()
+    with threadpool_limits(limits=1, user_api="blas"):
+        draw = np.random.default_rng(5)
+        x = np.concatenate([model.sample(250, draw, **kw) for _ in range(0, n, 250)])[:n]
+        fd = _frechet(lambda k: x[:k], net, ref)
+        hist = class_histogram(net, x)
+        save_samples(model.sample(64, np.random.default_rng(6), **kw), PICTURES / "ddpm_unet_clip_ddim-100-eta0.png",
+                     f"DDPM (unet) on MNIST ({meta['info']['epochs']} epochs, 30 min), DDIM-100, x0 clipped")
+    _log(f"ddpm_unet_clip: Frechet distance {fd:.2f}; classes {hist}")
+    return {"checkpoint_steps": sum(h["steps"] for h in meta["info"]["history"]), "clip": 1.0, "frechet": fmeta | {"samples": n},
+            "samplers": {"ddim-100-eta0": {"frechet_distance": fd, "class_histogram": hist,
+                                           **_class_balance(net, hist), "seconds": time.perf_counter() - ts}}}
+
+
 SAMPLER_COUNT = 1000         # --sampler-samples
 
 
@@ -424,7 +450,7 @@ def toy(quick):
 
 
 SECTIONS = {"vae": vae, "cvae": cvae, "cvae_latent8": cvae_latent8, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "vqvae_keras128": vqvae_keras128, "gan": gan, "gan_no_smoothing": gan_no_smoothing,
-            "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "ddpm_unet": ddpm_unet, "samplers": samplers, "floor": floor, "toy": toy}
+            "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "ddpm_unet": ddpm_unet, "ddpm_unet_clip": ddpm_unet_clip, "samplers": samplers, "floor": floor, "toy": toy}
 
 
 def _merge(updates: dict) -> dict:
