@@ -47,6 +47,7 @@ class Net:
     prefix: set
     _f0: dict = field(default_factory=dict)
     _jac: dict = field(default_factory=dict)
+    _abs_jac_t: dict = field(default_factory=dict)
     _consts: dict | None = None
     plans: dict = field(default_factory=dict)     # target -> window plan (certnn.bounds.window) or None
 
@@ -124,6 +125,13 @@ class Net:
                     acc[i] = c if i not in acc else acc[i] + c
             self._jac[nid] = acc[self.input].reshape(k, -1)
         return self._jac[nid]
+
+    def abs_jacobian_t(self, nid: str) -> np.ndarray:
+        """``|J|`` transposed, contiguous (size(input), size(nid)): the radius map of a
+        box, kept with the Jacobian (recomputing it was most of a small call's time)."""
+        if nid not in self._abs_jac_t:
+            self._abs_jac_t[nid] = np.ascontiguousarray(np.abs(self.jacobian(nid)).T)
+        return self._abs_jac_t[nid]
 
 
 JACOBIAN_MAX = 1 << 22      # entries of a prefix node's Jacobian above which a box is bounded by intervals
@@ -274,7 +282,7 @@ def prefix_bounds(net: Net, nid: str, region: Region, channel_max: bool = False)
     r = (region.hi - region.lo) / 2
     n = region.n
     mid = _forward_prefix(net, nid, c).reshape(n, -1)
-    rad = r.reshape(n, -1) @ np.abs(J).T
+    rad = r.reshape(n, -1) @ net.abs_jacobian_t(nid)
     lo, hi = mid - rad, mid + rad
     if region.norm in ("2", "1"):
         q = {"2": 2, "1": np.inf}[region.norm]
