@@ -142,7 +142,7 @@ class Net:
 SPARSE_JACOBIAN = 0.1      # density below which |J| is kept sparse
 JACOBIAN_MAX = 1 << 20      # entries of a prefix node's Jacobian above which a box is bounded by intervals
 #                             (building it would cost more than many calls of the interval rule)
-TRANSPOSE_CHUNK = 1 << 21  # elements of a transposed convolution's column buffer per chunk of rows
+TRANSPOSE_CHUNK = 1 << 18  # elements of a transposed convolution's column buffer per chunk of rows
 
 
 def conv_transpose(a: np.ndarray, w: np.ndarray, x_shape: tuple, *, stride, padding, dilation, groups) -> np.ndarray:
