@@ -208,8 +208,17 @@ def real(x, w, b=None, *, stride, padding, dilation, groups):
     last = _batch_last(w, groups)
     cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo), last)
     _COLUMNS.put(x, _columns_key(w, stride, padding, dilation, groups), cols)
-    out = w.reshape(groups, O // groups, cg * kh * kw) @ cols                # (G, Og, N*Ho*Wo)
-    out = _from_grid(out.reshape((O, ho, wo, N) if last else (O, N, ho, wo)), last)
+    wm = w.reshape(groups, O // groups, cg * kh * kw)
+    if last:
+        # windows longer than the output columns: the transposed product cols^T w^T (the
+        # long side as BLAS's M) runs about a third faster than w cols; its (G, Ho*Wo, N, Og)
+        # result goes to (N, G, Ho*Wo, Og) (whole Og rows, cache-friendly), then per image a
+        # small (Ho*Wo, Og) -> (Og, Ho*Wo) transpose, copied below
+        out = cols.transpose(0, 2, 1) @ wm.transpose(0, 2, 1)
+        out = np.ascontiguousarray(out.reshape(groups, ho * wo, N, O // groups).transpose(2, 0, 1, 3))
+        out = out.transpose(0, 1, 3, 2).reshape(N, O, ho, wo)
+    else:
+        out = _from_grid((wm @ cols).reshape(O, N, ho, wo), last)           # (N, O, Ho, Wo) view
     if b is None:
         return np.ascontiguousarray(out)
     return np.add(out, b.reshape(1, O, 1, 1), out=np.empty((N, O, ho, wo), np.result_type(out, b)))
@@ -226,7 +235,9 @@ def vjp(ct, out, x, w, b=None, *, stride, padding, dilation, groups, needs=None)
         cols = _COLUMNS.get(x, _columns_key(w, stride, padding, dilation, groups))
         if cols is None:
             cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo), last)
-        gw = (ctm @ cols.transpose(0, 2, 1)).reshape(O, cg, kh, kw)
+        # gw^T = cols ct^T: the long axis N*Ho*Wo is the contracted one either way, but BLAS
+        # runs this orientation up to twice as fast when Og is small
+        gw = (cols @ ctm.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(O, cg, kh, kw)
         del cols
     gb = None if b is None else ct.sum(axis=(0, 2, 3))
     if needs is not None and not needs[0]:
