@@ -203,12 +203,11 @@ def _columns_key(w, stride, padding, dilation, groups):
     return w.shape, tuple(stride), tuple(padding), tuple(dilation), groups, _batch_last(w, groups)
 
 
-def real(x, w, b=None, *, stride, padding, dilation, groups):
-    N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x, w, b, stride, padding, dilation, groups)
-    last = _batch_last(w, groups)
-    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo), last)
-    _COLUMNS.put(x, _columns_key(w, stride, padding, dilation, groups), cols)
-    wm = w.reshape(groups, O // groups, cg * kh * kw)
+def _product(w, cols, groups, N, out_hw, last):
+    """The convolution of the windows ``cols`` (G, Cg*kH*kW, N*Ho*Wo) with ``w``:
+    (N, O, Ho, Wo) (a view when not ``last``)."""
+    O, (ho, wo) = w.shape[0], out_hw
+    wm = w.reshape(groups, O // groups, -1)
     if last:
         # windows longer than the output columns: the transposed product cols^T w^T (the
         # long side as BLAS's M) runs about a third faster than w cols; its (G, Ho*Wo, N, Og)
@@ -216,9 +215,16 @@ def real(x, w, b=None, *, stride, padding, dilation, groups):
         # small (Ho*Wo, Og) -> (Og, Ho*Wo) transpose, copied below
         out = cols.transpose(0, 2, 1) @ wm.transpose(0, 2, 1)
         out = np.ascontiguousarray(out.reshape(groups, ho * wo, N, O // groups).transpose(2, 0, 1, 3))
-        out = out.transpose(0, 1, 3, 2).reshape(N, O, ho, wo)
-    else:
-        out = _from_grid((wm @ cols).reshape(O, N, ho, wo), last)           # (N, O, Ho, Wo) view
+        return out.transpose(0, 1, 3, 2).reshape(N, O, ho, wo)
+    return _from_grid((wm @ cols).reshape(O, N, ho, wo), last)             # (N, O, Ho, Wo) view
+
+
+def real(x, w, b=None, *, stride, padding, dilation, groups):
+    N, C, H, W, O, cg, kh, kw, ho, wo = _geometry(x, w, b, stride, padding, dilation, groups)
+    last = _batch_last(w, groups)
+    cols = _im2col(x, (kh, kw), stride, padding, dilation, groups, (ho, wo), last)
+    _COLUMNS.put(x, _columns_key(w, stride, padding, dilation, groups), cols)
+    out = _product(w, cols, groups, N, (ho, wo), last)
     if b is None:
         return np.ascontiguousarray(out)
     return np.add(out, b.reshape(1, O, 1, 1), out=np.empty((N, O, ho, wo), np.result_type(out, b)))
@@ -289,8 +295,7 @@ def _pair(x1, w1, x2, w2, *, stride, padding, dilation, groups):
     last = _batch_last(w1, groups)
     cols = _im2col(np.concatenate([x1, x2], axis=1), (kh, kw), stride, padding, dilation, 2 * groups, (ho, wo),
                    last)                                            # (2G, Cg*kH*kW, N*Ho*Wo)
-    grid = (O, ho, wo, N) if last else (O, N, ho, wo)
-    return tuple(np.ascontiguousarray(_from_grid((w.reshape(groups, O // groups, -1) @ c).reshape(grid), last))
+    return tuple(np.ascontiguousarray(_product(w, c, groups, N, (ho, wo), last))
                  for w, c in ((w1, cols[:groups]), (w2, cols[groups:])))
 
 
