@@ -446,10 +446,12 @@ def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: st
     slopes = {}
     if open_rows.size:
         m = open_rows.size
-        eye = np.zeros((m, k))
-        eye[np.arange(m), open_rows] = 1.0
-        eye = eye.reshape((-1,) + shape)
-        A0 = np.broadcast_to(np.concatenate([eye, -eye])[None], (N, 2 * m) + shape)
+
+        def rows():         # the dense rows (2m of them, each a whole map): only where used
+            eye = np.zeros((m, k))
+            eye[np.arange(m), open_rows] = 1.0
+            eye = eye.reshape((-1,) + shape)
+            return np.broadcast_to(np.concatenate([eye, -eye])[None], (N, 2 * m) + shape)
         planned = None
         if alpha is None and region.norm in ("box", "inf"):
             if nid not in net.plans:
@@ -460,10 +462,10 @@ def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: st
                                       np.concatenate([np.ones(m), -np.ones(m)]), bounds, region,
                                       lambda r: _relaxation(net, r, bounds, None, mode), planned)
         elif alpha is None:
-            a_in, bias, _ = backward(net, nid, A0, bounds, None, mode)
+            a_in, bias, _ = backward(net, nid, rows(), bounds, None, mode)
             val = region.concretize_lower(a_in, bias)
         else:
-            val, al = _optimize(net, nid, A0, bounds, region, mode, *alpha)
+            val, al = _optimize(net, nid, rows(), bounds, region, mode, *alpha)
             rows = np.concatenate([open_rows, k + open_rows])
             for r, a in al.items():
                 n = net.nodes[r]

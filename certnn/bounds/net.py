@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
 
 from ..errors import CertnnError, GraphError, UnsupportedOp
 from ..ir.graph import Graph
@@ -47,6 +48,7 @@ class Net:
     prefix: set
     _f0: dict = field(default_factory=dict)
     _jac: dict = field(default_factory=dict)
+    _abs_jac: dict = field(default_factory=dict)
     _consts: dict | None = None
     plans: dict = field(default_factory=dict)     # target -> window plan (certnn.bounds.window) or None
 
@@ -125,9 +127,22 @@ class Net:
             self._jac[nid] = acc[self.input].reshape(k, -1)
         return self._jac[nid]
 
+    def box_radius(self, nid: str, r: np.ndarray) -> np.ndarray:
+        """``|J| r`` for radii ``r`` (N, size(input)): (N, size(nid)), the radius of a
+        prefix node over a box. ``|J|`` is kept with the Jacobian, as a sparse matrix
+        where it is mostly zeros (a convolution's: a row has a kernel's entries), so
+        a call costs the nonzeros, not the map times the input."""
+        if nid not in self._abs_jac:
+            J = np.abs(self.jacobian(nid))
+            nnz = np.count_nonzero(J)
+            self._abs_jac[nid] = sparse.csr_array(J) if nnz < SPARSE_JACOBIAN * J.size else np.ascontiguousarray(J)
+        return (self._abs_jac[nid] @ r.T).T
 
-JACOBIAN_MAX = 1 << 22      # entries of a prefix node's Jacobian above which a box is bounded by intervals
-TRANSPOSE_CHUNK = 1 << 21  # elements of a transposed convolution's column buffer per chunk of rows
+
+SPARSE_JACOBIAN = 0.1      # density below which |J| is kept sparse
+JACOBIAN_MAX = 1 << 20      # entries of a prefix node's Jacobian above which a box is bounded by intervals
+#                             (building it would cost more than many calls of the interval rule)
+TRANSPOSE_CHUNK = 1 << 18  # elements of a transposed convolution's column buffer per chunk of rows
 
 
 def conv_transpose(a: np.ndarray, w: np.ndarray, x_shape: tuple, *, stride, padding, dilation, groups) -> np.ndarray:
@@ -274,7 +289,7 @@ def prefix_bounds(net: Net, nid: str, region: Region, channel_max: bool = False)
     r = (region.hi - region.lo) / 2
     n = region.n
     mid = _forward_prefix(net, nid, c).reshape(n, -1)
-    rad = r.reshape(n, -1) @ np.abs(J).T
+    rad = net.box_radius(nid, r.reshape(n, -1))
     lo, hi = mid - rad, mid + rad
     if region.norm in ("2", "1"):
         q = {"2": 2, "1": np.inf}[region.norm]

@@ -122,16 +122,18 @@ def _pointwise_diag(net: Net, nid: str):
     return out
 
 
-def _gather(m: np.ndarray, oy: np.ndarray, ox: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Windows (N, R, C, h, w) of maps ``m`` (N, C, H, W) at offsets (oy, ox) (R,),
-    zero outside the maps."""
+def _gather(m: np.ndarray, oy: np.ndarray, ox: np.ndarray, h: int, w: int, inv: np.ndarray) -> np.ndarray:
+    """Windows (N, R, C, h, w) of maps ``m`` (N, C, H, W) at the distinct offsets
+    (oy, ox) (P,), row r taking window ``inv[r]``; zero outside the maps. Rows share
+    windows (every channel at a position, both signs): each is cut once, then
+    copied whole to its rows."""
     H, W = m.shape[-2:]
     pt, pb = max(0, -int(oy.min())), max(0, int(oy.max()) + h - H)
     pl, pr = max(0, -int(ox.min())), max(0, int(ox.max()) + w - W)
     if pt or pb or pl or pr:
         m = np.pad(m, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
     v = sliding_window_view(m, (h, w), axis=(2, 3))            # (N, C, H', W', h, w)
-    return np.moveaxis(v[:, :, oy + pt, ox + pl], 2, 1)
+    return np.ascontiguousarray(np.moveaxis(v[:, :, oy + pt, ox + pl], 2, 1))[:, inv]
 
 
 def _mask(oy, ox, h, w, H, W):
@@ -158,14 +160,22 @@ def window_lower(net: Net, target: str, rows: np.ndarray, signs: np.ndarray, bou
     bias = np.zeros((N, R))
     idx = net.order.index(target)
 
+    upos, inv = np.unique(pos, return_inverse=True)          # the rows' distinct positions
+    inv = inv.ravel()
+    uy, ux = np.divmod(upos, W)
+
     def offsets(nid):
+        """The window corners of the distinct positions (P,) and the window size."""
         (sy, hy, zy), (sx, hx, zx) = win[nid]
-        return sy * iy + hy, sx * ix + hx, zy, zx
+        return sy * uy + hy, sx * ux + hx, zy, zx
 
     def push(i, a, hy, hx):
         """Add window coefficients ``a`` whose shifts are (hy, hx) into node i's planned window."""
         (_, hy0, zy), (_, hx0, zx) = win[i]
         dy, dx = hy - hy0, hx - hx0
+        if i not in acc and (dy, dx) == (0, 0) and a.shape[3:] == (zy, zx):
+            acc[i] = a if a.flags.writeable else a.copy()       # a fresh array: taken as it is
+            return
         if i not in acc:
             acc[i] = np.zeros(a.shape[:3] + (zy, zx))
         acc[i][..., dy:dy + a.shape[3], dx:dx + a.shape[4]] += a
@@ -175,33 +185,45 @@ def window_lower(net: Net, target: str, rows: np.ndarray, signs: np.ndarray, bou
             continue
         a = acc.pop(nid)
         oy, ox, h, w = offsets(nid)
-        a = a * _mask(oy, ox, h, w, *net.shape(nid)[1:])
+        n, kind = net.nodes[nid], net.kind.get(nid)
+        if nid != net.input and kind != "relax":
+            # coefficients at virtual positions are dropped; at the input and at relaxed
+            # nodes the zero-padded box and lines drop them anyway
+            a = a * _mask(oy, ox, h, w, *net.shape(nid)[1:])[inv]
         if nid == net.input:
-            lo, hi = _gather(region.lo, oy, ox, h, w), _gather(region.hi, oy, ox, h, w)
+            lo, hi = _gather(region.lo, oy, ox, h, w, inv), _gather(region.hi, oy, ox, h, w, inv)
             return bias + np.sum(np.maximum(a, 0) * lo + np.minimum(a, 0) * hi, axis=(2, 3, 4))
-        n, kind = net.nodes[nid], net.kind[nid]
         if kind == "relax":
-            lw, lb, uw, ub = (_gather(np.broadcast_to(x[:, 0], (x.shape[0],) + net.shape(nid)), oy, ox, h, w)
-                              for x in relaxation(nid))
+            lines = np.stack(np.broadcast_arrays(*(x[:, 0] for x in relaxation(nid))))     # (4, N|1, C, H, W)
+            lw, lb, uw, ub = _gather(lines.reshape((-1,) + lines.shape[2:]), oy, ox, h, w, inv).reshape(
+                (4, -1) + a.shape[1:])
             ap, am = np.maximum(a, 0), np.minimum(a, 0)
             bias += np.sum(ap * lb + am * ub, axis=(2, 3, 4))
             push(n.inputs[0], ap * lw + am * uw, win[nid][0][1], win[nid][1][1])
             continue
         f0 = net.f0(nid)
-        bias += np.sum(a * _gather(f0, oy, ox, h, w), axis=(2, 3, 4))
-        if n.op == "conv2d":
+        at = n.attrs
+        if n.op == "conv2d" and nid == target and at["groups"] == 1 and tuple(at["dilation"]) == (1, 1):
+            # the rows are signed single neurons: a row's transpose is its kernel
+            # slice, its constant the neuron's own (what the general step computes)
+            kernel = net.const(n.inputs[1])
+            bias += signs * f0[0, c, iy, ix]
+            t = np.broadcast_to(signs[:, None, None, None] * kernel[c], (N, R) + kernel.shape[1:])
+        elif n.op == "conv2d":
+            bias += np.sum(a * _gather(f0, oy, ox, h, w, inv), axis=(2, 3, 4))
             x_c = net.shape(n.inputs[0])[0]
-            at = n.attrs
             (kh, kw) = net.const(n.inputs[1]).shape[2:]
             hi_ = (h - 1) * at["stride"][0] + (kh - 1) * at["dilation"][0] + 1
             wi_ = (w - 1) * at["stride"][1] + (kw - 1) * at["dilation"][1] + 1
             flat = a.reshape((N * R,) + a.shape[2:])
             t = conv_transpose(flat, net.const(n.inputs[1]), (x_c, hi_, wi_), stride=at["stride"], padding=(0, 0),
                                dilation=at["dilation"], groups=at["groups"])
+            t = t.reshape((N, R) + t.shape[1:])
+        if n.op == "conv2d":
             (_, hy, _), (_, hx, _) = win[nid]
-            push(n.inputs[0], t.reshape((N, R) + t.shape[1:]), at["stride"][0] * hy - at["padding"][0],
-                 at["stride"][1] * hx - at["padding"][1])
+            push(n.inputs[0], t, at["stride"][0] * hy - at["padding"][0], at["stride"][1] * hx - at["padding"][1])
         else:
+            bias += np.sum(a * _gather(f0, oy, ox, h, w, inv), axis=(2, 3, 4))
             for p, dg in zip(net.var_inputs(nid), diag[nid]):
                 push(n.inputs[p], a * dg, win[nid][0][1], win[nid][1][1])
     raise AssertionError("the planned windows do not reach the input")  # pragma: no cover

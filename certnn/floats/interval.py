@@ -426,8 +426,10 @@ def _pad(r, am, g):
 
 
 @_quiet
-def bilinear(f, al, ah, bl, bh, n: int):
+def bilinear(f, al, ah, bl, bh, n: int, pair=None):
     """Enclose f(A, B) for every A in [al, ah] and B in [bl, bh].
+    ``pair(A1, B1, A2, B2)``, when given, returns ``(f(A1, B1), f(A2, B2))`` from one
+    call (a convolution: one grouped convolution); it is used when B is exact.
 
     ``f`` is a bilinear map each of whose outputs is a sum of at most ``n``
     products A_p B_q (matmul, linear, conv2d without bias), computed in binary64
@@ -457,14 +459,19 @@ def bilinear(f, al, ah, bl, bh, n: int):
     if b_pt and not np.isfinite(mb).all():
         mb, rb = midrad(mb, mb)
     g = gamma(max(n, 1))
-    c = f(ma, mb)
     ama, amb = np.abs(ma), np.abs(mb)
     if rb is None:                    # B exact: f(|mA|, g|mB|) + f(rA, |mB|) = f(rA + g|mA|, |mB|)
-        terms = [f(_pad(ra, ama, g), amb)]
-    elif ra is None:                  # A exact
-        terms = [f(ama, _pad(rb, amb, g))]
+        if pair is None:
+            c, t = f(ma, mb), f(_pad(ra, ama, g), amb)
+        else:
+            c, t = pair(ma, mb, _pad(ra, ama, g), amb)
+        terms = [t]
     else:
-        terms = [f(ama, _pad(rb, amb, g)), f(ra, amb + rb)]
+        c = f(ma, mb)
+        if ra is None:                # A exact
+            terms = [f(ama, _pad(rb, amb, g))]
+        else:
+            terms = [f(ama, _pad(rb, amb, g)), f(ra, amb + rb)]
     s = terms[0] if len(terms) == 1 else _up_nonneg(terms[0] + terms[1])
     # the float inputs of the terms are >= (1 - u)^3 times the exact ones (see _pad),
     # so (1 - gamma_n)(1 - u)^3 >= 1 - gamma_{n+3} covers them together with the sums

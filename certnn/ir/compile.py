@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import CertnnError
 from ..tensor import Tensor, TapeNode, _flag
 from .graph import Graph
-from .interpret import backward, evaluate
+from .interpret import backward, backward_plan, evaluate
 from .passes import optimize
 from .printer import to_text
 from .trace import trace
@@ -29,15 +29,15 @@ class _GraphCall:
 
     name = "compiled_graph"
 
-    def __init__(self, graph, values, chains, source_ids):
-        self.graph, self.values, self.chains, self.source_ids = graph, values, chains, source_ids
+    def __init__(self, graph, values, chains, source_ids, plan):
+        self.graph, self.values, self.chains, self.source_ids, self.plan = graph, values, chains, source_ids, plan
 
     def is_differentiable(self, i: int) -> bool:
         return True
 
     def vjp(self, ct, out, *inputs):
         grads = backward(self.graph, self.values, self.chains, {self.graph.outputs[0]: ct},
-                         set(self.source_ids))
+                         set(self.source_ids), self.plan)
         return tuple(grads.get(s) for s in self.source_ids)
 
 
@@ -46,6 +46,7 @@ class CompiledModule:
         self.module, self.graph, self.bindings = module, graph, bindings
         self.input_id = graph.inputs[0].id
         self.updates = list(updates)   # (node id, layer): layer.update_running_stats(value of the node)
+        self._plans = {}               # source ids -> the backward sweep's plan, resolved once
 
     def __call__(self, x) -> Tensor:
         xt = x if isinstance(x, Tensor) else Tensor(x)
@@ -65,8 +66,11 @@ class CompiledModule:
             layer.update_running_stats(values[nid])
         out = Tensor(outs[0])
         if grad:
-            ids = [k for k, _ in sources]
-            out.node = TapeNode(_GraphCall(self.graph, values, chains, ids), [t for _, t in sources], {})
+            ids = tuple(k for k, _ in sources)
+            if ids not in self._plans:
+                self._plans[ids] = backward_plan(self.graph, ids)
+            out.node = TapeNode(_GraphCall(self.graph, values, chains, ids, self._plans[ids]),
+                                [t for _, t in sources], {})
             out.requires_grad = True
         return out
 

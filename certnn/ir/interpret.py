@@ -61,40 +61,54 @@ def requires_grad(graph: Graph, sources: set[str]) -> set[str]:
     return need
 
 
+def backward_plan(graph: Graph, sources) -> list[tuple]:
+    """The reverse sweep's steps for these ``sources``, resolved once (a compiled
+    module reuses them every call): per node that depends on a source, in reverse
+    order, (id, is_source, post, op, inputs, attrs, extra vjp kwargs, and per input
+    whether its cotangent is kept)."""
+    need = requires_grad(graph, set(sources))
+    plan = []
+    for n in reversed(graph.nodes):
+        if n.id not in need:
+            continue
+        if n.is_source:
+            plan.append((n.id, True, None, None, None, None, None, None))
+            continue
+        op = get_op(n.op)
+        keep = tuple(i in need and op.is_differentiable(pos) for pos, i in enumerate(n.inputs))
+        extra = {"needs": keep} if op.vjp_needs else {}       # the same skipping as the eager sweep
+        plan.append((n.id, False, [(get_op(o), a) for o, a in n.post], op, n.inputs, n.attrs, extra, keep))
+    return plan
+
+
 def backward(graph: Graph, values: dict, chains: dict, seeds: dict[str, np.ndarray],
-             sources: set[str]) -> dict[str, np.ndarray]:
+             sources: set[str], plan: list | None = None) -> dict[str, np.ndarray]:
     """Reverse sweep. ``seeds`` are output cotangents; returns the cotangents of
-    the ``sources`` (graph inputs or params) that received any."""
-    need = requires_grad(graph, sources)
+    the ``sources`` (graph inputs or params) that received any. ``plan`` is
+    :func:`backward_plan` of these sources (computed here when not given)."""
     cts: dict[str, np.ndarray] = {}
     for k, g in seeds.items():
         cts[k] = g if k not in cts else cts[k] + g
     grads: dict[str, np.ndarray] = {}
-    for n in reversed(graph.nodes):
-        if n.id not in need:
-            continue
-        g = cts.pop(n.id, None)
+    for nid, is_source, post, op, inputs, attrs, extra, keep in plan or backward_plan(graph, sources):
+        g = cts.pop(nid, None)
         if g is None:
             continue
-        if n.is_source:
-            grads[n.id] = g
+        if is_source:
+            grads[nid] = g
             continue
-        if n.post:
-            chain = chains[n.id]
-            for k in range(len(n.post) - 1, -1, -1):
-                op, a = n.post[k]
-                (g,) = get_op(op).vjp(g, chain[k + 1], chain[k], **a)
+        if post:
+            chain = chains[nid]
+            for k in range(len(post) - 1, -1, -1):
+                pop, a = post[k]
+                (g,) = pop.vjp(g, chain[k + 1], chain[k], **a)
                 g = np.asarray(g, dtype=chain[k].dtype)
             out = chain[0]
         else:
-            out = values[n.id]
-        op = get_op(n.op)
-        extra = {}
-        if op.vjp_needs:  # the same skipping as the eager sweep
-            extra["needs"] = tuple(i in need and op.is_differentiable(pos) for pos, i in enumerate(n.inputs))
-        in_cts = op.vjp(g, out, *[values[i] for i in n.inputs], **n.attrs, **extra)
-        for pos, (i, c) in enumerate(zip(n.inputs, in_cts)):
-            if c is not None and i in need and op.is_differentiable(pos):
+            out = values[nid]
+        in_cts = op.vjp(g, out, *[values[i] for i in inputs], **attrs, **extra)
+        for i, c, k in zip(inputs, in_cts, keep):
+            if c is not None and k:
                 x = values[i]
                 c = unbroadcast(np.asarray(c, dtype=x.dtype), x.shape)
                 cts[i] = c if i not in cts else cts[i] + c

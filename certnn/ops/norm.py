@@ -395,10 +395,25 @@ def bnt_real(x, weight, bias, *, eps):
 
 
 def bnt_vjp(ct, out, x, weight, bias, *, eps):
+    """gx = w r (ct - mean(ct) - xhat mean(xhat ct)) per channel, the means over the
+    M batch positions: layer_norm's projection with the weight taken out of the means
+    (they are the bias and weight cotangents over M), so one buffer and two
+    reductions serve all three cotangents."""
     xhat, r = _bnt_stashed(x, eps)[:2]
     axes = (0,) + tuple(range(2, x.ndim))
-    gx = _ln_project(ct * weight.reshape((1, -1) + (1,) * (x.ndim - 2)), xhat, r, axes)
-    return gx, (ct * xhat).sum(axis=axes), ct.sum(axis=axes)
+    if x.dtype == object:                          # sympy arrays: the plain formula
+        gx = _ln_project(ct * weight.reshape((1, -1) + (1,) * (x.ndim - 2)), xhat, r, axes)
+        return gx, (ct * xhat).sum(axis=axes), ct.sum(axis=axes)
+    m = x.size // x.shape[1]
+    gb = ct.sum(axis=axes, keepdims=True)
+    t = ct * xhat
+    gw = t.sum(axis=axes, keepdims=True)
+    bc = (1, -1) + (1,) * (x.ndim - 2)
+    np.multiply(xhat, gw / m, out=t)
+    np.subtract(ct, t, out=t)
+    t -= gb / m
+    t *= weight.reshape(bc) * r
+    return t, gw.reshape(-1), gb.reshape(-1)
 
 
 def bnt_jvp(tangents, out, x, weight, bias, *, eps):

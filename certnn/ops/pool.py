@@ -48,6 +48,7 @@ from ..floats import error_rules as er
 from ..floats import interval as iv
 from .conv import check_4d, crop2d, kernel_slices, out_size, pad2d, pair
 from .registry import REQUIRED, OpDef, Sample, register
+from .stash import Stash
 
 
 def _attrs(op, kernel_size, stride, padding, dilation=(1, 1)):
@@ -97,8 +98,16 @@ def _argmax_masks(xp, sl, y):
     return masks, np.maximum(count, 1)
 
 
+# the forward's window maxima under x, for the vjp on non-overlapping tiles (recomputing
+# them through the strided tile views was about a third of that vjp)
+_MAXIMA = Stash(128 << 20)
+
+
 def max_real(x, *, kernel_size, stride, padding, dilation):
-    return _max_windows(x, kernel_size, stride, padding, dilation)[2]
+    y = _max_windows(x, kernel_size, stride, padding, dilation)[2]
+    if y.dtype != object:
+        _MAXIMA.put(x, _attrs("max_pool2d", kernel_size, stride, padding, dilation), y)
+    return y
 
 
 @iv.uses()
@@ -110,7 +119,7 @@ def max_interval(los, his, **attrs):
 def max_vjp(ct, out, x, *, kernel_size, stride, padding, dilation):
     k, s, p, d = _attrs("max_pool2d", kernel_size, stride, padding, dilation)
     if s == k and p == (0, 0) and d == (1, 1):
-        return (_max_tiles_vjp(ct, x, k),)
+        return (_max_tiles_vjp(ct, x, k, _MAXIMA.get(x, (k, s, p, d))),)
     xp, sl, y, p = _max_windows(x, kernel_size, stride, padding, dilation)
     masks, count = _argmax_masks(xp, sl, y)
     share = ct / count
@@ -120,20 +129,22 @@ def max_vjp(ct, out, x, *, kernel_size, stride, padding, dilation):
     return (np.ascontiguousarray(crop2d(gxp, p, x.shape[2:])),)
 
 
-def _max_tiles_vjp(ct, x, k):
+def _max_tiles_vjp(ct, x, k, y=None):
     """The vjp for non-overlapping windows (stride = kernel, no padding or
     dilation, the CNN's 2x2 pooling): x viewed as (N, C, Ho, kH, Wo, kW) tiles,
     one argmax mask per kernel position, and the gradient written in x's own
     layout as share * mask, with no scatter. Same tie rule; a position that
-    gets nothing holds a zero that may be -0.0 (share * 0)."""
+    gets nothing holds a zero that may be -0.0 (share * 0). ``y``: the window
+    maxima when the forward stashed them (the same bits as recomputed here)."""
     max_shape([x.shape], k, k, (0, 0), (1, 1))
     (N, C, H, W), (kh, kw) = x.shape, k
     ho, wo = H // kh, W // kw
     tiles = x[:, :, :ho * kh, :wo * kw].reshape(N, C, ho, kh, wo, kw)
     positions = [(slice(None),) * 3 + (p, slice(None), q) for p in range(kh) for q in range(kw)]
-    y = tiles[positions[0]].copy()
-    for at in positions[1:]:
-        np.maximum(y, tiles[at], out=y)
+    if y is None:
+        y = tiles[positions[0]].copy()
+        for at in positions[1:]:
+            np.maximum(y, tiles[at], out=y)
     hits = [tiles[at] == y for at in positions]
     share = ct.astype(np.result_type(ct, y), copy=False)
     if sum(map(np.count_nonzero, hits)) != y.size or np.isnan(y).any():   # ties (relu zeros), NaN windows

@@ -73,7 +73,10 @@ from .claim import Claim, ClaimMismatch, region_claim, spec_claim
 
 S_SHAPED = tuple(sound_lines.OPS)
 SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "avg_pool2d", "mean", "add", "sub", "neg", "reshape",
-             "flatten", "relu") + S_SHAPED
+             "flatten", "relu", "max_pool2d") + S_SHAPED
+# ops the backward substitution stops at: their value is replaced by its sound box
+# (max pooling has no linear relaxation here, like in the producer's CROWN)
+BOXED = ("max_pool2d",)
 ROW_BUDGET = 1 << 22       # elements of one coefficient array; rows are chunked to stay below
 OP_INTERVAL = "op-interval-rules-sound"
 ASSUMPTIONS = {   # the checker's own boundaries (the rest come from certnn.floats.interval)
@@ -452,7 +455,7 @@ class _Checker:
     # ------------------------------------------------------------------ the walk
     def run(self):
         cert, N = self.cert, self.N
-        box = {self.input: (cert.region.lo, cert.region.hi)}
+        box = self.box = {self.input: (cert.region.lo, cert.region.hi)}
         self.bounds = {}         # relu input -> sound (lo, hi) used in relaxations
         self.claim = {}          # relu input -> bounds deciding the default slope
         for nid in self.order:
@@ -554,6 +557,9 @@ class _Checker:
                     self._push(acc, z, beta)
                 c = iv.down(c + cc)
                 continue
+            if n.op in BOXED:        # min of A . y over y's box; nothing flows to its input
+                c = iv.down(c + self._box_term(A, *self.box[nid]))
+                continue
             if n.op in S_SHAPED:
                 z = n.inputs[0]
                 pts = self._rows_alpha(tkey, nid, Kt, sl, self.claim)
@@ -567,6 +573,14 @@ class _Checker:
                 if cc is not None:
                     c = iv.down(c + np.broadcast_to(cc, (N, K)))
         return iv.down(c)   # the target does not depend on the input: a constant
+
+    def _box_term(self, A, yl, yh):
+        """Sound lower bound (N, K) of A . y for every y in [yl, yh] (N, *s)."""
+        m = A.as_mr()
+        if A.shared:
+            m = tuple(None if a is None else np.broadcast_to(a, (self.N,) + a.shape) for a in m)
+        c, rad = _product(_rowdot, m, _mr(yl, yh), max(1, int(np.prod(yl.shape[1:]))))
+        return iv.down(c - rad)
 
     def _push(self, acc, nid, A):
         if nid not in self.var:
@@ -755,6 +769,10 @@ class _Checker:
             return np.maximum(lo, 0.0), np.maximum(hi, 0.0)
         if op in S_SHAPED:
             return sound_lines.OPS[op][0](*self.bounds[ins[0]])
+        if op == "max_pool2d":   # monotone and exact: the window maxima of the bounds
+            real = get_op("max_pool2d").real
+            lo, hi = box[ins[0]]
+            return real(lo, **at), real(hi, **at)
         if op in ("reshape", "flatten"):
             lo, hi = box[ins[0]]
             return lo.reshape((self.N,) + _pe(n)), hi.reshape((self.N,) + _pe(n))

@@ -255,3 +255,23 @@ def test_vjp_with_the_forward_columns_equals_recomputing_them(xs, ws, attrs):
     hit = op.vjp(ct, y, x, w, **a)
     miss = op.vjp(ct, y, x.copy(), w, **a)
     assert all(h.tobytes() == m.tobytes() for h, m in zip(hit, miss))
+
+
+@pytest.mark.parametrize("groups,dilation", [(1, (1, 1)), (2, (2, 1))])
+def test_interval_centre_and_radius_in_one_grouped_call_equal_two_calls(groups, dilation):
+    """The interval rule computes conv(mid, w) and conv(rad, |w|) as one convolution
+    with twice the groups: the same numbers as two calls, bit for bit."""
+    from certnn.floats import interval as iv
+    from certnn.ops.conv import _pair, real
+    rng = np.random.default_rng(groups)
+    x = rng.normal(size=(2, 4, 9, 8))
+    w = rng.normal(size=(6, 4 // groups, 3, 2))
+    a = dict(stride=(2, 1), padding=(1, 1), dilation=dilation, groups=groups)
+    f = lambda x_, w_: real(x_, w_, **a)  # noqa: E731
+    two = iv.bilinear(f, x - 0.1, x + 0.2, w, w, 4 // groups * 6)
+    one = iv.bilinear(f, x - 0.1, x + 0.2, w, w, 4 // groups * 6, pair=lambda *t: _pair(*t, **a))
+    for p, q in zip(one, two):
+        np.testing.assert_array_equal(p, q)
+    lo, hi = get_op("conv2d").interval([x - 0.1, w], [x + 0.2, w], **a)
+    np.testing.assert_array_equal(lo, one[0])
+    np.testing.assert_array_equal(hi, one[1])

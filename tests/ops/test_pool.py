@@ -122,6 +122,22 @@ def test_max_pool_tiles_vjp_equals_general_rule(shape, k):
     np.testing.assert_array_equal(MAX.vjp(ct, MAX.real(xd, **a), xd, **a)[0], gx_ref.astype(np.float32))
 
 
+@pytest.mark.parametrize("shape,k", [((2, 3, 8, 6), (2, 2)), ((2, 2, 9, 7), (2, 3))])
+def test_max_pool_vjp_with_the_stashed_maxima_is_the_recomputing_rule_bit_for_bit(shape, k):
+    """The tile vjp takes the forward's window maxima from the stash: same bits as
+    recomputing them (ties, a NaN window, cropped edges)."""
+    from certnn.ops.pool import _MAXIMA, _max_tiles_vjp
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 3, shape).astype(np.float32)
+    x[0, 0, 0, 0] = np.nan
+    a = MAX.normalize(dict(kernel_size=k))
+    y = MAX.real(x, **a)
+    assert _MAXIMA.get(x, (k, k, (0, 0), (1, 1))) is y                # the forward stashed its maxima
+    ct = rng.standard_normal(y.shape).astype(np.float32)
+    (stashed,) = MAX.vjp(ct, y, x, **a)
+    assert stashed.tobytes() == _max_tiles_vjp(ct, x, k).tobytes()
+
+
 def test_max_pool_constant_input_spreads_cotangent():
     x = np.ones((1, 1, 4, 4), dtype=np.float32)
     a = MAX.normalize(dict(kernel_size=(2, 2)))

@@ -77,6 +77,18 @@ def conv_gap_graph(seed=0, keepdims=False):
     return optimize(g)
 
 
+def conv_maxpool_graph(seed=0, padding=0):
+    """conv -> relu -> max pooling (2x2, or 3x3 stride 2 with padding) -> conv -> relu ->
+    flatten -> linear: the zoo CNN's pattern."""
+    from certnn.random import manual_seed
+    manual_seed(seed)
+    pool = nn.MaxPool2d(2) if not padding else nn.MaxPool2d(3, stride=2, padding=padding)
+    m = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), pool,
+                      nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 3 * 3, 3)).eval()
+    g, _ = trace(m, np.zeros((1, 1, 6, 6), np.float32))
+    return optimize(g)
+
+
 def outputs(g, x):
     (y,), _, _ = evaluate(g, {g.inputs[0].id: np.asarray(x, np.float64)})
     return np.asarray(y, np.float64).reshape(len(x), -1)

@@ -21,7 +21,7 @@ from certnn.verify import checker as checker_mod
 from certnn.verify.certificate import CertificateError, load_certificate, make_certificate, save_certificate
 from certnn.verify.checker import _conv_t, check_certificate
 
-from ._models import (conv_bn_graph, conv_gap_graph, mlp_graph, outputs, robust_setup, sample_region, toy_graph, toy_region,
+from ._models import (conv_bn_graph, conv_gap_graph, conv_maxpool_graph, mlp_graph, outputs, robust_setup, sample_region, toy_graph, toy_region,
                       toy_spec)
 
 TOY_Z = (np.array([[-2.0, -3.0]]), np.array([[4.0, 6.0]]))   # z = W1 x over the box, exact
@@ -332,6 +332,39 @@ def test_producer_certificates_through_global_average_pooling_are_accepted(metho
     assert c.claimed.any() and r.ok, [w for w in r.reasons if w]
     assert np.all(r.lower >= b.lb - 1e-8 * (1 + np.abs(b.lb)))
     _claims_hold(g, c, r)
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+@pytest.mark.parametrize("method", ["crown", "alpha-crown"])
+def test_producer_certificates_through_max_pooling_are_accepted(method, padding):
+    """Max pooling is boxed (its sound window maxima, no linear relaxation) in the
+    checker as in the producer: certificates are accepted, re-derived no looser than
+    the producer's bounds up to rounding, and their claims hold on samples."""
+    g = conv_maxpool_graph(padding=padding)
+    assert "max_pool2d" in {n.op for n in g.nodes}
+    region, spec = robust_setup(g, n=6, eps=0.02, seed=3)
+    b = crown_mod.crown(g, region, spec, method=method, iters=5)
+    c = make_certificate(g, region, spec, b)
+    r = check_certificate(c, graph=g)
+    assert c.claimed.any() and r.ok, [w for w in r.reasons if w]
+    assert np.all(r.lower >= b.lb - 1e-8 * (1 + np.abs(b.lb)))
+    _claims_hold(g, c, r)
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_max_pool_lower_bounds_are_below_sampled_values(padding):
+    """At a radius where the bounds are loose, the checker's re-derived lower bound of
+    every row still lies below the row's values at points sampled in the region
+    (corners included), and is a finite, non-trivial number."""
+    g = conv_maxpool_graph(seed=1, padding=padding)
+    region, spec = robust_setup(g, n=4, eps=0.2, seed=5)
+    c = make_certificate(g, region, spec, crown_mod.crown(g, region, spec, method="crown"))
+    r = check_certificate(c, graph=g)
+    x = sample_region(c.region, 400, np.random.default_rng(1))
+    n, k = x.shape[:2]
+    vals, _ = _violations(c.spec, outputs(g, x.reshape((n * k,) + x.shape[2:])).reshape(n, k, -1))
+    assert np.isfinite(r.lower).all()
+    assert np.all(r.lower <= vals.min(axis=1) + 1e-9)
 
 
 def test_mean_over_the_batch_axis_is_rejected():
