@@ -353,8 +353,8 @@ def ddpm(quick, overrides=None, name="ddpm", batch_size=128, samplers=None):
 def ddpm_unet(quick):
     """The DDPM with the convolutional U-Net noise predictor (EMA weights sample),
     the same 30-minute budget, scored with DDIM-100 eta 0 as the MLP row."""
-    from certnn.generative.train import MNIST
-    return ddpm(quick, MNIST["ddpm"], "ddpm_unet", DDPM_UNET_BATCH, samplers=("ddim-100-eta0",))
+    from certnn.generative.train import UNET_RECIPE
+    return ddpm(quick, UNET_RECIPE, "ddpm_unet", DDPM_UNET_BATCH, samplers=("ddim-100-eta0",))
 
 
 def ddpm_unet_clip(quick):

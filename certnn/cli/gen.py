@@ -25,7 +25,7 @@ def gen_group():
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
 @click.option("--lr", default=None, type=float, help="Learning rate (default: the model's).")
 @click.option("--denoiser", type=click.Choice(["unet", "mlp"]), default=None,
-              help="ddpm on mnist: the noise predictor (default: the convolutional U-Net).")
+              help="ddpm on mnist: the noise predictor (default: the MLP; unet: the convolutional U-Net recipe).")
 @click.option("--limit-train", default=None, type=click.IntRange(min=1), help="Use only the first N training examples.")
 @click.option("--limit-test", default=None, type=click.IntRange(min=1), help="Use only the first N test examples.")
 @click.option("--data-dir", default=None, help="MNIST folder (default: $CERTNN_DATA, then the user cache).")
@@ -40,8 +40,9 @@ def train_cmd(model, out, epochs, seed, dataset, batch_size, lr, denoiser, limit
     if denoiser and model != "ddpm":
         raise CertnnError(f"--denoiser applies to ddpm, not {model}")
     overrides = {"lr": lr} if lr is not None else {}
-    if denoiser == "mlp":                         # the constructor's MLP, not the MNIST U-Net recipe
-        overrides |= {"denoiser": "mlp", "lr": lr or 1e-3, "warmup": 0, "ema": 0.0}
+    if denoiser == "unet":
+        from ..generative.train import UNET_RECIPE
+        overrides = UNET_RECIPE | overrides
     log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
     bar = _progress(not no_progress and sys.stderr.isatty())
     try:

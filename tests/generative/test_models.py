@@ -13,7 +13,7 @@ from certnn.generative.train import build, default_config, load, train
 from certnn.tensor import Tensor
 
 SMALL = {"vae": {}, "gan": {"g_hidden": [64], "d_hidden": [64]},
-         "ddpm": {"denoiser": "mlp", "hidden": [128, 128], "sample_steps": 5, "T": 50, "ema": 0.0, "lr": 1e-3}, "vqvae": {}}
+         "ddpm": {"hidden": [128, 128], "sample_steps": 5, "T": 50}, "vqvae": {}}
 
 
 @pytest.mark.parametrize("arch", ["vae", "gan", "ddpm", "vqvae"])

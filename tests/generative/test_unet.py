@@ -108,8 +108,8 @@ def test_train_checkpoint_reload_sample(tmp_path):
     assert a.shape == (3, 784) and np.array_equal(a, b) and 0 <= a.min() and a.max() <= 1
 
 
-def test_mnist_default_is_the_unet_and_mlp_checkpoints_still_build():
-    assert default_config("ddpm", "mnist")["denoiser"] == "unet"
+def test_mlp_stays_the_default_and_old_checkpoints_build():
+    assert build(default_config("ddpm", "mnist")).denoiser == "mlp"
     old = {"arch": "ddpm", "dim": 2, "hidden": [8], "emb": 4, "T": 10}   # a config written before the U-Net
     assert build(old).denoiser == "mlp"
     with pytest.raises(CertnnError, match="denoiser"):
@@ -123,7 +123,6 @@ def test_mnist_default_is_the_unet_and_mlp_checkpoints_still_build():
 def test_cli_denoiser_option(tmp_path):
     code, _, err = run_cli("gen", "train", "vae", "--denoiser", "mlp", "--out", tmp_path / "v", "--no-progress")
     assert code == 1 and err.startswith("error:") and "--denoiser" in err
-    code, out, err = run_cli("gen", "train", "ddpm", "--denoiser", "mlp", "--data", "toy2d", "--out", tmp_path / "d",
-                             "--limit-train", "256", "--limit-test", "64", "--json", "--no-progress")
-    assert code == 0, err
-    assert json.loads((tmp_path / "d" / "checkpoint.json").read_text())["config"]["denoiser"] == "mlp"
+    code, _, err = run_cli("gen", "train", "ddpm", "--denoiser", "unet", "--data", "toy2d", "--out", tmp_path / "d",
+                           "--no-progress")
+    assert code == 1 and "28x28" in err and not (tmp_path / "d").exists()   # the U-Net recipe reached DDPM
