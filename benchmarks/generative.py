@@ -292,6 +292,7 @@ DDPM_FULL_SAMPLER = True
 
 
 DDPM_UNET_BATCH = 64
+DDPM_THREADS = 1        # BLAS threads of the DDPM runs (--ddpm-threads)
 
 
 def ddpm(quick, overrides=None, name="ddpm", batch_size=128, samplers=None):
@@ -314,7 +315,7 @@ def ddpm(quick, overrides=None, name="ddpm", batch_size=128, samplers=None):
     loader = DataLoader(xtr, batch_size=batch_size, shuffle=True, seed=0)
     rng = np.random.default_rng([0, 1])
     from threadpoolctl import threadpool_limits
-    with threadpool_limits(limits=1, user_api="blas"):
+    with threadpool_limits(limits=DDPM_THREADS, user_api="blas"):
         while time.perf_counter() - t0 < budget:
             te = time.perf_counter()
             losses = [model.train_step(xb, rng)["loss"] for (xb,) in loader.batches(epoch)
@@ -330,6 +331,7 @@ def ddpm(quick, overrides=None, name="ddpm", batch_size=128, samplers=None):
         save(model, out, {"data": "mnist", "epochs": epoch, "history": history})
         net, ref, meta = _net_and_reference(quick)
         res = {"config": model.config(), "batch_size": batch_size, "budget_minutes": budget / 60,
+               "blas_threads": DDPM_THREADS,
                "train_seconds": train_seconds, "epochs": epoch, "steps": sum(h["steps"] for h in history),
                "params": model.net.num_parameters(), "test_loss": test_loss, "history": history, "frechet": meta,
                "samplers": {}}
@@ -351,38 +353,11 @@ def ddpm(quick, overrides=None, name="ddpm", batch_size=128, samplers=None):
 
 
 def ddpm_unet(quick):
-    """The DDPM with the convolutional U-Net noise predictor (EMA weights sample),
-    the same 30-minute budget, scored with DDIM-100 eta 0 as the MLP row."""
+    """The DDPM with the convolutional U-Net noise predictor (EMA weights sample, x0_hat
+    clipped to [-1, 1] in both samplers), the same 30-minute budget, scored with
+    DDIM-100 eta 0 as the MLP row."""
     from certnn.generative.train import UNET_RECIPE
     return ddpm(quick, UNET_RECIPE, "ddpm_unet", DDPM_UNET_BATCH, samplers=("ddim-100-eta0",))
-
-
-def ddpm_unet_clip(quick):
-    """The ``ddpm_unet`` checkpoint (runs/bench_ddpm_unet) sampled with x0_hat clipped to
-    [-1, 1] (``clip=1``, which both samplers apply the same way), scored as ``ddpm_unet``:
-    DDIM-100 eta 0, FD_SAMPLES samples in chunks of 250, the same generators."""
-    from certnn.generative.frechet import class_histogram
-    from certnn.generative.grid import save_samples
-    from certnn.generative.train import load
-    from threadpoolctl import threadpool_limits
-    model, meta = load(ROOT / "runs" / "bench_ddpm_unet")
-    model.clip = 1.0
-    net, ref, fmeta = _net_and_reference(quick)
-    n, kw, ts = 50 if quick else FD_SAMPLES, {"sampler": "ddim", "steps": 100, "eta": 0.0}, time.perf_counter()
-    with threadpool_limits(limits=1, user_api="blas"):
-        draw = np.random.default_rng(5)
-        x = np.concatenate([model.sample(250, draw, **kw) for _ in range(0, n, 250)])[:n]
-        fd = _frechet(lambda k: x[:k], net, ref)
-        hist = class_histogram(net, x)
-        save_samples(model.sample(64, np.random.default_rng(6), **kw), PICTURES / "ddpm_unet_clip_ddim-100-eta0.png",
-                     f"DDPM (unet) on MNIST ({meta['info']['epochs']} epochs, 30 min), DDIM-100, x0 clipped")
-    _log(f"ddpm_unet_clip: Frechet distance {fd:.2f}; classes {hist}")
-    return {"checkpoint_steps": sum(h["steps"] for h in meta["info"]["history"]), "clip": 1.0, "frechet": fmeta | {"samples": n},
-            "samplers": {"ddim-100-eta0": {"frechet_distance": fd, "class_histogram": hist,
-                                           **_class_balance(net, hist), "seconds": time.perf_counter() - ts}}}
-
-
-SAMPLER_COUNT = 1000         # --sampler-samples
 
 
 def samplers(quick):
@@ -450,7 +425,7 @@ def toy(quick):
 
 
 SECTIONS = {"vae": vae, "cvae": cvae, "cvae_latent8": cvae_latent8, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "vqvae_keras128": vqvae_keras128, "gan": gan, "gan_no_smoothing": gan_no_smoothing,
-            "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "ddpm_unet": ddpm_unet, "ddpm_unet_clip": ddpm_unet_clip, "samplers": samplers, "floor": floor, "toy": toy}
+            "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "ddpm_unet": ddpm_unet, "samplers": samplers, "floor": floor, "toy": toy}
 
 
 def _merge(updates: dict) -> dict:
@@ -465,11 +440,12 @@ def _merge(updates: dict) -> dict:
 
 
 def main(argv=None):
-    global DDPM_MINUTES, DDPM_FULL_SAMPLER, SAMPLER_COUNT, VQVAE_MINUTES
+    global DDPM_MINUTES, DDPM_FULL_SAMPLER, DDPM_THREADS, SAMPLER_COUNT, VQVAE_MINUTES
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
     ap.add_argument("--quick", action="store_true", help="tiny runs (smoke test)")
     ap.add_argument("--ddpm-minutes", type=float, default=DDPM_MINUTES, help="DDPM training budget (wall time)")
+    ap.add_argument("--ddpm-threads", type=int, default=DDPM_THREADS, help="BLAS threads of the DDPM runs")
     ap.add_argument("--vqvae-epochs", type=int, default=EPOCHS["vqvae"])
     ap.add_argument("--gan-epochs", type=int, default=EPOCHS["gan"])
     ap.add_argument("--cvae-epochs", type=int, default=EPOCHS["cvae"])
@@ -480,7 +456,7 @@ def main(argv=None):
                     help="samples per sampler in the samplers section")
     args = ap.parse_args(argv)
     SAMPLER_COUNT, VQVAE_MINUTES = args.sampler_samples, args.vqvae_minutes
-    DDPM_MINUTES, DDPM_FULL_SAMPLER = args.ddpm_minutes, not args.no_ddpm_1000
+    DDPM_MINUTES, DDPM_FULL_SAMPLER, DDPM_THREADS = args.ddpm_minutes, not args.no_ddpm_1000, args.ddpm_threads
     EPOCHS.update(vqvae=args.vqvae_epochs, gan=args.gan_epochs, cvae=args.cvae_epochs)
     for name in args.only or list(SECTIONS):
         t0 = time.perf_counter()

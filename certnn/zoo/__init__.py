@@ -99,10 +99,10 @@ _RNN = dict(epochs=4, batch_size=128, lr=2e-3, clip=1.0)
 _LM = dict(epochs=5, batch_size=12, optimizer="adamw", weight_decay=0.1, warmup_steps=100, clip=1.0,
            data={"block_size": 64, "eval_chars": 100_000})
 ZOO = {e.name: e for e in [
-    # 3 epochs on both cores: the 5-minute budget (issue #16); its GEMM-sized convolutions gain 1.3x from a
-    # second BLAS thread, where the other models' small products do not
+    # 4 epochs on both cores fit the 5-minute budget (issue #16: 99.32 % in 258 s on the idle machine); its
+    # GEMM-sized convolutions gain 1.3x from a second BLAS thread, where the other models' small products do not
     Entry("cnn", "CNN conv32-conv64-fc128 on MNIST",
-          Recipe({"arch": "cnn", "width": 32, "hidden": 128}, epochs=3, batch_size=128, lr=3e-3, warmup_steps=100,
+          Recipe({"arch": "cnn", "width": 32, "hidden": 128}, epochs=4, batch_size=128, lr=3e-3, warmup_steps=100,
                  threads=2, data={"shift": 2}), "classifier"),
     Entry("resnet", "pre-activation ResNet (8 layers, BatchNorm) on MNIST",
           Recipe({"arch": "resnet", "width": 16}, epochs=4, batch_size=128, lr=3e-3), "classifier"),
