@@ -360,6 +360,9 @@ def ddpm_unet(quick):
     return ddpm(quick, UNET_RECIPE, "ddpm_unet", DDPM_UNET_BATCH, samplers=("ddim-100-eta0",))
 
 
+SAMPLER_COUNT = 1000         # --sampler-samples
+
+
 def samplers(quick):
     """The trained DDPM checkpoint (runs/bench_ddpm, from the ``ddpm`` section) with
     the 1000-step ancestral sampler and DDIM (100 steps, eta 0 and 1), each scored on
