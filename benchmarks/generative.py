@@ -19,8 +19,8 @@ Sections (each merges its entry into benchmarks/results/generative.json):
   (certnn.generative.frechet.FEATURE_NET); the MNIST training split's own distance
   is the floor; compare models only with each other;
 * ``ddpm_unet``: the DDPM with the convolutional U-Net noise predictor
-  (``certnn.generative.unet``, EMA weights), same budget, scored with DDIM-100 eta 0;
-  ``ddpm_unet_clip`` its checkpoint sampled with x0_hat clipped to [-1, 1];
+  (``certnn.generative.unet``, EMA weights, x0_hat clipped to [-1, 1] in both
+  samplers), same budget, scored with DDIM-100 eta 0;
 * ``samplers``: the trained DDPM with the 1000-step ancestral sampler next to
   DDIM, on a smaller sample count (``--sampler-samples``, 1000);
 * ``toy``: DDPM on the 2-D Gaussian mixture: sample mean and covariance against
