@@ -41,6 +41,13 @@ def leaky_relu(x, negative_slope=0.01): return apply("leaky_relu", x, negative_s
 def tanh(x): return apply("tanh", x)
 def sigmoid(x): return apply("sigmoid", x)
 def gelu(x): return apply("gelu", x)
+
+
+def silu(x):
+    """SiLU (swish), x sigmoid(x), composed of existing ops."""
+    return x * sigmoid(x)
+
+
 def softplus(x): return apply("softplus", x)
 def matmul(a, b): return apply("matmul", a, b)
 

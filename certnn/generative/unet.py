@@ -37,11 +37,6 @@ def group_norm(x: Tensor, groups: int, eps: float = 1e-5) -> Tensor:
     return F.reshape(F.layer_norm(F.reshape(x, (n, groups, length)), ones, zeros, eps), x.shape)
 
 
-def silu(x: Tensor) -> Tensor:
-    """x sigmoid(x) (cheaper here than the erf-based GELU)."""
-    return x * F.sigmoid(x)
-
-
 def upsample2(x: Tensor) -> Tensor:
     """Nearest-neighbour 2x upsampling: out[n, c, 2i + a, 2j + b] = x[n, c, i, j]."""
     n, c, h, w = x.shape
@@ -67,9 +62,9 @@ class ResBlock(nn.Module):
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else None
 
     def forward(self, x: Tensor, e: Tensor) -> Tensor:
-        h = self.conv1(silu(group_norm(x, self.groups)))
+        h = self.conv1(F.silu(group_norm(x, self.groups)))
         h = h + F.reshape(self.time(e), (h.shape[0], h.shape[1], 1, 1))
-        h = self.conv2(silu(group_norm(h, self.groups)))
+        h = self.conv2(F.silu(group_norm(h, self.groups)))
         return h + (x if self.skip is None else self.skip(x))
 
 
@@ -98,10 +93,10 @@ class UNet(nn.Module):
 
     def forward(self, x: Tensor, e: Tensor) -> Tensor:
         n = x.shape[0]
-        e = self.time2(silu(self.time1(e)))
+        e = self.time2(F.silu(self.time1(e)))
         s0 = self.down0(self.inp(F.reshape(x, (n, 1, self.side, self.side))), e)
         s1 = self.down1(self.pool0(s0), e)
         h = self.mid(self.pool1(s1), e)
         h = self.up1(F.concat([upsample2(h), s1], axis=1), e)
         h = self.up0(F.concat([upsample2(h), s0], axis=1), e)
-        return F.reshape(self.out(silu(group_norm(h, self.groups))), (n, self.side * self.side))
+        return F.reshape(self.out(F.silu(group_norm(h, self.groups))), (n, self.side * self.side))

@@ -22,10 +22,6 @@ from .. import nn
 from ..random import default_rng
 
 
-def silu(x):
-    return x * F.sigmoid(x)
-
-
 class MambaBlock(nn.Module):
     def __init__(self, d_model: int, d_state: int = 16, expand: int = 2, d_conv: int = 4, dt_rank: int | None = None):
         super().__init__()
@@ -51,14 +47,14 @@ class MambaBlock(nn.Module):
         # causal depthwise convolution: (B, d_inner, 1, L) padded on the left
         xc = F.reshape(F.transpose(x, (0, 2, 1)), (B, self.d_inner, 1, L))
         xc = self.conv(F.pad(xc, (0, 0, 0, self.d_conv - 1, 0, 0, 0, 0)))
-        x = silu(F.transpose(F.reshape(xc, (B, self.d_inner, L)), (0, 2, 1)))
+        x = F.silu(F.transpose(F.reshape(xc, (B, self.d_inner, L)), (0, 2, 1)))
         dbc = self.x_proj(x)
         r, n = self.dt_rank, self.d_state
         delta = F.softplus(self.dt_proj(F.slice(dbc, (0,), (r,), (2,))))
         Bm = F.slice(dbc, (r,), (r + n,), (2,))
         Cm = F.slice(dbc, (r + n,), (r + 2 * n,), (2,))
         y = F.selective_scan(x, delta, -F.exp(self.A_log), Bm, Cm) + x * self.D
-        return self.out_proj(y * silu(res))
+        return self.out_proj(y * F.silu(res))
 
 
 class Mamba(nn.Module):
