@@ -40,8 +40,10 @@ assume libm within a few ulps (the op table's interval rules for the two ops).
 Supported ops: linear, matmul with a constant operand, conv2d (its transpose
 implemented here), batch_norm (eval), avg_pool2d (window sums divided by the
 count, the adjoint implemented here), add/sub (two values or a constant), neg,
-reshape, flatten, relu, sigmoid, tanh. Anything else is rejected, never
-accepted.
+mul by a constant (broadcast both ways: the adjoint sums the products over the
+axes the value was broadcast along; nearest Resize/Upsample imports as one),
+reshape, flatten, relu, sigmoid, tanh, and max pooling (boxed, see ``BOXED``).
+Anything else is rejected, never accepted.
 
 This module does not import the bound producer (certnn.bounds' propagation);
 it uses only the Region/LinearSpec data classes, the sound interval helpers of
@@ -72,7 +74,7 @@ from .certificate import Certificate, CertificateError, load_certificate
 from .claim import Claim, ClaimMismatch, region_claim, spec_claim
 
 S_SHAPED = tuple(sound_lines.OPS)
-SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "avg_pool2d", "mean", "add", "sub", "neg", "reshape",
+SUPPORTED = ("linear", "matmul", "conv2d", "batch_norm", "avg_pool2d", "mean", "add", "sub", "neg", "mul", "reshape",
              "flatten", "relu", "max_pool2d") + S_SHAPED
 # ops the backward substitution stops at: their value is replaced by its sound box
 # (max pooling has no linear relaxation here, like in the producer's CROWN)
@@ -707,6 +709,13 @@ class _Checker:
                 return np.array(np.broadcast_to(a * w, a.shape[:a.ndim - len(_pe(x))] + _pe(x)))
             c, r = _product(spread, A.as_mr(), inv, 1)
             yield ins[0], _Coef(m=c, r=r, shared=sh), None
+        elif op == "mul":
+            # y = x * c: A . y = (sum over x's broadcast axes of A * c) . x, each input
+            # coefficient a sum of ``n`` products (bilinear in (A, c), one rounding model)
+            v, c, axes, n_terms = self._mul_setup(n)
+            keep = lambda a: a.sum(axis=tuple(a.ndim - len(pe) + i for i in axes), keepdims=True)  # noqa: E731
+            cm, r = _product(lambda a, w: keep(a * w), A.as_mr(), c, n_terms)
+            yield v, _Coef(m=cm, r=r, shared=sh), None
         elif op == "batch_norm":
             self._var_only(n, [1, 2, 3, 4])
             k, shift = self._bn(n)
@@ -727,6 +736,29 @@ class _Checker:
             raise _Reject(f"node '{n.id}' (mean): averaging over the batch axis is not supported")
         ax = tuple(sorted(a - 1 for a in axes))
         return ax, int(np.prod([_pe(x)[i] for i in ax]))
+
+    def _mul_setup(self, n):
+        """For ``mul`` with one variable operand: (that operand, the constant's per-example
+        (midpoint, radius), the per-example axes the variable is broadcast along, how many
+        output values each of its elements feeds)."""
+        pos = [p for p, i in enumerate(n.inputs) if i in self.var]
+        if len(pos) != 1 or len(n.inputs) != 2:
+            raise _Reject(f"node '{n.id}' (mul): needs one variable operand and one constant")
+        v, k = n.inputs[pos[0]], n.inputs[1 - pos[0]]
+        pe, px = _pe(n), _pe(self.nodes[v])
+        if len(self.nodes[v].shape) != len(n.shape) or self.nodes[v].shape[0] != n.shape[0]:
+            raise _Reject(f"node '{n.id}' (mul): the variable operand must have the output's rank and batch")
+        cl, ch = self._const(k)
+        exact = cl is ch
+        if cl.ndim == len(n.shape):                       # carries a batch axis: must be 1
+            if cl.shape[0] != 1:
+                raise _Reject(f"node '{n.id}' (mul): a constant with a batch axis is not supported")
+            cl, ch = cl[0], ch[0]
+        if not (_fits(px, pe) and _fits(cl.shape, pe)):
+            raise _Reject(f"node '{n.id}' (mul): operand shapes {px} and {cl.shape} do not broadcast to {pe}")
+        c = (np.broadcast_to(cl, pe), None) if exact else _mr(np.broadcast_to(cl, pe), np.broadcast_to(ch, pe))
+        axes = tuple(i for i, (a, b) in enumerate(zip(px, pe)) if a != b)
+        return v, c, axes, max(1, int(np.prod([pe[i] for i in axes])))
 
     def _var_only(self, n, const_pos):
         if any(n.inputs[p] in self.var for p in const_pos if p < len(n.inputs)) or n.inputs[0] not in self.var:
@@ -807,6 +839,11 @@ class _Checker:
             axes = tuple(1 + i for i in ax)
             sums = iv.sum_enclosure(lambda v: v.sum(axis=axes, keepdims=bool(at.get("keepdims"))), lo, hi, count)
             return iv.div_pos(*sums, float(count))
+        if op == "mul":
+            v = self._mul_setup(n)[0]                     # validated: one variable operand
+            (xl, xh), (cl, ch) = box[v], self._const(ins[1 - ins.index(v)])
+            lo, hi = iv.mul(xl, xh, cl, ch)
+            return (np.broadcast_to(lo, (self.N,) + _pe(n)).copy(), np.broadcast_to(hi, (self.N,) + _pe(n)).copy())
         if op == "batch_norm":
             (kl, kh), (sl, sh) = self._bn(n)
             kl, kh = (v.reshape((-1,) + (1,) * (len(_pe(n)) - 1)) for v in (kl, kh))

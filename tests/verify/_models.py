@@ -119,3 +119,36 @@ def sample_region(region, k, rng):
         x = c + (x - c) * np.minimum(1.0, region.eps / np.maximum(dist, 1e-300))
         x = np.clip(x, lo, hi)
     return x.reshape((n, k) + shape)
+
+
+def conv_resize_graph(seed=0, scale=None):
+    """:func:`conv_resize_onnx` imported."""
+    from certnn.interop.onnx_import import from_model
+    return from_model(conv_resize_onnx(seed, scale), "resize.onnx")
+
+
+def conv_resize_onnx(seed=0, scale=None):
+    """conv -> relu -> nearest Resize x2 (imported as reshape, mul by ones, reshape) ->
+    [mul by the per-channel constant ``scale``] -> conv (stride 2) -> relu -> flatten ->
+    Gemm on (N, 1, 4, 4) inputs, as ONNX: the pattern of upsampling VNN-COMP nets."""
+    from onnx import TensorProto, helper, numpy_helper
+    r = np.random.default_rng(seed)
+    f32 = lambda *s: (0.5 * r.standard_normal(s)).astype(np.float32)  # noqa: E731
+    arrays = {"w1": f32(3, 1, 3, 3), "b1": f32(3), "sc": np.array([1, 1, 2, 2], np.float32),
+              "w2": f32(4, 3, 3, 3), "b2": f32(4), "W": f32(3, 64), "B": f32(3)}
+    up = "u"
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"]),
+             helper.make_node("Resize", ["r1", "", "sc"], ["u"], mode="nearest",
+                              coordinate_transformation_mode="asymmetric", nearest_mode="floor")]
+    if scale is not None:
+        arrays["k"] = np.asarray(scale, np.float32).reshape(1, 3, 1, 1)
+        nodes.append(helper.make_node("Mul", ["k", "u"], ["s"]))
+        up = "s"
+    nodes += [helper.make_node("Conv", [up, "w2", "b2"], ["c2"], strides=[2, 2], pads=[1, 1, 1, 1]),
+              helper.make_node("Relu", ["c2"], ["r2"]), helper.make_node("Flatten", ["r2"], ["f"]),
+              helper.make_node("Gemm", ["f", "W", "B"], ["y"], transB=1)]
+    g = helper.make_graph(nodes, "resize", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 4, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])],
+                          [numpy_helper.from_array(a, k) for k, a in arrays.items()])
+    return helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])

@@ -21,7 +21,7 @@ from certnn.verify import checker as checker_mod
 from certnn.verify.certificate import CertificateError, load_certificate, make_certificate, save_certificate
 from certnn.verify.checker import _conv_t, check_certificate
 
-from ._models import (conv_bn_graph, conv_gap_graph, conv_maxpool_graph, mlp_graph, outputs, robust_setup, sample_region, toy_graph, toy_region,
+from ._models import (conv_bn_graph, conv_gap_graph, conv_maxpool_graph, conv_resize_graph, mlp_graph, outputs, robust_setup, sample_region, toy_graph, toy_region,
                       toy_spec)
 
 TOY_Z = (np.array([[-2.0, -3.0]]), np.array([[4.0, 6.0]]))   # z = W1 x over the box, exact
@@ -353,6 +353,45 @@ def test_max_pool_lower_bounds_are_below_sampled_values(padding):
     vals, _ = _violations(c.spec, outputs(g, x.reshape((n * k,) + x.shape[2:])).reshape(n, k, -1))
     assert np.isfinite(r.lower).all()
     assert np.all(r.lower <= vals.min(axis=1) + 1e-9)
+
+
+@pytest.mark.parametrize("scale", [None, (0.5, -2.0, 1.5)])
+@pytest.mark.parametrize("method", ["crown", "alpha-crown"])
+def test_producer_certificates_through_nearest_upsampling_are_accepted(method, scale):
+    """A nearest Resize imports as a broadcast ``mul`` by ones (and an ONNX Mul by a
+    per-channel constant, negative entries included, is the same op): certificates are
+    accepted, re-derived no looser than the producer's bounds up to rounding, and
+    their claims hold on samples."""
+    g = conv_resize_graph(scale=scale)
+    assert "mul" in {n.op for n in g.nodes}
+    _check_producer_certificate(g, method, "inf", 0.02, seed=3)
+
+
+def test_upsampling_lower_bounds_are_below_sampled_values_and_false_claims_fail():
+    """Where the bounds are loose the re-derived lower bounds still lie below sampled
+    row values; a spec shifted so that a sampled point violates it is not accepted."""
+    g = conv_resize_graph(seed=1, scale=(1.0, -0.5, 2.0))
+    region, spec = robust_setup(g, n=4, eps=0.2, seed=5)
+    c = make_certificate(g, region, spec, crown_mod.crown(g, region, spec, method="crown"))
+    r = check_certificate(c, graph=g)
+    x = sample_region(c.region, 400, np.random.default_rng(1))
+    n, k = x.shape[:2]
+    vals, _ = _violations(c.spec, outputs(g, x.reshape((n * k,) + x.shape[2:])).reshape(n, k, -1))
+    assert np.isfinite(r.lower).all() and np.all(r.lower <= vals.min(axis=1) + 1e-9)
+    # every row shifted to just below its smallest sampled value: a false claim
+    false = LinearSpec(c.spec.C, c.spec.d - vals.min(axis=1) - 1e-3, c.spec.groups)
+    bad = make_certificate(g, region, false, crown_mod.crown(g, region, false, method="crown"))
+    assert not check_certificate(bad, graph=g).accepted.any()
+
+
+def test_a_product_of_two_input_dependent_values_is_rejected():
+    from certnn.ir.graph import Graph, Node
+    g = Graph([Node("x", "input", shape=(None, 3)), Node("m", "mul", ("x", "x"))], ["m"], {}).validate()
+    region = Region.box(np.zeros((1, 3)), np.ones((1, 3)))
+    spec = LinearSpec(np.ones((1, 1, 3)), np.ones((1, 1)), np.array([0]))     # x.x + 1 > 0: true
+    b = Bounds(np.ones((1, 1)), None, "hand", unfuse(g), {}, {})
+    r = check_certificate(make_certificate(g, region, spec, b), graph=g)
+    assert not r.accepted.any() and "one variable operand" in r.reasons[0]
 
 
 def test_mean_over_the_batch_axis_is_rejected():
