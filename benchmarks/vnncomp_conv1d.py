@@ -2,6 +2,7 @@
 through `certnn vnncomp suite` and cross-checked.
 
     .venv/bin/python benchmarks/vnncomp_conv1d.py [--dir DIR] [--timeout 30] [--samples 20000]
+    .venv/bin/python benchmarks/vnncomp_conv1d.py --large [--timeout 30]
 
 Builds (deterministic, offline, a few seconds; torch is a benchmark-only
 dependency here) two time-series classifiers on a synthetic 3-class signal task
@@ -225,13 +226,67 @@ def cross_check(folder: Path, row: dict, timeout: float, samples: int, rng) -> d
     return out
 
 
+# ---------------------------------------------------------------- the larger net (--large)
+
+LARGE_RADII = (1e-4, 1e-3, 1e-2)
+
+
+def large(timeouts, out_path):
+    """The larger 1-D CNN the docs report on: 2x256 input, Conv1d(2->32, k7) - ReLU -
+    MaxPool1d(2) - Conv1d(32->64, k5, s2) - BatchNorm1d - ReLU - Conv1d(64->64, k3, s2) -
+    ReLU - GlobalAveragePool - Linear(64->3), random weights (seed 0), one input, three
+    L-inf radii; each property run as ``certnn vnncomp run`` (a fresh process, as a user
+    runs it) at each timeout. Records the answer, the wall time and how far past its
+    timeout each run went (the bound's deadline is checked between nodes)."""
+    import torch
+    from certnn.io import atomic_write
+    torch.manual_seed(0)
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv1d(2, 32, 7), nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(32, 64, 5, stride=2),
+                        nn.BatchNorm1d(64), nn.ReLU(), nn.Conv1d(64, 64, 3, stride=2), nn.ReLU(),
+                        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(64, CLASSES)).eval()
+    with torch.no_grad():
+        net[4].running_mean.uniform_(-0.1, 0.1)
+        net[4].running_var.uniform_(0.5, 1.5)
+    x = torch.randn(1, 2, 256)
+    label = int(net(x).argmax())
+    rows = []
+    with tempfile.TemporaryDirectory() as td:
+        folder = Path(td)
+        torch.onnx.export(net, x, str(folder / "large.onnx"), input_names=["x"], output_names=["y"],
+                          opset_version=17, dynamo=False)
+        for eps in LARGE_RADII:
+            (folder / f"r{eps}.vnnlib").write_text(vnnlib_text(x.numpy()[0], label, eps))
+            for t in timeouts:
+                t0 = time.monotonic()
+                p = _cli("vnncomp", "run", str(folder / "large.onnx"), str(folder / f"r{eps}.vnnlib"),
+                         "--timeout", str(t), "--out", str(folder / "r.txt"))
+                wall = time.monotonic() - t0
+                status = (folder / "r.txt").read_text().split("\n", 1)[0].strip() if p.returncode == 0 else "error"
+                rows.append({"eps": eps, "timeout_s": t, "status": status, "wall_s": round(wall, 2),
+                             "past_timeout_s": round(max(0.0, wall - t), 2)})
+                print(f"large 1-D CNN eps {eps:g} timeout {t:g} s: {status:8s} {wall:6.1f} s", flush=True)
+    result = {"benchmark": "vnncomp_conv1d --large", "command": "python benchmarks/vnncomp_conv1d.py " +
+              " ".join(sys.argv[1:]), "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                                                  "load_average": os.getloadavg()},
+              "note": "wall time of a fresh `certnn vnncomp run` process, start-up (imports) included", "rows": rows}
+    with atomic_write(out_path, "w") as f:
+        json.dump(result, f, indent=1)
+    return 0 if all(r["status"] != "error" for r in rows) else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", default=None, help="category folder to write (default: a temporary one)")
     ap.add_argument("--timeout", type=float, default=30.0, help="per-instance timeout (seconds)")
     ap.add_argument("--samples", type=int, default=20000, help="sampled points per unsat box")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "vnncomp_conv1d.json"))
+    ap.add_argument("--large", action="store_true",
+                    help="instead: the larger 1-D CNN's three properties at timeouts 8 and --timeout "
+                         "(writes benchmarks/results/vnncomp_conv1d_large.json)")
     args = ap.parse_args()
+    if args.large:
+        return large((8.0, args.timeout), ROOT / "benchmarks" / "results" / "vnncomp_conv1d_large.json")
     from certnn.io import atomic_write
     with tempfile.TemporaryDirectory() as td:
         folder = Path(args.dir) if args.dir else Path(td) / "conv1d"

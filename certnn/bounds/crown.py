@@ -37,7 +37,7 @@ from ..ops import get_op
 from ..ops.relax import ALPHA, ALPHA_OPS
 from .ibp import node_bounds
 from . import window
-from .net import Net, analyze, check_region, prefix_bounds
+from .net import Net, analyze, chain_image, check_region, exact_chain, prefix_bounds
 from ..spec.region import Region
 from .options import ALPHA_MODES
 from .result import Bounds, no_nan
@@ -380,6 +380,10 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
                 i in bounds for i in net.nodes[nid].inputs if i in net.var):
             # the image of known input bounds: exact for a monotone elementwise op
             lo, hi = _interval_node(net, nid, bounds)
+        elif (chain := exact_chain(net, nid, bounds)) is not None:
+            # relus and reshapes of a known node (a 1-D net's reshape before max
+            # pooling): their interval image is the exact range, CROWN's at best
+            lo, hi = chain_image(net, chain, bounds)
         else:
             # past alpha_stop: CROWN's bounds (the same as alpha-CROWN's first iterate, on windows)
             optimize = method == "alpha-crown" and (alpha_stop is None or time.monotonic() < alpha_stop)

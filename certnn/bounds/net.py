@@ -276,14 +276,12 @@ def prefix_bounds(net: Net, nid: str, region: Region, channel_max: bool = False)
     centre's image plus the dual norm (ball) or |J| times the radius (box).
     ``channel_max`` replaces each row norm by the largest in its channel (the
     whole-kernel norm auto_LiRPA uses; looser, still sound)."""
-    n = net.nodes[nid]
-    if region.norm in ("box", "inf") and all(i == net.input for i in n.inputs if i in net.var) \
-            and net.size(nid) * net.size(net.input) > JACOBIAN_MAX:
-        # one affine map of the box: its interval image is exact up to outward
-        # rounding, without the Jacobian (large for a convolution of an image)
-        args = lambda b: [b if i == net.input else net.const(i) for i in n.inputs]  # noqa: E731
-        lo, hi = get_op(n.op).interval(args(region.lo), args(region.hi), **n.attrs)
-        return np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    chain = exact_chain(net, nid, {net.input}, affine_ops=1)
+    if region.norm in ("box", "inf") and chain is not None and net.size(nid) * net.size(net.input) > JACOBIAN_MAX:
+        # one affine map of the box (reshapes around it, as a 1-D convolution's import
+        # has): its interval image is exact up to outward rounding, without the
+        # Jacobian (large for a convolution of an image)
+        return chain_image(net, chain, {net.input: (region.lo, region.hi)})
     J = net.jacobian(nid)
     c = (region.lo + region.hi) / 2
     r = (region.hi - region.lo) / 2
@@ -303,6 +301,42 @@ def prefix_bounds(net: Net, nid: str, region: Region, channel_max: bool = False)
     return lo.reshape(shp), hi.reshape(shp)
 
 
+REARRANGE = ("reshape", "flatten")     # exact: every output element is one input element
+
+
+def exact_chain(net: Net, nid: str, known, affine_ops: int = 0) -> list | None:
+    """The nodes after a node of ``known`` up to ``nid`` (in order) when that path is a
+    chain (one variable input each) whose interval image is the exact range up to
+    rounding: rearrangements, relus (the exact elementwise range) and at most
+    ``affine_ops`` other affine ops, each of whose outputs is one affine function of
+    its input, exact over a box only when that input is one; None otherwise."""
+    chain, cur = [], nid
+    while cur not in known:
+        n = net.nodes[cur]
+        var = [i for i in n.inputs if i in net.var]
+        if len(var) != 1:
+            return None
+        if n.op not in REARRANGE + ("relu",):
+            if affine_ops < 1 or net.kind.get(cur) != "affine":
+                return None
+            affine_ops -= 1
+        chain.append(cur)
+        cur = var[0]
+    return chain[::-1]
+
+
+def chain_image(net: Net, chain: list, known: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The op table's interval rules along ``chain`` from the ``known`` bounds."""
+    b = dict(known)
+    for m in chain:
+        n = net.nodes[m]
+        los = [b[i][0] if i in net.var else net.const(i) for i in n.inputs]
+        his = [b[i][1] if i in net.var else net.const(i) for i in n.inputs]
+        b[m] = get_op(n.op).interval(los, his, **n.attrs)
+    lo, hi = b[chain[-1]]
+    return np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+
+
 def _forward_prefix(net: Net, nid: str, x: np.ndarray) -> np.ndarray:
     vals = {net.input: x}
     for m in net.order[1:]:
@@ -314,4 +348,5 @@ def _forward_prefix(net: Net, nid: str, x: np.ndarray) -> np.ndarray:
     return vals[nid]
 
 
-__all__ = ["Net", "analyze", "check_region", "prefix_bounds", "evaluate_consts", "evaluate"]
+__all__ = ["Net", "analyze", "check_region", "prefix_bounds", "exact_chain", "chain_image", "evaluate_consts",
+           "evaluate"]

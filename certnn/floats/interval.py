@@ -94,19 +94,39 @@ def uses(*names):
 
 # ---------------------------------------------------------------- rounding and constants
 
+def _next_up(x):
+    """np.nextafter(x, +inf), bit for bit (NaN and +inf unchanged, -inf to -max,
+    zeros of both signs to the least subnormal), through the bit pattern: a
+    float's int64 pattern moves one step up by +1 when the sign bit is clear and
+    by -1 when it is set (the patterns of negative floats grow with |x|). About
+    twice as fast as nextafter, which runs on the largest arrays of a bound."""
+    shape = np.shape(x)
+    with np.errstate(invalid="ignore"):                             # signalling NaNs stay NaN
+        y = np.asarray(x, np.float64).reshape(-1) + 0.0            # -0 -> +0 (a 1-D copy)
+    i = y.view(np.int64)
+    s = i >> 63                                                    # 0, or -1 where negative
+    s |= 1
+    s += i
+    out = s.view(np.float64)
+    if not np.isfinite(y).all():
+        keep = np.isnan(y) | (y == np.inf)
+        out[keep] = y[keep]
+    return out.reshape(shape) if shape else out[0]
+
+
 def down(x, k: int = 1):
     """k binary64 steps toward -inf (-inf stays -inf)."""
-    x = np.asarray(x, dtype=np.float64)
+    x = -np.asarray(x, dtype=np.float64)
     for _ in range(k):
-        x = np.nextafter(x, -np.inf)
-    return x
+        x = _next_up(x)
+    return -x
 
 
 def up(x, k: int = 1):
     """k binary64 steps toward +inf (+inf stays +inf)."""
     x = np.asarray(x, dtype=np.float64)
     for _ in range(k):
-        x = np.nextafter(x, np.inf)
+        x = _next_up(x)
     return x
 
 

@@ -343,3 +343,25 @@ def test_midrad_covers(a):
     assert r >= 0
     if r != INF:
         assert Fraction(m) - Fraction(r) <= Fraction(a[0]) and Fraction(a[1]) <= Fraction(m) + Fraction(r)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_up_and_down_equal_nextafter_bit_for_bit(k):
+    """The bit-pattern steps against numpy's nextafter on random bit patterns (every
+    class of binary64: normals, subnormals, zeros of both signs, infinities, NaNs)
+    and the edges: k steps each way, same values, signs and shapes."""
+    rng = np.random.default_rng(k)
+    bits = rng.integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max, 200_004, dtype=np.int64, endpoint=True)
+    edges = [0.0, -0.0, INF, -INF, math.nan, 5e-324, -5e-324, 2.2250738585072014e-308, -2.2250738585072014e-308,
+             1.7976931348623157e308, -1.7976931348623157e308, 1.0]
+    x = np.concatenate([bits.view(np.float64), edges]).reshape(4, 3, -1)
+    want_up, want_down = x.copy(), x.copy()
+    with np.errstate(over="ignore", invalid="ignore"):     # (signalling NaNs among the patterns)
+        for _ in range(k):
+            want_up, want_down = np.nextafter(want_up, INF), np.nextafter(want_down, -INF)
+    for got, want in ((iv.up(x, k), want_up), (iv.down(x, k), want_down)):
+        assert got.shape == want.shape
+        assert np.array_equal(got, want, equal_nan=True)
+        ok = ~np.isnan(want)
+        assert np.array_equal(np.signbit(got[ok]), np.signbit(want[ok]))
+    assert iv.up(-0.0) == 5e-324 and iv.down(0.0) == -5e-324 and np.ndim(iv.up(1.0)) == 0
