@@ -344,7 +344,12 @@ def test_max_pool_lower_bounds_are_below_sampled_values(padding):
     """At a radius where the bounds are loose, the checker's re-derived lower bound of
     every row still lies below the row's values at points sampled in the region
     (corners included), and is a finite, non-trivial number."""
-    g = conv_maxpool_graph(seed=1, padding=padding)
+    _loose_lower_bounds_hold(conv_maxpool_graph(seed=1, padding=padding))
+
+
+def _loose_lower_bounds_hold(g):
+    """At radius 0.2 the checker's lower bounds of a CROWN certificate are finite and
+    below every row's sampled values; returns (region, the certificate, the minima)."""
     region, spec = robust_setup(g, n=4, eps=0.2, seed=5)
     c = make_certificate(g, region, spec, crown_mod.crown(g, region, spec, method="crown"))
     r = check_certificate(c, graph=g)
@@ -353,6 +358,7 @@ def test_max_pool_lower_bounds_are_below_sampled_values(padding):
     vals, _ = _violations(c.spec, outputs(g, x.reshape((n * k,) + x.shape[2:])).reshape(n, k, -1))
     assert np.isfinite(r.lower).all()
     assert np.all(r.lower <= vals.min(axis=1) + 1e-9)
+    return region, c, vals.min(axis=1)
 
 
 @pytest.mark.parametrize("scale", [None, (0.5, -2.0, 1.5)])
@@ -371,15 +377,9 @@ def test_upsampling_lower_bounds_are_below_sampled_values_and_false_claims_fail(
     """Where the bounds are loose the re-derived lower bounds still lie below sampled
     row values; a spec shifted so that a sampled point violates it is not accepted."""
     g = conv_resize_graph(seed=1, scale=(1.0, -0.5, 2.0))
-    region, spec = robust_setup(g, n=4, eps=0.2, seed=5)
-    c = make_certificate(g, region, spec, crown_mod.crown(g, region, spec, method="crown"))
-    r = check_certificate(c, graph=g)
-    x = sample_region(c.region, 400, np.random.default_rng(1))
-    n, k = x.shape[:2]
-    vals, _ = _violations(c.spec, outputs(g, x.reshape((n * k,) + x.shape[2:])).reshape(n, k, -1))
-    assert np.isfinite(r.lower).all() and np.all(r.lower <= vals.min(axis=1) + 1e-9)
+    region, c, low = _loose_lower_bounds_hold(g)
     # every row shifted to just below its smallest sampled value: a false claim
-    false = LinearSpec(c.spec.C, c.spec.d - vals.min(axis=1) - 1e-3, c.spec.groups)
+    false = LinearSpec(c.spec.C, c.spec.d - low - 1e-3, c.spec.groups)
     bad = make_certificate(g, region, false, crown_mod.crown(g, region, false, method="crown"))
     assert not check_certificate(bad, graph=g).accepted.any()
 
