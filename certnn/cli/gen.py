@@ -7,12 +7,12 @@ import sys
 
 import click
 
-MODELS = ["vae", "cvae", "vqvae", "gan", "ddpm"]
+MODELS = ["vae", "cvae", "vqvae", "gan", "ddpm", "latent-ddpm"]
 
 
 @click.group("gen")
 def gen_group():
-    """Generative models: VAE, conditional VAE, VQ-VAE, GAN, DDPM (DDPM and DDIM samplers)."""
+    """Generative models: VAE, conditional VAE, VQ-VAE, GAN, DDPM (DDPM and DDIM samplers), latent DDPM."""
 
 
 @gen_group.command("train")
@@ -77,8 +77,9 @@ def sample_cmd(folder, n, out, seed, sampler, steps, eta, label):
     from ..generative.train import load
     model, meta = load(folder)
     kwargs = {k: v for k, v in {"sampler": sampler, "steps": steps, "eta": eta}.items() if v is not None}
-    if kwargs and model.arch != "ddpm":
-        raise CertnnError(f"--sampler/--steps/--eta apply to ddpm checkpoints; {folder} holds a {model.arch}")
+    if kwargs and model.arch not in ("ddpm", "latent-ddpm"):
+        raise CertnnError(f"--sampler/--steps/--eta apply to ddpm and latent-ddpm checkpoints; {folder} holds a "
+                          f"{model.arch}")
     classes, nrow = getattr(model, "classes", 0), None
     if label is not None:
         if not classes:

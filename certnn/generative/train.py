@@ -29,15 +29,16 @@ from ..random import manual_seed
 from .diffusion import DDPM
 from .gan import GAN
 from .grid import save_samples
+from .latent import LatentDDPM
 from .toy import GaussianMixture
 from .vae import CVAE, VAE
 from .vqvae import VQVAE
 
-MODELS = {m.arch: m for m in (VAE, CVAE, VQVAE, GAN, DDPM)}
+MODELS = {m.arch: m for m in (VAE, CVAE, VQVAE, GAN, DDPM, LatentDDPM)}
 DATASETS = ("mnist", "toy2d")
 
 # per-model defaults for the toy data set (2-D points, no pixels)
-TOY = {"vae": None, "vqvae": None,
+TOY = {"vae": None, "vqvae": None, "latent-ddpm": None,
        "cvae": {"in_features": 2, "hidden": 64, "latent": 2, "classes": 3, "likelihood": "gaussian",
                 "decoder_std": 0.4, "lr": 1e-2},
        "gan": {"dim": 2, "latent": 8, "g_hidden": [64, 64], "d_hidden": [64, 64], "lr": 1e-3, "pixels": False},
@@ -160,6 +161,9 @@ THEOREMS_USED = {
     "vqvae": ("generative/vq-nearest-code",),
     "gan": ("generative/gan-optimal-discriminator", "generative/gan-jensen-shannon"),
     "ddpm": ("generative/forward-marginal", "generative/ddpm-posterior-mean", "generative/ddim-eta1-is-ddpm"),
+    "latent-ddpm": ("generative/gaussian-kl-closed-form", "generative/gaussian-kl-nonnegative",
+                    "generative/elbo-decomposition", "generative/forward-marginal",
+                    "generative/ddpm-posterior-mean", "generative/ddim-eta1-is-ddpm"),
 }
 
 
