@@ -35,3 +35,16 @@ def test_conditional_train_sample_one_class(tmp_path):
     assert code == 0, err
     code, _, err = run_cli("gen", "sample", run, "--label", "3", "--out", tmp_path / "c3.png")
     assert code == 1 and "classes 0..2" in err and not (tmp_path / "c3.png").exists()
+
+
+def test_latent_ddpm_train_and_sample_with_a_sampler(tmp_path):
+    run = tmp_path / "ldm"
+    code, out, err = run_cli("gen", "train", "latent-ddpm", "--out", run, "--epochs", "1", "--limit-train", "128",
+                             "--limit-test", "32", "--json", "--no-progress")
+    assert code == 0, err
+    o = json.loads(out.strip().splitlines()[-1])
+    assert o["model"] == "latent-ddpm" and o["history"][0]["vae_test_loss"] == o["test_loss"]
+    code, out, err = run_cli("gen", "sample", run, "--n", "4", "--steps", "3", "--out", tmp_path / "l.png")
+    assert code == 0, err
+    code, _, err = run_cli("gen", "sample", tmp_path / "ldm", "--n", "4", "--label", "1", "--out", tmp_path / "x.png")
+    assert code == 1 and "conditional" in err and not (tmp_path / "x.png").exists()
