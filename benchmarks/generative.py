@@ -360,6 +360,14 @@ def ddpm_unet(quick):
     return ddpm(quick, UNET_RECIPE, "ddpm_unet", DDPM_UNET_BATCH, samplers=("ddim-100-eta0",))
 
 
+def ddpm_latent(quick):
+    """The latent DDPM (the DDPM on the VAE's 20-d codes; ``certnn.generative.latent``):
+    10 VAE epochs, then the DDPM for the rest of the same 30-minute budget, one BLAS
+    thread, scored with DDIM-100 eta 0 as the other DDPM rows."""
+    recipe = {"arch": "latent-ddpm"} | ({"vae_steps": 30} if quick else {})
+    return ddpm(quick, recipe, "ddpm_latent", 128, samplers=("ddim-100-eta0",))
+
+
 SAMPLER_COUNT = 1000         # --sampler-samples
 
 
@@ -428,7 +436,7 @@ def toy(quick):
 
 
 SECTIONS = {"vae": vae, "cvae": cvae, "cvae_latent8": cvae_latent8, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "vqvae_keras128": vqvae_keras128, "gan": gan, "gan_no_smoothing": gan_no_smoothing,
-            "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "ddpm_unet": ddpm_unet, "samplers": samplers, "floor": floor, "toy": toy}
+            "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "ddpm_unet": ddpm_unet, "ddpm_latent": ddpm_latent, "samplers": samplers, "floor": floor, "toy": toy}
 
 
 def _merge(updates: dict) -> dict:

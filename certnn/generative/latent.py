@@ -59,6 +59,13 @@ class LatentDDPM(nn.Module):
                 "eta": d["eta"], "ema": d["ema"], "warmup": d["warmup"]}
 
     @property
+    def net(self):
+        """The noise predictor (the DDPM's), as :class:`DDPM` exposes it."""
+        return self.ddpm.net
+
+    denoiser = "mlp on the VAE's codes"
+
+    @property
     def phase(self) -> str:
         return "vae" if self._steps < self.vae_steps else "ddpm"
 
