@@ -174,6 +174,7 @@ def test_confident_fraction_separates_real_digits_from_noise():
     superpositions of two digits (half-formed shapes) than real digits."""
     import tempfile
     from pathlib import Path
+
     from certnn.data.mnist import mnist_arrays
     from certnn.generative.frechet import confident_fraction
     from certnn.zoo import load_checkpoint

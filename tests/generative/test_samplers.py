@@ -92,7 +92,7 @@ def test_ddim_timesteps_and_bad_input():
 def test_cosine_schedule_is_nichol_and_dhariwal_closed_form():
     T, s = 1000, 0.008
     sched = Schedule.cosine(T)
-    f = lambda t: np.cos((t / T + s) / (1 + s) * np.pi / 2) ** 2           # noqa: E731
+    f = lambda t: np.cos((t / T + s) / (1 + s) * np.pi / 2) ** 2
     t = np.arange(T)                    # abar_0..abar_{T-1}: no beta capped before the last
     np.testing.assert_allclose(sched.abar[t], f(t) / f(0), rtol=1e-10, atol=1e-15)
     assert sched.betas[-1] == 0.999 and np.all(sched.betas[:-1] < 0.999)   # f(T) = 0: the cap
