@@ -1,6 +1,7 @@
 """Short, equal-budget DDPM recipe comparisons on MNIST (issue #15: more quality per CPU-second).
 
     python benchmarks/ddpm_recipes.py VARIANT [--steps N] [--samples N] [--samplers ...]
+    python benchmarks/ddpm_recipes.py VARIANT --rescore VARIANT/b64/500steps --samplers ddim-100-eta1
 
 Each variant is the U-Net recipe (certnn.generative.train.UNET_RECIPE as of the
 baseline: widths (16, 32, 64), Adam 2e-3, warm-up 100, EMA 0.995, x0-clip 1) with
@@ -47,8 +48,7 @@ def run(variant: str, steps: int, cpu_seconds: float | None, batch: int, samples
     from threadpoolctl import threadpool_limits
     from certnn.data.loader import DataLoader
     from certnn.data.mnist import mnist_arrays
-    from certnn.generative.frechet import (FEATURE_NET, class_histogram, confident_fraction, feature_net,
-                                           features, frechet_distance)
+    from certnn.generative.frechet import FEATURE_NET, confident_fraction, feature_net
     from certnn.generative.train import build, save
     from certnn.random import manual_seed
     manual_seed(0)
@@ -72,19 +72,40 @@ def run(variant: str, steps: int, cpu_seconds: float | None, batch: int, samples
         eps_mse = model.evaluate(xte[:2000], np.random.default_rng([0, 3]))["test_loss"]
         save(model, ROOT / "runs" / f"recipe_{variant}", {"data": "mnist", "steps": done})
         net = feature_net(ROOT / "runs" / "feature_net")
-        ref = features(net, xte)
         res = {"variant": variant, "config": model.config(), "batch_size": batch, "steps": done,
                "train_wall_seconds": train_wall, "train_cpu_seconds": train_cpu, "eps_mse_test2000": eps_mse,
                "train_loss_last100": float(np.mean(losses[-100:])), "samples": samples,
                "frechet": {"feature_net": FEATURE_NET, "reference": "MNIST test split (10000)"},
-               "real_test_confident_fraction": confident_fraction(net, xte), "samplers": {}}
-        for name in samplers:
-            ts = time.perf_counter()
-            x = model.sample(samples, np.random.default_rng(5), **SAMPLERS[name])
-            res["samplers"][name] = {"frechet_distance": frechet_distance(features(net, x), ref),
-                                     "confident_fraction": confident_fraction(net, x),
-                                     "class_histogram": class_histogram(net, x), "seconds": time.perf_counter() - ts}
+               "real_test_confident_fraction": confident_fraction(net, xte),
+               "samplers": score(model, net, xte, samples, samplers)}
     return res
+
+
+def score(model, net, xte, samples: int, samplers) -> dict:
+    """Per sampler: FD to the test split, confident fraction, class histogram of ``samples`` samples."""
+    from certnn.generative.frechet import class_histogram, confident_fraction, features, frechet_distance
+    ref, out = features(net, xte), {}
+    for name in samplers:
+        ts = time.perf_counter()
+        x = model.sample(samples, np.random.default_rng(5), **SAMPLERS[name])
+        out[name] = {"frechet_distance": frechet_distance(features(net, x), ref),
+                     "confident_fraction": confident_fraction(net, x), "samples": samples,
+                     "class_histogram": class_histogram(net, x), "seconds": time.perf_counter() - ts}
+    return out
+
+
+def rescore(key: str, samples: int, samplers) -> dict:
+    """Score more samplers on the checkpoint of an earlier run (``key`` in the results file)."""
+    from threadpoolctl import threadpool_limits
+    from certnn.data.mnist import mnist_arrays
+    from certnn.generative.frechet import feature_net
+    from certnn.generative.train import load
+    data = json.loads(RESULTS.read_text())
+    model, _ = load(ROOT / "runs" / f"recipe_{data[key]['variant']}")
+    xte, _ = mnist_arrays((784,), None, "test")
+    with threadpool_limits(limits=1, user_api="blas"):
+        data[key]["samplers"] |= score(model, feature_net(ROOT / "runs" / "feature_net"), xte, samples, samplers)
+    return data[key]
 
 
 def main(argv=None):
@@ -95,10 +116,15 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--samples", type=int, default=300)
     ap.add_argument("--samplers", nargs="*", default=["ddim-100-eta0"], choices=sorted(SAMPLERS))
+    ap.add_argument("--rescore", metavar="KEY", help="score --samplers on the checkpoint of the run KEY "
+                                                    "(variant/bBATCH/NSTEPS in the results file) instead")
     args = ap.parse_args(argv)
     from certnn.io import atomic_write
-    res = run(args.variant, args.steps, args.cpu_seconds, args.batch, args.samples, args.samplers)
-    key = f"{args.variant}/b{args.batch}/{res['steps']}steps"
+    if args.rescore:
+        key, res = args.rescore, rescore(args.rescore, args.samples, args.samplers)
+    else:
+        res = run(args.variant, args.steps, args.cpu_seconds, args.batch, args.samples, args.samplers)
+        key = f"{args.variant}/b{args.batch}/{res['steps']}steps"
     data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     data[key] = res
     with atomic_write(RESULTS, "w") as f:
