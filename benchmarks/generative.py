@@ -380,6 +380,23 @@ def ddpm_confidence(quick):
             "ddim-100-eta0": _score_sampler(model, {"sampler": "ddim", "steps": 100, "eta": 0.0}, net, ref)}
 
 
+def ddpm_unet_eta1(quick):
+    """The ``ddpm_unet`` section's checkpoint (runs/bench_ddpm_unet) scored with DDIM-100
+    eta 1 on the same draws as that section (its grid as ddpm_unet_ddim-100-eta1.png)."""
+    from certnn.generative.grid import save_samples
+    from certnn.generative.train import load
+    from threadpoolctl import threadpool_limits
+    model, meta = load(ROOT / "runs" / "bench_ddpm_unet")
+    net, ref, fmeta = _net_and_reference(quick)
+    kw = {"sampler": "ddim", "steps": 100, "eta": 1.0}
+    with threadpool_limits(limits=DDPM_THREADS, user_api="blas"):
+        res = {"checkpoint_epochs": meta["info"].get("epochs"), "frechet": fmeta,
+               "ddim-100-eta1": _score_sampler(model, kw, net, ref)}
+        save_samples(model.sample(64, np.random.default_rng(6), **kw), PICTURES / "ddpm_unet_ddim-100-eta1.png",
+                     "DDPM (unet) on MNIST, 30 min, ddim-100-eta1")
+    return res
+
+
 def ddpm_unet(quick):
     """The DDPM with the convolutional U-Net noise predictor (EMA weights sample, x0_hat
     clipped to [-1, 1] in both samplers), the same 30-minute budget, scored with
@@ -457,7 +474,8 @@ def toy(quick):
 
 SECTIONS = {"vae": vae, "cvae": cvae, "cvae_latent8": cvae_latent8, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "vqvae_keras128": vqvae_keras128, "gan": gan, "gan_no_smoothing": gan_no_smoothing,
             "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "ddpm_unet": ddpm_unet,
-            "ddpm_confidence": ddpm_confidence, "samplers": samplers, "floor": floor, "toy": toy}
+            "ddpm_confidence": ddpm_confidence,
+            "ddpm_unet_eta1": ddpm_unet_eta1, "samplers": samplers, "floor": floor, "toy": toy}
 
 
 def _merge(updates: dict) -> dict:
