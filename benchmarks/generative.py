@@ -21,6 +21,10 @@ Sections (each merges its entry into benchmarks/results/generative.json):
 * ``ddpm_unet``: the DDPM with the convolutional U-Net noise predictor
   (``certnn.generative.unet``, EMA weights, x0_hat clipped to [-1, 1] in both
   samplers), same budget, scored with DDIM-100 eta 0;
+* ``ddpm_confidence``: the ``ddpm`` section's MLP checkpoint rescored (FD and the
+  confident fraction, the share of samples the feature classifier labels with
+  softmax confidence >= 0.9; every DDPM section reports it, next to the MNIST
+  test split's own);
 * ``samplers``: the trained DDPM with the 1000-step ancestral sampler next to
   DDIM, on a smaller sample count (``--sampler-samples``, 1000);
 * ``toy``: DDPM on the 2-D Gaussian mixture: sample mean and covariance against
@@ -138,11 +142,13 @@ def _frechet(samples_fn, net, reference):
 
 def _net_and_reference(quick):
     from certnn.data.mnist import mnist_arrays
-    from certnn.generative.frechet import FEATURE_NET, feature_net, features
+    from certnn.generative.frechet import CONFIDENCE, FEATURE_NET, confident_fraction, feature_net, features
     net = feature_net(FEATURE_CACHE, log=_log)
     xte, yte = mnist_arrays((784,), None, "test")
     ref = features(net, xte)
-    return net, ref, {"feature_net": FEATURE_NET, "samples": FD_SAMPLES, "reference": "MNIST test split (10000)"}
+    return net, ref, {"feature_net": FEATURE_NET, "samples": FD_SAMPLES, "reference": "MNIST test split (10000)",
+                      "confidence_threshold": CONFIDENCE,
+                      "test_split_confident_fraction": confident_fraction(net, xte)}
 
 
 def _generative_run(arch, epochs, quick, overrides=None, picture=None, name=None, budget_seconds=None):
@@ -299,9 +305,13 @@ def ddpm(quick, overrides=None, name="ddpm", batch_size=128, samplers=None):
     """Train the MNIST DDPM for at most DDPM_MINUTES minutes of wall time, then sample
     with both samplers (the 1000-step ancestral sampler is scored only with
     DDPM_FULL_SAMPLER; it costs ten times the DDIM-100 samplers). ``samplers`` limits
-    the scored samplers; samples are drawn in chunks of 250 from one generator."""
+    the scored samplers; samples are drawn in chunks of 250 from one generator. Each
+    sampler is scored by the Frechet distance, the confident fraction (the feature
+    classifier's softmax confidence >= 0.9; the MNIST test split's own is in
+    ``frechet``) and the class histogram; the training's process CPU time and the
+    load average before and after it are recorded next to its wall time."""
+    import os
     from certnn.data.loader import DataLoader
-    from certnn.generative.frechet import class_histogram
     from certnn.generative.grid import save_samples
     from certnn.generative.train import build, load_data
     from certnn.random import manual_seed
@@ -309,7 +319,7 @@ def ddpm(quick, overrides=None, name="ddpm", batch_size=128, samplers=None):
     manual_seed(0)
     model = build({"arch": "ddpm", **(overrides or {"hidden": DDPM_HIDDEN})})
     (xtr, _), (xte, _) = load_data("mnist", (784,), limit_train=2000 if quick else None, limit_test=500 if quick else None)
-    t0 = time.perf_counter()
+    t0, c0, load_before = time.perf_counter(), time.process_time(), os.getloadavg()
     history, epoch = [], 0
     model.make_optimizers()
     loader = DataLoader(xtr, batch_size=batch_size, shuffle=True, seed=0)
@@ -324,14 +334,15 @@ def ddpm(quick, overrides=None, name="ddpm", batch_size=128, samplers=None):
             history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "steps": len(losses),
                             "seconds": time.perf_counter() - te})
             _log(f"{name} epoch {epoch}: loss {history[-1]['train_loss']:.4f} ({history[-1]['seconds']:.0f} s)")
-        train_seconds = time.perf_counter() - t0
+        train_seconds, train_cpu, load_after = time.perf_counter() - t0, time.process_time() - c0, os.getloadavg()
         test_loss = model.evaluate(xte, np.random.default_rng([0, 3]))["test_loss"]
         from certnn.generative.train import save
         out = ROOT / "runs" / f"bench_{name}"
         save(model, out, {"data": "mnist", "epochs": epoch, "history": history})
         net, ref, meta = _net_and_reference(quick)
         res = {"config": model.config(), "batch_size": batch_size, "budget_minutes": budget / 60,
-               "blas_threads": DDPM_THREADS,
+               "blas_threads": DDPM_THREADS, "train_cpu_seconds": train_cpu,
+               "load_average_1_5_15_before": list(load_before), "load_average_1_5_15_after": list(load_after),
                "train_seconds": train_seconds, "epochs": epoch, "steps": sum(h["steps"] for h in history),
                "params": model.net.num_parameters(), "test_loss": test_loss, "history": history, "frechet": meta,
                "samplers": {}}
@@ -339,16 +350,50 @@ def ddpm(quick, overrides=None, name="ddpm", batch_size=128, samplers=None):
                  ("ddim-100-eta1", {"sampler": "ddim", "steps": 100, "eta": 1.0})]
         every += [("ddpm-1000", {"sampler": "ddpm"})] if DDPM_FULL_SAMPLER else []
         for sampler, kw in [(k, kw) for k, kw in every if samplers is None or k in samplers]:
-            ts = time.perf_counter()
-            draw = np.random.default_rng(5)
-            x = np.concatenate([model.sample(250, draw, **kw) for _ in range(0, FD_SAMPLES, 250)])[:FD_SAMPLES]
-            fd = _frechet(lambda n: x[:n], net, ref)
-            res["samplers"][sampler] = {"frechet_distance": fd, "class_histogram": class_histogram(net, x),
-                                        **_class_balance(net, class_histogram(net, x)),
-                                        "seconds": time.perf_counter() - ts}
-            _log(f"{name} {sampler}: Frechet distance {fd:.2f}; classes {res['samplers'][sampler]['class_histogram']}")
+            res["samplers"][sampler] = _score_sampler(model, kw, net, ref)
+            _log(f"{name} {sampler}: {res['samplers'][sampler]}")
             save_samples(model.sample(64, np.random.default_rng(6), **kw), PICTURES / f"{name}_{sampler}.png",
                          f"DDPM ({model.denoiser}) on MNIST ({res['steps']} steps, {train_seconds / 60:.0f} min), {sampler}")
+    return res
+
+
+def _score_sampler(model, kw, net, ref) -> dict:
+    """FD_SAMPLES samples drawn in chunks of 250 from one generator (seed 5), scored by the
+    Frechet distance, the confident fraction and the class histogram."""
+    from certnn.generative.frechet import class_histogram, confident_fraction
+    ts = time.perf_counter()
+    draw = np.random.default_rng(5)
+    x = np.concatenate([model.sample(250, draw, **kw) for _ in range(0, FD_SAMPLES, 250)])[:FD_SAMPLES]
+    hist = class_histogram(net, x)
+    return {"frechet_distance": _frechet(lambda n: x[:n], net, ref), "confident_fraction": confident_fraction(net, x),
+            "class_histogram": hist, **_class_balance(net, hist), "seconds": time.perf_counter() - ts}
+
+
+def ddpm_confidence(quick):
+    """The MLP DDPM checkpoint of the ``ddpm`` section (runs/bench_ddpm) rescored with
+    DDIM-100 eta 0 on the same draws as that section: its Frechet distance again (the
+    same number when the checkpoint is the same) and its confident fraction."""
+    from certnn.generative.train import load
+    model, meta = load(ROOT / "runs" / "bench_ddpm")
+    net, ref, fmeta = _net_and_reference(quick)
+    return {"checkpoint_epochs": meta["info"].get("epochs"), "frechet": fmeta,
+            "ddim-100-eta0": _score_sampler(model, {"sampler": "ddim", "steps": 100, "eta": 0.0}, net, ref)}
+
+
+def ddpm_unet_eta1(quick):
+    """The ``ddpm_unet`` section's checkpoint (runs/bench_ddpm_unet) scored with DDIM-100
+    eta 1 on the same draws as that section (its grid as ddpm_unet_ddim-100-eta1.png)."""
+    from certnn.generative.grid import save_samples
+    from certnn.generative.train import load
+    from threadpoolctl import threadpool_limits
+    model, meta = load(ROOT / "runs" / "bench_ddpm_unet")
+    net, ref, fmeta = _net_and_reference(quick)
+    kw = {"sampler": "ddim", "steps": 100, "eta": 1.0}
+    with threadpool_limits(limits=DDPM_THREADS, user_api="blas"):
+        res = {"checkpoint_epochs": meta["info"].get("epochs"), "frechet": fmeta,
+               "ddim-100-eta1": _score_sampler(model, kw, net, ref)}
+        save_samples(model.sample(64, np.random.default_rng(6), **kw), PICTURES / "ddpm_unet_ddim-100-eta1.png",
+                     "DDPM (unet) on MNIST, 30 min, ddim-100-eta1")
     return res
 
 
@@ -378,7 +423,7 @@ def samplers(quick):
     with fewer samples the Frechet distance is biased upwards, so these numbers
     compare with each other and with the training split at the same count only."""
     from certnn.data.mnist import mnist_arrays
-    from certnn.generative.frechet import class_histogram, features, frechet_distance
+    from certnn.generative.frechet import class_histogram, confident_fraction, features, frechet_distance
     from certnn.generative.grid import save_samples
     from certnn.generative.train import load
     n = 50 if quick else SAMPLER_COUNT
@@ -393,7 +438,7 @@ def samplers(quick):
         ts = time.perf_counter()
         x = model.sample(n, np.random.default_rng(5), **kw)
         res["samplers"][name] = {"frechet_distance": frechet_distance(features(net, x), ref),
-                                 "class_histogram": class_histogram(net, x), "seconds": time.perf_counter() - ts}
+                                 "confident_fraction": confident_fraction(net, x), "class_histogram": class_histogram(net, x), "seconds": time.perf_counter() - ts}
         _log(f"ddpm {name}, {n} samples: {res['samplers'][name]}")
         if name == "ddpm-1000":
             save_samples(x[:64], PICTURES / "ddpm_ddpm-1000.png",
@@ -436,7 +481,9 @@ def toy(quick):
 
 
 SECTIONS = {"vae": vae, "cvae": cvae, "cvae_latent8": cvae_latent8, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "vqvae_keras128": vqvae_keras128, "gan": gan, "gan_no_smoothing": gan_no_smoothing,
-            "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "ddpm_unet": ddpm_unet, "ddpm_latent": ddpm_latent, "samplers": samplers, "floor": floor, "toy": toy}
+            "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "ddpm_unet": ddpm_unet,
+            "ddpm_latent": ddpm_latent, "ddpm_confidence": ddpm_confidence, "ddpm_unet_eta1": ddpm_unet_eta1,
+            "samplers": samplers, "floor": floor, "toy": toy}
 
 
 def _merge(updates: dict) -> dict:

@@ -9,7 +9,18 @@ whose marginal is q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I) (theorem
 ``generative/forward-marginal``), so :func:`q_sample` draws
 x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps in one step.
 
-Training: t ~ Uniform{1..T}, eps ~ N(0, I), loss = mean ||eps - eps_theta(x_t, t)||^2.
+Schedules: ``linear`` (Ho et al.: beta_t evenly spaced from 1e-4 to 0.02 for
+T = 1000, both ends scaled by 1000/T for other T) or ``cosine`` (Nichol &
+Dhariwal 2021): abar_t = f(t) / f(0) with f(t) = cos((t/T + s) / (1 + s) pi/2)^2,
+s = 0.008, i.e. beta_t = 1 - abar_t / abar_{t-1}, each beta_t capped at 0.999
+(only the last, where f(T) = 0, reaches the cap).
+
+Training: t ~ Uniform{1..T}, eps ~ N(0, I), loss = mean_i w_{t_i} ||eps_i - eps_theta(x_t, t_i)||^2 / d
+(the mean over examples i and the d coordinates). The weight is w_t = 1 (Ho et
+al.'s simple loss) or, with min-SNR-gamma weighting (Hang et al. 2023, for
+eps-prediction), w_t = min(SNR_t, gamma) / SNR_t with SNR_t = abar_t / (1 - abar_t):
+the many nearly noise-free timesteps, whose eps is hard to see and whose loss
+gradients conflict with the rest, stop dominating the average.
 
 Both samplers read the network through the same two quantities at step t:
 
@@ -70,6 +81,32 @@ class Schedule:
         bT = min(0.02 * s, 0.999) if beta_T is None else beta_T
         return cls(np.linspace(b1, bT, T, dtype=np.float64))
 
+    @classmethod
+    def cosine(cls, T: int = 1000, s: float = 0.008) -> "Schedule":
+        """Nichol & Dhariwal's cosine schedule (the module docstring's formula)."""
+        if T < 1:
+            raise CertnnError(f"diffusion needs T >= 1 steps, got {T}")
+        f = np.cos((np.arange(T + 1) / T + s) / (1 + s) * np.pi / 2) ** 2
+        return cls(np.minimum(1.0 - f[1:] / f[:-1], 0.999))
+
+    @classmethod
+    def named(cls, name: str, T: int) -> "Schedule":
+        if name not in SCHEDULES:
+            raise CertnnError(f"unknown noise schedule {name!r} (choose {' or '.join(SCHEDULES)})")
+        return getattr(cls, name)(T)
+
+    @property
+    def snr(self) -> np.ndarray:
+        """SNR_t = abar_t / (1 - abar_t) for t = 1..T (index t - 1)."""
+        ab = self.abar[1:]
+        return ab / (1.0 - ab)
+
+    def loss_weights(self, min_snr: float | None) -> np.ndarray:
+        """w_1..w_T (index t - 1): ones, or min(SNR_t, gamma) / SNR_t with gamma = ``min_snr``."""
+        if min_snr is None:
+            return np.ones(self.T)
+        return np.minimum(self.snr, min_snr) / self.snr
+
     @property
     def T(self) -> int:
         return len(self.betas)
@@ -82,6 +119,9 @@ class Schedule:
     def abar(self) -> np.ndarray:
         """abar_0..abar_T (index t; abar_0 = 1)."""
         return np.concatenate([[1.0], np.cumprod(self.alphas)])
+
+
+SCHEDULES = ("linear", "cosine")
 
 
 def q_sample(sched: Schedule, x0: np.ndarray, t: np.ndarray, eps: np.ndarray) -> np.ndarray:
@@ -188,14 +228,17 @@ class DDPM(nn.Module):
     28x28 images; widths ``channels``). With ``ema`` > 0 an exponential moving average
     of the weights, theta_ema <- d theta_ema + (1 - d) theta after each step with
     d = min(ema, (1 + n) / (10 + n)) at step n, is kept (and saved) and the samplers
-    read it; ``warmup`` steps ramp the learning rate linearly up to ``lr``."""
+    read it; ``warmup`` steps ramp the learning rate linearly up to ``lr``. ``schedule``
+    names the noise schedule (``linear`` or ``cosine``) and ``min_snr`` = gamma turns on
+    min-SNR-gamma loss weighting (both in the module docstring)."""
 
     arch = "ddpm"
 
     def __init__(self, dim: int = 784, hidden=(1024, 1024, 1024), emb: int = 64, T: int = 1000,
                  lr: float = 1e-3, sampler: str = "ddim", sample_steps: int = 100, eta: float = 0.0,
                  clip: float | None = None, pixels: bool = True, denoiser: str = "mlp",
-                 channels=(16, 32, 64), ema: float = 0.0, warmup: int = 0):
+                 channels=(16, 32, 64), ema: float = 0.0, warmup: int = 0, schedule: str = "linear",
+                 min_snr: float | None = None):
         super().__init__()
         self.dim, self.hidden, self.emb_dim, self.lr = dim, tuple(hidden), emb, lr
         self.sampler, self.sample_steps, self.eta, self.clip, self.pixels = sampler, sample_steps, eta, clip, pixels
@@ -208,7 +251,11 @@ class DDPM(nn.Module):
             raise CertnnError(f"the unet denoiser reads 28x28 images (dim 784), got dim {dim}")
         if not 0.0 <= self.ema < 1.0:
             raise CertnnError(f"ema decay must be in [0, 1), got {ema}")
-        self.schedule = Schedule.linear(T)
+        if min_snr is not None and not min_snr > 0:
+            raise CertnnError(f"min_snr (gamma) must be > 0, got {min_snr}")
+        self.schedule_name, self.min_snr = schedule, None if min_snr is None else float(min_snr)
+        self.schedule = Schedule.named(schedule, T)
+        self._loss_weights = self.schedule.loss_weights(self.min_snr).astype(np.float32)
         self.net = self._make_net()
         if self.ema:
             self.ema_net = self._make_net()
@@ -229,7 +276,8 @@ class DDPM(nn.Module):
         return {"arch": self.arch, "dim": self.dim, "hidden": list(self.hidden), "emb": self.emb_dim,
                 "T": self.schedule.T, "lr": self.lr, "sampler": self.sampler, "sample_steps": self.sample_steps,
                 "eta": self.eta, "clip": self.clip, "pixels": self.pixels, "denoiser": self.denoiser,
-                "channels": list(self.channels), "ema": self.ema, "warmup": self.warmup}
+                "channels": list(self.channels), "ema": self.ema, "warmup": self.warmup,
+                "schedule": self.schedule_name, "min_snr": self.min_snr}
 
     def to_model_space(self, x: np.ndarray) -> np.ndarray:
         return (2.0 * x - 1.0).astype(np.float32) if self.pixels else x.astype(np.float32)
@@ -245,10 +293,15 @@ class DDPM(nn.Module):
         with no_grad():
             return self.eps_tensor(x_t, t, self.ema_net if self.ema else self.net).data
 
-    def loss(self, x0: np.ndarray, rng) -> Tensor:
+    def loss(self, x0: np.ndarray, rng, weighted: bool = True) -> Tensor:
+        """The training loss (weighted by w_t when ``min_snr`` is set and ``weighted``)."""
         t = rng.integers(1, self.schedule.T + 1, size=len(x0))
         eps = rng.standard_normal(x0.shape).astype(np.float32)
-        return F.mse(self.eps_tensor(q_sample(self.schedule, x0, t, eps), t), Tensor(eps))
+        eps_hat = self.eps_tensor(q_sample(self.schedule, x0, t, eps), t)
+        if self.min_snr is None or not weighted:
+            return F.mse(eps_hat, Tensor(eps))
+        err = eps_hat - Tensor(eps)
+        return F.mean(err * err * Tensor(self._loss_weights[t - 1][:, None]))
 
     def make_optimizers(self):
         self._opt = optim.Adam(self.net.parameters(), lr=self.lr)
@@ -274,8 +327,8 @@ class DDPM(nn.Module):
         with no_grad():
             for i in range(0, len(x), batch):
                 xb = self.to_model_space(x[i:i + batch])
-                total += float(self.loss(xb, rng).data) * len(xb)
-        return {"test_loss": total / max(len(x), 1)}
+                total += float(self.loss(xb, rng, weighted=False).data) * len(xb)
+        return {"test_loss": total / max(len(x), 1)}      # the unweighted eps-MSE
 
     def sample(self, n: int, rng, sampler: str | None = None, steps: int | None = None,
                eta: float | None = None) -> np.ndarray:

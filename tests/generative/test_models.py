@@ -149,3 +149,44 @@ def test_gan_d_steps_updates_the_discriminator_k_times_per_generator_step():
         model.train_step(x, rng)
         counts[k] = (calls["d"], calls["g"])
     assert counts == {1: (1, 1), 3: (3, 1)}
+
+
+def test_confident_fraction_is_the_share_of_softmax_max_at_least_the_threshold():
+    from certnn import nn
+    from certnn.generative.frechet import confident_fraction
+    net = nn.Sequential(nn.Linear(784, 10))
+    net[0].weight.data[...] = np.eye(10, 784, dtype=np.float32)         # logit k = pixel k
+    net[0].bias.data[...] = 0
+    images = np.zeros((4, 784), np.float32)
+    images[0, 3] = 10.0                 # p_3 = e^10 / (e^10 + 9) = 0.9996: confident
+    images[1, 3] = np.log(0.9 * 9 / 0.1) + 1e-3    # p_3 just above 0.9
+    images[2, 3] = np.log(0.9 * 9 / 0.1) - 1e-3    # just below
+    # images[3]: all logits 0, p = 0.1 each
+    assert confident_fraction(net, images) == 0.5
+    assert confident_fraction(net, images, threshold=0.05) == 1.0
+    with pytest.raises(CertnnError, match="threshold"):
+        confident_fraction(net, images, threshold=1.0)
+
+
+def test_confident_fraction_separates_real_digits_from_noise():
+    """A quickly trained MNIST classifier is confident on most real test digits,
+    on few speckle images (15 % of the pixels on at random) and on far fewer
+    superpositions of two digits (half-formed shapes) than real digits."""
+    import tempfile
+    from pathlib import Path
+
+    from certnn.data.mnist import mnist_arrays
+    from certnn.generative.frechet import confident_fraction
+    from certnn.zoo import load_checkpoint
+    from certnn.zoo.train import TrainConfig, train_mnist
+    with tempfile.TemporaryDirectory() as d:
+        train_mnist(TrainConfig(hidden=[64], epochs=4, limit_train=10000, limit_test=100), out=Path(d),
+                    progress=False, log=lambda s: None)
+        net, _ = load_checkpoint(Path(d))
+    x, _ = mnist_arrays((784,), None, "test")
+    real = x[:500]
+    speckle = (np.random.default_rng(0).random(real.shape) < 0.15).astype(np.float32)
+    two_digits = 0.5 * real + 0.5 * x[500:1000]
+    assert confident_fraction(net, real) > 0.7
+    assert confident_fraction(net, speckle) < 0.1
+    assert confident_fraction(net, two_digits) < confident_fraction(net, real) - 0.4

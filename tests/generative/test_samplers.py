@@ -87,3 +87,55 @@ def test_ddim_timesteps_and_bad_input():
         ddim_timesteps(10, 11)
     with pytest.raises(CertnnError, match="T >= 1"):
         Schedule.linear(0)
+
+
+def test_cosine_schedule_is_nichol_and_dhariwal_closed_form():
+    T, s = 1000, 0.008
+    sched = Schedule.cosine(T)
+    f = lambda t: np.cos((t / T + s) / (1 + s) * np.pi / 2) ** 2
+    t = np.arange(T)                    # abar_0..abar_{T-1}: no beta capped before the last
+    np.testing.assert_allclose(sched.abar[t], f(t) / f(0), rtol=1e-10, atol=1e-15)
+    assert sched.betas[-1] == 0.999 and np.all(sched.betas[:-1] < 0.999)   # f(T) = 0: the cap
+    assert np.all(np.diff(sched.abar) < 0)
+    with pytest.raises(CertnnError, match="unknown noise schedule"):
+        Schedule.named("quadratic", 10)
+
+
+def test_min_snr_weights_and_the_weighted_loss_formula():
+    from certnn.generative.diffusion import DDPM, q_sample
+    sched = Schedule.linear(100)
+    w = sched.loss_weights(5.0)
+    snr = sched.abar[1:] / (1 - sched.abar[1:])
+    np.testing.assert_allclose(w, np.minimum(snr, 5.0) / snr, rtol=1e-12)
+    assert w[0] < 0.01 and w[-1] == 1.0 and np.all(sched.loss_weights(None) == 1.0)
+    model = DDPM(dim=2, hidden=(16,), emb=8, T=100, pixels=False, min_snr=5.0)
+    x0 = np.random.default_rng(0).standard_normal((6, 2)).astype(np.float32)
+    got = float(model.loss(x0, np.random.default_rng(1)).data)
+    rng = np.random.default_rng(1)                      # the same draws, in the loss's order
+    t = rng.integers(1, 101, size=6)
+    eps = rng.standard_normal(x0.shape).astype(np.float32)
+    err = ((eps - model.eps_model(q_sample(sched, x0, t, eps), t)) ** 2).mean(1)
+    assert got == pytest.approx(float((w[t - 1] * err).mean()), rel=1e-5)
+    unweighted = float(model.loss(x0, np.random.default_rng(1), weighted=False).data)
+    assert unweighted == pytest.approx(float(err.mean()), rel=1e-5) and unweighted != pytest.approx(got)
+    with pytest.raises(CertnnError, match="min_snr"):
+        DDPM(dim=2, pixels=False, min_snr=0.0)
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "ddim-eta0"])
+def test_samplers_reproduce_the_mixture_moments_on_the_cosine_schedule(sampler):
+    sched, n = Schedule.cosine(200), 6000
+    rng = np.random.default_rng(8)
+    if sampler == "ddpm":
+        x = sample_ddpm(_oracle(sched), sched, (n, 2), rng, dtype=np.float64)
+    else:
+        x = sample_ddim(_oracle(sched), sched, (n, 2), rng, steps=200, eta=0.0, dtype=np.float64)
+    _moments_ok(x)
+
+
+def test_ddim_eta0_is_deterministic_on_the_cosine_schedule():
+    sched = Schedule.cosine(50)
+    x_T = np.random.default_rng(0).standard_normal((100, 2))
+    a, b = (sample_ddim(_oracle(sched), sched, (100, 2), np.random.default_rng(seed), steps=20, eta=0.0, x_T=x_T)
+            for seed in (1, 2))
+    assert np.array_equal(a, b) and np.all(np.isfinite(a))
