@@ -370,30 +370,39 @@ def _score_sampler(model, kw, net, ref) -> dict:
 
 
 def ddpm_confidence(quick):
-    """The MLP DDPM checkpoint of the ``ddpm`` section (runs/bench_ddpm) rescored with
-    DDIM-100 eta 0 on the same draws as that section: its Frechet distance again (the
-    same number when the checkpoint is the same) and its confident fraction."""
+    """The MLP DDPM and latent DDPM checkpoints of the ``ddpm`` and ``ddpm_latent``
+    sections (runs/bench_ddpm, runs/bench_ddpm_latent; those present) rescored with
+    DDIM-100 eta 0 on the same draws as those sections: the Frechet distance again (the
+    same number when the checkpoint is the same) and the confident fraction."""
     from certnn.generative.train import load
-    model, meta = load(ROOT / "runs" / "bench_ddpm")
     net, ref, fmeta = _net_and_reference(quick)
-    return {"checkpoint_epochs": meta["info"].get("epochs"), "frechet": fmeta,
-            "ddim-100-eta0": _score_sampler(model, {"sampler": "ddim", "steps": 100, "eta": 0.0}, net, ref)}
+    res = {"frechet": fmeta}
+    for name in ("ddpm", "ddpm_latent"):
+        if (ROOT / "runs" / f"bench_{name}").exists():
+            model, meta = load(ROOT / "runs" / f"bench_{name}")
+            res[name] = {"checkpoint_epochs": meta["info"].get("epochs"), "ddim-100-eta0": _score_sampler(
+                model, {"sampler": "ddim", "steps": 100, "eta": 0.0}, net, ref)}
+    return res
 
 
-def ddpm_unet_eta1(quick):
+def ddpm_unet_samplers(quick):
     """The ``ddpm_unet`` section's checkpoint (runs/bench_ddpm_unet) scored with DDIM-100
-    eta 1 on the same draws as that section (its grid as ddpm_unet_ddim-100-eta1.png)."""
+    eta 0 and eta 1 on the same draws (``--fd-samples`` of them; grids as
+    ddpm_unet_ddim-100-eta{0,1}.png): the run for when that section's own scoring
+    (2000 samples of a U-Net, about half an hour) was cut short."""
     from certnn.generative.grid import save_samples
     from certnn.generative.train import load
     from threadpoolctl import threadpool_limits
     model, meta = load(ROOT / "runs" / "bench_ddpm_unet")
     net, ref, fmeta = _net_and_reference(quick)
-    kw = {"sampler": "ddim", "steps": 100, "eta": 1.0}
+    res = {"checkpoint_epochs": meta["info"].get("epochs"), "config": meta["config"], "frechet": fmeta}
     with threadpool_limits(limits=DDPM_THREADS, user_api="blas"):
-        res = {"checkpoint_epochs": meta["info"].get("epochs"), "frechet": fmeta,
-               "ddim-100-eta1": _score_sampler(model, kw, net, ref)}
-        save_samples(model.sample(64, np.random.default_rng(6), **kw), PICTURES / "ddpm_unet_ddim-100-eta1.png",
-                     "DDPM (unet) on MNIST, 30 min, ddim-100-eta1")
+        for eta in (0, 1):
+            kw = {"sampler": "ddim", "steps": 100, "eta": float(eta)}
+            res[f"ddim-100-eta{eta}"] = _score_sampler(model, kw, net, ref)
+            _log(f"ddpm_unet ddim-100-eta{eta}: {res[f'ddim-100-eta{eta}']}")
+            save_samples(model.sample(64, np.random.default_rng(6), **kw), PICTURES / f"ddpm_unet_ddim-100-eta{eta}.png",
+                         f"DDPM (unet, min-SNR-5) on MNIST, 30 min, ddim-100-eta{eta}")
     return res
 
 
@@ -482,7 +491,7 @@ def toy(quick):
 
 SECTIONS = {"vae": vae, "cvae": cvae, "cvae_latent8": cvae_latent8, "vqvae": vqvae, "vqvae_restart": vqvae_restart, "vqvae_keras128": vqvae_keras128, "gan": gan, "gan_no_smoothing": gan_no_smoothing,
             "gan_minibatch_std": gan_minibatch_std, "gan_d2": gan_d2, "ddpm": ddpm, "ddpm_unet": ddpm_unet,
-            "ddpm_latent": ddpm_latent, "ddpm_confidence": ddpm_confidence, "ddpm_unet_eta1": ddpm_unet_eta1,
+            "ddpm_latent": ddpm_latent, "ddpm_confidence": ddpm_confidence, "ddpm_unet_samplers": ddpm_unet_samplers,
             "samplers": samplers, "floor": floor, "toy": toy}
 
 
@@ -498,7 +507,7 @@ def _merge(updates: dict) -> dict:
 
 
 def main(argv=None):
-    global DDPM_MINUTES, DDPM_FULL_SAMPLER, DDPM_THREADS, SAMPLER_COUNT, VQVAE_MINUTES
+    global DDPM_MINUTES, DDPM_FULL_SAMPLER, DDPM_THREADS, SAMPLER_COUNT, VQVAE_MINUTES, FD_SAMPLES
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", choices=sorted(SECTIONS), help="run only these sections")
     ap.add_argument("--quick", action="store_true", help="tiny runs (smoke test)")
@@ -510,10 +519,12 @@ def main(argv=None):
     ap.add_argument("--vqvae-minutes", type=float, default=VQVAE_MINUTES,
                     help="wall-time budget of vqvae_keras128 (no epoch starts after it)")
     ap.add_argument("--no-ddpm-1000", action="store_true", help="skip scoring the 1000-step ancestral sampler")
+    ap.add_argument("--fd-samples", type=int, default=FD_SAMPLES,
+                    help="samples scored per model and sampler (Frechet distances compare at equal counts only)")
     ap.add_argument("--sampler-samples", type=int, default=SAMPLER_COUNT,
                     help="samples per sampler in the samplers section")
     args = ap.parse_args(argv)
-    SAMPLER_COUNT, VQVAE_MINUTES = args.sampler_samples, args.vqvae_minutes
+    SAMPLER_COUNT, VQVAE_MINUTES, FD_SAMPLES = args.sampler_samples, args.vqvae_minutes, args.fd_samples
     DDPM_MINUTES, DDPM_FULL_SAMPLER, DDPM_THREADS = args.ddpm_minutes, not args.no_ddpm_1000, args.ddpm_threads
     EPOCHS.update(vqvae=args.vqvae_epochs, gan=args.gan_epochs, cvae=args.cvae_epochs)
     for name in args.only or list(SECTIONS):
