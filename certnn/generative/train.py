@@ -49,9 +49,11 @@ TOY = {"vae": None, "vqvae": None, "latent-ddpm": None,
 # ``ddpm_unet``); not the default: in the 30-minute benchmark the MLP scored the better FD
 # x0_hat clipped to the pixel range in both samplers: without it a third of a 30-minute
 # U-Net's DDIM samples saturated (Frechet distance 33.1 against 23.0 clipped, same checkpoint)
-# min-SNR-5 loss weighting (Hang et al. 2023): see benchmarks/ddpm_recipes.py for the comparison
+# min-SNR-5 loss weighting (Hang et al. 2023): see benchmarks/ddpm_recipes.py for the comparison;
+# DDIM with eta 1 by default: on both U-Net checkpoints scored it beat eta 0 (the 30-minute one:
+# FD 11.8 against 15.5, confident fraction 0.53 against 0.46, 500 samples; ddpm_unet_samplers)
 UNET_RECIPE = {"denoiser": "unet", "channels": [16, 32, 64], "lr": 2e-3, "warmup": 100, "ema": 0.995, "clip": 1.0,
-               "min_snr": 5.0}
+               "min_snr": 5.0, "eta": 1.0}
 
 
 def build(config: dict):
