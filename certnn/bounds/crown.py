@@ -482,11 +482,7 @@ def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: st
 
 
 def _interval_node(net: Net, nid: str, bounds: dict):
-    n = net.nodes[nid]
-    los = [bounds[i][0] if i in net.var else net.const(i) for i in n.inputs]
-    his = [bounds[i][1] if i in net.var else net.const(i) for i in n.inputs]
-    lo, hi = get_op(n.op).interval(los, his, **n.attrs)
-    return no_nan(lo, hi)
+    return no_nan(*chain_image(net, [nid], bounds))
 
 
 def alpha_crown(graph, region: Region, spec: LinearSpec | None = None, iters: int = 20, lr: float = 0.1,
