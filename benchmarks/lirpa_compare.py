@@ -22,7 +22,8 @@ auto_LiRPA's PyPI release 0.3 (``pip install --no-deps auto-lirpa``) does not
 import on torch 2.13 and numpy 2 as it is: :func:`lirpa_shims` supplies the three
 names it misses (documented there; recorded in the result). When it still
 cannot be imported its columns are null and the reason is recorded; certnn's
-figures are still measured. alpha-CROWN runs 20 steps of size 0.5 (auto_LiRPA
+figures are still measured. The process runs with :mod:`certnn.allocator`'s malloc
+thresholds, as the ``certnn`` command does; both tools share them. alpha-CROWN runs 20 steps of size 0.5 (auto_LiRPA
 0.3's default) in both tools. Prints a table and writes
 benchmarks/results/lirpa_compare.json (paths relative to the data roots).
 """
@@ -209,6 +210,8 @@ def main():
     from certnn.spec.linear import LinearSpec
     from certnn.spec.region import Region
     torch.set_num_threads(1)
+    from certnn import allocator
+    tuned = allocator.tune()      # as the certnn command does; one process, so auto_LiRPA's torch shares it
     lirpa, why = lirpa_or_reason()
     xtr, ytr = load_mnist(os.environ["CERTNN_DATA"], "train")
     xte, _ = load_mnist(os.environ["CERTNN_DATA"], "test")
@@ -272,8 +275,8 @@ def main():
                       f"auto_LiRPA {fmt(row['auto_lirpa_ms'], '9.2f')} ms  ratio {fmt(row['ratio'], '6.2f')}  "
                       f"diff {fmt(diff, '.1e')}  verified {row['certnn_verified']}/{fmt(row['auto_lirpa_verified'], 'd')}",
                       flush=True)
-                _write(args, lirpa, why, rows, torch)
-    _write(args, lirpa, why, rows, torch)
+                _write(args, lirpa, why, rows, torch, tuned)
+    _write(args, lirpa, why, rows, torch, tuned)
     print(f"wrote {args.out}")
 
 
@@ -285,7 +288,7 @@ def _where(e: Exception) -> str:
     return f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]} ({where}: {frame.line})"
 
 
-def _write(args, lirpa, why, rows, torch):
+def _write(args, lirpa, why, rows, torch, tuned):
     """The results so far (rewritten after every row: a long run leaves what it measured)."""
     from certnn.io import atomic_write
     doc = {"images": args.images, "eps": args.eps, "alpha_iters": args.alpha_iters, "threads": 1,
@@ -293,6 +296,8 @@ def _write(args, lirpa, why, rows, torch):
            "auto_lirpa_shims": None if lirpa is None else lirpa.certnn_shims,
            "data": "mnist (CERTNN_DATA); resnet: " + RESNET + " (CERTNN_BENCHMARKS)",
            "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "torch": torch.__version__},
+           # certnn.allocator's malloc thresholds, in effect for both tools (one process)
+           "malloc_tuned": tuned,
            "rows": rows}
     out = Path(args.out)
     if out.exists():            # keep the rows (model, method, mode) this run did not measure

@@ -23,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 
+from . import allocator
 from .errors import CertnnError
 
 
@@ -196,6 +197,7 @@ def _share_cores(jobs: int) -> None:
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, threads)
+    allocator.tune()           # a fresh process: the parent's malloc settings are not inherited
 
 
 class DaskExecutor(Executor):

@@ -10,6 +10,7 @@ import threading
 
 import click
 
+from .. import allocator
 from ..errors import CertnnError
 from . import (approx, audit, bugzoo, check, dp, floats, gen, graph, lyapunov, main_job, pinn, prove, reach, rl, train,
                verify, vnncomp, widgets, zoo)
@@ -73,6 +74,7 @@ def main(argv=None):
 
 
 def _main(argv):
+    allocator.tune()
     try:
         cli.main(args=argv, prog_name="certnn", standalone_mode=False)
     except (Terminated, click.exceptions.Abort) as e:    # click turns KeyboardInterrupt into Abort

@@ -215,7 +215,7 @@ def finish(op: str, lo, hi):
     if lo.shape != hi.shape:
         lo, hi = np.broadcast_arrays(lo, hi)
         lo, hi = lo.copy(), hi.copy()
-    if np.isnan(lo).any() or np.isnan(hi).any() or (lo > hi).any():
+    if not np.all(lo <= hi):          # one pass: NaN fails the comparison too
         raise IntervalError(f"{op}: interval rule produced NaN or crossed bounds (internal error)")
     return lo, hi
 
@@ -445,11 +445,84 @@ def _pad(r, am, g):
     return t if r is None else r + t
 
 
+@functools.lru_cache(maxsize=None)
+def _tail_constants(n: int, terms: int):
+    """(G1, U1, B) for :func:`_weights_tail`: floats with G1 >= G / (1 - u)^3 (G =
+    ``_grow(n + 3)``), U1 >= u / (1 - u)^3 and B >= (2 terms n eta + (n + 1) eta) / (1 - u),
+    an integer multiple of eta (exact)."""
+    third = (1 - U) ** 3
+    g1 = _ru(Fraction(_grow(n + 3)) / third)
+    u1 = _ru(U / third)
+    b = (2 * terms * n + n + 2) * ETA                       # >= (2 tn + n + 1) eta / (1 - u) for n u < 1/3
+    return g1, u1, b
+
+
+def _step_up_inplace(x):
+    """Each element of the float64 array ``x`` (finite, no -0) moved one binary64 step
+    up, in place, through the int64 pattern as :func:`_next_up` does."""
+    i = x.view(np.int64)
+    s = i >> 63
+    s |= 1
+    i += s
+    return x
+
+
+def _weights_tail(c, t, n: int, shift):
+    """The enclosure of f(A, B) + shift from c = fl(f(mA, B)) and t = fl(f(P, |B|))
+    (B exact, P = fl(rA + fl(fl(g|mA|) + eta)), one term), or None where some value is not
+    finite (the general path then marks those elements). Plain float operations whose
+    rounding is folded into the constants, then one step outward:
+
+    * ``shift`` (an exact bias): c' = fl(c + shift) is within u|c'| of c + shift;
+    * the radius R' = fl(fl(fl(t G1) + fl(|c'| U1)) + B) >= (1 - u)^3 (t G1 + |c'| U1)
+      - (1 - u) eta + (1 - u) B >= G (t + n eta) + n eta + u|c'| with the constants of
+      :func:`_tail_constants` (each rounding costs a factor 1 - u, a product's underflow
+      at most eta / 2; the sums are of nonnegative terms), which is ``bilinear``'s radius
+      plus the shift's rounding error;
+    * lo = one step below fl(c' - R'), hi = one step above fl(c' + R'). R' >= B > 0, so
+      neither difference is -0 and the int64 step is exact.
+    """
+    g1, u1, b = _tail_constants(n, 1)
+    if shift is not None:
+        c = c + shift
+    rad = t * g1
+    if shift is not None:
+        a = np.abs(c)
+        a *= u1
+        rad += a
+    rad += b
+    hi = c + rad
+    neg_lo = rad
+    np.subtract(rad, c, out=neg_lo)
+    if not np.isfinite(np.sum(hi) + np.sum(neg_lo)):      # a sum of finite values that overflows too: rare
+        return None
+    lo = np.negative(_step_up_inplace(neg_lo), out=neg_lo)
+    return lo, _step_up_inplace(hi)
+
+
+def _weights_case(f, pair, al, ah, w, n: int, shift):
+    """bilinear for an interval A, exact finite weights B and an optional exact shift,
+    without masks: None where some value is not finite."""
+    ma, ra = midrad(al, ah)
+    if not np.isfinite(np.sum(ra)):                        # unbounded elements (or a huge sum)
+        return None
+    P = np.abs(ma)                                        # _pad's value, the same roundings in place
+    P *= gamma(max(n, 1))
+    P += ETA
+    P += ra
+    aw = np.abs(w)
+    c, t = (f(ma, w), f(P, aw)) if pair is None else pair(ma, w, P, aw)
+    return _weights_tail(c, t, n, shift)
+
+
 @_quiet
-def bilinear(f, al, ah, bl, bh, n: int, pair=None):
+def bilinear(f, al, ah, bl, bh, n: int, pair=None, shift=None):
     """Enclose f(A, B) for every A in [al, ah] and B in [bl, bh].
     ``pair(A1, B1, A2, B2)``, when given, returns ``(f(A1, B1), f(A2, B2))`` from one
     call (a convolution: one grouped convolution); it is used when B is exact.
+    ``shift``, when given, is an exact array (a bias) added to f's value: the
+    enclosure is then of f(A, B) + shift, with one rounding step instead of an
+    interval ``add`` after.
 
     ``f`` is a bilinear map each of whose outputs is a sum of at most ``n``
     products A_p B_q (matmul, linear, conv2d without bias), computed in binary64
@@ -472,6 +545,17 @@ def bilinear(f, al, ah, bl, bh, n: int, pair=None):
     overflow breaks the error model, and 0 * inf has no meaning here.
     """
     a_pt, b_pt = is_point(al, ah), is_point(bl, bh)
+    if b_pt and not a_pt:                # the common case (weights): a leaner tail, same radius
+        w = np.asarray(bl, dtype=np.float64)
+        if np.isfinite(np.sum(w)):
+            out = _weights_case(f, pair, al, ah, w, n, shift)
+            if out is not None:
+                return out
+    out = _bilinear_general(f, al, ah, bl, bh, n, pair, a_pt, b_pt)
+    return out if shift is None else add(*out, shift, shift)
+
+
+def _bilinear_general(f, al, ah, bl, bh, n, pair, a_pt, b_pt):
     ma, ra = (np.asarray(al, dtype=np.float64), None) if a_pt else midrad(al, ah)
     mb, rb = (np.asarray(bl, dtype=np.float64), None) if b_pt else midrad(bl, bh)
     if a_pt and not np.isfinite(ma).all():

@@ -305,9 +305,11 @@ def interval(los, his, *, stride, padding, dilation, groups):
     a = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     shape([lo.shape for lo in los], **a)
     _, cg, kh, kw = los[1].shape
+    exact_bias = len(los) == 3 and iv.is_point(los[2], his[2])
     lo, hi = iv.bilinear(lambda x, w: real(x, w, **a), los[0], his[0], los[1], his[1], cg * kh * kw,
-                         pair=lambda x1, w1, x2, w2: _pair(x1, w1, x2, w2, **a))
-    if len(los) == 3:
+                         pair=lambda x1, w1, x2, w2: _pair(x1, w1, x2, w2, **a),
+                         shift=los[2].reshape(1, -1, 1, 1) if exact_bias else None)
+    if len(los) == 3 and not exact_bias:
         lo, hi = iv.add(lo, hi, los[2].reshape(1, -1, 1, 1), his[2].reshape(1, -1, 1, 1))
     return iv.finish(_NAME, lo, hi)
 

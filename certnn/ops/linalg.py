@@ -188,8 +188,10 @@ def matmul_interval(los, his):
 def linear_interval(los, his):
     los, his = iv.inputs("linear", los, his)
     linear_shape([lo.shape for lo in los])
-    lo, hi = iv.bilinear(linear_real, los[0], his[0], los[1], his[1], los[0].shape[-1])
-    if len(los) == 3:
+    exact_bias = len(los) == 3 and iv.is_point(los[2], his[2])
+    lo, hi = iv.bilinear(linear_real, los[0], his[0], los[1], his[1], los[0].shape[-1],
+                         shift=los[2] if exact_bias else None)
+    if len(los) == 3 and not exact_bias:
         lo, hi = iv.add(lo, hi, los[2], his[2])
     return iv.finish("linear", lo, hi)
 

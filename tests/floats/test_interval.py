@@ -276,6 +276,52 @@ def test_bilinear_interval_operands_at_corners(seed):
                     assert _contains(lo[i, j], hi[i, j], exact[i][j])
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_bilinear_exact_weights_with_shift_at_corners(seed):
+    """The weights case's own tail (B exact, an exact shift added before the one
+    outward step): ill-conditioned products, and shifts of 2^60 that make c + shift
+    inexact, so the shift's rounding error has to be in the radius."""
+    rng = np.random.default_rng(20 + seed)
+    A, B = _ill_conditioned(rng, 3, 20, 2)
+    ra = np.abs(A) * 2.0 ** -50 * rng.uniform(0, 1, A.shape)
+    for shift in (np.array([2.0 ** 60 + 2.0 ** 8, -3.0]), np.array([-(2.0 ** 60), 0.0]),
+                  rng.standard_normal(2) * 2.0 ** rng.integers(-30, 30, 2)):
+        lo, hi = iv.bilinear(np.matmul, A - ra, A + ra, B, B, A.shape[1], shift=shift)
+        for _ in range(6):
+            ca = np.where(rng.uniform(size=A.shape) < 0.5, A - ra, A + ra)
+            exact = _exact_matmul(ca, B)
+            for i in range(3):
+                for j in range(2):
+                    assert _contains(lo[i, j], hi[i, j], exact[i][j] + Fraction(float(shift[j])))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_bilinear_weights_tail_matches_general_path(seed):
+    """The fast tail and the general path (then an interval add) give the same
+    enclosure up to a few units in the last place of the radius."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((5, 40))
+    r = rng.uniform(0, 0.1, x.shape)
+    w, b = rng.standard_normal((40, 7)), rng.standard_normal(7)
+    fast = iv.bilinear(np.matmul, x - r, x + r, w, w, 40, shift=b)
+    with np.errstate(all="ignore"):
+        general = iv.add(*iv._bilinear_general(np.matmul, x - r, x + r, w, w, 40, None, False, True), b, b)
+    width = general[1] - general[0]
+    for f, g in zip(fast, general):
+        assert np.all(np.abs(f - g) <= 1e-14 * width)
+    assert np.all(fast[0] <= x @ w + b) and np.all(x @ w + b <= fast[1])
+
+
+def test_bilinear_shift_with_unbounded_elements_falls_back():
+    al = np.array([[-INF, 1.0], [0.5, 1.0]])
+    ah = np.array([[0.0, 1.0], [0.75, 1.0]])
+    B, shift = np.array([[10.0], [10.0]]), np.array([3.0])
+    lo, hi = iv.bilinear(np.matmul, al, ah, B, B, 2, shift=shift)
+    assert lo[0, 0] == -INF and not np.isnan(lo).any() and not np.isnan(hi).any()
+    assert _contains(lo[1, 0], hi[1, 0], Fraction(5 + 10 + 3)) and _contains(lo[1, 0], hi[1, 0], Fraction(35, 2) + 3)
+    assert hi[1, 0] - lo[1, 0] < 2.6
+
+
 def test_bilinear_underflow_term():
     # each product is 0.75 * 2^-1080 < eta / 2: every one rounds to 0, the exact sum is ~11.7 eta
     n = 1000
