@@ -171,6 +171,10 @@ def check(lo, hi, what: str = "interval"):
     hi = np.asarray(hi, dtype=np.float64)
     if lo.shape != hi.shape:
         raise IntervalError(f"{what}: lower bound shape {lo.shape} differs from upper bound shape {hi.shape}")
+    # one exact array (weights): only NaN can be wrong, and one reduction says there is
+    # none (a NaN sum can also be +inf + -inf: the comparison below then decides)
+    if lo is hi and not np.isnan(np.sum(lo)):
+        return lo, hi
     if np.all(lo <= hi):              # one pass: a NaN fails the comparison
         return lo, hi
     nan = np.isnan(lo) | np.isnan(hi)
@@ -429,7 +433,7 @@ def midrad(lo, hi):
     # r >= hi - m and r >= m - lo whatever rounding did to m; the max is >= +0 (the
     # exact differences sum to hi - lo >= 0, and x - x is +0), so a bit step rounds up
     r = _up_nonneg(np.maximum(hi - m, m - lo))
-    if not np.isfinite(r).all():      # infinite endpoints (inf - inf made NaN) or overflow
+    if not np.isfinite(np.sum(r)):    # infinite endpoints (inf - inf made NaN) or overflow (or a huge sum)
         unb = ~(np.isfinite(lo) & np.isfinite(hi))
         m = np.where(unb, 0.0, m)
         r = np.where(unb | ~np.isfinite(r), np.inf, r)

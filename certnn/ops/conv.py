@@ -158,17 +158,21 @@ def _batch_last(w, groups) -> bool:
     return cg * kh * kw > O // groups
 
 
-def _grid(x, padding, batch_last):
+def _grid(x, padding, batch_last, *more):
     """x (N, C, H, W) copied into the zero-padded layout of im2col's columns:
-    (C, N, Hp, Wp), or (C, Hp, Wp, N) with ``batch_last``."""
+    (C, N, Hp, Wp), or (C, Hp, Wp, N) with ``batch_last``. Arrays in ``more`` (same
+    shape) follow as further channels: the grid of their concatenation, one copy."""
     N, C, H, W = x.shape
     ph, pw = padding
+    xs = (x,) + more
     if batch_last:
-        g = np.zeros((C, H + 2 * ph, W + 2 * pw, N), dtype=x.dtype)
-        g[:, ph:ph + H, pw:pw + W] = x.transpose(1, 2, 3, 0)
+        g = np.zeros((C * len(xs), H + 2 * ph, W + 2 * pw, N), dtype=np.result_type(*xs))
+        for k, a in enumerate(xs):
+            g[k * C:(k + 1) * C, ph:ph + H, pw:pw + W] = a.transpose(1, 2, 3, 0)
     else:
-        g = np.zeros((C, N, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
-        g[:, :, ph:ph + H, pw:pw + W] = x.transpose(1, 0, 2, 3)
+        g = np.zeros((C * len(xs), N, H + 2 * ph, W + 2 * pw), dtype=np.result_type(*xs))
+        for k, a in enumerate(xs):
+            g[k * C:(k + 1) * C, :, ph:ph + H, pw:pw + W] = a.transpose(1, 0, 2, 3)
     return g
 
 
@@ -177,14 +181,16 @@ def _from_grid(a, batch_last):
     return a.transpose(3, 0, 1, 2) if batch_last else a.transpose(1, 0, 2, 3)
 
 
-def _im2col(x, kernel, stride, padding, dilation, groups, out_hw, batch_last=False):
+def _im2col(x, kernel, stride, padding, dilation, groups, out_hw, batch_last=False, more=()):
     """The (groups, Cg*kH*kW, N*Ho*Wo) matrix of input windows (one copy of x's
     windows), columns ordered (n, i, j), or (i, j, n) with ``batch_last``: then a
     window row of all the images is one contiguous run of the padded input (Wo*N
-    elements at stride 1) instead of Wo elements, which pays when Wo is small."""
-    C = x.shape[1]
+    elements at stride 1) instead of Wo elements, which pays when Wo is small.
+    ``more``: arrays of x's shape taken as further channels (the windows of their
+    concatenation along channels, without copying it first)."""
+    C = x.shape[1] * (1 + len(more))
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
-    win = sliding_window_view(_grid(x, padding, batch_last), (dh * (kh - 1) + 1, dw * (kw - 1) + 1),
+    win = sliding_window_view(_grid(x, padding, batch_last, *more), (dh * (kh - 1) + 1, dw * (kw - 1) + 1),
                               axis=(1, 2) if batch_last else (2, 3))
     if batch_last:                               # (C, Ho, Wo, N, kH, kW) -> (C, kH, kW, Ho, Wo, N)
         win = win[:, ::sh, ::sw, :, ::dh, ::dw].transpose(0, 4, 5, 1, 2, 3)
@@ -293,8 +299,7 @@ def _pair(x1, w1, x2, w2, *, stride, padding, dilation, groups):
     N, (O, _, kh, kw) = x1.shape[0], w1.shape
     ho, wo = out_size(_NAME, x1.shape, (kh, kw), stride, padding, dilation)
     last = _batch_last(w1, groups)
-    cols = _im2col(np.concatenate([x1, x2], axis=1), (kh, kw), stride, padding, dilation, 2 * groups, (ho, wo),
-                   last)                                            # (2G, Cg*kH*kW, N*Ho*Wo)
+    cols = _im2col(x1, (kh, kw), stride, padding, dilation, 2 * groups, (ho, wo), last, more=(x2,))                                            # (2G, Cg*kH*kW, N*Ho*Wo)
     return tuple(np.ascontiguousarray(_product(w, c, groups, N, (ho, wo), last))
                  for w, c in ((w1, cols[:groups]), (w2, cols[groups:])))
 
