@@ -13,9 +13,10 @@ Models (as in the issue): the conv net Conv(1->16, 4x4, s2, p1)-ReLU-Conv(16->32
 instances, each with the instance's own spec rows' labels taken from the box
 centre). MNIST inputs: the first ``--images`` test images, L-inf ball of radius
 ``--eps`` clipped to [0, 1]. The robustness spec (label minus each other class)
-is folded into the bound (``C``). alpha-CROWN runs in both
-tools' default mode: the output rows' slopes only, intermediate bounds fixed
-(certnn ``alpha_mode="spec"``, auto_LiRPA ``fix_interm_bounds``).
+is folded into the bound (``C``). alpha-CROWN runs in the same mode in both
+tools: CROWN's intermediate bounds, then the output rows' slopes only (certnn
+``alpha_mode="spec"``; auto_LiRPA ``fix_intermediate_layer_bounds`` with the CROWN
+pass's intermediate bounds passed in, both on the clock).
 
 auto_LiRPA and torch are benchmark-only dependencies (the ``bench`` extra).
 auto_LiRPA's PyPI release 0.3 (``pip install --no-deps auto-lirpa``) does not

@@ -279,7 +279,7 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
     """Bounds on ``C y + d`` (or on ``y``) over ``region``. ``method``: crown,
     crown-ibp, same-slope or alpha-crown. ``alpha_mode`` (alpha-crown):
     ``"spec"`` optimizes only the output rows' slopes with CROWN's intermediate
-    bounds fixed (auto_LiRPA's default ``fix_interm_bounds``): at most ``iters``
+    bounds fixed (auto_LiRPA's ``fix_interm_bounds`` given those bounds): at most ``iters``
     Adam steps of size ``lr`` decaying by 0.98 per step, stopping early when no
     row improves; ``"full"`` also optimizes the slopes of every intermediate
     target (``iters`` steps each; tighter intermediate bounds, far slower on
