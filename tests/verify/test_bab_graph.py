@@ -304,3 +304,23 @@ def test_verify_case_certifies_an_unsat_on_a_residual_net(tmp_path):
     assert v.status == "unsat"
     summary = certify(v, g, [(region, spec)], None, tmp_path / "cert.json")
     assert summary.get("checked") and summary["leaves"] >= 2, summary
+
+
+def test_easy_cases_are_proved_at_the_quick_root():
+    """A small ball is proved by CROWN and the spec rows' slopes alone, before the long
+    attacks and the alpha-CROWN root: the alpha root never runs, and the answer
+    holds on dense samples."""
+    g, region, spec = _case(0, 0.01)
+    v = verify_case(g, region, spec, 30)
+    assert v.status == "unsat"
+    assert v.stats["crown_lb"] > 0 and "alpha_crown_lb" not in v.stats
+    net = analyze(g)
+    _, y, _ = _samples(net, region, 4000, np.random.default_rng(5))
+    assert np.all((y @ spec.C[0].T + spec.d[0]).min(axis=0) > 0)
+
+
+def test_harder_cases_go_on_past_the_quick_root():
+    g, region, spec = _case(0, 0.5)
+    v = verify_case(g, region, spec, 30)
+    assert v.stats["crown_lb"] <= 0 and "alpha_crown_lb" in v.stats      # the quick root did not decide it
+    assert v.status in ("unsat", "timeout")
