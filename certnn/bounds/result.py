@@ -13,7 +13,9 @@ def no_nan(lo, hi):
     """``(lo, hi)`` with NaN (inf - inf or 0 * inf when float64 overflows on a huge
     region) replaced by the always-sound -inf (lower) and +inf (upper)."""
     lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-    if not np.isnan(np.sum(lo) - np.sum(hi)):      # one reduction each: no NaN anywhere (the common case)
+    with np.errstate(invalid="ignore"):             # inf - inf in the sums: then the full pass decides
+        clean = not np.isnan(np.sum(lo) - np.sum(hi))   # one reduction each: no NaN anywhere (the common case)
+    if clean:
         return lo, hi
     return np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), np.inf, hi)
 

@@ -173,8 +173,11 @@ def check(lo, hi, what: str = "interval"):
         raise IntervalError(f"{what}: lower bound shape {lo.shape} differs from upper bound shape {hi.shape}")
     # one exact array (weights): only NaN can be wrong, and one reduction says there is
     # none (a NaN sum can also be +inf + -inf: the comparison below then decides)
-    if lo is hi and not np.isnan(np.sum(lo)):
-        return lo, hi
+    if lo is hi:
+        with np.errstate(invalid="ignore"):
+            nan_sum = np.isnan(np.sum(lo))
+        if not nan_sum:
+            return lo, hi
     if np.all(lo <= hi):              # one pass: a NaN fails the comparison
         return lo, hi
     nan = np.isnan(lo) | np.isnan(hi)
