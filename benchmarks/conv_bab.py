@@ -156,6 +156,7 @@ def configs():
     from certnn.verify.bab_graph import GraphBabOptions
     return {"before": GraphBabOptions(root="crown", iters=20, falsify_share=0.25),
             "after": GraphBabOptions(),
+            "root30": GraphBabOptions(root_share=0.3),      # the default before stop 27
             "after_refresh": GraphBabOptions(refresh=True),
             "after_it20": GraphBabOptions(iters=20),
             "after_f25": GraphBabOptions(falsify_share=0.25),
