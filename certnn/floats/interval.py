@@ -453,14 +453,14 @@ def _pad(r, am, g):
 
 
 @functools.lru_cache(maxsize=None)
-def _tail_constants(n: int, terms: int):
+def _tail_constants(n: int):
     """(G1, U1, B) for :func:`_weights_tail`: floats with G1 >= G / (1 - u)^3 (G =
-    ``_grow(n + 3)``), U1 >= u / (1 - u)^3 and B >= (2 terms n eta + (n + 1) eta) / (1 - u),
-    an integer multiple of eta (exact)."""
+    ``_grow(n + 3)``), U1 >= u / (1 - u)^3 and B >= (3 n + 1) eta / (1 - u), an integer
+    multiple of eta (exact)."""
     third = (1 - U) ** 3
     g1 = _ru(Fraction(_grow(n + 3)) / third)
     u1 = _ru(U / third)
-    b = (2 * terms * n + n + 2) * ETA                       # >= (2 tn + n + 1) eta / (1 - u) for n u < 1/3
+    b = (3 * n + 2) * ETA                                   # >= (3n + 1) eta / (1 - u) for n u < 1/3
     return g1, u1, b
 
 
@@ -489,7 +489,7 @@ def _weights_tail(c, t, n: int, shift):
     * lo = one step below fl(c' - R'), hi = one step above fl(c' + R'). R' >= B > 0, so
       neither difference is -0 and the int64 step is exact.
     """
-    g1, u1, b = _tail_constants(n, 1)
+    g1, u1, b = _tail_constants(n)
     if shift is not None:
         c = c + shift
     rad = t * g1
@@ -499,8 +499,7 @@ def _weights_tail(c, t, n: int, shift):
         rad += a
     rad += b
     hi = c + rad
-    neg_lo = rad
-    np.subtract(rad, c, out=neg_lo)
+    neg_lo = np.subtract(rad, c, out=rad)                 # rad is not needed after this
     if not np.isfinite(np.sum(hi) + np.sum(neg_lo)):      # a sum of finite values that overflows too: rare
         return None
     lo = np.negative(_step_up_inplace(neg_lo), out=neg_lo)
