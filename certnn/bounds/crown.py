@@ -79,7 +79,7 @@ def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict |
     acc = {target: A0}
     for z, e in (extra or {}).items():
         acc[z] = acc[z] + e if z in acc else e
-    bias = np.zeros((N, K))
+    bias = np.zeros((N, K), net.dtype)
     saved = {}
     idx = net.order.index(target)
     for nid in reversed(net.order[:idx + 1]):
@@ -120,7 +120,7 @@ def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict |
             bias += np.sum(np.maximum(a, 0) * yl[:, None] + np.minimum(a, 0) * yu[:, None], axis=red)
     a_in = acc.get(net.input)
     if a_in is None:
-        a_in = np.zeros((N, K) + net.shape(net.input))
+        a_in = np.zeros((N, K) + net.shape(net.input), net.dtype)
     return a_in, bias, saved
 
 
@@ -238,7 +238,7 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
     and dL/dalpha = G_input-of-relu * max(A, 0). ``values``, when given, receives
     every G_n (the gradient of the bound with respect to extra coefficients on n)."""
     N, K = a_in.shape[:2]
-    G = {net.input: _concretize_grad(region, a_in)}
+    G = {net.input: _concretize_grad(region, a_in).astype(net.dtype, copy=False)}
     grads = {}
     idx = net.order.index(target)
     for nid in net.order[1:idx + 1]:
@@ -250,7 +250,7 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
             G[nid] = y.reshape((N, K) + y.shape[1:])
         elif kind == "relax":
             if nid not in saved:  # not on a path to the target with nonzero rows
-                G[nid] = np.zeros((N, K) + net.shape(nid))
+                G[nid] = np.zeros((N, K) + net.shape(nid), net.dtype)
                 continue
             a, alpha, lw, lb, uw, ub = saved[nid]
             gi = G[n.inputs[0]]
@@ -260,7 +260,7 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
                 grads[nid] = ALPHA[n.op].grad(alpha, l, u, gi, np.maximum(a, 0), np.minimum(a, 0))
         elif kind == "planes":
             if nid not in saved:
-                G[nid] = np.zeros((N, K) + net.shape(nid))
+                G[nid] = np.zeros((N, K) + net.shape(nid), net.dtype)
                 continue
             a, planes = saved[nid]
             G[nid] = planes.forward([G[n.inputs[p]] for p in net.var_inputs(nid)], a)

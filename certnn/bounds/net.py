@@ -51,6 +51,23 @@ class Net:
     _abs_jac: dict = field(default_factory=dict)
     _consts: dict | None = None
     plans: dict = field(default_factory=dict)     # target -> window plan (certnn.bounds.window) or None
+    dtype: type = np.float64          # what apply/transpose compute in (see ``working``)
+    _working: dict = field(default_factory=dict)
+
+    def working(self, dtype) -> "Net":
+        """This net with its affine steps (``f0``, ``apply``, ``transpose``) in
+        ``dtype``. float32 is for the optimization steps of a search, whose
+        bounds are then re-derived by a float64 sweep (:func:`certnn.bounds.split.split_bounds`):
+        about twice the speed, and nothing computed in it is reported."""
+        dtype = np.dtype(dtype).type
+        if dtype is self.dtype:
+            return self
+        if dtype not in self._working:
+            consts = {k: (v.astype(dtype) if np.asarray(v).dtype.kind == "f" else v)
+                      for k, v in evaluate_consts(self.graph).items()}
+            self._working[dtype] = Net(self.graph, self.input, self.output, self.var, self.kind, self.order,
+                                       self.nodes, self.need, self.prefix, _consts=consts, dtype=dtype)
+        return self._working[dtype]
 
     # ---- shapes ----------------------------------------------------------------------------
     def shape(self, nid: str) -> tuple:
@@ -67,16 +84,16 @@ class Net:
         """The constant term of an affine node: f with its variable inputs 0 (batch 1)."""
         if nid not in self._f0:
             n = self.nodes[nid]
-            args = [np.zeros((1,) + self.shape(i)) if i in self.var else self.const(i) for i in n.inputs]
-            self._f0[nid] = np.asarray(get_op(n.op).real(*args, **n.attrs), np.float64)
+            args = [np.zeros((1,) + self.shape(i), self.dtype) if i in self.var else self.const(i) for i in n.inputs]
+            self._f0[nid] = np.asarray(get_op(n.op).real(*args, **n.attrs), self.dtype)
         return self._f0[nid]
 
     def apply(self, nid: str, xs: list) -> np.ndarray:
-        """The node's real rule on given values of its variable inputs (float64)."""
+        """The node's real rule on given values of its variable inputs (in ``dtype``)."""
         n = self.nodes[nid]
         it = iter(xs)
         args = [next(it) if i in self.var else self.const(i) for i in n.inputs]
-        return np.asarray(get_op(n.op).real(*args, **n.attrs), np.float64)
+        return np.asarray(get_op(n.op).real(*args, **n.attrs), self.dtype)
 
     def transpose(self, nid: str, a: np.ndarray) -> list:
         """Backward step of an affine node: coefficients ``a`` (M, *out_shape) on its
@@ -93,17 +110,17 @@ class Net:
         n = self.nodes[nid]
         op = get_op(n.op)
         m = a.shape[0]
-        args = [np.broadcast_to(np.zeros((), np.float64), (m,) + self.shape(i)) if i in self.var
+        args = [np.broadcast_to(np.zeros((), self.dtype), (m,) + self.shape(i)) if i in self.var
                 else self.const(i) for i in n.inputs]
         extra = {}
         if op.vjp_needs:
             extra["needs"] = tuple(i in self.var for i in n.inputs)
-        out = np.broadcast_to(np.zeros((), np.float64), a.shape)
+        out = np.broadcast_to(np.zeros((), self.dtype), a.shape)
         cts = op.vjp(a, out, *args, **n.attrs, **extra)
         res = []
         for i, c in zip(n.inputs, cts):
             if i in self.var:
-                res.append(unbroadcast(np.asarray(c, np.float64), (m,) + self.shape(i)))
+                res.append(unbroadcast(np.asarray(c, self.dtype), (m,) + self.shape(i)))
         return res
 
     def const(self, nid: str) -> np.ndarray:
@@ -158,15 +175,16 @@ def conv_transpose(a: np.ndarray, w: np.ndarray, x_shape: tuple, *, stride, padd
     _, cg, kh, kw = w.shape
     og = O // groups
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
-    wt = np.ascontiguousarray(w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1))   # (G, cg kk, og)
+    dt = np.result_type(a, w)
+    wt = np.ascontiguousarray(w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1), dt)   # (G, cg kk, og)
     Hp = max(H + 2 * ph, (Ho - 1) * sh + (kh - 1) * dh + 1)
     Wp = max(Wd + 2 * pw, (Wo - 1) * sw + (kw - 1) * dw + 1)
-    out = np.empty((M, C, H, Wd))
+    out = np.empty((M, C, H, Wd), dt)
     step = max(1, TRANSPOSE_CHUNK // max(1, cg * kh * kw * Ho * Wo * groups))
     for s in range(0, M, step):
         m = min(step, M - s)
         rows_last = m > Wo                      # buffer (C, Hp, Wp, m), else (C, m, Hp, Wp)
-        buf = np.zeros((C, Hp, Wp, m) if rows_last else (C, m, Hp, Wp))
+        buf = np.zeros((C, Hp, Wp, m) if rows_last else (C, m, Hp, Wp), dt)
         for g in range(groups):
             ag = a[s:s + m, g * og:(g + 1) * og]
             if rows_last:

@@ -102,7 +102,7 @@ def _init_alphas(net: Net, saved: dict, bounds: dict, rows: tuple) -> dict:
         n = net.nodes[k]
         if n.op in ALPHA_OPS:
             l, u = (b[:, None] for b in bounds[n.inputs[0]])
-            out[k] = np.array(ALPHA[n.op].init(l, u, rows + net.shape(k), "adaptive", **n.attrs), np.float64)
+            out[k] = np.array(ALPHA[n.op].init(l, u, rows + net.shape(k), "adaptive", **n.attrs), net.dtype)
     return out
 
 
@@ -124,22 +124,34 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                  alphas: dict | None = None, betas: dict | None = None, iters: int = 20,
                  lr_alpha: float = 0.1, lr_beta: float = 0.05, lr_decay: float = 0.98,
                  patience: int = 5, scores: bool = True, stop_positive: bool = True,
-                 deadline: float | None = None) -> SplitBounds:
+                 deadline: float | None = None, work=np.float64) -> SplitBounds:
     """Optimized lower bounds of ``C y + d`` over B sub-problems of the one-example
     ``region`` (or of a region of B examples): ``C`` (B, K, out), ``d`` (B, K), ``root`` the whole region's bounds of
     every node CROWN needs ((1, *shape) each), ``splits`` {relu input: (B, *shape)
     int8 signs}. ``alphas``/``betas`` warm-start the parameters (a parent's), else
     CROWN's slopes and zero. Stops early when no row improved for ``patience``
     steps, (``stop_positive``) when every row is positive, or at ``deadline``
-    (``time.monotonic()``): every iterate is a valid bound."""
+    (``time.monotonic()``): every iterate is a valid bound.
+    ``work``: the dtype of the optimization steps. With float32 they run in single
+    precision (conv and GEMM steps 2-3x faster) and only choose the parameters:
+    the bounds returned come from one float64 sweep at the best of them (clipped
+    to their float64 ranges), so they are float64 bounds either way."""
     B, K = C.shape[:2]
-    lb, a_in, bias, saved, bounds, reg = sweep(net, region, C, d, root, splits, alphas, betas, keep=True)
+    wnet = net.working(work)
+    low = wnet is not net
+    cast = (lambda x: np.asarray(x, wnet.dtype)) if low else (lambda x: x)  # noqa: E731
+    wroot = {k: (cast(lo), cast(hi)) for k, (lo, hi) in root.items()} if low else root
+    Cw, dw = cast(C), cast(d)
+    as_work = lambda ps: None if ps is None else {k: np.asarray(v, wnet.dtype) for k, v in ps.items()}  # noqa: E731
+    alphas, betas = as_work(alphas), as_work(betas)
+    lb, a_in, bias, saved, bounds, reg = sweep(wnet, region, Cw, dw, wroot, splits, alphas, betas, keep=True)
     if alphas is None:
-        alphas = _init_alphas(net, saved, bounds, (B, K))
-        lb, a_in, bias, saved, _, _ = sweep(net, region, C, d, root, splits, alphas, betas, keep=True, bounds=bounds)
-    alphas = {k: np.array(v, np.float64) for k, v in alphas.items()}
-    betas = {z: (np.zeros((B, K) + s.shape[1:]) if betas is None or z not in betas else np.array(betas[z], np.float64))
-             for z, s in splits.items()}
+        alphas = _init_alphas(wnet, saved, bounds, (B, K))
+        lb, a_in, bias, saved, _, _ = sweep(wnet, region, Cw, dw, wroot, splits, alphas, betas, keep=True,
+                                            bounds=bounds)
+    alphas = {k: np.array(v, wnet.dtype) for k, v in alphas.items()}
+    betas = {z: (np.zeros((B, K) + s.shape[1:], wnet.dtype) if betas is None or z not in betas
+                 else np.array(betas[z], wnet.dtype)) for z, s in splits.items()}
     masks = {z: (s != 0)[:, None] for z, s in splits.items()}
     best = lb.copy()
     best_a = {k: v.copy() for k, v in alphas.items()}
@@ -153,7 +165,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                 (deadline is not None and time.monotonic() > deadline):
             break
         G = {}
-        grads = _slope_grads(net, net.output, a_in, reg, saved, bounds, values=G)
+        grads = _slope_grads(wnet, wnet.output, a_in, reg, saved, bounds, values=G)
         scale = lr_decay ** (it - 1)
         opt_a.step(alphas, {k: g for k, g in grads.items() if k in alphas}, lambda k: boxes[k][0],
                    lambda k: boxes[k][1], scale)
@@ -161,7 +173,8 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
             opt_b.step(betas, {z: -G[z] * splits[z][:, None] for z in betas}, lambda z: 0.0, lambda z: np.inf, scale)
             for z in betas:
                 betas[z] *= masks[z]
-        lb, a_in, bias, saved, _, _ = sweep(net, region, C, d, root, splits, alphas, betas, keep=True, bounds=bounds)
+        lb, a_in, bias, saved, _, _ = sweep(wnet, region, Cw, dw, wroot, splits, alphas, betas, keep=True,
+                                            bounds=bounds)
         better = lb > best
         stale = 0 if np.any(lb > best + 1e-6 * (1 + np.abs(best))) else stale + 1
         if better.any():
@@ -171,11 +184,23 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
             for z in betas:
                 best_b[z][better] = betas[z][better]
     out = SplitBounds(best, best_a, best_b, iters_run=it)
-    if scores:
+    if low:
+        # the bounds returned: one float64 sweep at the best parameters, each slope
+        # clipped to its range on the float64 bounds (any slope in range is sound)
+        bounds = clipped(root, splits)
+        best_a = {k: np.clip(np.asarray(v, np.float64),
+                             *ALPHA[net.nodes[k].op].bounds(*(b[:, None] for b in bounds[net.nodes[k].inputs[0]]),
+                                                            **net.nodes[k].attrs)) for k, v in best_a.items()}
+        best_b = {z: np.maximum(np.asarray(v, np.float64), 0.0) for z, v in best_b.items()}
+        lb, a_in, _, saved, bounds, reg = sweep(net, region, C, d, root, splits, best_a, best_b, keep=scores,
+                                                bounds=bounds)
+        out = SplitBounds(lb, best_a, best_b, iters_run=it)
+    elif scores:
         # the sweep at the best parameters: scores and the bound minimizers
         lb, a_in, _, saved, bounds, reg = sweep(net, region, C, d, root, splits, best_a, best_b, keep=True,
                                                 bounds=bounds)
         out.lb = np.maximum(out.lb, lb)
+    if scores:
         out.scores = branching_scores(net, saved, bounds, splits, out.lb)
         out.x = _concretize_grad(reg, a_in)
     return out

@@ -284,12 +284,12 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
     certificate leaf must prove every group."""
     from ..bounds.net import analyze
     from ..bounds.split import relu_inputs, split_bounds
-    from .bab_graph import GraphBabOptions, group_score, relu_split_graph, root_bounds
+    from .bab_graph import PRECISIONS, GraphBabOptions, group_score, relu_split_graph, root_bounds
     opt = options or GraphBabOptions()
     net = analyze(graph)
     if not relu_inputs(net):
         return _generic(graph, region, spec, stats, done, deadline, certifiable)
-    search = dict(batch=opt.batch, iters=opt.iters, branching=opt.branching, topk=opt.topk)
+    search = dict(batch=opt.batch, iters=opt.iters, branching=opt.branching, topk=opt.topk, precision=opt.precision)
     C, d, groups = spec.C[:1], spec.d[:1], spec.groups
     on_cex = _attack_replayer(graph, region, spec, seed)
     if certifiable:    # plain CROWN bounds: the ones the checker re-derives
@@ -302,7 +302,8 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
                        alpha_stop=time.monotonic() + opt.root_share * (deadline - time.monotonic()))
     if root is None or time.monotonic() > deadline:
         return done("timeout")
-    sb = split_bounds(net, region, C, d, root, {}, iters=opt.spec_iters, deadline=deadline)
+    sb = split_bounds(net, region, C, d, root, {}, iters=opt.spec_iters, deadline=deadline,
+                      work=PRECISIONS[opt.precision])
     stats["alpha_crown_lb"] = float(group_score(sb.lb, groups)[0])
     per_group = [float(sb.lb[0, groups == g].max()) for g in range(spec.n_groups)]
     totals: dict = {}

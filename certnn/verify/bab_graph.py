@@ -46,6 +46,7 @@ from ..spec.region import Region
 
 BRANCHING = ("babsr", "fsb")
 ROOT_METHODS = ("crown", "alpha-crown")
+PRECISIONS = {"float32": np.float32, "float64": np.float64}
 DOMAIN_BYTES = 1 << 30        # memory for the queue of open sub-problems
 
 
@@ -63,7 +64,10 @@ class GraphBabOptions:
     intersection). ``branching``/``topk``: see the module; ``batch``
     sub-problems are bounded per round with ``iters`` joint alpha/beta steps.
     ``falsify_share``: at most this share of a case's time goes to the attacks
-    before any bound (the search attacks its open sub-problems all along)."""
+    before any bound (the search attacks its open sub-problems all along).
+    ``precision``: what the alpha/beta optimization steps compute in; with
+    ``float32`` every bound the search uses is still one float64 sweep's, at the
+    parameters the float32 steps chose (:func:`certnn.bounds.split.split_bounds`)."""
     falsify_share: float = 0.1
     root: str = "alpha-crown"
     root_iters: int = 20
@@ -74,8 +78,11 @@ class GraphBabOptions:
     topk: int = 3
     batch: int = 32
     iters: int = 8
+    precision: str = "float32"
 
     def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
         if self.root not in ROOT_METHODS:
             raise ValueError(f"unknown root method {self.root!r}; use one of {', '.join(ROOT_METHODS)}")
         if self.branching not in BRANCHING:
@@ -163,14 +170,15 @@ def root_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20
 def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, groups: np.ndarray, root: dict,
                      deadline: float, on_cex=None, *, alphas: dict | None = None, certifiable: bool = False,
                      batch: int = 32, iters: int = 20, root_iters: int = 50, branching: str = "babsr",
-                     topk: int = 3, refresh: bool = False) -> GraphSplitResult:
+                     topk: int = 3, refresh: bool = False, precision: str = "float64") -> GraphSplitResult:
     """Decide ``C y + d`` (C (1, K, out), d (1, K), ``groups`` (K,)) over the one-example
     ``region``: unsat when every sub-problem has every group with a positive row.
     ``root``: bounds valid on the whole region ((1, *shape), see :func:`root_bounds`);
     ``alphas``: spec slopes to start from ((1, K, *shape) per relu). ``on_cex(points)``
     gets flat candidate inputs (n, d) and returns a replayed counterexample or None.
     ``refresh``: each sub-problem's intermediate bounds are CROWN's under its splits
-    intersected with its parent's (nodes before the first split reused)."""
+    intersected with its parent's (nodes before the first split reused).
+    ``precision``: of the optimization steps (the bounds are float64 sweeps' either way)."""
     if branching not in BRANCHING:
         raise ValueError(f"unknown branching {branching!r}; use one of {', '.join(BRANCHING)}")
     zs = list(relu_inputs(net))
@@ -181,7 +189,8 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
     splits0 = {z: np.zeros((1,) + net.shape(z), np.int8) for z in zs}
     inter0 = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in root.items() if k != net.input} \
         if certifiable or refresh else None
-    sb = split_bounds(net, region, C, d, root, splits0, alphas, None, iters=root_iters, deadline=deadline)
+    work = PRECISIONS[precision]
+    sb = split_bounds(net, region, C, d, root, splits0, alphas, None, iters=root_iters, deadline=deadline, work=work)
     stats["root_lb"] = float(group_score(sb.lb, groups)[0])
     dom = _Doms(splits0, _f32(sb.alphas), _f32(sb.betas), _f32(sb.scores), sb.lb, np.zeros(1, np.int64),
                 np.zeros(1, np.int64), inter0)
@@ -231,7 +240,7 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
             kids.inter = {k: v for k, v in kroot.items() if k != net.input}
             kroot = {k: (lo, np.maximum(lo, hi)) for k, (lo, hi) in kroot.items()}   # empty ones: any order
         sb = split_bounds(net, region, np.broadcast_to(C, (m,) + C.shape[1:]), np.broadcast_to(d, (m, K)), kroot,
-                          kids.splits, _f64(kids.alphas), _f64(kids.betas), iters=iters, deadline=deadline)
+                          kids.splits, kids.alphas, kids.betas, iters=iters, deadline=deadline, work=work)
         kids.alphas, kids.betas, kids.scores, kids.lb = _f32(sb.alphas), _f32(sb.betas), _f32(sb.scores), sb.lb
         done = (group_score(sb.lb, groups) > 0) | infeasible
         stats["infeasible"] += int(infeasible.sum())

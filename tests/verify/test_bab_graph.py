@@ -11,7 +11,7 @@ import pytest
 from certnn import nn
 from certnn.bounds import compute_bounds
 from certnn.bounds.net import analyze
-from certnn.bounds.split import relu_inputs, split_bounds
+from certnn.bounds.split import relu_inputs, split_bounds, sweep
 from certnn.ir import evaluate, trace
 from certnn.ir.passes import optimize
 from certnn.random import manual_seed
@@ -71,8 +71,9 @@ def test_split_bounds_without_splits_is_crown():
     np.testing.assert_allclose(sb.lb, compute_bounds(g, region, spec, method="crown").lb, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("work", [np.float64, np.float32], ids=["float64", "float32-steps"])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_split_bounds_hold_on_their_subdomains(seed):
+def test_split_bounds_hold_on_their_subdomains(seed, work):
     """Random splits taken from sample points' signs (so no subdomain is empty), beta
     optimized: every sample in a subdomain has its rows above the subdomain's bound."""
     g, region, spec = _case(seed, 0.6)
@@ -90,7 +91,8 @@ def test_split_bounds_hold_on_their_subdomains(seed):
                 pick = rng.choice(unst, min(3, unst.size), replace=False)
                 splits[z][i].reshape(-1)[pick] = np.where(np.asarray(vals[z])[i].reshape(-1)[pick] >= 0, 1, -1)
     C, d = np.repeat(spec.C, B, 0), np.repeat(spec.d, B, 0)
-    sb = split_bounds(net, region, C, d, root, splits, iters=15)
+    sb = split_bounds(net, region, C, d, root, splits, iters=15, work=work)
+    assert sb.lb.dtype == np.float64
     assert any(float(b.max()) > 0 for b in sb.betas.values())        # the multipliers were used
     for i in range(B):
         inside = np.ones(len(pts), bool)
@@ -102,8 +104,54 @@ def test_split_bounds_hold_on_their_subdomains(seed):
         assert np.all(rows.min(axis=0) >= sb.lb[i] - 1e-9)
 
 
-@pytest.mark.parametrize("options", [{"branching": "babsr"}, {"branching": "fsb"}, {"refresh": True}],
-                         ids=["babsr", "fsb", "refreshed-sub-problems"])
+def test_float32_steps_return_the_float64_sweep_at_their_parameters():
+    """The bounds of float32 optimization steps are not reported: what comes back is
+    the float64 sweep at the chosen parameters, bit for bit, with float64 parameters."""
+    g, region, spec = _case(0, 0.6)
+    net = analyze(g)
+    root = root_bounds(net, region)
+    zs = list(relu_inputs(net))
+    B = 4
+    splits = {z: np.zeros((B,) + net.shape(z), np.int8) for z in zs}
+    rng = np.random.default_rng(3)
+    for i in range(B):
+        z = zs[i % len(zs)]
+        l, u = root[z]
+        unst = np.flatnonzero(((l < 0) & (u > 0)).reshape(-1))
+        splits[z][i].reshape(-1)[rng.choice(unst)] = 1 if i % 2 else -1
+    C, d = np.repeat(spec.C, B, 0), np.repeat(spec.d, B, 0)
+    sb = split_bounds(net, region, C, d, root, splits, iters=6, work=np.float32)
+    assert all(v.dtype == np.float64 for v in list(sb.alphas.values()) + list(sb.betas.values()))
+    lb, *_ = sweep(net, region, C, d, root, splits, sb.alphas, sb.betas)
+    np.testing.assert_array_equal(sb.lb, lb)
+    # and the float32 steps choose parameters about as good as float64 steps do
+    sb64 = split_bounds(net, region, C, d, root, splits, iters=6)
+    assert np.all(sb.lb >= sb64.lb - 1e-3 * (1 + np.abs(sb64.lb)))
+
+
+def test_working_precision_net_computes_the_same_maps():
+    g, region, _ = _case(1, 0.3)
+    net = analyze(g)
+    assert net.working(np.float64) is net
+    n32 = net.working(np.float32)
+    assert n32 is net.working(np.float32) and n32.dtype is np.float32 and net.dtype is np.float64
+    rng = np.random.default_rng(0)
+    for nid in net.order:
+        if net.kind.get(nid) != "affine":
+            continue
+        a = rng.standard_normal((3,) + net.shape(nid))
+        for c64, c32 in zip(net.transpose(nid, a), n32.transpose(nid, a.astype(np.float32))):
+            assert c32.dtype == np.float32
+            np.testing.assert_allclose(c32, c64, rtol=1e-4, atol=1e-4 * float(np.abs(c64).max() + 1))
+        xs = [rng.standard_normal((2,) + net.shape(net.nodes[nid].inputs[p])) for p in net.var_inputs(nid)]
+        y64, y32 = net.apply(nid, xs), n32.apply(nid, [x.astype(np.float32) for x in xs])
+        assert y32.dtype == np.float32
+        np.testing.assert_allclose(y32, y64, rtol=1e-4, atol=1e-4 * float(np.abs(y64).max() + 1))
+
+
+@pytest.mark.parametrize("options", [{"branching": "babsr"}, {"branching": "fsb"}, {"refresh": True},
+                                     {"precision": "float32"}],
+                         ids=["babsr", "fsb", "refreshed-sub-problems", "float32-steps"])
 def test_unsat_answers_hold_on_dense_samples(options):
     decided = 0
     for seed, eps in ((0, 0.5), (2, 0.5)):

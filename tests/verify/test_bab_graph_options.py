@@ -40,7 +40,8 @@ def test_alpha_stop_in_the_past_gives_crown_bounds():
         np.testing.assert_allclose(stopped[n][1], crown[n][1], rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("opts", [GraphBabOptions(), GraphBabOptions(root="crown", refresh=True, branching="fsb")])
+@pytest.mark.parametrize("opts", [GraphBabOptions(), GraphBabOptions(root="crown", refresh=True, branching="fsb"),
+                                  GraphBabOptions(precision="float64")])
 def test_verify_case_with_options_decides_a_branching_case(opts):
     g, region, spec = _case(0, 0.5)
     v = verify_case(g, region, spec, 30, graph_options=opts)
@@ -50,7 +51,7 @@ def test_verify_case_with_options_decides_a_branching_case(opts):
 
 
 @pytest.mark.parametrize("bad", [dict(root="ibp"), dict(branching="random"), dict(root_share=0.0),
-                                 dict(falsify_share=1.5)])
+                                 dict(falsify_share=1.5), dict(precision="float16")])
 def test_bad_options_are_refused(bad):
     with pytest.raises(ValueError):
         GraphBabOptions(**bad)
