@@ -50,13 +50,32 @@ METHODS = ("crown", "crown-ibp", "same-slope", "alpha-crown")
 THEOREMS_USED = ("adjoint/*", "relax/*", "planes/*")
 
 
-def _relaxation(net: Net, nid: str, bounds: dict, alpha, mode: str):
+def _relaxation(net: Net, nid: str, bounds: dict, alpha, mode: str, cache: dict | None = None):
     n = net.nodes[nid]
     l, u = bounds[n.inputs[0]]
     op = get_op(n.op)
+    if cache is not None and n.op == "relu" and mode == "adaptive":
+        return _cached_relu(cache, nid, op, l, u, alpha)
     if alpha is not None and n.op in ALPHA_OPS:
         return op.relax(l[:, None], u[:, None], alpha=alpha, mode=mode, **n.attrs)
     return tuple(x[:, None] for x in op.relax(l, u, mode=mode, **n.attrs))
+
+
+def _cached_relu(cache: dict, nid: str, op, l, u, alpha):
+    """A relu's lines on fixed bounds, for the many sweeps of one optimization:
+    the upper line and the stable neurons' lines do not depend on alpha, so they
+    are computed once; per sweep only the unstable neurons' lower slopes change
+    (``clip(alpha, 0, 1)``, what the relu rule takes with alpha). Also keeps the
+    unstable neurons' flat indices for :func:`_relax_step`."""
+    if nid not in cache:
+        lw, lb, uw, ub = (x[:, None] for x in op.relax(l, u, mode="adaptive"))
+        free = ((l < 0) & (u > 0))[:, None]
+        S = free[0, 0].size
+        cache[nid] = (lw, lb, uw, ub, free, np.flatnonzero(np.any(free.reshape(-1, S), axis=0)))
+    lw, lb, uw, ub, free, _ = cache[nid]
+    if alpha is not None:
+        lw = np.where(free, np.clip(alpha, 0.0, 1.0), lw)
+    return lw, lb, uw, ub
 
 
 def _planes(net: Net, nid: str, bounds: dict):
@@ -69,10 +88,12 @@ def _planes(net: Net, nid: str, bounds: dict):
 
 
 def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict | None = None,
-             mode: str = "adaptive", keep: bool = False, extra: dict | None = None):
+             mode: str = "adaptive", keep: bool = False, extra: dict | None = None, cache: dict | None = None):
     """One backward sweep from ``target`` with rows ``A0`` (N, K, *shape).
     ``extra`` adds coefficients (N, K, *shape) on earlier nodes (beta-CROWN's
     split terms ``-beta s z``): the bound is then of ``A0 . target + sum extra . z``.
+    ``cache``: a dict kept by the caller across sweeps over the same ``bounds``
+    (the relus' alpha-free parts are computed once, see :func:`_cached_relu`).
     Returns (A on the input (N, K, *in_shape), bias (N, K), saved) where ``saved``
     (when ``keep``) holds what the slope gradient needs per relaxed node."""
     N, K = A0.shape[:2]
@@ -101,8 +122,8 @@ def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict |
                 acc[i] = c if i not in acc else acc[i] + c
         elif kind == "relax":
             alpha = None if alphas is None else alphas.get(nid)
-            lw, lb, uw, ub = _relaxation(net, nid, bounds, alpha, mode)
-            c = _relax_step(a, lw, lb, uw, ub, bias)
+            lw, lb, uw, ub = _relaxation(net, nid, bounds, alpha, mode, cache)
+            c = _relax_step(a, lw, lb, uw, ub, bias, None if cache is None or nid not in cache else cache[nid][5])
             if keep:
                 saved[nid] = (a, alpha, lw, lb, uw, ub)
             i = n.inputs[0]
@@ -124,16 +145,18 @@ def backward(net: Net, target: str, A0: np.ndarray, bounds: dict, alphas: dict |
     return a_in, bias, saved
 
 
-def _relax_step(a: np.ndarray, lw, lb, uw, ub, bias: np.ndarray) -> np.ndarray:
+def _relax_step(a: np.ndarray, lw, lb, uw, ub, bias: np.ndarray, open_=None) -> np.ndarray:
     """Coefficients through a relaxed elementwise node, ``max(a,0) lw + min(a,0) uw``,
     adding ``max(a,0) lb + min(a,0) ub`` to ``bias`` (N, K). Neurons whose two
     lines coincide (a relu's stable ones: most of a deep layer) take ``a uw`` and
-    ``a ub``; only the others are split by sign."""
+    ``a ub``; only the others (``open_``, flat indices: any superset of them
+    will do) are split by sign."""
     N, K = a.shape[:2]
     S = a[0, 0].size
     f = lambda x: x.reshape(x.shape[:2] + (S,))  # noqa: E731
     a2, lw2, lb2, uw2, ub2 = f(a), f(lw), f(lb), f(uw), f(ub)
-    open_ = np.flatnonzero(np.any(((lw2 != uw2) | (lb2 != ub2)).reshape(-1, S), axis=0))
+    if open_ is None:
+        open_ = np.flatnonzero(np.any(((lw2 != uw2) | (lb2 != ub2)).reshape(-1, S), axis=0))
     if open_.size > S // 2:
         ap, am = np.maximum(a2, 0), np.minimum(a2, 0)
         bias += np.sum(ap * lb2 + am * ub2, axis=2)

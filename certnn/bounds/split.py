@@ -107,16 +107,19 @@ def _init_alphas(net: Net, saved: dict, bounds: dict, rows: tuple) -> dict:
 
 
 def sweep(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: dict, splits: dict,
-          alphas: dict | None = None, betas: dict | None = None, keep: bool = False, bounds: dict | None = None):
+          alphas: dict | None = None, betas: dict | None = None, keep: bool = False, bounds: dict | None = None,
+          cache: dict | None = None):
     """One backward sweep of rows ``C`` (B, K, out) over the B sub-problems:
     (lb (B, K), a_in, bias, saved, bounds, region). ``bounds``: ``clipped(root,
-    splits)`` when already known (an optimization loop's later sweeps)."""
+    splits)`` when already known (an optimization loop's later sweeps), with its
+    ``cache`` (see :func:`certnn.bounds.crown.backward`)."""
     B, K = C.shape[:2]
     reg = batch_region(region, B)
     bounds = clipped(root, splits) if bounds is None else bounds
     A0 = C.reshape((B, K) + net.shape(net.output))
     extra = {z: -betas[z] * s[:, None] for z, s in splits.items() if betas and z in betas}
-    a_in, bias, saved = backward(net, net.output, A0, bounds, alphas, "adaptive", keep=keep, extra=extra)
+    a_in, bias, saved = backward(net, net.output, A0, bounds, alphas, "adaptive", keep=keep, extra=extra,
+                                 cache=cache)
     return reg.concretize_lower(a_in, bias) + d, a_in, bias, saved, bounds, reg
 
 
@@ -144,11 +147,13 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     Cw, dw = cast(C), cast(d)
     as_work = lambda ps: None if ps is None else {k: np.asarray(v, wnet.dtype) for k, v in ps.items()}  # noqa: E731
     alphas, betas = as_work(alphas), as_work(betas)
-    lb, a_in, bias, saved, bounds, reg = sweep(wnet, region, Cw, dw, wroot, splits, alphas, betas, keep=True)
+    cache: dict = {}
+    lb, a_in, bias, saved, bounds, reg = sweep(wnet, region, Cw, dw, wroot, splits, alphas, betas, keep=True,
+                                               cache=cache)
     if alphas is None:
         alphas = _init_alphas(wnet, saved, bounds, (B, K))
         lb, a_in, bias, saved, _, _ = sweep(wnet, region, Cw, dw, wroot, splits, alphas, betas, keep=True,
-                                            bounds=bounds)
+                                            bounds=bounds, cache=cache)
     alphas = {k: np.array(v, wnet.dtype) for k, v in alphas.items()}
     betas = {z: (np.zeros((B, K) + s.shape[1:], wnet.dtype) if betas is None or z not in betas
                  else np.array(betas[z], wnet.dtype)) for z, s in splits.items()}
@@ -174,7 +179,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
             for z in betas:
                 betas[z] *= masks[z]
         lb, a_in, bias, saved, _, _ = sweep(wnet, region, Cw, dw, wroot, splits, alphas, betas, keep=True,
-                                            bounds=bounds)
+                                            bounds=bounds, cache=cache)
         better = lb > best
         stale = 0 if np.any(lb > best + 1e-6 * (1 + np.abs(best))) else stale + 1
         if better.any():
@@ -198,7 +203,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     elif scores:
         # the sweep at the best parameters: scores and the bound minimizers
         lb, a_in, _, saved, bounds, reg = sweep(net, region, C, d, root, splits, best_a, best_b, keep=True,
-                                                bounds=bounds)
+                                                bounds=bounds, cache=cache)
         out.lb = np.maximum(out.lb, lb)
     if scores:
         out.scores = branching_scores(net, saved, bounds, splits, out.lb)
