@@ -163,7 +163,8 @@ def configs():
             "after_fsb": GraphBabOptions(branching="fsb"),
             "after_b64": GraphBabOptions(batch=64),
             "crown_it8": GraphBabOptions(root="crown", iters=8),
-            "after_it4": GraphBabOptions(iters=4),
+            "after_it8": GraphBabOptions(iters=8),                  # the default before stop 28
+            "after_f64": GraphBabOptions(precision="float64"),      # the default before stop 28
             "crown_fsb": GraphBabOptions(root="crown", branching="fsb")}
 
 
