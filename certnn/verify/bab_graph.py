@@ -222,7 +222,7 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
         n = min(batch, len(dom), max(1, int(left / per_dom)) if per_dom > 0 else batch)
         t_round = time.monotonic()
         cur, rest = dom.take(order[:n]), (dom.take(order[n:]) if len(dom) > n else None)
-        choice = _choose(net, region, C, d, root, cur, groups, branching, topk)
+        choice = _choose(net, region, C, d, root, cur, groups, branching, topk, work)
         if choice is None:
             return GraphSplitResult("unknown", dict(stats, reason="a sub-problem with every unstable neuron split "
                                                     "was not proved"))
@@ -285,9 +285,10 @@ def _flat_scores(cur: _Doms, zs: list) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(parts, axis=1), offs
 
 
-def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: int):
+def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: int, work=np.float64):
     """(node index into zs, flat neuron) per sub-problem, or None when some
-    sub-problem has no candidate neuron."""
+    sub-problem has no candidate neuron. ``fsb``'s look-ahead sweep runs in
+    ``work`` precision (it only ranks candidates)."""
     zs = list(cur.splits)
     s, offs = _flat_scores(cur, zs)
     if np.any(s.max(axis=1) < 0):
@@ -306,11 +307,14 @@ def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: i
         splits = {z: cur.splits[z][reps].copy() for z in zs}
         _set(splits, zs, offs, np.arange(2 * k * n), flat, sign)
         K = C.shape[1]
-        lb, *_ = sweep(net, region, np.broadcast_to(C, (2 * k * n,) + C.shape[1:]),
-                       np.broadcast_to(d, (2 * k * n, K)), root if cur.inter is None else
-                       {kk: (v[0][reps], v[1][reps]) for kk, v in _with_input(cur.inter, root, net).items()},
-                       splits, _f64({a: v[reps] for a, v in cur.alphas.items()}),
-                       _f64({b: v[reps] for b, v in cur.betas.items()}))
+        wnet = net.working(work)
+        cast = lambda ps: {kk: np.asarray(v[reps], wnet.dtype) for kk, v in ps.items()}  # noqa: E731
+        bnds = root if cur.inter is None else \
+            {kk: (v[0][reps], v[1][reps]) for kk, v in _with_input(cur.inter, root, net).items()}
+        bnds = {kk: (np.asarray(lo, wnet.dtype), np.asarray(hi, wnet.dtype)) for kk, (lo, hi) in bnds.items()}
+        lb, *_ = sweep(wnet, region, np.broadcast_to(np.asarray(C, wnet.dtype), (2 * k * n,) + C.shape[1:]),
+                       np.broadcast_to(np.asarray(d, wnet.dtype), (2 * k * n, K)), bnds, splits,
+                       cast(cur.alphas), cast(cur.betas))
         worse = group_score(lb, groups).reshape(n, k, 2).min(axis=2)
         worse = np.where(valid, worse, -np.inf)
         best = cand[np.arange(n), np.argmax(worse, axis=1)]
