@@ -267,10 +267,6 @@ def _f32(d: dict) -> dict:
     return {k: np.asarray(v, np.float32) for k, v in d.items()}
 
 
-def _f64(d: dict) -> dict:
-    return {k: np.asarray(v, np.float64) for k, v in d.items()}
-
-
 def _worst_points(x: np.ndarray, lb: np.ndarray, region: Region) -> np.ndarray:
     """Per open sub-problem, the input point minimizing its weakest row's bound (flat)."""
     k = np.argmin(lb, axis=1)
