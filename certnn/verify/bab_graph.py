@@ -154,6 +154,95 @@ class _Doms:
                      np.concatenate([p.node for p in parts]), inter)
 
 
+class _Queue:
+    """The open sub-problems, packed. Per relu input only the neurons in ``keep``
+    are stored (the ones unstable at the root: when every sub-problem's bounds lie
+    within the root's, no other neuron is split, has a slope that matters, a
+    multiplier or a branching score; on sri_resnet_a 1,328 of 11,364), in
+    preallocated arrays with free slots, so a round copies what it takes and what
+    it adds, never the whole queue. ``pop`` gives back full-shape arrays (splits
+    and multipliers 0, slopes 0, scores -1 elsewhere)."""
+
+    def __init__(self, net: Net, keep: dict, relu_of: dict, proto: _Doms):
+        self.net, self.keep, self.relu_of = net, keep, relu_of
+        self.z_of = {r: z for z, r in relu_of.items()}
+        self.arrays = {name: np.zeros((0,) + a.shape[1:], a.dtype) for name, a in self._pack(proto).items()}
+        self.alive = np.zeros(0, bool)
+        self.K = proto.lb.shape[1]
+        self.has_inter = proto.inter is not None
+
+    def __len__(self):
+        return int(self.alive.sum())
+
+    def bytes_per_domain(self) -> int:
+        return sum(a[0].nbytes for a in self.arrays.values()) if len(self.alive) else 0
+
+    def _pack(self, d: _Doms) -> dict:
+        n = len(d)
+        out = {"lb": d.lb, "depth": d.depth, "node": d.node}
+        for z, v in d.splits.items():
+            out["s:" + z] = v.reshape(n, -1)[:, self.keep[z]]
+        for z, v in d.scores.items():
+            out["c:" + z] = v.reshape(n, -1)[:, self.keep[z]]
+        for z, v in d.betas.items():
+            out["b:" + z] = v.reshape(n, v.shape[1], -1)[:, :, self.keep[z]]
+        for r, v in d.alphas.items():
+            if r in self.z_of:          # a relu's slopes; other relaxed ops' parameters as they are
+                out["a:" + r] = v.reshape(n, v.shape[1], -1)[:, :, self.keep[self.z_of[r]]]
+            else:
+                out["A:" + r] = v
+        if d.inter is not None:
+            for k, (lo, hi) in d.inter.items():
+                out["l:" + k], out["h:" + k] = lo, hi
+        return out
+
+    def push(self, d: _Doms | None) -> None:
+        if d is None or not len(d):
+            return
+        n = len(d)
+        free = np.flatnonzero(~self.alive)
+        if len(free) < n:
+            grow = max(n - len(free), len(self.alive), 64)
+            self.arrays = {k: np.concatenate([a, np.zeros((grow,) + a.shape[1:], a.dtype)])
+                           for k, a in self.arrays.items()}
+            self.alive = np.concatenate([self.alive, np.zeros(grow, bool)])
+            free = np.flatnonzero(~self.alive)
+        slots = free[:n]
+        for k, v in self._pack(d).items():
+            self.arrays[k][slots] = v
+        self.alive[slots] = True
+
+    def slots(self) -> np.ndarray:
+        return np.flatnonzero(self.alive)
+
+    def pop(self, slots: np.ndarray) -> _Doms:
+        n = len(slots)
+        a = {k: v[slots] for k, v in self.arrays.items()}
+        self.alive[slots] = False
+
+        def unpack(packed, z, fill):
+            out = np.full(packed.shape[:-1] + (self.net.size(z),), fill, packed.dtype)
+            out[..., self.keep[z]] = packed
+            return out.reshape(packed.shape[:-1] + self.net.shape(z))
+
+        splits, scores, betas, alphas, inter = {}, {}, {}, {}, None
+        for k, v in a.items():
+            tag, key = k[:2], k[2:]
+            if tag == "s:":
+                splits[key] = unpack(v, key, 0)
+            elif tag == "c:":
+                scores[key] = unpack(v, key, -1.0)
+            elif tag == "b:":
+                betas[key] = unpack(v, key, 0.0)
+            elif tag == "a:":
+                alphas[key] = unpack(v, self.z_of[key], 0.0)
+            elif tag == "A:":
+                alphas[key] = v
+        if self.has_inter:
+            inter = {k[2:]: (v, a["h:" + k[2:]]) for k, v in a.items() if k.startswith("l:")}
+        return _Doms(splits, alphas, betas, scores, a["lb"], a["depth"], a["node"], inter)
+
+
 def group_score(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Per sub-problem: min over groups of the group's best row (> 0: proved)."""
     return np.min(np.stack([lb[:, groups == g].max(axis=1) for g in range(int(groups.max()) + 1)], 1), axis=1)
@@ -202,27 +291,31 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
         if proof is not None:
             _add_leaves(proof, dom, [0], sb)
         return GraphSplitResult("unsat", stats, proof=proof)
-    per_dom_bytes = sum(v[0].nbytes for d_ in (dom.splits, dom.alphas, dom.betas, dom.scores) for v in d_.values()) \
-        + (0 if dom.inter is None else sum(2 * v[0][0].nbytes for v in dom.inter.values()))
-    max_domains = max(64, DOMAIN_BYTES // max(1, per_dom_bytes))
+    # certifiable sub-problems' bounds are recomputed from scratch, not within the
+    # root's: every neuron is kept there
+    keep = {z: (np.arange(net.size(z)) if certifiable else
+                np.flatnonzero(((root[z][0] < 0) & (root[z][1] > 0)).reshape(-1))) for z in zs}
+    queue = _Queue(net, keep, relu_inputs(net), dom)
+    queue.push(dom)
+    max_domains = max(64, DOMAIN_BYTES // max(1, queue.bytes_per_domain()))
     if on_cex is not None and sb.x is not None:
         x = on_cex(_worst_points(sb.x, sb.lb, region))
         if x is not None:
             return GraphSplitResult("sat", stats, x)
     per_dom = 0.0
     t_search, t_cex = time.monotonic(), 0.0
-    while dom is not None and len(dom):
+    while len(queue):
+        slots = queue.slots()
+        score = group_score(queue.arrays["lb"][slots], groups)
         if time.monotonic() > deadline:
-            return GraphSplitResult("timeout", dict(stats, open=len(dom),
-                                                    worst_lb=float(group_score(dom.lb, groups).min())))
-        if len(dom) > max_domains:
+            return GraphSplitResult("timeout", dict(stats, open=len(slots), worst_lb=float(score.min())))
+        if len(slots) > max_domains:
             return GraphSplitResult("unknown", dict(stats, reason="too many open sub-problems"))
-        order = np.argsort(group_score(dom.lb, groups), kind="stable")
         left = deadline - time.monotonic()
-        n = min(batch, len(dom), max(1, int(left / per_dom)) if per_dom > 0 else batch)
+        n = min(batch, len(slots), max(1, int(left / per_dom)) if per_dom > 0 else batch)
         t_round = time.monotonic()
-        cur, rest = dom.take(order[:n]), (dom.take(order[n:]) if len(dom) > n else None)
-        choice = _choose(net, region, C, d, root, cur, groups, branching, topk)
+        cur = queue.pop(slots[np.argsort(score, kind="stable")[:n]])
+        choice = _choose(net, region, C, d, root, cur, groups, branching, topk, work)
         if choice is None:
             return GraphSplitResult("unknown", dict(stats, reason="a sub-problem with every unstable neuron split "
                                                     "was not proved"))
@@ -259,16 +352,12 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
             t_cex += time.monotonic() - t
             if x is not None:
                 return GraphSplitResult("sat", stats, x)
-        dom = _Doms.cat([rest, kids.take(open_) if len(open_) else None])
+        queue.push(kids.take(open_))
     return GraphSplitResult("unsat", stats, proof=proof)
 
 
 def _f32(d: dict) -> dict:
     return {k: np.asarray(v, np.float32) for k, v in d.items()}
-
-
-def _f64(d: dict) -> dict:
-    return {k: np.asarray(v, np.float64) for k, v in d.items()}
 
 
 def _worst_points(x: np.ndarray, lb: np.ndarray, region: Region) -> np.ndarray:
@@ -285,9 +374,10 @@ def _flat_scores(cur: _Doms, zs: list) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(parts, axis=1), offs
 
 
-def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: int):
+def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: int, work=np.float64):
     """(node index into zs, flat neuron) per sub-problem, or None when some
-    sub-problem has no candidate neuron."""
+    sub-problem has no candidate neuron. ``fsb``'s look-ahead sweep runs in
+    ``work`` precision (it only ranks candidates)."""
     zs = list(cur.splits)
     s, offs = _flat_scores(cur, zs)
     if np.any(s.max(axis=1) < 0):
@@ -306,11 +396,14 @@ def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: i
         splits = {z: cur.splits[z][reps].copy() for z in zs}
         _set(splits, zs, offs, np.arange(2 * k * n), flat, sign)
         K = C.shape[1]
-        lb, *_ = sweep(net, region, np.broadcast_to(C, (2 * k * n,) + C.shape[1:]),
-                       np.broadcast_to(d, (2 * k * n, K)), root if cur.inter is None else
-                       {kk: (v[0][reps], v[1][reps]) for kk, v in _with_input(cur.inter, root, net).items()},
-                       splits, _f64({a: v[reps] for a, v in cur.alphas.items()}),
-                       _f64({b: v[reps] for b, v in cur.betas.items()}))
+        wnet = net.working(work)
+        cast = lambda ps: {kk: np.asarray(v[reps], wnet.dtype) for kk, v in ps.items()}  # noqa: E731
+        bnds = root if cur.inter is None else \
+            {kk: (v[0][reps], v[1][reps]) for kk, v in _with_input(cur.inter, root, net).items()}
+        bnds = {kk: (np.asarray(lo, wnet.dtype), np.asarray(hi, wnet.dtype)) for kk, (lo, hi) in bnds.items()}
+        lb, *_ = sweep(wnet, region, np.broadcast_to(np.asarray(C, wnet.dtype), (2 * k * n,) + C.shape[1:]),
+                       np.broadcast_to(np.asarray(d, wnet.dtype), (2 * k * n, K)), bnds, splits,
+                       cast(cur.alphas), cast(cur.betas))
         worse = group_score(lb, groups).reshape(n, k, 2).min(axis=2)
         worse = np.where(valid, worse, -np.inf)
         best = cand[np.arange(n), np.argmax(worse, axis=1)]

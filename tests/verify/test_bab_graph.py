@@ -372,3 +372,48 @@ def test_harder_cases_go_on_past_the_quick_root():
     v = verify_case(g, region, spec, 30)
     assert v.stats["crown_lb"] <= 0 and "alpha_crown_lb" in v.stats      # the quick root did not decide it
     assert v.status in ("unsat", "timeout")
+
+
+def test_the_queue_keeps_the_root_unstable_neurons_and_gives_back_full_arrays():
+    from certnn.verify.bab_graph import _Doms, _Queue
+    g, region, spec = _case(0, 0.6)
+    net = analyze(g)
+    root = root_bounds(net, region)
+    relu_of = relu_inputs(net)
+    keep = {z: np.flatnonzero(((root[z][0] < 0) & (root[z][1] > 0)).reshape(-1)) for z in relu_of}
+    rng = np.random.default_rng(0)
+    n, K = 5, 2
+
+    def doms(n, start):
+        full = lambda z, lead, f: f((n,) + lead + net.shape(z))  # noqa: E731
+        mask = {z: np.isin(np.arange(net.size(z)), keep[z]).reshape(net.shape(z)) for z in relu_of}
+        splits = {z: (full(z, (), lambda s: rng.integers(-1, 2, s)) * mask[z]).astype(np.int8) for z in relu_of}
+        betas = {z: (full(z, (K,), rng.random) * mask[z]).astype(np.float32) for z in relu_of}
+        scores = {z: np.where(mask[z], full(z, (), rng.random), -1.0).astype(np.float32) for z in relu_of}
+        alphas = {r: full(z, (K,), rng.random).astype(np.float32) for z, r in relu_of.items()}
+        alphas["other"] = rng.random((n, K, 3, 2)).astype(np.float32)      # not a relu's: kept whole
+        return _Doms(splits, alphas, betas, scores, rng.standard_normal((n, K)), np.arange(n) + start,
+                     np.arange(n) + 10 * start, None), mask
+
+    q = _Queue(net, keep, relu_of, doms(1, 0)[0])
+    a, mask = doms(n, 1)
+    b, _ = doms(3, 2)
+    q.push(a)
+    q.push(b)
+    assert len(q) == n + 3
+    per = q.bytes_per_domain()
+    assert per < sum(v[0].nbytes for part in (a.splits, a.alphas, a.betas, a.scores) for v in part.values())
+    cap = len(q.alive)
+    slots = q.slots()[:n]                         # a's, in the order pushed
+    got = q.pop(slots)
+    assert len(q) == 3
+    np.testing.assert_array_equal(got.lb, a.lb)
+    np.testing.assert_array_equal(got.depth, a.depth)
+    for z, r in relu_of.items():
+        np.testing.assert_array_equal(got.splits[z], a.splits[z])
+        np.testing.assert_array_equal(got.betas[z], a.betas[z])
+        np.testing.assert_array_equal(got.scores[z], a.scores[z])
+        np.testing.assert_array_equal(got.alphas[r], np.where(mask[z], a.alphas[r], 0.0))
+    np.testing.assert_array_equal(got.alphas["other"], a.alphas["other"])
+    q.push(got)                                   # freed slots are reused
+    assert len(q) == n + 3 and len(q.alive) == cap
