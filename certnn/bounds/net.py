@@ -63,8 +63,9 @@ class Net:
         if dtype is self.dtype:
             return self
         if dtype not in self._working:
-            consts = {k: (v.astype(dtype) if np.asarray(v).dtype.kind == "f" else v)
-                      for k, v in evaluate_consts(self.graph).items()}
+            if self._consts is None:
+                self._consts = evaluate_consts(self.graph)
+            consts = {k: (v.astype(dtype) if v.dtype.kind == "f" else v) for k, v in self._consts.items()}
             self._working[dtype] = Net(self.graph, self.input, self.output, self.var, self.kind, self.order,
                                        self.nodes, self.need, self.prefix, _consts=consts, dtype=dtype)
         return self._working[dtype]
