@@ -142,10 +142,10 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     B, K = C.shape[:2]
     wnet = net.working(work)
     low = wnet is not net
-    cast = (lambda x: np.asarray(x, wnet.dtype)) if low else (lambda x: x)  # noqa: E731
-    wroot = {k: (cast(lo), cast(hi)) for k, (lo, hi) in root.items()} if low else root
+    cast = lambda x: np.asarray(x, wnet.dtype)  # noqa: E731   (no copy when already in it)
+    as_work = lambda ps: None if ps is None else {k: cast(v) for k, v in ps.items()}  # noqa: E731
+    wroot = {k: (cast(lo), cast(hi)) for k, (lo, hi) in root.items()}
     Cw, dw = cast(C), cast(d)
-    as_work = lambda ps: None if ps is None else {k: np.asarray(v, wnet.dtype) for k, v in ps.items()}  # noqa: E731
     alphas, betas = as_work(alphas), as_work(betas)
     cache: dict = {}
     lb, a_in, bias, saved, bounds, reg = sweep(wnet, region, Cw, dw, wroot, splits, alphas, betas, keep=True,

@@ -19,8 +19,8 @@ Falsification during the search: the input points that minimize the open
 sub-problems' bounds, improved by a few PGD steps, are replayed by the caller
 (``on_cex``), in the rounds that keep those attacks within ``CEX_SHARE`` of the
 search's time (on sri_resnet_a they took a ninth of it, every round, and every
-``sat`` there is found before the search); a sub-problem with no neuron left to split that is not proved
-ends the search ``unknown`` (the network is linear there, but no LP is set up
+``sat`` there is found before the search); a sub-problem with no neuron left to
+split that is not proved ends the search ``unknown`` (the network is linear there, but no LP is set up
 for general graphs).
 
 ``certifiable``: every sub-problem's intermediate bounds are recomputed by
@@ -168,7 +168,6 @@ class _Queue:
         self.z_of = {r: z for z, r in relu_of.items()}
         self.arrays = {name: np.zeros((0,) + a.shape[1:], a.dtype) for name, a in self._pack(proto).items()}
         self.alive = np.zeros(0, bool)
-        self.K = proto.lb.shape[1]
         self.has_inter = proto.inter is not None
 
     def __len__(self):
@@ -216,7 +215,6 @@ class _Queue:
         return np.flatnonzero(self.alive)
 
     def pop(self, slots: np.ndarray) -> _Doms:
-        n = len(slots)
         a = {k: v[slots] for k, v in self.arrays.items()}
         self.alive[slots] = False
 
