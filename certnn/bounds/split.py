@@ -48,6 +48,7 @@ class SplitBounds:
     scores: dict = field(default_factory=dict)    # relu input -> (B, *shape) branching score (-1: no candidate)
     x: np.ndarray | None = None                   # (B, K, *in_shape) minimizer of each row's linear bound
     iters_run: int = 0
+    exact: np.ndarray | None = None               # (B,) float64 bounds (None: all); see split_bounds' confirm
 
 
 def relu_inputs(net: Net) -> dict:
@@ -79,10 +80,18 @@ class _Adam:
     def __init__(self, lr: float):
         self.lr, self.m, self.v, self.k = lr, {}, {}, 0
 
-    def step(self, params: dict, grads: dict, low, high, lr_scale: float) -> None:
+    def step(self, params: dict, grads: dict, low, high, lr_scale: float, index: dict | None = None) -> None:
+        """``index``: per key, the flat positions (over the dims after the first
+        two) outside which the gradient is known to be 0; the step runs on those
+        alone (Adam leaves a parameter with zero gradients where it is). Their
+        ``low``/``high`` must be scalars."""
         self.k += 1
         c1, c2 = 1 - 0.9 ** self.k, 1 - 0.999 ** self.k
         for key, g in grads.items():
+            idx = None if index is None else index.get(key)
+            if idx is not None:
+                flat = params[key].reshape(params[key].shape[:2] + (-1,))      # a view: params are contiguous
+                g = g.reshape(flat.shape)[..., idx]
             if key not in self.m:
                 self.m[key], self.v[key] = np.zeros_like(g), np.zeros_like(g)
             m, v = self.m[key], self.v[key]
@@ -90,9 +99,13 @@ class _Adam:
             m += 0.1 * g
             v *= 0.999
             v += 0.001 * g * g
-            p = params[key] + (self.lr * lr_scale / c1) * m / (np.sqrt(v / c2) + 1e-8)
             lo, hi = low(key), high(key)
-            params[key] = np.clip(p, lo, hi, out=p)
+            if idx is None:
+                p = params[key] + (self.lr * lr_scale / c1) * m / (np.sqrt(v / c2) + 1e-8)
+                params[key] = np.clip(p, lo, hi, out=p)
+            else:
+                p = flat[..., idx] + (self.lr * lr_scale / c1) * m / (np.sqrt(v / c2) + 1e-8)
+                flat[..., idx] = np.clip(p, lo, hi, out=p)
 
 
 def _init_alphas(net: Net, saved: dict, bounds: dict, rows: tuple) -> dict:
@@ -127,7 +140,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                  alphas: dict | None = None, betas: dict | None = None, iters: int = 20,
                  lr_alpha: float = 0.1, lr_beta: float = 0.05, lr_decay: float = 0.98,
                  patience: int = 5, scores: bool = True, stop_positive: bool = True,
-                 deadline: float | None = None, work=np.float64) -> SplitBounds:
+                 deadline: float | None = None, work=np.float64, confirm: float | None = None) -> SplitBounds:
     """Optimized lower bounds of ``C y + d`` over B sub-problems of the one-example
     ``region`` (or of a region of B examples): ``C`` (B, K, out), ``d`` (B, K), ``root`` the whole region's bounds of
     every node CROWN needs ((1, *shape) each), ``splits`` {relu input: (B, *shape)
@@ -138,7 +151,12 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     ``work``: the dtype of the optimization steps. With float32 they run in single
     precision (conv and GEMM steps 2-3x faster) and only choose the parameters:
     the bounds returned come from one float64 sweep at the best of them (clipped
-    to their float64 ranges), so they are float64 bounds either way."""
+    to their float64 ranges), so they are float64 bounds either way.
+    ``confirm`` (float32 steps only): that float64 sweep runs only for the
+    sub-problems with a row whose float32 bound is above ``-confirm``; the others
+    keep their float32 bounds, all below ``-confirm``, which prove nothing
+    (``exact`` marks the float64 ones). A search only needs float64 bounds where
+    they may close a sub-problem; elsewhere a bound only ranks it."""
     B, K = C.shape[:2]
     wnet = net.working(work)
     low = wnet is not net
@@ -164,7 +182,11 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     boxes = {k: ALPHA[net.nodes[k].op].bounds(*(b[:, None] for b in bounds[net.nodes[k].inputs[0]]),
                                                **net.nodes[k].attrs) for k in alphas}
     opt_a, opt_b = _Adam(lr_alpha), _Adam(lr_beta)
-    stale, it = 0, 0
+    # the steps touch only what can move: a relu's slopes where some sub-problem has
+    # it unstable (the cached lines' index), multipliers where some has it split
+    a_index = {k: cache[k][5] for k in alphas if net.nodes[k].op == "relu" and k in cache}
+    b_index = {z: np.flatnonzero(np.any(s.reshape(B, -1) != 0, axis=0)) for z, s in splits.items()}
+    stale, it, last_best = 0, 0, True
     for it in range(1, iters + 1):
         if (stop_positive and np.all(best > 0)) or stale >= patience or \
                 (deadline is not None and time.monotonic() > deadline):
@@ -173,14 +195,16 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
         grads = _slope_grads(wnet, wnet.output, a_in, reg, saved, bounds, values=G)
         scale = lr_decay ** (it - 1)
         opt_a.step(alphas, {k: g for k, g in grads.items() if k in alphas}, lambda k: boxes[k][0],
-                   lambda k: boxes[k][1], scale)
+                   lambda k: boxes[k][1], scale, a_index)
         if betas:
-            opt_b.step(betas, {z: -G[z] * splits[z][:, None] for z in betas}, lambda z: 0.0, lambda z: np.inf, scale)
+            opt_b.step(betas, {z: -G[z] * splits[z][:, None] for z in betas}, lambda z: 0.0, lambda z: np.inf, scale,
+                       b_index)
             for z in betas:
                 betas[z] *= masks[z]
         lb, a_in, bias, saved, _, _ = sweep(wnet, region, Cw, dw, wroot, splits, alphas, betas, keep=True,
                                             bounds=bounds, cache=cache)
         better = lb > best
+        last_best = bool(better.all())
         stale = 0 if np.any(lb > best + 1e-6 * (1 + np.abs(best))) else stale + 1
         if better.any():
             best = np.where(better, lb, best)
@@ -189,6 +213,9 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
             for z in betas:
                 best_b[z][better] = betas[z][better]
     out = SplitBounds(best, best_a, best_b, iters_run=it)
+    if low and confirm is not None:
+        return _confirm(net, region, C, d, root, splits, out, confirm, scores, wnet, Cw, dw, wroot, cache,
+                        None if not last_best else (a_in, saved, bounds, reg))
     if low:
         # the bounds returned: one float64 sweep at the best parameters, each slope
         # clipped to its range on the float64 bounds (any slope in range is sound)
@@ -209,6 +236,41 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
         out.scores = branching_scores(net, saved, bounds, splits, out.lb)
         out.x = _concretize_grad(reg, a_in)
     return out
+
+
+def _confirm(net, region, C, d, root, splits, out: SplitBounds, margin: float, scores: bool, wnet, Cw, dw, wroot,
+             cache, last) -> SplitBounds:
+    """``split_bounds``'s float64 sweep on the sub-problems that may be closed
+    (a float32 row above ``-margin``); scores and minimizers from the float32
+    sweep at the best parameters (``last``: the final step's, when it was the best
+    for every row, else one more float32 sweep)."""
+    best_a, best_b = out.alphas, out.betas
+    if scores:
+        if last is None:
+            _, a_in, _, saved, _, reg = sweep(wnet, region, Cw, dw, wroot, splits, best_a, best_b, keep=True,
+                                              cache=cache)
+        else:
+            a_in, saved, _, reg = last
+    bounds64 = clipped(root, splits)
+    best_a = {k: np.clip(np.asarray(v, np.float64),
+                         *ALPHA[net.nodes[k].op].bounds(*(b[:, None] for b in bounds64[net.nodes[k].inputs[0]]),
+                                                        **net.nodes[k].attrs)) for k, v in best_a.items()}
+    best_b = {z: np.maximum(np.asarray(v, np.float64), 0.0) for z, v in best_b.items()}
+    lb = np.asarray(out.lb, np.float64).copy()
+    B = lb.shape[0]
+    # a region of B examples is swept whole (only the one-example region is shared)
+    exact = np.any(lb > -margin, axis=1) | (region.n != 1)
+    idx = np.flatnonzero(exact)
+    if len(idx):
+        sub = lambda ps: {k: v[idx] for k, v in ps.items()}  # noqa: E731
+        # per-sub-problem root bounds (a search's refreshed ones) are taken along
+        sub_root = {k: (lo[idx], hi[idx]) if lo.shape[0] == B else (lo, hi) for k, (lo, hi) in root.items()}
+        lb[idx] = sweep(net, region, C[idx], d[idx], sub_root, sub(splits), sub(best_a), sub(best_b))[0]
+    res = SplitBounds(lb, best_a, best_b, iters_run=out.iters_run, exact=exact)
+    if scores:
+        res.scores = branching_scores(net, saved, bounds64, splits, lb)
+        res.x = _concretize_grad(reg, np.asarray(a_in, np.float64))
+    return res
 
 
 def branching_scores(net: Net, saved: dict, bounds: dict, splits: dict, lb: np.ndarray) -> dict:

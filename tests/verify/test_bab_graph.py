@@ -129,6 +129,40 @@ def test_float32_steps_return_the_float64_sweep_at_their_parameters():
     assert np.all(sb.lb >= sb64.lb - 1e-3 * (1 + np.abs(sb64.lb)))
 
 
+def test_confirm_redoes_in_float64_only_the_subproblems_that_may_close():
+    """With ``confirm``, the sub-problems with a float32 row above -margin get the
+    float64 sweep's bounds bit for bit; the others keep float32 bounds below
+    -margin (never a proof), and every one's scores mark the same candidates."""
+    g, region, spec = _case(0, 0.6)
+    net = analyze(g)
+    root = root_bounds(net, region)
+    zs = list(relu_inputs(net))
+    B = 8
+    splits = {z: np.zeros((B,) + net.shape(z), np.int8) for z in zs}
+    rng = np.random.default_rng(5)
+    for i in range(B):
+        for z in zs:
+            l, u = root[z]
+            unst = np.flatnonzero(((l < 0) & (u > 0)).reshape(-1))
+            pick = rng.choice(unst, size=min(i, len(unst)), replace=False)
+            splits[z][i].reshape(-1)[pick] = rng.choice([-1, 1], size=len(pick))
+    C, d = np.repeat(spec.C, B, 0), np.repeat(spec.d, B, 0)
+    full = split_bounds(net, region, C, d, root, splits, iters=3, work=np.float32)
+    margin = 0.005                           # between this seed's sub-problems' best rows
+    sb = split_bounds(net, region, C, d, root, splits, iters=3, work=np.float32, confirm=margin)
+    assert 0 < sb.exact.sum() < B
+    lb, *_ = sweep(net, region, C, d, root, splits, sb.alphas, sb.betas)
+    np.testing.assert_array_equal(sb.lb[sb.exact], lb[sb.exact])
+    assert np.all(sb.lb[~sb.exact] <= -margin)
+    assert np.all(lb[~sb.exact] < 0)
+    for z in full.scores:
+        np.testing.assert_array_equal(sb.scores[z] >= 0, full.scores[z] >= 0)
+    assert sb.x.shape == full.x.shape and np.all((sb.x >= region.lo[:, None]) & (sb.x <= region.hi[:, None]))
+    every = split_bounds(net, region, C, d, root, splits, iters=3, work=np.float32, confirm=np.inf)
+    assert every.exact.all()
+    np.testing.assert_array_equal(every.lb, full.lb)
+
+
 def test_working_precision_net_computes_the_same_maps():
     g, region, _ = _case(1, 0.3)
     net = analyze(g)
