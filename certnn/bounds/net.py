@@ -214,6 +214,7 @@ JACOBIAN_MAX = 1 << 20      # entries of a prefix node's Jacobian above which a 
 DENSE_CONV_MAX = 1 << 20    # entries of a convolution's matrix that dense_conv may build ...
 DENSE_CONV_RATIO = 1        # ... when at most as many as the convolution's multiply-adds
 SHIFTED_MIN_MAP = 64        # output positions from which a stride-1 convolution runs as shifted GEMMs
+SHIFTED_CHUNK = 1 << 22     # elements of its padded input (and output) buffer per chunk of rows
 TRANSPOSE_CHUNK = 1 << 18  # elements of a transposed convolution's column buffer per chunk of rows
 
 
@@ -277,6 +278,12 @@ def conv_shifted(x: np.ndarray, w: np.ndarray, padding) -> np.ndarray:
     Hp, Wp = H + 2 * ph, W + 2 * pw
     Ho, Wo = Hp - kh + 1, Wp - kw + 1
     dt = np.result_type(x, w)
+    step = max(1, SHIFTED_CHUNK // max(1, max(C, O) * (Hp + 1) * Wp))
+    if N > step:                                  # many rows (intermediate bounds): bounded buffers
+        out = np.empty((N, O, Ho, Wo), dt)
+        for s in range(0, N, step):
+            out[s:s + step] = conv_shifted(x[s:s + step], w, padding)
+        return out
     g = np.zeros((C, Hp + 1, Wp, N), dt)          # one spare row: the last tap's run ends past Hp
     g[:, ph:ph + H, pw:pw + W] = x.transpose(1, 2, 3, 0)
     g = g.reshape(C, -1)

@@ -55,7 +55,7 @@ def test_small_map_convolutions_are_one_matrix_with_the_same_maps(dtype):
     np.testing.assert_allclose(t, conv_transpose(a, p["w"], (8, 2, 2), **attrs), rtol=tol, atol=tol)
 
 
-def test_large_map_convolutions_stay_convolutions():
+def test_large_maps_get_no_dense_matrix():
     net, _ = _conv_net(16, 8)
     assert net.dense_conv("c") is None
 
@@ -85,3 +85,12 @@ def test_large_stride_one_maps_run_as_shifted_gemms_with_the_same_maps(dtype):
     (t,) = wnet.transpose("c", a.astype(dtype))
     assert t.dtype == dtype
     np.testing.assert_allclose(t, conv_transpose(a, p["w"], (4, 8, 8), **attrs), rtol=tol, atol=tol)
+
+
+def test_shifted_gemm_convolution_in_chunks_of_rows(monkeypatch):
+    import certnn.bounds.net as net_mod
+    rng = np.random.default_rng(7)
+    x, w = rng.normal(size=(11, 3, 8, 8)), rng.normal(size=(4, 3, 3, 3))
+    whole = net_mod.conv_shifted(x, w, (1, 1))
+    monkeypatch.setattr(net_mod, "SHIFTED_CHUNK", 3 * 4 * 11 * 10)      # 3 rows per chunk
+    np.testing.assert_array_equal(net_mod.conv_shifted(x, w, (1, 1)), whole)
