@@ -165,6 +165,7 @@ def configs():
             "crown_it8": GraphBabOptions(root="crown", iters=8),
             "after_it8": GraphBabOptions(iters=8),                  # the default before stop 28
             "after_f64": GraphBabOptions(precision="float64"),      # the default before stop 28
+            "after_lb005": GraphBabOptions(lr_beta=0.05),           # the default before stop 29
             "crown_fsb": GraphBabOptions(root="crown", branching="fsb")}
 
 
