@@ -104,22 +104,30 @@ def test_split_bounds_hold_on_their_subdomains(seed, work):
         assert np.all(rows.min(axis=0) >= sb.lb[i] - 1e-9)
 
 
-def test_float32_steps_return_the_float64_sweep_at_their_parameters():
-    """The bounds of float32 optimization steps are not reported: what comes back is
-    the float64 sweep at the chosen parameters, bit for bit, with float64 parameters."""
+def _batch(B):
+    """A residual net, its region and root bounds, B unsplit sub-problems and their rows."""
     g, region, spec = _case(0, 0.6)
     net = analyze(g)
     root = root_bounds(net, region)
-    zs = list(relu_inputs(net))
+    splits = {z: np.zeros((B,) + net.shape(z), np.int8) for z in relu_inputs(net)}
+    return net, region, root, splits, np.repeat(spec.C, B, 0), np.repeat(spec.d, B, 0)
+
+
+def _unstable(root, z):
+    l, u = root[z]
+    return np.flatnonzero(((l < 0) & (u > 0)).reshape(-1))
+
+
+def test_float32_steps_return_the_float64_sweep_at_their_parameters():
+    """The bounds of float32 optimization steps are not reported: what comes back is
+    the float64 sweep at the chosen parameters, bit for bit, with float64 parameters."""
     B = 4
-    splits = {z: np.zeros((B,) + net.shape(z), np.int8) for z in zs}
+    net, region, root, splits, C, d = _batch(B)
+    zs = list(splits)
     rng = np.random.default_rng(3)
     for i in range(B):
         z = zs[i % len(zs)]
-        l, u = root[z]
-        unst = np.flatnonzero(((l < 0) & (u > 0)).reshape(-1))
-        splits[z][i].reshape(-1)[rng.choice(unst)] = 1 if i % 2 else -1
-    C, d = np.repeat(spec.C, B, 0), np.repeat(spec.d, B, 0)
+        splits[z][i].reshape(-1)[rng.choice(_unstable(root, z))] = 1 if i % 2 else -1
     sb = split_bounds(net, region, C, d, root, splits, iters=6, work=np.float32)
     assert all(v.dtype == np.float64 for v in list(sb.alphas.values()) + list(sb.betas.values()))
     lb, *_ = sweep(net, region, C, d, root, splits, sb.alphas, sb.betas)
@@ -133,20 +141,14 @@ def test_confirm_redoes_in_float64_only_the_subproblems_that_may_close():
     """With ``confirm``, the sub-problems with a float32 row above -margin get the
     float64 sweep's bounds bit for bit; the others keep float32 bounds below
     -margin (never a proof), and every one's scores mark the same candidates."""
-    g, region, spec = _case(0, 0.6)
-    net = analyze(g)
-    root = root_bounds(net, region)
-    zs = list(relu_inputs(net))
     B = 8
-    splits = {z: np.zeros((B,) + net.shape(z), np.int8) for z in zs}
+    net, region, root, splits, C, d = _batch(B)
     rng = np.random.default_rng(5)
     for i in range(B):
-        for z in zs:
-            l, u = root[z]
-            unst = np.flatnonzero(((l < 0) & (u > 0)).reshape(-1))
+        for z in splits:
+            unst = _unstable(root, z)
             pick = rng.choice(unst, size=min(i, len(unst)), replace=False)
             splits[z][i].reshape(-1)[pick] = rng.choice([-1, 1], size=len(pick))
-    C, d = np.repeat(spec.C, B, 0), np.repeat(spec.d, B, 0)
     full = split_bounds(net, region, C, d, root, splits, iters=3, work=np.float32)
     margin = 0.005                           # between this seed's sub-problems' best rows
     sb = split_bounds(net, region, C, d, root, splits, iters=3, work=np.float32, confirm=margin)
