@@ -53,7 +53,7 @@ class Net:
     plans: dict = field(default_factory=dict)     # target -> window plan (certnn.bounds.window) or None
     dtype: type = np.float64          # what apply/transpose compute in (see ``working``)
     _working: dict = field(default_factory=dict)
-    _dense: dict = field(default_factory=dict)    # conv node -> its matrix (out, in), or None: see dense_conv
+    _forms: dict = field(default_factory=dict)    # conv node -> its faster form, or None: see _conv_form
 
     def working(self, dtype) -> "Net":
         """This net with its affine steps (``f0``, ``apply``, ``transpose``) in
@@ -93,12 +93,12 @@ class Net:
     def apply(self, nid: str, xs: list) -> np.ndarray:
         """The node's real rule on given values of its variable inputs (in ``dtype``)."""
         n = self.nodes[nid]
-        D = self.dense_conv(nid)
-        if D is not None:
+        form = self._conv_form(nid)
+        if form is not None and form[0] == "dense":
             x = xs[0]
-            return (x.reshape(x.shape[0], -1) @ D.T).reshape((x.shape[0],) + self.shape(nid)) + self.f0(nid)
-        if self._shifted(nid):
-            return conv_shifted(xs[0], self.const(n.inputs[1]), n.attrs["padding"]) + self.f0(nid)
+            return (x.reshape(x.shape[0], -1) @ form[1].T).reshape((x.shape[0],) + self.shape(nid)) + self.f0(nid)
+        if form is not None:
+            return conv_shifted(xs[0], form[1], form[2]) + self.f0(nid)
         it = iter(xs)
         args = [next(it) if i in self.var else self.const(i) for i in n.inputs]
         return np.asarray(get_op(n.op).real(*args, **n.attrs), self.dtype)
@@ -109,54 +109,59 @@ class Net:
         (a convolution in the variable input alone: its transposed convolution on
         the coefficient tensor, see :func:`conv_transpose`)."""
         n = self.nodes[nid]
-        D = self.dense_conv(nid)
-        if D is not None:
-            return [(a.reshape(a.shape[0], -1) @ D).reshape((a.shape[0],) + self.shape(n.inputs[0]))]
-        if self._shifted(nid):
-            # the adjoint of a stride-1 convolution: the convolution with the kernel
-            # flipped and its channels swapped, padded by k - 1 - p
-            w = self.const(n.inputs[1])
-            (kh, kw), (ph, pw) = w.shape[2:], n.attrs["padding"]
-            return [conv_shifted(a, np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)),
-                                 (kh - 1 - ph, kw - 1 - pw))]
+        form = self._conv_form(nid)
+        if form is not None and form[0] == "dense":
+            return [(a.reshape(a.shape[0], -1) @ form[1]).reshape((a.shape[0],) + self.shape(n.inputs[0]))]
+        if form is not None:
+            return [conv_shifted(a, form[3], form[4])]
         if n.op == "conv2d" and self.var_inputs(nid) == [0]:
             x = self.shape(n.inputs[0])
             return [conv_transpose(a, self.const(n.inputs[1]), x, **n.attrs)]
         return self._vjp(nid, a)
 
     def dense_conv(self, nid: str) -> np.ndarray | None:
-        """The matrix (out size, in size) of a convolution in its first input alone,
-        when it has no more entries than the convolution has multiply-adds: on
-        small maps most kernel taps fall in the padding (a ResNet's 3x3 convolution
-        on 2x2 maps: one GEMM is about 3x faster than im2col, 4x than col2im).
-        None otherwise."""
-        if nid not in self._dense:
-            n = self.nodes[nid]
-            D = None
-            if n.op == "conv2d" and self.var_inputs(nid) == [0]:
-                w = self.const(n.inputs[1])
-                out, inp = self.size(nid), self.size(n.inputs[0])
-                macs = out * int(np.prod(w.shape[1:]))
-                if out * inp <= DENSE_CONV_MAX and out * inp <= DENSE_CONV_RATIO * macs:
-                    eye = np.eye(inp, dtype=self.dtype).reshape((inp,) + self.shape(n.inputs[0]))
-                    D = np.ascontiguousarray(
-                        np.asarray(get_op("conv2d").real(eye, w, **n.attrs), self.dtype).reshape(inp, out).T)
-            self._dense[nid] = D
-        return self._dense[nid]
+        """The matrix (out size, in size) ``apply`` and ``transpose`` use for this
+        convolution, if any (see :meth:`_conv_form`)."""
+        form = self._conv_form(nid)
+        return form[1] if form is not None and form[0] == "dense" else None
 
     def _shifted(self, nid: str) -> bool:
-        """A convolution :func:`conv_shifted` computes faster than im2col: stride 1,
-        no dilation or groups, padding within the kernel, a map of at least
-        ``SHIFTED_MIN_MAP`` positions (on smaller maps the padded rows cost more
-        than the copy they save)."""
-        n = self.nodes[nid]
-        if n.op != "conv2d" or self.var_inputs(nid) != [0]:
-            return False
-        a = n.attrs
-        kh, kw = self.const(n.inputs[1]).shape[2:]
-        return (tuple(a["stride"]) == (1, 1) and tuple(a.get("dilation", (1, 1))) == (1, 1)
-                and a.get("groups", 1) == 1 and a["padding"][0] < kh and a["padding"][1] < kw
-                and int(np.prod(self.shape(nid)[1:])) >= SHIFTED_MIN_MAP)
+        form = self._conv_form(nid)
+        return form is not None and form[0] == "shifted"
+
+    def _conv_form(self, nid: str):
+        """How ``apply``/``transpose`` compute a convolution in its first input alone
+        faster than im2col and col2im, decided and prepared once per node:
+
+        * ``("dense", D)``: its matrix (out size, in size), when that has no more
+          entries than the convolution has multiply-adds: on small maps most kernel
+          taps fall in the padding (a ResNet's 3x3 convolution on 2x2 maps: one GEMM
+          is about 3x faster than im2col, 4x than col2im);
+        * ``("shifted", w, padding, w_adj, padding_adj)``: stride 1, no dilation or
+          groups, padding within the kernel, an output map of at least
+          ``SHIFTED_MIN_MAP`` positions (on smaller maps the padded columns cost more
+          than the copy they save): :func:`conv_shifted`, and for the adjoint the
+          convolution with the kernel flipped and its channels swapped, padded by
+          k - 1 - p;
+        * None: the op's own rules."""
+        if nid not in self._forms:
+            n = self.nodes[nid]
+            form = None
+            if n.op == "conv2d" and self.var_inputs(nid) == [0]:
+                w, a = self.const(n.inputs[1]), n.attrs
+                out, inp = self.size(nid), self.size(n.inputs[0])
+                (kh, kw), (ph, pw) = w.shape[2:], a["padding"]
+                if out * inp <= DENSE_CONV_MAX and out * inp <= DENSE_CONV_RATIO * out * int(np.prod(w.shape[1:])):
+                    eye = np.eye(inp, dtype=self.dtype).reshape((inp,) + self.shape(n.inputs[0]))
+                    form = ("dense", np.ascontiguousarray(
+                        np.asarray(get_op("conv2d").real(eye, w, **a), self.dtype).reshape(inp, out).T))
+                elif (tuple(a["stride"]) == (1, 1) and tuple(a.get("dilation", (1, 1))) == (1, 1)
+                      and a.get("groups", 1) == 1 and ph < kh and pw < kw
+                      and int(np.prod(self.shape(nid)[1:])) >= SHIFTED_MIN_MAP):
+                    form = ("shifted", w, (ph, pw), np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)),
+                            (kh - 1 - ph, kw - 1 - pw))
+            self._forms[nid] = form
+        return self._forms[nid]
 
     def _vjp(self, nid: str, a: np.ndarray) -> list:
         n = self.nodes[nid]
