@@ -107,7 +107,8 @@ class Net:
         """Backward step of an affine node: coefficients ``a`` (M, *out_shape) on its
         output become coefficients on each variable input, via the op's vjp rule
         (a convolution in the variable input alone: its transposed convolution on
-        the coefficient tensor, see :func:`conv_transpose`)."""
+        the coefficient tensor, see :func:`conv_transpose`, or the faster form
+        :meth:`_conv_form` chose)."""
         n = self.nodes[nid]
         form = self._conv_form(nid)
         if form is not None and form[0] == "dense":
@@ -118,16 +119,6 @@ class Net:
             x = self.shape(n.inputs[0])
             return [conv_transpose(a, self.const(n.inputs[1]), x, **n.attrs)]
         return self._vjp(nid, a)
-
-    def dense_conv(self, nid: str) -> np.ndarray | None:
-        """The matrix (out size, in size) ``apply`` and ``transpose`` use for this
-        convolution, if any (see :meth:`_conv_form`)."""
-        form = self._conv_form(nid)
-        return form[1] if form is not None and form[0] == "dense" else None
-
-    def _shifted(self, nid: str) -> bool:
-        form = self._conv_form(nid)
-        return form is not None and form[0] == "shifted"
 
     def _conv_form(self, nid: str):
         """How ``apply``/``transpose`` compute a convolution in its first input alone
@@ -216,7 +207,7 @@ class Net:
 SPARSE_JACOBIAN = 0.1      # density below which |J| is kept sparse
 JACOBIAN_MAX = 1 << 20      # entries of a prefix node's Jacobian above which a box is bounded by intervals
 #                             (building it would cost more than many calls of the interval rule)
-DENSE_CONV_MAX = 1 << 20    # entries of a convolution's matrix that dense_conv may build ...
+DENSE_CONV_MAX = 1 << 20    # entries of a convolution's matrix that _conv_form may build ...
 DENSE_CONV_RATIO = 1        # ... when at most as many as the convolution's multiply-adds
 SHIFTED_MIN_MAP = 64        # output positions from which a stride-1 convolution runs as shifted GEMMs
 SHIFTED_CHUNK = 1 << 22     # elements of its padded input (and output) buffer per chunk of rows
