@@ -157,12 +157,84 @@ def test_confirm_redoes_in_float64_only_the_subproblems_that_may_close():
     np.testing.assert_array_equal(sb.lb[sb.exact], lb[sb.exact])
     assert np.all(sb.lb[~sb.exact] <= -margin)
     assert np.all(lb[~sb.exact] < 0)
+    open_ = ~np.all(sb.lb > 0, axis=1)        # a closed sub-problem needs no candidates
     for z in full.scores:
-        np.testing.assert_array_equal(sb.scores[z] >= 0, full.scores[z] >= 0)
+        np.testing.assert_array_equal(sb.scores[z][open_] >= 0, full.scores[z][open_] >= 0)
     assert sb.x.shape == full.x.shape and np.all((sb.x >= region.lo[:, None]) & (sb.x <= region.hi[:, None]))
     every = split_bounds(net, region, C, d, root, splits, iters=3, work=np.float32, confirm=np.inf)
     assert every.exact.all()
     np.testing.assert_array_equal(every.lb, full.lb)
+
+
+def _half_closed(B):
+    """A batch where the even sub-problems are proved by their first sweep and the
+    odd ones are 1 below it (the bound is d plus the rest, so d places them)."""
+    net, region, root, splits, C, d = _batch(B)
+    rng = np.random.default_rng(7)
+    for i in range(B):
+        for z in splits:
+            unst = _unstable(root, z)
+            pick = rng.choice(unst, size=min(i, len(unst)), replace=False)
+            splits[z][i].reshape(-1)[pick] = rng.choice([-1, 1], size=len(pick))
+    lb0 = split_bounds(net, region, C, d, root, splits, iters=0).lb
+    d = d - lb0 + np.where(np.arange(B) % 2 == 0, 0.05, -1.0)[:, None]
+    return net, region, root, splits, C, d
+
+
+@pytest.mark.parametrize("work", [np.float64, np.float32])
+def test_closed_subproblems_leave_the_steps_and_the_others_are_unchanged(monkeypatch, work):
+    import certnn.bounds.split as split
+    B = 8
+    net, region, root, splits, C, d = _half_closed(B)
+    sizes = []
+
+    def counting(net_, region_, C_, *a, **k):      # the steps' sweeps (float32: not the confirming one)
+        if net_.dtype == work:
+            sizes.append(C_.shape[0])
+        return sweep(net_, region_, C_, *a, **k)
+
+    monkeypatch.setattr(split, "sweep", counting)
+    conf = None if work == np.float64 else 0.01
+    sb = split_bounds(net, region, C, d, root, splits, iters=4, work=work, confirm=conf)
+    assert min(sizes) == B // 2 and sizes[0] == B          # the closed half left after the first sweep
+    monkeypatch.setattr(split, "DROP_SHARE", np.inf)
+    sizes.clear()
+    every = split_bounds(net, region, C, d, root, splits, iters=4, work=work, confirm=conf)
+    assert min(sizes) == B
+    closed = np.arange(B) % 2 == 0
+    assert np.all(sb.lb[closed] > 0) and np.all(every.lb[closed] > 0)
+    np.testing.assert_allclose(sb.lb[~closed], every.lb[~closed], rtol=1e-5, atol=1e-6)
+    assert np.all(sb.lb[~closed] < 0)
+    # the bounds are the sweep's at the parameters returned (float64 ones bit for bit)
+    lb, *_ = sweep(net, region, C, d, root, splits, sb.alphas, sb.betas)
+    exact = np.ones(B, bool) if sb.exact is None else sb.exact
+    np.testing.assert_array_equal(sb.lb[exact], lb[exact])
+    assert np.all(lb[~exact] < 0)
+    for z in every.scores:
+        np.testing.assert_array_equal(sb.scores[z][~closed] >= 0, every.scores[z][~closed] >= 0)
+    assert np.all(sb.x[~closed] == every.x[~closed]) or work == np.float32
+
+
+def test_a_subproblem_closed_in_float32_but_not_in_float64_still_gets_candidates(monkeypatch):
+    """Rounding can open a sub-problem that left the float32 steps closed: it then
+    gets its own sweep's scores and minimizer (the float64 sweep is made to fail here)."""
+    import certnn.bounds.split as split
+    B = 8
+    net, region, root, splits, C, d = _half_closed(B)
+
+    def pessimistic(net_, *a, **k):
+        out = sweep(net_, *a, **k)
+        return (out[0] - 10.0 if net_.dtype == np.float64 else out[0],) + out[1:]
+
+    monkeypatch.setattr(split, "sweep", pessimistic)
+    sb = split_bounds(net, region, C, d, root, splits, iters=4, work=np.float32, confirm=0.01)
+    assert np.all(sb.lb < 0) and sb.exact[::2].all()
+    for z in splits:
+        l, u = root[z]
+        cand = ((l < 0) & (u > 0)) & (splits[z] == 0)
+        np.testing.assert_array_equal(sb.scores[z] >= 0, cand)
+    x = sb.x.reshape(B, C.shape[1], -1)
+    assert np.all((x >= region.lo.reshape(1, 1, -1)) & (x <= region.hi.reshape(1, 1, -1)))
 
 
 def test_working_precision_net_computes_the_same_maps():
