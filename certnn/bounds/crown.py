@@ -68,7 +68,8 @@ def _cached_relu(cache: dict, nid: str, op, l, u, alpha):
     (``clip(alpha, 0, 1)``, what the relu rule takes with alpha). Also keeps the
     unstable neurons' flat indices for :func:`_relax_step`."""
     if nid not in cache:
-        lw, lb, uw, ub = (x[:, None] for x in op.relax(l, u, mode="adaptive"))
+        # in the bounds' precision (the rule's constant slopes come back float64)
+        lw, lb, uw, ub = (np.asarray(x, l.dtype)[:, None] for x in op.relax(l, u, mode="adaptive"))
         free = ((l < 0) & (u > 0))[:, None]
         S = free[0, 0].size
         cache[nid] = (lw, lb, uw, ub, free, np.flatnonzero(np.any(free.reshape(-1, S), axis=0)))
@@ -254,12 +255,15 @@ def _concretize_grad(region: Region, a_in: np.ndarray) -> np.ndarray:
 
 
 def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved: dict, bounds: dict,
-                 values: dict | None = None) -> dict:
+                 values: dict | None = None, cache: dict | None = None) -> dict:
     """Reverse of the backward sweep: G_n = dL/dA_n for every node, computed by a
     forward walk from the input (affine nodes: their real rule on the G of their
     inputs; relaxed nodes: their chosen lines; interval nodes: their box corner),
     and dL/dalpha = G_input-of-relu * max(A, 0). ``values``, when given, receives
-    every G_n (the gradient of the bound with respect to extra coefficients on n)."""
+    every G_n (the gradient of the bound with respect to extra coefficients on n).
+    ``cache``: the sweep's (:func:`_cached_relu`); a relu found there works by sign
+    only on the neurons unstable in some row (elsewhere its two lines coincide and
+    its slope gradient is 0)."""
     N, K = a_in.shape[:2]
     G = {net.input: _concretize_grad(region, a_in).astype(net.dtype, copy=False)}
     grads = {}
@@ -277,6 +281,11 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
                 continue
             a, alpha, lw, lb, uw, ub = saved[nid]
             gi = G[n.inputs[0]]
+            if cache is not None and nid in cache and n.op == "relu":
+                G[nid], g = _relu_reverse(a, alpha, lw, lb, uw, ub, gi, *cache[nid][4:])
+                if g is not None:
+                    grads[nid] = g
+                continue
             G[nid] = np.where(a > 0, gi * lw + lb, gi * uw + ub)
             if n.op in ALPHA_OPS and alpha is not None:
                 l, u = (b[:, None] for b in bounds[n.inputs[0]])
@@ -295,6 +304,25 @@ def _slope_grads(net: Net, target: str, a_in: np.ndarray, region: Region, saved:
     return grads
 
 
+
+
+def _relu_reverse(a, alpha, lw, lb, uw, ub, gi, free, open_):
+    """``_slope_grads``' step through a cached relu: outside the flat indices
+    ``open_`` (a superset of the neurons unstable in some row, ``free``) both
+    lines are the same, so G = gi uw + ub there and the slope gradient is 0."""
+    S = a[0, 0].size
+    f = lambda x: x.reshape(x.shape[:2] + (S,))  # noqa: E731
+    out = gi * uw
+    out += ub
+    grad = None if alpha is None else np.zeros(a.shape, a.dtype)
+    if open_.size:
+        pick = lambda x: f(x)[:, :, open_]  # noqa: E731
+        ao, go = pick(a), pick(gi)
+        pos = ao > 0
+        f(out)[:, :, open_] = np.where(pos, go * pick(lw) + pick(lb), go * pick(uw) + pick(ub))
+        if grad is not None:
+            f(grad)[:, :, open_] = np.where(pos & pick(free), go * ao, 0.0)
+    return out, grad
 
 
 def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "crown",

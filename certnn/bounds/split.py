@@ -211,7 +211,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                 opt.m, opt.v = _rows(opt.m, sel, n), _rows(opt.v, sel, n)
             reg = batch_region(region, len(pos))
         G = {}
-        grads = _slope_grads(wnet, wnet.output, a_in, reg, saved, bounds, values=G)
+        grads = _slope_grads(wnet, wnet.output, a_in, reg, saved, bounds, values=G, cache=cache)
         scale = lr_decay ** (it - 1)
         opt_a.step(alphas, {k: g for k, g in grads.items() if k in alphas}, lambda k: boxes[k][0],
                    lambda k: boxes[k][1], scale, a_index)
