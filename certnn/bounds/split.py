@@ -43,7 +43,7 @@ from .net import Net
 # they are at least this share of the ones still stepped; on sri_resnet_a's search
 # about 28 % of the children close at their first sweep (warm start), 37 % by the
 # last of 4 steps
-DROP_SHARE = 0.1
+DROP_SHARE = 0.25
 
 
 @dataclass
@@ -162,7 +162,12 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     sub-problems with a row whose float32 bound is above ``-confirm``; the others
     keep their float32 bounds, all below ``-confirm``, which prove nothing
     (``exact`` marks the float64 ones). A search only needs float64 bounds where
-    they may close a sub-problem; elsewhere a bound only ranks it."""
+    they may close a sub-problem; elsewhere a bound only ranks it. Scores and
+    minimizers then come from the last float32 sweep.
+    With ``stop_positive`` (one-example region), the sub-problems whose rows are
+    all positive leave the steps once they are ``DROP_SHARE`` of those left; their
+    parameters are the ones that proved them, and with ``confirm`` their scores are
+    -1 (no candidate: nothing to split)."""
     B, K = C.shape[:2]
     wnet = net.working(work)
     low = wnet is not net
@@ -196,7 +201,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     # stepped, sp/Cl/dl and every array the steps read are theirs alone
     pos, sp, Cl, dl = np.arange(B), splits, Cw, dw
     drop = stop_positive and region.n == 1 and "planes" not in net.kind.values()
-    stale, it, last_best = 0, 0, True
+    stale, it = 0, 0
     for it in range(1, iters + 1):
         if (stop_positive and np.all(best > 0)) or stale >= patience or \
                 (deadline is not None and time.monotonic() > deadline):
@@ -224,7 +229,6 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                                             bounds=bounds, cache=cache)
         bl = best[pos]
         better = lb > bl
-        last_best = bool(better.all())
         stale = 0 if np.any(lb > bl + 1e-6 * (1 + np.abs(bl))) else stale + 1
         if better.any():
             r, c = np.nonzero(better)
@@ -236,9 +240,8 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     out = SplitBounds(best, best_a, best_b, iters_run=it)
     dropped = len(pos) < B
     if low and confirm is not None:
-        if scores and not last_best:     # the float32 sweep at the best parameters, for the scores
-            _, a_in, _, saved, _, reg = sweep(wnet, region, Cl, dl, wroot, sp, _rows(best_a, pos, B),
-                                              _rows(best_b, pos, B), keep=True, bounds=bounds, cache=cache)
+        # scores and minimizers: from the last step's float32 sweep (a heuristic and
+        # a starting point; one sweep more at the best parameters bought nothing)
         return _confirm(net, region, C, d, root, splits, out, confirm, wnet, Cw, dw, wroot,
                         (pos, a_in, saved, reg) if scores else None)
     if low:
@@ -281,10 +284,10 @@ def _confirm(net, region, C, d, root, splits, out: SplitBounds, margin: float, w
              last) -> SplitBounds:
     """``split_bounds``'s float64 sweep on the sub-problems that may be closed
     (a float32 row above ``-margin``); scores and minimizers (when ``last`` is
-    given) from ``last = (pos, a_in, saved, reg)``, the float32 sweep at the best
-    parameters of the sub-problems ``pos`` the loop stepped to the end. The ones
-    that left it closed get scores -1 and the region's lower corner, unless the
-    float64 sweep does not close them (rounding): then their own float32 sweep's."""
+    given) from ``last = (pos, a_in, saved, reg)``, the last float32 sweep of the
+    sub-problems ``pos`` the loop stepped to the end. The ones that left it closed
+    get scores -1 and the region's lower corner, unless the float64 sweep does not
+    close them (rounding): then their own float32 sweep's."""
     best_a, best_b = out.alphas, out.betas
     bounds64 = clipped(root, splits)
     best_a = {k: np.clip(np.asarray(v, np.float64),
