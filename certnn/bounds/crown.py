@@ -68,11 +68,19 @@ def _cached_relu(cache: dict, nid: str, op, l, u, alpha):
     (``clip(alpha, 0, 1)``, what the relu rule takes with alpha). Also keeps the
     unstable neurons' flat indices for :func:`_relax_step`."""
     if nid not in cache:
-        # in the bounds' precision (the rule's constant slopes come back float64)
-        lw, lb, uw, ub = (np.asarray(x, l.dtype)[:, None] for x in op.relax(l, u, mode="adaptive"))
-        free = ((l < 0) & (u > 0))[:, None]
-        S = free[0, 0].size
-        cache[nid] = (lw, lb, uw, ub, free, np.flatnonzero(np.any(free.reshape(-1, S), axis=0)))
+        free = (l < 0) & (u > 0)
+        S = free[0].size
+        open_ = np.flatnonzero(np.any(free.reshape(-1, S), axis=0))
+        # stable everywhere outside open_: the rule's lines there are x (l >= 0) or
+        # 0; the rule itself runs on the open neurons alone, in the bounds' precision
+        uw = (l >= 0).astype(l.dtype).reshape(l.shape[0], S)
+        lw, lb, ub = uw.copy(), np.zeros_like(uw), np.zeros_like(uw)
+        if open_.size:
+            f = lambda x: x.reshape(x.shape[0], S)[:, open_]  # noqa: E731
+            for full, part in zip((lw, lb, uw, ub), op.relax(f(l), f(u), mode="adaptive")):
+                full[:, open_] = part
+        cache[nid] = tuple(x.reshape(l.shape)[:, None] for x in (lw, lb, uw, ub)) + \
+            (free[:, None], open_)
     lw, lb, uw, ub, free, _ = cache[nid]
     if alpha is not None:
         lw = np.where(free, np.clip(alpha, 0.0, 1.0), lw)

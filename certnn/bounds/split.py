@@ -63,9 +63,12 @@ def relu_inputs(net: Net) -> dict:
 
 
 def clipped(root: dict, splits: dict) -> dict:
-    """Root bounds with each split neuron clipped to its sign (per sub-problem)."""
+    """Root bounds with each split neuron clipped to its sign (per sub-problem); a
+    node with no split in any sub-problem keeps the root's arrays (broadcast)."""
     b = dict(root)
     for z, s in splits.items():
+        if not s.any():
+            continue
         lo, hi = root[z]
         b[z] = (np.where(s > 0, np.maximum(lo, 0.0), lo), np.where(s < 0, np.minimum(hi, 0.0), hi))
     return b

@@ -525,3 +525,19 @@ def test_the_queue_keeps_the_root_unstable_neurons_and_gives_back_full_arrays():
     np.testing.assert_array_equal(got.alphas["other"], a.alphas["other"])
     q.push(got)                                   # freed slots are reused
     assert len(q) == n + 3 and len(q.alive) == cap
+
+
+def test_clipped_bounds_copy_only_the_split_nodes():
+    from certnn.bounds.split import clipped
+    B = 3
+    net, region, root, splits, C, d = _batch(B)
+    z0, z1 = list(splits)[:2]
+    i = _unstable(root, z0)[0]
+    splits[z0][1].reshape(-1)[i] = 1
+    splits[z0][2].reshape(-1)[i] = -1
+    b = clipped(root, splits)
+    assert b[z1][0] is root[z1][0] and b[z1][1] is root[z1][1]     # unsplit: the root's, broadcast
+    lo, hi = (x.reshape(B, -1)[:, i] for x in b[z0])
+    l0, u0 = (x.reshape(-1)[i] for x in root[z0])
+    np.testing.assert_array_equal(lo, [l0, 0.0, l0])
+    np.testing.assert_array_equal(hi, [u0, u0, 0.0])
