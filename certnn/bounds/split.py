@@ -336,20 +336,27 @@ def _confirm(net, region, C, d, root, splits, out: SplitBounds, margin: float, w
 
 def branching_scores(net: Net, saved: dict, bounds: dict, splits: dict, lb: np.ndarray) -> dict:
     """{relu input: (B, *shape)}: the intercept cost of each unstable, unsplit
-    neuron's upper line to the rows that are not yet proved; -1 elsewhere."""
+    neuron's upper line to the rows that are not yet proved; -1 elsewhere
+    (computed on the neurons that are candidates in some sub-problem alone)."""
     B = lb.shape[0]
-    open_rows = (lb <= 0).astype(np.float64)
+    open_rows = (lb <= 0).astype(np.float64)[:, :, None]
     out = {}
     for z, r in relu_inputs(net).items():
         if r not in saved:
             continue
         a, _, _, _, _, ub = saved[r]
         l, u = bounds[z]
-        w = open_rows.reshape((B, -1) + (1,) * (a.ndim - 2))
-        s = np.sum(-np.minimum(a, 0) * ub * w, axis=1)
-        s = s + 1e-9 * np.minimum(-l, u)            # tie-break: the more unstable neuron
+        S = a[0, 0].size
         cand = (l < 0) & (u > 0)
         if z in splits:
             cand = cand & (splits[z] == 0)
-        out[z] = np.where(np.broadcast_to(cand, s.shape), np.maximum(s, 0.0), -1.0)
+        cand = np.broadcast_to(cand, (B,) + cand.shape[1:]).reshape(B, S)
+        idx = np.flatnonzero(cand.any(axis=0))
+        pick = lambda x: x.reshape(x.shape[0], -1)[:, idx]  # noqa: E731
+        sc = np.sum(-np.minimum(a.reshape(B, -1, S)[:, :, idx], 0) * ub.reshape(ub.shape[:2] + (S,))[:, :, idx]
+                    * open_rows, axis=1)
+        sc = sc + 1e-9 * np.minimum(-pick(l), pick(u))            # tie-break: the more unstable neuron
+        full = np.full((B, S), -1.0)
+        full[:, idx] = np.where(cand[:, idx], np.maximum(sc, 0.0), -1.0)
+        out[z] = full.reshape((B,) + a.shape[2:])
     return out
