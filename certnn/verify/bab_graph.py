@@ -138,7 +138,8 @@ class _Doms:
     splits: dict          # z -> (n, *shape) int8
     alphas: dict          # relu -> (n, K, *shape) float32 (warm starts)
     betas: dict           # z -> (n, K, *shape) float32
-    scores: dict          # z -> (n, *shape) float32
+    cands: np.ndarray     # (n, c) the best-scored candidate neurons, flat over the relu inputs side by side
+    cand_scores: np.ndarray   # (n, c) their branching scores, best first (< 0: no candidate)
     lb: np.ndarray        # (n, K)
     depth: np.ndarray
     node: np.ndarray
@@ -150,8 +151,8 @@ class _Doms:
     def take(self, idx):
         pick = lambda d: {k: v[idx] for k, v in d.items()}  # noqa: E731
         inter = None if self.inter is None else {k: (lo[idx], hi[idx]) for k, (lo, hi) in self.inter.items()}
-        return _Doms(pick(self.splits), pick(self.alphas), pick(self.betas), pick(self.scores), self.lb[idx],
-                     self.depth[idx], self.node[idx], inter)
+        return _Doms(pick(self.splits), pick(self.alphas), pick(self.betas), self.cands[idx],
+                     self.cand_scores[idx], self.lb[idx], self.depth[idx], self.node[idx], inter)
 
     @staticmethod
     def cat(parts):
@@ -163,9 +164,9 @@ class _Doms:
         inter = None
         if parts[0].inter is not None:
             inter = {k: tuple(np.concatenate([p.inter[k][i] for p in parts]) for i in (0, 1)) for k in parts[0].inter}
-        return _Doms(cat("splits"), cat("alphas"), cat("betas"), cat("scores"),
-                     np.concatenate([p.lb for p in parts]), np.concatenate([p.depth for p in parts]),
-                     np.concatenate([p.node for p in parts]), inter)
+        arr = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+        return _Doms(cat("splits"), cat("alphas"), cat("betas"), arr("cands"), arr("cand_scores"), arr("lb"),
+                     arr("depth"), arr("node"), inter)
 
 
 class _Queue:
@@ -175,10 +176,11 @@ class _Queue:
     multiplier or a branching score; on sri_resnet_a 1,328 of 11,364), in
     preallocated arrays with free slots, so a round copies what it takes and what
     it adds, never the whole queue. ``pop`` gives back full-shape arrays (splits
-    and multipliers 0, slopes 0, scores -1 elsewhere). With one step per round
-    (stop 30) a 1 GiB queue filled in about 200 s on sri_resnet_a, hence 3 GiB;
-    half-precision scores (a third less) cost 4 % of the branches side by side
-    (their tie-break is below float16's resolution), so they stay float32."""
+    and multipliers 0, slopes 0 elsewhere). A sub-problem keeps only its best few
+    branching candidates (``_top``), not every neuron's score: with one step per
+    round (stop 30) the queue grows about 700 sub-problems a second on sri_resnet_a
+    and filled 2 GiB in about 200 s with full scores (half-precision scores cost 4 %
+    of the branches side by side: their tie-break is below float16's resolution)."""
 
     def __init__(self, net: Net, keep: dict, relu_of: dict, proto: _Doms):
         self.net, self.keep, self.relu_of = net, keep, relu_of
@@ -195,11 +197,9 @@ class _Queue:
 
     def _pack(self, d: _Doms) -> dict:
         n = len(d)
-        out = {"lb": d.lb, "depth": d.depth, "node": d.node}
+        out = {"lb": d.lb, "depth": d.depth, "node": d.node, "cands": d.cands, "cand_scores": d.cand_scores}
         for z, v in d.splits.items():
             out["s:" + z] = v.reshape(n, -1)[:, self.keep[z]]
-        for z, v in d.scores.items():
-            out["c:" + z] = v.reshape(n, -1)[:, self.keep[z]]
         for z, v in d.betas.items():
             out["b:" + z] = v.reshape(n, v.shape[1], -1)[:, :, self.keep[z]]
         for r, v in d.alphas.items():
@@ -218,7 +218,7 @@ class _Queue:
         n = len(d)
         free = np.flatnonzero(~self.alive)
         if len(free) < n:
-            grow = max(n - len(free), len(self.alive), 64)
+            grow = max(n - len(free), len(self.alive) // 2, 64)     # by half: the copy is the peak
             self.arrays = {k: np.concatenate([a, np.zeros((grow,) + a.shape[1:], a.dtype)])
                            for k, a in self.arrays.items()}
             self.alive = np.concatenate([self.alive, np.zeros(grow, bool)])
@@ -240,13 +240,11 @@ class _Queue:
             out[..., self.keep[z]] = packed
             return out.reshape(packed.shape[:-1] + self.net.shape(z))
 
-        splits, scores, betas, alphas, inter = {}, {}, {}, {}, None
+        splits, betas, alphas, inter = {}, {}, {}, None
         for k, v in a.items():
             tag, key = k[:2], k[2:]
             if tag == "s:":
                 splits[key] = unpack(v, key, 0)
-            elif tag == "c:":
-                scores[key] = unpack(v, key, -1.0)
             elif tag == "b:":
                 betas[key] = unpack(v, key, 0.0)
             elif tag == "a:":
@@ -255,7 +253,7 @@ class _Queue:
                 alphas[key] = v
         if self.has_inter:
             inter = {k[2:]: (v, a["h:" + k[2:]]) for k, v in a.items() if k.startswith("l:")}
-        return _Doms(splits, alphas, betas, scores, a["lb"], a["depth"], a["node"], inter)
+        return _Doms(splits, alphas, betas, a["cands"], a["cand_scores"], a["lb"], a["depth"], a["node"], inter)
 
 
 def group_score(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -301,8 +299,9 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
     work = PRECISIONS[precision]
     sb = split_bounds(net, region, C, d, root, splits0, alphas, None, iters=root_iters, deadline=deadline, work=work)
     stats["root_lb"] = float(group_score(sb.lb, groups)[0])
-    dom = _Doms(splits0, _f32(sb.alphas), _f32(sb.betas), _f32(sb.scores), sb.lb, np.zeros(1, np.int64),
-                np.zeros(1, np.int64), inter0)
+    n_cands = 1 if branching == "babsr" else max(1, topk)
+    dom = _Doms(splits0, _f32(sb.alphas), _f32(sb.betas), *_top(sb.scores, zs, n_cands), sb.lb,
+                np.zeros(1, np.int64), np.zeros(1, np.int64), inter0)
     if group_score(sb.lb, groups)[0] > 0:
         if proof is not None:
             _add_leaves(proof, dom, [0], sb)
@@ -359,7 +358,8 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
                           kids.splits, kids.alphas, kids.betas, iters=iters, deadline=deadline, work=work,
                           lr_alpha=lr_alpha, lr_beta=lr_beta,
                           confirm=None if work == np.float64 else CONFIRM)
-        kids.alphas, kids.betas, kids.scores, kids.lb = _f32(sb.alphas), _f32(sb.betas), _f32(sb.scores), sb.lb
+        kids.alphas, kids.betas, kids.lb = _f32(sb.alphas), _f32(sb.betas), sb.lb
+        kids.cands, kids.cand_scores = _top(sb.scores, zs, n_cands)
         done = (group_score(sb.lb, groups) > 0) | infeasible
         stats["infeasible"] += int(infeasible.sum())
         if proof is not None:
@@ -387,11 +387,16 @@ def _worst_points(x: np.ndarray, lb: np.ndarray, region: Region) -> np.ndarray:
     return np.clip(pts, region.lo, region.hi).reshape(len(k), -1)
 
 
-def _flat_scores(cur: _Doms, zs: list) -> tuple[np.ndarray, np.ndarray]:
-    """Scores of every neuron of every relu input side by side (n, total) and the offsets."""
-    parts = [cur.scores[z].reshape(len(cur), -1) for z in zs]
-    offs = np.cumsum([0] + [p.shape[1] for p in parts])
-    return np.concatenate(parts, axis=1), offs
+def _top(scores: dict, zs: list, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per sub-problem the ``c`` best-scored neurons, flat over the relu inputs
+    ``zs`` side by side (ties: the first), and their scores, best first."""
+    s = np.concatenate([scores[z].reshape(len(scores[z]), -1) for z in zs], axis=1)
+    c = min(c, s.shape[1])
+    if c == 1:
+        idx = np.argmax(s, axis=1)[:, None]
+    else:
+        idx = np.argsort(-s, axis=1, kind="stable")[:, :c]
+    return idx, np.take_along_axis(s, idx, 1).astype(np.float32)
 
 
 def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: int, work=np.float64):
@@ -399,16 +404,16 @@ def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: i
     sub-problem has no candidate neuron. ``fsb``'s look-ahead sweep runs in
     ``work`` precision (it only ranks candidates)."""
     zs = list(cur.splits)
-    s, offs = _flat_scores(cur, zs)
-    if np.any(s.max(axis=1) < 0):
+    offs = np.cumsum([0] + [int(np.prod(cur.splits[z].shape[1:])) for z in zs])
+    if np.any(cur.cand_scores[:, 0] < 0):
         return None
     if branching == "babsr" or topk <= 1:
-        best = np.argmax(s, axis=1)
+        best = cur.cands[:, 0]
     else:
         n = len(cur)
-        k = min(topk, s.shape[1])
-        cand = np.argsort(-s, axis=1)[:, :k]                                  # (n, k)
-        valid = np.take_along_axis(s, cand, 1) >= 0
+        k = min(topk, cur.cands.shape[1])
+        cand = cur.cands[:, :k]                                               # (n, k)
+        valid = cur.cand_scores[:, :k] >= 0
         # both children of every candidate: 2 k n sub-problems, one sweep
         reps = np.repeat(np.arange(n), 2 * k)
         sign = np.tile(np.array([1, -1], np.int8), n * k)

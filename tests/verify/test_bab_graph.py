@@ -483,7 +483,7 @@ def test_harder_cases_go_on_past_the_quick_root():
 
 
 def test_the_queue_keeps_the_root_unstable_neurons_and_gives_back_full_arrays():
-    from certnn.verify.bab_graph import _Doms, _Queue
+    from certnn.verify.bab_graph import _Doms, _Queue, _top
     g, region, spec = _case(0, 0.6)
     net = analyze(g)
     root = root_bounds(net, region)
@@ -500,8 +500,8 @@ def test_the_queue_keeps_the_root_unstable_neurons_and_gives_back_full_arrays():
         scores = {z: np.where(mask[z], full(z, (), rng.random), -1.0).astype(np.float32) for z in relu_of}
         alphas = {r: full(z, (K,), rng.random).astype(np.float32) for z, r in relu_of.items()}
         alphas["other"] = rng.random((n, K, 3, 2)).astype(np.float32)      # not a relu's: kept whole
-        return _Doms(splits, alphas, betas, scores, rng.standard_normal((n, K)), np.arange(n) + start,
-                     np.arange(n) + 10 * start, None), mask
+        return _Doms(splits, alphas, betas, *_top(scores, list(relu_of), 3), rng.standard_normal((n, K)),
+                     np.arange(n) + start, np.arange(n) + 10 * start, None), mask
 
     q = _Queue(net, keep, relu_of, doms(1, 0)[0])
     a, mask = doms(n, 1)
@@ -510,7 +510,7 @@ def test_the_queue_keeps_the_root_unstable_neurons_and_gives_back_full_arrays():
     q.push(b)
     assert len(q) == n + 3
     per = q.bytes_per_domain()
-    assert per < sum(v[0].nbytes for part in (a.splits, a.alphas, a.betas, a.scores) for v in part.values())
+    assert per < sum(v[0].nbytes for part in (a.splits, a.alphas, a.betas) for v in part.values())
     cap = len(q.alive)
     slots = q.slots()[:n]                         # a's, in the order pushed
     got = q.pop(slots)
@@ -520,9 +520,10 @@ def test_the_queue_keeps_the_root_unstable_neurons_and_gives_back_full_arrays():
     for z, r in relu_of.items():
         np.testing.assert_array_equal(got.splits[z], a.splits[z])
         np.testing.assert_array_equal(got.betas[z], a.betas[z])
-        np.testing.assert_array_equal(got.scores[z], a.scores[z])
         np.testing.assert_array_equal(got.alphas[r], np.where(mask[z], a.alphas[r], 0.0))
     np.testing.assert_array_equal(got.alphas["other"], a.alphas["other"])
+    np.testing.assert_array_equal(got.cands, a.cands)
+    np.testing.assert_array_equal(got.cand_scores, a.cand_scores)
     q.push(got)                                   # freed slots are reused
     assert len(q) == n + 3 and len(q.alive) == cap
 
@@ -541,3 +542,14 @@ def test_clipped_bounds_copy_only_the_split_nodes():
     l0, u0 = (x.reshape(-1)[i] for x in root[z0])
     np.testing.assert_array_equal(lo, [l0, 0.0, l0])
     np.testing.assert_array_equal(hi, [u0, u0, 0.0])
+
+
+def test_a_subproblem_keeps_its_best_candidates_first():
+    from certnn.verify.bab_graph import _top
+    scores = {"a": np.array([[0.5, -1.0, 2.0], [-1.0, -1.0, -1.0]]), "b": np.array([[[2.0, 0.1]], [[-1.0, 0.0]]])}
+    idx, val = _top(scores, ["a", "b"], 3)
+    np.testing.assert_array_equal(idx, [[2, 3, 0], [4, 0, 1]])        # ties: the first; flat over a then b
+    np.testing.assert_array_equal(val, [[2.0, 2.0, 0.5], [0.0, -1.0, -1.0]])
+    idx1, val1 = _top(scores, ["a", "b"], 1)
+    np.testing.assert_array_equal(idx1[:, 0], idx[:, 0])
+    np.testing.assert_array_equal(val1[:, 0], val[:, 0])
