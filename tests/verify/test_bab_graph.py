@@ -118,6 +118,16 @@ def _unstable(root, z):
     return np.flatnonzero(((l < 0) & (u > 0)).reshape(-1))
 
 
+def _split_randomly(root, splits, seed):
+    """Sub-problem i gets i random signs on unstable neurons of every relu input."""
+    rng = np.random.default_rng(seed)
+    for z, s in splits.items():
+        for i in range(len(s)):
+            unst = _unstable(root, z)
+            pick = rng.choice(unst, size=min(i, len(unst)), replace=False)
+            s[i].reshape(-1)[pick] = rng.choice([-1, 1], size=len(pick))
+
+
 def test_float32_steps_return_the_float64_sweep_at_their_parameters():
     """The bounds of float32 optimization steps are not reported: what comes back is
     the float64 sweep at the chosen parameters, bit for bit, with float64 parameters."""
@@ -143,12 +153,7 @@ def test_confirm_redoes_in_float64_only_the_subproblems_that_may_close():
     -margin (never a proof), and every one's scores mark the same candidates."""
     B = 8
     net, region, root, splits, C, d = _batch(B)
-    rng = np.random.default_rng(5)
-    for i in range(B):
-        for z in splits:
-            unst = _unstable(root, z)
-            pick = rng.choice(unst, size=min(i, len(unst)), replace=False)
-            splits[z][i].reshape(-1)[pick] = rng.choice([-1, 1], size=len(pick))
+    _split_randomly(root, splits, 5)
     full = split_bounds(net, region, C, d, root, splits, iters=3, work=np.float32)
     margin = 0.005                           # between this seed's sub-problems' best rows
     sb = split_bounds(net, region, C, d, root, splits, iters=3, work=np.float32, confirm=margin)
@@ -170,12 +175,7 @@ def _half_closed(B):
     """A batch where the even sub-problems are proved by their first sweep and the
     odd ones are 1 below it (the bound is d plus the rest, so d places them)."""
     net, region, root, splits, C, d = _batch(B)
-    rng = np.random.default_rng(7)
-    for i in range(B):
-        for z in splits:
-            unst = _unstable(root, z)
-            pick = rng.choice(unst, size=min(i, len(unst)), replace=False)
-            splits[z][i].reshape(-1)[pick] = rng.choice([-1, 1], size=len(pick))
+    _split_randomly(root, splits, 7)
     lb0 = split_bounds(net, region, C, d, root, splits, iters=0).lb
     d = d - lb0 + np.where(np.arange(B) % 2 == 0, 0.05, -1.0)[:, None]
     return net, region, root, splits, C, d
