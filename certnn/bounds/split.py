@@ -275,12 +275,12 @@ def _rows(x, sel, n: int):
     """``x`` with only the sub-problems ``sel`` (sorted) of n: arrays whose first axis has
     the n sub-problems are indexed, broadcast ones (first axis 1) kept as they are;
     through dicts and tuples."""
+    if len(sel) == n:                       # sel: sorted positions, so all of them
+        return x
     if isinstance(x, dict):
         return {k: _rows(v, sel, n) for k, v in x.items()}
     if isinstance(x, tuple):
         return tuple(_rows(v, sel, n) for v in x)
-    if len(sel) == n:                       # sel: sorted positions, so all of them
-        return x
     if isinstance(x, np.ndarray) and x.ndim and x.shape[0] == n:
         return x[sel]
     return x
