@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -99,9 +100,35 @@ def build_category(folder: Path, nets: list[str]) -> dict:
     return info
 
 
-def write_instances(folder: Path, nets: list[str], timeout: float) -> None:
-    """instances.csv: every network with every property, at ``timeout`` seconds."""
-    props = sorted((folder / "vnnlib").glob("prop_*.vnnlib"),
+def at_radius(text: str, eps_from: float, eps_to: float) -> str:
+    """The same property at another L-inf radius: each pixel's image value is read
+    back from its clipped bounds (``lo = max(0, x - eps)``, ``hi = min(1, x + eps)``)."""
+    bounds: dict = {}
+    for m in re.finditer(r"\(assert \((<=|>=) X_(\d+) ([-+.\deE]+)\)\)", text):
+        bounds.setdefault(int(m.group(2)), {})[m.group(1)] = float(m.group(3))
+
+    def line(m):
+        i, op = int(m.group(2)), m.group(1)
+        lo, hi = bounds[i][">="], bounds[i]["<="]
+        x = lo + eps_from if lo > 0 else hi - eps_from
+        v = min(1.0, x + eps_to) if op == "<=" else max(0.0, x - eps_to)
+        return f"(assert ({op} X_{i} {v!r}))"
+    return re.sub(r"\(assert \((<=|>=) X_(\d+) ([-+.\deE]+)\)\)", line, text)
+
+
+def add_radius(folder: Path, radius: float) -> None:
+    """prop_K_<radius>.vnnlib from the category's prop_K_0.03.vnnlib (other radii
+    make instances of middling difficulty on the stand-in networks)."""
+    for src in sorted((folder / "vnnlib").glob("prop_*_0.03.vnnlib")):
+        dst = src.with_name(f"prop_{src.stem.split('_')[1]}_{radius:g}.vnnlib")
+        if not dst.exists():
+            dst.write_text(at_radius(src.read_text(), 0.03, radius))
+
+
+def write_instances(folder: Path, nets: list[str], timeout: float, radii=(0.03, 0.05)) -> None:
+    """instances.csv: every network with every property at the given radii, at ``timeout`` seconds."""
+    props = sorted((p for p in (folder / "vnnlib").glob("prop_*.vnnlib")
+                    if any(abs(float(p.stem.split("_")[2]) - r) < 1e-12 for r in radii)),
                    key=lambda p: (float(p.stem.split("_")[2]), int(p.stem.split("_")[1])))
     rows = ["onnx,vnnlib,timeout_s,expected"]
     rows += [f"onnx/mnist-net_{name}.onnx,vnnlib/{p.name},{timeout:g}," for name in nets for p in props]
@@ -116,6 +143,9 @@ def main() -> None:
     ap.add_argument("--nets", default="256x4,256x6")
     ap.add_argument("--limit", type=int, default=None, help="only the first K instances")
     ap.add_argument("--rebuild", action="store_true", help="retrain the networks even if the folder has them")
+    ap.add_argument("--radii", default="0.03,0.05",
+                    help="L-inf radii of the properties (the category's are 0.03 and 0.05; others are "
+                         "derived from the 0.03 files)")
     ap.add_argument("--out", type=Path, default=RESULTS, help="results JSON (default: %(default)s)")
     args = ap.parse_args()
     nets = [n.strip() for n in args.nets.split(",") if n.strip()]
@@ -128,7 +158,11 @@ def main() -> None:
         info_path.write_text(json.dumps({"info": known}))
         print(f"built {folder} in {time.monotonic() - t0:.0f} s: {known}")
     info = {n: known[n] for n in nets}
-    write_instances(folder, nets, args.timeout)
+    radii = [float(r) for r in args.radii.split(",") if r.strip()]
+    for r in radii:
+        if r not in (0.03, 0.05):
+            add_radius(folder, r)
+    write_instances(folder, nets, args.timeout, radii)
     cmd = [sys.executable, "-m", "certnn", "vnncomp", "suite", str(folder / "instances.csv"), "--json",
            "--no-progress", "--jobs", str(args.jobs), "--timeout-cap", str(args.timeout)]
     if args.limit:
@@ -158,7 +192,7 @@ def main() -> None:
     result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "note": "shared 2-core development machine, loaded by other jobs"},
-        "timeout_s": args.timeout, "jobs": args.jobs, "suite_wall_seconds": round(wall, 1),
+        "timeout_s": args.timeout, "radii": radii, "jobs": args.jobs, "suite_wall_seconds": round(wall, 1),
         "networks": info, "per_net": per_net,
         "suite": {k: suite.get(k) for k in ("instances", "solved", "wrong", "sat", "unsat", "timeout",
                                              "unknown", "error")},

@@ -150,7 +150,8 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                  alphas: dict | None = None, betas: dict | None = None, iters: int = 20,
                  lr_alpha: float = 0.1, lr_beta: float = 0.05, lr_decay: float = 0.98,
                  patience: int = 5, scores: bool = True, stop_positive: bool = True,
-                 deadline: float | None = None, work=np.float64, confirm: float | None = None) -> SplitBounds:
+                 deadline: float | None = None, work=np.float64, confirm: float | None = None,
+                 lazy: float | None = None) -> SplitBounds:
     """Optimized lower bounds of ``C y + d`` over B sub-problems of the one-example
     ``region`` (or of a region of B examples): ``C`` (B, K, out), ``d`` (B, K), ``root`` the whole region's bounds of
     every node CROWN needs ((1, *shape) each), ``splits`` {relu input: (B, *shape)
@@ -171,7 +172,14 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     With ``stop_positive`` (one-example region), the sub-problems whose rows are
     all positive leave the steps once they are ``DROP_SHARE`` of those left; their
     parameters are the ones that proved them, and with ``confirm`` their scores are
-    -1 (no candidate: nothing to split)."""
+    -1 (no candidate: nothing to split).
+    ``lazy``: the parameters of the last step are swept only for the sub-problems
+    with a row above ``-lazy``; the others return the best bound seen (the
+    starting parameters' when that is the only sweep) with the stepped parameters,
+    unevaluated, as their warm start (any slopes in range and multipliers >= 0
+    give a valid bound, so a search's children start from them soundly). With one
+    step that saves one sweep of every sub-problem far from closing; scores and
+    minimizers come from the sweep the step started from."""
     B, K = C.shape[:2]
     wnet = net.working(work)
     low = wnet is not net
@@ -229,18 +237,28 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                        b_index)
             for z in betas:
                 betas[z] *= masks[z]
+        if lazy is not None and it == iters:
+            # the last step's parameters are swept only where the bound is near 0;
+            # elsewhere they become the warm start unevaluated (the bound stays the
+            # best seen) and the scores come from the sweep the step started from
+            near = np.flatnonzero(np.any(best[pos] > -lazy, axis=1))
+            far = np.setdiff1d(np.arange(len(pos)), near)
+            for k in alphas:
+                best_a[k][pos[far]] = alphas[k][far]
+            for z in betas:
+                best_b[z][pos[far]] = betas[z][far]
+            if len(near):
+                n = len(pos)
+                sub = lambda x: _rows(x, near, n)  # noqa: E731
+                lb = sweep(wnet, region, sub(Cl), sub(dl), wroot, sub(sp), sub(alphas), sub(betas), bounds=sub(bounds),
+                           cache={k: sub(v[:5]) + v[5:] for k, v in cache.items()})[0]
+                _keep_better(best, best_a, best_b, lb, pos[near], sub(alphas), sub(betas))
+            break
         lb, a_in, bias, saved, _, _ = sweep(wnet, region, Cl, dl, wroot, sp, alphas, betas, keep=True,
                                             bounds=bounds, cache=cache)
         bl = best[pos]
-        better = lb > bl
         stale = 0 if np.any(lb > bl + 1e-6 * (1 + np.abs(bl))) else stale + 1
-        if better.any():
-            r, c = np.nonzero(better)
-            best[pos[r], c] = lb[r, c]
-            for k in alphas:
-                best_a[k][pos[r], c] = alphas[k][r, c]
-            for z in betas:
-                best_b[z][pos[r], c] = betas[z][r, c]
+        _keep_better(best, best_a, best_b, lb, pos, alphas, betas)
     out = SplitBounds(best, best_a, best_b, iters_run=it)
     dropped = len(pos) < B
     if low and confirm is not None:
@@ -269,6 +287,16 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
         out.scores = branching_scores(net, saved, bounds, splits, out.lb)
         out.x = _concretize_grad(reg, a_in)
     return out
+
+
+def _keep_better(best, best_a, best_b, lb, rows, alphas, betas) -> None:
+    """Where ``lb`` (of the sub-problems ``rows``) beats ``best``: it and its parameters."""
+    r, c = np.nonzero(lb > best[rows])
+    best[rows[r], c] = lb[r, c]
+    for k in alphas:
+        best_a[k][rows[r], c] = alphas[k][r, c]
+    for z in betas:
+        best_b[z][rows[r], c] = betas[z][r, c]
 
 
 def _rows(x, sel, n: int):

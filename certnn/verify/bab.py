@@ -9,17 +9,21 @@
    (:mod:`certnn.verify.bab_input`, whose root is the whole box; leaves
    re-checkable by the certificate checker); otherwise, after one short PGD
    pass, plain CROWN with alpha on the spec rows (well under a second; it alone
-   proves most robust cases), the other attacks, alpha-CROWN intermediate
-   bounds (``ROOT_ALPHA_ITERS`` steps each), then ReLU splitting with
-   beta-CROWN multipliers (:mod:`certnn.verify.bab_relu`) whose sub-problems keep
-   the root's intermediate bounds (refreshing them per sub-problem cost 5-12x
-   the branches on 256x4 nets). Certifiable mode bounds the root with
-   alpha-CROWN of :mod:`certnn.bounds` instead, whose slopes the checker uses.
-   Both engines run bound-guided attacks on their open sub-problems. Other
-   graphs get a whole-box alpha-CROWN bound and, with at most
-   ``INPUT_SPLIT_DIMS`` inputs, input splitting with batched CROWN of
-   certnn.bounds (:mod:`certnn.verify.bab_generic`); larger ones end
-   ``unknown`` when that bound fails.
+   proves most robust cases), the other attacks, then the graph ReLU split of
+   :mod:`certnn.verify.bab_graph` (``GraphBabOptions.chains``; it runs 10-17x
+   the branches per second of the chain search on deep MNIST MLPs). The chain
+   search, alpha-CROWN intermediate bounds (``ROOT_ALPHA_ITERS`` steps each)
+   and ReLU splitting with beta-CROWN multipliers (:mod:`certnn.verify.bab_relu`)
+   whose sub-problems keep the root's intermediate bounds (refreshing them per
+   sub-problem cost 5-12x the branches on 256x4 nets), runs for certificates,
+   with ``chains=False`` and for small inputs split by ReLU on request.
+   Certifiable mode bounds the root with alpha-CROWN of :mod:`certnn.bounds`
+   instead, whose slopes the checker uses. Both engines run bound-guided
+   attacks on their open sub-problems. Other graphs with many inputs get the
+   graph ReLU split (conv/residual nets) after a quick CROWN root; with at most
+   ``INPUT_SPLIT_DIMS`` inputs, a whole-box alpha-CROWN bound and input
+   splitting with batched CROWN of certnn.bounds
+   (:mod:`certnn.verify.bab_generic`).
 
 The wall-clock ``timeout`` is checked between batches; a batch is small enough
 (well under a second on the benchmark networks) that the overshoot is small.
@@ -86,12 +90,11 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
             mlp = extract_chain(graph)
         except NotAChain as e:
             not_chain = e
-    graph_split = not_chain is not None and int(np.prod(region.shape)) > INPUT_SPLIT_DIMS
-    share = FALSIFY_SHARE
-    if graph_split:
-        from .bab_graph import GraphBabOptions
-        share = (graph_options or GraphBabOptions()).falsify_share
+    from .bab_graph import GraphBabOptions
+    opt = graph_options or GraphBabOptions()
     flat = int(np.prod(region.shape))
+    graph_split = not_chain is not None and flat > INPUT_SPLIT_DIMS
+    share = opt.falsify_share if graph_split else FALSIFY_SHARE
     chain_relu = not_chain is None and not certifiable and (method_hint or ("input" if flat <= INPUT_SPLIT_DIMS
                                                                            else "relu")) == "relu"
     # 1. falsification; on chains split by ReLU, a quick attack, then the cheap bound
@@ -138,6 +141,9 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
         res = input_split(mlp, graph, lo, hi, spec, deadline, on_cex=on_cex, certifiable=certifiable)
         return _conclude(res, res.tree, graph, region, spec, stats, done)
     from .bab_relu import relu_split
+    if chain_relu and opt.chains and flat > INPUT_SPLIT_DIMS:
+        # the chain's quick root did not prove it: the graph search (its own root)
+        return _graph_split(graph, region, spec, stats, done, deadline, False, seed, graph_options)
     if chain_relu:
         known = _chain_alpha_root(mlp, region, root_bounds, deadline, stats)
         if known is None:
@@ -290,7 +296,7 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
     if not relu_inputs(net):
         return _generic(graph, region, spec, stats, done, deadline, certifiable)
     search = dict(batch=opt.batch, iters=opt.iters, branching=opt.branching, topk=opt.topk, precision=opt.precision,
-                  lr_alpha=opt.lr_alpha, lr_beta=opt.lr_beta)
+                  lr_alpha=opt.lr_alpha, lr_beta=opt.lr_beta, lazy=opt.lazy)
     C, d, groups = spec.C[:1], spec.d[:1], spec.groups
     on_cex = _attack_replayer(graph, region, spec, seed)
     if certifiable:    # plain CROWN bounds: the ones the checker re-derives

@@ -80,7 +80,15 @@ class GraphBabOptions:
     (:func:`certnn.bounds.split.split_bounds`, ``confirm``). ``lr_alpha``,
     ``lr_beta``: the Adam steps of the slopes and the multipliers (a new split's
     multiplier starts at 0 and gets only ``iters`` steps: 0.2 needed 17-18 % fewer
-    branches than 0.05 on sri_resnet_a's search-closed cases)."""
+    branches than 0.05 on sri_resnet_a's search-closed cases).
+    ``chains``: chains of dense layers with more than 16 inputs (MNIST MLPs)
+    take this search too, not the chain engine (:mod:`certnn.verify.bab_relu`,
+    still used for certificates, input splitting and small inputs): on deep
+    MNIST MLPs it runs about 10x the branches per second and decides more
+    within 60 s (``docs/vnncomp.md``).
+    ``lazy``: see :func:`certnn.bounds.split.split_bounds`; off (None) by
+    default: on sri_resnet_a idx 3667 0.1 closed the case in 121-124 s against
+    132 s, on a deep MLP it was no faster (``docs/bab.md``, stop 31)."""
     falsify_share: float = 0.1
     root: str = "alpha-crown"
     root_iters: int = 20
@@ -94,6 +102,8 @@ class GraphBabOptions:
     precision: str = "float32"
     lr_alpha: float = 0.1
     lr_beta: float = 0.2
+    chains: bool = True
+    lazy: float | None = None
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -102,6 +112,8 @@ class GraphBabOptions:
             raise ValueError(f"unknown root method {self.root!r}; use one of {', '.join(ROOT_METHODS)}")
         if self.branching not in BRANCHING:
             raise ValueError(f"unknown branching {self.branching!r}; use one of {', '.join(BRANCHING)}")
+        if self.lazy is not None and not self.lazy >= 0:
+            raise ValueError(f"lazy must be None or >= 0, got {self.lazy!r}")
         for name in ("lr_alpha", "lr_beta"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
@@ -277,7 +289,7 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
                      deadline: float, on_cex=None, *, alphas: dict | None = None, certifiable: bool = False,
                      batch: int = 32, iters: int = 20, root_iters: int = 50, branching: str = "babsr",
                      topk: int = 3, refresh: bool = False, precision: str = "float64", lr_alpha: float = 0.1,
-                     lr_beta: float = 0.05) -> GraphSplitResult:
+                     lr_beta: float = 0.05, lazy: float | None = None) -> GraphSplitResult:
     """Decide ``C y + d`` (C (1, K, out), d (1, K), ``groups`` (K,)) over the one-example
     ``region``: unsat when every sub-problem has every group with a positive row.
     ``root``: bounds valid on the whole region ((1, *shape), see :func:`root_bounds`);
@@ -357,7 +369,7 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
         sb = split_bounds(net, region, np.broadcast_to(C, (m,) + C.shape[1:]), np.broadcast_to(d, (m, K)), kroot,
                           kids.splits, kids.alphas, kids.betas, iters=iters, deadline=deadline, work=work,
                           lr_alpha=lr_alpha, lr_beta=lr_beta,
-                          confirm=None if work == np.float64 else CONFIRM)
+                          confirm=None if work == np.float64 else CONFIRM, lazy=None if certifiable else lazy)
         kids.alphas, kids.betas, kids.lb = _f32(sb.alphas), _f32(sb.betas), sb.lb
         kids.cands, kids.cand_scores = _top(sb.scores, zs, n_cands)
         done = (group_score(sb.lb, groups) > 0) | infeasible

@@ -149,12 +149,12 @@ def relu_split(mlp: ChainMLP, lo, hi, spec: LinearSpec, deadline: float, root_bo
         return ReluSplitResult("unsat", stats, proof=proof)
     per_dom = 0.0
     while dom is not None and len(dom):
-        if time.monotonic() > deadline:
-            return ReluSplitResult("timeout", stats)
-        if len(dom) > max_domains:
-            return ReluSplitResult("unknown", dict(stats, reason="too many domains"))
         # worst sub-problems first (lowest best row of their weakest group)
         score = _group_min(dom.lb, groups)
+        if time.monotonic() > deadline:
+            return ReluSplitResult("timeout", dict(stats, open=len(dom), worst_lb=float(score.min())))
+        if len(dom) > max_domains:
+            return ReluSplitResult("unknown", dict(stats, reason="too many domains"))
         order = np.argsort(score, kind="stable")
         left = deadline - time.monotonic()
         n = min(batch, len(dom), max(4, int(left / per_dom)) if per_dom > 0 else batch)

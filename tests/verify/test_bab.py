@@ -413,6 +413,58 @@ def _random_case(seed):
     return g, Region.box(lo, hi), spec, x, y
 
 
+def _wide_chain_case(seed):
+    """A 24-input ReLU chain (more inputs than input splitting takes) and a
+    threshold on y0 - y1 halfway between its CROWN bound and its sampled minimum
+    (unsat, and only branching proves it; odd seeds: just above the sampled
+    minimum, sat)."""
+    g, _ = mlp_graph(200 + seed, (24, 32, 32, 3))
+    rng = np.random.default_rng(seed)
+    region = Region.box(lo := rng.uniform(-1, 0, (1, 24)), lo + rng.uniform(0.2, 0.6, (1, 24)))
+    x = rng.uniform(region.lo, region.hi, (20000, 24))
+    y = np.asarray(run(g, x, semantics="real"), np.float64).reshape(len(x), -1)
+    m = (y[:, 0] - y[:, 1]).min()
+    C = np.array([[[1.0, -1.0, 0.0]]])
+    low = compute_bounds(g, region, LinearSpec(C, np.zeros((1, 1)), np.array([0])), method="crown").lb[0, 0]
+    t = m + 0.01 * (abs(m) + 0.1) if seed % 2 else (low + m) / 2
+    return g, region, LinearSpec(C, np.array([[-t]]), np.array([0])), y
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_wide_chains_take_the_graph_search_and_agree_with_the_chain_engine(seed, monkeypatch):
+    """Chains with more than 16 inputs are searched by the graph ReLU split
+    (``GraphBabOptions.chains``); with ``chains=False`` by the chain engine; a
+    certificate still asks for the chain engine. Both engines' verdicts hold on
+    dense samples (unsat) or replay (sat), and agree when both decide."""
+    from certnn.verify import bab_graph, bab_relu
+    from certnn.verify.bab_graph import GraphBabOptions
+    calls = []
+    for mod, name in ((bab_graph, "relu_split_graph"), (bab_relu, "relu_split")):
+        real = getattr(mod, name)
+        monkeypatch.setattr(mod, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    g, region, spec, y = _wide_chain_case(seed)
+    many = LinearSpec(np.repeat(spec.C, len(y), 0), np.repeat(spec.d, len(y), 0), spec.groups)
+    verdicts = []
+    for chains, engine in ((True, "relu_split_graph"), (False, "relu_split")):
+        calls.clear()
+        v = verify_case(g, region, spec, timeout=30, graph_options=GraphBabOptions(chains=chains))
+        assert set(calls) <= {engine}, (chains, calls)
+        if seed % 2 == 0:                                   # decided by the search itself
+            assert calls and v.status == "unsat" and v.stats["branches"] > 0, (chains, v.status, v.stats)
+        if v.status == "unsat":
+            assert not many.violated(y).any()
+        elif v.status == "sat":
+            xc, _ = v.counterexample
+            y2 = np.asarray(run(g, xc[None], semantics="real")).reshape(1, -1)
+            assert region.contains(xc[None])[0] and spec.violated(y2)[0]
+        verdicts.append(v.status)
+    if set(verdicts) <= {"sat", "unsat"}:
+        assert verdicts[0] == verdicts[1]
+    calls.clear()
+    v = verify_case(g, region, spec, timeout=30, certifiable=True)
+    assert set(calls) <= {"relu_split"} and (calls or seed % 2), calls
+
+
 @pytest.mark.parametrize("mode", ["input", "relu"])
 @pytest.mark.parametrize("seed", range(8))
 def test_verdicts_agree_with_dense_sampling(seed, mode):

@@ -71,11 +71,14 @@ def test_split_bounds_without_splits_is_crown():
     np.testing.assert_allclose(sb.lb, compute_bounds(g, region, spec, method="crown").lb, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("lazy", [None, 0.0], ids=["every-step-swept", "last-step-unswept"])
 @pytest.mark.parametrize("work", [np.float64, np.float32], ids=["float64", "float32-steps"])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_split_bounds_hold_on_their_subdomains(seed, work):
+def test_split_bounds_hold_on_their_subdomains(seed, work, lazy):
     """Random splits taken from sample points' signs (so no subdomain is empty), beta
-    optimized: every sample in a subdomain has its rows above the subdomain's bound."""
+    optimized: every sample in a subdomain has its rows above the subdomain's bound,
+    and above the bound of a sweep at the parameters returned (with ``lazy`` the
+    last step's, never swept inside)."""
     g, region, spec = _case(seed, 0.6)
     net = analyze(g)
     root = root_bounds(net, region)
@@ -91,9 +94,10 @@ def test_split_bounds_hold_on_their_subdomains(seed, work):
                 pick = rng.choice(unst, min(3, unst.size), replace=False)
                 splits[z][i].reshape(-1)[pick] = np.where(np.asarray(vals[z])[i].reshape(-1)[pick] >= 0, 1, -1)
     C, d = np.repeat(spec.C, B, 0), np.repeat(spec.d, B, 0)
-    sb = split_bounds(net, region, C, d, root, splits, iters=15, work=work)
+    sb = split_bounds(net, region, C, d, root, splits, iters=15, work=work, lazy=lazy)
     assert sb.lb.dtype == np.float64
     assert any(float(b.max()) > 0 for b in sb.betas.values())        # the multipliers were used
+    at_params = sweep(net, region, C, d, root, splits, sb.alphas, sb.betas)[0]
     for i in range(B):
         inside = np.ones(len(pts), bool)
         for z in zs:
@@ -102,6 +106,7 @@ def test_split_bounds_hold_on_their_subdomains(seed, work):
         assert inside[i]                                               # sample i is in subdomain i
         rows = y[inside] @ C[i].T + d[i]
         assert np.all(rows.min(axis=0) >= sb.lb[i] - 1e-9)
+        assert np.all(rows.min(axis=0) >= at_params[i] - 1e-9)
 
 
 def _batch(B):
@@ -126,6 +131,29 @@ def _split_randomly(root, splits, seed):
             unst = _unstable(root, z)
             pick = rng.choice(unst, size=min(i, len(unst)), replace=False)
             s[i].reshape(-1)[pick] = rng.choice([-1, 1], size=len(pick))
+
+
+def test_lazy_sweeps_the_last_step_only_where_a_bound_is_near_zero():
+    """``lazy``: sub-problems with a row above -lazy get what every-step sweeping
+    gives them, bit for bit; the others keep the bound before the last step and
+    return the stepped parameters (changed, in range) as their warm start."""
+    B = 6
+    net, region, root, splits, C, d = _batch(B)
+    _split_randomly(root, splits, 3)
+    before = split_bounds(net, region, C, d, root, splits, iters=1, scores=False)
+    tau = float(np.median(-before.lb.max(axis=1)))
+    full = split_bounds(net, region, C, d, root, splits, iters=2, scores=False)
+    lazy = split_bounds(net, region, C, d, root, splits, iters=2, scores=False, lazy=tau)
+    near = np.any(before.lb > -tau, axis=1)
+    assert near.any() and not near.all()
+    np.testing.assert_allclose(lazy.lb[near], full.lb[near], rtol=1e-9, atol=1e-12)   # a sub-batch's BLAS
+    np.testing.assert_array_equal(lazy.lb[~near], before.lb[~near])
+    for k in full.alphas:
+        np.testing.assert_allclose(lazy.alphas[k][near], full.alphas[k][near], rtol=1e-9, atol=1e-12)
+        assert np.all((lazy.alphas[k] >= 0) & (lazy.alphas[k] <= 1))
+    assert any(not np.array_equal(lazy.alphas[k][~near], before.alphas[k][~near]) for k in full.alphas)
+    for z, b in lazy.betas.items():
+        assert np.all(b >= 0) and np.all(b[splits[z][:, None].repeat(b.shape[1], 1) == 0] == 0)
 
 
 def test_float32_steps_return_the_float64_sweep_at_their_parameters():
@@ -553,3 +581,11 @@ def test_a_subproblem_keeps_its_best_candidates_first():
     idx1, val1 = _top(scores, ["a", "b"], 1)
     np.testing.assert_array_equal(idx1[:, 0], idx[:, 0])
     np.testing.assert_array_equal(val1[:, 0], val[:, 0])
+
+
+@pytest.mark.parametrize("bad", [{"lazy": -0.1}, {"lazy": float("nan")}, {"precision": "float16"},
+                                 {"root": "ibp"}, {"branching": "random"}, {"lr_beta": 0.0}, {"root_share": 0.0}])
+def test_search_options_reject_bad_values(bad):
+    from certnn.verify.bab_graph import GraphBabOptions
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        GraphBabOptions(**bad)
