@@ -10,7 +10,7 @@
    re-checkable by the certificate checker); otherwise, after one short PGD
    pass, plain CROWN with alpha on the spec rows (well under a second; it alone
    proves most robust cases), the other attacks, then the graph ReLU split of
-   :mod:`certnn.verify.bab_graph` (``GraphBabOptions.chains``; it runs 10-17x
+   :mod:`certnn.verify.bab_graph` (``GraphBabOptions.chains``; it runs 13-27x
    the branches per second of the chain search on deep MNIST MLPs). The chain
    search, alpha-CROWN intermediate bounds (``ROOT_ALPHA_ITERS`` steps each)
    and ReLU splitting with beta-CROWN multipliers (:mod:`certnn.verify.bab_relu`)
@@ -36,6 +36,7 @@ input- and ReLU-split proofs by writing a certificate and re-checking it
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -143,7 +144,8 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
     from .bab_relu import relu_split
     if chain_relu and opt.chains and flat > INPUT_SPLIT_DIMS:
         # the chain's quick root did not prove it: the graph search (its own root)
-        return _graph_split(graph, region, spec, stats, done, deadline, False, seed, graph_options)
+        return _graph_split(graph, region, spec, stats, done, deadline, False, seed,
+                            dataclasses.replace(opt, batch=opt.chain_batch))
     if chain_relu:
         known = _chain_alpha_root(mlp, region, root_bounds, deadline, stats)
         if known is None:

@@ -84,8 +84,11 @@ class GraphBabOptions:
     ``chains``: chains of dense layers with more than 16 inputs (MNIST MLPs)
     take this search too, not the chain engine (:mod:`certnn.verify.bab_relu`,
     still used for certificates, input splitting and small inputs): on deep
-    MNIST MLPs it runs about 10x the branches per second and decides more
-    within 60 s (``docs/vnncomp.md``).
+    MNIST MLPs it runs 13-27x the branches per second and decides more
+    within 60 s (``docs/vnncomp.md``). ``chain_batch`` replaces ``batch``
+    there: a chain's sweep is cheap next to a round's fixed cost (256 closed
+    the 256x4 stand-in's two medium cases in 15.8 s and 41.0 s, against 20.2 s
+    and 58.3 s with 32, same branches; on sri_resnet_a 64 was no better than 32).
     ``lazy``: see :func:`certnn.bounds.split.split_bounds`; off (None) by
     default: on sri_resnet_a idx 3667 0.1 closed the case in 121-124 s against
     132 s, on a deep MLP it was no faster (``docs/bab.md``, stop 31)."""
@@ -103,6 +106,7 @@ class GraphBabOptions:
     lr_alpha: float = 0.1
     lr_beta: float = 0.2
     chains: bool = True
+    chain_batch: int = 256
     lazy: float | None = None
 
     def __post_init__(self):
@@ -114,6 +118,9 @@ class GraphBabOptions:
             raise ValueError(f"unknown branching {self.branching!r}; use one of {', '.join(BRANCHING)}")
         if self.lazy is not None and not self.lazy >= 0:
             raise ValueError(f"lazy must be None or >= 0, got {self.lazy!r}")
+        for name in ("batch", "chain_batch"):
+            if not getattr(self, name) >= 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         for name in ("lr_alpha", "lr_beta"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")

@@ -438,19 +438,23 @@ def test_wide_chains_take_the_graph_search_and_agree_with_the_chain_engine(seed,
     dense samples (unsat) or replay (sat), and agree when both decide."""
     from certnn.verify import bab_graph, bab_relu
     from certnn.verify.bab_graph import GraphBabOptions
-    calls = []
+    calls, batches = [], []
     for mod, name in ((bab_graph, "relu_split_graph"), (bab_relu, "relu_split")):
         real = getattr(mod, name)
-        monkeypatch.setattr(mod, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+        monkeypatch.setattr(mod, name, lambda *a, _real=real, _name=name, **k:
+                            calls.append(_name) or batches.append(k.get("batch")) or _real(*a, **k))
     g, region, spec, y = _wide_chain_case(seed)
     many = LinearSpec(np.repeat(spec.C, len(y), 0), np.repeat(spec.d, len(y), 0), spec.groups)
     verdicts = []
     for chains, engine in ((True, "relu_split_graph"), (False, "relu_split")):
         calls.clear()
-        v = verify_case(g, region, spec, timeout=30, graph_options=GraphBabOptions(chains=chains))
+        v = verify_case(g, region, spec, timeout=30, graph_options=GraphBabOptions(chains=chains, batch=8,
+                                                                                   chain_batch=96))
         assert set(calls) <= {engine}, (chains, calls)
         if seed % 2 == 0:                                   # decided by the search itself
             assert calls and v.status == "unsat" and v.stats["branches"] > 0, (chains, v.status, v.stats)
+            if chains:                                      # with the chains' batch size
+                assert batches[-1] == GraphBabOptions(batch=8, chain_batch=96).chain_batch == 96
         if v.status == "unsat":
             assert not many.violated(y).any()
         elif v.status == "sat":

@@ -584,7 +584,8 @@ def test_a_subproblem_keeps_its_best_candidates_first():
 
 
 @pytest.mark.parametrize("bad", [{"lazy": -0.1}, {"lazy": float("nan")}, {"precision": "float16"},
-                                 {"root": "ibp"}, {"branching": "random"}, {"lr_beta": 0.0}, {"root_share": 0.0}])
+                                 {"root": "ibp"}, {"branching": "random"}, {"lr_beta": 0.0}, {"root_share": 0.0},
+                                 {"batch": 0}, {"chain_batch": 0}])
 def test_search_options_reject_bad_values(bad):
     from certnn.verify.bab_graph import GraphBabOptions
     with pytest.raises(ValueError, match=next(iter(bad))):
