@@ -135,8 +135,9 @@ def _split_randomly(root, splits, seed):
 
 def test_lazy_sweeps_the_last_step_only_where_a_bound_is_near_zero():
     """``lazy``: sub-problems with a row above -lazy get what every-step sweeping
-    gives them, bit for bit; the others keep the bound before the last step and
-    return the stepped parameters (changed, in range) as their warm start."""
+    gives them (up to the rounding of a smaller batch's products); the others keep
+    the bound before the last step, bit for bit, and return the stepped
+    parameters (changed, in range) as their warm start."""
     B = 6
     net, region, root, splits, C, d = _batch(B)
     _split_randomly(root, splits, 3)
