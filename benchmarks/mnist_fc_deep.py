@@ -40,6 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "mnist_fc_deep.json"
+INPUT_BOUND = re.compile(r"\(assert \((<=|>=) X_(\d+) ([-+.\deE]+)\)\)")   # one input's bound in a VNNLIB file
 
 
 def bench_root() -> Path:
@@ -104,7 +105,7 @@ def at_radius(text: str, eps_from: float, eps_to: float) -> str:
     """The same property at another L-inf radius: each pixel's image value is read
     back from its clipped bounds (``lo = max(0, x - eps)``, ``hi = min(1, x + eps)``)."""
     bounds: dict = {}
-    for m in re.finditer(r"\(assert \((<=|>=) X_(\d+) ([-+.\deE]+)\)\)", text):
+    for m in INPUT_BOUND.finditer(text):
         bounds.setdefault(int(m.group(2)), {})[m.group(1)] = float(m.group(3))
 
     def line(m):
@@ -113,7 +114,7 @@ def at_radius(text: str, eps_from: float, eps_to: float) -> str:
         x = lo + eps_from if lo > 0 else hi - eps_from
         v = min(1.0, x + eps_to) if op == "<=" else max(0.0, x - eps_to)
         return f"(assert ({op} X_{i} {v!r}))"
-    return re.sub(r"\(assert \((<=|>=) X_(\d+) ([-+.\deE]+)\)\)", line, text)
+    return INPUT_BOUND.sub(line, text)
 
 
 def add_radius(folder: Path, radius: float) -> None:
