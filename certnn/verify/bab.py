@@ -110,14 +110,15 @@ def verify_case(graph, region: Region, spec: LinearSpec, timeout: float, *, seed
                 stats["mode"] = "relu-split"
                 return done("unsat", evidence="computed", proofs=[None])
             cex = _falsify(graph, region, spec, seed, stats, falsify_by, phase="rest")
-    elif graph_split and not certifiable:
+    elif graph_split:
         # the same order on conv/residual nets: plain CROWN and the spec rows' slopes
         # cost a few CROWN passes and prove the easy cases before the long attacks
         # and the alpha-CROWN root (sri_resnet_a: 7 of its 32 unsat at the root, in
-        # about 4 s instead of 25 s at a 60 s timeout)
+        # about 4 s instead of 25 s at a 60 s timeout); a certifiable search records
+        # its root proof itself
         cex = _falsify(graph, region, spec, seed, stats, falsify_by, phase="quick")
         if cex is None:
-            if _graph_quick_root(graph, region, spec, stats, deadline):
+            if not certifiable and _graph_quick_root(graph, region, spec, stats, deadline):
                 stats["engine"] = f"generic ({not_chain})"
                 return done("unsat", evidence="computed", proofs=[None])
             cex = _falsify(graph, region, spec, seed, stats, falsify_by, phase="rest")
@@ -288,8 +289,9 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
     Root: CROWN intermediate bounds, alpha-CROWN on the spec rows alone (the
     intermediate bounds fixed). Each group of the spec still open after that is
     then searched on its own (a group's rows are all it needs to prove), the
-    weakest first; ``certifiable`` searches all groups together, since a
-    certificate leaf must prove every group."""
+    weakest first. ``certifiable``: the same search on plain CROWN root bounds
+    (which the checker re-derives once for the whole box), every group searched and
+    its proof recorded, the groups proved at the root included (a one-leaf proof)."""
     from ..bounds.net import analyze
     from ..bounds.split import relu_inputs, split_bounds
     from .bab_graph import PRECISIONS, GraphBabOptions, group_score, relu_split_graph, root_bounds
@@ -301,14 +303,12 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
                   lr_alpha=opt.lr_alpha, lr_beta=opt.lr_beta, lazy=opt.lazy)
     C, d, groups = spec.C[:1], spec.d[:1], spec.groups
     on_cex = _attack_replayer(graph, region, spec, seed)
-    if certifiable:    # plain CROWN bounds: the ones the checker re-derives
+    if certifiable:    # plain CROWN root bounds: the checker re-derives them without slopes
+        search["lazy"] = None
         root = root_bounds(net, region, deadline=deadline)
-        if root is None or time.monotonic() > deadline:
-            return done("timeout")
-        res = relu_split_graph(net, region, C, d, groups, root, deadline, on_cex, certifiable=True, **search)
-        return _conclude(res, res.proof, graph, region, spec, stats, done)
-    root = root_bounds(net, region, opt.root, opt.root_iters, deadline=deadline,
-                       alpha_stop=time.monotonic() + opt.root_share * (deadline - time.monotonic()))
+    else:
+        root = root_bounds(net, region, opt.root, opt.root_iters, deadline=deadline,
+                           alpha_stop=time.monotonic() + opt.root_share * (deadline - time.monotonic()))
     if root is None or time.monotonic() > deadline:
         return done("timeout")
     sb = split_bounds(net, region, C, d, root, {}, iters=opt.spec_iters, deadline=deadline,
@@ -316,11 +316,16 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
     stats["alpha_crown_lb"] = float(group_score(sb.lb, groups)[0])
     per_group = [float(sb.lb[0, groups == g].max()) for g in range(spec.n_groups)]
     totals: dict = {}
-    for g in sorted((g for g in range(spec.n_groups) if per_group[g] <= 0), key=lambda g: per_group[g]):
+    proofs = []
+    for g in sorted((g for g in range(spec.n_groups) if per_group[g] <= 0 or certifiable),
+                    key=lambda g: per_group[g]):
         rows = groups == g
         res = relu_split_graph(net, region, C[:, rows], d[:, rows], np.zeros(int(rows.sum()), int), root, deadline,
                                on_cex, alphas={k: v[:, rows] for k, v in sb.alphas.items()}, root_iters=0,
-                               refresh=opt.refresh, **search)
+                               refresh=opt.refresh and not certifiable, record=certifiable, **search)
+        if res.proof is not None:
+            res.proof.group = int(g)
+        proofs.append(res.proof)
         for k, v in res.stats.items():
             if not isinstance(v, (int, float)) or isinstance(v, bool):
                 totals[k] = v
@@ -332,7 +337,7 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
             res.stats = dict(totals, group=int(g))
             return _conclude(res, None, graph, region, spec, stats, done)
     stats.update(totals)
-    return done("unsat", evidence="computed", proofs=[None])
+    return done("unsat", evidence="computed", proofs=[proofs if certifiable and all(proofs) else None])
 
 
 def _attack_replayer(graph, region, spec, seed, steps: int = 5, most: int = 8):

@@ -41,6 +41,17 @@ is a row of the leaf certificate, which carries per row the sign constraints
 leaf's constraints from the tree (every point satisfies z >= 0 or z <= 0, so the
 leaves cover the box), requires the leaf certificate's constraints to equal
 them, and re-derives each leaf under its constraints (docs/certificates.md).
+
+A ReLU-split case with ``"intermediate": "root"`` carries ``parts`` instead of
+one tree: one per spec group (``group``), each a split tree over the shared
+``split_nodes`` whose leaves prove that group's rows alone (the unsafe set is
+the union of its groups, so proving each group on its own proves the case).
+Every leaf's intermediate bounds are the root box's, which the checker
+re-derives once by plain CROWN, clipped by the leaf's signs; so a leaf carries
+only its spec slopes and split multipliers, at the neurons listed in an index
+array (``values`` (leaves, rows, len(index)); every other neuron's slope is 0,
+its multiplier 0, both sound), in the case's array file (``arrays``, an .npz
+with a SHA-256 per array in ``manifest``).
 """
 
 from __future__ import annotations
@@ -52,8 +63,8 @@ import numpy as np
 
 from ..spec import LinearSpec, Region
 from ..errors import CertnnError
-from ..io import atomic_write
-from ..ir.serialize import graph_hash
+from ..io import atomic_write, write_npz
+from ..ir.serialize import array_digest, graph_hash
 from .certificate import make_certificate, save_certificate
 
 from .bab_checker import FORMAT, VERSION, check_bab_certificate, file_sha256
@@ -150,6 +161,35 @@ def _relu_graph_case(path, k, graph, region_spec, proof):
             "split_nodes": list(proof.split_nodes), "tree": entries, "leaves": leaf_path.name}
 
 
+def _relu_parts_case(path, k, graph, region, proofs) -> dict:
+    """The case entry of per-group graph ReLU-split proofs recorded with the root's
+    intermediate bounds (``GraphReluProof.keep``), and its array file."""
+    arrays, parts = {}, []
+    zs = list(proofs[0].split_nodes)
+    for j, proof in enumerate(proofs):
+        if proof.keep is None or list(proof.split_nodes) != zs or proof.group is None:
+            raise CertnnError(f"case {k}: part {j} is not a per-group proof with root intermediate bounds")
+        m = len(proof.rows)
+        entry = {"group": int(proof.group), "rows": m, "tree": _preorder_relu(proof), "alphas": [], "betas": []}
+        for kind, items in (("alphas", [(r, z) for z, r in proof.relu_of.items()]), ("betas", [(z, z) for z in zs])):
+            for i, (key, z) in enumerate(items):
+                vals = [row[kind][key] for row in proof.rows if key in row[kind]]
+                if len(vals) != m or proof.keep[z].size == 0:
+                    continue
+                name = f"p{j}.{kind[:-1]}.{i}"
+                arrays[name] = np.ascontiguousarray(np.stack(vals), np.float64)
+                arrays[name + ".index"] = np.asarray(proof.keep[z], np.int64)
+                entry[kind].append({"relu" if kind == "alphas" else "node": key, "values": name,
+                                    "index": name + ".index"})
+        parts.append(entry)
+    npz = path.with_name(f"{path.stem}.case{k}.parts.npz")
+    write_npz(npz, arrays)
+    return {"kind": "relu", "intermediate": "root", "root_lo": region.lo.reshape(-1).astype(np.float64).tolist(),
+            "root_hi": region.hi.reshape(-1).astype(np.float64).tolist(), "split_nodes": zs, "parts": parts,
+            "arrays": npz.name, "manifest": {n: {"dtype": a.dtype.str, "shape": list(a.shape),
+                                                  "sha256": array_digest(a)} for n, a in sorted(arrays.items())}}
+
+
 def _property_case(region, spec) -> dict:
     return {"lo": region.lo.reshape(-1).astype(np.float64).tolist(),
             "hi": region.hi.reshape(-1).astype(np.float64).tolist(),
@@ -168,6 +208,9 @@ def write_bab_certificate(path, graph, cases, trees, model_path=None, vnnlib_pat
     for k, ((region, spec), tree) in enumerate(zip(cases, trees)):
         if tree is None:
             raise CertnnError(f"case {k} was not proved by input or ReLU splitting; no certificate can be written")
+        if isinstance(tree, list):             # per-group GraphReluProofs on the root's bounds
+            doc_cases.append(_relu_parts_case(path, k, graph, region, tree))
+            continue
         if hasattr(tree, "split_nodes"):       # a GraphReluProof
             doc_cases.append(_relu_graph_case(path, k, graph, (region, spec), tree))
             continue
@@ -271,6 +314,7 @@ def _json_path(path) -> Path:
 
 
 def _remove(p: Path, n_cases: int) -> None:
-    leaves = [p.with_name(f"{p.stem}.case{k}.leaves{e}") for k in range(n_cases) for e in (".json", ".npz")]
+    leaves = [p.with_name(f"{p.stem}.case{k}.{kind}{e}") for k in range(n_cases) for e in (".json", ".npz")
+              for kind in ("leaves", "parts")]
     for f in [p] + leaves:
         f.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CertnnError
-from ..io import confined, parse_json, read_text, validate_json
+from ..io import confined, parse_json, read_npz, read_text, validate_json
 from ..ir.serialize import graph_hash
 from ..spec import LinearSpec, Region
 from .certificate import CertificateError, load_certificate
@@ -95,6 +95,15 @@ def _row(c, h) -> str:
     return ("-" + text[3:] if text.startswith(" - ") else text[3:]) + " <= 0"
 
 
+CHUNK = 64           # leaves re-derived together (root-bounds parts)
+
+
+def _SPARSE(key):
+    """A part's per-leaf array at some neurons of one node."""
+    return {"type": "object", "required": [key, "values", "index"],
+            "properties": {key: {"type": "string"}, "values": {"type": "string"}, "index": {"type": "string"}}}
+
+
 #: The tree document, validated once on loading (tree entries are checked by the rebuild).
 SCHEMA = {
     "type": "object",
@@ -104,15 +113,34 @@ SCHEMA = {
         "model": {"type": ["string", "null"]},
         "semantics": {"const": "real"},
         "cases": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "required": ["root_lo", "root_hi", "tree", "leaves"],
+            "type": "object", "required": ["root_lo", "root_hi"],
             "properties": {"kind": {"enum": ["input", "relu"]},
+                           "intermediate": {"enum": ["leaf", "root"]},
                            "root_lo": {"type": "array", "items": {"type": "number"}},
                            "root_hi": {"type": "array", "items": {"type": "number"}},
                            "split_nodes": {"type": "array", "items": {"type": "string"}},
                            "tree": {"type": "array"},
-                           "leaves": {"type": "string"}},
-            "if": {"properties": {"kind": {"const": "relu"}}, "required": ["kind"]},
-            "then": {"required": ["split_nodes"]}}},
+                           "leaves": {"type": "string"},
+                           "arrays": {"type": "string"},
+                           "manifest": {"type": "object", "additionalProperties": {
+                               "type": "object", "required": ["dtype", "shape", "sha256"],
+                               "properties": {"dtype": {"type": "string"}, "sha256": {"type": "string"},
+                                              "shape": {"type": "array",
+                                                        "items": {"type": "integer", "minimum": 0}}}}},
+                           "parts": {"type": "array", "minItems": 1, "items": {
+                               "type": "object", "required": ["group", "rows", "tree", "alphas", "betas"],
+                               "properties": {"group": {"type": "integer", "minimum": 0},
+                                              "rows": {"type": "integer", "minimum": 1},
+                                              "tree": {"type": "array"},
+                                              "alphas": {"type": "array", "items": _SPARSE("relu")},
+                                              "betas": {"type": "array", "items": _SPARSE("node")}}}}},
+            "allOf": [
+                {"if": {"properties": {"kind": {"const": "relu"}}, "required": ["kind"]},
+                 "then": {"required": ["split_nodes"]}},
+                {"if": {"properties": {"intermediate": {"const": "root"}}, "required": ["intermediate"]},
+                 "then": {"required": ["kind", "parts", "arrays", "manifest"],
+                          "properties": {"kind": {"const": "relu"}}},
+                 "else": {"required": ["tree", "leaves"]}}]}},
     },
 }
 
@@ -232,8 +260,20 @@ def _rebuild(tree, root_lo, root_hi, n_rows):
 def _rebuild_relu(tree, widths, n_rows):
     """Per leaf row, per split layer, the (n_j,) int8 signs the tree gives it; raises
     ValueError on any defect (a neuron split twice on one path included)."""
+    out = []
+    for path in _relu_paths(tree, widths, n_rows):
+        signs = [np.zeros(w, np.int8) for w in widths]
+        for layer, val, sign in path:
+            signs[layer][val] = sign
+        out.append(signs)
+    return out
+
+
+def _relu_paths(tree, widths, n_rows):
+    """Per leaf row, its path from the root: a tuple of (layer, neuron, sign) splits;
+    raises ValueError on any defect (a neuron split twice on one path included)."""
     rows = [None] * n_rows
-    stack = [[np.zeros(w, np.int8) for w in widths]]
+    stack = [()]
     pos = 0
     while stack:
         if pos >= len(tree):
@@ -254,11 +294,9 @@ def _rebuild_relu(tree, widths, n_rows):
             continue
         if not (0 <= layer < len(widths) and 0 <= val < widths[layer]):
             raise ValueError(f"tree entry {pos - 1}: bad split {e!r}")
-        if signs[layer][val] != 0:
+        if any(q[0] == layer and q[1] == val for q in signs):
             raise ValueError(f"tree entry {pos - 1}: neuron {val} of layer {layer} is split twice on one path")
-        plus, minus = [a.copy() for a in signs], [a.copy() for a in signs]
-        plus[layer][val], minus[layer][val] = 1, -1
-        stack += [minus, plus]           # z >= 0 child is next in preorder
+        stack += [signs + ((layer, val, -1),), signs + ((layer, val, 1),)]   # z >= 0 child is next in preorder
     if pos != len(tree):
         raise ValueError(f"the tree has {len(tree) - pos} entries after the last sub-problem")
     missing = [i for i, r in enumerate(rows) if r is None]
@@ -318,6 +356,21 @@ def check_bab_certificate(path, graph=None, expected_cases=None, vnnlib=None) ->
         if box_lo.size != int(np.prod(shape)):
             reasons.append(f"case {k}: the property's box has {box_lo.size} inputs, the model input {shape}")
             continue
+        if case.get("intermediate") == "root":
+            try:
+                root_lo = np.asarray(case["root_lo"], np.float64).reshape(-1)
+                root_hi = np.asarray(case["root_hi"], np.float64).reshape(-1)
+            except (TypeError, ValueError) as e:
+                _bad(path, f"case {k}: malformed ({type(e).__name__}: {e})")
+            if not (np.array_equal(root_lo, box_lo) and np.array_equal(root_hi, box_hi)):
+                reasons.append(f"case {k}: the split tree's root box is not the property's input box")
+                continue
+            why, n_leaves, used = _check_parts(path, k, case, graph, doc["graph_hash"], box_lo, box_hi, case_spec)
+            assumptions.update(used)
+            if why:
+                reasons.append(f"case {k}: {why}")
+            leaves += n_leaves
+            continue
         try:
             root_lo = np.asarray(case["root_lo"], np.float64).reshape(-1)
             root_hi = np.asarray(case["root_hi"], np.float64).reshape(-1)
@@ -363,6 +416,97 @@ def check_bab_certificate(path, graph=None, expected_cases=None, vnnlib=None) ->
             continue
         leaves += m
     return result(reasons, leaves, assumptions)
+
+
+def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec):
+    """(first reason or None, leaves re-derived, assumptions) of a case proved group
+    by group on the root's intermediate bounds (module docstring of
+    :mod:`certnn.verify.bab_certificate`). Malformed arrays raise CertificateError."""
+    from ..ir.passes import unfuse
+    from ..ir.serialize import array_digest
+    from .certificate import Certificate
+    from .checker import check_certificate, root_intermediate
+    nodes = {n.id: n for n in unfuse(graph).nodes}
+    relu_of = {n.inputs[0]: n.id for n in nodes.values() if n.op == "relu"}
+    names = [str(z) for z in case["split_nodes"]]
+    if len(set(names)) != len(names) or not all(z in relu_of for z in names):
+        return "split_nodes must name distinct relu inputs of the model", 0, ()
+    npz = confined(path.parent, case["arrays"], f"cases[{k}].arrays", path, CertificateError)
+    arrays = read_npz(npz, "certificate's array file", CertificateError, manifest=case["manifest"])
+    for name, meta in case["manifest"].items():
+        if array_digest(arrays[name]) != meta["sha256"]:
+            _bad(path, f"case {k}: array '{name}' does not match its recorded SHA-256 (corrupt or modified)")
+    shape = tuple(graph.inputs[0].shape[1:])
+    box = Region.box(box_lo.reshape((1,) + shape), box_hi.reshape((1,) + shape))
+    # the root's intermediate bounds: plain CROWN over the box, no slopes, no splits
+    root_cert = Certificate(ghash, box, LinearSpec(case_spec.C, case_spec.d, case_spec.groups, case_spec.kind))
+    root = root_intermediate(root_cert, graph)
+    shapes = {z: tuple(nodes[z].shape[1:]) for z in names}
+    sizes = [int(np.prod(shapes[z])) for z in names]
+    covered, leaves, used = set(), 0, set()
+    for j, part in enumerate(case["parts"]):
+        g, m = part["group"], part["rows"]
+        if g >= case_spec.n_groups:
+            return f"part {j}: group {g} is not a group of the property (it has {case_spec.n_groups})", leaves, used
+        rows = np.flatnonzero(case_spec.groups == g)
+        spec = LinearSpec(case_spec.C[:, rows], case_spec.d[:, rows], np.zeros(rows.size, np.int64), case_spec.kind)
+        try:
+            paths = _relu_paths(part["tree"], sizes, m)
+            alphas = {("spec", str(e["relu"]), "lower"):
+                      _sparse(arrays, e, m, rows.size, nodes, relu_of, "relu") for e in part["alphas"]}
+            betas = {e["node"]: _sparse(arrays, e, m, rows.size, nodes, relu_of, "node") for e in part["betas"]}
+        except ValueError as e:
+            return f"part {j}: {e}", leaves, used
+        for s0 in range(0, m, CHUNK):
+            sl = slice(s0, min(m, s0 + CHUNK))
+            c = sl.stop - sl.start
+            splits = {z: np.zeros((c, sizes[i]), np.int8) for i, z in enumerate(names)}
+            for r, steps in enumerate(paths[sl]):
+                for layer, val, sign in steps:
+                    splits[names[layer]][r, val] = sign
+            splits = {z: a.reshape((c,) + shapes[z]) for z, a in splits.items()}
+            region = Region.box(np.repeat(box.lo, c, 0), np.repeat(box.hi, c, 0))
+            cspec = LinearSpec(np.repeat(spec.C, c, 0), np.repeat(spec.d, c, 0), spec.groups, spec.kind)
+            cert = Certificate(ghash, region, cspec, "real", "beta-crown (graph relu split leaves, root bounds)",
+                               alphas={key: a(sl) for key, a in alphas.items()}, claimed=np.ones(c, bool),
+                               splits=splits, betas={z: b(sl) for z, b in betas.items()})
+            res = check_certificate(cert, graph, region, cspec, expected_splits=splits, root_bounds=root)
+            used.update(res.assumptions)
+            if not (res.ok and bool(np.all(res.accepted))):
+                bad = int(np.flatnonzero(~np.asarray(res.accepted))[0])
+                return (f"part {j} (group {g}): leaf {sl.start + bad} of {m} not re-derived: {res.reasons[bad]}",
+                        leaves, used)
+        leaves += m
+        covered.add(g)
+    missing = sorted(set(range(case_spec.n_groups)) - covered)
+    if missing:
+        return f"group {missing[0]} of the property is proved by no part", leaves, used
+    return None, leaves, used
+
+
+def _sparse(arrays, e, m, K, nodes, relu_of, key):
+    """A part's per-leaf array as rows -> dense (rows, K, *shape), zero elsewhere."""
+    nid = str(e[key])
+    z = nodes[nid].inputs[0] if key == "relu" and nid in nodes and nodes[nid].op == "relu" else nid
+    if z not in relu_of or (key == "relu" and relu_of[z] != nid):
+        raise ValueError(f"{'alphas' if key == 'relu' else 'betas'}: '{nid}' is not a "
+                         f"{'relu' if key == 'relu' else 'relu input'} of the model")
+    shape = tuple(nodes[z].shape[1:])
+    size = int(np.prod(shape))
+    if e["values"] not in arrays or e["index"] not in arrays:
+        raise ValueError(f"'{nid}': array not in the manifest")
+    vals, idx = arrays[e["values"]], arrays[e["index"]]
+    if idx.dtype.kind not in "iu" or idx.ndim != 1 or np.unique(idx).size != idx.size or \
+            (idx.size and (idx.min() < 0 or idx.max() >= size)):
+        raise ValueError(f"'{nid}': the index is not distinct neurons of the node")
+    if vals.dtype.kind != "f" or vals.shape != (m, K, idx.size) or not np.isfinite(vals).all():
+        raise ValueError(f"'{nid}': values of shape {vals.shape}, expected ({m}, {K}, {idx.size}) finite floats")
+
+    def rows(sl):
+        out = np.zeros((sl.stop - sl.start, K, size))
+        out[:, :, idx] = vals[sl]
+        return out.reshape((sl.stop - sl.start, K) + shape)
+    return rows
 
 
 def file_sha256(path) -> str:

@@ -23,12 +23,18 @@ search's time (on sri_resnet_a they took a ninth of it, every round, and every
 split that is not proved ends the search ``unknown`` (the network is linear there, but no LP is set up
 for general graphs).
 
+``record``: the search as it runs by default, keeping the split tree and each
+leaf's spec slopes and multipliers at the neurons unstable at the root
+(:class:`GraphReluProof` with ``keep``): every leaf's intermediate bounds are
+the root's clipped by its splits, which the independent checker re-derives
+once for the whole box, so a proof costs the checker one CROWN of the graph
+plus one spec sweep per leaf (:mod:`certnn.verify.bab_certificate`). The root
+must then be plain CROWN (what the checker re-derives without slopes).
+
 ``certifiable``: every sub-problem's intermediate bounds are recomputed by
-plain CROWN under its own constraints from scratch (what the independent
-checker re-derives), and the split tree with each leaf's constraints, bounds,
-slopes and multipliers is kept (:class:`GraphReluProof`) for
-:mod:`certnn.verify.bab_certificate`. Costly on large networks: one CROWN of
-the whole graph per sub-problem.
+plain CROWN under its own constraints from scratch, and kept per leaf with its
+constraints, slopes and multipliers. Costly on large networks: one CROWN of
+the whole graph per sub-problem, for the producer and the checker alike.
 
 Evidence: an unsat is ``computed`` (float64 bounds), ``certified`` once its
 certificate is re-checked.
@@ -52,6 +58,7 @@ PRECISIONS = {"float32": np.float32, "float64": np.float64}
 DOMAIN_BYTES = 3 << 30        # memory for the queue of open sub-problems (about 11 KB each on sri_resnet_a)
 CEX_SHARE = 0.05              # the search's attacks on its open sub-problems: at most this share of its time
 CONFIRM = 0.01                # float32 steps: sub-problems' bounds re-done in float64 only above -CONFIRM
+PROOF_BYTES = 1 << 30         # a recorded proof's leaves beyond this: the proof is dropped, the search goes on
 
 
 @dataclass(frozen=True)
@@ -135,13 +142,24 @@ class GraphReluProof:
     neuron is flat) for internal nodes with children ``kids[i] = (plus, minus)``;
     ``leaves`` maps a proved node to its row in ``rows`` (per row: ``splits``
     {z: signs}, ``betas`` {z: (K, *shape)}, ``alphas`` {relu: (K, *shape)},
-    ``inter`` {node: (lo, hi)} its intermediate bounds)."""
+    ``inter`` {node: (lo, hi)} its intermediate bounds).
+
+    With ``keep`` ({split node: flat neuron indices}, the neurons unstable at the
+    root) the leaves' intermediate bounds are the root's clipped by their splits,
+    and a row holds only ``alphas`` {relu: (K, len(keep[its input]))} and ``betas``
+    {z: (K, len(keep[z]))} at those neurons (any other neuron is stable in every
+    leaf, where its slope does not matter, and never split). ``group``: the spec
+    group the proof is about (its rows alone), None for all of them."""
     split_nodes: list
     split: dict = field(default_factory=dict)
     kids: dict = field(default_factory=dict)
     leaves: dict = field(default_factory=dict)
     rows: list = field(default_factory=list)
     n_nodes: int = 1
+    keep: dict | None = None
+    relu_of: dict = field(default_factory=dict)   # split node -> its relu (with keep)
+    group: int | None = None
+    nbytes: int = 0
 
 
 @dataclass
@@ -296,7 +314,7 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
                      deadline: float, on_cex=None, *, alphas: dict | None = None, certifiable: bool = False,
                      batch: int = 32, iters: int = 20, root_iters: int = 50, branching: str = "babsr",
                      topk: int = 3, refresh: bool = False, precision: str = "float64", lr_alpha: float = 0.1,
-                     lr_beta: float = 0.05, lazy: float | None = None) -> GraphSplitResult:
+                     lr_beta: float = 0.05, lazy: float | None = None, record: bool = False) -> GraphSplitResult:
     """Decide ``C y + d`` (C (1, K, out), d (1, K), ``groups`` (K,)) over the one-example
     ``region``: unsat when every sub-problem has every group with a positive row.
     ``root``: bounds valid on the whole region ((1, *shape), see :func:`root_bounds`);
@@ -304,14 +322,20 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
     gets flat candidate inputs (n, d) and returns a replayed counterexample or None.
     ``refresh``: each sub-problem's intermediate bounds are CROWN's under its splits
     intersected with its parent's (nodes before the first split reused).
-    ``precision``: of the optimization steps (the bounds are float64 sweeps' either way)."""
+    ``precision``: of the optimization steps (the bounds are float64 sweeps' either way).
+    ``record``: keep the proof with the root's intermediate bounds (see the module)."""
     if branching not in BRANCHING:
         raise ValueError(f"unknown branching {branching!r}; use one of {', '.join(BRANCHING)}")
     zs = list(relu_inputs(net))
     K = C.shape[1]
     stats = {"engine": f"graph relu split ({branching})", "branches": 0, "max_depth": 0, "bounded": 1,
              "rounds": 0, "infeasible": 0}
-    proof = GraphReluProof(zs) if certifiable else None
+    # certifiable sub-problems' bounds are recomputed from scratch, not within the
+    # root's: every neuron is kept there
+    keep = {z: (np.arange(net.size(z)) if certifiable else
+                np.flatnonzero(((root[z][0] < 0) & (root[z][1] > 0)).reshape(-1))) for z in zs}
+    proof = GraphReluProof(zs) if certifiable else \
+        GraphReluProof(zs, keep=keep, relu_of=relu_inputs(net)) if record else None
     splits0 = {z: np.zeros((1,) + net.shape(z), np.int8) for z in zs}
     inter0 = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in root.items() if k != net.input} \
         if certifiable or refresh else None
@@ -325,10 +349,6 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
         if proof is not None:
             _add_leaves(proof, dom, [0], sb)
         return GraphSplitResult("unsat", stats, proof=proof)
-    # certifiable sub-problems' bounds are recomputed from scratch, not within the
-    # root's: every neuron is kept there
-    keep = {z: (np.arange(net.size(z)) if certifiable else
-                np.flatnonzero(((root[z][0] < 0) & (root[z][1] > 0)).reshape(-1))) for z in zs}
     queue = _Queue(net, keep, relu_inputs(net), dom)
     queue.push(dom)
     max_domains = max(64, DOMAIN_BYTES // max(1, queue.bytes_per_domain()))
@@ -383,6 +403,9 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
         stats["infeasible"] += int(infeasible.sum())
         if proof is not None:
             _add_leaves(proof, kids, np.flatnonzero(done), sb)
+            if proof.nbytes > PROOF_BYTES:
+                stats["proof"] = f"dropped: its leaves passed {PROOF_BYTES >> 20} MiB"
+                proof = None
         open_ = np.flatnonzero(~done)
         per_dom = (time.monotonic() - t_round) / n
         if on_cex is not None and len(open_) and t_cex <= CEX_SHARE * (time.monotonic() - t_search):
@@ -490,6 +513,17 @@ def _children(cur: _Doms, choice, zs, proof: GraphReluProof | None) -> _Doms:
 
 
 def _add_leaves(proof: GraphReluProof, dom: _Doms, idx, sb) -> None:
+    if proof.keep is not None:
+        z_of = {r: z for z, r in proof.relu_of.items()}
+        for i in idx:
+            proof.leaves[int(dom.node[i])] = len(proof.rows)
+            row = {"alphas": {r: np.asarray(v[i], np.float64).reshape(v.shape[1], -1)[:, proof.keep[z_of[r]]]
+                              for r, v in sb.alphas.items() if r in z_of},
+                   "betas": {z: np.asarray(v[i], np.float64).reshape(v.shape[1], -1)[:, proof.keep[z]]
+                             for z, v in sb.betas.items()}}
+            proof.nbytes += sum(a.nbytes for part in row.values() for a in part.values())
+            proof.rows.append(row)
+        return
     for i in idx:
         proof.leaves[int(dom.node[i])] = len(proof.rows)
         proof.rows.append({"splits": {z: v[i].copy() for z, v in dom.splits.items()},

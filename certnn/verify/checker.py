@@ -140,7 +140,7 @@ class CheckResult:
 
 
 def check_certificate(cert, graph: Graph | None = None, expected_region=None, expected_spec=None,
-                      expected_splits=None) -> CheckResult:
+                      expected_splits=None, root_bounds: dict | None = None) -> CheckResult:
     """Check ``cert`` (a Certificate or a path) against ``graph`` (default: the model the
     certificate names, relative to its file). Malformed input raises CertificateError;
     a claim that does not follow gives ``accepted`` False with a reason.
@@ -148,7 +148,13 @@ def check_certificate(cert, graph: Graph | None = None, expected_region=None, ex
     A certificate with split constraints claims its rows only on subdomains, so it
     is checked only when the caller passes the constraints it rebuilt itself
     (``expected_splits``: relu input id -> (N, *shape) signs, as the BaB checker
-    does after its coverage check); otherwise it is rejected."""
+    does after its coverage check); otherwise it is rejected.
+
+    ``root_bounds`` {relu input id: (lo, hi), each (1, *shape)}: bounds this checker
+    derived itself (:func:`root_intermediate`) on a region that contains every row's
+    (the BaB checker passes the property's box, which every ReLU-split leaf shares).
+    Each row then takes them, clipped by its split signs, instead of re-deriving
+    its own intermediate bounds: sound, since a row's subdomain lies in that region."""
     t0 = time.perf_counter()
     if not isinstance(cert, Certificate):
         cert = load_certificate(cert)
@@ -170,7 +176,7 @@ def check_certificate(cert, graph: Graph | None = None, expected_region=None, ex
             region, spec = region_claim(cert.region), spec_claim(cert.spec)
         except ClaimMismatch as e:
             raise _Reject(str(e)) from None
-        checker = _Checker(unfuse(graph), cert)
+        checker = _Checker(unfuse(graph), cert, root_bounds)
         lower, reasons = checker.run()
         if cert.semantics != "real":
             lower = checker.binary32(graph, lower)
@@ -312,9 +318,28 @@ def _pe(node) -> tuple:
     return tuple(node.shape[1:])
 
 
+def root_intermediate(cert: Certificate, graph: Graph) -> dict:
+    """Sound bounds {node: (lo, hi)} of every node the walk bounds by backward
+    substitution (relu inputs, relaxed inputs), re-derived over ``cert``'s one-row
+    region with its slopes and no split constraints, for :func:`check_certificate`'s
+    ``root_bounds``. Raises CertificateError if the certificate does not fit the graph."""
+    if cert.n != 1 or any(bool(np.any(a)) for a in cert.splits.values()):
+        raise CertificateError("root bounds need a one-row certificate without split constraints")
+    try:
+        checker = _Checker(unfuse(graph), cert)
+        checker.walk()
+    except _Reject as e:
+        raise CertificateError(f"root bounds: {e}") from None
+    bad = [r for r in checker.reasons if r is not None]
+    if bad:
+        raise CertificateError(f"root bounds: {bad[0]}")
+    return {k: checker.bounds[k] for k in checker.checked}
+
+
 class _Checker:
-    def __init__(self, g: Graph, cert: Certificate):
+    def __init__(self, g: Graph, cert: Certificate, root_bounds: dict | None = None):
         self.g, self.cert, self.N = g, cert, cert.n
+        self.root = root_bounds
         self.assumptions = list(iv.BLAS)
         self.theorems = list(THEOREMS)
         self.nodes = {n.id: n for n in g.nodes}
@@ -457,6 +482,31 @@ class _Checker:
     # ------------------------------------------------------------------ the walk
     def run(self):
         cert, N = self.cert, self.N
+        box = self.walk()
+        # spec rows: CROWN from the output, and the IBP box of the output
+        C = cert.spec.C.reshape((N, -1) + _pe(self.nodes[self.output]))
+        low = self._backward(self.output, _Coef(m=C), cert.spec.d, "spec", slice(0, C.shape[1]))
+        yl, yh = box[self.output]
+        ibp = iv.bilinear(_rowdot, C, C, yl, yh, max(1, C[0, 0].size))[0]
+        low = np.maximum(low, iv.down(ibp + cert.spec.d))
+        return low, self.reasons
+
+    def _node_bounds(self, nid, box):
+        """Sound (lo, hi) of a bounded node: backward substitution, or the root's."""
+        if self.root is None:
+            return self._crown_node(nid, self._open_rows(nid, box))
+        if nid not in self.root:
+            raise _Reject(f"root bounds: node '{nid}' has none")
+        lo, hi = self.root[nid]
+        shape = (self.N,) + _pe(self.nodes[nid])
+        if lo.shape[0] != 1 or lo.shape[1:] != shape[1:] or hi.shape != lo.shape:
+            raise _Reject(f"root bounds of node '{nid}': shape {lo.shape}, expected (1, *{shape[1:]})")
+        return np.broadcast_to(lo, shape), np.broadcast_to(hi, shape)
+
+    def walk(self) -> dict:
+        """The forward walk: every value's sound box, and every bounded node's
+        sound bounds (``self.bounds``) under the rows' split signs."""
+        cert, N = self.cert, self.N
         box = self.box = {self.input: (cert.region.lo, cert.region.hi)}
         self.bounds = {}         # relu input -> sound (lo, hi) used in relaxations
         self.claim = {}          # relu input -> bounds deciding the default slope
@@ -467,7 +517,7 @@ class _Checker:
             if n.op != "input":
                 box[nid] = self._forward(n, box)
             if nid in self.checked:
-                lo, hi = self._crown_node(nid, self._open_rows(nid, box[nid]))
+                lo, hi = self._node_bounds(nid, box[nid])
                 lo, hi = np.maximum(lo, box[nid][0]), np.minimum(hi, box[nid][1])
                 lo, hi = self._constrain(nid, lo, hi)
                 box[nid] = (lo, hi)
@@ -483,13 +533,7 @@ class _Checker:
                 else:
                     self.claim[nid] = (lo, hi)
                 self.bounds[nid] = (lo, hi)
-        # spec rows: CROWN from the output, and the IBP box of the output
-        C = cert.spec.C.reshape((N, -1) + _pe(self.nodes[self.output]))
-        low = self._backward(self.output, _Coef(m=C), cert.spec.d, "spec", slice(0, C.shape[1]))
-        yl, yh = box[self.output]
-        ibp = iv.bilinear(_rowdot, C, C, yl, yh, max(1, C[0, 0].size))[0]
-        low = np.maximum(low, iv.down(ibp + cert.spec.d))
-        return low, self.reasons
+        return box
 
     def _open_rows(self, nid, box):
         """Neurons of ``nid`` that need backward substitution. When every consumer
