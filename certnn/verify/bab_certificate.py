@@ -171,16 +171,21 @@ def _relu_parts_case(path, k, graph, region, proofs) -> dict:
             raise CertnnError(f"case {k}: part {j} is not a per-group proof with root intermediate bounds")
         m = len(proof.rows)
         entry = {"group": int(proof.group), "rows": m, "tree": _preorder_relu(proof), "alphas": [], "betas": []}
-        for kind, items in (("alphas", [(r, z) for z, r in proof.relu_of.items()]), ("betas", [(z, z) for z in zs])):
-            for i, (key, z) in enumerate(items):
-                vals = [row[kind][key] for row in proof.rows if key in row[kind]]
-                if len(vals) != m or proof.keep[z].size == 0:
-                    continue
-                name = f"p{j}.{kind[:-1]}.{i}"
-                arrays[name] = np.ascontiguousarray(np.stack(vals), np.float64)
-                arrays[name + ".index"] = np.asarray(proof.keep[z], np.int64)
-                entry[kind].append({"relu" if kind == "alphas" else "node": key, "values": name,
-                                    "index": name + ".index"})
+        for i, (z, r) in enumerate(proof.relu_of.items()):
+            vals = [row["alphas"][r] for row in proof.rows if r in row["alphas"]]
+            if len(vals) == m and proof.keep[z].size:
+                _put(arrays, entry["alphas"], f"p{j}.alpha.{i}", ("relu", r), np.stack(vals), proof.keep[z])
+        for i, z in enumerate(zs):
+            # multipliers at the neurons split somewhere in the tree (0 elsewhere)
+            used = [row["betas"][z] for row in proof.rows if z in row["betas"]]
+            if not used:
+                continue
+            idx = np.unique(np.concatenate([u[0] for u in used]))
+            vals = np.zeros((m, used[0][1].shape[0], idx.size))
+            for n, row in enumerate(proof.rows):
+                if z in row["betas"]:
+                    vals[n][:, np.searchsorted(idx, row["betas"][z][0])] = row["betas"][z][1]
+            _put(arrays, entry["betas"], f"p{j}.beta.{i}", ("node", z), vals, idx)
         parts.append(entry)
     npz = path.with_name(f"{path.stem}.case{k}.parts.npz")
     write_npz(npz, arrays)
@@ -188,6 +193,12 @@ def _relu_parts_case(path, k, graph, region, proofs) -> dict:
             "root_hi": region.hi.reshape(-1).astype(np.float64).tolist(), "split_nodes": zs, "parts": parts,
             "arrays": npz.name, "manifest": {n: {"dtype": a.dtype.str, "shape": list(a.shape),
                                                   "sha256": array_digest(a)} for n, a in sorted(arrays.items())}}
+
+
+def _put(arrays, entries, name, key, values, index) -> None:
+    arrays[name] = np.ascontiguousarray(values, np.float64)
+    arrays[name + ".index"] = np.asarray(index, np.int64)
+    entries.append({key[0]: key[1], "values": name, "index": name + ".index"})
 
 
 def _property_case(region, spec) -> dict:

@@ -146,9 +146,10 @@ class GraphReluProof:
 
     With ``keep`` ({split node: flat neuron indices}, the neurons unstable at the
     root) the leaves' intermediate bounds are the root's clipped by their splits,
-    and a row holds only ``alphas`` {relu: (K, len(keep[its input]))} and ``betas``
-    {z: (K, len(keep[z]))} at those neurons (any other neuron is stable in every
-    leaf, where its slope does not matter, and never split). ``group``: the spec
+    and a row holds only ``alphas`` {relu: (K, len(keep[its input]))} at those
+    neurons (any other is stable in every leaf, where its slope does not matter)
+    and ``betas`` {z: (flat indices of its split neurons, (K, n) multipliers)} (a
+    multiplier of an unsplit neuron multiplies a zero sign). ``group``: the spec
     group the proof is about (its rows alone), None for all of them."""
     split_nodes: list
     split: dict = field(default_factory=dict)
@@ -517,11 +518,13 @@ def _add_leaves(proof: GraphReluProof, dom: _Doms, idx, sb) -> None:
         z_of = {r: z for z, r in proof.relu_of.items()}
         for i in idx:
             proof.leaves[int(dom.node[i])] = len(proof.rows)
+            split = {z: np.flatnonzero(dom.splits[z][i].reshape(-1)) for z in dom.splits}
             row = {"alphas": {r: np.asarray(v[i], np.float64).reshape(v.shape[1], -1)[:, proof.keep[z_of[r]]]
                               for r, v in sb.alphas.items() if r in z_of},
-                   "betas": {z: np.asarray(v[i], np.float64).reshape(v.shape[1], -1)[:, proof.keep[z]]
-                             for z, v in sb.betas.items()}}
-            proof.nbytes += sum(a.nbytes for part in row.values() for a in part.values())
+                   "betas": {z: (split[z], np.asarray(v[i], np.float64).reshape(v.shape[1], -1)[:, split[z]])
+                             for z, v in sb.betas.items() if split.get(z, ()).size}}
+            proof.nbytes += sum(a.nbytes for a in row["alphas"].values()) + \
+                sum(a.nbytes + b.nbytes for a, b in row["betas"].values())
             proof.rows.append(row)
         return
     for i in idx:

@@ -1,0 +1,173 @@
+"""Certificates of the graph ReLU split on the root's intermediate bounds: one
+part per spec group, per leaf only its spec slopes and split multipliers. The
+checker re-derives the root's bounds once and every leaf under its constraints;
+accepted proofs hold on dense samples of the exact network, tampering is
+rejected, and a proof that outgrows its memory cap is dropped, not written."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from certnn.bounds.net import analyze
+from certnn.bounds.split import relu_inputs
+from certnn.io import read_npz, write_npz
+from certnn.ir.serialize import array_digest
+from certnn.verify import bab_graph
+from certnn.verify.bab import verify_case
+from certnn.verify.bab_certificate import certify, write_bab_certificate
+from certnn.verify.bab_checker import check_bab_certificate
+from certnn.verify.certificate import Certificate, CertificateError
+from certnn.verify.checker import root_intermediate
+
+from .test_bab_graph import _case, _samples
+
+CASES = ((2, 0.5), (0, 0.5), (1, 0.5), (3, 0.6))
+
+
+@pytest.fixture(scope="module")
+def proved():
+    """Certifiable verdicts of small residual nets; at least one needs branching."""
+    out = []
+    for seed, eps in CASES:
+        g, region, spec = _case(seed, eps)
+        v = verify_case(g, region, spec, 30, certifiable=True)
+        assert v.status == "unsat", (seed, eps, v.status)
+        out.append((g, region, spec, v))
+    assert any(v.stats.get("branches", 0) > 0 for *_, v in out)
+    return out
+
+
+def test_each_group_gets_a_part_and_the_checker_accepts_it(proved, tmp_path):
+    for k, (g, region, spec, v) in enumerate(proved):
+        parts = v.proofs[0]
+        assert isinstance(parts, list) and sorted(p.group for p in parts) == list(range(spec.n_groups))
+        assert all(p.keep is not None for p in parts)
+        summary = certify(v, g, [(region, spec)], None, tmp_path / str(k) / "cert.json")
+        assert summary.get("checked"), summary
+        assert summary["leaves"] == sum(len(p.rows) for p in parts)
+        doc = json.loads((tmp_path / str(k) / "cert.json").read_text())
+        assert doc["cases"][0]["intermediate"] == "root"
+        # what the checker accepted holds on dense samples of the exact network
+        _, y, _ = _samples(analyze(g), region, 6000, np.random.default_rng(k))
+        assert not spec.violated(np.asarray(y).reshape(len(y), -1)).any()
+
+
+def test_the_checkers_root_bounds_enclose_every_sampled_relu_input(proved):
+    g, region, spec, _ = proved[0]
+    root = root_intermediate(Certificate("", region, spec), g)
+    net = analyze(g)
+    assert set(relu_inputs(net)) <= set(root)
+    ours = bab_graph.root_bounds(net, region)
+    _, _, vals = _samples(net, region, 6000, np.random.default_rng(9))
+    for z in relu_inputs(net):
+        lo, hi = root[z]
+        v = np.asarray(vals[z])                   # binary32 samples: their rounding
+        assert np.all(v >= lo - 1e-6) and np.all(v <= hi + 1e-6), z
+        # CROWN as the producer's (up to outward rounding), also intersected with the
+        # forward box, so never looser: the producer's leaves stay proved
+        assert np.all(lo >= ours[z][0] - 1e-9) and np.all(hi <= ours[z][1] + 1e-9), z
+
+
+def _branched(proved):
+    for g, region, spec, v in proved:
+        if any(p.split for p in v.proofs[0]):
+            return g, region, spec, v
+    raise AssertionError("no proof with a split")
+
+
+def _write(proved, folder):
+    g, region, spec, v = _branched(proved)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = write_bab_certificate(folder / "c.json", g, [(region, spec)], [copy.deepcopy(v.proofs[0])])
+    return g, region, spec, path
+
+
+def _edit(path, edit_doc=None, edit_arrays=None):
+    """Apply the edits, then restore the array hashes (so the checker's arithmetic,
+    not a checksum, has to catch them)."""
+    doc = json.loads(path.read_text())
+    case = doc["cases"][0]
+    npz = path.with_name(case["arrays"])
+    arrays = read_npz(npz)
+    if edit_doc is not None:
+        edit_doc(case)
+    if edit_arrays is not None:
+        edit_arrays(case, arrays)
+        write_npz(npz, arrays)
+        case["manifest"] = {n: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": array_digest(a)}
+                            for n, a in sorted(arrays.items())}
+    path.write_text(json.dumps(doc))
+
+
+def _split_part(case):
+    return next(p for p in case["parts"] if any(e[0] >= 0 for e in p["tree"]))
+
+
+def test_tampering_is_rejected(proved, tmp_path):
+    def move_split(case):                   # the root splits another neuron than the leaves were proved for
+        tree = _split_part(case)["tree"]
+        j = next(i for i, e in enumerate(tree) if e[0] >= 0)
+        tree[j] = [tree[j][0], tree[j][1] + 1]
+
+    def drop_group(case):                   # a group no part proves
+        case["parts"] = case["parts"][1:]
+
+    def relabel(case):                      # two parts claim one group, the other group is left out
+        case["parts"][1]["group"] = case["parts"][0]["group"]
+
+    def other_box(case):
+        case["root_hi"][0] += 0.01
+
+    def negative_beta(case, arrays):
+        e = _split_part(case)["betas"][0]
+        arrays[e["values"]] = -np.abs(arrays[e["values"]]) - 1.0
+
+    def steep_alpha(case, arrays):
+        e = _split_part(case)["alphas"][0]
+        arrays[e["values"]] = arrays[e["values"]] + 2.0
+
+    def zero_slopes(case, arrays):          # in range, but not the slopes that proved the leaves
+        for p in case["parts"]:
+            for e in p["alphas"] + p["betas"]:
+                arrays[e["values"]] = np.zeros_like(arrays[e["values"]])
+
+    edits = [(move_split, None), (drop_group, None), (relabel, None), (other_box, None),
+             (None, negative_beta), (None, steep_alpha), (None, zero_slopes)]
+    for k, (doc_edit, array_edit) in enumerate(edits):
+        g, region, spec, path = _write(proved, tmp_path / str(k))
+        _edit(path, doc_edit, array_edit)
+        res = check_bab_certificate(path, g, expected_cases=[(region, spec)])
+        assert not res.ok, (doc_edit or array_edit).__name__
+
+
+def test_bad_indices_and_changed_arrays_are_named(proved, tmp_path):
+    def out_of_range(case, arrays):
+        e = _split_part(case)["alphas"][0]
+        arrays[e["index"]] = arrays[e["index"]] + 10 ** 6
+
+    g, region, spec, path = _write(proved, tmp_path / "index")
+    _edit(path, edit_arrays=out_of_range)
+    res = check_bab_certificate(path, g, expected_cases=[(region, spec)])
+    assert not res.ok and "index is not distinct neurons" in res.reasons[0]
+
+    g, region, spec, path = _write(proved, tmp_path / "hash")
+    case = json.loads(path.read_text())["cases"][0]
+    npz = path.with_name(case["arrays"])
+    arrays = read_npz(npz)
+    name = next(iter(arrays))
+    arrays[name] = arrays[name] * 0.5
+    write_npz(npz, arrays)                  # the manifest still has the old SHA-256
+    with pytest.raises(CertificateError, match="does not match its recorded SHA-256"):
+        check_bab_certificate(path, g, expected_cases=[(region, spec)])
+
+
+def test_a_proof_past_its_memory_cap_is_dropped_and_not_certified(monkeypatch, tmp_path):
+    monkeypatch.setattr(bab_graph, "PROOF_BYTES", 1)
+    g, region, spec = _case(2, 0.5)
+    v = verify_case(g, region, spec, 30, certifiable=True)
+    assert v.status == "unsat"                       # the search itself goes on
+    assert v.proofs == [None] and v.stats["proof"].startswith("dropped")
+    summary = certify(v, g, [(region, spec)], None, tmp_path / "cert.json")
+    assert summary["written"] is None and not list(tmp_path.iterdir())
