@@ -43,9 +43,10 @@ leaves cover the box), requires the leaf certificate's constraints to equal
 them, and re-derives each leaf under its constraints (docs/certificates.md).
 
 A ReLU-split case with ``"intermediate": "root"`` carries ``parts`` instead of
-one tree: one per spec group (``group``), each a split tree over the shared
-``split_nodes`` whose leaves prove that group's rows alone (the unsafe set is
-the union of its groups, so proving each group on its own proves the case).
+one tree: one per spec group (``group``, whose rows ``G``/``h`` it repeats and
+must equal the property's), each a split tree over the shared ``split_nodes``
+whose leaves prove that group's rows alone (the unsafe set is the union of its
+groups, so proving each group on its own proves the case).
 Every leaf's intermediate bounds are the root box's, which the checker
 re-derives once by plain CROWN, clipped by the leaf's signs; so a leaf carries
 only its spec slopes and split multipliers, at the neurons listed in an index
@@ -161,16 +162,21 @@ def _relu_graph_case(path, k, graph, region_spec, proof):
             "split_nodes": list(proof.split_nodes), "tree": entries, "leaves": leaf_path.name}
 
 
-def _relu_parts_case(path, k, graph, region, proofs) -> dict:
+def _relu_parts_case(path, k, graph, region_spec, proofs) -> dict:
     """The case entry of per-group graph ReLU-split proofs recorded with the root's
     intermediate bounds (``GraphReluProof.keep``), and its array file."""
+    region, spec = region_spec
     arrays, parts = {}, []
     zs = list(proofs[0].split_nodes)
     for j, proof in enumerate(proofs):
         if proof.keep is None or list(proof.split_nodes) != zs or proof.group is None:
             raise CertnnError(f"case {k}: part {j} is not a per-group proof with root intermediate bounds")
         m = len(proof.rows)
-        entry = {"group": int(proof.group), "rows": m, "tree": _preorder_relu(proof), "alphas": [], "betas": []}
+        rows = spec.groups == proof.group
+        arrays[f"p{j}.G"], arrays[f"p{j}.h"] = np.asarray(spec.C[0, rows], np.float64), \
+            np.asarray(spec.d[0, rows], np.float64)
+        entry = {"group": int(proof.group), "rows": m, "G": f"p{j}.G", "h": f"p{j}.h",
+                 "tree": _preorder_relu(proof), "alphas": [], "betas": []}
         for i, (z, r) in enumerate(proof.relu_of.items()):
             vals = [row["alphas"][r] for row in proof.rows if r in row["alphas"]]
             if len(vals) == m and proof.keep[z].size:
@@ -220,7 +226,7 @@ def write_bab_certificate(path, graph, cases, trees, model_path=None, vnnlib_pat
         if tree is None:
             raise CertnnError(f"case {k} was not proved by input or ReLU splitting; no certificate can be written")
         if isinstance(tree, list):             # per-group GraphReluProofs on the root's bounds
-            doc_cases.append(_relu_parts_case(path, k, graph, region, tree))
+            doc_cases.append(_relu_parts_case(path, k, graph, (region, spec), tree))
             continue
         if hasattr(tree, "split_nodes"):       # a GraphReluProof
             doc_cases.append(_relu_graph_case(path, k, graph, (region, spec), tree))

@@ -128,9 +128,11 @@ SCHEMA = {
                                               "shape": {"type": "array",
                                                         "items": {"type": "integer", "minimum": 0}}}}},
                            "parts": {"type": "array", "minItems": 1, "items": {
-                               "type": "object", "required": ["group", "rows", "tree", "alphas", "betas"],
+                               "type": "object", "required": ["group", "rows", "G", "h", "tree", "alphas",
+                                                              "betas"],
                                "properties": {"group": {"type": "integer", "minimum": 0},
                                               "rows": {"type": "integer", "minimum": 1},
+                                              "G": {"type": "string"}, "h": {"type": "string"},
                                               "tree": {"type": "array"},
                                               "alphas": {"type": "array", "items": _SPARSE("relu")},
                                               "betas": {"type": "array", "items": _SPARSE("node")}}}}},
@@ -450,6 +452,9 @@ def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec):
             return f"part {j}: group {g} is not a group of the property (it has {case_spec.n_groups})", leaves, used
         rows = np.flatnonzero(case_spec.groups == g)
         spec = LinearSpec(case_spec.C[:, rows], case_spec.d[:, rows], np.zeros(rows.size, np.int64), case_spec.kind)
+        G, h = arrays.get(part["G"]), arrays.get(part["h"])
+        if G is None or h is None or not (np.array_equal(G, spec.C[0]) and np.array_equal(h, spec.d[0])):
+            return f"part {j}: its rows are not group {g} of the property's unsafe set", leaves, used
         try:
             paths = _relu_paths(part["tree"], sizes, m)
             alphas = {("spec", str(e["relu"]), "lower"):

@@ -26,7 +26,8 @@ ROBUST = {  # kind: (activation, norm, eps, method, semantics)
     "tanh": ("tanh", "inf", 0.02, "alpha-crown", "real"),
     "sigmoid": ("sigmoid", "inf", 0.02, "crown", "binary32-any-order"),
 }
-BAB = {"bab-input": ("input", 1, (2, 8, 8, 2), 0.002), "bab-relu": ("relu", 6, (3, 10, 10, 2), 0.02)}
+BAB = {"bab-input": ("input", 1, (2, 8, 8, 2), 0.002), "bab-relu": ("relu", 6, (3, 10, 10, 2), 0.02),
+       "bab-graph": ("graph", 2, None, 0.5)}    # a residual conv net, per-group parts on the root's bounds
 KINDS = sorted(ROBUST) + sorted(BAB)
 
 
@@ -49,6 +50,13 @@ def _bab(kind, folder):
     from certnn.verify.bab import verify_case
     from certnn.verify.bab_certificate import write_bab_certificate
     mode, seed, dims, margin = BAB[kind]
+    if mode == "graph":
+        from .test_bab_graph import _case
+        g, region, spec = _case(seed, margin)
+        v = verify_case(g, region, spec, 30, certifiable=True)
+        assert v.status == "unsat" and any(p.split for p in v.proofs[0]), (kind, v.stats)
+        write_bab_certificate(folder / "cert.json", g, [(region, spec)], v.proofs)
+        return g
     g, _ = mlp_graph(100 + seed, dims)
     rng = np.random.default_rng(seed)
     lo = rng.uniform(-1, 0, (1, dims[0]))
@@ -143,8 +151,11 @@ def edit_json(path: Path, r: random.Random) -> str:
     return f"{path.name}:{'.'.join(map(str, where))}"
 
 
-def edit_array(json_path: Path, r: random.Random) -> str:
-    npz = json_path.with_suffix(".npz")
+def edit_array(json_path: Path, r: random.Random, npz: Path | None = None) -> str:
+    """Edit one element (or all) of one array of ``npz`` (default: the JSON's sibling),
+    then recompute the manifest hashes."""
+    parts = npz is not None
+    npz = json_path.with_suffix(".npz") if npz is None else npz
     with np.load(npz) as z:
         arrays = {k: z[k].copy() for k in z.files}
     name = r.choice(sorted(arrays))
@@ -168,8 +179,27 @@ def edit_array(json_path: Path, r: random.Random) -> str:
         else:
             flat[j], flat[k] = flat[k], flat[j]
     np.savez(npz, **arrays)
-    rehash(json_path)
+    (rehash_parts if parts else rehash)(json_path)
     return f"{npz.name}:{name}"
+
+
+def rehash_parts(json_path: Path) -> None:
+    """Recompute the manifests of a BaB certificate's per-case array files."""
+    doc = json.loads(json_path.read_text())
+    for case in doc.get("cases") or []:
+        if not (isinstance(case, dict) and isinstance(case.get("manifest"), dict)
+                and isinstance(case.get("arrays"), str)):
+            continue
+        npz = json_path.parent / case["arrays"]
+        if not npz.is_file():
+            continue
+        with np.load(npz) as z:
+            arrays = {k: z[k] for k in z.files}
+        for name, meta in case["manifest"].items():
+            if name in arrays and isinstance(meta, dict):
+                meta.update(sha256=array_digest(arrays[name]), dtype=arrays[name].dtype.str,
+                            shape=list(arrays[name].shape))
+    json_path.write_text(json.dumps(doc))
 
 
 def rehash(json_path: Path) -> None:

@@ -84,9 +84,12 @@ def tamper_and_check(kind, seed, edits):
         leaves = folder / "cert.case0.leaves.json"
         done = []
         for _ in range(edits):
-            target = r.choice(["json", "leaf-json", "leaf-array"] if kind in BAB else ["json", "array"])
+            target = r.choice(["json", "parts-array"] if kind == "bab-graph" else
+                              ["json", "leaf-json", "leaf-array"] if kind in BAB else ["json", "array"])
             if target == "json":
                 done.append(edit_json(folder / "cert.json", r))
+            elif target == "parts-array":
+                done.append(edit_array(folder / "cert.json", r, folder / "cert.case0.parts.npz"))
             elif target == "leaf-json":
                 done.append(edit_json(leaves, r))
                 rehash(leaves)
