@@ -159,12 +159,16 @@ def bab_view(path, result: BabCheckResult | None = None, graph=None, vnnlib=None
                        if result.ok else "rejected: no claim", tuple(result.assumptions))]
     cases = []
     for k, case in enumerate(doc["cases"]):
-        tree = case["tree"][:MAX_TREE]
-        cases.append({"kind": case.get("kind", "input"), "tree": tree, "truncated": len(case["tree"]) > MAX_TREE,
-                      "size": len(case["tree"]), "split_nodes": case.get("split_nodes", []),
-                      "root_lo": case["root_lo"] if len(case["root_lo"]) <= 16 else None,
-                      "root_hi": case["root_hi"] if len(case["root_hi"]) <= 16 else None,
-                      "leaves_file": case["leaves"]})
+        # a case proved group by group on the root's bounds: one tree per group
+        trees = [(p["tree"], f"{case['arrays']}, group {p['group']} ({p['rows']} leaves)")
+                 for p in case["parts"]] if "parts" in case else [(case["tree"], case["leaves"])]
+        for full, leaves in trees:
+            cases.append({"kind": case.get("kind", "input"), "tree": full[:MAX_TREE],
+                          "truncated": len(full) > MAX_TREE, "size": len(full),
+                          "split_nodes": case.get("split_nodes", []),
+                          "root_lo": case["root_lo"] if len(case["root_lo"]) <= 16 else None,
+                          "root_hi": case["root_hi"] if len(case["root_hi"]) <= 16 else None,
+                          "leaves_file": leaves})
     facts = [("file", str(path)), ("graph", doc["graph_hash"]), ("model", doc.get("model") or "-"),
              ("VNNLIB", f"{doc['property']['vnnlib']} (SHA-256 {doc['property'].get('vnnlib_sha256')})"
               if doc["property"].get("vnnlib") else "- (the property is recorded in the certificate)"),

@@ -182,3 +182,23 @@ def test_rollout_view_draws_the_grid_only_for_possible_steps(run_dir, tmp_path, 
     assert code == 0, err
     html = (tmp_path / "r.html").read_text()
     assert 'id="certnn-rollout-0"' in html and 'id="certnn.rl.run-log-0"' in html and 'id="graph"' in html
+
+
+def test_a_graph_certificate_shows_one_tree_per_group(tmp_path):
+    """A conv net's certificate proved group by group on the root's bounds: the view
+    checks it, claims the property and draws every group's tree."""
+    from certnn.ir.serialize import save
+    from certnn.verify.bab import verify_case
+    from certnn.verify.bab_certificate import write_bab_certificate
+    from certnn.widgets.certificates import bab_view
+    from tests.verify.test_bab_graph import _case
+    g, region, spec = _case(2, 0.5)
+    v = verify_case(g, region, spec, 30, certifiable=True)
+    assert v.status == "unsat"
+    save(g, tmp_path / "net.json")
+    path = write_bab_certificate(tmp_path / "c.json", g, [(region, spec)], v.proofs, model_path=tmp_path / "net.json")
+    view = bab_view(path)
+    assert {e.level for e in view.evidence} == {"certified"} and "avoids the unsafe set" in view.body
+    trees = view.data["cases"]
+    assert sorted(t["leaves_file"].split("group ")[1][0] for t in trees) == [str(k) for k in range(spec.n_groups)]
+    assert sum(1 for t in trees for e in t["tree"] if e[0] == -1) == sum(len(p.rows) for p in v.proofs[0])
