@@ -171,3 +171,15 @@ def test_a_proof_past_its_memory_cap_is_dropped_and_not_certified(monkeypatch, t
     assert v.proofs == [None] and v.stats["proof"].startswith("dropped")
     summary = certify(v, g, [(region, spec)], None, tmp_path / "cert.json")
     assert summary["written"] is None and not list(tmp_path.iterdir())
+
+
+def test_recorded_leaves_close_only_above_the_proof_margin(monkeypatch):
+    """A leaf is recorded only when its bound clears PROOF_MARGIN (the checker's sound
+    arithmetic comes out a little lower): with a margin no bound reaches, nothing
+    closes; without recording, the same search proves the case."""
+    g, region, spec = _case(1, 0.5)
+    assert verify_case(g, region, spec, 30, certifiable=True).status == "unsat"
+    monkeypatch.setattr(bab_graph, "PROOF_MARGIN", 1e9)
+    v = verify_case(g, region, spec, 3, certifiable=True)
+    assert v.status in ("timeout", "unknown") and v.proofs == []
+    assert verify_case(g, region, spec, 30).status == "unsat"
