@@ -64,7 +64,7 @@ import numpy as np
 
 from ..spec import LinearSpec, Region
 from ..errors import CertnnError
-from ..io import atomic_write, write_npz
+from ..io import atomic_write, max_bytes, write_npz
 from ..ir.serialize import array_digest, graph_hash
 from .certificate import make_certificate, save_certificate
 
@@ -193,6 +193,10 @@ def _relu_parts_case(path, k, graph, region_spec, proofs) -> dict:
                     vals[n][:, np.searchsorted(idx, row["betas"][z][0])] = row["betas"][z][1]
             _put(arrays, entry["betas"], f"p{j}.beta.{i}", ("node", z), vals, idx)
         parts.append(entry)
+    size = sum(a.nbytes for a in arrays.values())
+    if size > max_bytes():
+        raise CertnnError(f"case {k}: the proof's arrays take {size >> 20} MiB, more than the checker reads "
+                          f"($CERTNN_MAX_FILE_BYTES, {max_bytes() >> 20} MiB)")
     npz = path.with_name(f"{path.stem}.case{k}.parts.npz")
     write_npz(npz, arrays)
     return {"kind": "relu", "intermediate": "root", "root_lo": region.lo.reshape(-1).astype(np.float64).tolist(),
@@ -314,6 +318,9 @@ def certify(verdict, graph, cases, model_path, path, vnnlib_path=None) -> dict:
     try:
         write_bab_certificate(p, graph, cases, verdict.proofs, model_path, vnnlib_path)
         res = check_bab_certificate(p, graph, expected_cases=cases)
+    except CertnnError as e:       # e.g. a proof too large to be read back: the answer stands, uncertified
+        _remove(p, len(cases))
+        return {"written": None, "reason": str(e)}
     except BaseException:          # nothing half-written stays behind
         _remove(p, len(cases))
         raise

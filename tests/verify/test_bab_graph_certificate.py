@@ -183,3 +183,11 @@ def test_recorded_leaves_close_only_above_the_proof_margin(monkeypatch):
     v = verify_case(g, region, spec, 3, certifiable=True)
     assert v.status in ("timeout", "unknown") and v.proofs == []
     assert verify_case(g, region, spec, 30).status == "unsat"
+
+
+def test_a_proof_larger_than_the_checker_reads_is_not_written(proved, monkeypatch, tmp_path):
+    g, region, spec, v = _branched(proved)
+    monkeypatch.setenv("CERTNN_MAX_FILE_BYTES", "64")
+    summary = certify(v, g, [(region, spec)], None, tmp_path / "cert.json")
+    assert summary["written"] is None and "more than the checker reads" in summary["reason"]
+    assert not list(tmp_path.iterdir())
