@@ -25,7 +25,7 @@ from ..errors import CertnnError
 from ..io import confined, parse_json, read_npz, read_text, validate_json
 from ..ir.serialize import graph_hash
 from ..spec import LinearSpec, Region
-from .certificate import CertificateError, load_certificate
+from .certificate import Certificate, CertificateError, load_certificate
 from .claim import vacuous
 
 FORMAT = "certnn-bab-certificate"
@@ -358,33 +358,26 @@ def check_bab_certificate(path, graph=None, expected_cases=None, vnnlib=None) ->
         if box_lo.size != int(np.prod(shape)):
             reasons.append(f"case {k}: the property's box has {box_lo.size} inputs, the model input {shape}")
             continue
-        if case.get("intermediate") == "root":
-            try:
-                root_lo = np.asarray(case["root_lo"], np.float64).reshape(-1)
-                root_hi = np.asarray(case["root_hi"], np.float64).reshape(-1)
-            except (TypeError, ValueError) as e:
-                _bad(path, f"case {k}: malformed ({type(e).__name__}: {e})")
-            if not (np.array_equal(root_lo, box_lo) and np.array_equal(root_hi, box_hi)):
-                reasons.append(f"case {k}: the split tree's root box is not the property's input box")
-                continue
-            why, n_leaves, used = _check_parts(path, k, case, graph, doc["graph_hash"], box_lo, box_hi, case_spec)
-            assumptions.update(used)
-            if why:
-                reasons.append(f"case {k}: {why}")
-            leaves += n_leaves
-            continue
         try:
             root_lo = np.asarray(case["root_lo"], np.float64).reshape(-1)
             root_hi = np.asarray(case["root_hi"], np.float64).reshape(-1)
-            leaf = load_certificate(confined(path.parent, case["leaves"], f"cases[{k}].leaves", path,
-                                             CertificateError))
-            tree = case["tree"]
+            if case.get("intermediate") != "root":
+                leaf = load_certificate(confined(path.parent, case["leaves"], f"cases[{k}].leaves", path,
+                                                 CertificateError))
+                tree = case["tree"]
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, CertificateError):
                 raise
             _bad(path, f"case {k}: malformed ({type(e).__name__}: {e})")
         if not (np.array_equal(root_lo, box_lo) and np.array_equal(root_hi, box_hi)):
             reasons.append(f"case {k}: the split tree's root box is not the property's input box")
+            continue
+        if case.get("intermediate") == "root":
+            why, n_leaves, used = _check_parts(path, k, case, graph, doc["graph_hash"], box_lo, box_hi, case_spec)
+            assumptions.update(used)
+            if why:
+                reasons.append(f"case {k}: {why}")
+            leaves += n_leaves
             continue
         m = leaf.n
         expected_splits = None
@@ -426,7 +419,6 @@ def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec):
     :mod:`certnn.verify.bab_certificate`). Malformed arrays raise CertificateError."""
     from ..ir.passes import unfuse
     from ..ir.serialize import array_digest
-    from .certificate import Certificate
     from .checker import check_certificate, root_intermediate
     nodes = {n.id: n for n in unfuse(graph).nodes}
     relu_of = {n.inputs[0]: n.id for n in nodes.values() if n.op == "relu"}
@@ -448,6 +440,8 @@ def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec):
     covered, leaves, used = set(), 0, set()
     for j, part in enumerate(case["parts"]):
         g, m = part["group"], part["rows"]
+        if m > len(part["tree"]):           # each leaf is a tree entry: no rebuild of a claimed billion rows
+            return f"part {j}: {m} leaves claimed, its tree has {len(part['tree'])} entries", leaves, used
         if g >= case_spec.n_groups:
             return f"part {j}: group {g} is not a group of the property (it has {case_spec.n_groups})", leaves, used
         rows = np.flatnonzero(case_spec.groups == g)
