@@ -25,8 +25,13 @@ def check_cmd(cert, model, prop, as_json):
     from ..verify.bab_checker import check_bab_certificate, is_bab_certificate
     from ..verify.checker import check_certificate
     if is_bab_certificate(cert):  # a branch-and-bound split tree with its leaf certificate
-        res = load_or_exit_2(lambda: check_bab_certificate(cert, graph=load_model(model) if model else None,
-                                                           vnnlib=prop))
+        from rich.console import Console
+        from rich.progress import Progress
+        with Progress(console=Console(stderr=True), disable=as_json, transient=True) as bar:
+            task = bar.add_task("re-deriving leaves", total=None)
+            res = load_or_exit_2(lambda: check_bab_certificate(
+                cert, graph=load_model(model) if model else None, vnnlib=prop,
+                progress=lambda done, total: bar.update(task, completed=done, total=total)))
         summary = (f"split tree covers the input box and {res.leaves} leaves re-derived ({res.cases} case(s)) "
                    f"in {res.seconds:.2f} s" if res.ok else f"{res.cases} case(s), {res.seconds:.2f} s")
         report_check(res, as_json, summary, after=f"proved: {res.claim()}" if res.ok else None)

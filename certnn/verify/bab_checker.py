@@ -321,11 +321,13 @@ def _relu_expected(case, graph, n_rows):
             for j, (nm, sh) in enumerate(zip(names, shapes))}
 
 
-def check_bab_certificate(path, graph=None, expected_cases=None, vnnlib=None) -> BabCheckResult:
+def check_bab_certificate(path, graph=None, expected_cases=None, vnnlib=None, progress=None) -> BabCheckResult:
     """Check a BaB certificate against ``graph`` (default: the model it names, loaded
     as ``certnn vnncomp`` loads it). The property it proves is the one it records;
     with ``expected_cases`` [(Region, LinearSpec)] or a ``vnnlib`` file, that
-    property must equal the given one. Malformed files raise CertificateError."""
+    property must equal the given one. Malformed files raise CertificateError.
+    ``progress(done, total)``: called as the leaves of group-by-group cases are
+    re-derived (their checks take minutes on large trees)."""
     from .checker import check_certificate
     t0 = time.perf_counter()
     path = Path(path)
@@ -373,7 +375,8 @@ def check_bab_certificate(path, graph=None, expected_cases=None, vnnlib=None) ->
             reasons.append(f"case {k}: the split tree's root box is not the property's input box")
             continue
         if case.get("intermediate") == "root":
-            why, n_leaves, used = _check_parts(path, k, case, graph, doc["graph_hash"], box_lo, box_hi, case_spec)
+            why, n_leaves, used = _check_parts(path, k, case, graph, doc["graph_hash"], box_lo, box_hi, case_spec,
+                                               progress)
             assumptions.update(used)
             if why:
                 reasons.append(f"case {k}: {why}")
@@ -413,7 +416,7 @@ def check_bab_certificate(path, graph=None, expected_cases=None, vnnlib=None) ->
     return result(reasons, leaves, assumptions)
 
 
-def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec):
+def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec, progress=None):
     """(first reason or None, leaves re-derived, assumptions) of a case proved group
     by group on the root's intermediate bounds (module docstring of
     :mod:`certnn.verify.bab_certificate`). Malformed arrays raise CertificateError."""
@@ -438,6 +441,7 @@ def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec):
     shapes = {z: tuple(nodes[z].shape[1:]) for z in names}
     sizes = [int(np.prod(shapes[z])) for z in names]
     covered, leaves, used = set(), 0, set()
+    total = sum(p["rows"] for p in case["parts"])
     for j, part in enumerate(case["parts"]):
         g, m = part["group"], part["rows"]
         if m > len(part["tree"]):           # each leaf is a tree entry: no rebuild of a claimed billion rows
@@ -475,6 +479,8 @@ def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec):
                 bad = int(np.flatnonzero(~np.asarray(res.accepted))[0])
                 return (f"part {j} (group {g}): leaf {sl.start + bad} of {m} not re-derived: {res.reasons[bad]}",
                         leaves, used)
+            if progress is not None:
+                progress(leaves + sl.stop, total)
         leaves += m
         covered.add(g)
     missing = sorted(set(range(case_spec.n_groups)) - covered)

@@ -191,3 +191,22 @@ def test_a_proof_larger_than_the_checker_reads_is_not_written(proved, monkeypatc
     summary = certify(v, g, [(region, spec)], None, tmp_path / "cert.json")
     assert summary["written"] is None and "more than the checker reads" in summary["reason"]
     assert not list(tmp_path.iterdir())
+
+
+def test_the_checker_reports_progress_and_the_command_states_the_claim(proved, tmp_path, capsys):
+    from certnn.cli import main
+    from certnn.ir.serialize import save
+    g, region, spec, v = _branched(proved)
+    save(g, tmp_path / "net.json")
+    path = write_bab_certificate(tmp_path / "c.json", g, [(region, spec)], [copy.deepcopy(v.proofs[0])],
+                                 model_path=tmp_path / "net.json")
+    seen = []
+    res = check_bab_certificate(path, g, progress=lambda done, total: seen.append((done, total)))
+    assert res.ok and seen and seen[-1] == (res.leaves, res.leaves)
+    assert all(a[0] < b[0] for a, b in zip(seen, seen[1:]))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as ex:
+        main(["check", str(path)])
+    out = capsys.readouterr().out
+    assert ex.value.code == 0, out
+    assert f"{res.leaves} leaves re-derived" in out and "avoids the unsafe set" in out
