@@ -151,7 +151,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                  lr_alpha: float = 0.1, lr_beta: float = 0.05, lr_decay: float = 0.98,
                  patience: int = 5, scores: bool = True, stop_positive: bool = True,
                  deadline: float | None = None, work=np.float64, confirm: float | None = None,
-                 lazy: float | None = None) -> SplitBounds:
+                 lazy: float | None = None, proved: float = 0.0) -> SplitBounds:
     """Optimized lower bounds of ``C y + d`` over B sub-problems of the one-example
     ``region`` (or of a region of B examples): ``C`` (B, K, out), ``d`` (B, K), ``root`` the whole region's bounds of
     every node CROWN needs ((1, *shape) each), ``splits`` {relu input: (B, *shape)
@@ -172,7 +172,8 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     With ``stop_positive`` (one-example region), the sub-problems whose rows are
     all positive leave the steps once they are ``DROP_SHARE`` of those left; their
     parameters are the ones that proved them, and with ``confirm`` their scores are
-    -1 (no candidate: nothing to split).
+    -1 (no candidate: nothing to split). ``proved``: the bound above which a row
+    counts as positive here (a search that records proofs asks for a margin).
     ``lazy``: the parameters of the last step are swept only for the sub-problems
     with a row above ``-lazy``; the others return the best bound seen (the
     starting parameters' when that is the only sweep) with the stepped parameters,
@@ -215,10 +216,10 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     drop = stop_positive and region.n == 1 and "planes" not in net.kind.values()
     stale, it = 0, 0
     for it in range(1, iters + 1):
-        if (stop_positive and np.all(best > 0)) or stale >= patience or \
+        if (stop_positive and np.all(best > proved)) or stale >= patience or \
                 (deadline is not None and time.monotonic() > deadline):
             break
-        shut = np.all(best[pos] > 0, axis=1)
+        shut = np.all(best[pos] > proved, axis=1)
         if drop and shut.sum() >= max(1.0, DROP_SHARE * len(pos)):
             sel, n = np.flatnonzero(~shut), len(pos)
             pos, sp, Cl, dl, alphas, betas, masks, boxes, bounds, a_in, saved = _rows(
@@ -265,7 +266,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
         # scores and minimizers: from the last step's float32 sweep (a heuristic and
         # a starting point; one sweep more at the best parameters bought nothing)
         return _confirm(net, region, C, d, root, splits, out, confirm, wnet, Cw, dw, wroot,
-                        (pos, a_in, saved, reg) if scores else None)
+                        (pos, a_in, saved, reg) if scores else None, proved)
     if low:
         # the bounds returned: one float64 sweep at the best parameters, each slope
         # clipped to its range on the float64 bounds (any slope in range is sound)
@@ -284,7 +285,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                                                 bounds=None if dropped else bounds, cache=None if dropped else cache)
         out.lb = np.maximum(out.lb, lb)
     if scores:
-        out.scores = branching_scores(net, saved, bounds, splits, out.lb)
+        out.scores = branching_scores(net, saved, bounds, splits, out.lb, proved)
         out.x = _concretize_grad(reg, a_in)
     return out
 
@@ -315,7 +316,7 @@ def _rows(x, sel, n: int):
 
 
 def _confirm(net, region, C, d, root, splits, out: SplitBounds, margin: float, wnet, Cw, dw, wroot,
-             last) -> SplitBounds:
+             last, proved: float = 0.0) -> SplitBounds:
     """``split_bounds``'s float64 sweep on the sub-problems that may be closed
     (a float32 row above ``-margin``); scores and minimizers (when ``last`` is
     given) from ``last = (pos, a_in, saved, reg)``, the last float32 sweep of the
@@ -348,13 +349,13 @@ def _confirm(net, region, C, d, root, splits, out: SplitBounds, margin: float, w
 
     def fill(rows, a_in, saved, reg):
         for z, v in branching_scores(net, saved, _rows(bounds64, rows, B), _rows(splits, rows, B),
-                                     lb[rows]).items():
+                                     lb[rows], proved).items():
             res.scores.setdefault(z, np.full((B,) + v.shape[1:], -1.0))[rows] = v
         res.x[rows] = _concretize_grad(reg, np.asarray(a_in, np.float64)).reshape((len(rows),) + res.x.shape[1:])
 
     fill(pos, a_in, saved, reg)
     gone = np.setdiff1d(np.arange(B), pos)
-    gone = gone[~np.all(lb[gone] > 0, axis=1)]
+    gone = gone[~np.all(lb[gone] > proved, axis=1)]
     if len(gone):
         _, a_in, _, saved, _, reg = sweep(wnet, region, Cw[gone], dw[gone], _rows(wroot, gone, B),
                                           _rows(splits, gone, B), _rows(out.alphas, gone, B),
@@ -363,12 +364,13 @@ def _confirm(net, region, C, d, root, splits, out: SplitBounds, margin: float, w
     return res
 
 
-def branching_scores(net: Net, saved: dict, bounds: dict, splits: dict, lb: np.ndarray) -> dict:
+def branching_scores(net: Net, saved: dict, bounds: dict, splits: dict, lb: np.ndarray,
+                     proved: float = 0.0) -> dict:
     """{relu input: (B, *shape)}: the intercept cost of each unstable, unsplit
-    neuron's upper line to the rows that are not yet proved; -1 elsewhere
-    (computed on the neurons that are candidates in some sub-problem alone)."""
+    neuron's upper line to the rows that are not yet proved (bound <= ``proved``);
+    -1 elsewhere (computed on the neurons that are candidates in some sub-problem alone)."""
     B = lb.shape[0]
-    open_rows = (lb <= 0).astype(np.float64)[:, :, None]
+    open_rows = (lb <= proved).astype(np.float64)[:, :, None]
     out = {}
     for z, r in relu_inputs(net).items():
         if r not in saved:

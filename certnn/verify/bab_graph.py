@@ -345,12 +345,13 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
     inter0 = {k: (np.asarray(v[0]), np.asarray(v[1])) for k, v in root.items() if k != net.input} \
         if certifiable or refresh else None
     work = PRECISIONS[precision]
-    sb = split_bounds(net, region, C, d, root, splits0, alphas, None, iters=root_iters, deadline=deadline, work=work)
+    margin = PROOF_MARGIN if proof is not None else 0.0
+    sb = split_bounds(net, region, C, d, root, splits0, alphas, None, iters=root_iters, deadline=deadline, work=work,
+                      proved=margin)
     stats["root_lb"] = float(group_score(sb.lb, groups)[0])
     n_cands = 1 if branching == "babsr" else max(1, topk)
     dom = _Doms(splits0, _f32(sb.alphas), _f32(sb.betas), *_top(sb.scores, zs, n_cands), sb.lb,
                 np.zeros(1, np.int64), np.zeros(1, np.int64), inter0)
-    margin = PROOF_MARGIN if proof is not None else 0.0
     if group_score(sb.lb, groups)[0] > margin:
         if proof is not None:
             _add_leaves(proof, dom, [0], sb)
@@ -402,10 +403,19 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
         sb = split_bounds(net, region, np.broadcast_to(C, (m,) + C.shape[1:]), np.broadcast_to(d, (m, K)), kroot,
                           kids.splits, kids.alphas, kids.betas, iters=iters, deadline=deadline, work=work,
                           lr_alpha=lr_alpha, lr_beta=lr_beta,
-                          confirm=None if work == np.float64 else CONFIRM, lazy=None if certifiable else lazy)
+                          confirm=None if work == np.float64 else CONFIRM, lazy=None if certifiable else lazy,
+                          proved=margin)
         kids.alphas, kids.betas, kids.lb = _f32(sb.alphas), _f32(sb.betas), sb.lb
         kids.cands, kids.cand_scores = _top(sb.scores, zs, n_cands)
-        done = (group_score(sb.lb, groups) > margin) | infeasible
+        score = group_score(sb.lb, groups)
+        done = (score > margin) | infeasible
+        if margin > 0:
+            # a recorded leaf in (0, margin] with no unstable neuron left to split is
+            # closed all the same: the checker decides it (else the search ends `unknown`)
+            split_all = np.ones(m, bool)
+            for z in zs:
+                split_all &= np.all(kids.splits[z].reshape(m, -1)[:, keep[z]] != 0, axis=1)
+            done |= split_all & (score > 0)
         stats["infeasible"] += int(infeasible.sum())
         if proof is not None:
             _add_leaves(proof, kids, np.flatnonzero(done), sb)
