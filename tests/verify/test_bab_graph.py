@@ -244,6 +244,31 @@ def test_closed_subproblems_leave_the_steps_and_the_others_are_unchanged(monkeyp
     assert np.all(sb.x[~closed] == every.x[~closed]) or work == np.float32
 
 
+@pytest.mark.parametrize("work", [np.float64, np.float32])
+def test_rows_below_the_proved_threshold_stay_open(monkeypatch, work):
+    """``proved`` (a recording search's margin): sub-problems whose rows are positive but
+    not above it stay in the steps and get branching scores like open ones."""
+    import certnn.bounds.split as split
+    B = 8
+    net, region, root, splits, C, d = _half_closed(B)      # even ones about +0.05, odd ones -1
+    sizes = []
+
+    def counting(net_, region_, C_, *a, **k):
+        if net_.dtype == work:
+            sizes.append(C_.shape[0])
+        return sweep(net_, region_, C_, *a, **k)
+
+    monkeypatch.setattr(split, "sweep", counting)
+    conf = None if work == np.float64 else 0.01
+    sb = split_bounds(net, region, C, d, root, splits, iters=4, work=work, confirm=conf, proved=1.0)
+    assert min(sizes) == B                                   # nothing left the steps
+    assert np.all(sb.lb[::2] > 0)
+    for z in splits:
+        l, u = root[z]
+        cand = ((l < 0) & (u > 0)) & (splits[z] == 0)
+        np.testing.assert_array_equal(sb.scores[z] >= 0, cand)
+
+
 def test_a_subproblem_closed_in_float32_but_not_in_float64_still_gets_candidates(monkeypatch):
     """Rounding can open a sub-problem that left the float32 steps closed: it then
     gets its own sweep's scores and minimizer (the float64 sweep is made to fail here)."""
