@@ -210,3 +210,18 @@ def test_the_checker_reports_progress_and_the_command_states_the_claim(proved, t
     out = capsys.readouterr().out
     assert ex.value.code == 0, out
     assert f"{res.leaves} leaves re-derived" in out and "avoids the unsafe set" in out
+
+
+def test_a_fully_split_leaf_below_the_margin_is_left_to_the_checker(monkeypatch, tmp_path):
+    """With a margin no bound reaches, the search splits every unstable neuron; the
+    fully split leaves with a positive bound close (the checker decides them), so
+    each group's tree has 2^(unstable neurons) leaves, and the checker accepts."""
+    g, region, spec = _case(1, 0.01)
+    net = analyze(g)
+    root = bab_graph.root_bounds(net, region)
+    n = sum(int(((root[z][0] < 0) & (root[z][1] > 0)).sum()) for z in relu_inputs(net))
+    assert 1 <= n <= 4
+    monkeypatch.setattr(bab_graph, "PROOF_MARGIN", 1e9)
+    v = verify_case(g, region, spec, 30, certifiable=True)
+    assert v.status == "unsat" and [len(p.rows) for p in v.proofs[0]] == [2 ** n] * spec.n_groups
+    assert certify(v, g, [(region, spec)], None, tmp_path / "c.json").get("checked")
