@@ -167,7 +167,8 @@ def configs():
             "after_f64": GraphBabOptions(precision="float64"),      # the default before stop 28
             "after_lb005": GraphBabOptions(lr_beta=0.05),           # the default before stop 29
             "after_it4": GraphBabOptions(iters=4),                  # the default before stop 30
-            "crown_fsb": GraphBabOptions(root="crown", branching="fsb")}
+            "crown_fsb": GraphBabOptions(root="crown", branching="fsb"),
+            "crown_root": GraphBabOptions(root="crown")}           # today's defaults on CROWN root bounds
 
 
 def task(item: dict) -> dict:
