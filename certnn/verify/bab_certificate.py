@@ -65,8 +65,8 @@ import numpy as np
 from ..spec import LinearSpec, Region
 from ..errors import CertnnError
 from ..io import atomic_write, max_bytes, write_npz
-from ..ir.serialize import array_digest, graph_hash
-from .certificate import make_certificate, save_certificate
+from ..ir.serialize import graph_hash
+from .certificate import array_manifest, make_certificate, save_certificate
 
 from .bab_checker import FORMAT, VERSION, check_bab_certificate, file_sha256
 
@@ -162,7 +162,7 @@ def _relu_graph_case(path, k, graph, region_spec, proof):
             "split_nodes": list(proof.split_nodes), "tree": entries, "leaves": leaf_path.name}
 
 
-def _relu_parts_case(path, k, graph, region_spec, proofs) -> dict:
+def _relu_parts_case(path, k, region_spec, proofs) -> dict:
     """The case entry of per-group graph ReLU-split proofs recorded with the root's
     intermediate bounds (``GraphReluProof.keep``), and its array file."""
     region, spec = region_spec
@@ -201,8 +201,7 @@ def _relu_parts_case(path, k, graph, region_spec, proofs) -> dict:
     write_npz(npz, arrays)
     return {"kind": "relu", "intermediate": "root", "root_lo": region.lo.reshape(-1).astype(np.float64).tolist(),
             "root_hi": region.hi.reshape(-1).astype(np.float64).tolist(), "split_nodes": zs, "parts": parts,
-            "arrays": npz.name, "manifest": {n: {"dtype": a.dtype.str, "shape": list(a.shape),
-                                                  "sha256": array_digest(a)} for n, a in sorted(arrays.items())}}
+            "arrays": npz.name, "manifest": array_manifest(arrays)}
 
 
 def _put(arrays, entries, name, key, values, index) -> None:
@@ -230,7 +229,7 @@ def write_bab_certificate(path, graph, cases, trees, model_path=None, vnnlib_pat
         if tree is None:
             raise CertnnError(f"case {k} was not proved by input or ReLU splitting; no certificate can be written")
         if isinstance(tree, list):             # per-group GraphReluProofs on the root's bounds
-            doc_cases.append(_relu_parts_case(path, k, graph, (region, spec), tree))
+            doc_cases.append(_relu_parts_case(path, k, (region, spec), tree))
             continue
         if hasattr(tree, "split_nodes"):       # a GraphReluProof
             doc_cases.append(_relu_graph_case(path, k, graph, (region, spec), tree))

@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CertnnError
-from ..io import confined, parse_json, read_npz, read_text, validate_json
+from ..io import confined, parse_json, read_text, validate_json
 from ..ir.serialize import graph_hash
 from ..spec import LinearSpec, Region
-from .certificate import Certificate, CertificateError, load_certificate
+from .certificate import Certificate, CertificateError, load_certificate, read_arrays
 from .claim import vacuous
 
 FORMAT = "certnn-bab-certificate"
@@ -98,7 +98,7 @@ def _row(c, h) -> str:
 CHUNK = 64           # leaves re-derived together (root-bounds parts)
 
 
-def _SPARSE(key):
+def _sparse_entry(key):
     """A part's per-leaf array at some neurons of one node."""
     return {"type": "object", "required": [key, "values", "index"],
             "properties": {key: {"type": "string"}, "values": {"type": "string"}, "index": {"type": "string"}}}
@@ -134,8 +134,8 @@ SCHEMA = {
                                               "rows": {"type": "integer", "minimum": 1},
                                               "G": {"type": "string"}, "h": {"type": "string"},
                                               "tree": {"type": "array"},
-                                              "alphas": {"type": "array", "items": _SPARSE("relu")},
-                                              "betas": {"type": "array", "items": _SPARSE("node")}}}}},
+                                              "alphas": {"type": "array", "items": _sparse_entry("relu")},
+                                              "betas": {"type": "array", "items": _sparse_entry("node")}}}}},
             "allOf": [
                 {"if": {"properties": {"kind": {"const": "relu"}}, "required": ["kind"]},
                  "then": {"required": ["split_nodes"]}},
@@ -421,18 +421,14 @@ def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec, progres
     by group on the root's intermediate bounds (module docstring of
     :mod:`certnn.verify.bab_certificate`). Malformed arrays raise CertificateError."""
     from ..ir.passes import unfuse
-    from ..ir.serialize import array_digest
     from .checker import check_certificate, root_intermediate
     nodes = {n.id: n for n in unfuse(graph).nodes}
     relu_of = {n.inputs[0]: n.id for n in nodes.values() if n.op == "relu"}
     names = [str(z) for z in case["split_nodes"]]
     if len(set(names)) != len(names) or not all(z in relu_of for z in names):
         return "split_nodes must name distinct relu inputs of the model", 0, ()
-    npz = confined(path.parent, case["arrays"], f"cases[{k}].arrays", path, CertificateError)
-    arrays = read_npz(npz, "certificate's array file", CertificateError, manifest=case["manifest"])
-    for name, meta in case["manifest"].items():
-        if array_digest(arrays[name]) != meta["sha256"]:
-            _bad(path, f"case {k}: array '{name}' does not match its recorded SHA-256 (corrupt or modified)")
+    arrays = read_arrays(path, case["arrays"], f"cases[{k}].arrays", case["manifest"],
+                         lambda msg: _bad(path, f"case {k}: {msg}"))
     shape = tuple(graph.inputs[0].shape[1:])
     box = Region.box(box_lo.reshape((1,) + shape), box_hi.reshape((1,) + shape))
     # the root's intermediate bounds: plain CROWN over the box, no slopes, no splits

@@ -234,8 +234,7 @@ def save_certificate(cert: Certificate, path) -> Path:
            "region": region, "spec": spec, "anchors": anchors, "alphas": alphas, "producer": cert.producer,
            "array_file": npz.name,
            **({"splits": splits, "betas": betas} if (splits or betas) else {}),
-           "arrays": {k: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": array_digest(a)}
-                      for k, a in sorted(arrays.items())}}
+           "arrays": array_manifest(arrays)}
     write_npz(npz, arrays)
     write_json(path, doc)
     cert.path = path
@@ -327,13 +326,25 @@ class _Bad:
         raise CertificateError(f"{self.path}: {msg}")
 
 
-def _read_arrays(path: Path, doc: dict, bad) -> dict:
-    npz = confined(path.parent, doc["array_file"], "array_file", path, CertificateError)
-    arrays = read_npz(npz, "certificate's array file", CertificateError, manifest=doc["arrays"])
-    for name, meta in doc["arrays"].items():
-        if array_digest(arrays[name]) != meta["sha256"]:
-            bad(f"array '{name}' does not match its recorded SHA-256 (corrupt or modified)")
+def array_manifest(arrays: dict) -> dict:
+    """{name: dtype, shape, SHA-256} of the arrays written next to a JSON document."""
+    return {k: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": array_digest(a)}
+            for k, a in sorted(arrays.items())}
+
+
+def read_arrays(path: Path, name, field: str, manifest: dict, bad) -> dict:
+    """The arrays of the .npz ``name`` next to ``path`` (confined to its folder),
+    exactly those of ``manifest``, each matching its recorded SHA-256."""
+    npz = confined(path.parent, name, field, path, CertificateError)
+    arrays = read_npz(npz, "certificate's array file", CertificateError, manifest=manifest)
+    for k, meta in manifest.items():
+        if array_digest(arrays[k]) != meta["sha256"]:
+            bad(f"array '{k}' does not match its recorded SHA-256 (corrupt or modified)")
     return arrays
+
+
+def _read_arrays(path: Path, doc: dict, bad) -> dict:
+    return read_arrays(path, doc["array_file"], "array_file", doc["arrays"], bad)
 
 
 def _getter(arrays, bad):

@@ -13,12 +13,11 @@ import pytest
 from certnn.bounds.net import analyze
 from certnn.bounds.split import relu_inputs
 from certnn.io import read_npz, write_npz
-from certnn.ir.serialize import array_digest
 from certnn.verify import bab_graph
 from certnn.verify.bab import verify_case
 from certnn.verify.bab_certificate import certify, write_bab_certificate
 from certnn.verify.bab_checker import check_bab_certificate
-from certnn.verify.certificate import Certificate, CertificateError
+from certnn.verify.certificate import Certificate, CertificateError, array_manifest
 from certnn.verify.checker import root_intermediate
 
 from .test_bab_graph import _case, _samples
@@ -96,8 +95,7 @@ def _edit(path, edit_doc=None, edit_arrays=None):
     if edit_arrays is not None:
         edit_arrays(case, arrays)
         write_npz(npz, arrays)
-        case["manifest"] = {n: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": array_digest(a)}
-                            for n, a in sorted(arrays.items())}
+        case["manifest"] = array_manifest(arrays)
     path.write_text(json.dumps(doc))
 
 
