@@ -131,7 +131,7 @@ def _init_alphas(net: Net, saved: dict, bounds: dict, rows: tuple) -> dict:
 
 def sweep(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: dict, splits: dict,
           alphas: dict | None = None, betas: dict | None = None, keep: bool = False, bounds: dict | None = None,
-          cache: dict | None = None):
+          cache: dict | None = None, target: str | None = None):
     """One backward sweep of rows ``C`` (B, K, out) over the B sub-problems:
     (lb (B, K), a_in, bias, saved, bounds, region). ``bounds``: ``clipped(root,
     splits)`` when already known (an optimization loop's later sweeps), with its
@@ -139,9 +139,10 @@ def sweep(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: dict, sp
     B, K = C.shape[:2]
     reg = batch_region(region, B)
     bounds = clipped(root, splits) if bounds is None else bounds
-    A0 = C.reshape((B, K) + net.shape(net.output))
+    target = net.output if target is None else target
+    A0 = C.reshape((B, K) + net.shape(target))
     extra = {z: -betas[z] * s[:, None] for z, s in splits.items() if betas and z in betas}
-    a_in, bias, saved = backward(net, net.output, A0, bounds, alphas, "adaptive", keep=keep, extra=extra,
+    a_in, bias, saved = backward(net, target, A0, bounds, alphas, "adaptive", keep=keep, extra=extra,
                                  cache=cache)
     return reg.concretize_lower(a_in, bias) + d, a_in, bias, saved, bounds, reg
 
@@ -151,7 +152,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                  lr_alpha: float = 0.1, lr_beta: float = 0.05, lr_decay: float = 0.98,
                  patience: int = 5, scores: bool = True, stop_positive: bool = True,
                  deadline: float | None = None, work=np.float64, confirm: float | None = None,
-                 lazy: float | None = None, proved: float = 0.0) -> SplitBounds:
+                 lazy: float | None = None, proved: float = 0.0, target: str | None = None) -> SplitBounds:
     """Optimized lower bounds of ``C y + d`` over B sub-problems of the one-example
     ``region`` (or of a region of B examples): ``C`` (B, K, out), ``d`` (B, K), ``root`` the whole region's bounds of
     every node CROWN needs ((1, *shape) each), ``splits`` {relu input: (B, *shape)
@@ -180,8 +181,13 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     unevaluated, as their warm start (any slopes in range and multipliers >= 0
     give a valid bound, so a search's children start from them soundly). With one
     step that saves one sweep of every sub-problem far from closing; scores and
-    minimizers come from the sweep the step started from."""
+    minimizers come from the sweep the step started from.
+    ``target``: rows ``C`` on that node instead of the output (an intermediate
+    node's alpha-CROWN bounds, :func:`certnn.bounds.crown.intermediate_bounds`;
+    ``root`` then needs only the nodes before it)."""
     B, K = C.shape[:2]
+    if target is not None and (confirm is not None or scores or lazy is not None):
+        raise ValueError("an intermediate target takes no confirm, scores or lazy")
     wnet = net.working(work)
     low = wnet is not net
     cast = lambda x: np.asarray(x, wnet.dtype)  # noqa: E731   (no copy when already in it)
@@ -191,11 +197,11 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
     alphas, betas = as_work(alphas), as_work(betas)
     cache: dict = {}
     lb, a_in, bias, saved, bounds, reg = sweep(wnet, region, Cw, dw, wroot, splits, alphas, betas, keep=True,
-                                               cache=cache)
+                                               cache=cache, target=target)
     if alphas is None:
         alphas = _init_alphas(wnet, saved, bounds, (B, K))
         lb, a_in, bias, saved, _, _ = sweep(wnet, region, Cw, dw, wroot, splits, alphas, betas, keep=True,
-                                            bounds=bounds, cache=cache)
+                                            bounds=bounds, cache=cache, target=target)
     alphas = {k: np.array(v, wnet.dtype) for k, v in alphas.items()}
     betas = {z: (np.zeros((B, K) + s.shape[1:], wnet.dtype) if betas is None or z not in betas
                  else np.array(betas[z], wnet.dtype)) for z, s in splits.items()}
@@ -229,7 +235,7 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                 opt.m, opt.v = _rows(opt.m, sel, n), _rows(opt.v, sel, n)
             reg = batch_region(region, len(pos))
         G = {}
-        grads = _slope_grads(wnet, wnet.output, a_in, reg, saved, bounds, values=G, cache=cache)
+        grads = _slope_grads(wnet, target or wnet.output, a_in, reg, saved, bounds, values=G, cache=cache)
         scale = lr_decay ** (it - 1)
         opt_a.step(alphas, {k: g for k, g in grads.items() if k in alphas}, lambda k: boxes[k][0],
                    lambda k: boxes[k][1], scale, a_index)
@@ -252,11 +258,11 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                 n = len(pos)
                 sub = lambda x: _rows(x, near, n)  # noqa: E731
                 lb = sweep(wnet, region, sub(Cl), sub(dl), wroot, sub(sp), sub(alphas), sub(betas), bounds=sub(bounds),
-                           cache={k: sub(v[:5]) + v[5:] for k, v in cache.items()})[0]
+                           cache={k: sub(v[:5]) + v[5:] for k, v in cache.items()}, target=target)[0]
                 _keep_better(best, best_a, best_b, lb, pos[near], sub(alphas), sub(betas))
             break
         lb, a_in, bias, saved, _, _ = sweep(wnet, region, Cl, dl, wroot, sp, alphas, betas, keep=True,
-                                            bounds=bounds, cache=cache)
+                                            bounds=bounds, cache=cache, target=target)
         bl = best[pos]
         stale = 0 if np.any(lb > bl + 1e-6 * (1 + np.abs(bl))) else stale + 1
         _keep_better(best, best_a, best_b, lb, pos, alphas, betas)
@@ -276,13 +282,13 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
                                                             **net.nodes[k].attrs)) for k, v in best_a.items()}
         best_b = {z: np.maximum(np.asarray(v, np.float64), 0.0) for z, v in best_b.items()}
         lb, a_in, _, saved, bounds, reg = sweep(net, region, C, d, root, splits, best_a, best_b, keep=scores,
-                                                bounds=bounds)
+                                                bounds=bounds, target=target)
         out = SplitBounds(lb, best_a, best_b, iters_run=it)
     elif scores:
         # the sweep at the best parameters: scores and the bound minimizers (of the
         # whole batch: the loop's bounds and cache are the last sub-problems' alone)
         lb, a_in, _, saved, bounds, reg = sweep(net, region, C, d, root, splits, best_a, best_b, keep=True,
-                                                bounds=None if dropped else bounds, cache=None if dropped else cache)
+                                                bounds=None if dropped else bounds, cache=None if dropped else cache, target=target)
         out.lb = np.maximum(out.lb, lb)
     if scores:
         out.scores = branching_scores(net, saved, bounds, splits, out.lb, proved)

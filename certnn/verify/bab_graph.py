@@ -106,7 +106,7 @@ class GraphBabOptions:
     falsify_share: float = 0.1
     root: str = "alpha-crown"
     root_iters: int = 20
-    root_share: float = 0.07
+    root_share: float = 0.3
     spec_iters: int = 50
     refresh: bool = False
     branching: str = "babsr"
