@@ -416,7 +416,8 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
                         known: dict | None = None, alpha_stop: float | None = None):
     """Bounds (lo, hi), each (N, *shape), of every node CROWN needs (inputs of relaxed
     nodes, interval nodes), in topological order, and the slopes alpha-CROWN chose
-    ({(target, relaxed node): slopes}). ``splits`` {relu input id: (N, *shape) signs}
+    ({(target, relaxed node): slopes}). alpha-CROWN optimizes the slopes only for
+    the neurons CROWN leaves unstable (:func:`_open_rows_bounds`). ``splits`` {relu input id: (N, *shape) signs}
     restricts example n to the subdomain where s z >= 0 for every split neuron: a
     split node's bounds are clipped to that sign as soon as they are computed, so
     the later nodes are bounded on the subdomain (lo > hi: the subdomain is empty).
