@@ -417,8 +417,8 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
     """Bounds (lo, hi), each (N, *shape), of every node CROWN needs (inputs of relaxed
     nodes, interval nodes), in topological order, and the slopes alpha-CROWN chose
     ({(target, relaxed node): slopes}). alpha-CROWN optimizes the slopes only for
-    the neurons CROWN leaves unstable (:func:`_open_rows_bounds`). ``splits`` {relu input id: (N, *shape) signs}
-    restricts example n to the subdomain where s z >= 0 for every split neuron: a
+    the neurons CROWN leaves unstable (:func:`_open_rows_bounds`). ``splits``
+    {relu input id: (N, *shape) signs} restricts example n to the subdomain where s z >= 0 for every split neuron: a
     split node's bounds are clipped to that sign as soon as they are computed, so
     the later nodes are bounded on the subdomain (lo > hi: the subdomain is empty).
     ``known`` {node: (lo, hi)}: bounds already valid on each example's subdomain (a
@@ -504,7 +504,8 @@ def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: st
     """CROWN (``alpha=None``) or alpha-CROWN (``alpha=(iters, lr, stop)``) bounds of a
     relu-only node, computed only for neurons whose interval image (IBP from the
     bounds known so far) straddles 0 in some example; the others keep that
-    interval, which is sound and decides their (exact) relaxation. Returns
+    interval, which is sound and decides their (exact) relaxation. alpha-CROWN
+    runs only on the neurons CROWN (run first) leaves unstable. Returns
     (lo, hi, slopes); slopes have a row per neuron and direction like a full
     pass, the skipped rows holding CROWN's default slopes."""
     ilo, ihi = node_bounds(net, region, until=nid, known=bounds)[nid]

@@ -288,7 +288,8 @@ def split_bounds(net: Net, region: Region, C: np.ndarray, d: np.ndarray, root: d
         # the sweep at the best parameters: scores and the bound minimizers (of the
         # whole batch: the loop's bounds and cache are the last sub-problems' alone)
         lb, a_in, _, saved, bounds, reg = sweep(net, region, C, d, root, splits, best_a, best_b, keep=True,
-                                                bounds=None if dropped else bounds, cache=None if dropped else cache, target=target)
+                                                bounds=None if dropped else bounds, cache=None if dropped else cache,
+                                                target=target)
         out.lb = np.maximum(out.lb, lb)
     if scores:
         out.scores = branching_scores(net, saved, bounds, splits, out.lb, proved)
