@@ -168,8 +168,7 @@ def configs():
             "after_lb005": GraphBabOptions(lr_beta=0.05),           # the default before stop 29
             "after_it4": GraphBabOptions(iters=4),                  # the default before stop 30
             "crown_fsb": GraphBabOptions(root="crown", branching="fsb"),
-            "crown_root": GraphBabOptions(root="crown"),           # today's defaults on CROWN root bounds
-            "root_lr01": GraphBabOptions(root_lr=0.1)}             # the root's step before stop 33
+            "crown_root": GraphBabOptions(root="crown")}           # today's defaults on CROWN root bounds
 
 
 def task(item: dict) -> dict:

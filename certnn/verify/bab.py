@@ -307,7 +307,7 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
         search["lazy"] = None
         root = root_bounds(net, region, deadline=deadline)
     else:
-        root = root_bounds(net, region, opt.root, opt.root_iters, deadline=deadline, lr=opt.root_lr,
+        root = root_bounds(net, region, opt.root, opt.root_iters, deadline=deadline,
                            alpha_stop=time.monotonic() + opt.root_share * (deadline - time.monotonic()))
     if root is None or time.monotonic() > deadline:
         return done("timeout")

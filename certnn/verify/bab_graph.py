@@ -74,10 +74,7 @@ class GraphBabOptions:
     (``root_iters`` steps each, for at most ``root_share`` of the time left;
     alpha,beta-CROWN's root; since stop 33 about 31 s on sri_resnet_a, so the
     share went from 0.07, which stopped it after the first two of eight nodes,
-    to 0.3). ``root_lr``: the root's first Adam step (0.25 since stop 33: on
-    sri_resnet_a idx 3612 and 4909 the same margins to 0.01 as 0.1, with the
-    early stop reached in about half the time). ``spec_iters``: the root's
-    alpha-CROWN steps on the spec rows.
+    to 0.3). ``spec_iters``: the root's alpha-CROWN steps on the spec rows.
     ``refresh``: each sub-problem's
     intermediate bounds are recomputed by CROWN under its own splits and
     intersected with its parent's (both are sound on the sub-problem, so is the
@@ -112,7 +109,6 @@ class GraphBabOptions:
     root: str = "alpha-crown"
     root_iters: int = 20
     root_share: float = 0.3
-    root_lr: float = 0.25
     spec_iters: int = 50
     refresh: bool = False
     branching: str = "babsr"
@@ -138,7 +134,7 @@ class GraphBabOptions:
         for name in ("batch", "chain_batch"):
             if not getattr(self, name) >= 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
-        for name in ("lr_alpha", "lr_beta", "root_lr"):
+        for name in ("lr_alpha", "lr_beta"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         for name in ("root_share", "falsify_share"):
@@ -310,12 +306,11 @@ def group_score(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def root_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, deadline: float | None = None,
-                alpha_stop: float | None = None, lr: float = 0.1):
+                alpha_stop: float | None = None):
     """The whole region's bounds of every node CROWN needs, (1, *shape) each; None
-    when ``deadline`` passes first. alpha-CROWN takes no step past ``alpha_stop``
-    (``lr``: its first Adam step)."""
+    when ``deadline`` passes first. alpha-CROWN takes no step past ``alpha_stop``."""
     try:
-        b, _ = intermediate_bounds(net, region, "alpha-crown" if method == "alpha-crown" else "crown", iters, lr,
+        b, _ = intermediate_bounds(net, region, "alpha-crown" if method == "alpha-crown" else "crown", iters,
                                    deadline=deadline, alpha_stop=alpha_stop)
     except TimeoutError:
         return None
