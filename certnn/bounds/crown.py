@@ -186,8 +186,7 @@ def _relax_step(a: np.ndarray, lw, lb, uw, ub, bias: np.ndarray, open_=None) -> 
 
 def _target_rows(net: Net, nid: str, N: int) -> np.ndarray:
     k = net.size(nid)
-    eye = np.eye(k).reshape((k,) + net.shape(nid))
-    return np.broadcast_to(np.concatenate([eye, -eye])[None], (N, 2 * k) + net.shape(nid))
+    return _unit_rows(np.arange(k), k, net.shape(nid), N)
 
 
 def _split(res: np.ndarray, nid_shape: tuple):
@@ -532,10 +531,7 @@ def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: st
         tuned = open_rows[np.any((lo[:, open_rows] < 0) & (hi[:, open_rows] > 0), axis=0)]
     if tuned.size:
         m = tuned.size
-        eye = np.zeros((m, k))
-        eye[np.arange(m), tuned] = 1.0
-        eye = eye.reshape((-1,) + shape)
-        A0 = np.broadcast_to(np.concatenate([eye, -eye])[None], (N, 2 * m) + shape)
+        A0 = _unit_rows(tuned, k, shape, N)
         if mode == "adaptive":
             val, al = _optimize_rows(net, nid, A0, bounds, region, *alpha)
         else:
@@ -552,6 +548,16 @@ def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: st
     return lo.reshape((N,) + shape), hi.reshape((N,) + shape), slopes
 
 
+def _unit_rows(idx: np.ndarray, k: int, shape: tuple, N: int) -> np.ndarray:
+    """Rows (N, 2 m, *shape): +e_j then -e_j for the flat neurons ``idx`` of a
+    node of ``k`` neurons (its lower and, negated, upper bounds)."""
+    m = idx.size
+    eye = np.zeros((m, k))
+    eye[np.arange(m), idx] = 1.0
+    eye = eye.reshape((-1,) + shape)
+    return np.broadcast_to(np.concatenate([eye, -eye])[None], (N, 2 * m) + shape)
+
+
 def _crown_rows(net: Net, nid: str, open_rows: np.ndarray, bounds: dict, region: Region, mode: str, lo, hi) -> None:
     """CROWN bounds of the flat neurons ``open_rows`` of ``nid`` into ``lo``/``hi`` (N, k):
     single-neuron rows on windows of the maps where a plan exists, else dense rows."""
@@ -566,11 +572,7 @@ def _crown_rows(net: Net, nid: str, open_rows: np.ndarray, bounds: dict, region:
                                   np.concatenate([np.ones(m), -np.ones(m)]), bounds, region,
                                   lambda r: _relaxation(net, r, bounds, None, mode), planned)
     else:
-        eye = np.zeros((m, k))
-        eye[np.arange(m), open_rows] = 1.0
-        eye = eye.reshape((-1,) + shape)
-        a_in, bias, _ = backward(net, nid, np.broadcast_to(np.concatenate([eye, -eye])[None], (N, 2 * m) + shape),
-                                 bounds, None, mode)
+        a_in, bias, _ = backward(net, nid, _unit_rows(open_rows, k, shape, N), bounds, None, mode)
         val = region.concretize_lower(a_in, bias)
     lo[:, open_rows], hi[:, open_rows] = val[:, :m], -val[:, m:]
 

@@ -72,7 +72,7 @@ class GraphBabOptions:
     ``root``: the whole region's intermediate bounds by CROWN, or by alpha-CROWN
     with the slopes of every intermediate neuron CROWN leaves unstable optimized
     (``root_iters`` steps each, for at most ``root_share`` of the time left;
-    alpha,beta-CROWN's root; since stop 33 about 31 s on sri_resnet_a, so the
+    alpha,beta-CROWN's root; since stop 33 17-31 s on sri_resnet_a, so the
     share went from 0.07, which stopped it after the first two of eight nodes,
     to 0.3). ``spec_iters``: the root's alpha-CROWN steps on the spec rows.
     ``refresh``: each sub-problem's
