@@ -412,7 +412,7 @@ def crown(graph, region: Region, spec: LinearSpec | None = None, method: str = "
 
 def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, lr: float = 0.1,
                         lirpa_compat: bool = False, splits: dict | None = None, deadline: float | None = None,
-                        known: dict | None = None, alpha_stop: float | None = None):
+                        known: dict | None = None, alpha_stop: float | None = None, record: dict | None = None):
     """Bounds (lo, hi), each (N, *shape), of every node CROWN needs (inputs of relaxed
     nodes, interval nodes), in topological order, and the slopes alpha-CROWN chose
     ({(target, relaxed node): slopes}). alpha-CROWN optimizes the slopes only for
@@ -425,7 +425,11 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
     (the splits cannot change it), every later node is recomputed and intersected
     with them. Past ``deadline`` (``time.monotonic()``, checked between nodes)
     raises TimeoutError; past ``alpha_stop`` alpha-CROWN takes no further steps
-    (the bounds reached so far, CROWN's at worst)."""
+    (the bounds reached so far, CROWN's at worst). ``record`` (a dict): filled with
+    the tuned slopes in sparse form, for a certificate (:func:`_sparse_slopes`);
+    alpha-CROWN then tunes only relu-only nodes' rows at relus (the others keep
+    CROWN's bounds, which a checker re-derives without slopes), and none if
+    the net relaxes other ops than relu."""
     N = region.n
     reuse = set()
     if known is not None:
@@ -439,6 +443,8 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
     bounds = {net.input: (region.lo, region.hi)}
     used_alphas = {}
     relu_only = _feeds_only_relus(net)
+    # a record holds relu slopes only: with other relaxed ops no slope is tuned
+    non_relu = any(v == "relax" and net.nodes[k].op != "relu" for k, v in net.kind.items())
     if method == "crown-ibp":
         return node_bounds(net, region, lirpa_compat=lirpa_compat), used_alphas
     for nid in net.need:
@@ -459,11 +465,12 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
         else:
             # past alpha_stop: CROWN's bounds (the same as alpha-CROWN's first iterate, on windows)
             optimize = method == "alpha-crown" and (alpha_stop is None or time.monotonic() < alpha_stop)
+            optimize = optimize and not (record is not None and non_relu)
             if relu_only[nid]:
                 lo, hi, al = _open_rows_bounds(net, nid, bounds, region, mode,
-                                               (iters, lr, alpha_stop) if optimize else None)
+                                               (iters, lr, alpha_stop) if optimize else None, record)
                 used_alphas.update({(nid, k): v for k, v in al.items()})
-            elif optimize:
+            elif optimize and record is None:
                 val, al = _optimize(net, nid, _target_rows(net, nid, N), bounds, region, mode, iters, lr, alpha_stop)
                 used_alphas.update({(nid, k): v for k, v in al.items()})
                 lo, hi = _split(val, net.shape(nid))
@@ -499,14 +506,16 @@ def _feeds_only_relus(net: Net) -> dict:
             for nid in net.order}
 
 
-def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: str, alpha=None):
+def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: str, alpha=None,
+                      record: dict | None = None):
     """CROWN (``alpha=None``) or alpha-CROWN (``alpha=(iters, lr, stop)``) bounds of a
     relu-only node, computed only for neurons whose interval image (IBP from the
     bounds known so far) straddles 0 in some example; the others keep that
     interval, which is sound and decides their (exact) relaxation. alpha-CROWN
     runs only on the neurons CROWN (run first) leaves unstable. Returns
     (lo, hi, slopes); slopes have a row per neuron and direction like a full
-    pass, the skipped rows holding CROWN's default slopes."""
+    pass, the skipped rows holding CROWN's default slopes. ``record``: see
+    :func:`intermediate_bounds`."""
     ilo, ihi = node_bounds(net, region, until=nid, known=bounds)[nid]
     N, shape, k = region.n, net.shape(nid), net.size(nid)
     open_ex = ((ilo < 0) & (ihi > 0)).reshape(N, k)
@@ -543,9 +552,30 @@ def _open_rows_bounds(net: Net, nid: str, bounds: dict, region: Region, mode: st
             full = ALPHA[n.op].init(l, u, (N, 2 * k) + l.shape[2:], mode, **n.attrs)
             full[:, rows] = a
             slopes[r] = full
+        if record is not None:
+            record[nid] = _sparse_slopes(net, bounds, tuned, val[:, :m] > lo[:, tuned], -val[:, m:] < hi[:, tuned],
+                                         al)
         # CROWN's bounds are alpha-CROWN's first iterate, but on windows: keep the tighter
         lo[:, tuned], hi[:, tuned] = np.maximum(lo[:, tuned], val[:, :m]), np.minimum(hi[:, tuned], -val[:, m:])
     return lo.reshape((N,) + shape), hi.reshape((N,) + shape), slopes
+
+
+def _sparse_slopes(net: Net, bounds: dict, tuned: np.ndarray, better_lo, better_hi, al: dict) -> dict:
+    """The slopes a checker needs to re-derive a node's alpha-CROWN bounds, and no
+    more: {"lower": flat neurons, "upper": flat neurons, "slopes": {relu: (index,
+    lower values (N, len(lower), len(index)), upper values)}}. Only the rows
+    (directions) where alpha-CROWN beat CROWN (the others keep CROWN's bound,
+    i.e. the default slopes), only at the relu neurons unstable on ``bounds``
+    (a stable neuron's relaxation is exact whatever its slope)."""
+    m = tuned.size
+    lo_rows, hi_rows = np.flatnonzero(better_lo.any(axis=0)), np.flatnonzero(better_hi.any(axis=0))
+    out = {"lower": tuned[lo_rows], "upper": tuned[hi_rows], "slopes": {}}
+    for r, a in al.items():
+        l, u = bounds[net.nodes[r].inputs[0]]
+        idx = np.flatnonzero(((l < 0) & (u > 0)).reshape(l.shape[0], -1).any(axis=0))
+        flat = a.reshape(a.shape[0], a.shape[1], -1)
+        out["slopes"][r] = (idx, flat[:, lo_rows][:, :, idx], flat[:, m + hi_rows][:, :, idx])
+    return out
 
 
 def _unit_rows(idx: np.ndarray, k: int, shape: tuple, N: int) -> np.ndarray:

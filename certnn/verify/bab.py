@@ -289,9 +289,11 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
     Root: CROWN intermediate bounds, alpha-CROWN on the spec rows alone (the
     intermediate bounds fixed). Each group of the spec still open after that is
     then searched on its own (a group's rows are all it needs to prove), the
-    weakest first. ``certifiable``: the same search on plain CROWN root bounds
-    (which the checker re-derives once for the whole box), every group searched and
-    its proof recorded, the groups proved at the root included (a one-leaf proof)."""
+    weakest first. ``certifiable``: the same search, every group searched and its
+    proof recorded, the groups proved at the root included (a one-leaf proof); the
+    root's alpha-CROWN slopes are recorded too (sparse: the rows it tightened, at
+    the neurons unstable at the root), so the checker re-derives the same root
+    bounds once for the whole box."""
     from ..bounds.net import analyze
     from ..bounds.split import relu_inputs, split_bounds
     from .bab_graph import PRECISIONS, GraphBabOptions, group_score, relu_split_graph, root_bounds
@@ -303,12 +305,12 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
                   lr_alpha=opt.lr_alpha, lr_beta=opt.lr_beta, lazy=opt.lazy)
     C, d, groups = spec.C[:1], spec.d[:1], spec.groups
     on_cex = _attack_replayer(graph, region, spec, seed)
-    if certifiable:    # plain CROWN root bounds: the checker re-derives them without slopes
+    record = None
+    if certifiable:    # the checker re-derives the root with the recorded slopes
         search["lazy"] = None
-        root = root_bounds(net, region, deadline=deadline)
-    else:
-        root = root_bounds(net, region, opt.root, opt.root_iters, deadline=deadline,
-                           alpha_stop=time.monotonic() + opt.root_share * (deadline - time.monotonic()))
+        record = {}
+    root = root_bounds(net, region, opt.root, opt.root_iters, deadline=deadline,
+                       alpha_stop=time.monotonic() + opt.root_share * (deadline - time.monotonic()), record=record)
     if root is None or time.monotonic() > deadline:
         return done("timeout")
     sb = split_bounds(net, region, C, d, root, {}, iters=opt.spec_iters, deadline=deadline,
@@ -325,6 +327,7 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
                                refresh=opt.refresh and not certifiable, record=certifiable, **search)
         if res.proof is not None:
             res.proof.group = int(g)
+            res.proof.root_slopes = record or None
         proofs.append(res.proof)
         for k, v in res.stats.items():
             if not isinstance(v, (int, float)) or isinstance(v, bool):

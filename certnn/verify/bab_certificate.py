@@ -48,11 +48,17 @@ must equal the property's), each a split tree over the shared ``split_nodes``
 whose leaves prove that group's rows alone (the unsafe set is the union of its
 groups, so proving each group on its own proves the case).
 Every leaf's intermediate bounds are the root box's, which the checker
-re-derives once by plain CROWN, clipped by the leaf's signs; so a leaf carries
+re-derives once by CROWN, clipped by the leaf's signs; so a leaf carries
 only its spec slopes and split multipliers, at the neurons listed in an index
 array (``values`` (leaves, rows, len(index)); every other neuron's slope is 0,
 its multiplier 0, both sound), in the case's array file (``arrays``, an .npz
-with a SHA-256 per array in ``manifest``).
+with a SHA-256 per array in ``manifest``). The root's own alpha-CROWN slopes
+are ``root_alphas``, entries ``target`` (a relu input), ``relu`` (a relu before
+it), ``side`` (``lower`` or ``upper``: which bound of the target's neurons),
+``rows`` (the target's flat neurons), ``index`` (the relu's flat neurons) and
+``values`` (len(rows), len(index)) in [0, 1]; every other root slope is
+CROWN's default (the producer records only the rows where alpha-CROWN beat
+CROWN, at the neurons unstable at the root, where a slope matters).
 """
 
 from __future__ import annotations
@@ -193,6 +199,7 @@ def _relu_parts_case(path, k, region_spec, proofs) -> dict:
                     vals[n][:, np.searchsorted(idx, row["betas"][z][0])] = row["betas"][z][1]
             _put(arrays, entry["betas"], f"p{j}.beta.{i}", ("node", z), vals, idx)
         parts.append(entry)
+    root_alphas = _root_alphas(arrays, proofs[0].root_slopes or {})
     size = sum(a.nbytes for a in arrays.values())
     if size > max_bytes():
         raise CertnnError(f"case {k}: the proof's arrays take {size >> 20} MiB, more than the checker reads "
@@ -201,7 +208,28 @@ def _relu_parts_case(path, k, region_spec, proofs) -> dict:
     write_npz(npz, arrays)
     return {"kind": "relu", "intermediate": "root", "root_lo": region.lo.reshape(-1).astype(np.float64).tolist(),
             "root_hi": region.hi.reshape(-1).astype(np.float64).tolist(), "split_nodes": zs, "parts": parts,
-            "arrays": npz.name, "manifest": array_manifest(arrays)}
+            "root_alphas": root_alphas, "arrays": npz.name, "manifest": array_manifest(arrays)}
+
+
+def _root_alphas(arrays, record: dict) -> list:
+    """The root's sparse alpha-CROWN slopes (``GraphReluProof.root_slopes``) as
+    ``root_alphas`` entries; values in float32 where that is exact (most are:
+    the optimizer steps in float32)."""
+    entries = []
+    for t, rec in record.items():
+        for r, (idx, lower, upper) in rec["slopes"].items():
+            for side, rows, vals in (("lower", rec["lower"], lower), ("upper", rec["upper"], upper)):
+                if not (rows.size and idx.size):
+                    continue
+                name = f"root.{len(entries)}"
+                v = np.asarray(vals[0], np.float64)
+                v32 = v.astype(np.float32)
+                arrays[name] = v32 if np.array_equal(v32, v) else v
+                arrays[name + ".rows"] = np.asarray(rows, np.int64)
+                arrays[name + ".index"] = np.asarray(idx, np.int64)
+                entries.append({"target": t, "relu": r, "side": side, "rows": name + ".rows",
+                                "index": name + ".index", "values": name})
+    return entries
 
 
 def _put(arrays, entries, name, key, values, index) -> None:

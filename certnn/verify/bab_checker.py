@@ -127,6 +127,11 @@ SCHEMA = {
                                "properties": {"dtype": {"type": "string"}, "sha256": {"type": "string"},
                                               "shape": {"type": "array",
                                                         "items": {"type": "integer", "minimum": 0}}}}},
+                           "root_alphas": {"type": "array", "items": {
+                               "type": "object", "required": ["target", "relu", "side", "rows", "index", "values"],
+                               "properties": {"target": {"type": "string"}, "relu": {"type": "string"},
+                                              "side": {"enum": ["lower", "upper"]}, "rows": {"type": "string"},
+                                              "index": {"type": "string"}, "values": {"type": "string"}}}},
                            "parts": {"type": "array", "minItems": 1, "items": {
                                "type": "object", "required": ["group", "rows", "G", "h", "tree", "alphas",
                                                               "betas"],
@@ -431,9 +436,14 @@ def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec, progres
                          lambda msg: _bad(path, f"case {k}: {msg}"))
     shape = tuple(graph.inputs[0].shape[1:])
     box = Region.box(box_lo.reshape((1,) + shape), box_hi.reshape((1,) + shape))
-    # the root's intermediate bounds: plain CROWN over the box, no slopes, no splits
+    # the root's intermediate bounds: CROWN over the box, no splits, with the
+    # certificate's alpha-CROWN slopes where it has some
     root_cert = Certificate(ghash, box, LinearSpec(case_spec.C, case_spec.d, case_spec.groups, case_spec.kind))
-    root = root_intermediate(root_cert, graph)
+    try:
+        slopes = _root_slopes(arrays, case.get("root_alphas", []), nodes, relu_of)
+        root = root_intermediate(root_cert, graph, slopes)
+    except (ValueError, CertificateError) as e:
+        return f"root slopes: {e}", 0, ()
     shapes = {z: tuple(nodes[z].shape[1:]) for z in names}
     sizes = [int(np.prod(shapes[z])) for z in names]
     covered, leaves, used = set(), 0, set()
@@ -483,6 +493,37 @@ def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec, progres
     if missing:
         return f"group {missing[0]} of the property is proved by no part", leaves, used
     return None, leaves, used
+
+
+def _root_slopes(arrays, entries, nodes, relu_of) -> dict:
+    """{(target, relu, side): (rows, index, values)} of the case's ``root_alphas``:
+    slopes of the root's bound rows on a relu input ``target`` (side lower or
+    upper, at its flat neurons ``rows``) at the flat neurons ``index`` of a relu
+    before it, values (len(rows), len(index)) in [0, 1]. Raises ValueError."""
+    order = list(nodes)
+    relus = set(relu_of.values())
+    out = {}
+    for e in entries:
+        t, r, side = str(e["target"]), str(e["relu"]), e["side"]
+        if t not in relu_of or r not in relus or order.index(r) >= order.index(t):
+            raise ValueError(f"'{r}' on '{t}': not a relu before a relu input of the model")
+        if (t, r, side) in out:
+            raise ValueError(f"'{r}' on '{t}' ({side}) is given twice")
+        if any(e[k] not in arrays for k in ("rows", "index", "values")):
+            raise ValueError(f"'{r}' on '{t}': array not in the manifest")
+        rows, idx, vals = arrays[e["rows"]], arrays[e["index"]], arrays[e["values"]]
+        for name, a, node in (("rows", rows, t), ("index", idx, nodes[r].inputs[0])):
+            size = int(np.prod(nodes[node].shape[1:]))
+            if a.dtype.kind not in "iu" or a.ndim != 1 or np.unique(a).size != a.size or \
+                    (a.size and (a.min() < 0 or a.max() >= size)):
+                raise ValueError(f"'{r}' on '{t}': the {name} are not distinct neurons of '{node}'")
+        if vals.dtype.kind != "f" or vals.shape != (rows.size, idx.size):
+            raise ValueError(f"'{r}' on '{t}': values of shape {vals.shape}, expected ({rows.size}, {idx.size}) "
+                             f"floats")
+        if not np.all((vals >= 0) & (vals <= 1)):
+            raise ValueError(f"'{r}' on '{t}': a slope outside [0, 1]")
+        out[(t, r, side)] = (rows, idx, vals)
+    return out
 
 
 def _sparse(arrays, e, m, K, nodes, relu_of, key):

@@ -156,7 +156,10 @@ class GraphReluProof:
     neurons (any other is stable in every leaf, where its slope does not matter)
     and ``betas`` {z: (flat indices of its split neurons, (K, n) multipliers)} (a
     multiplier of an unsplit neuron multiplies a zero sign). ``group``: the spec
-    group the proof is about (its rows alone), None for all of them."""
+    group the proof is about (its rows alone), None for all of them.
+    ``root_slopes``: the root's alpha-CROWN slopes in sparse form, which the
+    checker needs to re-derive the root's bounds (``record`` of
+    :func:`certnn.bounds.crown.intermediate_bounds`); None: plain CROWN."""
     split_nodes: list
     split: dict = field(default_factory=dict)
     kids: dict = field(default_factory=dict)
@@ -167,6 +170,7 @@ class GraphReluProof:
     relu_of: dict = field(default_factory=dict)   # split node -> its relu (with keep)
     group: int | None = None
     nbytes: int = 0
+    root_slopes: dict | None = None
 
 
 @dataclass
@@ -306,12 +310,14 @@ def group_score(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def root_bounds(net: Net, region: Region, method: str = "crown", iters: int = 20, deadline: float | None = None,
-                alpha_stop: float | None = None):
+                alpha_stop: float | None = None, record: dict | None = None):
     """The whole region's bounds of every node CROWN needs, (1, *shape) each; None
-    when ``deadline`` passes first. alpha-CROWN takes no step past ``alpha_stop``."""
+    when ``deadline`` passes first. alpha-CROWN takes no step past ``alpha_stop``.
+    ``record``: filled with the tuned slopes a certificate carries (see
+    :func:`certnn.bounds.crown.intermediate_bounds`)."""
     try:
         b, _ = intermediate_bounds(net, region, "alpha-crown" if method == "alpha-crown" else "crown", iters,
-                                   deadline=deadline, alpha_stop=alpha_stop)
+                                   deadline=deadline, alpha_stop=alpha_stop, record=record)
     except TimeoutError:
         return None
     return b

@@ -318,15 +318,20 @@ def _pe(node) -> tuple:
     return tuple(node.shape[1:])
 
 
-def root_intermediate(cert: Certificate, graph: Graph) -> dict:
+def root_intermediate(cert: Certificate, graph: Graph, slopes: dict | None = None) -> dict:
     """Sound bounds {node: (lo, hi)} of every node the walk bounds by backward
     substitution (relu inputs, relaxed inputs), re-derived over ``cert``'s one-row
     region with its slopes and no split constraints, for :func:`check_certificate`'s
-    ``root_bounds``. Raises CertificateError if the certificate does not fit the graph."""
+    ``root_bounds``. ``slopes`` {(target, relu, side): (rows, index, values)}: relu
+    slopes of some rows of an intermediate target (side "lower": the rows bounding
+    the target's flat neurons ``rows`` from below, "upper": from above) at the relu's
+    flat neurons ``index``, values (len(rows), len(index)) in [0, 1]; every other
+    slope is the default. Raises CertificateError if the certificate or the slopes
+    do not fit the graph."""
     if cert.n != 1 or any(bool(np.any(a)) for a in cert.splits.values()):
         raise CertificateError("root bounds need a one-row certificate without split constraints")
     try:
-        checker = _Checker(unfuse(graph), cert)
+        checker = _Checker(unfuse(graph), cert, root_slopes=slopes)
         checker.walk()
     except _Reject as e:
         raise CertificateError(f"root bounds: {e}") from None
@@ -337,7 +342,7 @@ def root_intermediate(cert: Certificate, graph: Graph) -> dict:
 
 
 class _Checker:
-    def __init__(self, g: Graph, cert: Certificate, root_bounds: dict | None = None):
+    def __init__(self, g: Graph, cert: Certificate, root_bounds: dict | None = None, root_slopes: dict | None = None):
         self.g, self.cert, self.N = g, cert, cert.n
         self.root = root_bounds
         self.assumptions = list(iv.BLAS)
@@ -385,6 +390,7 @@ class _Checker:
         self.reasons = [None] * self.N
         self.infeasible = np.zeros(self.N, bool)
         self._alphas()
+        self._sparse_alphas(root_slopes or {})
         self._splits()
 
     # ------------------------------------------------------------------ slopes
@@ -411,6 +417,41 @@ class _Checker:
                 for i in np.flatnonzero(np.broadcast_to(ex, (self.N,))):
                     self._fail(i, f"alpha ({t}, {r}): slope outside [0, 1]")
             self.alpha[(t, r, side)] = np.clip(np.nan_to_num(a, nan=0.0), 0.0, 1.0)
+
+    def _sparse_alphas(self, slopes: dict):
+        """Validate sparse slopes (:func:`root_intermediate`) and index their rows."""
+        self.sparse = {}
+        for (t, r, side), (rows, index, vals) in slopes.items():
+            if t not in self.checked or r not in self.nodes or self.nodes[r].op != "relu" or \
+                    side not in ("lower", "upper") or self.order.index(r) >= self.order.index(t):
+                raise _Reject(f"alpha ({t}, {r}, {side}): not a relu before a bounded node")
+            k, size = int(np.prod(_pe(self.nodes[t]))), int(np.prod(_pe(self.nodes[r])))
+            for name, a, n in (("rows", rows, k), ("index", index, size)):
+                if a.ndim != 1 or a.dtype.kind not in "iu" or np.unique(a).size != a.size or \
+                        (a.size and (a.min() < 0 or a.max() >= n)):
+                    raise _Reject(f"alpha ({t}, {r}, {side}): {name} are not distinct flat neurons (of {n})")
+            if vals.shape != (rows.size, index.size) or not np.all((vals >= 0) & (vals <= 1)):
+                raise _Reject(f"alpha ({t}, {r}, {side}): values of shape {vals.shape} (expected "
+                              f"{(rows.size, index.size)}) or outside [0, 1]")
+            pos = np.full(k, -1)
+            pos[rows] = np.arange(rows.size)
+            self.sparse[(t, r, side)] = (pos, index, np.asarray(vals, np.float64))
+
+    def _sparse_rows(self, a, key, K, sl):
+        """Slopes ``a`` (N|1, 1|n, *relu) of the rows ``sl`` of K, with the sparse
+        slopes of ``key`` set at their rows and neurons."""
+        sp = self.sparse.get(key)
+        if sp is None:
+            return a
+        pos, index, vals = sp
+        p = pos[np.arange(K)[sl]]
+        hit = np.flatnonzero(p >= 0)
+        if not hit.size:
+            return a
+        shape = (a.shape[0], p.size) + a.shape[2:]
+        out = np.array(np.broadcast_to(a, shape), np.float64).reshape(a.shape[0], p.size, -1)
+        out[:, hit[:, None], index[None, :]] = vals[p[hit]]
+        return out.reshape(shape)
 
     def _splits(self):
         """Validate split signs and multipliers: relu inputs, shapes; beta < 0 rejects the example."""
@@ -470,7 +511,8 @@ class _Checker:
             return np.where(u > -l, 1.0, 0.0)[:, None]              # the default slope
         if target == "spec":
             return pick("lower")
-        lo, up = pick("lower"), pick("upper")
+        lo = self._sparse_rows(pick("lower"), (target, relu, "lower"), K, sl)
+        up = self._sparse_rows(pick("upper"), (target, relu, "upper"), K, sl)
         n = len(range(K)[sl]) if isinstance(sl, slice) else len(sl)
         shape = (self.N if max(lo.shape[0], up.shape[0]) > 1 else 1, n) + lo.shape[2:]
         return np.concatenate([np.broadcast_to(lo, shape), np.broadcast_to(up, shape)], axis=1)

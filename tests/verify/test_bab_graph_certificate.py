@@ -13,6 +13,7 @@ import pytest
 from certnn.bounds.net import analyze
 from certnn.bounds.split import relu_inputs
 from certnn.io import read_npz, write_npz
+from certnn.ir.passes import unfuse
 from certnn.verify import bab_graph
 from certnn.verify.bab import verify_case
 from certnn.verify.bab_certificate import certify, write_bab_certificate
@@ -223,3 +224,71 @@ def test_a_fully_split_leaf_below_the_margin_is_left_to_the_checker(monkeypatch,
     v = verify_case(g, region, spec, 30, certifiable=True)
     assert v.status == "unsat" and [len(p.rows) for p in v.proofs[0]] == [2 ** n] * spec.n_groups
     assert certify(v, g, [(region, spec)], None, tmp_path / "c.json").get("checked")
+
+
+def _checker_slopes(record):
+    """The producer's sparse root slopes in the checker's form (as the certificate carries them)."""
+    out = {}
+    for t, rec in record.items():
+        for r, (idx, lower, upper) in rec["slopes"].items():
+            out[(t, r, "lower")] = (rec["lower"], idx, lower[0])
+            out[(t, r, "upper")] = (rec["upper"], idx, upper[0])
+    return out
+
+
+def test_the_checker_re_derives_the_alpha_root_from_its_sparse_slopes(proved):
+    gain = 0.0
+    for k, (g, region, spec, _) in enumerate(proved):
+        net = analyze(g)
+        record = {}
+        ours = bab_graph.root_bounds(net, region, "alpha-crown", 20, record=record)
+        plain = root_intermediate(Certificate("", region, spec), g)
+        got = root_intermediate(Certificate("", region, spec), g, _checker_slopes(record))
+        _, _, vals = _samples(net, region, 6000, np.random.default_rng(k))
+        for z in relu_inputs(net):
+            lo, hi = got[z]
+            v = np.asarray(vals[z])
+            assert np.all(v >= lo - 1e-6) and np.all(v <= hi + 1e-6), z
+            # the producer's alpha-CROWN root up to outward rounding: its leaves stay proved
+            assert np.all(lo >= ours[z][0] - 1e-9) and np.all(hi <= ours[z][1] + 1e-9), z
+            gain += float(np.sum(lo - plain[z][0]) + np.sum(plain[z][1] - hi))
+        # only the rows alpha-CROWN tightened carry slopes, only at unstable neurons
+        for t, rec in record.items():
+            for r, (idx, lower, upper) in rec["slopes"].items():
+                l, u = ours[net.nodes[r].inputs[0]]
+                assert np.all(((l < 0) & (u > 0)).reshape(-1)[idx])
+                assert lower.shape == (1, rec["lower"].size, idx.size) and np.all((lower >= 0) & (lower <= 1))
+    assert gain > 0          # the slopes are used: tighter than plain CROWN somewhere
+
+
+def test_tampered_root_slopes_are_rejected_with_a_reason(proved, tmp_path):
+    def steep(case, arrays):
+        e = case["root_alphas"][0]
+        arrays[e["values"]] = arrays[e["values"]] + 2.0
+
+    relu_of = {n.inputs[0]: n.id for n in unfuse(_branched(proved)[0]).nodes if n.op == "relu"}
+
+    def after_target(case, arrays):         # the bounded node's own relu comes after it
+        e = case["root_alphas"][0]
+        e["relu"] = relu_of[e["target"]]
+
+    def not_a_relu(case, arrays):
+        case["root_alphas"][0]["relu"] = case["split_nodes"][0]
+
+    def twice(case, arrays):
+        case["root_alphas"].append(dict(case["root_alphas"][0]))
+
+    def rows_out_of_range(case, arrays):
+        e = case["root_alphas"][0]
+        arrays[e["rows"]] = arrays[e["rows"]] + 10 ** 6
+
+    def wrong_shape(case, arrays):
+        e = case["root_alphas"][0]
+        arrays[e["values"]] = arrays[e["values"]][:, :0]
+
+    for k, edit in enumerate((steep, after_target, not_a_relu, twice, rows_out_of_range, wrong_shape)):
+        g, region, spec, path = _write(proved, tmp_path / str(k))
+        assert json.loads(path.read_text())["cases"][0]["root_alphas"], "the proof carries no root slopes"
+        _edit(path, edit_arrays=edit)
+        res = check_bab_certificate(path, g, expected_cases=[(region, spec)])
+        assert not res.ok and "root slopes" in res.reasons[0], (edit.__name__, res.reasons)
