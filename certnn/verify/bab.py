@@ -286,8 +286,9 @@ def _generic(graph, region, spec, stats, done, deadline, certifiable=False) -> V
 def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, seed=0, options=None) -> Verdict:
     """Graphs with many inputs that are not chains of dense layers (convolutional,
     residual): ReLU-split BaB on the whole graph (:mod:`certnn.verify.bab_graph`).
-    Root: CROWN intermediate bounds, alpha-CROWN on the spec rows alone (the
-    intermediate bounds fixed). Each group of the spec still open after that is
+    Root: intermediate bounds by ``GraphBabOptions.root`` (alpha-CROWN by
+    default), then alpha-CROWN on the spec rows alone (the intermediate bounds
+    fixed). Each group of the spec still open after that is
     then searched on its own (a group's rows are all it needs to prove), the
     weakest first. ``certifiable``: the same search, every group searched and its
     proof recorded, the groups proved at the root included (a one-leaf proof); the
