@@ -440,7 +440,7 @@ def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec, progres
     # certificate's alpha-CROWN slopes where it has some
     root_cert = Certificate(ghash, box, LinearSpec(case_spec.C, case_spec.d, case_spec.groups, case_spec.kind))
     try:
-        slopes = _root_slopes(arrays, case.get("root_alphas", []), nodes, relu_of)
+        slopes = _root_slopes(arrays, case.get("root_alphas", []))
         root = root_intermediate(root_cert, graph, slopes)
     except (ValueError, CertificateError) as e:
         return f"root slopes: {e}", 0, ()
@@ -495,34 +495,18 @@ def _check_parts(path, k, case, graph, ghash, box_lo, box_hi, case_spec, progres
     return None, leaves, used
 
 
-def _root_slopes(arrays, entries, nodes, relu_of) -> dict:
-    """{(target, relu, side): (rows, index, values)} of the case's ``root_alphas``:
-    slopes of the root's bound rows on a relu input ``target`` (side lower or
-    upper, at its flat neurons ``rows``) at the flat neurons ``index`` of a relu
-    before it, values (len(rows), len(index)) in [0, 1]. Raises ValueError."""
-    order = list(nodes)
-    relus = set(relu_of.values())
+def _root_slopes(arrays, entries) -> dict:
+    """{(target, relu, side): (rows, index, values)} of the case's ``root_alphas``
+    (validated against the graph by :func:`certnn.verify.checker.root_intermediate`).
+    Raises ValueError for a missing array or a repeated entry."""
     out = {}
     for e in entries:
-        t, r, side = str(e["target"]), str(e["relu"]), e["side"]
-        if t not in relu_of or r not in relus or order.index(r) >= order.index(t):
-            raise ValueError(f"'{r}' on '{t}': not a relu before a relu input of the model")
-        if (t, r, side) in out:
-            raise ValueError(f"'{r}' on '{t}' ({side}) is given twice")
+        key = (str(e["target"]), str(e["relu"]), e["side"])
+        if key in out:
+            raise ValueError(f"'{key[1]}' on '{key[0]}' ({key[2]}) is given twice")
         if any(e[k] not in arrays for k in ("rows", "index", "values")):
-            raise ValueError(f"'{r}' on '{t}': array not in the manifest")
-        rows, idx, vals = arrays[e["rows"]], arrays[e["index"]], arrays[e["values"]]
-        for name, a, node in (("rows", rows, t), ("index", idx, nodes[r].inputs[0])):
-            size = int(np.prod(nodes[node].shape[1:]))
-            if a.dtype.kind not in "iu" or a.ndim != 1 or np.unique(a).size != a.size or \
-                    (a.size and (a.min() < 0 or a.max() >= size)):
-                raise ValueError(f"'{r}' on '{t}': the {name} are not distinct neurons of '{node}'")
-        if vals.dtype.kind != "f" or vals.shape != (rows.size, idx.size):
-            raise ValueError(f"'{r}' on '{t}': values of shape {vals.shape}, expected ({rows.size}, {idx.size}) "
-                             f"floats")
-        if not np.all((vals >= 0) & (vals <= 1)):
-            raise ValueError(f"'{r}' on '{t}': a slope outside [0, 1]")
-        out[(t, r, side)] = (rows, idx, vals)
+            raise ValueError(f"'{key[1]}' on '{key[0]}': array not in the manifest")
+        out[key] = (arrays[e["rows"]], arrays[e["index"]], arrays[e["values"]])
     return out
 
 

@@ -425,14 +425,17 @@ class _Checker:
             if t not in self.checked or r not in self.nodes or self.nodes[r].op != "relu" or \
                     side not in ("lower", "upper") or self.order.index(r) >= self.order.index(t):
                 raise _Reject(f"alpha ({t}, {r}, {side}): not a relu before a bounded node")
+            rows, index, vals = (np.asarray(a) for a in (rows, index, vals))
             k, size = int(np.prod(_pe(self.nodes[t]))), int(np.prod(_pe(self.nodes[r])))
             for name, a, n in (("rows", rows, k), ("index", index, size)):
                 if a.ndim != 1 or a.dtype.kind not in "iu" or np.unique(a).size != a.size or \
                         (a.size and (a.min() < 0 or a.max() >= n)):
                     raise _Reject(f"alpha ({t}, {r}, {side}): {name} are not distinct flat neurons (of {n})")
-            if vals.shape != (rows.size, index.size) or not np.all((vals >= 0) & (vals <= 1)):
-                raise _Reject(f"alpha ({t}, {r}, {side}): values of shape {vals.shape} (expected "
-                              f"{(rows.size, index.size)}) or outside [0, 1]")
+            if vals.dtype.kind != "f" or vals.shape != (rows.size, index.size):
+                raise _Reject(f"alpha ({t}, {r}, {side}): values of shape {vals.shape}, expected "
+                              f"{(rows.size, index.size)} floats")
+            if not np.all((vals >= 0) & (vals <= 1)):
+                raise _Reject(f"alpha ({t}, {r}, {side}): a slope outside [0, 1]")
             pos = np.full(k, -1)
             pos[rows] = np.arange(rows.size)
             self.sparse[(t, r, side)] = (pos, index, np.asarray(vals, np.float64))
