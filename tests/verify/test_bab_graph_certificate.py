@@ -292,3 +292,16 @@ def test_tampered_root_slopes_are_rejected_with_a_reason(proved, tmp_path):
         _edit(path, edit_arrays=edit)
         res = check_bab_certificate(path, g, expected_cases=[(region, spec)])
         assert not res.ok and "root slopes" in res.reasons[0], (edit.__name__, res.reasons)
+
+
+def test_only_a_case_the_crown_root_cannot_prove_runs_and_carries_the_alpha_root(proved):
+    from certnn.bounds.split import split_bounds
+    kinds = set()
+    for g, region, spec, v in proved:
+        net = analyze(g)
+        sb = split_bounds(net, region, spec.C[:1], spec.d[:1], bab_graph.root_bounds(net, region), {},
+                          iters=bab_graph.GraphBabOptions.spec_iters, work=np.float32)
+        by_crown = bool(bab_graph.group_score(sb.lb, spec.groups)[0] > bab_graph.PROOF_MARGIN)
+        assert all((p.root_slopes is None) == by_crown for p in v.proofs[0])
+        kinds.add(by_crown)
+    assert kinds == {True, False}
