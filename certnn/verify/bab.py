@@ -313,11 +313,12 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
         # what the default's quick check proves (CROWN root, alpha on the spec rows)
         # needs no root slopes: skip the alpha root (11-20 s on sri_resnet_a)
         root = root_bounds(net, region, "crown", deadline=deadline)
-        if root is not None and time.monotonic() < deadline:
-            sb = split_bounds(net, region, C, d, root, {}, iters=opt.spec_iters, deadline=deadline,
-                              work=PRECISIONS[opt.precision])
-            if not group_score(sb.lb, groups)[0] > PROOF_MARGIN:
-                root = None
+        if root is None or time.monotonic() > deadline:
+            return done("timeout")
+        sb = split_bounds(net, region, C, d, root, {}, iters=opt.spec_iters, deadline=deadline,
+                          work=PRECISIONS[opt.precision])
+        if opt.root == "alpha-crown" and not group_score(sb.lb, groups)[0] > PROOF_MARGIN:
+            root = None
         record = {} if root is None else None     # the checker re-derives the root with these slopes
     if root is None:
         root = root_bounds(net, region, opt.root, opt.root_iters, deadline=deadline,

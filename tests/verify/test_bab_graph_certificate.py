@@ -305,3 +305,17 @@ def test_only_a_case_the_crown_root_cannot_prove_runs_and_carries_the_alpha_root
         assert all((p.root_slopes is None) == by_crown for p in v.proofs[0])
         kinds.add(by_crown)
     assert kinds == {True, False}
+
+
+def test_a_certifiable_root_past_the_deadline_is_a_timeout(monkeypatch):
+    import time
+    g, region, spec = _case(3, 0.6)
+    real = bab_graph.root_bounds
+
+    def slow(*a, **k):              # the CROWN root returns after the case's deadline
+        out = real(*a, **k)
+        time.sleep(1.5)
+        return out
+    monkeypatch.setattr(bab_graph, "root_bounds", slow)
+    v = verify_case(g, region, spec, 1.0, certifiable=True)
+    assert v.status == "timeout" and not any(v.proofs)
