@@ -993,7 +993,8 @@ def _window_sums_t(g, k, s, p, d, out_hw, hw):
 
 def _conv_t(A, W, x_shape, *, stride, padding, dilation, groups):
     """Adjoint of conv2d (no bias) in x: A (..., O, Ho, Wo) -> (..., C, H, W).
-    Each output is a sum of at most (O/groups) kH kW products."""
+    Each output is a sum of at most (O/groups) kH kW products: per kernel offset
+    one length-og dot per output position, added offset by offset."""
     lead = A.shape[:-3]
     O, Ho, Wo = A.shape[-3:]
     C, H, Wd = x_shape
@@ -1001,15 +1002,16 @@ def _conv_t(A, W, x_shape, *, stride, padding, dilation, groups):
     og = O // groups
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     M = int(np.prod(lead, dtype=np.int64))
-    a = A.reshape(M, groups, og, Ho * Wo).transpose(1, 0, 3, 2)          # (G, M, HoWo, og)
-    w = W.reshape(groups, og, cg * kh * kw)
-    cols = (a @ w[:, None]).reshape(groups, M, Ho, Wo, cg, kh, kw)       # (G, M, Ho, Wo, cg, kh, kw)
+    a = A.reshape(M, groups, og, Ho * Wo).transpose(1, 0, 3, 2).reshape(groups, M * Ho * Wo, og)
+    w = W.reshape(groups, og, cg, kh, kw)
     Hp = max(H + 2 * ph, (Ho - 1) * sh + (kh - 1) * dh + 1)
     Wp = max(Wd + 2 * pw, (Wo - 1) * sw + (kw - 1) * dw + 1)
-    out = np.zeros((groups, M, cg, Hp, Wp))
+    # channels last, one offset at a time: no (rows, positions, cg kH kW) array (150 MB
+    # per call on sri_resnet_a; 2-3x faster there)
+    out = np.zeros((groups, M, Hp, Wp, cg))
     for p in range(kh):
         for q in range(kw):
-            out[:, :, :, p * dh:p * dh + sh * (Ho - 1) + 1:sh, q * dw:q * dw + sw * (Wo - 1) + 1:sw] += \
-                cols[..., p, q].transpose(0, 1, 4, 2, 3)
-    out = out[:, :, :, ph:ph + H, pw:pw + Wd].transpose(1, 0, 2, 3, 4)
+            out[:, :, p * dh:p * dh + sh * (Ho - 1) + 1:sh, q * dw:q * dw + sw * (Wo - 1) + 1:sw] += \
+                (a @ w[:, :, :, p, q]).reshape(groups, M, Ho, Wo, cg)
+    out = out[:, :, ph:ph + H, pw:pw + Wd].transpose(1, 0, 4, 2, 3)
     return np.ascontiguousarray(out).reshape(lead + (C, H, Wd))
