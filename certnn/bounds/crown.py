@@ -444,7 +444,7 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
     used_alphas = {}
     relu_only = _feeds_only_relus(net)
     # a record holds relu slopes only: with other relaxed ops no slope is tuned
-    non_relu = any(v == "relax" and net.nodes[k].op != "relu" for k, v in net.kind.items())
+    non_relu = record is not None and any(v == "relax" and net.nodes[k].op != "relu" for k, v in net.kind.items())
     if method == "crown-ibp":
         return node_bounds(net, region, lirpa_compat=lirpa_compat), used_alphas
     for nid in net.need:
@@ -465,7 +465,7 @@ def intermediate_bounds(net: Net, region: Region, method: str = "crown", iters: 
         else:
             # past alpha_stop: CROWN's bounds (the same as alpha-CROWN's first iterate, on windows)
             optimize = method == "alpha-crown" and (alpha_stop is None or time.monotonic() < alpha_stop)
-            optimize = optimize and not (record is not None and non_relu)
+            optimize = optimize and not non_relu
             if relu_only[nid]:
                 lo, hi, al = _open_rows_bounds(net, nid, bounds, region, mode,
                                                (iters, lr, alpha_stop) if optimize else None, record)
