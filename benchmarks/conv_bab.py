@@ -160,14 +160,16 @@ def configs():
             "after_refresh": GraphBabOptions(refresh=True),
             "after_it20": GraphBabOptions(iters=20),
             "after_f25": GraphBabOptions(falsify_share=0.25),
-            "after_fsb": GraphBabOptions(branching="fsb"),
+            "after_fsb": GraphBabOptions(branching="fsb", fsb_reduce="min"),     # fsb up to stop 34
             "after_b64": GraphBabOptions(batch=64),
             "crown_it8": GraphBabOptions(root="crown", iters=8),
             "after_it8": GraphBabOptions(iters=8),                  # the default before stop 28
             "after_f64": GraphBabOptions(precision="float64"),      # the default before stop 28
             "after_lb005": GraphBabOptions(lr_beta=0.05),           # the default before stop 29
             "after_it4": GraphBabOptions(iters=4),                  # the default before stop 30
-            "crown_fsb": GraphBabOptions(root="crown", branching="fsb"),
+            "crown_fsb": GraphBabOptions(root="crown", branching="fsb", fsb_reduce="min"),
+            "crown_fsbmax": GraphBabOptions(root="crown", branching="fsb", fsb_reduce="max"),
+            "after_fsbmax": GraphBabOptions(branching="fsb", fsb_reduce="max"),
             "crown_root": GraphBabOptions(root="crown")}           # today's defaults on CROWN root bounds
 
 

@@ -304,7 +304,7 @@ def _graph_split(graph, region, spec, stats, done, deadline, certifiable=False, 
     if not relu_inputs(net):
         return _generic(graph, region, spec, stats, done, deadline, certifiable)
     search = dict(batch=opt.batch, iters=opt.iters, branching=opt.branching, topk=opt.topk, precision=opt.precision,
-                  lr_alpha=opt.lr_alpha, lr_beta=opt.lr_beta, lazy=opt.lazy)
+                  lr_alpha=opt.lr_alpha, lr_beta=opt.lr_beta, lazy=opt.lazy, fsb_reduce=opt.fsb_reduce)
     C, d, groups = spec.C[:1], spec.d[:1], spec.groups
     on_cex = _attack_replayer(graph, region, spec, seed)
     record, root = None, None

@@ -12,8 +12,10 @@ optimized jointly, a whole batch of sub-problems per bound call.
 Branching: ``babsr`` splits the unstable, unsplit neuron whose upper
 relaxation intercept costs the open rows most; ``fsb`` (filtered smart
 branching) takes the ``topk`` best neurons by that score and keeps the one
-whose worse child has the best bound after one beta-CROWN sweep with the
-parent's parameters (both children of all candidates in one batch).
+whose better child (``fsb_reduce="max"``, as alpha,beta-CROWN's kfsb runs on
+sri_resnet_a; "min": whose worse child) has the best bound after one
+beta-CROWN sweep with the parent's parameters (both children of all
+candidates in one batch).
 
 Falsification during the search: the input points that minimize the open
 sub-problems' bounds, improved by a few PGD steps, are replayed by the caller
@@ -28,8 +30,9 @@ leaf's spec slopes and multipliers at the neurons unstable at the root
 (:class:`GraphReluProof` with ``keep``): every leaf's intermediate bounds are
 the root's clipped by its splits, which the independent checker re-derives
 once for the whole box, so a proof costs the checker one CROWN of the graph
-plus one spec sweep per leaf (:mod:`certnn.verify.bab_certificate`). The root
-must then be plain CROWN (what the checker re-derives without slopes).
+plus one spec sweep per leaf (:mod:`certnn.verify.bab_certificate`). An
+alpha-CROWN root's slopes go into the certificate too (sparse, see
+:func:`root_bounds`'s ``record``), so the checker re-derives the same root.
 
 ``certifiable``: every sub-problem's intermediate bounds are recomputed by
 plain CROWN under its own constraints from scratch, and kept per leaf with its
@@ -53,6 +56,7 @@ from ..bounds.split import batch_region, relu_inputs, split_bounds, sweep
 from ..spec.region import Region
 
 BRANCHING = ("babsr", "fsb")
+FSB_REDUCE = ("max", "min")     # fsb ranks a candidate by its better / its worse child
 ROOT_METHODS = ("crown", "alpha-crown")
 PRECISIONS = {"float32": np.float32, "float64": np.float64}
 DOMAIN_BYTES = 3 << 30        # memory for the queue of open sub-problems (about 11 KB each on sri_resnet_a)
@@ -78,7 +82,10 @@ class GraphBabOptions:
     ``refresh``: each sub-problem's
     intermediate bounds are recomputed by CROWN under its own splits and
     intersected with its parent's (both are sound on the sub-problem, so is the
-    intersection). ``branching``/``topk``: see the module; ``batch``
+    intersection). ``branching``/``topk``/``fsb_reduce``: see the module
+    (``fsb`` ranked candidates by the worse child up to stop 34; by the better
+    one it needs 28-43 % fewer branches, but on sri_resnet_a its look-ahead
+    sweep still costs more time than ``babsr`` saves, docs/bab.md); ``batch``
     sub-problems are bounded per round with ``iters`` joint alpha/beta steps
     (1 since stop 30: warm-started from its parent, a child gains less from more
     steps than the search gains from more children; sri_resnet_a idx 3667, 60 s,
@@ -121,6 +128,7 @@ class GraphBabOptions:
     chains: bool = True
     chain_batch: int = 256
     lazy: float | None = None
+    fsb_reduce: str = "max"
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -129,6 +137,8 @@ class GraphBabOptions:
             raise ValueError(f"unknown root method {self.root!r}; use one of {', '.join(ROOT_METHODS)}")
         if self.branching not in BRANCHING:
             raise ValueError(f"unknown branching {self.branching!r}; use one of {', '.join(BRANCHING)}")
+        if self.fsb_reduce not in FSB_REDUCE:
+            raise ValueError(f"unknown fsb_reduce {self.fsb_reduce!r}; use one of {', '.join(FSB_REDUCE)}")
         if self.lazy is not None and not self.lazy >= 0:
             raise ValueError(f"lazy must be None or >= 0, got {self.lazy!r}")
         for name in ("batch", "chain_batch"):
@@ -327,7 +337,8 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
                      deadline: float, on_cex=None, *, alphas: dict | None = None, certifiable: bool = False,
                      batch: int = 32, iters: int = 20, root_iters: int = 50, branching: str = "babsr",
                      topk: int = 3, refresh: bool = False, precision: str = "float64", lr_alpha: float = 0.1,
-                     lr_beta: float = 0.05, lazy: float | None = None, record: bool = False) -> GraphSplitResult:
+                     lr_beta: float = 0.05, lazy: float | None = None, record: bool = False,
+                     fsb_reduce: str = "max") -> GraphSplitResult:
     """Decide ``C y + d`` (C (1, K, out), d (1, K), ``groups`` (K,)) over the one-example
     ``region``: unsat when every sub-problem has every group with a positive row.
     ``root``: bounds valid on the whole region ((1, *shape), see :func:`root_bounds`);
@@ -386,7 +397,7 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
         n = min(batch, len(slots), max(1, int(left / per_dom)) if per_dom > 0 else batch)
         t_round = time.monotonic()
         cur = queue.pop(slots[np.argsort(score, kind="stable")[:n]])
-        choice = _choose(net, region, C, d, root, cur, groups, branching, topk, work)
+        choice = _choose(net, region, C, d, root, cur, groups, branching, topk, work, fsb_reduce)
         if choice is None:
             return GraphSplitResult("unknown", dict(stats, reason="a sub-problem with every unstable neuron split "
                                                     "was not proved"))
@@ -465,10 +476,12 @@ def _top(scores: dict, zs: list, c: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, np.take_along_axis(s, idx, 1).astype(np.float32)
 
 
-def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: int, work=np.float64):
+def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: int, work=np.float64,
+            reduce: str = "max"):
     """(node index into zs, flat neuron) per sub-problem, or None when some
     sub-problem has no candidate neuron. ``fsb``'s look-ahead sweep runs in
-    ``work`` precision (it only ranks candidates)."""
+    ``work`` precision (it only ranks candidates); ``reduce``: a candidate is
+    worth its better child's bound ("max") or its worse child's ("min")."""
     zs = list(cur.splits)
     offs = np.cumsum([0] + [int(np.prod(cur.splits[z].shape[1:])) for z in zs])
     if np.any(cur.cand_scores[:, 0] < 0):
@@ -495,9 +508,10 @@ def _choose(net, region, C, d, root, cur: _Doms, groups, branching: str, topk: i
         lb, *_ = sweep(wnet, region, np.broadcast_to(np.asarray(C, wnet.dtype), (2 * k * n,) + C.shape[1:]),
                        np.broadcast_to(np.asarray(d, wnet.dtype), (2 * k * n, K)), bnds, splits,
                        cast(cur.alphas), cast(cur.betas))
-        worse = group_score(lb, groups).reshape(n, k, 2).min(axis=2)
-        worse = np.where(valid, worse, -np.inf)
-        best = cand[np.arange(n), np.argmax(worse, axis=1)]
+        kid = group_score(lb, groups).reshape(n, k, 2)
+        worth = kid.max(axis=2) if reduce == "max" else kid.min(axis=2)
+        worth = np.where(valid, worth, -np.inf)
+        best = cand[np.arange(n), np.argmax(worth, axis=1)]
     node = np.searchsorted(offs, best, side="right") - 1
     return node, best - offs[node]
 

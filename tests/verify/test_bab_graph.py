@@ -20,7 +20,7 @@ from certnn.spec.region import Region
 from certnn.verify.bab import verify_case
 from certnn.verify.bab_certificate import write_bab_certificate
 from certnn.verify.bab_checker import check_bab_certificate
-from certnn.verify.bab_graph import relu_split_graph, root_bounds
+from certnn.verify.bab_graph import _choose, _Doms, _f32, _top, relu_split_graph, root_bounds
 
 
 class _Res(nn.Module):
@@ -311,9 +311,10 @@ def test_working_precision_net_computes_the_same_maps():
         np.testing.assert_allclose(y32, y64, rtol=1e-4, atol=1e-4 * float(np.abs(y64).max() + 1))
 
 
-@pytest.mark.parametrize("options", [{"branching": "babsr"}, {"branching": "fsb"}, {"refresh": True},
+@pytest.mark.parametrize("options", [{"branching": "babsr"}, {"branching": "fsb"},
+                                     {"branching": "fsb", "fsb_reduce": "min"}, {"refresh": True},
                                      {"precision": "float32"}],
-                         ids=["babsr", "fsb", "refreshed-sub-problems", "float32-steps"])
+                         ids=["babsr", "fsb", "fsb-worse-child", "refreshed-sub-problems", "float32-steps"])
 def test_unsat_answers_hold_on_dense_samples(options):
     decided = 0
     for seed, eps in ((0, 0.5), (2, 0.5)):
@@ -616,3 +617,36 @@ def test_search_options_reject_bad_values(bad):
     from certnn.verify.bab_graph import GraphBabOptions
     with pytest.raises(ValueError, match=next(iter(bad))):
         GraphBabOptions(**bad)
+
+
+def test_fsb_keeps_the_candidate_whose_better_or_worse_child_bounds_best():
+    """``_choose`` against each candidate's two children swept one at a time with
+    the parent's parameters: the candidate kept is the one whose better ("max")
+    or worse ("min") child has the best bound (a case where the two differ)."""
+    g, region, spec = _case(4, 0.5)
+    net = analyze(g)
+    root = root_bounds(net, region)
+    zs = list(relu_inputs(net))
+    splits0 = {z: np.zeros((1,) + net.shape(z), np.int8) for z in zs}
+    sb = split_bounds(net, region, spec.C, spec.d, root, splits0, iters=10)
+    k = 6
+    dom = _Doms(splits0, _f32(sb.alphas), _f32(sb.betas), *_top(sb.scores, zs, k), sb.lb,
+                np.zeros(1, np.int64), np.zeros(1, np.int64), None)
+    assert np.all(dom.cand_scores[0] >= 0)
+    offs = np.cumsum([0] + [net.size(z) for z in zs])
+    kids = []
+    for flat in dom.cands[0]:
+        j = int(np.searchsorted(offs, flat, side="right") - 1)
+        pair = []
+        for sign in (1, -1):
+            sp = {z: v.copy() for z, v in splits0.items()}
+            sp[zs[j]].reshape(-1)[flat - offs[j]] = sign
+            lb = sweep(net, region, spec.C, spec.d, root, sp, dom.alphas, dom.betas)[0]
+            pair.append(min(lb[0, spec.groups == q].max() for q in range(int(spec.groups.max()) + 1)))
+        kids.append(pair)
+    kids = np.array(kids)
+    want = {r: int(dom.cands[0][np.argmax(f(kids, axis=1))]) for r, f in (("max", np.max), ("min", np.min))}
+    assert want["max"] != want["min"]
+    for reduce in ("max", "min"):
+        node, idx = _choose(net, region, spec.C, spec.d, root, dom, spec.groups, "fsb", k, reduce=reduce)
+        assert int(offs[node[0]] + idx[0]) == want[reduce]
