@@ -42,8 +42,15 @@ def main():
     ap.add_argument("--certify", action="store_true",
                     help="certifiable mode: write and re-check a certificate for every input- or ReLU-split unsat "
                          "(results go under 'certified_categories')")
+    ap.add_argument("--bab", action="append", default=[], metavar="KEY=VALUE",
+                    help="a graph search setting (GraphBabOptions), repeatable; recorded as graph_options")
     args = ap.parse_args()
     from certnn.io import atomic_write, benchmarks_root, portable
+    from certnn.verify.bab_graph import GraphBabOptions
+    try:
+        bab = GraphBabOptions.from_pairs(args.bab) if args.bab else None
+    except ValueError as e:
+        ap.error(f"--bab: {e}")
     from certnn.verify.vnncomp import run_suite
     base = benchmarks_root() / "vnncomp2022"
     cats = [c.strip() for c in args.categories.split(",") if c.strip()]
@@ -66,7 +73,7 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             only = None if args.only is None else [int(i) for i in args.only.split(",") if i.strip()]
             res = run_suite(csv, jobs=args.jobs, limit=args.limit, timeout_cap=args.timeout_cap, progress=progress,
-                            cert_dir=tmp if args.certify else None, only=only)
+                            cert_dir=tmp if args.certify else None, only=only, graph_options=bab)
         for row in res["rows"]:
             if isinstance(row.get("certificate"), dict) and row["certificate"].get("written"):
                 row["certificate"]["written"] = Path(row["certificate"]["written"]).name

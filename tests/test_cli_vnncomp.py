@@ -304,3 +304,48 @@ def test_sigterm_stops_the_suite_and_its_worker_processes():
     assert p.returncode == 143, err[-500:]
     assert "terminated" in err
     assert not left, f"worker processes left running: {left}"
+
+
+def _conv_instance(tmp_path):
+    """A conv/residual net (64 inputs: the graph ReLU-split search) and a robustness
+    property around one point that needs branching; the expected answer by sampling."""
+    from certnn.interop import save_onnx
+    from tests.verify.test_bab_graph import _case
+    g, region, spec = _case(0, 0.5)
+    save_onnx(g, tmp_path / "res.onnx")
+    label = int(np.flatnonzero(spec.C[0, 0] > 0)[0])
+    lines = [f"(declare-const X_{i} Real)" for i in range(64)] + [f"(declare-const Y_{j} Real)" for j in range(3)]
+    for i, (lo, hi) in enumerate(zip(region.lo.reshape(-1), region.hi.reshape(-1))):
+        lines += [f"(assert (>= X_{i} {float(lo)!r}))", f"(assert (<= X_{i} {float(hi)!r}))"]
+    others = " ".join(f"(and (>= Y_{j} Y_{label}))" for j in range(3) if j != label)
+    (tmp_path / "res.vnnlib").write_text("\n".join(lines + [f"(assert (or {others}))"]) + "\n")
+    return tmp_path / "res.onnx", tmp_path / "res.vnnlib"
+
+
+def test_bab_settings_reach_the_graph_search_and_are_recorded(tmp_path):
+    onnx, prop = _conv_instance(tmp_path)
+    out = tmp_path / "r.txt"
+    r = _run("vnncomp", "run", onnx, prop, "--timeout", 60, "--out", out, "--json",
+             "--bab", "branching=fsb", "--bab", "fsb-reduce=min", "--bab", "batch=4")
+    assert r.returncode == 0, r.stderr
+    assert out.read_text() == "unsat\n"
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert res["stats"]["graph_options"] == {"branching": "fsb", "fsb_reduce": "min", "batch": 4}
+    (case,) = res["stats"]["per_case"]
+    assert case["engine"] == "graph relu split (fsb)" and case["branches"] > 0
+    csv = _csv(tmp_path, [(onnx, prop, 60, "unsat")])
+    r = _run("vnncomp", "suite", csv, "--json", "--no-progress", "--bab", "iters=2")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (res["solved"], res["graph_options"]) == (1, {"iters": 2})
+
+
+@pytest.mark.parametrize("pair,msg", [("foo=1", "unknown option 'foo'"), ("batch=abc", "batch takes an integer"),
+                                      ("batch", "expected KEY=VALUE"), ("topk=0", "topk must be at least 1"),
+                                      ("branching=random", "unknown branching 'random'")])
+def test_a_bad_bab_setting_is_a_usage_error_that_writes_nothing(tmp_path, pair, msg):
+    out = tmp_path / "r.txt"
+    r = _run("vnncomp", "run", TEST / "test_unsat.onnx", TEST / "test_prop.vnnlib", "--timeout", 10,
+             "--out", out, "--bab", pair)
+    assert r.returncode == 2 and msg in r.stderr, r.stderr
+    assert not out.exists()

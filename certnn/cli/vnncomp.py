@@ -17,6 +17,22 @@ from ..errors import CertnnError
 from .options import POSITIVE, SEED
 
 
+def _bab_options(ctx, param, pairs):
+    if not pairs:
+        return None
+    from ..verify.bab_graph import GraphBabOptions
+    try:
+        return GraphBabOptions.from_pairs(pairs)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+BAB_OPTION = click.option(
+    "--bab", multiple=True, metavar="KEY=VALUE", callback=_bab_options,
+    help="A setting of the ReLU-split search on conv/residual nets (repeatable), e.g. --bab branching=fsb "
+         "--bab batch=64; the keys are GraphBabOptions' (docs/bab.md).")
+
+
 @click.group("vnncomp")
 def vnncomp_group():
     """VNN-COMP instances: ONNX model + VNNLIB property -> sat/unsat/timeout/unknown."""
@@ -31,7 +47,8 @@ def vnncomp_group():
               "re-checked by the independent checker (`certnn check CERT`); kept only if accepted.")
 @click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--json", "as_json", is_flag=True, help="Also print one JSON line with the verdict and statistics.")
-def run_cmd(onnx_path, vnnlib_path, timeout, out, cert, seed, as_json):
+@BAB_OPTION
+def run_cmd(onnx_path, vnnlib_path, timeout, out, cert, seed, as_json, bab):
     """Decide one instance and write RESULT_FILE: `sat` and the counterexample
     ((X_0 v) ... (Y_0 v) ...), or `unsat`, `timeout`, `unknown`."""
     from ..io import output_file
@@ -40,7 +57,8 @@ def run_cmd(onnx_path, vnnlib_path, timeout, out, cert, seed, as_json):
         output_file(out, "result file (--out)", others=[cert, onnx_path, vnnlib_path])
         if cert is not None:
             output_file(cert, "certificate (--cert)", others=[out, onnx_path, vnnlib_path])
-        v = run_instance(onnx_path, vnnlib_path, timeout, result_path=out, cert_path=cert, seed=seed)
+        v = run_instance(onnx_path, vnnlib_path, timeout, result_path=out, cert_path=cert, seed=seed,
+                         graph_options=bab)
     except CertnnError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
@@ -82,7 +100,8 @@ def _jsonable(x):
               help="Cap every instance's timeout at this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (counts and per-instance rows) last.")
 @click.option("--no-progress", is_flag=True, help="Do not draw a progress bar.")
-def suite_cmd(csv_path, jobs, scheduler, limit, timeout_cap, as_json, no_progress):
+@BAB_OPTION
+def suite_cmd(csv_path, jobs, scheduler, limit, timeout_cap, as_json, no_progress, bab):
     """Run a category (onnx,vnnlib,timeout_s[,expected]) and count solved / wrong /
     timeout / unknown against the `expected` column. Exit 1 when any answer is wrong
     or any instance could not be run (an error)."""
@@ -97,7 +116,7 @@ def suite_cmd(csv_path, jobs, scheduler, limit, timeout_cap, as_json, no_progres
                   TextColumn("{task.fields[last]}"), console=console, disable=not show) as bar:
         task = bar.add_task("vnncomp", total=n, last="")
         res = run_suite(csv_path, jobs=jobs, scheduler=scheduler, limit=limit, timeout_cap=timeout_cap,
-                        progress=lambda row: bar.update(task, advance=1, last=f"{row['name']}: {row['status']}"))
+                        graph_options=bab, progress=lambda row: bar.update(task, advance=1, last=f"{row['name']}: {row['status']}"))
     out = sys.stderr if as_json else sys.stdout
     for r in res["rows"]:
         flag = ""

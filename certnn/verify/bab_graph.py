@@ -130,6 +130,51 @@ class GraphBabOptions:
     lazy: float | None = None
     fsb_reduce: str = "max"
 
+    @classmethod
+    def from_pairs(cls, pairs) -> "GraphBabOptions":
+        """The defaults with ``KEY=VALUE`` overrides (a command line's ``--bab``),
+        each value read as its field's type ("none" for an optional number,
+        true/false/1/0/yes/no for a flag); a ValueError names the pair at fault."""
+        from dataclasses import fields
+        types = {f.name: str(f.type) for f in fields(cls)}
+        kw = {}
+        for pair in pairs:
+            key, eq, text = str(pair).partition("=")
+            key, text = key.strip().replace("-", "_"), text.strip()
+            if not eq or not key:
+                raise ValueError(f"{pair!r}: expected KEY=VALUE")
+            if key not in types:
+                raise ValueError(f"{pair!r}: unknown option {key!r}; use one of {', '.join(sorted(types))}")
+            if key in kw:
+                raise ValueError(f"{pair!r}: {key} given twice")
+            kind = types[key]
+            try:
+                if kind.endswith("| None") and text.lower() == "none":
+                    kw[key] = None
+                elif kind == "bool":
+                    flag = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+                    kw[key] = flag[text.lower()]
+                elif kind == "int":
+                    kw[key] = int(text)
+                elif kind.startswith("float"):
+                    kw[key] = float(text)
+                else:
+                    kw[key] = text
+            except (KeyError, ValueError):
+                want = {"bool": "true or false", "int": "an integer", "float": "a number"}.get(
+                    kind, "a number or none")
+                raise ValueError(f"{pair!r}: {key} takes {want}, not {text[:40]!r}") from None
+        try:
+            return cls(**kw)
+        except ValueError as e:
+            raise ValueError(f"{', '.join(map(str, pairs))}: {e}") from None
+
+    def overrides(self) -> dict:
+        """The settings that differ from the defaults (what a result records)."""
+        from dataclasses import asdict
+        base = asdict(type(self)())
+        return {k: v for k, v in asdict(self).items() if v != base[k]}
+
     def __post_init__(self):
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
@@ -141,7 +186,10 @@ class GraphBabOptions:
             raise ValueError(f"unknown fsb_reduce {self.fsb_reduce!r}; use one of {', '.join(FSB_REDUCE)}")
         if self.lazy is not None and not self.lazy >= 0:
             raise ValueError(f"lazy must be None or >= 0, got {self.lazy!r}")
-        for name in ("batch", "chain_batch"):
+        for name in ("iters", "root_iters", "spec_iters"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be at least 0, got {getattr(self, name)!r}")
+        for name in ("batch", "chain_batch", "topk"):
             if not getattr(self, name) >= 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
         for name in ("lr_alpha", "lr_beta"):

@@ -63,14 +63,17 @@ def write_result(path, text: str) -> None:
         f.write(text)
 
 
-def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_path=None, seed: int = 0):
+def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_path=None, seed: int = 0,
+                 graph_options=None):
     """Decide one instance; write ``result_path`` when given (as soon as the verdict
     is known, so within the timeout) and then, for a split-tree ``unsat``, a
     certificate at ``cert_path``, re-checked by the independent checker (which
     takes extra time, about 13 ms per leaf on ACAS Xu). Returns the Verdict
     (``stats['certificate']`` says what happened to the certificate). A property
     whose asserts admit no input is ``unsat`` with ``stats['empty_input_set']``
-    saying why, and no certificate."""
+    saying why, and no certificate. ``graph_options``: the graph search's
+    settings (:class:`certnn.verify.bab_graph.GraphBabOptions`); the ones that
+    differ from the defaults are recorded in ``stats['graph_options']``."""
     from ..interop.errors import ImportTimeout
     from .bab import Verdict, verify_property
     t0 = time.monotonic()
@@ -86,7 +89,10 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
     if prop.empty:     # no input satisfies the asserts: no counterexample, whatever the network
         v = Verdict("unsat", evidence="checked", stats={"empty_input_set": prop.empty})
     else:
-        v = verify_property(graph, cases, left, seed=seed, certifiable=cert_path is not None)
+        v = verify_property(graph, cases, left, seed=seed, certifiable=cert_path is not None,
+                            graph_options=graph_options)
+    if graph_options is not None and graph_options.overrides():
+        v.stats["graph_options"] = graph_options.overrides()
     if v.status == "sat" and not prop.is_counterexample(*v.counterexample):
         # found in the closed sets the bounds use, but on the boundary of a strict
         # comparison as written: not a counterexample (it never is one otherwise)
@@ -186,7 +192,8 @@ def suite_task(item: dict) -> dict:
         # the bound engine's matrices are small: one BLAS thread per instance, the
         # executor's workers share the cores
         with threadpool_limits(limits=1, user_api="blas"):
-            v = run_instance(item["onnx"], item["vnnlib"], item["timeout_s"], cert_path=item.get("cert_path"))
+            v = run_instance(item["onnx"], item["vnnlib"], item["timeout_s"], cert_path=item.get("cert_path"),
+                             graph_options=_options(item.get("graph_options")))
         row.update(status=v.status, seconds=round(v.seconds, 3), binary32_replays=v.binary32_replays,
                    branches=v.stats.get("branches"), max_depth=v.stats.get("max_depth"))
         if item.get("cert_path") is not None and v.status == "unsat":
@@ -195,6 +202,13 @@ def suite_task(item: dict) -> dict:
     except CertnnError as e:
         row.update(status="error", error=str(e), seconds=round(time.monotonic() - t0, 3))
     return row
+
+
+def _options(overrides: dict | None):
+    if not overrides:
+        return None
+    from .bab_graph import GraphBabOptions
+    return GraphBabOptions(**overrides)
 
 
 def score(rows: list[dict]) -> dict:
@@ -216,10 +230,12 @@ def score(rows: list[dict]) -> dict:
 
 
 def run_suite(csv_path, jobs: int = 1, scheduler=None, limit: int | None = None, timeout_cap: float | None = None,
-              progress=None, cert_dir=None, only: list | None = None) -> dict:
+              progress=None, cert_dir=None, only: list | None = None, graph_options=None) -> dict:
     """Run every instance of a category (or the rows ``only``); ``progress(row)`` is called as each completes.
     ``cert_dir``: run in certifiable mode and write each split-tree unsat's
-    certificate there (rows get ``certified``; the count is ``certified``)."""
+    certificate there (rows get ``certified``; the count is ``certified``).
+    ``graph_options``: the graph search's settings for every instance (the ones
+    that differ from the defaults are recorded as ``graph_options``)."""
     from ..executor import TaskError, make_executor
     items = read_instances(csv_path)
     if only is not None:
@@ -229,6 +245,9 @@ def run_suite(csv_path, jobs: int = 1, scheduler=None, limit: int | None = None,
         items = [dict(it, timeout_s=min(it["timeout_s"], timeout_cap)) for it in items]
     if cert_dir is not None:
         items = [dict(it, cert_path=str(Path(cert_dir) / f"cert{k}.json")) for k, it in enumerate(items)]
+    overrides = graph_options.overrides() if graph_options is not None else {}
+    if overrides:
+        items = [dict(it, graph_options=overrides) for it in items]
     rows: list = [None] * len(items)
     t0 = time.monotonic()
     with make_executor(jobs=jobs, scheduler=scheduler) as ex:
@@ -242,6 +261,8 @@ def run_suite(csv_path, jobs: int = 1, scheduler=None, limit: int | None = None,
     out = score(rows)
     if cert_dir is not None:
         out["certified"] = sum(bool(r.get("certified")) for r in rows)
+    if overrides:
+        out["graph_options"] = overrides
     out["wall_seconds"] = round(time.monotonic() - t0, 3)
     out["csv"] = str(csv_path)
     out["rows"] = rows

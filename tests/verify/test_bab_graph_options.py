@@ -52,7 +52,28 @@ def test_verify_case_with_options_decides_a_branching_case(opts):
 
 @pytest.mark.parametrize("bad", [dict(root="ibp"), dict(branching="random"), dict(root_share=0.0),
                                  dict(falsify_share=1.5), dict(precision="float16"), dict(lr_beta=0.0),
-                                 dict(lr_alpha=-0.1), dict(fsb_reduce="mean")])
+                                 dict(lr_alpha=-0.1), dict(fsb_reduce="mean"), dict(topk=0), dict(iters=-1)])
 def test_bad_options_are_refused(bad):
     with pytest.raises(ValueError):
         GraphBabOptions(**bad)
+
+
+def test_options_from_key_value_pairs_take_each_fields_type():
+    o = GraphBabOptions.from_pairs(["branching=fsb", "batch=64", "lazy=0.1", "chains=no", "fsb-reduce=min",
+                                    "lr_beta=0.4"])
+    assert (o.branching, o.batch, o.lazy, o.chains, o.fsb_reduce, o.lr_beta) == ("fsb", 64, 0.1, False, "min", 0.4)
+    assert o.overrides() == {"branching": "fsb", "batch": 64, "lazy": 0.1, "chains": False, "fsb_reduce": "min",
+                             "lr_beta": 0.4}
+    assert GraphBabOptions.from_pairs(["lazy=none", "batch=32"]).overrides() == {}
+    assert GraphBabOptions.from_pairs([]) == GraphBabOptions()
+
+
+@pytest.mark.parametrize("pairs,msg", [(["x=1"], "unknown option 'x'"), (["batch=1.5"], "batch takes an integer"),
+                                       (["lazy=soon"], "lazy takes a number or none"),
+                                       (["chains=maybe"], "chains takes true or false"),
+                                       (["=3"], "expected KEY=VALUE"), (["batch=2", "batch=3"], "batch given twice"),
+                                       (["root_share=0"], "root_share must be in (0, 1]")])
+def test_bad_pairs_name_the_pair_and_the_problem(pairs, msg):
+    with pytest.raises(ValueError) as e:
+        GraphBabOptions.from_pairs(pairs)
+    assert msg in str(e.value)
