@@ -116,7 +116,8 @@ def suite_cmd(csv_path, jobs, scheduler, limit, timeout_cap, as_json, no_progres
                   TextColumn("{task.fields[last]}"), console=console, disable=not show) as bar:
         task = bar.add_task("vnncomp", total=n, last="")
         res = run_suite(csv_path, jobs=jobs, scheduler=scheduler, limit=limit, timeout_cap=timeout_cap,
-                        graph_options=bab, progress=lambda row: bar.update(task, advance=1, last=f"{row['name']}: {row['status']}"))
+                        graph_options=bab,
+                        progress=lambda row: bar.update(task, advance=1, last=f"{row['name']}: {row['status']}"))
     out = sys.stderr if as_json else sys.stdout
     for r in res["rows"]:
         flag = ""

@@ -91,8 +91,9 @@ def run_instance(onnx_path, vnnlib_path, timeout: float, result_path=None, cert_
     else:
         v = verify_property(graph, cases, left, seed=seed, certifiable=cert_path is not None,
                             graph_options=graph_options)
-    if graph_options is not None and graph_options.overrides():
-        v.stats["graph_options"] = graph_options.overrides()
+    overrides = graph_options.overrides() if graph_options is not None else {}
+    if overrides:
+        v.stats["graph_options"] = overrides
     if v.status == "sat" and not prop.is_counterexample(*v.counterexample):
         # found in the closed sets the bounds use, but on the boundary of a strict
         # comparison as written: not a counterexample (it never is one otherwise)
