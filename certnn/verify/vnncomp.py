@@ -194,7 +194,7 @@ def suite_task(item: dict) -> dict:
         # executor's workers share the cores
         with threadpool_limits(limits=1, user_api="blas"):
             v = run_instance(item["onnx"], item["vnnlib"], item["timeout_s"], cert_path=item.get("cert_path"),
-                             graph_options=_options(item.get("graph_options")))
+                             graph_options=item.get("graph_options"))
         row.update(status=v.status, seconds=round(v.seconds, 3), binary32_replays=v.binary32_replays,
                    branches=v.stats.get("branches"), max_depth=v.stats.get("max_depth"))
         if item.get("cert_path") is not None and v.status == "unsat":
@@ -203,13 +203,6 @@ def suite_task(item: dict) -> dict:
     except CertnnError as e:
         row.update(status="error", error=str(e), seconds=round(time.monotonic() - t0, 3))
     return row
-
-
-def _options(overrides: dict | None):
-    if not overrides:
-        return None
-    from .bab_graph import GraphBabOptions
-    return GraphBabOptions(**overrides)
 
 
 def score(rows: list[dict]) -> dict:
@@ -248,7 +241,7 @@ def run_suite(csv_path, jobs: int = 1, scheduler=None, limit: int | None = None,
         items = [dict(it, cert_path=str(Path(cert_dir) / f"cert{k}.json")) for k, it in enumerate(items)]
     overrides = graph_options.overrides() if graph_options is not None else {}
     if overrides:
-        items = [dict(it, graph_options=overrides) for it in items]
+        items = [dict(it, graph_options=graph_options) for it in items]
     rows: list = [None] * len(items)
     t0 = time.monotonic()
     with make_executor(jobs=jobs, scheduler=scheduler) as ex:

@@ -20,7 +20,7 @@ from certnn.spec.region import Region
 from certnn.verify.bab import verify_case
 from certnn.verify.bab_certificate import write_bab_certificate
 from certnn.verify.bab_checker import check_bab_certificate
-from certnn.verify.bab_graph import _choose, _Doms, _f32, _top, relu_split_graph, root_bounds
+from certnn.verify.bab_graph import _choose, _Doms, _f32, _top, group_score, relu_split_graph, root_bounds
 
 
 class _Res(nn.Module):
@@ -642,7 +642,7 @@ def test_fsb_keeps_the_candidate_whose_better_or_worse_child_bounds_best():
             sp = {z: v.copy() for z, v in splits0.items()}
             sp[zs[j]].reshape(-1)[flat - offs[j]] = sign
             lb = sweep(net, region, spec.C, spec.d, root, sp, dom.alphas, dom.betas)[0]
-            pair.append(min(lb[0, spec.groups == q].max() for q in range(int(spec.groups.max()) + 1)))
+            pair.append(float(group_score(lb, spec.groups)[0]))
         kids.append(pair)
     kids = np.array(kids)
     want = {r: int(dom.cands[0][np.argmax(f(kids, axis=1))]) for r, f in (("max", np.max), ("min", np.min))}
