@@ -84,7 +84,7 @@ class GraphBabOptions:
     intersected with its parent's (both are sound on the sub-problem, so is the
     intersection). ``branching``/``topk``/``fsb_reduce``: see the module
     (``fsb`` ranked candidates by the worse child up to stop 34; by the better
-    one it needs 28-43 % fewer branches, but on sri_resnet_a its look-ahead
+    one it needs 27-43 % fewer branches, but on sri_resnet_a its look-ahead
     sweep still costs more time than ``babsr`` saves, docs/bab.md); ``batch``
     sub-problems are bounded per round with ``iters`` joint alpha/beta steps
     (1 since stop 30: warm-started from its parent, a child gains less from more
