@@ -50,10 +50,16 @@ def spec_bounds(y_lo: np.ndarray, y_hi: np.ndarray, spec: LinearSpec | None):
     y_lo, y_hi = y_lo.reshape(n, -1), y_hi.reshape(n, -1)
     if spec is None:
         return y_lo, y_hi
-    cp, cm = np.maximum(spec.C, 0), np.minimum(spec.C, 0)
-    lb = np.einsum("nko,no->nk", cp, y_lo) + np.einsum("nko,no->nk", cm, y_hi) + spec.d
-    ub = np.einsum("nko,no->nk", cp, y_hi) + np.einsum("nko,no->nk", cm, y_lo) + spec.d
-    return lb, ub
+    return _box_rows(spec.C, y_lo, y_hi, spec.d)
+
+
+def _box_rows(C, lo, hi, d):
+    """Bounds of ``C x + d`` over the box [lo, hi]: C (N, K, H), lo/hi (N, H), d (N, K);
+    as centre and radius, two batched products (NaN where the box is unbounded)."""
+    with np.errstate(invalid="ignore"):
+        mid = np.matmul(C, (0.5 * lo + 0.5 * hi)[:, :, None])[:, :, 0]
+        rad = np.matmul(np.abs(C), (0.5 * hi - 0.5 * lo)[:, :, None])[:, :, 0]
+    return mid - rad + d, mid + rad + d
 
 
 def folded_spec_bounds(net: Net, L: dict, spec: LinearSpec | None):
@@ -66,15 +72,17 @@ def folded_spec_bounds(net: Net, L: dict, spec: LinearSpec | None):
     if spec is None or net.kind.get(out) != "affine":
         return lb, ub
     N, K = spec.d.shape
-    A = np.concatenate([spec.C, -spec.C], axis=1).reshape((N * 2 * K,) + net.shape(out))
+    A = spec.C.reshape((N * K,) + net.shape(out))
     red = tuple(range(1, A.ndim))
-    val = np.sum(A * net.f0(out), axis=red).reshape(N, 2 * K)
+    const = np.sum(A * net.f0(out), axis=red).reshape(N, K) + spec.d
+    flo, fhi = const, const
     ins = [net.nodes[out].inputs[p] for p in net.var_inputs(out)]
     for i, c in zip(ins, net.transpose(out, A)):
-        c = c.reshape(N, 2 * K, -1)
-        lo, hi = (b.reshape(N, 1, -1) for b in L[i])
-        val = val + np.sum(np.maximum(c, 0) * lo + np.minimum(c, 0) * hi, axis=2)
-    return np.maximum(lb, val[:, :K] + spec.d), np.minimum(ub, -val[:, K:] + spec.d)
+        lo, hi = (b.reshape(N, -1) for b in L[i])
+        dlo, dhi = _box_rows(c.reshape(N, K, -1), lo, hi, 0.0)
+        flo, fhi = flo + dlo, fhi + dhi
+    # fmax/fmin: where an unbounded box made the folded value NaN, the unfolded bound stands
+    return np.fmax(lb, flo), np.fmin(ub, fhi)
 
 
 def ibp(graph, region: Region, spec: LinearSpec | None = None, lirpa_compat: bool = False) -> Bounds:

@@ -509,6 +509,9 @@ def _weights_tail(c, t, n: int, shift):
 def _weights_case(f, pair, al, ah, w, n: int, shift):
     """bilinear for an interval A, exact finite weights B and an optional exact shift,
     without masks: None where some value is not finite."""
+    aw = np.abs(w)
+    if not np.isfinite(np.sum(aw)):                       # NaN or inf weights (or a huge sum)
+        return None
     ma, ra = midrad(al, ah)
     if not np.isfinite(np.sum(ra)):                        # unbounded elements (or a huge sum)
         return None
@@ -516,7 +519,6 @@ def _weights_case(f, pair, al, ah, w, n: int, shift):
     P *= gamma(max(n, 1))
     P += ETA
     P += ra
-    aw = np.abs(w)
     c, t = (f(ma, w), f(P, aw)) if pair is None else pair(ma, w, P, aw)
     return _weights_tail(c, t, n, shift)
 
@@ -552,11 +554,9 @@ def bilinear(f, al, ah, bl, bh, n: int, pair=None, shift=None):
     """
     a_pt, b_pt = is_point(al, ah), is_point(bl, bh)
     if b_pt and not a_pt:                # the common case (weights): a leaner tail, same radius
-        w = np.asarray(bl, dtype=np.float64)
-        if np.isfinite(np.sum(w)):
-            out = _weights_case(f, pair, al, ah, w, n, shift)
-            if out is not None:
-                return out
+        out = _weights_case(f, pair, al, ah, np.asarray(bl, dtype=np.float64), n, shift)
+        if out is not None:
+            return out
     out = _bilinear_general(f, al, ah, bl, bh, n, pair, a_pt, b_pt)
     return out if shift is None else add(*out, shift, shift)
 
