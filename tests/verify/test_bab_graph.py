@@ -583,6 +583,40 @@ def test_the_queue_keeps_the_root_unstable_neurons_and_gives_back_full_arrays():
     assert len(q) == n + 3 and len(q.alive) == cap
 
 
+def test_the_queue_gives_the_lowest_keys_first_as_a_stable_sort_would():
+    from certnn.verify.bab_graph import _Doms, _Queue
+    rng = np.random.default_rng(3)
+    net_keep = {"z": np.arange(4)}
+
+    def doms(n):
+        return _Doms({"z": np.zeros((n, 4), np.int8)}, {}, {}, np.zeros((n, 1), np.int64),
+                     np.zeros((n, 1), np.float32), rng.standard_normal((n, 1)), np.zeros(n, np.int64),
+                     np.zeros(n, np.int64), None)
+
+    class _Net:
+        def size(self, z):
+            return 4
+
+        def shape(self, z):
+            return (4,)
+
+    q = _Queue(_Net(), net_keep, {"z": "r"}, doms(1))
+    q.reserve(40)
+    assert len(q.alive) == 40 and len(q) == 0
+    for _ in range(30):
+        n = int(rng.integers(1, 12))
+        key = rng.choice([-2.0, -1.0, -0.5, 0.25, np.nan], n)       # ties, and NaN (taken first)
+        q.push(doms(n), key)
+        if len(q) > 30:
+            q.pop(q.best(int(rng.integers(1, len(q)))))
+        open_ = q.slots()
+        k = np.nan_to_num(q.key[open_], nan=-np.inf)
+        want = open_[np.argsort(k, kind="stable")]
+        for m in (1, 3, len(open_)):
+            np.testing.assert_array_equal(q.best(m), want[:m])
+    assert len(q.alive) >= 40                      # it grows past the reservation when it must
+
+
 def test_clipped_bounds_copy_only_the_split_nodes():
     from certnn.bounds.split import clipped
     B = 3
