@@ -644,15 +644,6 @@ def test_a_subproblem_keeps_its_best_candidates_first():
     np.testing.assert_array_equal(val1[:, 0], val[:, 0])
 
 
-@pytest.mark.parametrize("bad", [{"lazy": -0.1}, {"lazy": float("nan")}, {"precision": "float16"},
-                                 {"root": "ibp"}, {"branching": "random"}, {"lr_beta": 0.0}, {"root_share": 0.0},
-                                 {"batch": 0}, {"chain_batch": 0}])
-def test_search_options_reject_bad_values(bad):
-    from certnn.verify.bab_graph import GraphBabOptions
-    with pytest.raises(ValueError, match=next(iter(bad))):
-        GraphBabOptions(**bad)
-
-
 def test_fsb_keeps_the_candidate_whose_better_or_worse_child_bounds_best():
     """``_choose`` against each candidate's two children swept one at a time with
     the parent's parameters: the candidate kept is the one whose better ("max")

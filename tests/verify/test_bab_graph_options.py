@@ -52,9 +52,10 @@ def test_verify_case_with_options_decides_a_branching_case(opts):
 
 @pytest.mark.parametrize("bad", [dict(root="ibp"), dict(branching="random"), dict(root_share=0.0),
                                  dict(falsify_share=1.5), dict(precision="float16"), dict(lr_beta=0.0),
-                                 dict(lr_alpha=-0.1), dict(fsb_reduce="mean"), dict(topk=0), dict(iters=-1)])
+                                 dict(lr_alpha=-0.1), dict(fsb_reduce="mean"), dict(topk=0), dict(iters=-1),
+                                 dict(lazy=-0.1), dict(lazy=float("nan")), dict(batch=0), dict(chain_batch=0)])
 def test_bad_options_are_refused(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=next(iter(bad))):      # the message names the field
         GraphBabOptions(**bad)
 
 
