@@ -15,6 +15,9 @@ worker processes call it; a library user may. It does nothing where the C
 library has no ``mallopt`` (musl, macOS, Windows), where the user set glibc's own
 ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_``, or where
 ``CERTNN_ALLOCATOR=system``.
+
+:func:`available_bytes` says how much memory the system can give now (the graph
+search sizes its queue of open sub-problems from it).
 """
 
 from __future__ import annotations
@@ -50,3 +53,20 @@ def _apply() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+
+
+def available_bytes(meminfo: str = "/proc/meminfo") -> int | None:
+    """Memory the system can give this process now without swapping: Linux's
+    ``MemAvailable`` (free pages plus reclaimable caches), else the free physical
+    pages; None where neither is known. Large caches size themselves from it."""
+    try:
+        with open(meminfo) as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None

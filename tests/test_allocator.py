@@ -63,3 +63,12 @@ def test_users_own_malloc_settings_win():
 def test_tune_is_idempotent():
     from certnn import allocator
     assert allocator.tune() == allocator.tune()
+
+
+def test_available_memory_is_read_from_meminfo_else_the_free_pages(tmp_path):
+    from certnn.allocator import available_bytes
+    info = tmp_path / "meminfo"
+    info.write_text("MemTotal:       16000000 kB\nMemFree:         1000000 kB\nMemAvailable:    2000000 kB\n")
+    assert available_bytes(str(info)) == 2000000 * 1024
+    fallback = available_bytes(str(tmp_path / "none"))          # no such file: the free pages, where known
+    assert fallback is None or fallback > 0

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..allocator import available_bytes
 from ..bounds.crown import intermediate_bounds
 from ..bounds.net import Net
 from ..bounds.split import batch_region, relu_inputs, split_bounds, sweep
@@ -60,6 +61,7 @@ FSB_REDUCE = ("max", "min")     # fsb ranks a candidate by its better / its wors
 ROOT_METHODS = ("crown", "alpha-crown")
 PRECISIONS = {"float32": np.float32, "float64": np.float64}
 DOMAIN_BYTES = 3 << 30        # memory for the queue of open sub-problems (about 11 KB each on sri_resnet_a)
+QUEUE_SHARE = 4               # at most 1/4 of the memory available at the search's start (see queue_budget)
 CEX_SHARE = 0.05              # the search's attacks on its open sub-problems: at most this share of its time
 CONFIRM = 0.01                # float32 steps: sub-problems' bounds re-done in float64 only above -CONFIRM
 PROOF_BYTES = 1 << 30         # a recorded proof's leaves beyond this: the proof is dropped, the search goes on
@@ -404,6 +406,15 @@ class _Queue:
         return _Doms(splits, alphas, betas, a["cands"], a["cand_scores"], a["lb"], a["depth"], a["node"], inter)
 
 
+def queue_budget() -> int:
+    """Bytes the queue of open sub-problems may fill: ``DOMAIN_BYTES``, or a
+    ``QUEUE_SHARE``-th of the memory available now where that is less, so that two
+    suite workers and the rest fit beside it. A search past it ends ``unknown``; a
+    worker the system kills for memory would end the whole suite."""
+    avail = available_bytes()
+    return DOMAIN_BYTES if avail is None else int(min(DOMAIN_BYTES, avail // QUEUE_SHARE))
+
+
 def group_score(lb: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Per sub-problem: min over groups of the group's best row (> 0: proved)."""
     return np.min(np.stack([lb[:, groups == g].max(axis=1) for g in range(int(groups.max()) + 1)], 1), axis=1)
@@ -466,7 +477,7 @@ def relu_split_graph(net: Net, region: Region, C: np.ndarray, d: np.ndarray, gro
             _add_leaves(proof, dom, [0], sb)
         return GraphSplitResult("unsat", stats, proof=proof)
     queue = _Queue(net, keep, relu_inputs(net), dom)
-    max_domains = max(64, DOMAIN_BYTES // max(1, queue.bytes_per_domain()))
+    max_domains = max(64, queue_budget() // max(1, queue.bytes_per_domain()))
     # a round pops at most `batch` and pushes at most twice that, past the check below
     queue.reserve(max_domains + 2 * max(1, batch))
     queue.push(dom, group_score(sb.lb, groups))

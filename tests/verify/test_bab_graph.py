@@ -675,3 +675,24 @@ def test_fsb_keeps_the_candidate_whose_better_or_worse_child_bounds_best():
     for reduce in ("max", "min"):
         node, idx = _choose(net, region, spec.C, spec.d, root, dom, spec.groups, "fsb", k, reduce=reduce)
         assert int(offs[node[0]] + idx[0]) == want[reduce]
+
+
+def test_the_queue_budget_follows_the_memory_available(monkeypatch):
+    import certnn.verify.bab_graph as bg
+    monkeypatch.setattr(bg, "available_bytes", lambda: 8 << 30)
+    assert bg.queue_budget() == 2 << 30                        # a quarter of 8 GiB, under DOMAIN_BYTES
+    monkeypatch.setattr(bg, "available_bytes", lambda: 64 << 30)
+    assert bg.queue_budget() == bg.DOMAIN_BYTES
+    monkeypatch.setattr(bg, "available_bytes", lambda: None)
+    assert bg.queue_budget() == bg.DOMAIN_BYTES
+
+
+def test_a_search_past_its_queue_budget_ends_unknown(monkeypatch):
+    import certnn.verify.bab_graph as bg
+    monkeypatch.setattr(bg, "queue_budget", lambda: 1)          # room for the 64-sub-problem minimum
+    g, region, spec = _case(0, 0.9)
+    net = analyze(g)
+    res = relu_split_graph(net, region, spec.C, spec.d, spec.groups, root_bounds(net, region),
+                           time.monotonic() + 30, None, batch=32, iters=1, root_iters=5)
+    assert res.status == "unknown" and res.stats["reason"] == "too many open sub-problems"
+    assert res.stats["branches"] > 0
