@@ -19,7 +19,7 @@ import multiprocessing
 import os
 import pickle
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing
 
@@ -136,12 +136,23 @@ class SequentialExecutor(Executor):
 
 class LocalProcessExecutor(Executor):
     """A pool of ``jobs`` local worker processes. Workers start from a fork server
-    rather than by forking this (possibly multi-threaded: torch, BLAS) process."""
+    rather than by forking this (possibly multi-threaded: torch, BLAS) process.
+
+    At most ``jobs`` items are in flight, so when a worker dies (a crash, ``os._exit``,
+    the OOM killer) the suspects are those few: ``ProcessPoolExecutor`` fails every
+    outstanding task and cannot say which one killed it. Each suspect then runs
+    again alone, in a pool of its own: the one whose worker dies again becomes that
+    item's :class:`TaskError` (``WorkerDied``), the others' results come back, and
+    the remaining items go on in a fresh pool."""
 
     def __init__(self, jobs: int, start_method: str = "forkserver"):
         self.jobs = jobs
-        self._pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(start_method),
-                                         initializer=_share_cores, initargs=(jobs,))
+        self._context = multiprocessing.get_context(start_method)
+        self._pool = self._new_pool(jobs)
+
+    def _new_pool(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=self._context, initializer=_share_cores,
+                                   initargs=(self.jobs,))
 
     def describe(self) -> str:
         return f"{self.jobs} local processes"
@@ -151,31 +162,60 @@ class LocalProcessExecutor(Executor):
             pickle.dumps(fn)
         except Exception as exc:
             raise ExecutorError(f"the task function must be a picklable top-level function: {exc}") from exc
-        index_of = {}
+        todo, in_flight = list(range(len(items)))[::-1], {}
         try:
-            for i, item in enumerate(items):
-                index_of[self._pool.submit(_run_one, fn, item)] = i
-            for future in as_completed(index_of):
-                index = index_of[future]
-                try:
-                    ok, value = future.result()
-                except BrokenProcessPool:
-                    raise
-                except Exception as exc:  # e.g. the result could not be pickled
-                    ok, value = False, _task_error(index, exc)
-                if not ok and not isinstance(value, TaskError):
-                    value = TaskError(index, *value)
-                yield index, ok, value
-        except BrokenProcessPool as exc:  # every outstanding task fails with it; the culprit is unknown
-            self.close(cancel=True)
-            raise ExecutorError("a local worker process died (crash, os._exit or the OOM killer); the process "
-                                f"pool cannot go on and cannot tell which task killed it: {exc}") from exc
+            while todo or in_flight:
+                broken = False
+                while todo and len(in_flight) < self.jobs and not broken:
+                    index = todo.pop()
+                    try:
+                        in_flight[self._pool.submit(_run_one, fn, items[index])] = index
+                    except BrokenProcessPool:          # it never ran: it goes back in line
+                        todo.append(index)
+                        broken = True
+                suspects = []
+                if not broken:
+                    done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        index = in_flight.pop(future)
+                        try:
+                            ok, value = future.result()
+                        except BrokenProcessPool:
+                            suspects.append(index)
+                            continue
+                        except Exception as exc:  # e.g. the result could not be pickled
+                            ok, value = False, _task_error(index, exc)
+                        yield index, ok, _as_task_error(index, ok, value)
+                if broken or suspects or any(f.done() and _broke(f) for f in in_flight):
+                    # the pool is gone: every task still in it is a suspect
+                    suspects += list(in_flight.values())
+                    in_flight.clear()
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                    self._pool = self._new_pool(self.jobs)
+                    for index in suspects:
+                        ok, value = self._alone(fn, items[index], index)
+                        yield index, ok, value
         except KeyboardInterrupt:
             self.close(cancel=True)
             raise
         finally:  # early exit: drop queued tasks (running ones finish, or close(cancel=True) kills them)
-            for future in index_of:
+            for future in in_flight:
                 future.cancel()
+
+    def _alone(self, fn, item, index: int):
+        """(ok, value) of one item run in a pool of its own; a ``WorkerDied`` error
+        when its worker dies there too."""
+        pool = self._new_pool(1)
+        try:
+            ok, value = pool.submit(_run_one, fn, item).result()
+            return ok, _as_task_error(index, ok, value)
+        except BrokenProcessPool:
+            return False, TaskError(index, "WorkerDied", "its worker process died (a crash, os._exit or the OOM "
+                                    "killer), also when it ran alone")
+        except Exception as exc:
+            return False, _task_error(index, exc)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _release(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -189,6 +229,14 @@ class LocalProcessExecutor(Executor):
             p.terminate()
         for p in processes:
             p.join(5)
+
+
+def _broke(future) -> bool:
+    return isinstance(future.exception(), BrokenProcessPool)
+
+
+def _as_task_error(index: int, ok: bool, value):
+    return value if ok or isinstance(value, TaskError) else TaskError(index, *value)
 
 
 def _share_cores(jobs: int) -> None:

@@ -192,12 +192,16 @@ def test_lambda_is_refused_for_local_processes():
         list(ex.map(lambda x: x, [1]))
 
 
-def test_a_dead_worker_process_is_an_executor_error():
+def test_a_dead_worker_fails_its_own_item_only():
+    # the pool cannot say which task killed it: the suspects run again alone, and
+    # the one that dies again is that item's error; the rest go on in a fresh pool
     with make_executor(jobs=2) as ex:
-        with pytest.raises(ExecutorError, match="worker process died"):
-            list(ex.map(exit_abruptly, [1, 0, 1], return_exceptions=True))  # not a task failure: the pool is gone
-        with pytest.raises(ExecutorError, match="closed"):
-            list(ex.map(square, [1]))
+        got = dict(ex.map(exit_abruptly, [1, 0, 1, 2, 3], return_exceptions=True))
+        assert {i: got[i] for i in (0, 2, 3, 4)} == {0: 1, 2: 1, 3: 2, 4: 3}
+        assert isinstance(got[1], TaskError) and got[1].exc_type == "WorkerDied" and got[1].index == 1
+        assert dict(ex.map(square, [1, 2])) == {0: 1, 1: 4}           # still usable
+        with pytest.raises(TaskError, match="WorkerDied"):
+            list(ex.map(exit_abruptly, [0]))                          # without return_exceptions: raised
 
 
 @pytest.mark.parametrize("backend", ["processes", "dask"])

@@ -409,8 +409,8 @@ class _Queue:
 def queue_budget() -> int:
     """Bytes the queue of open sub-problems may fill: ``DOMAIN_BYTES``, or a
     ``QUEUE_SHARE``-th of the memory available now where that is less, so that two
-    suite workers and the rest fit beside it. A search past it ends ``unknown``; a
-    worker the system kills for memory would end the whole suite."""
+    suite workers and the rest fit beside it. A search past it ends ``unknown``
+    rather than having its worker killed for memory."""
     avail = available_bytes()
     return DOMAIN_BYTES if avail is None else int(min(DOMAIN_BYTES, avail // QUEUE_SHARE))
 
