@@ -186,15 +186,16 @@ class LocalProcessExecutor(Executor):
                         except Exception as exc:  # e.g. the result could not be pickled
                             ok, value = False, _task_error(index, exc)
                         yield index, ok, _as_task_error(index, ok, value)
-                if broken or suspects or any(f.done() and _broke(f) for f in in_flight):
+                if broken or suspects or any(f.done() and isinstance(f.exception(), BrokenProcessPool)
+                                             for f in in_flight):
                     # the pool is gone: every task still in it is a suspect
                     suspects += list(in_flight.values())
                     in_flight.clear()
                     self._pool.shutdown(wait=False, cancel_futures=True)
-                    self._pool = self._new_pool(self.jobs)
                     for index in suspects:
                         ok, value = self._alone(fn, items[index], index)
                         yield index, ok, value
+                    self._pool = self._new_pool(self.jobs)
         except KeyboardInterrupt:
             self.close(cancel=True)
             raise
@@ -229,10 +230,6 @@ class LocalProcessExecutor(Executor):
             p.terminate()
         for p in processes:
             p.join(5)
-
-
-def _broke(future) -> bool:
-    return isinstance(future.exception(), BrokenProcessPool)
 
 
 def _as_task_error(index: int, ok: bool, value):

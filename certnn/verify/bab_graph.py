@@ -377,9 +377,6 @@ class _Queue:
             sel = np.concatenate([below, np.flatnonzero(alive & (k == t))[:n - len(below)]])
         return sel[np.lexsort((sel, k[sel]))]
 
-    def slots(self) -> np.ndarray:
-        return np.flatnonzero(self.alive)
-
     def pop(self, slots: np.ndarray) -> _Doms:
         a = {k: v[slots] for k, v in self.arrays.items()}
         self.alive[slots] = False
