@@ -26,6 +26,7 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import CertnnError, GraphError, UnsupportedOp
+from ..floats import interval as iv
 from ..ir.graph import Graph
 from ..ir.interpret import evaluate
 from ..ir.passes import unfuse
@@ -64,9 +65,7 @@ class Net:
         if dtype is self.dtype:
             return self
         if dtype not in self._working:
-            if self._consts is None:
-                self._consts = evaluate_consts(self.graph)
-            consts = {k: (v.astype(dtype) if v.dtype.kind == "f" else v) for k, v in self._consts.items()}
+            consts = {k: (v.astype(dtype) if v.dtype.kind == "f" else v) for k, v in self.constants().items()}
             self._working[dtype] = Net(self.graph, self.input, self.output, self.var, self.kind, self.order,
                                        self.nodes, self.need, self.prefix, _consts=consts, dtype=dtype)
         return self._working[dtype]
@@ -171,10 +170,15 @@ class Net:
                 res.append(unbroadcast(np.asarray(c, self.dtype), (m,) + self.shape(i)))
         return res
 
-    def const(self, nid: str) -> np.ndarray:
+    def constants(self) -> dict:
+        """The values of the nodes that do not depend on the input, frozen
+        (:func:`evaluate_consts`), evaluated on first use."""
         if self._consts is None:
             self._consts = evaluate_consts(self.graph)
-        return self._consts[nid]
+        return self._consts
+
+    def const(self, nid: str) -> np.ndarray:
+        return self.constants()[nid]
 
     # ---- exact bounds of prefix nodes ----------------------------------------------------
     def jacobian(self, nid: str) -> np.ndarray:
@@ -294,13 +298,15 @@ def conv_shifted(x: np.ndarray, w: np.ndarray, padding) -> np.ndarray:
 
 
 def evaluate_consts(g: Graph) -> dict:
-    """Values of every node that does not depend on the input."""
+    """Values of every node that does not depend on the input, as frozen float64 copies
+    (:func:`certnn.floats.interval.freeze`: read-only, so a graph changed later cannot
+    change them, and interval rules need not re-check them on every call)."""
     vals = {}
     for n in g.nodes:
         if n.op in ("param", "const"):
-            vals[n.id] = np.asarray(g.arrays[n.id], np.float64)
+            vals[n.id] = iv.freeze(g.arrays[n.id])
         elif n.op != "input" and all(i in vals for i in n.inputs):
-            vals[n.id] = np.asarray(get_op(n.op).real(*[vals[i] for i in n.inputs], **n.attrs), np.float64)
+            vals[n.id] = iv.freeze(get_op(n.op).real(*[vals[i] for i in n.inputs], **n.attrs))
     return vals
 
 

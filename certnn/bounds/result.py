@@ -14,7 +14,7 @@ def no_nan(lo, hi):
     region) replaced by the always-sound -inf (lower) and +inf (upper)."""
     lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
     with np.errstate(invalid="ignore"):             # inf - inf in the sums: then the full pass decides
-        clean = not np.isnan(np.sum(lo) - np.sum(hi))   # one reduction each: no NaN anywhere (the common case)
+        clean = not np.isnan(np.add.reduce(lo, axis=None) - np.add.reduce(hi, axis=None))   # one reduction each: no NaN anywhere (the common case)
     if clean:
         return lo, hi
     return np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), np.inf, hi)

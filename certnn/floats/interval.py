@@ -33,6 +33,7 @@ Python loops.
 from __future__ import annotations
 
 import functools
+import weakref
 from fractions import Fraction
 
 import numpy as np
@@ -43,7 +44,7 @@ __all__ = [
     "IntervalError", "ASSUMPTIONS", "uses", "down", "up", "gamma", "check", "inputs", "exact_input",
     "finish", "is_point", "whole_line", "add", "sub", "neg", "mul", "div", "div_pos", "square",
     "abs_", "sqrt", "exp", "log", "log1p", "tanh", "erf", "sigmoid", "softplus", "monotone",
-    "midrad", "bilinear", "sum_enclosure", "nonneg_sum_bounds", "exclusive_sum",
+    "midrad", "bilinear", "sum_enclosure", "nonneg_sum_bounds", "exclusive_sum", "freeze",
 ]
 
 ETA = 2.0 ** -1074          # smallest positive (subnormal) binary64
@@ -162,6 +163,48 @@ def _shrink(n: int) -> float:
     return _rd(1 - Fraction(gamma(n)))
 
 
+# ---------------------------------------------------------------- frozen constants
+
+# id -> (weak reference, |a| or None): arrays made by ``freeze``, checked once
+_FROZEN: dict = {}
+
+
+def freeze(a) -> np.ndarray:
+    """A read-only float64 copy of ``a`` (a model's weights), validated once.
+
+    Interval rules take the same weights on every call; for a frozen array
+    :func:`check` skips its NaN pass and the bilinear rule keeps ``|a|`` instead of
+    recomputing it: two passes over each weight matrix per call. The copy lives in
+    an immutable ``bytes`` object, so NumPy refuses to make it (or any view of it)
+    writable again, and it cannot change while it exists. A copy containing NaN is
+    returned unregistered (the rules then reject it)."""
+    a = np.asarray(a, dtype=np.float64)
+    out = np.frombuffer(np.ascontiguousarray(a).tobytes(), dtype=np.float64).reshape(a.shape)
+    with np.errstate(invalid="ignore"):
+        if np.isnan(_total(out)) and np.isnan(out).any():
+            return out
+    key = id(out)
+    _FROZEN[key] = (weakref.ref(out, lambda _, k=key: _FROZEN.pop(k, None)), None)
+    return out
+
+
+def _frozen(a) -> bool:
+    e = _FROZEN.get(id(a))
+    return e is not None and e[0]() is a
+
+
+def _abs(a):
+    """``|a|``, kept for a frozen array."""
+    if not _frozen(a):
+        return np.abs(a)
+    ref, aw = _FROZEN[id(a)]
+    if aw is None:
+        aw = np.abs(a)
+        aw.setflags(write=False)
+        _FROZEN[id(a)] = (ref, aw)
+    return aw
+
+
 # ---------------------------------------------------------------- validation
 
 def check(lo, hi, what: str = "interval"):
@@ -174,8 +217,10 @@ def check(lo, hi, what: str = "interval"):
     # one exact array (weights): only NaN can be wrong, and one reduction says there is
     # none (a NaN sum can also be +inf + -inf: the comparison below then decides)
     if lo is hi:
+        if _frozen(lo):               # validated when frozen
+            return lo, hi
         with np.errstate(invalid="ignore"):
-            nan_sum = np.isnan(np.sum(lo))
+            nan_sum = np.isnan(_total(lo))
         if not nan_sum:
             return lo, hi
     if np.all(lo <= hi):              # one pass: a NaN fails the comparison
@@ -418,6 +463,12 @@ def monotone(point, lo, hi, increasing: bool = True):
 
 # ---------------------------------------------------------------- sums and contractions
 
+def _total(x):
+    """The sum of all elements: ``np.add.reduce`` without ``np.sum``'s dispatch
+    (these finiteness checks run several times per rule on small arrays)."""
+    return np.add.reduce(x, axis=None)
+
+
 def _up_nonneg(x):
     """One step up for x >= +0 through the bit pattern (positive floats are ordered
     like their int64 patterns): several times faster than nextafter on big arrays.
@@ -436,7 +487,7 @@ def midrad(lo, hi):
     # r >= hi - m and r >= m - lo whatever rounding did to m; the max is >= +0 (the
     # exact differences sum to hi - lo >= 0, and x - x is +0), so a bit step rounds up
     r = _up_nonneg(np.maximum(hi - m, m - lo))
-    if not np.isfinite(np.sum(r)):    # infinite endpoints (inf - inf made NaN) or overflow (or a huge sum)
+    if not np.isfinite(_total(r)):    # infinite endpoints (inf - inf made NaN) or overflow (or a huge sum)
         unb = ~(np.isfinite(lo) & np.isfinite(hi))
         m = np.where(unb, 0.0, m)
         r = np.where(unb | ~np.isfinite(r), np.inf, r)
@@ -500,7 +551,7 @@ def _weights_tail(c, t, n: int, shift):
     rad += b
     hi = c + rad
     neg_lo = np.subtract(rad, c, out=rad)                 # rad is not needed after this
-    if not np.isfinite(np.sum(hi) + np.sum(neg_lo)):      # a sum of finite values that overflows too: rare
+    if not np.isfinite(_total(hi) + _total(neg_lo)):      # a sum of finite values that overflows too: rare
         return None
     lo = np.negative(_step_up_inplace(neg_lo), out=neg_lo)
     return lo, _step_up_inplace(hi)
@@ -509,12 +560,13 @@ def _weights_tail(c, t, n: int, shift):
 def _weights_case(f, pair, al, ah, w, n: int, shift):
     """bilinear for an interval A, exact finite weights B and an optional exact shift,
     without masks: None where some value is not finite."""
-    aw = np.abs(w)
-    if not np.isfinite(np.sum(aw)):                       # NaN or inf weights (or a huge sum)
-        return None
     ma, ra = midrad(al, ah)
-    if not np.isfinite(np.sum(ra)):                        # unbounded elements (or a huge sum)
+    if not np.isfinite(_total(ra)):                        # unbounded elements (or a huge sum)
         return None
+    # No finiteness pass over the weights: P > 0 everywhere (P >= eta), so an infinite
+    # or NaN weight makes t, hence the tail's sums, infinite or NaN, and the tail
+    # returns None (a weight no output uses cannot change the enclosure).
+    aw = _abs(w)
     P = np.abs(ma)                                        # _pad's value, the same roundings in place
     P *= gamma(max(n, 1))
     P += ETA

@@ -411,3 +411,45 @@ def test_up_and_down_equal_nextafter_bit_for_bit(k):
         ok = ~np.isnan(want)
         assert np.array_equal(np.signbit(got[ok]), np.signbit(want[ok]))
     assert iv.up(-0.0) == 5e-324 and iv.down(0.0) == -5e-324 and np.ndim(iv.up(1.0)) == 0
+
+
+def test_infinite_weights_on_the_weights_path_give_the_whole_line():
+    """The weights path has no finiteness pass over the weights: an infinite weight
+    must still reach the tail's check (through the radius, P > 0) and give the whole
+    line on the outputs it feeds, never NaN and never a finite bound."""
+    x = np.array([[0.0, 1.0], [2.0, -1.0]])
+    for w in (np.array([[INF, 0.0], [1.0, 2.0]]), np.array([[1.0, 0.0], [-INF, 2.0]])):
+        lo, hi = iv.bilinear(np.matmul, x - 0.5, x + 0.5, w, w, 2, shift=np.array([1.0, 1.0]))
+        assert not np.isnan(lo).any() and not np.isnan(hi).any()
+        assert np.all(lo[:, 0] == -INF) and np.all(hi[:, 0] == INF)
+        for corner in (x - 0.5, x + 0.5):
+            y = corner @ np.where(np.isinf(w), 0.0, w) + 1.0
+            assert np.all(lo[:, 1] <= y[:, 1]) and np.all(y[:, 1] <= hi[:, 1])
+
+
+def test_freeze_copies_validates_once_and_keeps_the_absolute_value():
+    src = np.array([[1.0, -2.0], [3.0, -4.0]])
+    w = iv.freeze(src)
+    assert not w.flags.writeable and w is not src and np.array_equal(w, src)
+    src[0, 0] = np.nan                             # the source changing does not reach the copy
+    assert iv.check(w, w)[0] is w
+    assert np.array_equal(iv._abs(w), np.abs(w)) and iv._abs(w) is iv._abs(w)
+    x = np.array([[1.0, 2.0]])
+    frozen = iv.bilinear(np.matmul, x - 0.25, x + 0.25, w, w, 2)
+    plain = iv.bilinear(np.matmul, x - 0.25, x + 0.25, np.abs(w) * np.sign(w), np.abs(w) * np.sign(w), 2)
+    assert all(np.array_equal(a, b) for a, b in zip(frozen, plain))
+
+
+def test_a_frozen_array_with_nan_is_checked_and_none_can_be_written():
+    bad = iv.freeze(np.array([1.0, np.nan]))
+    with pytest.raises(iv.IntervalError, match="NaN"):
+        iv.check(bad, bad)
+    w = iv.freeze(np.arange(6.0).reshape(2, 3))
+    assert w.flags.aligned
+    for a in (w, w.base, w[:, 1:], w.T):          # the copy lives in immutable bytes
+        if isinstance(a, np.ndarray):
+            with pytest.raises(ValueError):
+                a.setflags(write=True)
+            with pytest.raises(ValueError):
+                a[...] = 0.0
+    assert np.array_equal(w, np.arange(6.0).reshape(2, 3))
