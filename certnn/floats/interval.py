@@ -178,8 +178,11 @@ def freeze(a) -> np.ndarray:
     an immutable ``bytes`` object, so NumPy refuses to make it (or any view of it)
     writable again, and it cannot change while it exists. A copy containing NaN is
     returned unregistered (the rules then reject it)."""
-    a = np.asarray(a, dtype=np.float64)
-    out = np.frombuffer(np.ascontiguousarray(a).tobytes(), dtype=np.float64).reshape(a.shape)
+    if _frozen(a):
+        return a
+    a = np.asarray(a)
+    data = a.astype("=f8", order="C", copy=False).tobytes()   # one copy when a is float64 already
+    out = np.frombuffer(data, dtype=np.float64).reshape(a.shape)
     with np.errstate(invalid="ignore"):
         if np.isnan(_total(out)) and np.isnan(out).any():
             return out

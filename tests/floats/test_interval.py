@@ -431,6 +431,7 @@ def test_freeze_copies_validates_once_and_keeps_the_absolute_value():
     src = np.array([[1.0, -2.0], [3.0, -4.0]])
     w = iv.freeze(src)
     assert not w.flags.writeable and w is not src and np.array_equal(w, src)
+    assert iv.freeze(w) is w
     src[0, 0] = np.nan                             # the source changing does not reach the copy
     assert iv.check(w, w)[0] is w
     assert np.array_equal(iv._abs(w), np.abs(w)) and iv._abs(w) is iv._abs(w)
