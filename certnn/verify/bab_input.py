@@ -32,6 +32,7 @@ from .bab_mlp import ChainMLP, intermediate_bounds, optimized_spec_bounds, signs
 ALPHA_MIN_GAIN = 0.3     # alpha costs ~10x CROWN per box; keep it while it proves this share
 TRY_DIMS = 8             # how many dimensions each split tries (all of them up to this many)
 MIN_GAIN = 0.1           # a tried split gaining less than this share of |parent score| is no signal
+SCORE_FLOOR = 1e-5       # ... and |parent score| counts as at least this share of |root score|
 
 
 @dataclass
@@ -124,6 +125,8 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
             for k in range(len(sg)):
                 sg[k][todo] = t_sg[k]
         crown_lb = lb.copy()
+        if rounds == 1:          # the root box's score sets the scale of a gain that counts
+            floor = SCORE_FLOOR * float(np.abs(_group_score(crown_lb, groups)).max())
         ok = spn.holds(lb)
         fail = np.flatnonzero(~ok)
         crown_s = time.monotonic() - t_round
@@ -187,7 +190,7 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
         child_sg = [x[bad] for x in (sg if not certifiable else sg0)]
         cand = _candidate_dims(B_lo[bad], B_hi[bad], lam_x[bad], hi - lo)
         dim, kid_lb, kid_lam, kid_sg = _tried_dims(mlp, B_lo[bad], B_hi[bad], child_sg, C, d, groups, cand,
-                                                   _group_score(crown_lb[bad], groups), hi - lo)
+                                                   _group_score(crown_lb[bad], groups), hi - lo, floor)
         stats["bounded"] += 2 * cand.shape[1] * bad.size
         mid = (B_lo[bad, dim] + B_hi[bad, dim]) / 2
         lo_a, hi_a = B_lo[bad].copy(), B_hi[bad].copy()
@@ -242,12 +245,12 @@ def _crown(mlp, lo, hi, sg, C, d):
     return sb.lb, sb.lam_x, sg
 
 
-def _tried_dims(mlp, lo, hi, sg, C, d, groups, cand, parent, root_width):
+def _tried_dims(mlp, lo, hi, sg, C, d, groups, cand, parent, root_width, floor: float = 0.0):
     """Per box, the dimension (among its candidates ``cand`` (n, m)) whose halving gives
     the best mean bound of the two halves (``parent``: the box's own CROWN score, (n,)):
     both halves along every candidate bounded by CROWN in one batched call (2 m boxes
-    per box); a gain under MIN_GAIN of the parent's score falls back to the dimension
-    widest relative to ``root_width``. Returns (dim (n,), and for the
+    per box); a gain under MIN_GAIN of the parent's score (at least ``floor``) falls
+    back to the dimension widest relative to ``root_width``. Returns (dim (n,), and for the
     chosen low and high halves: lb (2, n, K), lam_x (2, n, K, d), signs [per half:
     per layer (n, width)]), so the children are not bounded again.
 
@@ -280,8 +283,11 @@ def _tried_dims(mlp, lo, hi, sg, C, d, groups, cand, parent, root_width):
     # a gain under MIN_GAIN * |parent| is no signal (one level of splitting may not show
     # what two would): then the dimension widest relative to the root. Without this,
     # ACAS Xu 2_1 property 3 (certifiable mode) kept taking gains of 0.5 % on a narrow
-    # dimension, 72 levels deep, with two dimensions never split
-    weak = score[r, j] - parent <= MIN_GAIN * np.abs(parent)
+    # dimension, 72 levels deep, with two dimensions never split. The floor: a parent
+    # score near 0 makes any gain look large; on ACAS Xu 1_1 property 5 the search
+    # then halved two dimensions 70 levels deep for gains of 2e-5 on a score of -2e-4,
+    # while the dimension that bounded it (psi, its widest) was never split
+    weak = score[r, j] - parent <= MIN_GAIN * np.maximum(np.abs(parent), floor)
     j = np.where(weak, np.argmax(rel, axis=1), j)
     pick = [r * 2 * m + 2 * j + h for h in (0, 1)]
     return (cand[r, j], np.stack([lb[p] for p in pick]), np.stack([lam[p] for p in pick]),

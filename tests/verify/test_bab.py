@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -640,3 +641,25 @@ def test_unfinished_tree_cannot_be_written(tmp_path):
     spec = LinearSpec(np.array([[[1.0, 0.0]]]), np.array([[0.0]]), np.array([0]))
     with pytest.raises(Exception, match="neither a leaf nor split"):
         write_bab_certificate(tmp_path / "c.json", g, [(region, spec)], [t])
+
+
+@needs_bench
+def test_input_split_splits_the_widest_dimension_when_gains_are_tiny_near_zero(tmp_path):
+    """ACAS Xu 1_1 property 5 with plain CROWN (the certifiable mode's bounds): a gain
+    counted against a parent score near 0 looked large, and the search halved two
+    dimensions 70 levels deep while psi, whose width kept the bound at -2e-4, was
+    never split (a timeout; with the score floor 4,866 branches, 2 s)."""
+    from certnn.verify.bab_input import input_split
+    mean, rng = (19791.091, 0.0, 0.0, 650.0, 600.0), (60261.0, 6.28318530718, 6.28318530718, 1100.0, 1200.0)
+    box = [(250, 400), (0.2, 0.4), (-np.pi, -np.pi + 0.005), (100, 400), (0, 400)]
+    lines = [f"(declare-const X_{i} Real)" for i in range(5)] + [f"(declare-const Y_{j} Real)" for j in range(5)]
+    for i, (a, b) in enumerate(box):
+        lines += [f"(assert (>= X_{i} {(a - mean[i]) / rng[i]!r}))", f"(assert (<= X_{i} {(b - mean[i]) / rng[i]!r}))"]
+    lines.append("(assert (or " + " ".join(f"(and (<= Y_{j} Y_4))" for j in range(4)) + "))")
+    (tmp_path / "prop_5.vnnlib").write_text("\n".join(lines) + "\n")
+    graph, _, cases = load_instance(VNN / "acasxu" / "onnx" / "ACASXU_run2a_1_1_batch_2000.onnx",
+                                    tmp_path / "prop_5.vnnlib")
+    (region, spec), = cases
+    r = input_split(extract_chain(graph), graph, region.lo.reshape(-1), region.hi.reshape(-1), spec,
+                    deadline=time.monotonic() + 60, alpha_iters=0)
+    assert r.status == "unsat" and r.stats["branches"] < 50_000, r.stats
