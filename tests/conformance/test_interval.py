@@ -269,3 +269,27 @@ def test_cross_entropy_target_must_be_exact():
     x = np.zeros((2, 3))
     with pytest.raises(IntervalError, match="cross_entropy"):
         op.interval([x, np.array([0, 1])], [x, np.array([0, 2])])
+
+
+
+@pytest.mark.parametrize("op", OPS, ids=IDS)
+def test_every_rule_returns_through_finish(op, monkeypatch):
+    """IBP takes a rule's bounds without a NaN pass of its own: the claim is that every
+    rule's result is what ``interval.finish`` (which raises on NaN or crossed bounds)
+    returned."""
+    from certnn.floats import interval as iv
+    seen = []
+    real_finish = iv.finish
+
+    def spy(name, lo, hi):
+        out = real_finish(name, lo, hi)
+        seen.append(out)
+        return out
+    monkeypatch.setattr(iv, "finish", spy)
+    rng = np.random.default_rng(5)
+    for s in _samples(op):
+        attrs = op.normalize(s.attrs)
+        for _radius, _variant, los, his, _which in _boxes(op, s, rng):
+            seen.clear()
+            lo, hi = op.interval(los, his, **attrs)
+            assert seen and lo is seen[-1][0] and hi is seen[-1][1], op.name
