@@ -127,6 +127,7 @@ def input_split(mlp: ChainMLP, graph, lo, hi, spec: LinearSpec, deadline: float,
         crown_lb = lb.copy()
         if rounds == 1:          # the root box's score sets the scale of a gain that counts
             floor = SCORE_FLOOR * float(np.abs(_group_score(crown_lb, groups)).max())
+            floor = floor if np.isfinite(floor) else 0.0
         ok = spn.holds(lb)
         fail = np.flatnonzero(~ok)
         crown_s = time.monotonic() - t_round
