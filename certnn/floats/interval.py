@@ -196,9 +196,12 @@ def _frozen(a) -> bool:
     return e is not None and e[0]() is a
 
 
+ABS_CACHE_BYTES = 64 << 20     # larger weights: |a| recomputed per call, not kept beside a
+
+
 def _abs(a):
-    """``|a|``, kept for a frozen array."""
-    if not _frozen(a):
+    """``|a|``, kept for a frozen array of at most ABS_CACHE_BYTES."""
+    if not _frozen(a) or a.nbytes > ABS_CACHE_BYTES:
         return np.abs(a)
     ref, aw = _FROZEN[id(a)]
     if aw is None:

@@ -435,6 +435,8 @@ def test_freeze_copies_validates_once_and_keeps_the_absolute_value():
     src[0, 0] = np.nan                             # the source changing does not reach the copy
     assert iv.check(w, w)[0] is w
     assert np.array_equal(iv._abs(w), np.abs(w)) and iv._abs(w) is iv._abs(w)
+    big = iv.freeze(np.ones(iv.ABS_CACHE_BYTES // 8 + 1))
+    assert iv._abs(big) is not iv._abs(big) and np.array_equal(iv._abs(big), big)
     x = np.array([[1.0, 2.0]])
     frozen = iv.bilinear(np.matmul, x - 0.25, x + 0.25, w, w, 2)
     plain = iv.bilinear(np.matmul, x - 0.25, x + 0.25, np.abs(w) * np.sign(w), np.abs(w) * np.sign(w), 2)
