@@ -41,7 +41,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from vnncomp_conv1d import _cli, _session  # noqa: E402  (benchmarks/ is the script's folder)
+from vnncomp_conv1d import _cli, _session, suite_json  # noqa: E402  (benchmarks/ is the script's folder)
 
 PI = math.pi                               # as VNN-COMP's generator takes it (the paper: 3.141592)
 MEANS = (19791.091, 0.0, 0.0, 650.0, 600.0)
@@ -184,12 +184,7 @@ def main():
     with tempfile.TemporaryDirectory() as td:
         folder = Path(args.dir) if args.dir else Path(td) / "acasxu_props5_8"
         build_category(folder, shared, args.timeout)
-        t0 = time.monotonic()
-        p = _cli("vnncomp", "suite", str(folder / "instances.csv"), "--json", "--no-progress", "--jobs", str(args.jobs))
-        suite_wall = time.monotonic() - t0
-        if p.returncode not in (0, 1) or not p.stdout.strip():
-            raise SystemExit(f"suite failed (exit {p.returncode}): {p.stderr.strip()[-500:]}")
-        suite = json.loads(p.stdout.strip().splitlines()[-1])
+        suite, suite_wall = suite_json(folder / "instances.csv", "--jobs", str(args.jobs))
         rng = np.random.default_rng(0)
         rows = []
         for row in suite["rows"]:

@@ -154,6 +154,16 @@ def _cli(*args, timeout=None):
                           timeout=timeout)
 
 
+def suite_json(csv: Path, *extra) -> tuple:
+    """``certnn vnncomp suite CSV --json`` as a user runs it: (its JSON, wall seconds)."""
+    t0 = time.monotonic()
+    p = _cli("vnncomp", "suite", str(csv), "--json", "--no-progress", *extra)
+    wall = time.monotonic() - t0
+    if p.returncode not in (0, 1) or not p.stdout.strip():
+        raise SystemExit(f"suite failed (exit {p.returncode}): {p.stderr.strip()[-500:]}")
+    return json.loads(p.stdout.strip().splitlines()[-1]), wall
+
+
 def _session(path: Path):
     import onnxruntime as ort
     data = path.read_bytes()
@@ -293,12 +303,7 @@ def main():
         t0 = time.monotonic()
         nets = build_category(folder, args.timeout)
         build_s = time.monotonic() - t0
-        t0 = time.monotonic()
-        p = _cli("vnncomp", "suite", str(folder / "instances.csv"), "--json", "--no-progress")
-        suite_wall = time.monotonic() - t0
-        if p.returncode not in (0, 1) or not p.stdout.strip():
-            raise SystemExit(f"suite failed (exit {p.returncode}): {p.stderr.strip()[-500:]}")
-        suite = json.loads(p.stdout.strip().splitlines()[-1])
+        suite, suite_wall = suite_json(folder / "instances.csv")
         rng = np.random.default_rng(1)
         checks = []
         for row in suite["rows"]:
