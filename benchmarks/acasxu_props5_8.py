@@ -41,7 +41,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from vnncomp_conv1d import _cli, _session, suite_json  # noqa: E402  (benchmarks/ is the script's folder)
+from vnncomp_conv1d import _cli, _session, cross_check_rows, suite_json  # noqa: E402  (benchmarks/ is the script's folder)
 
 PI = math.pi                               # as VNN-COMP's generator takes it (the paper: 3.141592)
 MEANS = (19791.091, 0.0, 0.0, 650.0, 600.0)
@@ -185,15 +185,7 @@ def main():
         folder = Path(args.dir) if args.dir else Path(td) / "acasxu_props5_8"
         build_category(folder, shared, args.timeout)
         suite, suite_wall = suite_json(folder / "instances.csv", "--jobs", str(args.jobs))
-        rng = np.random.default_rng(0)
-        rows = []
-        for row in suite["rows"]:
-            c = cross_check(folder, row, args.timeout, args.samples, rng)
-            rows.append(dict(row, **c))
-            print(f"{row['name']:38s} suite {row['status']:8s} {row['seconds']:7.2f} s  cert-run "
-                  f"{c.get('cert_status', 'error'):8s} {c['cert_run_seconds']:7.2f} s  certificate "
-                  f"{c.get('certificate_accepted', '-')!s:5s}  sampled violations {c.get('sampled_violations', '-')}"
-                  f"  wrong {c['wrong']}", flush=True)
+        rows = cross_check_rows(folder, suite, cross_check, args.timeout, args.samples, np.random.default_rng(0))
     summary = {k: suite[k] for k in ("instances", "solved", "sat", "unsat", "timeout", "unknown", "error",
                                      "total_seconds", "median_seconds", "wall_seconds")}
     result = {

@@ -164,6 +164,20 @@ def suite_json(csv: Path, *extra) -> tuple:
     return json.loads(p.stdout.strip().splitlines()[-1]), wall
 
 
+def cross_check_rows(folder: Path, suite: dict, check, timeout: float, samples: int, rng) -> list:
+    """``check(folder, row, timeout, samples, rng)`` on every suite row, merged into the
+    row and printed as it completes."""
+    out = []
+    for row in suite["rows"]:
+        c = check(folder, row, timeout, samples, rng)
+        out.append(dict(row, **c))
+        print(f"{row['name']:38s} suite {row['status']:8s} {row['seconds']:7.2f}s br {row.get('branches') or 0:5d}  "
+              f"cert-run {c.get('cert_status', 'error'):8s} {c.get('cert_run_seconds', 0):7.2f}s  "
+              f"cert {'-' if 'certificate_accepted' not in c else c['certificate_accepted']!s:5s} "
+              f"sampled violations {c.get('sampled_violations', '-')}  wrong {c['wrong']}", flush=True)
+    return out
+
+
 def _session(path: Path):
     import onnxruntime as ort
     data = path.read_bytes()
@@ -304,15 +318,7 @@ def main():
         nets = build_category(folder, args.timeout)
         build_s = time.monotonic() - t0
         suite, suite_wall = suite_json(folder / "instances.csv")
-        rng = np.random.default_rng(1)
-        checks = []
-        for row in suite["rows"]:
-            c = cross_check(folder, row, args.timeout, args.samples, rng)
-            checks.append(dict(row, **c))
-            print(f"{row['name']:38s} suite {row['status']:8s} {row['seconds']:7.2f}s br {row.get('branches') or 0:5d}  cert-run "
-                  f"{c.get('cert_status', 'error'):8s} {c.get('cert_run_seconds', 0):7.2f}s  "
-                  f"cert {'-' if 'certificate_accepted' not in c else c['certificate_accepted']!s:5s} "
-                  f"sampled violations {c.get('sampled_violations', '-')}  wrong {c['wrong']}", flush=True)
+        checks = cross_check_rows(folder, suite, cross_check, args.timeout, args.samples, np.random.default_rng(1))
         files = {f.name: hashlib.sha256(f.read_bytes()).hexdigest()
                  for f in sorted(folder.iterdir()) if f.is_file()}
     summary = {k: suite[k] for k in ("instances", "solved", "wrong", "sat", "unsat", "timeout", "unknown", "error",
